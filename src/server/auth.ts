@@ -1,0 +1,169 @@
+/**
+ * ACL checks and authentication providers (world, auth, digest, ip, super), with ZooKeeper's rules:
+ * super bypasses every check; `auth` expands to the requester's authenticated ids.
+ */
+import * as crypto from 'node:crypto';
+import * as net from 'node:net';
+import { Err, KeeperError } from '../protocol/constants';
+import type { ACL, Id } from '../protocol/generated/records';
+
+export interface AuthProvider {
+  scheme: string;
+  /** Ids of an identity that may stand for `auth` in ACLs. */
+  isAuthenticated: boolean;
+  isValid(id: string): boolean;
+  matches(authId: string, aclId: string): boolean;
+  userName(authId: string): string;
+}
+
+/** `user:base64(sha1(user:password))`, as ZooKeeper's digest provider stores it. */
+export function digestOf(userColonPassword: string): string {
+  const user = userColonPassword.split(':')[0];
+  return `${user}:${crypto.createHash('sha1').update(userColonPassword, 'utf8').digest('base64')}`;
+}
+
+export const digestProvider: AuthProvider = {
+  scheme: 'digest',
+  isAuthenticated: true,
+  isValid: (id) => id.split(':').length === 2,
+  matches: (authId, aclId) => authId === aclId,
+  userName: (authId) => authId.split(':')[0],
+};
+
+function ipMatches(addr: string, pattern: string): boolean {
+  const slash = pattern.indexOf('/');
+  const base = slash < 0 ? pattern : pattern.slice(0, slash);
+  const a = ipBytes(addr);
+  const b = ipBytes(base);
+  if (!a || !b || a.length !== b.length) return false;
+  const bits = slash < 0 ? a.length * 8 : Number(pattern.slice(slash + 1));
+  if (!Number.isInteger(bits) || bits < 0 || bits > a.length * 8) return false;
+  for (let i = 0; i < bits; i++) {
+    const mask = 0x80 >> i % 8;
+    if ((a[i >> 3] & mask) !== (b[i >> 3] & mask)) return false;
+  }
+  return true;
+}
+
+function ipBytes(s: string): number[] | undefined {
+  const v4 = s.startsWith('::ffff:') && net.isIPv4(s.slice(7)) ? s.slice(7) : s;
+  if (net.isIPv4(v4)) return v4.split('.').map(Number);
+  if (net.isIPv6(s)) {
+    const [head, tail] = s.split('::');
+    const h = head ? head.split(':') : [];
+    const t = tail !== undefined && tail ? tail.split(':') : [];
+    const fill = tail !== undefined ? 8 - h.length - t.length : 0;
+    const groups = [...h, ...Array(fill).fill('0'), ...t];
+    if (groups.length !== 8) return undefined;
+    return groups.flatMap((g) => {
+      const n = parseInt(g, 16);
+      return [n >> 8, n & 0xff];
+    });
+  }
+  return undefined;
+}
+
+export const ipProvider: AuthProvider = {
+  scheme: 'ip',
+  isAuthenticated: false,
+  isValid: (id) => {
+    const slash = id.indexOf('/');
+    const base = slash < 0 ? id : id.slice(0, slash);
+    const bytes = ipBytes(base);
+    if (!bytes) return false;
+    if (slash < 0) return true;
+    const bits = Number(id.slice(slash + 1));
+    return Number.isInteger(bits) && bits >= 0 && bits <= bytes.length * 8;
+  },
+  matches: (authId, aclId) => ipMatches(authId, aclId),
+  userName: (authId) => authId,
+};
+
+export class AuthRegistry {
+  private readonly providers = new Map<string, AuthProvider>();
+
+  constructor(
+    readonly superDigest: string | undefined,
+    readonly skipACL: boolean,
+  ) {
+    this.providers.set('digest', digestProvider);
+    this.providers.set('ip', ipProvider);
+  }
+
+  provider(scheme: string): AuthProvider | undefined {
+    return this.providers.get(scheme);
+  }
+
+  /**
+   * Handles an `addauth`: returns the ids to add to the connection, or undefined when the
+   * scheme is unknown or the credentials are refused.
+   */
+  authenticate(scheme: string, auth: Buffer | null, remoteAddress: string): Id[] | undefined {
+    const text = auth === null ? '' : auth.toString('utf8');
+    if (scheme === 'digest') {
+      const digest = digestOf(text);
+      const ids: Id[] = [];
+      if (this.superDigest !== undefined && digest === this.superDigest) ids.push({ scheme: 'super', id: '' });
+      ids.push({ scheme: 'digest', id: digest });
+      return ids;
+    }
+    if (scheme === 'ip') return [{ scheme: 'ip', id: remoteAddress }];
+    return undefined;
+  }
+
+  /** Throws NOAUTH unless one of `ids` holds `perm` on a node with `acl`. */
+  checkACL(acl: ACL[], perm: number, ids: readonly Id[]): void {
+    if (!this.hasPermission(acl, perm, ids)) throw new KeeperError(Err.NOAUTH);
+  }
+
+  hasPermission(acl: ACL[], perm: number, ids: readonly Id[]): boolean {
+    if (this.skipACL || acl.length === 0) return true;
+    for (const id of ids) if (id.scheme === 'super') return true;
+    for (const a of acl) {
+      if ((a.perms & perm) === 0) continue;
+      if (a.id.scheme === 'world' && a.id.id === 'anyone') return true;
+      const p = this.providers.get(a.id.scheme);
+      if (!p) continue;
+      for (const id of ids) if (id.scheme === a.id.scheme && p.matches(id.id, a.id.id)) return true;
+    }
+    return false;
+  }
+
+  /** Validates an ACL list from a request and expands `auth` ids; throws INVALIDACL. */
+  fixupACL(path: string, ids: readonly Id[], acl: ACL[]): ACL[] {
+    if (acl.length === 0) throw new KeeperError(Err.INVALIDACL, path);
+    const out: ACL[] = [];
+    const seen = new Set<string>();
+    const add = (a: ACL) => {
+      const key = `${a.perms}|${a.id.scheme}|${a.id.id}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        out.push(a);
+      }
+    };
+    for (const a of acl) {
+      if (a.id.scheme === 'world' && a.id.id === 'anyone') add(a);
+      else if (a.id.scheme === 'auth') {
+        let valid = false;
+        for (const id of ids) {
+          const p = this.providers.get(id.scheme);
+          if (p && p.isAuthenticated) {
+            valid = true;
+            add({ perms: a.perms, id: { scheme: id.scheme, id: id.id } });
+          }
+        }
+        if (!valid) throw new KeeperError(Err.INVALIDACL, path);
+      } else {
+        const p = this.providers.get(a.id.scheme);
+        if (!p || !p.isValid(a.id.id)) throw new KeeperError(Err.INVALIDACL, path);
+        add(a);
+      }
+    }
+    return out;
+  }
+
+  /** whoAmI's view of a connection's ids. */
+  clientInfo(ids: readonly Id[]): { authScheme: string; user: string }[] {
+    return ids.map((id) => ({ authScheme: id.scheme, user: this.providers.get(id.scheme)?.userName(id.id) ?? id.id }));
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * Prep: turns a write request into a txn, or into an error txn, against the tree as it will be once
+ * every txn already prepared is applied (the pending change records). Pure: no I/O, no clocks;
+ * the zxid and time are handed in.
+ */
+import {
+  createModeFromFlag,
+  CONTAINER_EPHEMERAL_OWNER,
+  ephemeralKind,
+  Err,
+  KeeperError,
+  OpCode,
+  Perms,
+  TTL_MAX_MS,
+  ttlEphemeralOwner,
+} from '../protocol/constants';
+import type {
+  ACL,
+  CheckVersionRequest,
+  CreateRequest,
+  CreateTTLRequest,
+  DeleteRequest,
+  Id,
+  SetACLRequest,
+  SetDataRequest,
+} from '../protocol/generated/records';
+import type { DataTree } from '../storage/datatree';
+import { isSpecialPath, parentOf, pathInvalidReason } from '../storage/paths';
+import type { TxnBody } from '../storage/txn';
+import type { AuthRegistry } from './auth';
+
+/** A node as the pending txns leave it; `exists: false` marks a pending delete. */
+interface ChangeRecord {
+  zxid: bigint;
+  path: string;
+  exists: boolean;
+  version: number;
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: bigint;
+  childCount: number;
+  acl: ACL[];
+}
+
+export type WriteOp =
+  | { type: typeof OpCode.create | typeof OpCode.create2 | typeof OpCode.createContainer; record: CreateRequest }
+  | { type: typeof OpCode.createTTL; record: CreateTTLRequest }
+  | { type: typeof OpCode.delete | typeof OpCode.deleteContainer; record: DeleteRequest }
+  | { type: typeof OpCode.setData; record: SetDataRequest }
+  | { type: typeof OpCode.setACL; record: SetACLRequest }
+  | { type: typeof OpCode.check; record: CheckVersionRequest };
+
+export type WriteRequest =
+  | WriteOp
+  | { type: typeof OpCode.multi; record: WriteOp[] }
+  | { type: typeof OpCode.createSession; record: { timeOut: number } }
+  | { type: typeof OpCode.closeSession; record: null }
+  | { type: typeof OpCode.reconfig; record: unknown };
+
+export interface PrepOptions {
+  extendedTypesEnabled: boolean;
+  reconfigEnabled: boolean;
+}
+
+export class Prep {
+  /** Change records in zxid order, and the newest one per path. */
+  private readonly outstanding: ChangeRecord[] = [];
+  private readonly byPath = new Map<string, ChangeRecord>();
+
+  constructor(
+    private readonly tree: DataTree,
+    private readonly auth: AuthRegistry,
+    private readonly options: PrepOptions,
+  ) {}
+
+  get outstandingCount(): number {
+    return this.outstanding.length;
+  }
+
+  /** Builds the txn body of a write request; failures become an error txn, as ZooKeeper logs them. */
+  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint, time: bigint): TxnBody {
+    try {
+      switch (req.type) {
+        case OpCode.multi:
+          return this.prepareMulti(req.record, sessionId, ids, zxid, time);
+        case OpCode.createSession:
+          return { type: OpCode.createSession, record: { timeOut: req.record.timeOut } };
+        case OpCode.closeSession:
+          return this.prepareCloseSession(sessionId, zxid);
+        case OpCode.reconfig:
+          throw new KeeperError(this.options.reconfigEnabled ? Err.UNIMPLEMENTED : Err.RECONFIGDISABLED);
+        default:
+          return this.prepareOp(req, sessionId, ids, zxid, time);
+      }
+    } catch (e) {
+      if (e instanceof KeeperError) return { type: OpCode.error, record: { err: e.code } };
+      throw e;
+    }
+  }
+
+  /** Drops change records that the tree now reflects. */
+  applied(zxid: bigint): void {
+    let k = 0;
+    while (k < this.outstanding.length && this.outstanding[k].zxid <= zxid) {
+      const c = this.outstanding[k];
+      if (this.byPath.get(c.path) === c) this.byPath.delete(c.path);
+      k++;
+    }
+    if (k > 0) this.outstanding.splice(0, k);
+  }
+
+  private record(path: string): ChangeRecord {
+    const pending = this.byPath.get(path);
+    if (pending) {
+      if (!pending.exists) throw new KeeperError(Err.NONODE, path);
+      return pending;
+    }
+    const n = this.tree.getNode(path);
+    if (!n) throw new KeeperError(Err.NONODE, path);
+    return {
+      zxid: -1n,
+      path,
+      exists: true,
+      version: n.version,
+      cversion: n.cversion,
+      aversion: n.aversion,
+      ephemeralOwner: n.ephemeralOwner,
+      childCount: n.children.size,
+      acl: n.acl,
+    };
+  }
+
+  private exists(path: string): boolean {
+    const pending = this.byPath.get(path);
+    if (pending) return pending.exists;
+    return this.tree.getNode(path) !== undefined;
+  }
+
+  private add(c: ChangeRecord): void {
+    this.outstanding.push(c);
+    this.byPath.set(c.path, c);
+  }
+
+  private static validatePath(path: string): void {
+    if (pathInvalidReason(path) !== undefined) throw new KeeperError(Err.BADARGUMENTS, path);
+  }
+
+  private static nextVersion(current: number, expected: number, path: string): number {
+    if (expected !== -1 && expected !== current) throw new KeeperError(Err.BADVERSION, path);
+    return (current + 1) | 0;
+  }
+
+  private prepareOp(op: WriteOp, sessionId: bigint, ids: readonly Id[], zxid: bigint, time: bigint): TxnBody {
+    void time;
+    switch (op.type) {
+      case OpCode.create:
+      case OpCode.create2:
+      case OpCode.createContainer:
+      case OpCode.createTTL:
+        return this.prepareCreate(op, sessionId, ids, zxid);
+      case OpCode.delete:
+      case OpCode.deleteContainer: {
+        const path = op.record.path;
+        const slash = path.lastIndexOf('/');
+        if (slash < 0 || path.includes('\0') || isSpecialPath(path)) throw new KeeperError(Err.BADARGUMENTS, path);
+        const parentPath = parentOf(path);
+        const parent = this.record(parentPath);
+        this.auth.checkACL(parent.acl, Perms.DELETE, ids);
+        const node = this.record(path);
+        Prep.nextVersion(node.version, op.record.version, path);
+        if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
+        this.add({ ...parent, zxid, childCount: parent.childCount - 1 });
+        this.add({ ...node, zxid, exists: false, childCount: 0 });
+        return { type: op.type, record: { path } };
+      }
+      case OpCode.setData: {
+        const path = op.record.path;
+        Prep.validatePath(path);
+        const node = this.record(path);
+        this.auth.checkACL(node.acl, Perms.WRITE, ids);
+        const version = Prep.nextVersion(node.version, op.record.version, path);
+        this.add({ ...node, zxid, version });
+        return { type: OpCode.setData, record: { path, data: op.record.data, version } };
+      }
+      case OpCode.setACL: {
+        const path = op.record.path;
+        Prep.validatePath(path);
+        const acl = this.auth.fixupACL(path, ids, op.record.acl);
+        const node = this.record(path);
+        this.auth.checkACL(node.acl, Perms.ADMIN, ids);
+        const version = Prep.nextVersion(node.aversion, op.record.version, path);
+        this.add({ ...node, zxid, aversion: version, acl });
+        return { type: OpCode.setACL, record: { path, acl, version } };
+      }
+      case OpCode.check: {
+        const path = op.record.path;
+        Prep.validatePath(path);
+        const node = this.record(path);
+        this.auth.checkACL(node.acl, Perms.READ, ids);
+        return { type: OpCode.check, record: { path, version: Prep.nextVersion(node.version, op.record.version, path) } };
+      }
+    }
+  }
+
+  private prepareCreate(
+    op: Extract<WriteOp, { record: CreateRequest | CreateTTLRequest }>,
+    sessionId: bigint,
+    ids: readonly Id[],
+    zxid: bigint,
+  ): TxnBody {
+    const { data, acl, flags } = op.record;
+    let path = op.record.path;
+    const ttl = op.type === OpCode.createTTL ? (op.record as CreateTTLRequest).ttl : -1n;
+    const mode = createModeFromFlag(flags);
+    if (!mode) throw new KeeperError(Err.BADARGUMENTS, path);
+    if (mode.ttl && !this.options.extendedTypesEnabled) throw new KeeperError(Err.UNIMPLEMENTED, path);
+    if (mode.ttl ? ttl <= 0n || ttl > TTL_MAX_MS : ttl >= 0n) throw new KeeperError(Err.BADARGUMENTS, path);
+    // The op code and the mode must agree on containers and TTLs.
+    if ((op.type === OpCode.createContainer) !== mode.container) throw new KeeperError(Err.BADARGUMENTS, path);
+    if ((op.type === OpCode.createTTL) !== mode.ttl) throw new KeeperError(Err.BADARGUMENTS, path);
+    const slash = path.lastIndexOf('/');
+    if (slash < 0 || path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
+    const parentPath = slash === 0 ? '/' : path.slice(0, slash);
+    const fixed = this.auth.fixupACL(path, ids, acl);
+    const parent = this.record(parentPath);
+    this.auth.checkACL(parent.acl, Perms.CREATE, ids);
+    if (mode.sequential) path = path + String(parent.cversion).padStart(10, '0');
+    Prep.validatePath(path);
+    if (this.exists(path)) throw new KeeperError(Err.NODEEXISTS, path);
+    if (ephemeralKind(parent.ephemeralOwner, this.options.extendedTypesEnabled) === 'normal')
+      throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS, path);
+    const parentCVersion = parent.cversion + 1;
+    let owner = 0n;
+    if (mode.container) owner = CONTAINER_EPHEMERAL_OWNER;
+    else if (mode.ttl) owner = ttlEphemeralOwner(ttl);
+    else if (mode.ephemeral) owner = sessionId;
+    this.add({ ...parent, zxid, childCount: parent.childCount + 1, cversion: parentCVersion });
+    this.add({ zxid, path, exists: true, version: 0, cversion: 0, aversion: 0, ephemeralOwner: owner, childCount: 0, acl: fixed });
+    if (op.type === OpCode.createContainer) return { type: op.type, record: { path, data, acl: fixed, parentCVersion } };
+    if (op.type === OpCode.createTTL) return { type: op.type, record: { path, data, acl: fixed, parentCVersion, ttl } };
+    return { type: op.type, record: { path, data, acl: fixed, ephemeral: mode.ephemeral, parentCVersion } };
+  }
+
+  private prepareMulti(ops: WriteOp[], sessionId: bigint, ids: readonly Id[], zxid: bigint, time: bigint): TxnBody {
+    const mark = this.outstanding.length;
+    const saved = new Map<string, ChangeRecord | undefined>();
+    for (const op of ops) {
+      const p = op.record.path;
+      for (const q of [p, parentOf(p)]) if (!saved.has(q)) saved.set(q, this.byPath.get(q));
+    }
+    const txns: TxnBody[] = [];
+    let failed = false;
+    for (const op of ops) {
+      if (failed) {
+        txns.push({ type: OpCode.error, record: { err: Err.RUNTIMEINCONSISTENCY } });
+        continue;
+      }
+      try {
+        txns.push(this.prepareOp(op, sessionId, ids, zxid, time));
+      } catch (e) {
+        if (!(e instanceof KeeperError)) throw e;
+        failed = true;
+        txns.push({ type: OpCode.error, record: { err: e.code } });
+        // Roll back this multi's change records: nothing of a failed multi is applied.
+        for (const c of this.outstanding.splice(mark)) if (this.byPath.get(c.path) === c) this.byPath.delete(c.path);
+        for (const [q, c] of saved) {
+          if (c && this.outstanding.includes(c)) this.byPath.set(q, c);
+          else if (c === undefined) this.byPath.delete(q);
+        }
+      }
+    }
+    return { type: OpCode.multi, record: { txns } };
+  }
+
+  private prepareCloseSession(sessionId: bigint, zxid: bigint): TxnBody {
+    const paths = new Set(this.tree.ephemeralsOf(sessionId));
+    for (const c of this.outstanding) {
+      if (!c.exists) paths.delete(c.path);
+      else if (c.ephemeralOwner === sessionId) paths.add(c.path);
+    }
+    for (const p of paths) {
+      const parentPath = parentOf(p);
+      if (this.exists(parentPath)) {
+        const parent = this.record(parentPath);
+        this.add({ ...parent, zxid, childCount: parent.childCount - 1 });
+      }
+      this.add({ zxid, path: p, exists: false, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, childCount: 0, acl: [] });
+    }
+    return { type: OpCode.closeSession, record: { paths2Delete: [...paths].sort() } };
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * The DataTree: znodes, their Stat as ZooKeeper computes it, ephemerals by session, containers and
+ * TTL nodes. `apply` is deterministic: it reads nothing but the txn and the tree.
+ */
+import {
+  Err,
+  EventType,
+  OpCode,
+  ephemeralKind,
+  Perms,
+} from '../protocol/constants';
+import type { ACL, Stat } from '../protocol/generated/records';
+import { basename, join, parentOf, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
+import type { Txn, TxnBody } from './txn';
+
+export class ZNode {
+  data: Buffer | null;
+  acl: ACL[];
+  czxid: bigint;
+  mzxid: bigint;
+  ctime: bigint;
+  mtime: bigint;
+  version = 0;
+  /** Counts child creations; clients see it translated (see statOf). */
+  cversion = 0;
+  aversion = 0;
+  ephemeralOwner: bigint;
+  pzxid: bigint;
+  readonly children = new Set<string>();
+
+  constructor(data: Buffer | null, acl: ACL[], zxid: bigint, time: bigint, ephemeralOwner: bigint) {
+    this.data = data;
+    this.acl = acl;
+    this.czxid = this.mzxid = this.pzxid = zxid;
+    this.ctime = this.mtime = time;
+    this.ephemeralOwner = ephemeralOwner;
+  }
+}
+
+export interface WatchEvent {
+  type: number;
+  path: string;
+  /** The node's ACL when the event happened, for checks on who may learn of it. */
+  acl: ACL[];
+}
+
+export interface TxnResult {
+  type: number;
+  err: number;
+  zxid: bigint;
+  path?: string;
+  stat?: Stat;
+  multi?: TxnResult[];
+}
+
+export const OPEN_ACL_UNSAFE: ACL[] = [{ perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } }];
+
+/** Interns equal ACL lists so that nodes share one array. */
+class AclCache {
+  private readonly byKey = new Map<string, ACL[]>();
+  intern(acl: ACL[]): ACL[] {
+    const key = acl.map((a) => `${a.perms}:${a.id.scheme}:${a.id.id}`).join(',');
+    let found = this.byKey.get(key);
+    if (!found) {
+      found = acl.map((a) => ({ perms: a.perms, id: { scheme: a.id.scheme, id: a.id.id } }));
+      this.byKey.set(key, found);
+    }
+    return found;
+  }
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+export class DataTree {
+  private readonly nodes = new Map<string, ZNode>();
+  private readonly ephemerals = new Map<bigint, Set<string>>();
+  readonly containers = new Set<string>();
+  readonly ttls = new Set<string>();
+  readonly acls = new AclCache();
+  lastProcessedZxid = 0n;
+  /** Events of the txn being applied; handed out with its result. */
+  private events: WatchEvent[] = [];
+
+  constructor(readonly extendedTypesEnabled = false) {
+    const root = new ZNode(null, this.acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n);
+    this.nodes.set('/', root);
+    for (const p of [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH]) {
+      const n = new ZNode(null, root.acl, 0n, 0n, 0n);
+      this.nodes.set(p, n);
+      this.nodes.get(parentOf(p))!.children.add(basename(p));
+    }
+  }
+
+  getNode(path: string): ZNode | undefined {
+    return this.nodes.get(path === '' ? '/' : path);
+  }
+
+  get nodeCount(): number {
+    return this.nodes.size;
+  }
+
+  ephemeralsOf(sessionId: bigint): ReadonlySet<string> {
+    return this.ephemerals.get(sessionId) ?? new Set();
+  }
+
+  sessionsWithEphemerals(): IterableIterator<bigint> {
+    return this.ephemerals.keys();
+  }
+
+  paths(): IterableIterator<string> {
+    return this.nodes.keys();
+  }
+
+  /** The Stat a client sees. */
+  statOf(n: ZNode): Stat {
+    const kind = ephemeralKind(n.ephemeralOwner, this.extendedTypesEnabled);
+    return {
+      czxid: n.czxid,
+      mzxid: n.mzxid,
+      ctime: n.ctime,
+      mtime: n.mtime,
+      version: n.version,
+      // Stored cversion counts creates; each child no longer present was also deleted once.
+      cversion: n.cversion * 2 - n.children.size,
+      aversion: n.aversion,
+      ephemeralOwner: kind === 'normal' ? n.ephemeralOwner : 0n,
+      dataLength: n.data === null ? 0 : n.data.length,
+      numChildren: n.children.size,
+      pzxid: n.pzxid,
+    };
+  }
+
+  /** Number of descendants of the node at path (not counting it). */
+  countDescendants(path: string): number {
+    const n = this.getNode(path);
+    if (!n) return 0;
+    let count = 0;
+    const stack = [path];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      const node = this.nodes.get(p)!;
+      for (const c of node.children) {
+        count++;
+        stack.push(join(p, c));
+      }
+    }
+    return count;
+  }
+
+  /** Applies a txn; returns the result and the watch events it caused, in order. */
+  apply(txn: Txn): { result: TxnResult; events: WatchEvent[] } {
+    this.events = [];
+    const result = this.applyBody(txn.hdr.zxid, txn.hdr.time, txn.hdr.clientId, txn.body);
+    if (txn.hdr.zxid > this.lastProcessedZxid) this.lastProcessedZxid = txn.hdr.zxid;
+    const events = this.events;
+    this.events = [];
+    return { result, events };
+  }
+
+  private applyBody(zxid: bigint, time: bigint, sessionId: bigint, body: TxnBody): TxnResult {
+    const r: TxnResult = { type: body.type, err: Err.OK, zxid };
+    switch (body.type) {
+      case OpCode.create:
+      case OpCode.create2: {
+        const t = body.record;
+        r.err = this.createNode(t.path, t.data, t.acl, t.ephemeral ? sessionId : 0n, t.parentCVersion, zxid, time);
+        r.path = t.path;
+        break;
+      }
+      case OpCode.createTTL: {
+        const t = body.record;
+        r.err = this.createNode(t.path, t.data, t.acl, -0x100000000000000n | t.ttl, t.parentCVersion, zxid, time);
+        r.path = t.path;
+        break;
+      }
+      case OpCode.createContainer: {
+        const t = body.record;
+        r.err = this.createNode(t.path, t.data, t.acl, -0x8000000000000000n, t.parentCVersion, zxid, time);
+        r.path = t.path;
+        break;
+      }
+      case OpCode.delete:
+      case OpCode.deleteContainer:
+        r.path = body.record.path;
+        r.err = this.deleteNode(body.record.path, zxid);
+        break;
+      case OpCode.setData: {
+        const t = body.record;
+        r.path = t.path;
+        const n = this.nodes.get(t.path);
+        if (!n) {
+          r.err = Err.NONODE;
+          break;
+        }
+        n.data = t.data;
+        n.version = t.version;
+        n.mzxid = zxid;
+        n.mtime = time;
+        this.emit(EventType.NodeDataChanged, t.path, n.acl);
+        break;
+      }
+      case OpCode.setACL: {
+        const t = body.record;
+        r.path = t.path;
+        const n = this.nodes.get(t.path);
+        if (!n) {
+          r.err = Err.NONODE;
+          break;
+        }
+        n.acl = this.acls.intern(t.acl);
+        n.aversion = t.version;
+        break;
+      }
+      case OpCode.check:
+        r.path = body.record.path;
+        break;
+      case OpCode.createSession:
+        if (!this.ephemerals.has(sessionId)) this.ephemerals.set(sessionId, new Set());
+        break;
+      case OpCode.closeSession: {
+        const owned = this.ephemerals.get(sessionId);
+        this.ephemerals.delete(sessionId);
+        const paths = new Set<string>(body.record.paths2Delete);
+        if (owned) for (const p of owned) paths.add(p);
+        // Deepest first is not needed: ephemerals have no children.
+        for (const p of [...paths].sort()) this.deleteNode(p, zxid);
+        break;
+      }
+      case OpCode.error:
+        r.err = body.record.err;
+        break;
+      case OpCode.multi:
+        r.multi = this.applyMulti(zxid, time, sessionId, body.record.txns);
+        r.err = r.multi.find((m) => m.err !== Err.OK)?.err ?? Err.OK;
+        break;
+    }
+    if (r.err === Err.OK && r.path !== undefined && body.type !== OpCode.delete && body.type !== OpCode.deleteContainer) {
+      const n = this.nodes.get(r.path);
+      if (n) r.stat = this.statOf(n);
+    }
+    return r;
+  }
+
+  private applyMulti(zxid: bigint, time: bigint, sessionId: bigint, txns: TxnBody[]): TxnResult[] {
+    const failed = txns.some((t) => t.type === OpCode.error);
+    if (failed) {
+      // All or nothing: report OK for the ops before the failure and RUNTIMEINCONSISTENCY after it.
+      let seenError = false;
+      return txns.map((t) => {
+        let err: number;
+        if (t.type === OpCode.error) {
+          seenError = true;
+          err = t.record.err;
+        } else err = seenError ? Err.RUNTIMEINCONSISTENCY : Err.OK;
+        return { type: OpCode.error, err, zxid };
+      });
+    }
+    return txns.map((t) => this.applyBody(zxid, time, sessionId, t));
+  }
+
+  private emit(type: number, path: string, acl: ACL[]): void {
+    this.events.push({ type, path, acl });
+  }
+
+  private createNode(
+    path: string,
+    data: Buffer | null,
+    acl: ACL[],
+    ephemeralOwner: bigint,
+    parentCVersion: number,
+    zxid: bigint,
+    time: bigint,
+  ): number {
+    const parentPath = parentOf(path);
+    const parent = this.nodes.get(parentPath);
+    if (!parent) return Err.NONODE;
+    const name = basename(path);
+    if (parent.children.has(name)) return Err.NODEEXISTS;
+    parent.cversion = parentCVersion === -1 ? parent.cversion + 1 : parentCVersion;
+    parent.pzxid = zxid;
+    const node = new ZNode(data, this.acls.intern(acl), zxid, time, ephemeralOwner);
+    parent.children.add(name);
+    this.nodes.set(path, node);
+    switch (ephemeralKind(ephemeralOwner, true)) {
+      case 'container':
+        this.containers.add(path);
+        break;
+      case 'ttl':
+        this.ttls.add(path);
+        break;
+      case 'normal': {
+        let set = this.ephemerals.get(ephemeralOwner);
+        if (!set) this.ephemerals.set(ephemeralOwner, (set = new Set()));
+        set.add(path);
+        break;
+      }
+      default:
+        break;
+    }
+    this.emit(EventType.NodeCreated, path, node.acl);
+    this.emit(EventType.NodeChildrenChanged, parentPath, parent.acl);
+    return Err.OK;
+  }
+
+  private deleteNode(path: string, zxid: bigint): number {
+    const node = this.nodes.get(path);
+    if (!node) return Err.NONODE;
+    const parentPath = parentOf(path);
+    const parent = this.nodes.get(parentPath);
+    if (!parent) return Err.NONODE;
+    this.nodes.delete(path);
+    parent.children.delete(basename(path));
+    if (zxid > parent.pzxid) parent.pzxid = zxid;
+    switch (ephemeralKind(node.ephemeralOwner, true)) {
+      case 'container':
+        this.containers.delete(path);
+        break;
+      case 'ttl':
+        this.ttls.delete(path);
+        break;
+      case 'normal':
+        this.ephemerals.get(node.ephemeralOwner)?.delete(path);
+        break;
+      default:
+        break;
+    }
+    this.emit(EventType.NodeDeleted, path, node.acl);
+    this.emit(EventType.NodeChildrenChanged, parentPath, parent.acl);
+    return Err.OK;
+  }
+}
