@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need: the reference Apache ZooKeeper 3.8 server and its
+# Java libraries, the real clients used by compat-tests (zkCli via ZooKeeperMain, the C client
+# cli_mt, Kazoo, Curator) and pytest. Idempotent: does nothing when everything is installed, and
+# runs `apt-get update` only when a package cannot be found in the current lists.
+set -euo pipefail
+
+PACKAGES=(
+  zookeeper              # QuorumPeerMain, zkCli.sh, zkServer.sh; pulls in libzookeeper-java
+  zookeeper-bin          # C client: /usr/lib/zookeeper/bin/cli_mt
+  python3-kazoo          # Kazoo for /usr/bin/python3
+  python3-pytest
+  libcurator-framework-java
+  libcurator-recipes-java
+  libcurator-discovery-java
+  libservlet-api-java    # /usr/share/java/servlet-api.jar, needed by ZooKeeper's Jetty AdminServer
+  libslf4j-java          # slf4j-api + the slf4j-log4j12 binding
+  liblog4j1.2-java       # log4j 1.2 backend for the reference server's log
+  openjdk-17-jdk-headless  # java and javac (Curator programs in compat-tests are compiled)
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
+  if [[ "$status" != ii* ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo -n)
+  else
+    echo "install-deps: must run as root (missing: ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+APT_OPTS=(-y -qq -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+
+apt_update() {
+  echo "install-deps: apt-get update"
+  "${SUDO[@]}" apt-get update -qq
+}
+
+lists_present() {
+  compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null
+}
+
+candidates_known() {
+  local pkg candidate
+  for pkg in "$@"; do
+    candidate=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [[ -z "$candidate" || "$candidate" == "(none)" ]]; then
+      return 1
+    fi
+  done
+}
+
+if ! lists_present || ! candidates_known "${missing[@]}"; then
+  apt_update
+fi
+
+echo "install-deps: installing ${missing[*]}"
+if ! "${SUDO[@]}" apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/tmp/zkts-install-deps.log 2>&1; then
+  # Stale lists (a removed version) are the usual cause; refresh once and retry.
+  apt_update
+  if ! "${SUDO[@]}" apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/tmp/zkts-install-deps.log 2>&1; then
+    cat /tmp/zkts-install-deps.log >&2
+    echo "install-deps: apt-get install failed" >&2
+    exit 1
+  fi
+fi
+echo "install-deps: done"

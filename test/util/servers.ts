@@ -1,0 +1,457 @@
+// Launchers for the servers that tests talk to: the reference Apache ZooKeeper 3.8 from Debian's
+// packages, and zkts itself. Both get a private temp dir, a generated zoo.cfg, a free port on
+// 127.0.0.1 and a log file, and both are ready only once the four-letter word `srvr` answers with a
+// "Mode:" line. Every child started here is SIGKILLed when the test process exits.
+
+import { spawn, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface RunningServer {
+  host: string;
+  port: number;
+  pid: number;
+  connectString: string;
+  dataDir: string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 30_000;
+const READY_POLL_INTERVAL_MS = 100;
+const READY_PROBE_TIMEOUT_MS = 1_000;
+const STOP_GRACE_MS = 5_000;
+const STOP_KILL_WAIT_MS = 5_000;
+const PORT_ATTEMPTS_MAX = 3;
+const FOUR_LETTER_WORD_TIMEOUT_MS = 5_000;
+const FOUR_LETTER_WORD_REPLY_BYTES_MAX = 16 * 1024 * 1024;
+
+const JAVA_DIR = '/usr/share/java';
+
+// Jars in /usr/share/java, in classpath order. zookeeper.jar's manifest already names most of its
+// runtime dependencies; they are listed explicitly so the classpath does not depend on the manifest.
+// The slf4j->log4j 1.2 binding gives the server a logger; servlet-api is needed (besides jetty) for
+// the AdminServer; the Curator jars and guava are here so Java clients can share the classpath.
+const JAVA_JARS: readonly string[] = [
+  'zookeeper.jar',
+  'zookeeper-jute.jar',
+  'slf4j-api.jar',
+  'slf4j-log4j12.jar',
+  'log4j-1.2.jar',
+  'commons-cli.jar',
+  'commons-io.jar',
+  'metrics-core.jar',
+  'snappy-java.jar',
+  'netty-buffer.jar',
+  'netty-codec.jar',
+  'netty-common.jar',
+  'netty-handler.jar',
+  'netty-resolver.jar',
+  'netty-transport.jar',
+  'netty-transport-native-epoll.jar',
+  'netty-transport-native-unix-common.jar',
+  'jackson-annotations.jar',
+  'jackson-core.jar',
+  'jackson-databind.jar',
+  'servlet-api.jar',
+  'jetty9-client.jar',
+  'jetty9-http.jar',
+  'jetty9-io.jar',
+  'jetty9-security.jar',
+  'jetty9-server.jar',
+  'jetty9-servlet.jar',
+  'jetty9-util.jar',
+  'jline.jar',
+  'findbugs-annotations.jar',
+  'guava.jar',
+  'curator-client.jar',
+  'curator-framework.jar',
+  'curator-recipes.jar',
+  'curator-x-discovery.jar',
+];
+
+const LOG4J_PROPERTIES = [
+  'log4j.rootLogger=INFO, CONSOLE',
+  'log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender',
+  'log4j.appender.CONSOLE.Threshold=INFO',
+  'log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout',
+  'log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n',
+  '',
+].join('\n');
+
+// ---------------------------------------------------------------------------------------------
+// Children alive right now; killed on exit so a crashed or timed-out test leaves nothing behind.
+
+// Child -> its temp dir.
+const liveChildren = new Map<ChildProcess, string>();
+let exitHooksInstalled = false;
+
+function killAllChildren(): void {
+  for (const child of liveChildren.keys()) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  for (const rootDir of liveChildren.values()) {
+    try {
+      fs.rmSync(rootDir, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // Best effort: the process may still be dying.
+    }
+  }
+  liveChildren.clear();
+}
+
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.on('exit', killAllChildren);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killAllChildren();
+      process.removeListener(signal, onSignal);
+      // Keep the default behaviour (die by the signal) unless someone else handles it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+// A SIGKILLed test process runs no handlers. A tiny watchdog shell blocks reading a pipe from us;
+// when we die the pipe closes, the read returns, and the watchdog kills the server and removes its
+// temp dir.
+const WATCHDOG_SCRIPT = [
+  'read _ignored',
+  'kill -9 "$1" 2>/dev/null',
+  'n=0',
+  'while kill -0 "$1" 2>/dev/null && [ "$n" -lt 50 ]; do sleep 0.1; n=$((n + 1)); done',
+  'rm -rf "$2"',
+].join('\n');
+
+function startWatchdog(serverPid: number, rootDir: string): ChildProcess | undefined {
+  try {
+    const watchdog = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, 'zk-watchdog', String(serverPid), rootDir], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    watchdog.on('error', () => undefined);
+    watchdog.stdin?.on('error', () => undefined);
+    watchdog.unref();
+    return watchdog;
+  } catch {
+    return undefined;
+  }
+}
+
+function stopWatchdog(watchdog: ChildProcess | undefined): void {
+  if (!watchdog) return;
+  try {
+    watchdog.kill('SIGKILL');
+  } catch {
+    // Already gone.
+  }
+  watchdog.stdin?.destroy();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function freePort(): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ host: HOST, port: 0, exclusive: true }, () => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') {
+        server.close();
+        reject(new Error('freePort: no TCP address'));
+        return;
+      }
+      const port = address.port;
+      server.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
+
+export async function fourLetterWord(
+  host: string,
+  port: number,
+  cmd: string,
+  timeoutMs: number = FOUR_LETTER_WORD_TIMEOUT_MS,
+): Promise<string> {
+  if (cmd.length !== 4) throw new Error(`fourLetterWord: '${cmd}' is not four letters`);
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let settled = false;
+    const socket = net.createConnection({ host, port });
+    const finish = (err: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks, received).toString('utf8'));
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`fourLetterWord ${cmd} ${host}:${port}: no complete reply in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    socket.on('connect', () => socket.write(cmd));
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > FOUR_LETTER_WORD_REPLY_BYTES_MAX) {
+        finish(new Error(`fourLetterWord ${cmd}: reply larger than ${FOUR_LETTER_WORD_REPLY_BYTES_MAX} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    // The server closes the connection after the reply; a reset after a complete reply is still a
+    // reply, a reset before anything arrived is an error.
+    socket.on('end', () => finish(null));
+    socket.on('close', () => finish(null));
+    socket.on('error', (err) => (received > 0 ? finish(null) : finish(err)));
+  });
+}
+
+export function javaClasspath(): string {
+  return JAVA_JARS.map((jar) => path.join(JAVA_DIR, jar))
+    .filter((jarPath) => fs.existsSync(jarPath))
+    .join(path.delimiter);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface LaunchSpec {
+  kind: string;
+  command: string;
+  // Arguments, given the temp dir and the path of zoo.cfg.
+  args(rootDir: string, cfgPath: string): string[];
+  // Extra files to write into the temp dir before starting.
+  files?: Record<string, string>;
+  env?: NodeJS.ProcessEnv;
+}
+
+function zooCfg(dataDir: string, port: number, extraConfig: Record<string, string>): string {
+  const entries = new Map<string, string>([
+    ['tickTime', '2000'],
+    ['dataDir', dataDir],
+    ['clientPort', String(port)],
+    ['clientPortAddress', HOST],
+    ['admin.enableServer', 'false'],
+    ['4lw.commands.whitelist', '*'],
+  ]);
+  for (const [key, value] of Object.entries(extraConfig)) entries.set(key, value);
+  let text = '';
+  for (const [key, value] of entries) text += `${key}=${value}\n`;
+  return text;
+}
+
+function readFileOr(filePath: string, fallback: string): string {
+  try {
+    return fs.readFileSync(filePath, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function looksLikePortInUse(log: string): boolean {
+  return /Address already in use|EADDRINUSE/i.test(log);
+}
+
+class PortInUseError extends Error {}
+
+// A server that fails to bind would otherwise look ready when another server already answers on
+// that port.
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const probe = net.createServer();
+    probe.unref();
+    probe.once('error', () => resolve(false));
+    probe.listen({ host: HOST, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
+async function launchOnce(
+  spec: LaunchSpec,
+  port: number,
+  extraConfig: Record<string, string>,
+): Promise<RunningServer> {
+  installExitHooks();
+  if (!(await portIsFree(port))) throw new PortInUseError(`${spec.kind}: ${HOST}:${port} is already in use`);
+  const rootDir = fs.mkdtempSync(path.join(os.tmpdir(), `${spec.kind}-`));
+  const dataDir = path.join(rootDir, 'data');
+  fs.mkdirSync(dataDir);
+  const cfgPath = path.join(rootDir, 'zoo.cfg');
+  fs.writeFileSync(cfgPath, zooCfg(dataDir, port, extraConfig));
+  for (const [name, content] of Object.entries(spec.files ?? {})) {
+    fs.writeFileSync(path.join(rootDir, name), content);
+  }
+  const logPath = path.join(rootDir, 'server.log');
+  const logFd = fs.openSync(logPath, 'a');
+
+  let child: ChildProcess;
+  try {
+    child = spawn(spec.command, spec.args(rootDir, cfgPath), {
+      cwd: rootDir,
+      stdio: ['ignore', logFd, logFd],
+      env: spec.env ?? process.env,
+    });
+  } finally {
+    fs.closeSync(logFd);
+  }
+
+  let exited = false;
+  let exitDescription = '';
+  let spawnError: Error | undefined;
+  const exitedPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = true;
+      exitDescription = signal ? `signal ${signal}` : `code ${code}`;
+      liveChildren.delete(child);
+      resolve();
+    });
+    child.once('error', (err) => {
+      spawnError = err;
+      exited = true;
+      exitDescription = `spawn error: ${err.message}`;
+      liveChildren.delete(child);
+      resolve();
+    });
+  });
+  if (child.pid === undefined) {
+    await delay(0);
+    fs.rmSync(rootDir, { recursive: true, force: true });
+    throw new Error(`${spec.kind}: could not start ${spec.command}: ${spawnError?.message ?? 'no pid'}`);
+  }
+  const pid = child.pid;
+  liveChildren.set(child, rootDir);
+  child.unref();
+  const watchdog = startWatchdog(pid, rootDir);
+
+  let finalLog: string | undefined;
+  const log = (): string => finalLog ?? readFileOr(logPath, '');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      if (!exited) {
+        child.kill('SIGTERM');
+        await Promise.race([exitedPromise, delay(STOP_GRACE_MS)]);
+      }
+      if (!exited) {
+        child.kill('SIGKILL');
+        await Promise.race([exitedPromise, delay(STOP_KILL_WAIT_MS)]);
+      }
+      liveChildren.delete(child);
+      stopWatchdog(watchdog);
+      finalLog = readFileOr(logPath, finalLog ?? '');
+      fs.rmSync(rootDir, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+
+  const server: RunningServer = {
+    host: HOST,
+    port,
+    pid,
+    connectString: `${HOST}:${port}`,
+    dataDir,
+    log,
+    stop,
+  };
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastProbe = '';
+  for (;;) {
+    if (exited) {
+      await exitedPromise;
+      const output = log();
+      await stop();
+      const message = `${spec.kind} exited before it was ready (${exitDescription}); output:\n${output}`;
+      if (looksLikePortInUse(output)) throw new PortInUseError(message);
+      throw new Error(message);
+    }
+    try {
+      const reply = await fourLetterWord(HOST, port, 'srvr', READY_PROBE_TIMEOUT_MS);
+      if (/^Mode: /m.test(reply)) return server;
+      lastProbe = `srvr replied: ${JSON.stringify(reply)}`;
+    } catch (err) {
+      lastProbe = `srvr failed: ${(err as Error).message}`;
+    }
+    if (Date.now() >= deadline) {
+      const output = log();
+      await stop();
+      throw new Error(
+        `${spec.kind} on ${HOST}:${port} not ready after ${READY_TIMEOUT_MS} ms (${lastProbe}); output:\n${output}`,
+      );
+    }
+    await delay(READY_POLL_INTERVAL_MS);
+  }
+}
+
+async function launch(
+  spec: LaunchSpec,
+  requestedPort: number | undefined,
+  extraConfig: Record<string, string>,
+): Promise<RunningServer> {
+  // A port picked by freePort() can be taken by someone else before the server binds it; pick again.
+  const attempts = requestedPort === undefined ? PORT_ATTEMPTS_MAX : 1;
+  for (let attempt = 1; ; attempt++) {
+    const port = requestedPort ?? (await freePort());
+    try {
+      return await launchOnce(spec, port, extraConfig);
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || attempt >= attempts) throw err;
+    }
+  }
+}
+
+export async function startReferenceZooKeeper(
+  opts: { extraConfig?: Record<string, string>; jvmFlags?: string[]; port?: number } = {},
+): Promise<RunningServer> {
+  const jvmFlags = opts.jvmFlags ?? [];
+  const spec: LaunchSpec = {
+    kind: 'zookeeper',
+    command: 'java',
+    files: { 'log4j.properties': LOG4J_PROPERTIES },
+    args: (rootDir, cfgPath) => [
+      '-Xmx512m',
+      `-Dlog4j.configuration=file:${path.join(rootDir, 'log4j.properties')}`,
+      `-Dzookeeper.log.dir=${rootDir}`,
+      ...jvmFlags,
+      '-cp',
+      javaClasspath(),
+      'org.apache.zookeeper.server.quorum.QuorumPeerMain',
+      cfgPath,
+    ],
+  };
+  return launch(spec, opts.port, opts.extraConfig ?? {});
+}
+
+export async function startZkts(
+  opts: { extraConfig?: Record<string, string>; systemProps?: Record<string, string>; port?: number } = {},
+): Promise<RunningServer> {
+  const cliPath = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
+  if (!fs.existsSync(cliPath)) throw new Error(`startZkts: ${cliPath} not found (run npm run build)`);
+  const propArgs = Object.entries(opts.systemProps ?? {}).map(([key, value]) => `-D${key}=${value}`);
+  // A test runner's NODE_OPTIONS (loaders, instrumentation) is not meant for the server under test.
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const spec: LaunchSpec = {
+    kind: 'zkts',
+    command: process.execPath,
+    env,
+    args: (_rootDir, cfgPath) => [cliPath, 'server', ...propArgs, cfgPath],
+  };
+  return launch(spec, opts.port, opts.extraConfig ?? {});
+}
