@@ -55,6 +55,8 @@ export interface TxnResult {
 
 export const OPEN_ACL_UNSAFE: ACL[] = [{ perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } }];
 
+export const READ_ACL_UNSAFE: ACL[] = [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }];
+
 /** Interns equal ACL lists so that nodes share one array. */
 class AclCache {
   private readonly byKey = new Map<string, ACL[]>();
@@ -83,13 +85,17 @@ export class DataTree {
   private events: WatchEvent[] = [];
 
   constructor(readonly extendedTypesEnabled = false) {
-    const root = new ZNode(null, this.acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n);
+    const root = new ZNode(Buffer.alloc(0), this.acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n);
     this.nodes.set('/', root);
     for (const p of [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH]) {
-      const n = new ZNode(null, root.acl, 0n, 0n, 0n);
+      const n = new ZNode(Buffer.alloc(0), root.acl, 0n, 0n, 0n);
       this.nodes.set(p, n);
       this.nodes.get(parentOf(p))!.children.add(basename(p));
     }
+    // The config node is world-readable only, and ZooKeeper sets its ACL with version -1.
+    const config = this.nodes.get(CONFIG_PATH)!;
+    config.acl = this.acls.intern(READ_ACL_UNSAFE);
+    config.aversion = -1;
   }
 
   getNode(path: string): ZNode | undefined {

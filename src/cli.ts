@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * The zkts command. `zkts server [-Dkey=value ...] [zoo.cfg]` is a drop-in for ZooKeeper's
+ * QuorumPeerMain: same config file, same system properties.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import pino from 'pino';
+import { ConfigError, loadConfig, parseSystemPropertyArgs } from './server/config';
+import { ZooKeeperServer } from './server/server';
+import { ZKTS_VERSION } from './admin/version';
+import { fourLetterWordClient } from './admin/client';
+
+async function runServer(cfgFile: string | undefined, props: Map<string, string>): Promise<number> {
+  const log = pino({ level: props.get('zkts.logLevel') ?? process.env.ZKTS_LOG_LEVEL ?? 'info' });
+  let config;
+  try {
+    const text = cfgFile === undefined ? undefined : fs.readFileSync(cfgFile, 'utf8');
+    config = loadConfig(text, props, cfgFile === undefined ? process.cwd() : path.dirname(path.resolve(cfgFile)));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      log.fatal({ key: e.key, reason: e.reason }, e.message);
+      return 2;
+    }
+    if (e instanceof Error && 'code' in e && (e as NodeJS.ErrnoException).code === 'ENOENT') {
+      log.fatal(`config file ${cfgFile} does not exist`);
+      return 2;
+    }
+    throw e;
+  }
+  for (const key of config.unknownKeys) log.warn({ key }, 'unknown configuration key, ignored');
+  for (const w of config.warnings) log.warn(w);
+  if (config.distributed) {
+    log.fatal({ servers: [...config.servers.keys()] }, 'a replicated quorum (more than one server.N) is not supported yet; run standalone');
+    return 2;
+  }
+  log.warn('data is kept in memory only: it does not survive a restart');
+  const server = new ZooKeeperServer(config, log);
+  try {
+    await server.start();
+  } catch (e) {
+    log.fatal({ err: (e as Error).message, port: config.clientPort, address: config.clientPortAddress }, 'cannot listen for clients');
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      server.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  return 0;
+}
+
+function main(argv: string[]): void {
+  const { props, rest } = parseSystemPropertyArgs(argv);
+  const program = new Command();
+  program.name('zkts').description('A ZooKeeper-compatible coordination server').version(ZKTS_VERSION);
+  program
+    .command('server')
+    .description('run the server in the foreground (like ZooKeeper\'s QuorumPeerMain); -Dkey=value sets a system property')
+    .argument('[config]', 'zoo.cfg; without it, an embedded default: port 2181, data in ./data')
+    .action(async (cfg: string | undefined) => {
+      process.exitCode = await runServer(cfg, props);
+    });
+  program
+    .command('4lw')
+    .description('send a four-letter word to a server and print the answer')
+    .argument('<cmd>', 'the word, e.g. srvr, stat, ruok')
+    .argument('[hostport]', 'host:port', '127.0.0.1:2181')
+    .action(async (cmd: string, hostport: string) => {
+      process.stdout.write(await fourLetterWordClient(hostport, cmd));
+    });
+  program.parseAsync(rest, { from: 'user' }).catch((e) => {
+    process.stderr.write(`zkts: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  });
+}
+
+main(process.argv.slice(2));

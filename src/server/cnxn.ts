@@ -1,0 +1,198 @@
+/**
+ * One client connection: framing, the handshake, the session's request queue, and batched replies.
+ * It decodes and encodes; what a request means is the server's business.
+ */
+import type * as net from 'node:net';
+import type { Logger } from 'pino';
+import { KeeperState, Perms, Xid } from '../protocol/constants';
+import { FrameDecoder, FrameError } from '../protocol/frame';
+import { JuteReader, JuteWriter } from '../protocol/jute';
+import * as R from '../protocol/generated/records';
+import type { Session } from './sessions';
+import type { Watcher } from './watches';
+
+/** A decoded request waiting for, or under, processing. */
+export interface Request {
+  xid: number;
+  type: number;
+  /** The decoded body; undefined when it could not be decoded (answered with MARSHALLINGERROR). */
+  body: unknown;
+  isWrite: boolean;
+  receivedAtMs: number;
+}
+
+export interface CnxnHandler {
+  maxFrameBytes: number;
+  onConnect(c: ServerCnxn, frame: Buffer): void;
+  onRequest(c: ServerCnxn, frame: Buffer): void;
+  onFourLetterWord(c: ServerCnxn, word: string): void;
+  isFourLetterWord(word: string): boolean;
+  onClose(c: ServerCnxn): void;
+  canRead(c: ServerCnxn, acl: R.ACL[]): boolean;
+}
+
+let nextCnxnId = 1;
+
+export class ServerCnxn implements Watcher {
+  readonly id = nextCnxnId++;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly establishedAtMs = Date.now();
+  state: 'handshake' | 'open' | 'closed' = 'handshake';
+  session: Session | undefined;
+  /** Authenticated identities (ZooKeeper's authInfo); every connection starts with its ip. */
+  readonly ids: R.Id[];
+  /** Requests not yet dispatched, in arrival order. */
+  readonly queue: Request[] = [];
+  /** Writes handed to prep/commit whose replies are not sent yet. */
+  inflightWrites = 0;
+  /** Whether a dispatch loop is running (dispatch re-enters through synchronous commits). */
+  dispatching = false;
+  redispatch = false;
+  packetsReceived = 0;
+  packetsSent = 0;
+  lastCxid = 0;
+  lastZxid = 0n;
+  lastOp = 'NA';
+  lastLatencyMs = 0;
+  minLatencyMs = Number.MAX_SAFE_INTEGER;
+  maxLatencyMs = 0;
+  totalLatencyMs = 0;
+  latencyCount = 0;
+  private readonly decoder: FrameDecoder;
+  private readonly out = new JuteWriter(4096);
+  private corked = false;
+  private sniffed = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly handler: CnxnHandler,
+    private readonly log: Logger,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.ids = [{ scheme: 'ip', id: this.remoteAddress.startsWith('::ffff:') ? this.remoteAddress.slice(7) : this.remoteAddress }];
+    this.decoder = new FrameDecoder(handler.maxFrameBytes, (frame) => this.onFrame(frame));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.log.debug({ err: err.message, cnxn: this.id }, 'socket error'));
+    socket.on('close', () => this.closed());
+  }
+
+  get sessionId(): bigint {
+    return this.session?.id ?? 0n;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    try {
+      if (!this.sniffed && this.state === 'handshake') {
+        this.sniffed = true;
+        // Four-letter words share the port: a connection that opens with one is answered and closed.
+        if (chunk.length >= 4) {
+          const word = chunk.toString('latin1', 0, 4);
+          if (this.handler.isFourLetterWord(word)) {
+            this.handler.onFourLetterWord(this, word);
+            return;
+          }
+        }
+      }
+      this.decoder.push(chunk);
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      this.log.warn({ cnxn: this.id, remote: `${this.remoteAddress}:${this.remotePort}`, sessionId: this.hexSessionId(), reason }, 'closing connection on bad input');
+      this.close();
+      if (!(e instanceof FrameError) && !(e instanceof Error && e.name === 'JuteError')) throw e;
+    }
+  }
+
+  private onFrame(frame: Buffer): void {
+    if (this.state === 'closed') return;
+    this.packetsReceived++;
+    if (this.state === 'handshake') this.handler.onConnect(this, frame);
+    else this.handler.onRequest(this, frame);
+  }
+
+  hexSessionId(): string {
+    return '0x' + BigInt.asUintN(64, this.sessionId).toString(16);
+  }
+
+  /** Queues an encoded frame; frames written in one event-loop turn leave in one write. */
+  private sendFrame(encodeBody: (w: JuteWriter) => void): void {
+    if (this.state === 'closed') return;
+    const w = this.out;
+    w.reset();
+    w.writeInt(0);
+    encodeBody(w);
+    w.buf.writeInt32BE(w.pos - 4, 0);
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(w.toBuffer());
+    this.packetsSent++;
+  }
+
+  sendConnectResponse(rsp: R.ConnectResponse): void {
+    this.sendFrame((w) => R.encodeConnectResponse(w, rsp));
+  }
+
+  /** A reply: header, then the body if the request succeeded and has one. */
+  sendReply(xid: number, zxid: bigint, err: number, body?: (w: JuteWriter) => void): void {
+    this.sendFrame((w) => {
+      R.encodeReplyHeader(w, { xid, zxid, err });
+      if (body && err === 0) body(w);
+    });
+  }
+
+  /** Watcher: a notification frame (xid -1). */
+  notify(type: number, path: string): void {
+    this.sendFrame((w) => {
+      R.encodeReplyHeader(w, { xid: Xid.notification, zxid: -1n, err: 0 });
+      R.encodeWatcherEvent(w, { type, state: KeeperState.SyncConnected, path });
+    });
+  }
+
+  canRead(acl: R.ACL[]): boolean {
+    return this.handler.canRead(this, acl);
+  }
+
+  sendRaw(text: string): void {
+    if (this.state !== 'closed') this.socket.write(text);
+  }
+
+  /** Closes after what is queued has been written. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.socket.end();
+    // A peer that never reads must not hold the socket open.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.handler.onClose(this);
+  }
+
+  private closed(): void {
+    if (this.state !== 'closed') {
+      this.state = 'closed';
+      this.handler.onClose(this);
+    }
+  }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (this.state !== 'closed') this.socket.resume();
+  }
+
+  static reader(frame: Buffer): JuteReader {
+    return new JuteReader(frame);
+  }
+
+  static readonly READ = Perms.READ;
+}

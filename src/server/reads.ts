@@ -1,0 +1,195 @@
+/**
+ * Read requests, answered from the tree as it is (ZooKeeper's FinalRequestProcessor for reads):
+ * ACL checks, watch registration, and the reply body.
+ */
+import {
+  AddWatchMode,
+  Err,
+  EventType,
+  KeeperError,
+  OpCode,
+  Perms,
+} from '../protocol/constants';
+import type { JuteWriter } from '../protocol/jute';
+import * as R from '../protocol/generated/records';
+import { encodeMultiResponse, type MultiOp, type MultiResult } from '../protocol/requests';
+import type { DataTree } from '../storage/datatree';
+import type { AuthRegistry } from './auth';
+import type { ServerCnxn } from './cnxn';
+import type { WatchManager } from './watches';
+
+export interface ReadReply {
+  err: number;
+  body?: (w: JuteWriter) => void;
+}
+
+const OK_EMPTY: ReadReply = { err: Err.OK };
+
+export class ReadProcessor {
+  constructor(
+    private readonly tree: DataTree,
+    private readonly watches: WatchManager,
+    private readonly auth: AuthRegistry,
+  ) {}
+
+  private nodeFor(path: string) {
+    const n = this.tree.getNode(path);
+    if (!n) throw new KeeperError(Err.NONODE, path);
+    return n;
+  }
+
+  /** Runs a read; KeeperErrors become the reply's error code. */
+  process(c: ServerCnxn, type: number, body: unknown): ReadReply {
+    try {
+      return this.run(c, type, body);
+    } catch (e) {
+      if (e instanceof KeeperError) return { err: e.code };
+      throw e;
+    }
+  }
+
+  private getData(c: ServerCnxn, path: string, watch: boolean): { data: Buffer | null; stat: R.Stat } {
+    const n = this.nodeFor(path);
+    this.auth.checkACL(n.acl, Perms.READ, c.ids);
+    if (watch) this.watches.addDataWatch(path, c);
+    return { data: n.data, stat: this.tree.statOf(n) };
+  }
+
+  private getChildren(c: ServerCnxn, path: string, watch: boolean): { children: string[]; stat: R.Stat } {
+    const n = this.nodeFor(path);
+    this.auth.checkACL(n.acl, Perms.READ, c.ids);
+    if (watch) this.watches.addChildWatch(path, c);
+    return { children: [...n.children], stat: this.tree.statOf(n) };
+  }
+
+  private run(c: ServerCnxn, type: number, body: unknown): ReadReply {
+    switch (type) {
+      case OpCode.exists: {
+        const req = body as R.ExistsRequest;
+        if (req.path.includes('\0')) return { err: Err.BADARGUMENTS };
+        const n = this.tree.getNode(req.path);
+        // A watch on a missing node waits for its creation.
+        if (req.watch) this.watches.addDataWatch(req.path, c);
+        if (!n) return { err: Err.NONODE };
+        const stat = this.tree.statOf(n);
+        return { err: Err.OK, body: (w) => R.encodeExistsResponse(w, { stat }) };
+      }
+      case OpCode.getData: {
+        const req = body as R.GetDataRequest;
+        const rsp = this.getData(c, req.path, req.watch);
+        return { err: Err.OK, body: (w) => R.encodeGetDataResponse(w, rsp) };
+      }
+      case OpCode.getChildren: {
+        const req = body as R.GetChildrenRequest;
+        const { children } = this.getChildren(c, req.path, req.watch);
+        return { err: Err.OK, body: (w) => R.encodeGetChildrenResponse(w, { children }) };
+      }
+      case OpCode.getChildren2: {
+        const req = body as R.GetChildren2Request;
+        const rsp = this.getChildren(c, req.path, req.watch);
+        return { err: Err.OK, body: (w) => R.encodeGetChildren2Response(w, rsp) };
+      }
+      case OpCode.getACL: {
+        const req = body as R.GetACLRequest;
+        const n = this.nodeFor(req.path);
+        this.auth.checkACL(n.acl, Perms.READ | Perms.ADMIN, c.ids);
+        const stat = this.tree.statOf(n);
+        // Without ADMIN, digest hashes are masked (CVE-2019-0201).
+        const acl = this.auth.hasPermission(n.acl, Perms.ADMIN, c.ids)
+          ? n.acl
+          : n.acl.map((a) => (a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/s, ':x') } } : a));
+        return { err: Err.OK, body: (w) => R.encodeGetACLResponse(w, { acl, stat }) };
+      }
+      case OpCode.getAllChildrenNumber: {
+        const req = body as R.GetAllChildrenNumberRequest;
+        const n = this.nodeFor(req.path);
+        this.auth.checkACL(n.acl, Perms.READ, c.ids);
+        const totalNumber = this.tree.countDescendants(req.path);
+        return { err: Err.OK, body: (w) => R.encodeGetAllChildrenNumberResponse(w, { totalNumber }) };
+      }
+      case OpCode.getEphemerals: {
+        const req = body as R.GetEphemeralsRequest;
+        const prefix = req.prefixPath;
+        const ephemerals = [...this.tree.ephemeralsOf(c.sessionId)].filter((p) => prefix === '/' || p.startsWith(prefix)).sort();
+        return { err: Err.OK, body: (w) => R.encodeGetEphemeralsResponse(w, { ephemerals }) };
+      }
+      case OpCode.whoAmI: {
+        const clientInfo = this.auth.clientInfo(c.ids);
+        return { err: Err.OK, body: (w) => R.encodeWhoAmIResponse(w, { clientInfo }) };
+      }
+      case OpCode.addWatch: {
+        const req = body as R.AddWatchRequest;
+        if (req.mode !== AddWatchMode.PERSISTENT && req.mode !== AddWatchMode.PERSISTENT_RECURSIVE) return { err: Err.BADARGUMENTS };
+        this.watches.addPersistentWatch(req.path, c, req.mode === AddWatchMode.PERSISTENT_RECURSIVE);
+        return { err: Err.OK, body: (w) => R.encodeErrorResponse(w, { err: 0 }) };
+      }
+      case OpCode.checkWatches: {
+        const req = body as R.CheckWatchesRequest;
+        return this.watches.contains(req.path, req.type, c) ? OK_EMPTY : { err: Err.NOWATCHER };
+      }
+      case OpCode.removeWatches: {
+        const req = body as R.RemoveWatchesRequest;
+        return this.watches.remove(req.path, req.type, c) ? OK_EMPTY : { err: Err.NOWATCHER };
+      }
+      case OpCode.sync: {
+        const req = body as R.SyncRequest;
+        return { err: Err.OK, body: (w) => R.encodeSyncResponse(w, { path: req.path }) };
+      }
+      case OpCode.multiRead: {
+        const results = (body as MultiOp[]).map((op) => this.multiReadOne(c, op));
+        return { err: Err.OK, body: (w) => encodeMultiResponse(w, results) };
+      }
+      case OpCode.setWatches:
+      case OpCode.setWatches2:
+        this.setWatches(c, body as R.SetWatches2);
+        return OK_EMPTY;
+      case OpCode.ping:
+        return OK_EMPTY;
+      default:
+        return { err: Err.UNIMPLEMENTED };
+    }
+  }
+
+  private multiReadOne(c: ServerCnxn, op: MultiOp): MultiResult {
+    try {
+      if (op.type === OpCode.getData) {
+        const { data, stat } = this.getData(c, op.record.path, op.record.watch);
+        return { type: OpCode.getData, data, stat };
+      }
+      if (op.type === OpCode.getChildren) {
+        const { children } = this.getChildren(c, op.record.path, op.record.watch);
+        return { type: OpCode.getChildren, children };
+      }
+      return { type: OpCode.error, err: Err.BADARGUMENTS };
+    } catch (e) {
+      if (e instanceof KeeperError) return { type: OpCode.error, err: e.code };
+      throw e;
+    }
+  }
+
+  /**
+   * Re-registers a reconnecting client's watches; a change it missed since relativeZxid fires at
+   * once instead.
+   */
+  private setWatches(c: ServerCnxn, req: R.SetWatches2): void {
+    const rel = req.relativeZxid;
+    for (const path of req.dataWatches) {
+      const n = this.tree.getNode(path);
+      if (!n) c.notify(EventType.NodeDeleted, path);
+      else if (n.mzxid > rel) c.notify(EventType.NodeDataChanged, path);
+      else this.watches.addDataWatch(path, c);
+    }
+    for (const path of req.existWatches) {
+      if (this.tree.getNode(path)) c.notify(EventType.NodeCreated, path);
+      else this.watches.addDataWatch(path, c);
+    }
+    for (const path of req.childWatches) {
+      const n = this.tree.getNode(path);
+      if (!n) c.notify(EventType.NodeDeleted, path);
+      else if (n.pzxid > rel) c.notify(EventType.NodeChildrenChanged, path);
+      else this.watches.addChildWatch(path, c);
+    }
+    for (const path of req.persistentWatches ?? []) this.watches.addPersistentWatch(path, c, false);
+    for (const path of req.persistentRecursiveWatches ?? []) this.watches.addPersistentWatch(path, c, true);
+  }
+}

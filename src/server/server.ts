@@ -1,0 +1,474 @@
+/**
+ * The ZooKeeper server: accepts connections, runs the handshake, and moves each request through
+ * the pipeline: per-session order -> prep -> commit stage -> tree.apply -> watches -> reply.
+ * Standalone is this pipeline with a commit stage of one.
+ */
+import * as net from 'node:net';
+import type { Logger } from 'pino';
+import { Err, KeeperError, OpCode, OpName } from '../protocol/constants';
+import { JuteError, JuteReader } from '../protocol/jute';
+import * as R from '../protocol/generated/records';
+import { decodeConnectRequest, decodeRequestBody, KNOWN_TYPES, WRITE_TYPES } from '../protocol/requests';
+import { DataTree, type TxnResult } from '../storage/datatree';
+import type { Txn, TxnBody } from '../storage/txn';
+import { FourLetterWords } from '../admin/fourletter';
+import { AuthRegistry } from './auth';
+import { ServerCnxn, type CnxnHandler, type Request } from './cnxn';
+import { MemoryCommitStage, type CommitStage } from './commit';
+import type { ServerConfig } from './config';
+import { containerCandidates } from './containers';
+import { Prep, type WriteRequest } from './prep';
+import { ReadProcessor } from './reads';
+import { writeReply } from './replies';
+import { SessionTracker, type Session } from './sessions';
+import { WatchManager } from './watches';
+
+/** Per connection: queued plus in-flight requests before we stop reading from its socket. */
+const MAX_OUTSTANDING_PER_CNXN = 1000;
+/** Ops in one multi. */
+const MAX_MULTI_OPS = 10000;
+/** Standalone servers form session ids with server id 1, as ZooKeeper does. */
+const STANDALONE_SERVER_ID = 1;
+const SUPER_IDS: R.Id[] = [{ scheme: 'super', id: '' }];
+
+export interface ServerStats {
+  packetsReceived: number;
+  packetsSent: number;
+  minLatencyMs: number;
+  maxLatencyMs: number;
+  totalLatencyMs: number;
+  latencyCount: number;
+  startedAtMs: number;
+}
+
+interface WriteOrigin {
+  cnxn?: ServerCnxn;
+  xid: number;
+  type: number;
+  sessionId: bigint;
+  ids: readonly R.Id[];
+  receivedAtMs: number;
+}
+
+export class ZooKeeperServer implements CnxnHandler {
+  readonly tree: DataTree;
+  readonly watches = new WatchManager();
+  readonly auth: AuthRegistry;
+  readonly sessions: SessionTracker;
+  readonly reads: ReadProcessor;
+  readonly fourLetterWords: FourLetterWords;
+  private readonly prep: Prep;
+  private readonly commit: CommitStage;
+  readonly cnxns = new Set<ServerCnxn>();
+  private readonly cnxnsPerIp = new Map<string, number>();
+  private readonly cnxnBySession = new Map<bigint, ServerCnxn>();
+  private readonly paused = new Set<ServerCnxn>();
+  private listener: net.Server | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  /** The zxid handed to the newest prepared txn. */
+  private lastProposedZxid = 0n;
+  outstanding = 0;
+  readonly stats: ServerStats;
+  readonly maxFrameBytes: number;
+
+  constructor(
+    readonly config: ServerConfig,
+    readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.maxFrameBytes = config.juteMaxBufferBytes;
+    this.tree = new DataTree(config.extendedTypesEnabled);
+    this.auth = new AuthRegistry(config.superDigest, config.skipACL);
+    this.sessions = new SessionTracker(config.tickTimeMs, STANDALONE_SERVER_ID, now());
+    this.reads = new ReadProcessor(this.tree, this.watches, this.auth);
+    this.prep = new Prep(this.tree, this.auth, {
+      extendedTypesEnabled: config.extendedTypesEnabled,
+      reconfigEnabled: config.reconfigEnabled,
+    });
+    this.commit = new MemoryCommitStage();
+    this.fourLetterWords = new FourLetterWords(this);
+    this.stats = {
+      packetsReceived: 0,
+      packetsSent: 0,
+      minLatencyMs: Number.MAX_SAFE_INTEGER,
+      maxLatencyMs: 0,
+      totalLatencyMs: 0,
+      latencyCount: 0,
+      startedAtMs: now(),
+    };
+  }
+
+  get lastProcessedZxid(): bigint {
+    return this.tree.lastProcessedZxid;
+  }
+
+  async start(): Promise<void> {
+    const port = this.config.clientPort ?? 2181;
+    const host = this.config.clientPortAddress;
+    this.listener = net.createServer((socket) => this.accept(socket));
+    this.listener.maxConnections = this.config.maxCnxns > 0 ? this.config.maxCnxns : Infinity;
+    await new Promise<void>((resolve, reject) => {
+      this.listener!.once('error', reject);
+      this.listener!.listen({ port, host, backlog: this.config.clientPortListenBacklog > 0 ? this.config.clientPortListenBacklog : undefined }, () => {
+        this.listener!.off('error', reject);
+        resolve();
+      });
+    });
+    this.listener.on('error', (err) => this.log.error({ err: err.message }, 'client listener error'));
+    this.timers.push(setInterval(() => this.expireSessions(), this.config.tickTimeMs));
+    this.timers.push(setInterval(() => this.checkContainers(), this.config.containerCheckIntervalMs));
+    for (const t of this.timers) t.unref();
+    this.log.info({ address: this.listener.address() }, 'serving clients');
+  }
+
+  address(): net.AddressInfo {
+    return this.listener!.address() as net.AddressInfo;
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const c of [...this.cnxns]) c.close();
+    if (this.listener) await new Promise<void>((resolve) => this.listener!.close(() => resolve()));
+    this.listener = undefined;
+  }
+
+  private accept(socket: net.Socket): void {
+    const ip = socket.remoteAddress ?? '';
+    const count = this.cnxnsPerIp.get(ip) ?? 0;
+    if (this.config.maxClientCnxns > 0 && count >= this.config.maxClientCnxns) {
+      this.log.warn({ ip, max: this.config.maxClientCnxns }, 'too many connections from this address; closing');
+      socket.destroy();
+      return;
+    }
+    this.cnxnsPerIp.set(ip, count + 1);
+    const c = new ServerCnxn(socket, this, this.log);
+    this.cnxns.add(c);
+  }
+
+  // --- CnxnHandler -----------------------------------------------------------------------------
+
+  isFourLetterWord(word: string): boolean {
+    return this.fourLetterWords.isCommand(word);
+  }
+
+  onFourLetterWord(c: ServerCnxn, word: string): void {
+    c.sendRaw(this.fourLetterWords.run(word));
+    c.close();
+  }
+
+  canRead(c: ServerCnxn, acl: R.ACL[]): boolean {
+    return this.auth.hasPermission(acl, 1, c.ids);
+  }
+
+  onClose(c: ServerCnxn): void {
+    if (!this.cnxns.delete(c)) return;
+    const ip = c.socket.remoteAddress ?? '';
+    const n = (this.cnxnsPerIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.cnxnsPerIp.delete(ip);
+    else this.cnxnsPerIp.set(ip, n);
+    this.watches.removeWatcher(c);
+    if (c.session && this.cnxnBySession.get(c.session.id) === c) this.cnxnBySession.delete(c.session.id);
+    this.outstanding -= c.queue.length;
+    c.queue.length = 0;
+    this.paused.delete(c);
+    this.resumePaused();
+  }
+
+  onConnect(c: ServerCnxn, frame: Buffer): void {
+    const req = decodeConnectRequest(new JuteReader(frame));
+    if (req.lastZxidSeen > this.lastProcessedZxid) {
+      this.log.info(
+        { sessionId: req.sessionId.toString(16), clientZxid: req.lastZxidSeen.toString(16), serverZxid: this.lastProcessedZxid.toString(16) },
+        'refusing session request: the client has seen a newer zxid than this server',
+      );
+      c.close();
+      return;
+    }
+    const timeoutMs = Math.min(Math.max(req.timeOut, this.config.minSessionTimeoutMs), this.config.maxSessionTimeoutMs);
+    c.state = 'open';
+    if (req.sessionId === 0n) {
+      const id = this.sessions.newSessionId();
+      const session = this.sessions.add(id, timeoutMs, this.now());
+      this.attach(c, session);
+      c.inflightWrites++;
+      this.submitWrite(
+        { cnxn: c, xid: 0, type: OpCode.createSession, sessionId: id, ids: c.ids, receivedAtMs: this.now() },
+        { type: OpCode.createSession, record: { timeOut: timeoutMs } },
+        () => {
+          c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: false });
+          this.writeDone(c);
+        },
+      );
+      return;
+    }
+    const session = this.sessions.get(req.sessionId);
+    const valid = session !== undefined && !session.closing && req.passwd !== null && session.passwd.equals(req.passwd);
+    if (!valid) {
+      c.sendConnectResponse({ protocolVersion: 0, timeOut: 0, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: false });
+      c.close();
+      return;
+    }
+    session.timeoutMs = timeoutMs;
+    this.sessions.touch(session, this.now());
+    this.attach(c, session);
+    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: session.id, passwd: session.passwd, readOnly: false });
+  }
+
+  /** A session lives on one connection: a reconnect takes it over from the old one. */
+  private attach(c: ServerCnxn, session: Session): void {
+    const old = this.cnxnBySession.get(session.id);
+    if (old && old !== c) {
+      this.log.info({ sessionId: c.hexSessionId() }, 'session moved to a new connection; closing the old one');
+      old.session = undefined;
+      old.close();
+    }
+    c.session = session;
+    this.cnxnBySession.set(session.id, c);
+  }
+
+  onRequest(c: ServerCnxn, frame: Buffer): void {
+    const r = new JuteReader(frame);
+    const hdr = R.decodeRequestHeader(r);
+    const nowMs = this.now();
+    if (c.session) this.sessions.touch(c.session, nowMs);
+    if (hdr.type === OpCode.auth) return this.handleAuth(c, hdr.xid, r);
+    if (hdr.type === OpCode.sasl) {
+      // SASL is not configured: answer with no token, as ZooKeeper does without a SASL server.
+      c.sendReply(hdr.xid, 0n, Err.OK, (w) => R.encodeSetSASLResponse(w, { token: null }));
+      return;
+    }
+    let body: unknown;
+    if (KNOWN_TYPES.has(hdr.type)) {
+      try {
+        body = decodeRequestBody(hdr.type, r, MAX_MULTI_OPS);
+      } catch (e) {
+        if (!(e instanceof JuteError)) throw e;
+        this.log.warn({ sessionId: c.hexSessionId(), type: OpName[hdr.type], reason: e.message }, 'cannot decode request');
+        body = undefined;
+      }
+    } else body = null;
+    c.lastCxid = hdr.xid;
+    const req: Request = {
+      xid: hdr.xid,
+      type: hdr.type,
+      body,
+      isWrite: WRITE_TYPES.has(hdr.type) || hdr.type === OpCode.sync,
+      receivedAtMs: nowMs,
+    };
+    c.queue.push(req);
+    this.outstanding++;
+    if (c.queue.length + c.inflightWrites > MAX_OUTSTANDING_PER_CNXN || this.outstanding > this.config.globalOutstandingLimit) {
+      c.pauseReading();
+      this.paused.add(c);
+    }
+    this.dispatch(c);
+  }
+
+  private handleAuth(c: ServerCnxn, xid: number, r: JuteReader): void {
+    let pkt: R.AuthPacket;
+    try {
+      pkt = R.decodeAuthPacket(r);
+    } catch {
+      c.sendReply(xid, 0n, Err.AUTHFAILED);
+      c.close();
+      return;
+    }
+    const ids = this.auth.authenticate(pkt.scheme, pkt.auth, c.ids[0].id);
+    if (!ids) {
+      this.log.warn({ sessionId: c.hexSessionId(), scheme: pkt.scheme }, 'authentication failed');
+      c.sendReply(xid, 0n, Err.AUTHFAILED);
+      c.close();
+      return;
+    }
+    for (const id of ids) if (!c.ids.some((x) => x.scheme === id.scheme && x.id === id.id)) c.ids.push(id);
+    c.sendReply(xid, 0n, Err.OK);
+  }
+
+  /**
+   * Runs a connection's queued requests in order: writes go to prep and commit at once, and a
+   * read waits only for the writes of its own session that came before it.
+   */
+  private dispatch(c: ServerCnxn): void {
+    if (c.dispatching) {
+      c.redispatch = true;
+      return;
+    }
+    c.dispatching = true;
+    try {
+      do {
+        c.redispatch = false;
+        while (c.queue.length > 0 && c.state === 'open') {
+          const req = c.queue[0];
+          if (req.isWrite) {
+            c.queue.shift();
+            c.inflightWrites++;
+            this.processWrite(c, req);
+          } else if (c.inflightWrites === 0) {
+            c.queue.shift();
+            this.processRead(c, req);
+          } else break;
+        }
+      } while (c.redispatch);
+    } finally {
+      c.dispatching = false;
+    }
+  }
+
+  private finishRequest(c: ServerCnxn, req: Request, zxid: bigint, err: number): void {
+    this.outstanding--;
+    const latency = this.now() - req.receivedAtMs;
+    c.lastOp = opShortName(req.type);
+    c.lastZxid = zxid;
+    c.lastLatencyMs = latency;
+    c.minLatencyMs = Math.min(c.minLatencyMs, latency);
+    c.maxLatencyMs = Math.max(c.maxLatencyMs, latency);
+    c.totalLatencyMs += latency;
+    c.latencyCount++;
+    const s = this.stats;
+    s.minLatencyMs = Math.min(s.minLatencyMs, latency);
+    s.maxLatencyMs = Math.max(s.maxLatencyMs, latency);
+    s.totalLatencyMs += latency;
+    s.latencyCount++;
+    void err;
+    if (this.paused.size > 0) this.resumePaused();
+  }
+
+  private resumePaused(): void {
+    if (this.outstanding > this.config.globalOutstandingLimit) return;
+    for (const c of [...this.paused]) {
+      if (c.queue.length + c.inflightWrites <= MAX_OUTSTANDING_PER_CNXN) {
+        this.paused.delete(c);
+        c.resumeReading();
+      }
+    }
+  }
+
+  private processRead(c: ServerCnxn, req: Request): void {
+    const zxid = this.lastProcessedZxid;
+    if (req.body === undefined) {
+      c.sendReply(req.xid, zxid, Err.MARSHALLINGERROR);
+    } else if (req.type === OpCode.multiRead && (req.body as { type: number }[]).some((op) => op.type !== OpCode.getData && op.type !== OpCode.getChildren)) {
+      c.sendReply(req.xid, zxid, Err.MARSHALLINGERROR);
+    } else {
+      const rsp = this.reads.process(c, req.type, req.body);
+      c.sendReply(req.type === OpCode.ping ? -2 : req.xid, zxid, rsp.err, rsp.body);
+    }
+    this.finishRequest(c, req, zxid, 0);
+  }
+
+  private writeDone(c: ServerCnxn): void {
+    c.inflightWrites--;
+    this.dispatch(c);
+  }
+
+  private processWrite(c: ServerCnxn, req: Request): void {
+    if (req.type === OpCode.sync) {
+      this.commit.barrier(() => {
+        const rsp = this.reads.process(c, req.type, req.body);
+        c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body);
+        this.finishRequest(c, req, this.lastProcessedZxid, rsp.err);
+        this.writeDone(c);
+      });
+      return;
+    }
+    const origin: WriteOrigin = { cnxn: c, xid: req.xid, type: req.type, sessionId: c.sessionId, ids: c.ids, receivedAtMs: req.receivedAtMs };
+    const write = req.body === undefined || req.body === null ? undefined : ({ type: req.type, record: req.body } as WriteRequest);
+    this.submitWrite(origin, write, (result, zxid) => {
+      const rsp = writeReply(req.type, result);
+      c.sendReply(req.xid, zxid, rsp.err, rsp.body);
+      this.finishRequest(c, req, zxid, rsp.err);
+      if (req.type === OpCode.closeSession) c.close();
+      this.writeDone(c);
+    });
+  }
+
+  /** Prepares, commits and applies one write; `undefined` stands for an undecodable body. */
+  private submitWrite(origin: WriteOrigin, write: WriteRequest | undefined, onApplied: (r: TxnResult, zxid: bigint) => void): void {
+    const zxid = ++this.lastProposedZxid;
+    const time = BigInt(this.now());
+    let body: TxnBody;
+    if (write === undefined) body = { type: OpCode.error, record: { err: Err.MARSHALLINGERROR } };
+    else body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid, time);
+    if (body.type === OpCode.closeSession) this.sessions.setClosing(origin.sessionId);
+    const txn: Txn = {
+      hdr: { clientId: origin.sessionId, cxid: origin.xid, zxid, time, type: body.type === OpCode.error ? OpCode.error : origin.type },
+      body,
+    };
+    this.commit.submit(txn, () => {
+      const { result, events } = this.tree.apply(txn);
+      this.prep.applied(zxid);
+      this.watches.trigger(events);
+      if (body.type === OpCode.closeSession) this.sessionClosed(origin.sessionId, origin.cnxn);
+      onApplied(result, zxid);
+    });
+  }
+
+  private sessionClosed(sessionId: bigint, requester: ServerCnxn | undefined): void {
+    this.sessions.remove(sessionId);
+    const c = this.cnxnBySession.get(sessionId);
+    if (c && c !== requester) c.close();
+  }
+
+  private expireSessions(): void {
+    for (const s of this.sessions.expired(this.now())) {
+      this.log.info({ sessionId: '0x' + BigInt.asUintN(64, s.id).toString(16), timeoutMs: s.timeoutMs }, 'session expired');
+      this.submitWrite(
+        { xid: 0, type: OpCode.closeSession, sessionId: s.id, ids: SUPER_IDS, receivedAtMs: this.now() },
+        { type: OpCode.closeSession, record: null },
+        () => undefined,
+      );
+    }
+  }
+
+  private checkContainers(): void {
+    const candidates = containerCandidates(this.tree, this.now(), this.config.containerMaxNeverUsedIntervalMs);
+    const budget = Math.max(1, Math.floor((this.config.containerMaxPerMinute * this.config.containerCheckIntervalMs) / 60000));
+    for (const path of candidates.slice(0, budget)) {
+      this.submitWrite(
+        { xid: 0, type: OpCode.deleteContainer, sessionId: 0n, ids: SUPER_IDS, receivedAtMs: this.now() },
+        { type: OpCode.deleteContainer, record: { path, version: -1 } },
+        (r) => {
+          if (r.err === Err.OK) this.log.debug({ path }, 'removed empty container or expired TTL node');
+        },
+      );
+    }
+  }
+}
+
+function opShortName(type: number): string {
+  return SHORT_NAMES[type] ?? 'NA';
+}
+
+/** The op abbreviations `cons` and `stat` print. */
+const SHORT_NAMES: Record<number, string> = {
+  [OpCode.create]: 'CREA',
+  [OpCode.create2]: 'CREA',
+  [OpCode.createContainer]: 'CREA',
+  [OpCode.createTTL]: 'CREA',
+  [OpCode.delete]: 'DELE',
+  [OpCode.exists]: 'EXIS',
+  [OpCode.getData]: 'GETD',
+  [OpCode.setData]: 'SETD',
+  [OpCode.getACL]: 'GACL',
+  [OpCode.setACL]: 'SACL',
+  [OpCode.getChildren]: 'GETC',
+  [OpCode.getChildren2]: 'GETC',
+  [OpCode.sync]: 'SYNC',
+  [OpCode.ping]: 'PING',
+  [OpCode.check]: 'CHEC',
+  [OpCode.multi]: 'MULT',
+  [OpCode.multiRead]: 'MLTR',
+  [OpCode.reconfig]: 'RECO',
+  [OpCode.checkWatches]: 'CHKW',
+  [OpCode.removeWatches]: 'REMW',
+  [OpCode.setWatches]: 'SETW',
+  [OpCode.setWatches2]: 'STW2',
+  [OpCode.getEphemerals]: 'GETE',
+  [OpCode.getAllChildrenNumber]: 'GETACN',
+  [OpCode.addWatch]: 'ADDW',
+  [OpCode.whoAmI]: 'HOMI',
+  [OpCode.closeSession]: 'CLOS',
+};
+
+export { KeeperError };

@@ -1,0 +1,137 @@
+/**
+ * Sessions: ids and passwords formed as ZooKeeper forms them, timeouts, and expiry in tick-sized
+ * buckets. Time is handed in (`nowMs`), so the tracker itself reads no clock.
+ */
+
+const MASK48 = (1n << 48n) - 1n;
+const MULTIPLIER = 0x5deece66dn;
+const SUPER_SECRET = 0xb3415c00n;
+
+/** java.util.Random's nextBytes for a given seed: ZooKeeper derives session passwords with it. */
+export function javaRandomBytes(seed: bigint, length: number): Buffer {
+  let s = (BigInt.asUintN(64, seed) ^ MULTIPLIER) & MASK48;
+  const out = Buffer.alloc(length);
+  let i = 0;
+  while (i < length) {
+    s = (s * MULTIPLIER + 0xbn) & MASK48;
+    let rnd = Number(BigInt.asIntN(32, s >> 16n));
+    for (let n = Math.min(length - i, 4); n-- > 0; rnd >>= 8) out[i++] = rnd & 0xff;
+  }
+  return out;
+}
+
+export function sessionPassword(sessionId: bigint): Buffer {
+  return javaRandomBytes(sessionId ^ SUPER_SECRET, 16);
+}
+
+/** The first session id of a server: its id in the top byte, the start time below. */
+export function initialSessionId(serverId: number, nowMs: number): bigint {
+  let sid = BigInt.asUintN(64, BigInt(nowMs) << 24n) >> 8n;
+  sid |= BigInt(serverId) << 56n;
+  sid = BigInt.asIntN(64, sid);
+  if (sid === -0x8000000000000000n) sid++;
+  return sid;
+}
+
+export interface Session {
+  readonly id: bigint;
+  timeoutMs: number;
+  readonly passwd: Buffer;
+  /** The bucket the session expires in; 0 while it is not tracked. */
+  expiresAtMs: number;
+  closing: boolean;
+}
+
+export class SessionTracker {
+  private readonly sessions = new Map<bigint, Session>();
+  private readonly buckets = new Map<number, Set<Session>>();
+  private nextId: bigint;
+  private nextExpirationMs: number;
+
+  constructor(
+    private readonly tickMs: number,
+    serverId: number,
+    nowMs: number,
+  ) {
+    this.nextId = initialSessionId(serverId, nowMs);
+    this.nextExpirationMs = this.roundToInterval(nowMs);
+  }
+
+  private roundToInterval(t: number): number {
+    return (Math.floor(t / this.tickMs) + 1) * this.tickMs;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  all(): IterableIterator<Session> {
+    return this.sessions.values();
+  }
+
+  get(id: bigint): Session | undefined {
+    return this.sessions.get(id);
+  }
+
+  newSessionId(): bigint {
+    const id = this.nextId;
+    this.nextId = BigInt.asIntN(64, this.nextId + 1n);
+    return id;
+  }
+
+  /** Tracks a session (new, or restored); it expires unless touched within its timeout. */
+  add(id: bigint, timeoutMs: number, nowMs: number): Session {
+    let s = this.sessions.get(id);
+    if (!s) {
+      s = { id, timeoutMs, passwd: sessionPassword(id), expiresAtMs: 0, closing: false };
+      this.sessions.set(id, s);
+    }
+    s.timeoutMs = timeoutMs;
+    this.touch(s, nowMs);
+    return s;
+  }
+
+  /** Moves the session's deadline out; false if it is closing. */
+  touch(s: Session, nowMs: number): boolean {
+    if (s.closing) return false;
+    const at = this.roundToInterval(nowMs + s.timeoutMs);
+    if (at === s.expiresAtMs) return true;
+    if (s.expiresAtMs !== 0) this.buckets.get(s.expiresAtMs)?.delete(s);
+    let bucket = this.buckets.get(at);
+    if (!bucket) this.buckets.set(at, (bucket = new Set()));
+    bucket.add(s);
+    s.expiresAtMs = at;
+    return true;
+  }
+
+  setClosing(id: bigint): void {
+    const s = this.sessions.get(id);
+    if (s) s.closing = true;
+  }
+
+  remove(id: bigint): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    if (s.expiresAtMs !== 0) this.buckets.get(s.expiresAtMs)?.delete(s);
+  }
+
+  /** Sessions whose deadline has passed, marked closing; called once per tick. */
+  expired(nowMs: number): Session[] {
+    const out: Session[] = [];
+    while (this.nextExpirationMs <= nowMs) {
+      const bucket = this.buckets.get(this.nextExpirationMs);
+      this.buckets.delete(this.nextExpirationMs);
+      if (bucket)
+        for (const s of bucket) {
+          s.expiresAtMs = 0;
+          if (!s.closing) {
+            s.closing = true;
+            out.push(s);
+          }
+        }
+      this.nextExpirationMs += this.tickMs;
+    }
+    return out;
+  }
+}
