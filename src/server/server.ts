@@ -373,7 +373,7 @@ export class ZooKeeperServer implements CnxnHandler {
       return;
     }
     const origin: WriteOrigin = { cnxn: c, xid: req.xid, type: req.type, sessionId: c.sessionId, ids: c.ids, receivedAtMs: req.receivedAtMs };
-    const write = req.body === undefined || req.body === null ? undefined : ({ type: req.type, record: req.body } as WriteRequest);
+    const write = req.body === undefined ? undefined : ({ type: req.type, record: req.body } as WriteRequest);
     this.submitWrite(origin, write, (result, zxid) => {
       const rsp = writeReply(req.type, result);
       c.sendReply(req.xid, zxid, rsp.err, rsp.body);
