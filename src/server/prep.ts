@@ -60,6 +60,7 @@ export type WriteRequest =
 export interface PrepOptions {
   extendedTypesEnabled: boolean;
   reconfigEnabled: boolean;
+  enforceQuota: boolean;
 }
 
 export class Prep {
@@ -178,6 +179,10 @@ export class Prep {
         Prep.validatePath(path);
         const node = this.record(path);
         this.auth.checkACL(node.acl, Perms.WRITE, ids);
+        if (this.options.enforceQuota) {
+          const current = this.tree.getNode(path)?.data?.length ?? 0;
+          this.checkQuota(path, (op.record.data?.length ?? 0) - current, 0);
+        }
         const version = Prep.nextVersion(node.version, op.record.version, path);
         this.add({ ...node, zxid, version });
         return { type: OpCode.setData, record: { path, data: op.record.data, version } };
@@ -200,6 +205,12 @@ export class Prep {
         return { type: OpCode.check, record: { path, version: Prep.nextVersion(node.version, op.record.version, path) } };
       }
     }
+  }
+
+  private checkQuota(path: string, bytesDiff: number, countDiff: number): void {
+    if (!this.options.enforceQuota) return;
+    const q = this.tree.quotaExceededBy(path, bytesDiff, countDiff);
+    if (q !== undefined) throw new KeeperError(Err.QUOTAEXCEEDED, q);
   }
 
   private prepareCreate(
@@ -229,6 +240,7 @@ export class Prep {
     if (this.exists(path)) throw new KeeperError(Err.NODEEXISTS, path);
     if (ephemeralKind(parent.ephemeralOwner, this.options.extendedTypesEnabled) === 'normal')
       throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS, path);
+    this.checkQuota(path, data?.length ?? 0, 1);
     const parentCVersion = parent.cversion + 1;
     let owner = 0n;
     if (mode.container) owner = CONTAINER_EPHEMERAL_OWNER;

@@ -84,7 +84,9 @@ export class ZooKeeperServer implements CnxnHandler {
     this.prep = new Prep(this.tree, this.auth, {
       extendedTypesEnabled: config.extendedTypesEnabled,
       reconfigEnabled: config.reconfigEnabled,
+      enforceQuota: config.enforceQuota,
     });
+    this.tree.onQuotaExceeded = (message) => this.log.warn(message);
     this.commit = new MemoryCommitStage();
     this.fourLetterWords = new FourLetterWords(this);
     this.stats = {

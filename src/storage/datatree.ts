@@ -11,6 +11,7 @@ import {
 } from '../protocol/constants';
 import type { ACL, Stat } from '../protocol/generated/records';
 import { basename, join, parentOf, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
+import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
 
 export class ZNode {
@@ -80,7 +81,10 @@ export class DataTree {
   readonly containers = new Set<string>();
   readonly ttls = new Set<string>();
   readonly acls = new AclCache();
+  readonly quotas = new QuotaPaths();
   lastProcessedZxid = 0n;
+  /** Told when a subtree goes past a soft quota (ZooKeeper logs a warning and goes on). */
+  onQuotaExceeded: (message: string) => void = () => undefined;
   /** Events of the txn being applied; handed out with its result. */
   private events: WatchEvent[] = [];
 
@@ -199,8 +203,11 @@ export class DataTree {
           r.err = Err.NONODE;
           break;
         }
+        const bytesDiff = (t.data?.length ?? 0) - (n.data?.length ?? 0);
         n.data = t.data;
         n.version = t.version;
+        const q = this.quotas.covering(t.path);
+        if (q !== undefined) this.updateQuotaStat(q, bytesDiff, 0);
         n.mzxid = zxid;
         n.mtime = time;
         this.emit(EventType.NodeDataChanged, t.path, n.acl);
@@ -304,6 +311,11 @@ export class DataTree {
       default:
         break;
     }
+    const quotaNode = quotaNodeOf(path);
+    if (quotaNode?.kind === 'limit') this.quotas.add(quotaNode.quotaPath);
+    else if (quotaNode?.kind === 'stat') this.recountQuota(quotaNode.quotaPath);
+    const q = this.quotas.covering(path);
+    if (q !== undefined) this.updateQuotaStat(q, data?.length ?? 0, 1);
     this.emit(EventType.NodeCreated, path, node.acl);
     this.emit(EventType.NodeChildrenChanged, parentPath, parent.acl);
     return Err.OK;
@@ -331,8 +343,67 @@ export class DataTree {
       default:
         break;
     }
+    const quotaNode = quotaNodeOf(path);
+    if (quotaNode?.kind === 'limit') this.quotas.delete(quotaNode.quotaPath);
+    const q = this.quotas.covering(path);
+    if (q !== undefined) this.updateQuotaStat(q, -(node.data?.length ?? 0), -1);
     this.emit(EventType.NodeDeleted, path, node.acl);
     this.emit(EventType.NodeChildrenChanged, parentPath, parent.acl);
     return Err.OK;
+  }
+
+  /** Rewrites a stat node with the subtree's count and bytes, as when a quota is set. */
+  private recountQuota(quotaPath: string): void {
+    const stat = this.nodes.get(statPath(quotaPath));
+    if (!stat) return;
+    let count = 0n;
+    let bytes = 0n;
+    const stack = [quotaPath];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      const n = this.nodes.get(p);
+      if (!n) continue;
+      count++;
+      bytes += BigInt(n.data?.length ?? 0);
+      for (const c of n.children) stack.push(join(p, c));
+    }
+    const st = new StatsTrack();
+    st.set('count', count);
+    st.set('bytes', bytes);
+    // Stat nodes change in place: their version and mzxid stay, as in ZooKeeper.
+    stat.data = Buffer.from(st.toString(), 'utf8');
+  }
+
+  private updateQuotaStat(quotaPath: string, bytesDiff: number, countDiff: number): void {
+    const stat = this.nodes.get(statPath(quotaPath));
+    if (!stat) return;
+    const st = StatsTrack.parse(stat.data);
+    st.set('count', st.count + BigInt(countDiff));
+    st.set('bytes', st.bytes + BigInt(bytesDiff));
+    stat.data = Buffer.from(st.toString(), 'utf8');
+    const limits = this.nodes.get(limitPath(quotaPath));
+    if (!limits) return;
+    const lim = StatsTrack.parse(limits.data);
+    if (lim.count > -1n && lim.count < st.count)
+      this.onQuotaExceeded(`Quota exceeded: ${quotaPath} [current count=${st.count}, soft quota=${lim.count}]`);
+    if (lim.bytes > -1n && lim.bytes < st.bytes)
+      this.onQuotaExceeded(`Quota exceeded: ${quotaPath} [current bytes=${st.bytes}, soft quota=${lim.bytes}]`);
+  }
+
+  /**
+   * For enforced quotas: the quota path whose hard limit a change of `bytesDiff` bytes and
+   * `countDiff` nodes under `path` would pass, or undefined.
+   */
+  quotaExceededBy(path: string, bytesDiff: number, countDiff: number): string | undefined {
+    const q = this.quotas.covering(path);
+    if (q === undefined) return undefined;
+    const limits = this.nodes.get(limitPath(q));
+    const stat = this.nodes.get(statPath(q));
+    if (!limits || !stat) return undefined;
+    const lim = StatsTrack.parse(limits.data);
+    const cur = StatsTrack.parse(stat.data);
+    if (countDiff !== 0 && lim.countHardLimit > -1n && cur.count + BigInt(countDiff) > lim.countHardLimit) return q;
+    if (bytesDiff !== 0 && lim.byteHardLimit > -1n && cur.bytes + BigInt(bytesDiff) > lim.byteHardLimit) return q;
+    return undefined;
   }
 }
