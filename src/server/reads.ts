@@ -59,7 +59,7 @@ export class ReadProcessor {
     const n = this.nodeFor(path);
     this.auth.checkACL(n.acl, Perms.READ, c.ids);
     if (watch) this.watches.addChildWatch(path, c);
-    return { children: [...n.children], stat: this.tree.statOf(n) };
+    return { children: this.tree.childrenOf(n), stat: this.tree.statOf(n) };
   }
 
   private run(c: ServerCnxn, type: number, body: unknown): ReadReply {

@@ -11,6 +11,7 @@ import {
 } from '../protocol/constants';
 import type { ACL, Stat } from '../protocol/generated/records';
 import { basename, join, parentOf, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
+import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetOrder } from './childorder';
 import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
 
@@ -27,7 +28,9 @@ export class ZNode {
   aversion = 0;
   ephemeralOwner: bigint;
   pzxid: bigint;
+  /** Child names in insertion order; see childorder.ts for the order clients see. */
   readonly children = new Set<string>();
+  childBuckets = INITIAL_CHILD_BUCKETS;
 
   constructor(data: Buffer | null, acl: ACL[], zxid: bigint, time: bigint, ephemeralOwner: bigint) {
     this.data = data;
@@ -94,12 +97,22 @@ export class DataTree {
     for (const p of [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH]) {
       const n = new ZNode(Buffer.alloc(0), root.acl, 0n, 0n, 0n);
       this.nodes.set(p, n);
-      this.nodes.get(parentOf(p))!.children.add(basename(p));
+      this.addChild(this.nodes.get(parentOf(p))!, basename(p));
     }
     // The config node is world-readable only, and ZooKeeper sets its ACL with version -1.
     const config = this.nodes.get(CONFIG_PATH)!;
     config.acl = this.acls.intern(READ_ACL_UNSAFE);
     config.aversion = -1;
+  }
+
+  private addChild(parent: ZNode, name: string): void {
+    parent.children.add(name);
+    parent.childBuckets = grownBuckets(parent.childBuckets, parent.children.size);
+  }
+
+  /** Child names in the order ZooKeeper lists them. */
+  childrenOf(n: ZNode): string[] {
+    return javaHashSetOrder(n.children, n.childBuckets);
   }
 
   getNode(path: string): ZNode | undefined {
@@ -293,7 +306,7 @@ export class DataTree {
     parent.cversion = parentCVersion === -1 ? parent.cversion + 1 : parentCVersion;
     parent.pzxid = zxid;
     const node = new ZNode(data, this.acls.intern(acl), zxid, time, ephemeralOwner);
-    parent.children.add(name);
+    this.addChild(parent, name);
     this.nodes.set(path, node);
     switch (ephemeralKind(ephemeralOwner, true)) {
       case 'container':

@@ -1,0 +1,32 @@
+/**
+ * The order in which ZooKeeper lists children: a znode keeps them in a java.util.HashSet that
+ * starts with 8 buckets and doubles when more than 3/4 full, and iterates bucket by bucket, each
+ * bucket in insertion order. Clients see that order in getChildren, so we list in the same order.
+ * (Buckets that Java turns into trees, 8+ colliding names in a table of 64+, are listed in
+ * insertion order here.)
+ */
+
+/** java.lang.String.hashCode over UTF-16 code units, then HashMap's spreading of high bits. */
+export function javaSpreadHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h ^ (h >>> 16);
+}
+
+export const INITIAL_CHILD_BUCKETS = 8;
+
+/** The bucket count after the set has held `maxSize` names at once. */
+export function grownBuckets(buckets: number, size: number): number {
+  while (size > buckets * 0.75) buckets *= 2;
+  return buckets;
+}
+
+/** `children` in insertion order -> the order a HashSet with `buckets` buckets iterates. */
+export function javaHashSetOrder(children: Iterable<string>, buckets: number): string[] {
+  const names = [...children];
+  if (names.length < 2) return names;
+  const mask = buckets - 1;
+  const keyed = names.map((n, i) => ({ n, b: javaSpreadHash(n) & mask, i }));
+  keyed.sort((x, y) => x.b - y.b || x.i - y.i);
+  return keyed.map((k) => k.n);
+}
