@@ -1,0 +1,176 @@
+// DataTree and Prep without sockets: txns built by Prep, applied to the tree, every Stat field and
+// error code checked. Values here were confirmed against Apache ZooKeeper 3.8 (see compat-tests/).
+import t from 'tap';
+import { DataTree, OPEN_ACL_UNSAFE } from '../src/storage/datatree';
+import { Prep, type WriteRequest } from '../src/server/prep';
+import { AuthRegistry, digestOf } from '../src/server/auth';
+import { CreateFlag, Err, EventType, OpCode, Perms } from '../src/protocol/constants';
+import type { Id } from '../src/protocol/generated/records';
+import { containerCandidates } from '../src/server/containers';
+import { javaHashSetOrder, javaSpreadHash } from '../src/storage/childorder';
+import { StatsTrack } from '../src/storage/quota';
+
+const SESSION = 0x100000000000001n;
+const IP: Id[] = [{ scheme: 'ip', id: '127.0.0.1' }];
+
+function world() {
+  const tree = new DataTree(true);
+  const auth = new AuthRegistry(undefined, false);
+  const prep = new Prep(tree, auth, { extendedTypesEnabled: true, reconfigEnabled: false, enforceQuota: true });
+  let zxid = 0n;
+  const write = (req: WriteRequest, ids: Id[] = IP, session = SESSION, time = 1000n) => {
+    zxid++;
+    const body = prep.prepare(req, session, ids, zxid, time);
+    const out = tree.apply({ hdr: { clientId: session, cxid: 1, zxid, time, type: body.type }, body });
+    prep.applied(zxid);
+    return out;
+  };
+  const create = (path: string, flags = 0, data: Buffer | null = Buffer.from('d'), acl = OPEN_ACL_UNSAFE, ids: Id[] = IP) =>
+    write({ type: OpCode.create2, record: { path, data, acl, flags } }, ids);
+  return { tree, prep, write, create, zxid: () => zxid };
+}
+
+t.test('create and delete: Stat fields, cversion arithmetic, pzxid', async (t) => {
+  const w = world();
+  const a = w.create('/a');
+  t.equal(a.result.err, Err.OK);
+  t.match(a.result.stat, { czxid: 1n, mzxid: 1n, pzxid: 1n, version: 0, cversion: 0, aversion: 0, dataLength: 1, numChildren: 0, ephemeralOwner: 0n });
+  t.same(a.events.map((e) => [e.type, e.path]), [[EventType.NodeCreated, '/a'], [EventType.NodeChildrenChanged, '/']]);
+  w.create('/a/x');
+  w.create('/a/y');
+  let s = w.tree.statOf(w.tree.getNode('/a')!);
+  t.match(s, { cversion: 2, numChildren: 2, pzxid: 3n, mzxid: 1n });
+  const d = w.write({ type: OpCode.delete, record: { path: '/a/x', version: -1 } });
+  t.equal(d.result.err, Err.OK);
+  s = w.tree.statOf(w.tree.getNode('/a')!);
+  t.match(s, { cversion: 3, numChildren: 1, pzxid: 4n }, 'a delete counts as a child change');
+  const seq = w.create('/a/s-', CreateFlag.PERSISTENT_SEQUENTIAL);
+  t.equal(seq.result.path, '/a/s-0000000002', 'the suffix counts creates only');
+});
+
+t.test('error codes of writes', async (t) => {
+  const w = world();
+  w.create('/a');
+  const cases: [string, WriteRequest, number][] = [
+    ['create exists', { type: OpCode.create, record: { path: '/a', data: null, acl: OPEN_ACL_UNSAFE, flags: 0 } }, Err.NODEEXISTS],
+    ['create no parent', { type: OpCode.create, record: { path: '/x/y', data: null, acl: OPEN_ACL_UNSAFE, flags: 0 } }, Err.NONODE],
+    ['create under an empty name', { type: OpCode.create, record: { path: '/a//b', data: null, acl: OPEN_ACL_UNSAFE, flags: 0 } }, Err.NONODE],
+    ['create bad character', { type: OpCode.create, record: { path: '/a/\u0001b', data: null, acl: OPEN_ACL_UNSAFE, flags: 0 } }, Err.BADARGUMENTS],
+    ['create relative', { type: OpCode.create, record: { path: 'a', data: null, acl: OPEN_ACL_UNSAFE, flags: 0 } }, Err.BADARGUMENTS],
+    ['create empty acl', { type: OpCode.create, record: { path: '/b', data: null, acl: [], flags: 0 } }, Err.INVALIDACL],
+    ['create bad flags', { type: OpCode.create, record: { path: '/b', data: null, acl: OPEN_ACL_UNSAFE, flags: 9 } }, Err.BADARGUMENTS],
+    ['create auth acl without auth', { type: OpCode.create, record: { path: '/b', data: null, acl: [{ perms: 31, id: { scheme: 'auth', id: '' } }], flags: 0 } }, Err.INVALIDACL],
+    ['delete missing', { type: OpCode.delete, record: { path: '/nope', version: -1 } }, Err.NONODE],
+    ['delete bad version', { type: OpCode.delete, record: { path: '/a', version: 3 } }, Err.BADVERSION],
+    ['delete /zookeeper', { type: OpCode.delete, record: { path: '/zookeeper', version: -1 } }, Err.BADARGUMENTS],
+    ['setData bad version', { type: OpCode.setData, record: { path: '/a', data: null, version: 7 } }, Err.BADVERSION],
+    ['setACL bad version', { type: OpCode.setACL, record: { path: '/a', acl: OPEN_ACL_UNSAFE, version: 7 } }, Err.BADVERSION],
+    ['reconfig disabled', { type: OpCode.reconfig, record: {} }, Err.RECONFIGDISABLED],
+  ];
+  for (const [name, req, err] of cases) {
+    const before = w.zxid();
+    const r = w.write(req);
+    t.equal(r.result.err, err, name);
+    t.equal(w.zxid(), before + 1n, `${name}: a failed write still takes a zxid`);
+    t.same(r.events, [], `${name}: no events`);
+  }
+  w.create('/a/c');
+  t.equal(w.write({ type: OpCode.delete, record: { path: '/a', version: -1 } }).result.err, Err.NOTEMPTY);
+  w.create('/e', CreateFlag.EPHEMERAL);
+  t.equal(w.create('/e/c').result.err, Err.NOCHILDRENFOREPHEMERALS);
+});
+
+t.test('ephemerals, closeSession, containers, TTLs', async (t) => {
+  const w = world();
+  const e = w.create('/e', CreateFlag.EPHEMERAL);
+  t.equal(e.result.stat!.ephemeralOwner, SESSION);
+  t.same([...w.tree.ephemeralsOf(SESSION)], ['/e']);
+  const c = w.write({ type: OpCode.closeSession, record: null });
+  t.same(c.events.map((x) => [x.type, x.path]), [[EventType.NodeDeleted, '/e'], [EventType.NodeChildrenChanged, '/']]);
+  t.notOk(w.tree.getNode('/e'));
+
+  const cont = w.write({ type: OpCode.createContainer, record: { path: '/c', data: null, acl: OPEN_ACL_UNSAFE, flags: CreateFlag.CONTAINER } });
+  t.equal(cont.result.stat!.ephemeralOwner, 0n, 'containers report no owner');
+  t.same(containerCandidates(w.tree, 5000, 0), [], 'a never-used container stays');
+  w.create('/c/child');
+  w.write({ type: OpCode.delete, record: { path: '/c/child', version: -1 } });
+  t.same(containerCandidates(w.tree, 5000, 0), ['/c'], 'an emptied container goes');
+
+  const ttl = w.write({ type: OpCode.createTTL, record: { path: '/t', data: null, acl: OPEN_ACL_UNSAFE, flags: CreateFlag.PERSISTENT_WITH_TTL, ttl: 100n } });
+  t.equal(ttl.result.err, Err.OK);
+  t.equal(ttl.result.stat!.ephemeralOwner, 0n);
+  t.notOk(containerCandidates(w.tree, 1050, 0).includes('/t'));
+  t.ok(containerCandidates(w.tree, 1101, 0).includes('/t'));
+  const badTtl = w.write({ type: OpCode.createTTL, record: { path: '/t2', data: null, acl: OPEN_ACL_UNSAFE, flags: CreateFlag.PERSISTENT_WITH_TTL, ttl: 0n } });
+  t.equal(badTtl.result.err, Err.BADARGUMENTS);
+});
+
+t.test('multi is all or nothing', async (t) => {
+  const w = world();
+  w.create('/m');
+  const ok = w.write({
+    type: OpCode.multi,
+    record: [
+      { type: OpCode.create, record: { path: '/m/a', data: null, acl: OPEN_ACL_UNSAFE, flags: 0 } },
+      { type: OpCode.setData, record: { path: '/m', data: Buffer.from('x'), version: 0 } },
+      { type: OpCode.check, record: { path: '/m', version: 1 } },
+      { type: OpCode.delete, record: { path: '/m/a', version: 0 } },
+    ],
+  });
+  t.same(ok.result.multi!.map((r) => [r.type, r.err]), [[OpCode.create, 0], [OpCode.setData, 0], [OpCode.check, 0], [OpCode.delete, 0]]);
+  const bad = w.write({
+    type: OpCode.multi,
+    record: [
+      { type: OpCode.create, record: { path: '/m/b', data: null, acl: OPEN_ACL_UNSAFE, flags: 0 } },
+      { type: OpCode.check, record: { path: '/m', version: 0 } },
+      { type: OpCode.create, record: { path: '/m/c', data: null, acl: OPEN_ACL_UNSAFE, flags: 0 } },
+    ],
+  });
+  t.same(bad.result.multi!.map((r) => [r.type, r.err]), [[OpCode.error, 0], [OpCode.error, Err.BADVERSION], [OpCode.error, Err.RUNTIMEINCONSISTENCY]]);
+  t.notOk(w.tree.getNode('/m/b'), 'nothing of the failed multi applied');
+  t.same(bad.events, []);
+  // The rolled-back create must not linger in the pending changes.
+  t.equal(w.create('/m/b').result.err, Err.OK);
+});
+
+t.test('ACLs: digest, auth expansion, super', async (t) => {
+  const w = world();
+  const alice: Id[] = [...IP, { scheme: 'digest', id: digestOf('alice:secret') }];
+  const r = w.create('/p', 0, null, [{ perms: Perms.ALL, id: { scheme: 'auth', id: '' } }], alice);
+  t.equal(r.result.err, Err.OK);
+  t.same(w.tree.getNode('/p')!.acl, [{ perms: Perms.ALL, id: { scheme: 'digest', id: digestOf('alice:secret') } }]);
+  t.equal(w.write({ type: OpCode.setData, record: { path: '/p', data: null, version: -1 } }).result.err, Err.NOAUTH);
+  t.equal(w.write({ type: OpCode.setData, record: { path: '/p', data: null, version: -1 } }, alice).result.err, Err.OK);
+  t.equal(w.write({ type: OpCode.setData, record: { path: '/p', data: null, version: -1 } }, [{ scheme: 'super', id: '' }]).result.err, Err.OK);
+  const auth = new AuthRegistry(digestOf('super:pw'), false);
+  t.same(auth.authenticate('digest', Buffer.from('super:pw'), '1.2.3.4')!.map((i) => i.scheme), ['super', 'digest']);
+  t.notOk(auth.authenticate('kerberos', Buffer.from('x'), '1.2.3.4'));
+  t.ok(auth.hasPermission([{ perms: Perms.READ, id: { scheme: 'ip', id: '10.0.0.0/8' } }], Perms.READ, [{ scheme: 'ip', id: '10.2.3.4' }]));
+  t.notOk(auth.hasPermission([{ perms: Perms.READ, id: { scheme: 'ip', id: '10.0.0.0/8' } }], Perms.READ, [{ scheme: 'ip', id: '11.2.3.4' }]));
+});
+
+t.test('quota stat node upkeep and hard limits', async (t) => {
+  const w = world();
+  w.create('/q', 0, Buffer.from('ab'));
+  w.create('/zookeeper/quota/q', 0, null);
+  w.create('/zookeeper/quota/q/zookeeper_limits', 0, Buffer.from('count=-1,bytes=-1=;countHardLimit=3'));
+  w.create('/zookeeper/quota/q/zookeeper_stats', 0, Buffer.from('count=0,bytes=0'));
+  const stats = () => w.tree.getNode('/zookeeper/quota/q/zookeeper_stats')!.data!.toString();
+  t.equal(stats(), 'count=1,bytes=2');
+  w.create('/q/a', 0, Buffer.from('xyz'));
+  t.equal(stats(), 'count=2,bytes=5');
+  w.create('/q/b', 0, null);
+  t.equal(w.create('/q/c').result.err, Err.QUOTAEXCEEDED);
+  w.write({ type: OpCode.setData, record: { path: '/q/a', data: Buffer.from('x'), version: -1 } });
+  t.equal(stats(), 'count=3,bytes=3');
+  w.write({ type: OpCode.delete, record: { path: '/q/a', version: -1 } });
+  t.equal(stats(), 'count=2,bytes=2');
+  t.equal(new StatsTrack('count=5,bytes=100=;countHardLimit=-1;byteHardLimit=-1').toString(), 'count=5,bytes=100=;byteHardLimit=-1;countHardLimit=-1');
+});
+
+t.test('children are listed in Java HashSet order', async (t) => {
+  t.equal(javaSpreadHash('zookeeper'), (() => { let h = 0; for (const c of 'zookeeper') h = (Math.imul(h, 31) + c.charCodeAt(0)) | 0; return h ^ (h >>> 16); })());
+  // Observed from ZooKeeper 3.8: children n0..n12 in an 8-then-16 bucket set.
+  const names = Array.from({ length: 13 }, (_, i) => `n${i}`);
+  t.same(javaHashSetOrder(names, 32), ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n12', 'n11']);
+});
