@@ -4,9 +4,9 @@
  */
 import type * as net from 'node:net';
 import type { Logger } from 'pino';
-import { KeeperState, Perms, Xid } from '../protocol/constants';
+import { KeeperState, Xid } from '../protocol/constants';
 import { FrameDecoder, FrameError } from '../protocol/frame';
-import { JuteReader, JuteWriter } from '../protocol/jute';
+import { JuteError, JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import type { Session } from './sessions';
 import type { Watcher } from './watches';
@@ -100,9 +100,11 @@ export class ServerCnxn implements Watcher {
       this.decoder.push(chunk);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      this.log.warn({ cnxn: this.id, remote: `${this.remoteAddress}:${this.remotePort}`, sessionId: this.hexSessionId(), reason }, 'closing connection on bad input');
+      const where = { cnxn: this.id, remote: `${this.remoteAddress}:${this.remotePort}`, sessionId: this.hexSessionId(), reason };
+      if (e instanceof FrameError || e instanceof JuteError) this.log.warn(where, 'closing connection on bad input');
+      // A fault while serving one connection closes that connection, not the server.
+      else this.log.error({ ...where, stack: e instanceof Error ? e.stack : undefined }, 'closing connection on an internal error');
       this.close();
-      if (!(e instanceof FrameError) && !(e instanceof Error && e.name === 'JuteError')) throw e;
     }
   }
 
@@ -189,10 +191,4 @@ export class ServerCnxn implements Watcher {
   resumeReading(): void {
     if (this.state !== 'closed') this.socket.resume();
   }
-
-  static reader(frame: Buffer): JuteReader {
-    return new JuteReader(frame);
-  }
-
-  static readonly READ = Perms.READ;
 }
