@@ -79,6 +79,33 @@ export const ipProvider: AuthProvider = {
   userName: (authId) => authId,
 };
 
+function javaStringHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/** Id.hashCode() of ZooKeeper's generated record class. */
+function javaIdHash(id: Id): number {
+  return (Math.imul((Math.imul(17, 37) + javaStringHash(id.scheme)) | 0, 37) + javaStringHash(id.id)) | 0;
+}
+
+/**
+ * Adds ids to a connection's identities and keeps them in the order ZooKeeper iterates them: it
+ * holds them in a concurrent hash set of 16 buckets, so whoAmI and `auth` ACL expansion list them
+ * bucket by bucket, each bucket in the order the ids were added.
+ */
+export function addIdentities(current: Id[], added: readonly Id[]): void {
+  for (const id of added) if (!current.some((x) => x.scheme === id.scheme && x.id === id.id)) current.push(id);
+  const bucket = (id: Id) => {
+    const h = javaIdHash(id);
+    return (h ^ (h >>> 16)) & 15;
+  };
+  const keyed = current.map((id, i) => ({ id, b: bucket(id), i }));
+  keyed.sort((x, y) => x.b - y.b || x.i - y.i);
+  keyed.forEach((k, i) => (current[i] = k.id));
+}
+
 export class AuthRegistry {
   private readonly providers = new Map<string, AuthProvider>();
 

@@ -37,6 +37,8 @@ export class ServerCnxn implements Watcher {
   readonly id = nextCnxnId++;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The peer's address as ZooKeeper's ip scheme names it (IPv4 without the v6 mapping). */
+  readonly remoteIp: string;
   readonly establishedAtMs = Date.now();
   state: 'handshake' | 'open' | 'closed' = 'handshake';
   session: Session | undefined;
@@ -71,7 +73,8 @@ export class ServerCnxn implements Watcher {
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
-    this.ids = [{ scheme: 'ip', id: this.remoteAddress.startsWith('::ffff:') ? this.remoteAddress.slice(7) : this.remoteAddress }];
+    this.remoteIp = this.remoteAddress.startsWith('::ffff:') ? this.remoteAddress.slice(7) : this.remoteAddress;
+    this.ids = [{ scheme: 'ip', id: this.remoteIp }];
     this.decoder = new FrameDecoder(handler.maxFrameBytes, (frame) => this.onFrame(frame));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));

@@ -226,9 +226,6 @@ export class Prep {
     if (!mode) throw new KeeperError(Err.BADARGUMENTS, path);
     if (mode.ttl && !this.options.extendedTypesEnabled) throw new KeeperError(Err.UNIMPLEMENTED, path);
     if (mode.ttl ? ttl <= 0n || ttl > TTL_MAX_MS : ttl >= 0n) throw new KeeperError(Err.BADARGUMENTS, path);
-    // The op code and the mode must agree on containers and TTLs.
-    if ((op.type === OpCode.createContainer) !== mode.container) throw new KeeperError(Err.BADARGUMENTS, path);
-    if ((op.type === OpCode.createTTL) !== mode.ttl) throw new KeeperError(Err.BADARGUMENTS, path);
     const slash = path.lastIndexOf('/');
     if (slash < 0 || path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
     const parentPath = slash === 0 ? '/' : path.slice(0, slash);
@@ -242,9 +239,11 @@ export class Prep {
       throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS, path);
     this.checkQuota(path, data?.length ?? 0, 1);
     const parentCVersion = parent.cversion + 1;
+    // The op code picks the txn, so it decides what the tree will hold: a plain create with the
+    // container flag makes a persistent node, as in ZooKeeper.
     let owner = 0n;
-    if (mode.container) owner = CONTAINER_EPHEMERAL_OWNER;
-    else if (mode.ttl) owner = ttlEphemeralOwner(ttl);
+    if (op.type === OpCode.createContainer) owner = CONTAINER_EPHEMERAL_OWNER;
+    else if (op.type === OpCode.createTTL) owner = ttlEphemeralOwner(ttl);
     else if (mode.ephemeral) owner = sessionId;
     this.add({ ...parent, zxid, childCount: parent.childCount + 1, cversion: parentCVersion });
     this.add({ zxid, path, exists: true, version: 0, cversion: 0, aversion: 0, ephemeralOwner: owner, childCount: 0, acl: fixed });
@@ -285,7 +284,7 @@ export class Prep {
   }
 
   private prepareCloseSession(sessionId: bigint, zxid: bigint): TxnBody {
-    const paths = new Set(this.tree.ephemeralsOf(sessionId));
+    const paths = new Set(this.tree.ephemeralsListed(sessionId));
     for (const c of this.outstanding) {
       if (!c.exists) paths.delete(c.path);
       else if (c.ephemeralOwner === sessionId) paths.add(c.path);
@@ -298,6 +297,6 @@ export class Prep {
       }
       this.add({ zxid, path: p, exists: false, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, childCount: 0, acl: [] });
     }
-    return { type: OpCode.closeSession, record: { paths2Delete: [...paths].sort() } };
+    return { type: OpCode.closeSession, record: { paths2Delete: [...paths] } };
   }
 }

@@ -109,8 +109,9 @@ export class ReadProcessor {
       }
       case OpCode.getEphemerals: {
         const req = body as R.GetEphemeralsRequest;
-        const prefix = req.prefixPath;
-        const ephemerals = [...this.tree.ephemeralsOf(c.sessionId)].filter((p) => prefix === '/' || p.startsWith(prefix)).sort();
+        const prefix = req.prefixPath.trim();
+        const all = this.tree.ephemeralsListed(c.sessionId);
+        const ephemerals = prefix === '' || prefix === '/' ? all : all.filter((p) => p.startsWith(req.prefixPath));
         return { err: Err.OK, body: (w) => R.encodeGetEphemeralsResponse(w, { ephemerals }) };
       }
       case OpCode.whoAmI: {

@@ -13,7 +13,8 @@ function multiResult(r: TxnResult): MultiResult {
     case OpCode.create2:
     case OpCode.createTTL:
     case OpCode.createContainer:
-      return { type: r.type, path: r.path!, stat: r.stat! };
+      // A create result with a Stat is typed create2 whatever the op (ZooKeeper's CreateResult).
+      return { type: OpCode.create2, path: r.path!, stat: r.stat! };
     case OpCode.setData:
       return { type: OpCode.setData, stat: r.stat! };
     case OpCode.delete:

@@ -12,7 +12,7 @@ import { decodeConnectRequest, decodeRequestBody, KNOWN_TYPES, WRITE_TYPES } fro
 import { DataTree, type TxnResult } from '../storage/datatree';
 import type { Txn, TxnBody } from '../storage/txn';
 import { FourLetterWords } from '../admin/fourletter';
-import { AuthRegistry } from './auth';
+import { addIdentities, AuthRegistry } from './auth';
 import { ServerCnxn, type CnxnHandler, type Request } from './cnxn';
 import { MemoryCommitStage, type CommitStage } from './commit';
 import type { ServerConfig } from './config';
@@ -204,6 +204,14 @@ export class ZooKeeperServer implements CnxnHandler {
       );
       return;
     }
+    // Any attempt to reopen a session drops the connection that holds it, before the password
+    // is checked, as ZooKeeper does; its owner reconnects.
+    const holder = this.cnxnBySession.get(req.sessionId);
+    if (holder && holder !== c) {
+      this.log.info({ sessionId: holder.hexSessionId() }, 'closing the connection of a session being reopened');
+      this.cnxnBySession.delete(req.sessionId);
+      holder.close();
+    }
     const session = this.sessions.get(req.sessionId);
     const valid = session !== undefined && !session.closing && req.passwd !== null && session.passwd.equals(req.passwd);
     if (!valid) {
@@ -276,14 +284,14 @@ export class ZooKeeperServer implements CnxnHandler {
       c.close();
       return;
     }
-    const ids = this.auth.authenticate(pkt.scheme, pkt.auth, c.ids[0].id);
+    const ids = this.auth.authenticate(pkt.scheme, pkt.auth, c.remoteIp);
     if (!ids) {
       this.log.warn({ sessionId: c.hexSessionId(), scheme: pkt.scheme }, 'authentication failed');
       c.sendReply(xid, 0n, Err.AUTHFAILED);
       c.close();
       return;
     }
-    for (const id of ids) if (!c.ids.some((x) => x.scheme === id.scheme && x.id === id.id)) c.ids.push(id);
+    addIdentities(c.ids, ids);
     c.sendReply(xid, 0n, Err.OK);
   }
 

@@ -30,3 +30,19 @@ export function javaHashSetOrder(children: Iterable<string>, buckets: number): s
   keyed.sort((x, y) => x.b - y.b || x.i - y.i);
   return keyed.map((k) => k.n);
 }
+
+/** HashMap.tableSizeFor: the smallest power of two at least `c`. */
+export function tableSizeFor(c: number): number {
+  let n = 1;
+  while (n < c) n *= 2;
+  return n;
+}
+
+/**
+ * The order of a copy made with HashSet.clone(): ZooKeeper hands out a session's ephemerals that
+ * way, and the copy is sized for its contents (size / 0.75 + 1 buckets, rounded up to a power of 2).
+ */
+export function javaHashSetCloneOrder(children: Iterable<string>, buckets: number): string[] {
+  const original = javaHashSetOrder(children, buckets);
+  return javaHashSetOrder(original, tableSizeFor(Math.floor(original.length / 0.75 + 1)));
+}

@@ -11,7 +11,10 @@ import {
 } from '../protocol/constants';
 import type { ACL, Stat } from '../protocol/generated/records';
 import { basename, join, parentOf, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
-import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetOrder } from './childorder';
+import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetCloneOrder, javaHashSetOrder } from './childorder';
+
+/** A session's ephemerals live in a HashSet of the default 16 buckets. */
+const EPHEMERAL_SET_BUCKETS = 16;
 import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
 
@@ -81,6 +84,8 @@ class AclCache {
 export class DataTree {
   private readonly nodes = new Map<string, ZNode>();
   private readonly ephemerals = new Map<bigint, Set<string>>();
+  /** Bucket counts of the sessions' ephemeral sets, for the order they are listed in. */
+  private readonly ephemeralBuckets = new Map<bigint, number>();
   readonly containers = new Set<string>();
   readonly ttls = new Set<string>();
   readonly acls = new AclCache();
@@ -125,6 +130,20 @@ export class DataTree {
 
   ephemeralsOf(sessionId: bigint): ReadonlySet<string> {
     return this.ephemerals.get(sessionId) ?? new Set();
+  }
+
+  /** A session's ephemerals in the order ZooKeeper lists them (getEphemerals, closeSession). */
+  ephemeralsListed(sessionId: bigint): string[] {
+    const set = this.ephemerals.get(sessionId);
+    if (!set) return [];
+    return javaHashSetCloneOrder(set, this.ephemeralBuckets.get(sessionId) ?? EPHEMERAL_SET_BUCKETS);
+  }
+
+  private addEphemeral(sessionId: bigint, path: string): void {
+    let set = this.ephemerals.get(sessionId);
+    if (!set) this.ephemerals.set(sessionId, (set = new Set()));
+    set.add(path);
+    this.ephemeralBuckets.set(sessionId, grownBuckets(this.ephemeralBuckets.get(sessionId) ?? EPHEMERAL_SET_BUCKETS, set.size));
   }
 
   sessionsWithEphemerals(): IterableIterator<bigint> {
@@ -242,15 +261,16 @@ export class DataTree {
         r.path = body.record.path;
         break;
       case OpCode.createSession:
-        if (!this.ephemerals.has(sessionId)) this.ephemerals.set(sessionId, new Set());
         break;
       case OpCode.closeSession: {
-        const owned = this.ephemerals.get(sessionId);
+        // The txn lists the paths in the order ZooKeeper deletes them; anything the session still
+        // owns beyond them goes too.
+        const paths = [...body.record.paths2Delete];
+        const listed = new Set(paths);
+        for (const p of this.ephemeralsListed(sessionId)) if (!listed.has(p)) paths.push(p);
         this.ephemerals.delete(sessionId);
-        const paths = new Set<string>(body.record.paths2Delete);
-        if (owned) for (const p of owned) paths.add(p);
-        // Deepest first is not needed: ephemerals have no children.
-        for (const p of [...paths].sort()) this.deleteNode(p, zxid);
+        this.ephemeralBuckets.delete(sessionId);
+        for (const p of paths) this.deleteNode(p, zxid);
         break;
       }
       case OpCode.error:
@@ -316,9 +336,7 @@ export class DataTree {
         this.ttls.add(path);
         break;
       case 'normal': {
-        let set = this.ephemerals.get(ephemeralOwner);
-        if (!set) this.ephemerals.set(ephemeralOwner, (set = new Set()));
-        set.add(path);
+        this.addEphemeral(ephemeralOwner, path);
         break;
       }
       default:
