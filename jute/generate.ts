@@ -38,7 +38,7 @@ class Tokens {
   }
   next(): string {
     const t = this.toks[this.i++];
-    if (!t) throw new Error(`${this.file}: unexpected end of input`);
+    if (!t) throw new Error(`${this.file}:${this.toks[this.toks.length - 1]?.line ?? 1}: unexpected end of input`);
     return t.text;
   }
   expect(text: string): void {

@@ -147,10 +147,10 @@ export class ServerCnxn implements Watcher {
   }
 
   /** A reply: header, then the body if the request succeeded and has one. */
-  sendReply(xid: number, zxid: bigint, err: number, body?: (w: JuteWriter) => void): void {
+  sendReply(xid: number, zxid: bigint, err: number, body?: (w: JuteWriter) => void, bodyOnError = false): void {
     this.sendFrame((w) => {
       R.encodeReplyHeader(w, { xid, zxid, err });
-      if (body && err === 0) body(w);
+      if (body && (err === 0 || bodyOnError)) body(w);
     });
   }
 

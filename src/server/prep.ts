@@ -204,6 +204,8 @@ export class Prep {
         this.auth.checkACL(node.acl, Perms.READ, ids);
         return { type: OpCode.check, record: { path, version: Prep.nextVersion(node.version, op.record.version, path) } };
       }
+      default:
+        throw new KeeperError(Err.MARSHALLINGERROR);
     }
   }
 

@@ -120,7 +120,7 @@ export class ReadProcessor {
       }
       case OpCode.addWatch: {
         const req = body as R.AddWatchRequest;
-        if (req.mode !== AddWatchMode.PERSISTENT && req.mode !== AddWatchMode.PERSISTENT_RECURSIVE) return { err: Err.BADARGUMENTS };
+        if (req.mode !== AddWatchMode.PERSISTENT && req.mode !== AddWatchMode.PERSISTENT_RECURSIVE) return { err: Err.MARSHALLINGERROR };
         this.watches.addPersistentWatch(req.path, c, req.mode === AddWatchMode.PERSISTENT_RECURSIVE);
         return { err: Err.OK, body: (w) => R.encodeErrorResponse(w, { err: 0 }) };
       }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Err, KeeperError, OpCode, OpName } from '../protocol/constants';
 import { JuteError, JuteReader } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
-import { decodeConnectRequest, decodeRequestBody, KNOWN_TYPES, WRITE_TYPES } from '../protocol/requests';
+import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, WRITE_TYPES } from '../protocol/requests';
 import { DataTree, type TxnResult } from '../storage/datatree';
 import type { Txn, TxnBody } from '../storage/txn';
 import { FourLetterWords } from '../admin/fourletter';
@@ -258,6 +258,9 @@ export class ZooKeeperServer implements CnxnHandler {
         body = undefined;
       }
     } else body = null;
+    // A multi may name only write ops; read ops make it undecodable, as in ZooKeeper.
+    if (hdr.type === OpCode.multi && Array.isArray(body) && body.some((op: { type: number }) => op.type === OpCode.getData || op.type === OpCode.getChildren))
+      body = undefined;
     c.lastCxid = hdr.xid;
     const req: Request = {
       xid: hdr.xid,
@@ -280,7 +283,8 @@ export class ZooKeeperServer implements CnxnHandler {
     try {
       pkt = R.decodeAuthPacket(r);
     } catch {
-      c.sendReply(xid, 0n, Err.AUTHFAILED);
+      // An auth packet that does not decode closes the connection without an answer.
+      this.log.warn({ sessionId: c.hexSessionId() }, 'cannot decode auth packet; closing');
       c.close();
       return;
     }
@@ -356,10 +360,15 @@ export class ZooKeeperServer implements CnxnHandler {
 
   private processRead(c: ServerCnxn, req: Request): void {
     const zxid = this.lastProcessedZxid;
-    if (req.body === undefined) {
+    if (!KNOWN_TYPES.has(req.type)) {
+      // ZooKeeper answers an unknown op once and drops the connection.
+      c.sendReply(req.xid, -1n, Err.UNIMPLEMENTED);
+      c.close();
+    } else if (req.body === undefined) {
       c.sendReply(req.xid, zxid, Err.MARSHALLINGERROR);
     } else if (req.type === OpCode.multiRead && (req.body as { type: number }[]).some((op) => op.type !== OpCode.getData && op.type !== OpCode.getChildren)) {
-      c.sendReply(req.xid, zxid, Err.MARSHALLINGERROR);
+      // ZooKeeper answers this with an empty result list after the error header.
+      c.sendReply(req.xid, zxid, Err.MARSHALLINGERROR, (w) => encodeMultiResponse(w, []), true);
     } else {
       const rsp = this.reads.process(c, req.type, req.body);
       c.sendReply(req.type === OpCode.ping ? -2 : req.xid, zxid, rsp.err, rsp.body);

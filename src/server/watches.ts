@@ -89,10 +89,11 @@ export class WatchManager {
   contains(path: string, type: number, w: Watcher): boolean {
     const has = (t: Table) => t.get(path)?.has(w) ?? false;
     switch (type) {
+      // Persistent watches sit in ZooKeeper's data and child tables too, so they count here.
       case WatcherType.Children:
-        return has(this.child);
+        return has(this.child) || has(this.persistent) || has(this.recursive);
       case WatcherType.Data:
-        return has(this.data);
+        return has(this.data) || has(this.persistent) || has(this.recursive);
       case WatcherType.Any:
         return has(this.child) || has(this.data) || has(this.persistent) || has(this.recursive);
       case WatcherType.Persistent:

@@ -1,0 +1,160 @@
+// Differential compat test through Kazoo (Python): the pytest suite in compat-tests/kazoo runs
+// against the reference Apache ZooKeeper 3.8 and against zkts, each a fresh server. Both runs must
+// pass, and the transcripts they write (one JSON object per test: stats with relative zxids,
+// error class names, event sequences) must be identical, test by test.
+
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RunningServer, startReferenceZooKeeper, startZkts } from '../test/util/servers';
+
+// This file runs as dist/compat-tests/kazoo.test.js; pytest runs from the repository root.
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const SUITE_DIR = path.join('compat-tests', 'kazoo');
+// Kazoo and pytest are installed for Debian's interpreter, not for the python3 first on PATH.
+const PYTHON = '/usr/bin/python3';
+
+const PYTEST_TIMEOUT_MS = 130_000;
+const TAIL_CHARS = 12_000;
+
+// Given to both servers: JVM -D flags for the reference, -D arguments for zkts.
+const SERVER_PROPS: Record<string, string> = {
+  'zookeeper.extendedTypesEnabled': 'true',
+  'znode.container.checkIntervalMs': '500',
+};
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  output: string;
+  durationMs: number;
+}
+
+function runPytest(connectString: string, transcriptPath: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ZK_HOSTS: connectString,
+      ZK_TRANSCRIPT: transcriptPath,
+      PYTHONDONTWRITEBYTECODE: '1',
+      PYTHONUNBUFFERED: '1',
+    };
+    delete env.NODE_OPTIONS;
+    const child = spawn(PYTHON, ['-m', 'pytest', '-q', SUITE_DIR, '-p', 'no:cacheprovider'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const chunks: Buffer[] = [];
+    let timedOut = false;
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }, PYTEST_TIMEOUT_MS);
+    const finish = (code: number | null, signal: NodeJS.Signals | null, extra = ''): void => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        signal,
+        timedOut,
+        output: Buffer.concat(chunks).toString('utf8') + extra,
+        durationMs: Date.now() - started,
+      });
+    };
+    child.once('error', (e) => finish(null, null, `\nspawn error: ${e.message}`));
+    child.once('close', (code, signal) => finish(code, signal));
+  });
+}
+
+function tail(text: string): string {
+  return text.length <= TAIL_CHARS ? text : '...' + text.slice(text.length - TAIL_CHARS);
+}
+
+function readTranscript(file: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+function summaryLine(output: string): string {
+  const lines = output.trim().split('\n');
+  return lines[lines.length - 1] ?? '';
+}
+
+t.test('Kazoo suite: reference ZooKeeper vs zkts', async (t) => {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-kazoo-compat-'));
+  t.teardown(() => fs.rmSync(workDir, { recursive: true, force: true }));
+  const jvmFlags = Object.entries(SERVER_PROPS).map(([key, value]) => `-D${key}=${value}`);
+  const runAgainst = async (
+    label: string,
+    start: () => Promise<RunningServer>,
+    transcriptPath: string,
+  ): Promise<Record<string, unknown> | undefined> => {
+    let server: RunningServer;
+    try {
+      server = await start();
+    } catch (err) {
+      t.fail(`${label}: server did not start`, { error: (err as Error).message });
+      return undefined;
+    }
+    t.teardown(() => server.stop());
+    const result = await runPytest(server.connectString, transcriptPath);
+    const passed = result.code === 0 && !result.timedOut;
+    t.ok(
+      passed,
+      `pytest against ${label}: ${summaryLine(result.output)}`,
+      passed
+        ? {}
+        : {
+            exitCode: result.code,
+            signal: result.signal,
+            timedOut: result.timedOut,
+            durationMs: result.durationMs,
+            serverLog: tail(server.log()),
+          },
+    );
+    if (!passed) t.comment(`pytest output against ${label}:\n${tail(result.output)}`);
+    await server.stop();
+    return readTranscript(transcriptPath);
+  };
+
+
+  const reference = await runAgainst(
+    'reference ZooKeeper',
+    () => startReferenceZooKeeper({ jvmFlags }),
+    path.join(workDir, 'reference.json'),
+  );
+  const zkts = await runAgainst(
+    'zkts',
+    () => startZkts({ systemProps: SERVER_PROPS }),
+    path.join(workDir, 'zkts.json'),
+  );
+
+  if (reference === undefined) {
+    t.fail('no transcript from the reference run');
+    return;
+  }
+  t.ok(Object.keys(reference).length > 0, 'the reference run recorded transcripts');
+  if (zkts === undefined) {
+    t.fail('no transcript from the zkts run');
+    return;
+  }
+  const names = [...new Set([...Object.keys(reference), ...Object.keys(zkts)])].sort();
+  for (const name of names) {
+    t.same(zkts[name], reference[name], `transcript of ${name}`);
+  }
+});
