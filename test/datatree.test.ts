@@ -20,7 +20,7 @@ function world() {
   let zxid = 0n;
   const write = (req: WriteRequest, ids: Id[] = IP, session = SESSION, time = 1000n) => {
     zxid++;
-    const body = prep.prepare(req, session, ids, zxid, time);
+    const body = prep.prepare(req, session, ids, zxid);
     const out = tree.apply({ hdr: { clientId: session, cxid: 1, zxid, time, type: body.type }, body });
     prep.applied(zxid);
     return out;

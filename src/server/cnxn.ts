@@ -23,6 +23,8 @@ export interface Request {
 
 export interface CnxnHandler {
   maxFrameBytes: number;
+  /** Server-wide packet counters (srvr's Received and Sent). */
+  stats: { packetsReceived: number; packetsSent: number };
   onConnect(c: ServerCnxn, frame: Buffer): void;
   onRequest(c: ServerCnxn, frame: Buffer): void;
   onFourLetterWord(c: ServerCnxn, word: string): void;
@@ -114,6 +116,7 @@ export class ServerCnxn implements Watcher {
   private onFrame(frame: Buffer): void {
     if (this.state === 'closed') return;
     this.packetsReceived++;
+    this.handler.stats.packetsReceived++;
     if (this.state === 'handshake') this.handler.onConnect(this, frame);
     else this.handler.onRequest(this, frame);
   }
@@ -140,6 +143,7 @@ export class ServerCnxn implements Watcher {
     }
     this.socket.write(w.toBuffer());
     this.packetsSent++;
+    this.handler.stats.packetsSent++;
   }
 
   sendConnectResponse(rsp: R.ConnectResponse): void {

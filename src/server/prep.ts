@@ -1,7 +1,7 @@
 /**
  * Prep: turns a write request into a txn, or into an error txn, against the tree as it will be once
  * every txn already prepared is applied (the pending change records). Pure: no I/O, no clocks;
- * the zxid and time are handed in.
+ * the zxid is handed in.
  */
 import {
   createModeFromFlag,
@@ -79,11 +79,11 @@ export class Prep {
   }
 
   /** Builds the txn body of a write request; failures become an error txn, as ZooKeeper logs them. */
-  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint, time: bigint): TxnBody {
+  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint): TxnBody {
     try {
       switch (req.type) {
         case OpCode.multi:
-          return this.prepareMulti(req.record, sessionId, ids, zxid, time);
+          return this.prepareMulti(req.record, sessionId, ids, zxid);
         case OpCode.createSession:
           return { type: OpCode.createSession, record: { timeOut: req.record.timeOut } };
         case OpCode.closeSession:
@@ -91,7 +91,7 @@ export class Prep {
         case OpCode.reconfig:
           throw new KeeperError(this.options.reconfigEnabled ? Err.UNIMPLEMENTED : Err.RECONFIGDISABLED);
         default:
-          return this.prepareOp(req, sessionId, ids, zxid, time);
+          return this.prepareOp(req, sessionId, ids, zxid);
       }
     } catch (e) {
       if (e instanceof KeeperError) return { type: OpCode.error, record: { err: e.code } };
@@ -151,8 +151,7 @@ export class Prep {
     return (current + 1) | 0;
   }
 
-  private prepareOp(op: WriteOp, sessionId: bigint, ids: readonly Id[], zxid: bigint, time: bigint): TxnBody {
-    void time;
+  private prepareOp(op: WriteOp, sessionId: bigint, ids: readonly Id[], zxid: bigint): TxnBody {
     switch (op.type) {
       case OpCode.create:
       case OpCode.create2:
@@ -254,7 +253,7 @@ export class Prep {
     return { type: op.type, record: { path, data, acl: fixed, ephemeral: mode.ephemeral, parentCVersion } };
   }
 
-  private prepareMulti(ops: WriteOp[], sessionId: bigint, ids: readonly Id[], zxid: bigint, time: bigint): TxnBody {
+  private prepareMulti(ops: WriteOp[], sessionId: bigint, ids: readonly Id[], zxid: bigint): TxnBody {
     const mark = this.outstanding.length;
     const saved = new Map<string, ChangeRecord | undefined>();
     for (const op of ops) {
@@ -269,7 +268,7 @@ export class Prep {
         continue;
       }
       try {
-        txns.push(this.prepareOp(op, sessionId, ids, zxid, time));
+        txns.push(this.prepareOp(op, sessionId, ids, zxid));
       } catch (e) {
         if (!(e instanceof KeeperError)) throw e;
         failed = true;

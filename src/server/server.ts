@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import { Err, KeeperError, OpCode, OpName } from '../protocol/constants';
+import { Err, OpCode, OpName } from '../protocol/constants';
 import { JuteError, JuteReader } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, WRITE_TYPES } from '../protocol/requests';
@@ -329,7 +329,7 @@ export class ZooKeeperServer implements CnxnHandler {
     }
   }
 
-  private finishRequest(c: ServerCnxn, req: Request, zxid: bigint, err: number): void {
+  private finishRequest(c: ServerCnxn, req: Request, zxid: bigint): void {
     this.outstanding--;
     const latency = this.now() - req.receivedAtMs;
     c.lastOp = opShortName(req.type);
@@ -344,7 +344,6 @@ export class ZooKeeperServer implements CnxnHandler {
     s.maxLatencyMs = Math.max(s.maxLatencyMs, latency);
     s.totalLatencyMs += latency;
     s.latencyCount++;
-    void err;
     if (this.paused.size > 0) this.resumePaused();
   }
 
@@ -373,7 +372,7 @@ export class ZooKeeperServer implements CnxnHandler {
       const rsp = this.reads.process(c, req.type, req.body);
       c.sendReply(req.type === OpCode.ping ? -2 : req.xid, zxid, rsp.err, rsp.body);
     }
-    this.finishRequest(c, req, zxid, 0);
+    this.finishRequest(c, req, zxid);
   }
 
   private writeDone(c: ServerCnxn): void {
@@ -386,7 +385,7 @@ export class ZooKeeperServer implements CnxnHandler {
       this.commit.barrier(() => {
         const rsp = this.reads.process(c, req.type, req.body);
         c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body);
-        this.finishRequest(c, req, this.lastProcessedZxid, rsp.err);
+        this.finishRequest(c, req, this.lastProcessedZxid);
         this.writeDone(c);
       });
       return;
@@ -396,7 +395,7 @@ export class ZooKeeperServer implements CnxnHandler {
     this.submitWrite(origin, write, (result, zxid) => {
       const rsp = writeReply(req.type, result);
       c.sendReply(req.xid, zxid, rsp.err, rsp.body);
-      this.finishRequest(c, req, zxid, rsp.err);
+      this.finishRequest(c, req, zxid);
       if (req.type === OpCode.closeSession) c.close();
       this.writeDone(c);
     });
@@ -408,7 +407,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const time = BigInt(this.now());
     let body: TxnBody;
     if (write === undefined) body = { type: OpCode.error, record: { err: Err.MARSHALLINGERROR } };
-    else body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid, time);
+    else body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid);
     if (body.type === OpCode.closeSession) this.sessions.setClosing(origin.sessionId);
     const txn: Txn = {
       hdr: { clientId: origin.sessionId, cxid: origin.xid, zxid, time, type: body.type === OpCode.error ? OpCode.error : origin.type },
@@ -489,5 +488,3 @@ const SHORT_NAMES: Record<number, string> = {
   [OpCode.whoAmI]: 'HOMI',
   [OpCode.closeSession]: 'CLOS',
 };
-
-export { KeeperError };
