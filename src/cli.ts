@@ -21,10 +21,12 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   } catch (e) {
     if (e instanceof ConfigError) {
       log.fatal({ key: e.key, reason: e.reason }, e.message);
+      process.stderr.write(`zkts: ${e.message}\n`);
       return 2;
     }
     if (e instanceof Error && 'code' in e && (e as NodeJS.ErrnoException).code === 'ENOENT') {
       log.fatal(`config file ${cfgFile} does not exist`);
+      process.stderr.write(`zkts: config file ${cfgFile} does not exist\n`);
       return 2;
     }
     throw e;
@@ -32,7 +34,9 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   for (const key of config.unknownKeys) log.warn({ key }, 'unknown configuration key, ignored');
   for (const w of config.warnings) log.warn(w);
   if (config.distributed) {
-    log.fatal({ servers: [...config.servers.keys()] }, 'a replicated quorum (more than one server.N) is not supported yet; run standalone');
+    const msg = 'a replicated quorum (more than one server.N) is not supported yet; run standalone';
+    log.fatal({ servers: [...config.servers.keys()] }, msg);
+    process.stderr.write(`zkts: ${msg}\n`);
     return 2;
   }
   log.warn('data is kept in memory only: it does not survive a restart');

@@ -1,0 +1,78 @@
+// The zkts command: bad configs stop the start with the key and the reason, a multi-server config
+// is refused, and SIGTERM shuts a running server down cleanly.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fourLetterWord, freePort } from './util/servers';
+
+const CLI = path.join(__dirname, '../src/cli.js');
+
+function tempCfg(t: { teardown(fn: () => void): void }, text: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-cli-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'data'));
+  const file = path.join(dir, 'zoo.cfg');
+  fs.writeFileSync(file, text.replace(/DATADIR/g, path.join(dir, 'data')));
+  return file;
+}
+
+function runCli(args: string[]) {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 15_000, env });
+}
+
+t.test('an invalid value names the key and the reason and exits 2', async (t) => {
+  const cfg = tempCfg(t, 'tickTime=abc\ndataDir=DATADIR\nclientPort=2199\n');
+  const r = runCli(['server', cfg]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /zkts: invalid config: tickTime: "abc" is not an integer/);
+});
+
+t.test('min session timeout above max is refused', async (t) => {
+  const cfg = tempCfg(t, 'tickTime=2000\ndataDir=DATADIR\nclientPort=2199\nminSessionTimeout=9000\nmaxSessionTimeout=5000\n');
+  const r = runCli(['server', cfg]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /invalid config: minSessionTimeout/);
+});
+
+t.test('a multi-server config is refused with a clear message', async (t) => {
+  const cfg = tempCfg(t, 'tickTime=2000\ndataDir=DATADIR\nclientPort=2199\ninitLimit=5\nsyncLimit=2\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n');
+  fs.writeFileSync(path.join(path.dirname(cfg), 'data', 'myid'), '1\n');
+  const r = runCli(['server', cfg]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /replicated quorum .* is not supported yet/);
+});
+
+t.test('a missing config file is named', async (t) => {
+  const r = runCli(['server', '/nonexistent/zoo.cfg']);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /\/nonexistent\/zoo\.cfg does not exist/);
+});
+
+t.test('unknown keys are logged and ignored; SIGTERM stops the server with exit 0', async (t) => {
+  const port = await freePort();
+  const cfg = tempCfg(t, `tickTime=2000\ndataDir=DATADIR\nclientPort=${port}\nclientPortAddress=127.0.0.1\nnoSuchKey=1\n`);
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [CLI, 'server', cfg], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const deadline = Date.now() + 15_000;
+  let answer = '';
+  while (Date.now() < deadline) {
+    answer = await fourLetterWord('127.0.0.1', port, 'srvr', 1000).catch(() => '');
+    if (answer.includes('Mode: standalone')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.match(answer, /Mode: standalone/);
+  t.match(out, /"key":"zookeeper\.noSuchKey"|"key":"noSuchKey"/, 'the unknown key is logged');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0);
+});
