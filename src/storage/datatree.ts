@@ -110,6 +110,59 @@ export class DataTree {
     config.aversion = -1;
   }
 
+  /** Every node, parents before children (the order snapshots are written in). */
+  *nodesPreOrder(): Generator<[string, ZNode]> {
+    const stack: string[] = ['/'];
+    while (stack.length > 0) {
+      const path = stack.pop()!;
+      const n = this.nodes.get(path)!;
+      yield [path, n];
+      const kids = this.childrenOf(n);
+      for (let i = kids.length - 1; i >= 0; i--) stack.push(join(path, kids[i]));
+    }
+  }
+
+  /**
+   * Puts a node read from a snapshot into the tree, replacing one at the same path (the built-in
+   * system nodes). Its parent must already be there. `stat` holds the stored fields (raw cversion).
+   */
+  restoreNode(
+    path: string,
+    data: Buffer | null,
+    acl: ACL[],
+    stat: { czxid: bigint; mzxid: bigint; ctime: bigint; mtime: bigint; version: number; cversion: number; aversion: number; ephemeralOwner: bigint; pzxid: bigint },
+  ): void {
+    const node = new ZNode(data, this.acls.intern(acl), stat.czxid, stat.ctime, stat.ephemeralOwner);
+    node.mzxid = stat.mzxid;
+    node.mtime = stat.mtime;
+    node.version = stat.version;
+    node.cversion = stat.cversion;
+    node.aversion = stat.aversion;
+    node.pzxid = stat.pzxid;
+    const old = this.nodes.get(path);
+    if (old) for (const c of old.children) this.addChild(node, c);
+    this.nodes.set(path, node);
+    if (path === '/') return;
+    const parent = this.nodes.get(parentOf(path));
+    if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
+    this.addChild(parent, basename(path));
+    switch (ephemeralKind(stat.ephemeralOwner, true)) {
+      case 'container':
+        this.containers.add(path);
+        break;
+      case 'ttl':
+        this.ttls.add(path);
+        break;
+      case 'normal':
+        this.addEphemeral(stat.ephemeralOwner, path);
+        break;
+      default:
+        break;
+    }
+    const quotaNode = quotaNodeOf(path);
+    if (quotaNode?.kind === 'limit') this.quotas.add(quotaNode.quotaPath);
+  }
+
   private addChild(parent: ZNode, name: string): void {
     parent.children.add(name);
     parent.childBuckets = grownBuckets(parent.childBuckets, parent.children.size);
