@@ -10,15 +10,101 @@ export interface CommitStage {
   barrier(done: () => void): void;
   /** Txns submitted and not yet committed. */
   readonly pending: number;
+  /** Set once the stage can no longer make txns durable; nothing more is committed. */
+  readonly failure: Error | undefined;
 }
 
 /** Keeps txns in memory only: each is committed as it is submitted. */
 export class MemoryCommitStage implements CommitStage {
   readonly pending = 0;
+  readonly failure = undefined;
   submit(_txn: Txn, done: () => void): void {
     done();
   }
   barrier(done: () => void): void {
     done();
+  }
+}
+
+/** What the log stage needs of a txn log. */
+export interface TxnLogSink {
+  append(txn: Txn): void;
+  /** Writes what was appended and makes it durable (one fsync). */
+  commit(): Promise<void>;
+}
+
+export interface LogCommitStats {
+  batches: number;
+  txns: number;
+  maxBatch: number;
+}
+
+/**
+ * Group commit: txns submitted while an fsync is under way wait and go together in the next one,
+ * up to `maxBatch` per fsync. A txn is committed only once the fsync that covers it returned.
+ */
+export class LogCommitStage implements CommitStage {
+  /** Completions waiting for the next fsync; undefined txn marks a barrier. */
+  private waiting: { txn?: Txn; done: () => void }[] = [];
+  private flushing = false;
+  failure: Error | undefined;
+  readonly stats: LogCommitStats = { batches: 0, txns: 0, maxBatch: 0 };
+
+  constructor(
+    private readonly log: TxnLogSink,
+    private readonly maxBatch: number,
+    private readonly onFailure: (err: Error) => void,
+  ) {}
+
+  get pending(): number {
+    return this.waiting.length + (this.flushing ? 1 : 0);
+  }
+
+  submit(txn: Txn, done: () => void): void {
+    if (this.failure) return;
+    this.waiting.push({ txn, done });
+    this.schedule();
+  }
+
+  barrier(done: () => void): void {
+    if (this.failure) return;
+    if (!this.flushing && this.waiting.length === 0) done();
+    else {
+      this.waiting.push({ done });
+      this.schedule();
+    }
+  }
+
+  private schedule(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    // Let the rest of this event-loop turn add to the batch.
+    setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    while (this.waiting.length > 0 && !this.failure) {
+      const batch = this.waiting.length > this.maxBatch ? this.waiting.splice(0, this.maxBatch) : this.waiting.splice(0);
+      let txns = 0;
+      for (const w of batch) {
+        if (w.txn) {
+          this.log.append(w.txn);
+          txns++;
+        }
+      }
+      try {
+        if (txns > 0) await this.log.commit();
+      } catch (e) {
+        this.failure = e instanceof Error ? e : new Error(String(e));
+        this.waiting = [];
+        this.onFailure(this.failure);
+        break;
+      }
+      this.stats.batches += txns > 0 ? 1 : 0;
+      this.stats.txns += txns;
+      this.stats.maxBatch = Math.max(this.stats.maxBatch, txns);
+      for (const w of batch) w.done();
+    }
+    this.flushing = false;
   }
 }
