@@ -1811,3 +1811,29 @@ export function decodeMultiTxn(r: JuteReader): MultiTxn {
 export function sizeMultiTxn(x: MultiTxn): number {
   return x.txns.reduce((n: number, e0: Txn) => n + sizeTxn(e0), 4);
 }
+
+/** org.apache.zookeeper.server.persistence.FileHeader */
+export interface FileHeader {
+  magic: number;
+  version: number;
+  dbid: bigint;
+}
+
+export function encodeFileHeader(w: JuteWriter, x: FileHeader): void {
+  w.writeInt(x.magic);
+  w.writeInt(x.version);
+  w.writeLong(x.dbid);
+}
+
+export function decodeFileHeader(r: JuteReader): FileHeader {
+  const f_magic = r.readInt();
+  const f_version = r.readInt();
+  const f_dbid = r.readLong();
+  return { magic: f_magic, version: f_version, dbid: f_dbid };
+}
+
+export const FileHeader_SIZE = 16;
+
+export function sizeFileHeader(_x: FileHeader): number {
+  return 16;
+}
