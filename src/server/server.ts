@@ -9,12 +9,13 @@ import { Err, OpCode, OpName } from '../protocol/constants';
 import { JuteError, JuteReader } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, WRITE_TYPES } from '../protocol/requests';
-import { DataTree, type TxnResult } from '../storage/datatree';
+import type { DataTree, TxnResult } from '../storage/datatree';
 import type { Txn, TxnBody } from '../storage/txn';
 import { FourLetterWords } from '../admin/fourletter';
 import { addIdentities, AuthRegistry } from './auth';
 import { ServerCnxn, type CnxnHandler, type Request } from './cnxn';
-import { MemoryCommitStage, type CommitStage } from './commit';
+import type { CommitStage } from './commit';
+import { MemoryDatabase, type Database } from '../storage/database';
 import type { ServerConfig } from './config';
 import { containerCandidates } from './containers';
 import { Prep, type WriteRequest } from './prep';
@@ -71,13 +72,18 @@ export class ZooKeeperServer implements CnxnHandler {
   readonly stats: ServerStats;
   readonly maxFrameBytes: number;
 
+  readonly db: Database;
+
   constructor(
     readonly config: ServerConfig,
     readonly log: Logger,
     private readonly now: () => number = Date.now,
+    db?: Database,
   ) {
     this.maxFrameBytes = config.juteMaxBufferBytes;
-    this.tree = new DataTree(config.extendedTypesEnabled);
+    this.db = db ?? new MemoryDatabase(config.extendedTypesEnabled);
+    this.tree = this.db.tree;
+    this.lastProposedZxid = this.tree.lastProcessedZxid;
     this.auth = new AuthRegistry(config.superDigest, config.skipACL);
     this.sessions = new SessionTracker(config.tickTimeMs, STANDALONE_SERVER_ID, now());
     this.reads = new ReadProcessor(this.tree, this.watches, this.auth);
@@ -87,7 +93,9 @@ export class ZooKeeperServer implements CnxnHandler {
       enforceQuota: config.enforceQuota,
     });
     this.tree.onQuotaExceeded = (message) => this.log.warn(message);
-    this.commit = new MemoryCommitStage();
+    this.commit = this.db.commit;
+    // Sessions open at the last stop live on; they expire unless their clients come back in time.
+    for (const [id, timeoutMs] of this.db.sessions) this.sessions.add(id, timeoutMs, now());
     this.fourLetterWords = new FourLetterWords(this);
     this.stats = {
       packetsReceived: 0,
@@ -133,6 +141,7 @@ export class ZooKeeperServer implements CnxnHandler {
     for (const c of [...this.cnxns]) c.close();
     if (this.listener) await new Promise<void>((resolve) => this.listener!.close(() => resolve()));
     this.listener = undefined;
+    await this.db.close();
   }
 
   private accept(socket: net.Socket): void {
@@ -390,6 +399,11 @@ export class ZooKeeperServer implements CnxnHandler {
       });
       return;
     }
+    if (this.commit.failure) {
+      this.log.warn({ sessionId: c.hexSessionId(), reason: this.commit.failure.message }, 'write refused: storage has failed; closing');
+      c.close();
+      return;
+    }
     const origin: WriteOrigin = { cnxn: c, xid: req.xid, type: req.type, sessionId: c.sessionId, ids: c.ids, receivedAtMs: req.receivedAtMs };
     const write = req.body === undefined ? undefined : ({ type: req.type, record: req.body } as WriteRequest);
     this.submitWrite(origin, write, (result, zxid) => {
@@ -419,7 +433,25 @@ export class ZooKeeperServer implements CnxnHandler {
       this.watches.trigger(events);
       if (body.type === OpCode.closeSession) this.sessionClosed(origin.sessionId, origin.cnxn);
       onApplied(result, zxid);
+      this.db.afterApply(txn, () => this.sessionTimeouts());
     });
+  }
+
+  /** Live sessions and their timeouts, for snapshots. */
+  sessionTimeouts(): Map<bigint, number> {
+    const out = new Map<bigint, number>();
+    for (const s of this.sessions.all()) out.set(s.id, s.timeoutMs);
+    return out;
+  }
+
+  /**
+   * The commit stage cannot make txns durable any more (failed fsync, full disk). Nothing more
+   * is acknowledged: connections waiting on a write are closed, as its outcome is unknown, and
+   * later writes close their connection; reads go on.
+   */
+  storageFailed(err: Error): void {
+    this.log.fatal({ err: err.message }, 'cannot make txns durable; no further writes are acknowledged');
+    for (const c of [...this.cnxns]) if (c.inflightWrites > 0) c.close();
   }
 
   private sessionClosed(sessionId: bigint, requester: ServerCnxn | undefined): void {
