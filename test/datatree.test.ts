@@ -174,3 +174,16 @@ t.test('children are listed in Java HashSet order', async (t) => {
   const names = Array.from({ length: 13 }, (_, i) => `n${i}`);
   t.same(javaHashSetOrder(names, 32), ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n12', 'n11']);
 });
+
+t.test('the tree digest kept on every change equals a full recount', async (t) => {
+  const { computeTreeDigest } = await import('../src/storage/digest');
+  const w = world();
+  t.equal(w.tree.digest.value, computeTreeDigest(w.tree), 'fresh tree');
+  w.create('/a');
+  w.create('/a/b', CreateFlag.EPHEMERAL);
+  w.write({ type: OpCode.setData, record: { path: '/a', data: Buffer.from('xyz'), version: -1 } });
+  w.write({ type: OpCode.setACL, record: { path: '/a', acl: OPEN_ACL_UNSAFE, version: -1 } });
+  w.write({ type: OpCode.delete, record: { path: '/a/b', version: -1 } });
+  w.create('/zookeeper/quota/a', 0, null);
+  t.equal(w.tree.digest.value, computeTreeDigest(w.tree), 'after creates, setData, setACL, delete');
+});

@@ -15,6 +15,7 @@ import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetCloneOrder, javaHashSet
 
 /** A session's ephemerals live in a HashSet of the default 16 buckets. */
 const EPHEMERAL_SET_BUCKETS = 16;
+import { TreeDigest } from './digest';
 import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
 
@@ -90,6 +91,8 @@ export class DataTree {
   readonly ttls = new Set<string>();
   readonly acls = new AclCache();
   readonly quotas = new QuotaPaths();
+  /** ZooKeeper's tree digest, kept up to date with every change (written to logs and snapshots). */
+  readonly digest = new TreeDigest();
   lastProcessedZxid = 0n;
   /** Told when a subtree goes past a soft quota (ZooKeeper logs a warning and goes on). */
   onQuotaExceeded: (message: string) => void = () => undefined;
@@ -108,6 +111,7 @@ export class DataTree {
     const config = this.nodes.get(CONFIG_PATH)!;
     config.acl = this.acls.intern(READ_ACL_UNSAFE);
     config.aversion = -1;
+    for (const [p, n] of this.nodes) this.digest.afterChange(p, n);
   }
 
   /** Every node, parents before children (the order snapshots are written in). */
@@ -140,8 +144,12 @@ export class DataTree {
     node.aversion = stat.aversion;
     node.pzxid = stat.pzxid;
     const old = this.nodes.get(path);
-    if (old) for (const c of old.children) this.addChild(node, c);
+    if (old) {
+      this.digest.beforeChange(path, old);
+      for (const c of old.children) this.addChild(node, c);
+    }
     this.nodes.set(path, node);
+    this.digest.afterChange(path, node);
     if (path === '/') return;
     const parent = this.nodes.get(parentOf(path));
     if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
@@ -289,12 +297,14 @@ export class DataTree {
           break;
         }
         const bytesDiff = (t.data?.length ?? 0) - (n.data?.length ?? 0);
+        this.digest.beforeChange(t.path, n);
         n.data = t.data;
         n.version = t.version;
-        const q = this.quotas.covering(t.path);
-        if (q !== undefined) this.updateQuotaStat(q, bytesDiff, 0);
         n.mzxid = zxid;
         n.mtime = time;
+        this.digest.afterChange(t.path, n);
+        const q = this.quotas.covering(t.path);
+        if (q !== undefined) this.updateQuotaStat(q, bytesDiff, 0);
         this.emit(EventType.NodeDataChanged, t.path, n.acl);
         break;
       }
@@ -306,8 +316,10 @@ export class DataTree {
           r.err = Err.NONODE;
           break;
         }
+        this.digest.beforeChange(t.path, n);
         n.acl = this.acls.intern(t.acl);
         n.aversion = t.version;
+        this.digest.afterChange(t.path, n);
         break;
       }
       case OpCode.check:
@@ -376,11 +388,14 @@ export class DataTree {
     if (!parent) return Err.NONODE;
     const name = basename(path);
     if (parent.children.has(name)) return Err.NODEEXISTS;
+    this.digest.beforeChange(parentPath, parent);
     parent.cversion = parentCVersion === -1 ? parent.cversion + 1 : parentCVersion;
     parent.pzxid = zxid;
+    this.digest.afterChange(parentPath, parent);
     const node = new ZNode(data, this.acls.intern(acl), zxid, time, ephemeralOwner);
     this.addChild(parent, name);
     this.nodes.set(path, node);
+    this.digest.afterChange(path, node);
     switch (ephemeralKind(ephemeralOwner, true)) {
       case 'container':
         this.containers.add(path);
@@ -411,9 +426,12 @@ export class DataTree {
     const parentPath = parentOf(path);
     const parent = this.nodes.get(parentPath);
     if (!parent) return Err.NONODE;
+    this.digest.beforeChange(path, node);
     this.nodes.delete(path);
     parent.children.delete(basename(path));
+    this.digest.beforeChange(parentPath, parent);
     if (zxid > parent.pzxid) parent.pzxid = zxid;
+    this.digest.afterChange(parentPath, parent);
     switch (ephemeralKind(node.ephemeralOwner, true)) {
       case 'container':
         this.containers.delete(path);

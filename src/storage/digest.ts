@@ -1,0 +1,114 @@
+/**
+ * ZooKeeper's tree digest (3.6+, digest version 2). Each node's digest is the CRC-32 of its path
+ * (UTF-8; the root as ""), its data (nothing for null) and 60 bytes of stat: czxid, mzxid, pzxid,
+ * ctime, mtime (longs), version, cversion, aversion (ints, cversion as stored), ephemeralOwner
+ * (long), all big-endian. The tree digest is the sum of the node digests modulo 2^64 (an additive
+ * hash, so a change is "subtract the old node digest, add the new one"). Nodes under
+ * "/zookeeper/" are left out (their quota stats change locally); "/zookeeper" itself counts.
+ *
+ * ZooKeeper writes this value at the end of snapshots (ZxidDigest) and into txn log entries
+ * (TxnDigest) when `zookeeper.digest.enabled` is true, the default.
+ */
+import * as zlib from 'node:zlib';
+import type { DataTree, ZNode } from './datatree';
+
+export const DIGEST_VERSION = 2;
+
+/** Paths starting with this are not part of the digest. */
+export const DIGEST_EXCLUDED_PREFIX = '/zookeeper/';
+
+const STAT_BYTES = 60;
+
+type Crc32 = (data: Uint8Array, value?: number) => number;
+
+let crcTable: Int32Array | undefined;
+
+function crc32Fallback(data: Uint8Array, value = 0): number {
+  if (!crcTable) {
+    crcTable = new Int32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c;
+    }
+  }
+  let c = ~value;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+// zlib.crc32 exists from Node 20.15; the table version keeps older 20.x working.
+const crc32: Crc32 = (zlib as unknown as { crc32?: Crc32 }).crc32 ?? crc32Fallback;
+
+const statScratch = Buffer.alloc(STAT_BYTES);
+
+export function isDigestExcluded(path: string): boolean {
+  return path.startsWith(DIGEST_EXCLUDED_PREFIX);
+}
+
+/** A node's digest: an unsigned 32-bit CRC, or 0 for paths the digest leaves out. */
+export function nodeDigest(path: string, node: ZNode): number {
+  if (isDigestExcluded(path)) return 0;
+  const b = statScratch;
+  b.writeBigInt64BE(node.czxid, 0);
+  b.writeBigInt64BE(node.mzxid, 8);
+  b.writeBigInt64BE(node.pzxid, 16);
+  b.writeBigInt64BE(node.ctime, 24);
+  b.writeBigInt64BE(node.mtime, 32);
+  b.writeInt32BE(node.version, 40);
+  b.writeInt32BE(node.cversion, 44);
+  b.writeInt32BE(node.aversion, 48);
+  b.writeBigInt64BE(node.ephemeralOwner, 52);
+  let crc = path === '/' ? 0 : crc32(Buffer.from(path, 'utf8'));
+  if (node.data !== null && node.data.length > 0) crc = crc32(node.data, crc);
+  return crc32(b, crc);
+}
+
+/** The running tree digest: a signed 64-bit sum of node digests, as ZooKeeper keeps it. */
+export class TreeDigest {
+  private sum = 0n;
+
+  get value(): bigint {
+    return this.sum;
+  }
+
+  add(nodeDigestValue: number): void {
+    this.sum = BigInt.asIntN(64, this.sum + BigInt(nodeDigestValue));
+  }
+
+  remove(nodeDigestValue: number): void {
+    this.sum = BigInt.asIntN(64, this.sum - BigInt(nodeDigestValue));
+  }
+
+  /** Before a node's path, data or stat changes. */
+  beforeChange(path: string, node: ZNode): void {
+    this.remove(nodeDigest(path, node));
+  }
+
+  /** After a node's path, data or stat changed (or after it was added). */
+  afterChange(path: string, node: ZNode): void {
+    this.add(nodeDigest(path, node));
+  }
+
+  clear(): void {
+    this.sum = 0n;
+  }
+}
+
+/** The digest of the whole tree, by a full walk. */
+export function computeTreeDigest(tree: DataTree): bigint {
+  // Sums of up to 2^21 uint32 values stay exact in a double; fold into the bigint before that.
+  const FOLD_EVERY = 1 << 20;
+  let sum = 0n;
+  let partial = 0;
+  let n = 0;
+  for (const path of tree.paths()) {
+    partial += nodeDigest(path, tree.getNode(path)!);
+    if (++n === FOLD_EVERY) {
+      sum += BigInt(partial);
+      partial = 0;
+      n = 0;
+    }
+  }
+  return BigInt.asIntN(64, sum + BigInt(partial));
+}

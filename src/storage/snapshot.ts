@@ -1,0 +1,702 @@
+/**
+ * Snapshots in Apache ZooKeeper's own format (`snapshot.<hex zxid>` in the `version-2` directory),
+ * so that ZooKeeper can start from ours and we from its.
+ *
+ * Layout (Jute, big-endian), all of it inside one Adler-32 checked stream:
+ *
+ *   FileHeader { int magic "ZKSN"; int version 2; long dbid -1 }
+ *   int sessionCount, then sessionCount x { long sessionId; int timeoutMs }
+ *   int aclCount, then aclCount x { long aclId; vector<ACL> acls }   (id -1, never listed: OPEN_ACL_UNSAFE)
+ *   every node, parents first: ustring path (the root as ""), buffer data, long aclId, StatPersisted
+ *   ustring "/"                                       end of the nodes
+ *   long adler32(every byte before this long), ustring "/"
+ *   long zxid, int digestVersion, long treeDigest     ZooKeeper 3.6+ (absent in older snapshots)
+ *   long adler32(every byte before this long), ustring "/"
+ *
+ * The checksums run over the uncompressed bytes; `.gz` and `.snappy` files compress the whole
+ * stream.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import { JuteError, JuteReader, JuteWriter } from '../protocol/jute';
+import {
+  type ACL,
+  type StatPersisted,
+  decodeACL,
+  decodeFileHeader,
+  decodeStatPersisted,
+  encodeACL,
+  encodeFileHeader,
+  encodeStatPersisted,
+} from '../protocol/generated/records';
+import { Adler32, adler32 } from './adler32';
+import { grownBuckets, tableSizeFor } from './childorder';
+import { DataTree, OPEN_ACL_UNSAFE, type ZNode } from './datatree';
+import { computeTreeDigest, DIGEST_VERSION } from './digest';
+import { CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
+
+/** "ZKSN" */
+export const SNAP_MAGIC = 0x5a4b534e;
+export const SNAP_VERSION = 2;
+export const SNAP_DBID = -1n;
+export const SNAPSHOT_PREFIX = 'snapshot';
+/** The directory under dataDir that ZooKeeper keeps its files in. */
+export const VERSION_DIR = 'version-2';
+
+const OPEN_UNSAFE_ACL_ID = -1n;
+/** Serialized bytes are handed on (and checksummed) in pieces of about this size. */
+const CHUNK_BYTES = 1 << 20;
+const HEADER_BYTES = 16;
+/** Smallest encodings, to refuse counts the remaining bytes cannot hold before allocating. */
+const SESSION_MIN_BYTES = 12;
+const ACL_ENTRY_MIN_BYTES = 12;
+const ACL_MIN_BYTES = 12;
+
+export type SnapshotCompression = 'none' | 'gz' | 'snappy';
+
+export interface SnapshotDigest {
+  /** The zxid the digest belongs to (the last txn applied when it was taken). */
+  zxid: bigint;
+  version: number;
+  digest: bigint;
+}
+
+export interface LoadedSnapshot {
+  tree: DataTree;
+  sessions: Map<bigint, number>;
+  /** The zxid in the file name (-1 when the name has none); the tree holds at least this much. */
+  zxid: bigint;
+  dbid: bigint;
+  /** The digest section; absent in snapshots of ZooKeeper before 3.6 or with digests disabled. */
+  digest?: SnapshotDigest;
+  /**
+   * Whether the tree's digest equals the stored one; only judged when the stored digest belongs to
+   * the file's zxid and is of our digest version (otherwise the snapshot is fuzzy past it).
+   */
+  digestMatches?: boolean;
+}
+
+export interface SnapshotFile {
+  file: string;
+  zxid: bigint;
+  compression: SnapshotCompression;
+}
+
+export class CorruptSnapshotError extends Error {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`corrupt snapshot ${file} at offset ${offset}: ${reason}`);
+    this.name = 'CorruptSnapshotError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Java HashMap iteration order, for the sections ZooKeeper writes from a HashMap<Long, ...> copy.
+
+function javaLongSpreadHash(v: bigint): number {
+  const u = BigInt.asUintN(64, v);
+  const h = Number((u ^ (u >> 32n)) & 0xffffffffn) | 0;
+  return h ^ (h >>> 16);
+}
+
+/** Bucket count of `new HashMap<>(m)` for a map of `size` entries. */
+export function javaHashMapCopyBuckets(size: number): number {
+  return tableSizeFor(Math.floor(Math.fround(Math.fround(size / 0.75) + 1)));
+}
+
+/** Bucket count of a HashMap filled by `size` puts. */
+export function javaHashMapGrownBuckets(size: number): number {
+  return grownBuckets(16, size);
+}
+
+/** Entries (in insertion order) in the order a HashMap<Long, ...> of `buckets` buckets iterates. */
+export function javaLongHashMapOrder<T>(entries: readonly T[], keyOf: (e: T) => bigint, buckets: number): T[] {
+  const mask = buckets - 1;
+  const keyed = entries.map((e, i) => ({ e, b: javaLongSpreadHash(keyOf(e)) & mask, i }));
+  keyed.sort((x, y) => x.b - y.b || x.i - y.i);
+  return keyed.map((k) => k.e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ACL ids. ZooKeeper refers to ACL lists by ids of its ReferenceCountedACLCache, handed out 1, 2, ...
+// on first use; -1 is the built-in nodes' OPEN_ACL_UNSAFE. The tree keeps lists, not ids, so the
+// ids read from (or written to) a snapshot are remembered per node: a tree read and written again
+// keeps its ids, and so do successive snapshots of one tree.
+
+interface AclIdMemo {
+  acl: ACL[];
+  id: bigint;
+}
+const aclIdOfNode = new WeakMap<ZNode, AclIdMemo>();
+const aclIndexOfTree = new WeakMap<DataTree, bigint>();
+
+function sameAcl(a: readonly ACL[], b: readonly ACL[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i].perms !== b[i].perms || a[i].id.scheme !== b[i].id.scheme || a[i].id.id !== b[i].id.id) return false;
+  }
+  return true;
+}
+
+/** ZooKeeper creates these with ACL id -1 and keeps it until someone sets their ACL. */
+function isBuiltInOpenNode(path: string, node: ZNode): boolean {
+  return (path === '/' || path === ZOOKEEPER_PATH || path === QUOTA_PATH) && sameAcl(node.acl, OPEN_ACL_UNSAFE);
+}
+
+interface AclAssignment {
+  /** Per node of `nodes`, its ACL id. */
+  ids: bigint[];
+  /** id -> list, every id used except -1. */
+  lists: Map<bigint, ACL[]>;
+  index: bigint;
+}
+
+function assignAclIds(tree: DataTree, nodes: readonly [string, ZNode][]): AclAssignment {
+  const ids: bigint[] = new Array<bigint>(nodes.length);
+  const lists = new Map<bigint, ACL[]>();
+  const idOfList = new Map<ACL[], bigint>();
+  let index = aclIndexOfTree.get(tree) ?? 0n;
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i][1];
+    const memo = aclIdOfNode.get(node);
+    if (!memo || memo.acl !== node.acl) continue;
+    ids[i] = memo.id;
+    if (memo.id === OPEN_UNSAFE_ACL_ID) continue;
+    lists.set(memo.id, node.acl);
+    if (!idOfList.has(node.acl)) idOfList.set(node.acl, memo.id);
+    if (memo.id > index) index = memo.id;
+  }
+  const idFor = (acl: ACL[]): bigint => {
+    let id = idOfList.get(acl);
+    if (id === undefined) {
+      id = ++index;
+      idOfList.set(acl, id);
+      lists.set(id, acl);
+    }
+    return id;
+  };
+  // A fresh ZooKeeper gives the config node's list the first id, before any client writes.
+  const config = tree.getNode(CONFIG_PATH);
+  if (config && !aclIdOfNode.has(config)) idFor(config.acl);
+  for (let i = 0; i < nodes.length; i++) {
+    if (ids[i] !== undefined) continue;
+    const [p, node] = nodes[i];
+    ids[i] = isBuiltInOpenNode(p, node) ? OPEN_UNSAFE_ACL_ID : idFor(node.acl);
+  }
+  // Ids no node uses any more are not written (ZooKeeper drops them with their last user).
+  const used = new Set(ids);
+  for (const id of lists.keys()) if (!used.has(id)) lists.delete(id);
+  return { ids, lists, index };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** Collects serialized bytes in chunks and keeps the running Adler-32 over them. */
+class CheckedSink {
+  readonly w = new JuteWriter(CHUNK_BYTES + 64 * 1024);
+  readonly chunks: Buffer[] = [];
+  private readonly adler = new Adler32();
+
+  maybeFlush(): void {
+    if (this.w.pos >= CHUNK_BYTES) this.flush();
+  }
+
+  flush(): void {
+    if (this.w.pos === 0) return;
+    this.adler.update(this.w.buf, 0, this.w.pos);
+    this.chunks.push(this.w.toBuffer());
+    this.w.reset();
+  }
+
+  /** The checksum of everything so far and the "/" that follows it. */
+  seal(): void {
+    this.flush();
+    this.w.writeLong(BigInt(this.adler.value()));
+    this.w.writeString('/');
+    this.flush();
+  }
+}
+
+export interface SerializeOptions {
+  /**
+   * The digest section: by default the tree's digest at `zxid` (an empty one at zxid 0, as
+   * ZooKeeper writes before its first txn); null leaves the section out, as ZooKeeper does with
+   * `zookeeper.digest.enabled=false`.
+   */
+  digest?: SnapshotDigest | null;
+}
+
+/** The uncompressed snapshot bytes of a tree, in chunks. Synchronous: the tree must not change meanwhile. */
+export function serializeSnapshotChunks(
+  tree: DataTree,
+  sessions: ReadonlyMap<bigint, number>,
+  zxid: bigint,
+  opts: SerializeOptions = {},
+): Buffer[] {
+  const sink = new CheckedSink();
+  const w = sink.w;
+  encodeFileHeader(w, { magic: SNAP_MAGIC, version: SNAP_VERSION, dbid: SNAP_DBID });
+
+  const sessionList = javaLongHashMapOrder([...sessions], (e) => e[0], javaHashMapCopyBuckets(sessions.size));
+  w.writeInt(sessionList.length);
+  for (const [id, timeoutMs] of sessionList) {
+    w.writeLong(id);
+    w.writeInt(timeoutMs);
+  }
+
+  const nodes = [...tree.nodesPreOrder()];
+  const { ids, lists, index } = assignAclIds(tree, nodes);
+  const aclEntries = javaLongHashMapOrder(
+    [...lists].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+    (e) => e[0],
+    javaHashMapCopyBuckets(lists.size),
+  );
+  w.writeInt(aclEntries.length);
+  for (const [id, acl] of aclEntries) {
+    w.writeLong(id);
+    w.writeInt(acl.length);
+    for (const a of acl) encodeACL(w, a);
+    sink.maybeFlush();
+  }
+
+  const stat: StatPersisted = {
+    czxid: 0n,
+    mzxid: 0n,
+    ctime: 0n,
+    mtime: 0n,
+    version: 0,
+    cversion: 0,
+    aversion: 0,
+    ephemeralOwner: 0n,
+    pzxid: 0n,
+  };
+  for (let i = 0; i < nodes.length; i++) {
+    const [p, n] = nodes[i];
+    w.writeString(p === '/' ? '' : p);
+    w.writeBuffer(n.data);
+    w.writeLong(ids[i]);
+    stat.czxid = n.czxid;
+    stat.mzxid = n.mzxid;
+    stat.ctime = n.ctime;
+    stat.mtime = n.mtime;
+    stat.version = n.version;
+    stat.cversion = n.cversion;
+    stat.aversion = n.aversion;
+    stat.ephemeralOwner = n.ephemeralOwner;
+    stat.pzxid = n.pzxid;
+    encodeStatPersisted(w, stat);
+    sink.maybeFlush();
+  }
+  w.writeString('/');
+  sink.seal();
+
+  let digest = opts.digest;
+  if (digest === undefined) {
+    digest = zxid > 0n ? { zxid, version: DIGEST_VERSION, digest: computeTreeDigest(tree) } : { zxid: 0n, version: DIGEST_VERSION, digest: 0n };
+  }
+  if (digest !== null) {
+    w.writeLong(digest.zxid);
+    w.writeInt(digest.version);
+    if (digest.version < 2) w.writeString(BigInt.asUintN(64, digest.digest).toString(16));
+    else w.writeLong(digest.digest);
+    sink.seal();
+  }
+
+  for (let i = 0; i < nodes.length; i++) aclIdOfNode.set(nodes[i][1], { acl: nodes[i][1].acl, id: ids[i] });
+  aclIndexOfTree.set(tree, index);
+  return sink.chunks;
+}
+
+/** The uncompressed snapshot bytes of a tree. */
+export function serializeSnapshot(
+  tree: DataTree,
+  sessions: ReadonlyMap<bigint, number>,
+  zxid: bigint,
+  opts: SerializeOptions = {},
+): Buffer {
+  return Buffer.concat(serializeSnapshotChunks(tree, sessions, zxid, opts));
+}
+
+export function snapshotFileName(zxid: bigint, compression: SnapshotCompression = 'none'): string {
+  const suffix = compression === 'none' ? '' : `.${compression}`;
+  return `${SNAPSHOT_PREFIX}.${BigInt.asUintN(64, zxid).toString(16)}${suffix}`;
+}
+
+/** Temp names do not start with "snapshot.", so that neither ZooKeeper nor we take them for snapshots. */
+const TEMP_PREFIX = 'tmp.';
+
+export function isSnapshotTempFile(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX + SNAPSHOT_PREFIX + '.');
+}
+
+const gzip = promisify(zlib.gzip);
+
+async function writeAll(fh: fs.promises.FileHandle, chunks: readonly Buffer[]): Promise<void> {
+  for (const c of chunks) {
+    let off = 0;
+    while (off < c.length) {
+      const { bytesWritten } = await fh.write(c, off, c.length - off);
+      off += bytesWritten;
+    }
+  }
+}
+
+export interface WriteSnapshotOptions extends SerializeOptions {
+  compression?: 'none' | 'gz';
+  /** fsync the file and the directory (default true). */
+  fsync?: boolean;
+}
+
+/**
+ * Writes `snapshot.<hex zxid>` (`.gz` when compressed) into `dir`, the snapshot directory itself
+ * (`<dataDir>/version-2`, created if missing). The bytes go to a temp name first and are renamed
+ * into place, so a crash never leaves a partial file under a snapshot's name. The tree is
+ * serialized before the first await: it is the tree as it is at the call.
+ */
+export async function writeSnapshot(
+  dir: string,
+  tree: DataTree,
+  sessions: ReadonlyMap<bigint, number>,
+  zxid: bigint,
+  opts: WriteSnapshotOptions = {},
+): Promise<string> {
+  const compression = opts.compression ?? 'none';
+  const fsync = opts.fsync ?? true;
+  let chunks = serializeSnapshotChunks(tree, sessions, zxid, opts);
+  if (compression === 'gz') chunks = [await gzip(Buffer.concat(chunks))];
+  await fs.promises.mkdir(dir, { recursive: true });
+  const name = snapshotFileName(zxid, compression);
+  const finalPath = path.join(dir, name);
+  const tempPath = path.join(dir, TEMP_PREFIX + name);
+  const fh = await fs.promises.open(tempPath, 'w', 0o644);
+  try {
+    await writeAll(fh, chunks);
+    if (fsync) await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await fs.promises.unlink(tempPath).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  await fs.promises.rename(tempPath, finalPath);
+  if (fsync) {
+    const dh = await fs.promises.open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+  return finalPath;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/** The zxid in a snapshot file name as ZooKeeper reads it, or -1. */
+export function zxidFromSnapshotName(name: string): bigint {
+  const parts = name.split('.');
+  if (parts.length < 2 || parts[0] !== SNAPSHOT_PREFIX || !/^[0-9a-fA-F]{1,16}$/.test(parts[1])) return -1n;
+  return BigInt.asIntN(64, BigInt('0x' + parts[1]));
+}
+
+/** Compression by the name's last extension, as ZooKeeper decides it. */
+export function compressionOf(name: string): SnapshotCompression {
+  const parts = name.split('.');
+  if (parts.length < 2) return 'none';
+  const ext = parts[parts.length - 1].toLowerCase();
+  return ext === 'gz' ? 'gz' : ext === 'snappy' ? 'snappy' : 'none';
+}
+
+function juteReason(err: JuteError): string {
+  return err.message.replace(/ at offset \d+$/, '');
+}
+
+/** The "/" after a checksum (ZooKeeper checks for it to tell a complete file from a torn one). */
+function readSealPath(r: JuteReader, corrupt: (offset: number, reason: string) => CorruptSnapshotError): void {
+  const at = r.pos;
+  if (r.readString() !== '/') throw corrupt(at, 'the "/" after the checksum is missing');
+}
+
+/** Parses uncompressed snapshot bytes. `zxid` is the file's (from its name). */
+export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedTypesEnabled = false): LoadedSnapshot {
+  const r = new JuteReader(buf);
+  const corrupt = (offset: number, reason: string): CorruptSnapshotError => new CorruptSnapshotError(file, offset, reason);
+  try {
+    if (buf.length < HEADER_BYTES) throw corrupt(buf.length, `file too short for its header (${buf.length} bytes)`);
+    const header = decodeFileHeader(r);
+    if (header.magic !== SNAP_MAGIC) throw corrupt(0, `bad magic 0x${(header.magic >>> 0).toString(16)} (want ZKSN)`);
+
+    const sessions = new Map<bigint, number>();
+    let at = r.pos;
+    const sessionCount = r.readInt();
+    if (sessionCount < 0 || sessionCount * SESSION_MIN_BYTES > r.remaining())
+      throw corrupt(at, `session count ${sessionCount} does not fit the file`);
+    for (let i = 0; i < sessionCount; i++) {
+      const id = r.readLong();
+      sessions.set(id, r.readInt());
+    }
+
+    const aclLists = new Map<bigint, ACL[]>();
+    let aclIndex = 0n;
+    at = r.pos;
+    const aclCount = r.readInt();
+    if (aclCount < 0 || aclCount * ACL_ENTRY_MIN_BYTES > r.remaining()) throw corrupt(at, `ACL count ${aclCount} does not fit the file`);
+    for (let i = 0; i < aclCount; i++) {
+      const id = r.readLong();
+      at = r.pos;
+      const n = r.readInt();
+      if (n < 0) throw corrupt(at, `ACL list ${id} is null`);
+      if (n * ACL_MIN_BYTES > r.remaining()) throw corrupt(at, `ACL list length ${n} does not fit the file`);
+      const acl: ACL[] = [];
+      for (let j = 0; j < n; j++) acl.push(decodeACL(r));
+      aclLists.set(id, acl);
+      if (id > aclIndex) aclIndex = id;
+    }
+
+    const tree = new DataTree(extendedTypesEnabled);
+    const memos: [string, bigint][] = [];
+    for (;;) {
+      at = r.pos;
+      const p = r.readString();
+      if (p === '/') break;
+      const data = r.readBuffer();
+      const aclAt = r.pos;
+      const aclId = r.readLong();
+      const stat = decodeStatPersisted(r);
+      const acl = aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : aclLists.get(aclId);
+      if (!acl) throw corrupt(aclAt, `node ${p === '' ? '/' : p} refers to ACL id ${aclId}, which is not in the snapshot`);
+      const nodePath = p === '' ? '/' : p;
+      if (nodePath[0] !== '/' || (nodePath.length > 1 && nodePath.endsWith('/'))) throw corrupt(at, `bad node path ${JSON.stringify(p)}`);
+      try {
+        tree.restoreNode(nodePath, data, acl, stat);
+      } catch (err) {
+        throw corrupt(at, (err as Error).message);
+      }
+      memos.push([nodePath, aclId]);
+    }
+
+    const sealAt = r.pos;
+    const sum = adler32(buf, 0, sealAt);
+    const stored = r.readLong();
+    readSealPath(r, corrupt);
+    if (stored !== BigInt(sum))
+      throw corrupt(sealAt, `checksum mismatch: stored 0x${BigInt.asUintN(64, stored).toString(16)}, computed 0x${sum.toString(16)}`);
+
+    let digest: SnapshotDigest | undefined;
+    if (r.remaining() > 0) {
+      const digestZxid = r.readLong();
+      const version = r.readInt();
+      let value: bigint;
+      if (version < 2) {
+        const hexAt = r.pos;
+        const text = r.readString();
+        if (!/^[0-9a-fA-F]{1,16}$/.test(text)) throw corrupt(hexAt, `bad digest ${JSON.stringify(text)}`);
+        value = BigInt.asIntN(64, BigInt('0x' + text));
+      } else value = r.readLong();
+      const seal2At = r.pos;
+      const sum2 = adler32(buf, 0, seal2At);
+      const stored2 = r.readLong();
+      readSealPath(r, corrupt);
+      if (stored2 !== BigInt(sum2))
+        throw corrupt(seal2At, `checksum mismatch after the digest: stored 0x${BigInt.asUintN(64, stored2).toString(16)}, computed 0x${sum2.toString(16)}`);
+      digest = { zxid: digestZxid, version, digest: value };
+    }
+
+    for (const [p, id] of memos) {
+      const node = tree.getNode(p)!;
+      aclIdOfNode.set(node, { acl: node.acl, id });
+    }
+    aclIndexOfTree.set(tree, aclIndex);
+    tree.lastProcessedZxid = zxid;
+
+    const loaded: LoadedSnapshot = { tree, sessions, zxid, dbid: header.dbid };
+    if (digest) {
+      loaded.digest = digest;
+      if (digest.zxid === zxid && digest.zxid > 0n && digest.version === DIGEST_VERSION)
+        loaded.digestMatches = computeTreeDigest(tree) === digest.digest;
+    }
+    return loaded;
+  } catch (err) {
+    if (err instanceof JuteError) throw corrupt(err.offset, juteReason(err));
+    throw err;
+  }
+}
+
+/** The uncompressed bytes of a snapshot file. */
+export function readSnapshotBytes(file: string): Buffer {
+  const raw = fs.readFileSync(file);
+  switch (compressionOf(path.basename(file))) {
+    case 'gz':
+      try {
+        return zlib.gunzipSync(raw);
+      } catch (err) {
+        // Parse what can be inflated so that the error names where the stream breaks off.
+        let partial: Buffer;
+        try {
+          partial = zlib.gunzipSync(raw, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+        } catch {
+          throw new CorruptSnapshotError(file, 0, `gzip: ${(err as Error).message}`);
+        }
+        parseSnapshot(partial, file, -1n);
+        throw new CorruptSnapshotError(file, partial.length, `gzip: ${(err as Error).message}`);
+      }
+    case 'snappy':
+      return snappyJavaStreamDecode(raw, file);
+    default:
+      return raw;
+  }
+}
+
+/**
+ * Reads and checks a snapshot. Throws CorruptSnapshotError (offsets count uncompressed bytes) when
+ * it is truncated, fails a checksum or does not parse; other errors are I/O errors.
+ */
+export function readSnapshot(file: string, extendedTypesEnabled = false): LoadedSnapshot {
+  const buf = readSnapshotBytes(file);
+  return parseSnapshot(buf, file, zxidFromSnapshotName(path.basename(file)), extendedTypesEnabled);
+}
+
+/** Snapshot files in `dir` (the version-2 directory), newest first. */
+export function listSnapshots(dir: string): SnapshotFile[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: SnapshotFile[] = [];
+  for (const name of names) {
+    const zxid = zxidFromSnapshotName(name);
+    if (zxid < 0n) continue;
+    out.push({ file: path.join(dir, name), zxid, compression: compressionOf(name) });
+  }
+  out.sort((a, b) => (a.zxid > b.zxid ? -1 : a.zxid < b.zxid ? 1 : 0));
+  return out;
+}
+
+/**
+ * The snapshots of `dir` that read and check cleanly, newest first, read one at a time as the
+ * caller asks for the next: recovery takes the first and falls back to older ones only when it
+ * must. Corrupt ones are reported to `onCorrupt` and skipped.
+ */
+export function* findValidSnapshots(
+  dir: string,
+  extendedTypesEnabled = false,
+  onCorrupt: (err: CorruptSnapshotError) => void = () => undefined,
+): Generator<LoadedSnapshot & { file: string }> {
+  for (const s of listSnapshots(dir)) {
+    let loaded: LoadedSnapshot;
+    try {
+      loaded = readSnapshot(s.file, extendedTypesEnabled);
+    } catch (err) {
+      if (err instanceof CorruptSnapshotError) {
+        onCorrupt(err);
+        continue;
+      }
+      throw err;
+    }
+    yield { ...loaded, file: s.file };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// snappy-java's stream format (what ZooKeeper writes with compression method "snappy"): a 16-byte
+// header (0x82 "SNAPPY" 0x00, int version, int compatible version), then blocks of
+// { int compressedLength; raw Snappy block }.
+
+const SNAPPY_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
+const SNAPPY_HEADER_BYTES = 16;
+
+function snappyJavaStreamDecode(raw: Buffer, file: string): Buffer {
+  if (raw.length < SNAPPY_HEADER_BYTES || !raw.subarray(0, 8).equals(SNAPPY_MAGIC))
+    throw new CorruptSnapshotError(file, 0, 'not a snappy-java stream (bad magic)');
+  const blocks: Buffer[] = [];
+  let pos = SNAPPY_HEADER_BYTES;
+  let total = 0;
+  while (pos < raw.length) {
+    if (pos + 4 > raw.length) break;
+    const len = raw.readInt32BE(pos);
+    if (len < 0 || pos + 4 + len > raw.length) break;
+    let block: Buffer;
+    try {
+      block = snappyDecodeBlock(raw.subarray(pos + 4, pos + 4 + len));
+    } catch (err) {
+      throw new CorruptSnapshotError(file, total, `snappy block: ${(err as Error).message}`);
+    }
+    blocks.push(block);
+    total += block.length;
+    pos += 4 + len;
+  }
+  const out = Buffer.concat(blocks, total);
+  if (pos < raw.length) {
+    // A torn block: parse what came before so the error names the first missing byte.
+    parseSnapshot(out, file, -1n);
+    throw new CorruptSnapshotError(file, total, 'snappy stream ends inside a block');
+  }
+  return out;
+}
+
+/** Decodes one raw Snappy block (format_description.txt of the Snappy project). */
+function snappyDecodeBlock(src: Buffer): Buffer {
+  let pos = 0;
+  let outLen = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (pos >= src.length || shift > 28) throw new Error('bad length varint');
+    const b = src[pos++];
+    outLen += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) break;
+  }
+  const out = Buffer.allocUnsafe(outLen);
+  let o = 0;
+  while (pos < src.length) {
+    const tag = src[pos++];
+    let len: number;
+    let offset: number;
+    switch (tag & 3) {
+      case 0: {
+        len = (tag >>> 2) + 1;
+        if (len > 60) {
+          const extra = len - 60;
+          if (pos + extra > src.length) throw new Error('literal length past the end');
+          len = src.readUIntLE(pos, extra) + 1;
+          pos += extra;
+        }
+        if (pos + len > src.length || o + len > outLen) throw new Error('literal past the end');
+        src.copy(out, o, pos, pos + len);
+        pos += len;
+        o += len;
+        continue;
+      }
+      case 1:
+        if (pos + 1 > src.length) throw new Error('copy past the end');
+        len = ((tag >>> 2) & 7) + 4;
+        offset = ((tag >>> 5) << 8) | src[pos++];
+        break;
+      case 2:
+        if (pos + 2 > src.length) throw new Error('copy past the end');
+        len = (tag >>> 2) + 1;
+        offset = src.readUInt16LE(pos);
+        pos += 2;
+        break;
+      default:
+        if (pos + 4 > src.length) throw new Error('copy past the end');
+        len = (tag >>> 2) + 1;
+        offset = src.readUInt32LE(pos);
+        pos += 4;
+        break;
+    }
+    if (offset === 0 || offset > o || o + len > outLen) throw new Error('bad copy');
+    // Copies may overlap their own output (runs), so byte by byte.
+    for (let i = 0; i < len; i++, o++) out[o] = out[o - offset];
+  }
+  if (o !== outLen) throw new Error(`block holds ${o} bytes, its header says ${outLen}`);
+  return out;
+}
