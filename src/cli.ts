@@ -11,6 +11,12 @@ import { ConfigError, loadConfig, parseSystemPropertyArgs } from './server/confi
 import { ZooKeeperServer } from './server/server';
 import { ZKTS_VERSION } from './admin/version';
 import { fourLetterWordClient } from './admin/client';
+import { DiskDatabase, RecoveryError } from './storage/diskdb';
+import { CorruptSnapshotError } from './storage/snapshot';
+import { CorruptLogError } from './storage/txnlog';
+import { purge } from './storage/purge';
+import { logDumpMain } from './storage/logdump';
+import { snapshotDumpMain } from './storage/snapdump';
 
 async function runServer(cfgFile: string | undefined, props: Map<string, string>): Promise<number> {
   const log = pino({ level: props.get('zkts.logLevel') ?? process.env.ZKTS_LOG_LEVEL ?? 'info' });
@@ -39,10 +45,21 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     process.stderr.write(`zkts: ${msg}\n`);
     return 2;
   }
-  log.warn('data is kept in memory only: it does not survive a restart');
-  const server = new ZooKeeperServer(config, log);
+  let server: ZooKeeperServer | undefined;
+  let db: DiskDatabase;
   try {
-    await server.start();
+    db = await DiskDatabase.open(config, log, (err) => server?.storageFailed(err));
+  } catch (e) {
+    if (e instanceof RecoveryError || e instanceof CorruptSnapshotError || e instanceof CorruptLogError) {
+      log.fatal({ reason: e.message }, 'cannot recover the database');
+      process.stderr.write(`zkts: cannot recover the database: ${e.message}\n`);
+      return 3;
+    }
+    throw e;
+  }
+  server = new ZooKeeperServer(config, log, Date.now, db);
+  try {
+    await server!.start();
   } catch (e) {
     log.fatal({ err: (e as Error).message, port: config.clientPort, address: config.clientPortAddress }, 'cannot listen for clients');
     return 1;
@@ -50,7 +67,7 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
-      server.stop().then(resolve, resolve);
+      server!.stop().then(resolve, resolve);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
@@ -76,6 +93,32 @@ function main(argv: string[]): void {
     .argument('[hostport]', 'host:port', '127.0.0.1:2181')
     .action(async (cmd: string, hostport: string) => {
       process.stdout.write(await fourLetterWordClient(hostport, cmd));
+    });
+  program
+    .command('purge')
+    .description('delete old snapshots and txn logs, keeping the newest <count> snapshots (like zkCleanup.sh)')
+    .argument('<dataLogDir>', 'the txn log directory (dataLogDir)')
+    .argument('[snapDir]', 'the snapshot directory (dataDir); defaults to dataLogDir')
+    .option('-n, --count <count>', 'snapshots to keep (at least 3)', '3')
+    .action((dataLogDir: string, snapDir: string | undefined, opts: { count: string }) => {
+      const r = purge(dataLogDir, snapDir ?? dataLogDir, Number(opts.count));
+      for (const f of r.removed) process.stdout.write(`removed ${f}\n`);
+    });
+  program
+    .command('log-dump')
+    .description('print the txns of a txn log file (like ZooKeeper\'s TxnLogToolkit)')
+    .allowUnknownOption()
+    .argument('<args...>', '<file> [--json]')
+    .action(async (args: string[]) => {
+      process.exitCode = await logDumpMain(args);
+    });
+  program
+    .command('snapshot-dump')
+    .description('print a snapshot (like ZooKeeper\'s SnapshotFormatter)')
+    .allowUnknownOption()
+    .argument('<args...>', '<file> [--json] [-d]')
+    .action(async (args: string[]) => {
+      process.exitCode = await snapshotDumpMain(args);
     });
   program.parseAsync(rest, { from: 'user' }).catch((e) => {
     process.stderr.write(`zkts: ${(e as Error).message}\n`);

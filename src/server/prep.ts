@@ -90,6 +90,11 @@ export class Prep {
           return this.prepareCloseSession(sessionId, zxid);
         case OpCode.reconfig:
           throw new KeeperError(this.options.reconfigEnabled ? Err.UNIMPLEMENTED : Err.RECONFIGDISABLED);
+        case OpCode.check:
+          // A check on its own changes nothing; ZooKeeper's log has no record for it outside a
+          // multi, so it is logged as an error txn carrying OK.
+          this.prepareOp(req, sessionId, ids, zxid);
+          return { type: OpCode.error, record: { err: Err.OK } };
         default:
           return this.prepareOp(req, sessionId, ids, zxid);
       }

@@ -198,6 +198,12 @@ export class ZooKeeperServer implements CnxnHandler {
     }
     const timeoutMs = Math.min(Math.max(req.timeOut, this.config.minSessionTimeoutMs), this.config.maxSessionTimeoutMs);
     c.state = 'open';
+    if (req.sessionId === 0n && this.commit.failure) {
+      // A new session is a txn, and nothing can be made durable any more.
+      this.log.warn({ reason: this.commit.failure.message }, 'new session refused: storage has failed');
+      c.close();
+      return;
+    }
     if (req.sessionId === 0n) {
       const id = this.sessions.newSessionId();
       const session = this.sessions.add(id, timeoutMs, this.now());

@@ -1,0 +1,176 @@
+/**
+ * The database on disk, in ZooKeeper's format. Opening it recovers the newest valid snapshot plus
+ * the txn log after it; while serving, it logs every txn (through the commit stage), takes a
+ * snapshot every `snapCount` txns (randomised, as ZooKeeper does, so that servers of an ensemble
+ * do not snapshot together) and purges old files.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import { OpCode } from '../protocol/constants';
+import type { ServerConfig } from '../server/config';
+import { LogCommitStage } from '../server/commit';
+import type { Database } from './database';
+import { DataTree } from './datatree';
+import { purge, VERSION_DIR } from './purge';
+import { CorruptSnapshotError, listSnapshots, readSnapshot, writeSnapshot } from './snapshot';
+import type { Txn } from './txn';
+import { CorruptLogError, readTxnLog, TornLogTail, truncateLog, TxnLogWriter, type FsShim } from './txnlog';
+
+/** How long a shutdown waits for txns already handed to the log. */
+const CLOSE_DRAIN_MS = 10_000;
+/** Txns of one fsync at most. */
+const MAX_COMMIT_BATCH = 1000;
+
+export class RecoveryError extends Error {}
+
+interface Recovered {
+  tree: DataTree;
+  sessions: Map<bigint, number>;
+  snapshotZxid: bigint;
+  snapshotFile?: string;
+  replayed: number;
+}
+
+/** Newest valid snapshot, then the log after it. Corrupt snapshots fall back to older ones. */
+export function recover(config: ServerConfig, log: Logger): Recovered {
+  let tree = new DataTree(config.extendedTypesEnabled);
+  let sessions = new Map<bigint, number>();
+  let snapshotZxid = 0n;
+  let snapshotFile: string | undefined;
+  const snaps = listSnapshots(path.join(config.dataDir, VERSION_DIR));
+  for (const s of snaps) {
+    try {
+      const r = readSnapshot(s.file, config.extendedTypesEnabled);
+      tree = r.tree;
+      sessions = r.sessions;
+      snapshotZxid = r.zxid;
+      snapshotFile = s.file;
+      break;
+    } catch (e) {
+      if (!(e instanceof CorruptSnapshotError)) throw e;
+      log.warn({ file: s.file, reason: e.message }, 'snapshot is corrupt; trying an older one');
+    }
+  }
+  if (snaps.length > 0 && snapshotFile === undefined) {
+    // Without any valid snapshot, only a log that starts at zxid 1 can rebuild the tree.
+    log.warn({ snapshots: snaps.length }, 'no valid snapshot; replaying the whole log');
+  }
+  tree.lastProcessedZxid = snapshotZxid;
+  let replayed = 0;
+  try {
+    for (const entry of readTxnLog(config.dataLogDir, snapshotZxid + 1n)) {
+      const txn = entry.txn;
+      if (txn.hdr.zxid <= tree.lastProcessedZxid) continue;
+      if (txn.hdr.zxid !== tree.lastProcessedZxid + 1n)
+        throw new RecoveryError(
+          `txns 0x${(tree.lastProcessedZxid + 1n).toString(16)} to 0x${(txn.hdr.zxid - 1n).toString(16)} are missing before ${entry.file} offset ${entry.offset}; refusing to start`,
+        );
+      tree.apply(txn);
+      trackSessions(sessions, txn);
+      replayed++;
+    }
+  } catch (e) {
+    if (e instanceof TornLogTail) {
+      log.warn({ file: e.file, offset: e.offset, reason: e.message }, 'truncating a torn record at the end of the txn log');
+      truncateLog(e.file, e.offset);
+    } else if (e instanceof CorruptLogError) {
+      throw new RecoveryError(`txn log ${e.file} is corrupt at offset ${e.offset}: ${e.message}; refusing to start`);
+    } else throw e;
+  }
+  return { tree, sessions, snapshotZxid, snapshotFile, replayed };
+}
+
+function trackSessions(sessions: Map<bigint, number>, txn: Txn): void {
+  const b = txn.body;
+  if (b.type === OpCode.createSession) sessions.set(txn.hdr.clientId, b.record.timeOut);
+  else if (b.type === OpCode.closeSession) sessions.delete(txn.hdr.clientId);
+}
+
+export class DiskDatabase implements Database {
+  readonly commit: LogCommitStage;
+  private txnsSinceSnapshot = 0;
+  private snapshotThreshold: number;
+  private snapshotting: Promise<void> | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly tree: DataTree,
+    readonly sessions: Map<bigint, number>,
+    private readonly writer: TxnLogWriter,
+    private readonly config: ServerConfig,
+    private readonly log: Logger,
+    onFailure: (err: Error) => void,
+  ) {
+    this.commit = new LogCommitStage(writer, MAX_COMMIT_BATCH, onFailure);
+    this.snapshotThreshold = this.nextThreshold();
+  }
+
+  /** Recovers the database and takes a clean snapshot of it, as ZooKeeper does at start. */
+  static async open(config: ServerConfig, log: Logger, onFailure: (err: Error) => void, fsShim?: FsShim): Promise<DiskDatabase> {
+    for (const dir of [config.dataDir, config.dataLogDir]) fs.mkdirSync(path.join(dir, VERSION_DIR), { recursive: true });
+    const started = Date.now();
+    const r = recover(config, log);
+    log.info(
+      { snapshot: r.snapshotFile ?? null, snapshotZxid: '0x' + r.snapshotZxid.toString(16), replayed: r.replayed, zxid: '0x' + r.tree.lastProcessedZxid.toString(16), nodes: r.tree.nodeCount, sessions: r.sessions.size, ms: Date.now() - started },
+      'database recovered',
+    );
+    const writer = new TxnLogWriter(config.dataLogDir, { preAllocBytes: config.preAllocSizeKb * 1024, forceSync: config.forceSync, fs: fsShim });
+    const db = new DiskDatabase(r.tree, r.sessions, writer, config, log, onFailure);
+    await writeSnapshot(path.join(config.dataDir, VERSION_DIR), r.tree, r.sessions, r.tree.lastProcessedZxid);
+    db.schedulePurge();
+    return db;
+  }
+
+  /** snapCount/2 plus a random part of snapCount/2, as ZooKeeper spreads snapshots. */
+  private nextThreshold(): number {
+    const half = Math.max(1, Math.floor(this.config.snapCount / 2));
+    return half + Math.floor(Math.random() * half);
+  }
+
+  afterApply(_txn: Txn, sessions: () => Map<bigint, number>): void {
+    if (++this.txnsSinceSnapshot < this.snapshotThreshold) return;
+    if (this.snapshotting) return;
+    this.txnsSinceSnapshot = 0;
+    this.snapshotThreshold = this.nextThreshold();
+    this.writer.rollLog();
+    const zxid = this.tree.lastProcessedZxid;
+    const started = Date.now();
+    // writeSnapshot serialises the tree before its first await: the snapshot is of this point.
+    this.snapshotting = writeSnapshot(path.join(this.config.dataDir, VERSION_DIR), this.tree, sessions(), zxid)
+      .then((file) => this.log.info({ file, zxid: '0x' + zxid.toString(16), ms: Date.now() - started }, 'snapshot taken'))
+      .catch((e) => this.log.error({ err: (e as Error).message }, 'snapshot failed; the txn log still holds every txn'))
+      .finally(() => (this.snapshotting = undefined));
+  }
+
+  private schedulePurge(): void {
+    const hours = this.config.autopurgePurgeIntervalHours;
+    if (hours <= 0) return;
+    const run = () => {
+      try {
+        const r = purge(this.config.dataLogDir, this.config.dataDir, this.config.autopurgeSnapRetainCount);
+        if (r.removed.length > 0) this.log.info({ removed: r.removed }, 'purged old snapshots and logs');
+      } catch (e) {
+        this.log.error({ err: (e as Error).message }, 'purge failed');
+      }
+    };
+    this.purgeTimer = setInterval(run, hours * 3600_000);
+    this.purgeTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    // Let txns already handed to the log reach the disk (bounded: a failed disk never answers).
+    if (!this.commit.failure) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_DRAIN_MS);
+        this.commit.barrier(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    if (this.snapshotting) await this.snapshotting;
+    await this.writer.close();
+  }
+}
