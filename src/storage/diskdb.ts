@@ -172,5 +172,7 @@ export class DiskDatabase implements Database {
     }
     if (this.snapshotting) await this.snapshotting;
     await this.writer.close();
+    const st = this.commit.stats;
+    this.log.info({ txns: st.txns, fsyncBatches: st.batches, maxBatch: st.maxBatch, txnsPerFsync: st.batches ? +(st.txns / st.batches).toFixed(2) : 0 }, 'txn log closed');
   }
 }
