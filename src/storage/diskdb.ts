@@ -81,6 +81,14 @@ export function recover(config: ServerConfig, log: Logger): Recovered {
   return { tree, sessions, snapshotZxid, snapshotFile, replayed };
 }
 
+function snapshotCompression(config: ServerConfig, log: Logger): 'none' | 'gz' {
+  const method = config.systemProps.get('zookeeper.snapshot.compression.method') ?? '';
+  if (method === 'gz') return 'gz';
+  if (method === 'snappy') log.warn('snapshot.compression.method=snappy: snappy snapshots are read but written uncompressed');
+  else if (method !== '') log.warn({ method }, 'unknown snapshot.compression.method; writing uncompressed');
+  return 'none';
+}
+
 function trackSessions(sessions: Map<bigint, number>, txn: Txn): void {
   const b = txn.body;
   if (b.type === OpCode.createSession) sessions.set(txn.hdr.clientId, b.record.timeOut);
@@ -94,6 +102,9 @@ export class DiskDatabase implements Database {
   private snapshotting: Promise<void> | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
 
+  /** zookeeper.snapshot.compression.method: gz is written; snappy is read only. */
+  private readonly compression: 'none' | 'gz';
+
   private constructor(
     readonly tree: DataTree,
     readonly sessions: Map<bigint, number>,
@@ -103,6 +114,7 @@ export class DiskDatabase implements Database {
     onFailure: (err: Error) => void,
   ) {
     this.commit = new LogCommitStage(writer, MAX_COMMIT_BATCH, onFailure);
+    this.compression = snapshotCompression(config, log);
     this.snapshotThreshold = this.nextThreshold();
   }
 
@@ -117,7 +129,7 @@ export class DiskDatabase implements Database {
     );
     const writer = new TxnLogWriter(config.dataLogDir, { preAllocBytes: config.preAllocSizeKb * 1024, forceSync: config.forceSync, fs: fsShim });
     const db = new DiskDatabase(r.tree, r.sessions, writer, config, log, onFailure);
-    await writeSnapshot(path.join(config.dataDir, VERSION_DIR), r.tree, r.sessions, r.tree.lastProcessedZxid);
+    await writeSnapshot(path.join(config.dataDir, VERSION_DIR), r.tree, r.sessions, r.tree.lastProcessedZxid, { compression: db.compression });
     db.schedulePurge();
     return db;
   }
@@ -137,7 +149,7 @@ export class DiskDatabase implements Database {
     const zxid = this.tree.lastProcessedZxid;
     const started = Date.now();
     // writeSnapshot serialises the tree before its first await: the snapshot is of this point.
-    this.snapshotting = writeSnapshot(path.join(this.config.dataDir, VERSION_DIR), this.tree, sessions(), zxid)
+    this.snapshotting = writeSnapshot(path.join(this.config.dataDir, VERSION_DIR), this.tree, sessions(), zxid, { compression: this.compression })
       .then((file) => this.log.info({ file, zxid: '0x' + zxid.toString(16), ms: Date.now() - started }, 'snapshot taken'))
       .catch((e) => this.log.error({ err: (e as Error).message }, 'snapshot failed; the txn log still holds every txn'))
       .finally(() => (this.snapshotting = undefined));

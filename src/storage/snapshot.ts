@@ -298,7 +298,7 @@ export function serializeSnapshotChunks(
 
   let digest = opts.digest;
   if (digest === undefined) {
-    digest = zxid > 0n ? { zxid, version: DIGEST_VERSION, digest: computeTreeDigest(tree) } : { zxid: 0n, version: DIGEST_VERSION, digest: 0n };
+    digest = zxid > 0n ? { zxid, version: DIGEST_VERSION, digest: tree.digest.value } : { zxid: 0n, version: DIGEST_VERSION, digest: 0n };
   }
   if (digest !== null) {
     w.writeLong(digest.zxid);
