@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, parseSystemPropertyArgs } from './server/confi
 import { ZooKeeperServer } from './server/server';
 import { ZKTS_VERSION } from './admin/version';
 import { fourLetterWordClient } from './admin/client';
+import { AdminServer } from './admin/adminserver';
 import { DiskDatabase, RecoveryError } from './storage/diskdb';
 import { CorruptSnapshotError } from './storage/snapshot';
 import { CorruptLogError } from './storage/txnlog';
@@ -21,8 +22,9 @@ import { snapshotDumpMain } from './storage/snapdump';
 async function runServer(cfgFile: string | undefined, props: Map<string, string>): Promise<number> {
   const log = pino({ level: props.get('zkts.logLevel') ?? process.env.ZKTS_LOG_LEVEL ?? 'info' });
   let config;
+  let text: string | undefined;
   try {
-    const text = cfgFile === undefined ? undefined : fs.readFileSync(cfgFile, 'utf8');
+    text = cfgFile === undefined ? undefined : fs.readFileSync(cfgFile, 'utf8');
     config = loadConfig(text, props, cfgFile === undefined ? process.cwd() : path.dirname(path.resolve(cfgFile)));
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -58,16 +60,32 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     throw e;
   }
   server = new ZooKeeperServer(config, log, Date.now, db);
+  server.fourLetterWords.context.initialConfig = text ?? '';
+  // ZooKeeper starts its AdminServer before the client port, and a failure there stops the start.
+  let admin: AdminServer | undefined;
+  if (config.adminEnableServer) {
+    admin = new AdminServer(server, log);
+    try {
+      await admin.start();
+    } catch (e) {
+      const msg = `Unable to start AdminServer, exiting abnormally: ${(e as Error).message} (set admin.serverPort to a free port, or admin.enableServer=false)`;
+      log.fatal({ err: (e as Error).message, port: config.adminServerPort, address: config.adminServerAddress }, msg);
+      process.stderr.write(`zkts: ${msg}\n`);
+      await db.close();
+      return 4;
+    }
+  }
   try {
     await server!.start();
   } catch (e) {
     log.fatal({ err: (e as Error).message, port: config.clientPort, address: config.clientPortAddress }, 'cannot listen for clients');
+    await admin?.stop();
     return 1;
   }
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
-      server!.stop().then(resolve, resolve);
+      Promise.all([admin?.stop(), server!.stop()]).then(() => resolve(), () => resolve());
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

@@ -1,126 +1,175 @@
 /**
- * Four-letter words on the client port. The whitelist follows `4lw.commands.whitelist`
- * (ZooKeeper's default: srvr only); a word not on it gets ZooKeeper's refusal text.
+ * Four-letter words on the client port, rendered as ZooKeeper's text from the command registry's
+ * data. The whitelist follows `4lw.commands.whitelist` (ZooKeeper's default: srvr only); a word not
+ * on it gets ZooKeeper's refusal text.
  */
 import type { ZooKeeperServer } from '../server/server';
+import {
+  AdminContext,
+  connectionExpiry,
+  confView,
+  dataDirSize,
+  dataWatches,
+  environment,
+  hex,
+  latency,
+  logDirSize,
+  monitorValues,
+  nodeCount,
+  resetConnectionStats,
+  resetServerStats,
+  sessionExpiry,
+  watchesBySession,
+  watchSummary,
+  connectionInfo,
+} from './commands';
+import { javaDoubleText } from './json';
+import type { ServerCnxn } from '../server/cnxn';
 import { VERSION_LINE } from './version';
 
-type Command = (s: ZooKeeperServer) => string;
+type Word = (ctx: AdminContext, rest: Buffer | undefined) => string;
 
-function javaDouble(n: number): string {
-  return Number.isInteger(n) ? n.toFixed(1) : String(n);
-}
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-function hex(z: bigint): string {
-  return '0x' + BigInt.asUintN(64, z).toString(16);
-}
-
-function latencyLine(s: ZooKeeperServer): string {
-  const st = s.stats;
-  const min = st.latencyCount === 0 ? 0 : st.minLatencyMs;
-  const avg = st.latencyCount === 0 ? 0 : Math.round((st.totalLatencyMs / st.latencyCount) * 10000) / 10000;
-  return `Latency min/avg/max: ${min}/${javaDouble(avg)}/${st.maxLatencyMs}\n`;
+/** java.util.Date.toString() in UTC: "Wed Nov 25 07:45:49 UTC 2026". */
+export function javaDate(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} UTC ${d.getUTCFullYear()}`;
 }
 
 function serverSummary(s: ZooKeeperServer): string {
+  const lat = latency(s);
   return (
-    latencyLine(s) +
+    `Latency min/avg/max: ${lat.min}/${javaDoubleText(lat.avg)}/${lat.max}\n` +
     `Received: ${s.stats.packetsReceived}\n` +
     `Sent: ${s.stats.packetsSent}\n` +
     `Connections: ${s.cnxns.size}\n` +
     `Outstanding: ${s.outstanding}\n` +
     `Zxid: ${hex(s.lastProcessedZxid)}\n` +
     `Mode: standalone\n` +
-    // ZooKeeper's node map holds the root twice ("" and "/"), and its count shows it.
-    `Node count: ${s.tree.nodeCount + 1}\n`
+    `Node count: ${nodeCount(s)}\n`
   );
 }
 
-function connectionLines(s: ZooKeeperServer): string {
-  let out = '';
-  for (const c of s.cnxns) {
-    out += ` /${c.remoteAddress}:${c.remotePort}[${c.state === 'open' ? 1 : 0}](queued=${c.queue.length},recved=${c.packetsReceived},sent=${c.packetsSent}`;
-    if (c.session) {
-      out += `,sid=${hex(c.session.id)},lop=${c.lastOp},est=${c.establishedAtMs},to=${c.session.timeoutMs}`;
-      if (c.lastCxid !== 0) out += `,lcxid=0x${(c.lastCxid >>> 0).toString(16)}`;
-      out += `,lzxid=${hex(c.lastZxid)},lresp=0,llat=${c.lastLatencyMs},minlat=${c.latencyCount ? c.minLatencyMs : 0},avglat=${c.latencyCount ? Math.round(c.totalLatencyMs / c.latencyCount) : 0},maxlat=${c.maxLatencyMs}`;
-    }
-    out += ')\n';
+/** One connection as ZooKeeper's dumpConnectionInfo prints it; `brief` is stat's form. */
+function connectionLine(c: ServerCnxn, brief: boolean): string {
+  const i = connectionInfo(c);
+  let out = ` /${i.remote}[${i.interestOps}](queued=${i.outstanding},recved=${i.packetsReceived},sent=${i.packetsSent}`;
+  if (!brief && i.sessionId !== 0n) {
+    out += `,sid=${hex(i.sessionId)},lop=${i.lastOp},est=${i.establishedAtMs},to=${i.sessionTimeoutMs}`;
+    if (i.lastCxid > 0) out += `,lcxid=0x${i.lastCxid.toString(16)}`;
+    out += `,lzxid=${hex(i.lastZxid)},lresp=${i.lastResponseTimeMs},llat=${i.lastLatencyMs},minlat=${i.minLatencyMs},avglat=${i.avgLatencyMs},maxlat=${i.maxLatencyMs}`;
   }
+  return out + ')\n';
+}
+
+function connectionLines(s: ZooKeeperServer, brief: boolean): string {
+  let out = '';
+  for (const c of s.cnxns) out += connectionLine(c, brief);
   return out;
 }
 
-const COMMANDS: Record<string, Command> = {
+const WORDS: Record<string, Word> = {
   ruok: () => 'imok',
-  srvr: (s) => `Zookeeper version: ${VERSION_LINE}\n` + serverSummary(s),
-  stat: (s) => `Zookeeper version: ${VERSION_LINE}\nClients:\n${connectionLines(s)}\n` + serverSummary(s),
-  cons: (s) => connectionLines(s) + '\n',
+  srvr: ({ server }) => `Zookeeper version: ${VERSION_LINE}\n` + serverSummary(server),
+  stat: ({ server }) => `Zookeeper version: ${VERSION_LINE}\nClients:\n${connectionLines(server, true)}\n` + serverSummary(server),
+  cons: ({ server }) => connectionLines(server, false) + '\n',
   isro: () => 'rw',
-  wchs: (s) => {
-    const st = s.watches.stats();
-    return `${s.cnxns.size} connections watching ${st.paths} paths\nTotal watches:${st.watches}\n`;
+  hash: () => '',
+  dirs: ({ server }) => `datadir_size: ${dataDirSize(server)}\nlogdir_size: ${logDirSize(server)}\n`,
+  wchs: ({ server }) => {
+    const w = watchSummary(server);
+    return `${w.connections} connections watching ${w.paths} paths\nTotal watches:${w.watches}\n`;
   },
-  wchp: (s) => {
+  wchc: ({ server }) => {
     let out = '';
-    for (const [path, set] of s.watches.byPath()) {
-      out += `${path}\n`;
-      for (const w of set) out += `\t${hex((w as { sessionId?: bigint }).sessionId ?? 0n)}\n`;
+    for (const [sid, paths] of watchesBySession(server)) {
+      out += `${hex(sid)}\n`;
+      for (const p of paths) out += `\t${p}\n`;
     }
-    return out;
+    return out + '\n';
   },
-  dump: (s) => {
-    let out = 'SessionTracker dump:\nSession Sets (' + s.sessions.size + ')/(' + s.sessions.size + '):\n';
-    out += 'ephemeral nodes dump:\nSessions with Ephemerals (' + [...s.tree.sessionsWithEphemerals()].length + '):\n';
-    for (const sid of s.tree.sessionsWithEphemerals()) {
+  wchp: ({ server }) => {
+    let out = '';
+    for (const [p, ws] of dataWatches(server)) {
+      out += `${p}\n`;
+      for (const w of ws) out += `\t${hex((w as { sessionId?: bigint }).sessionId ?? 0n)}\n`;
+    }
+    return out + '\n';
+  },
+  dump: ({ server }) => {
+    const s = server;
+    const sessions = sessionExpiry(s);
+    let out = `SessionTracker dump:\nSession Sets (${sessions.length})/(${s.sessions.size}):\n`;
+    for (const [t, ids] of sessions) {
+      out += `${ids.length} expire at ${javaDate(t)}:\n`;
+      for (const id of ids) out += `\t${hex(id)}\n`;
+    }
+    const owners = [...s.tree.sessionsWithEphemerals()];
+    out += `ephemeral nodes dump:\nSessions with Ephemerals (${owners.length}):\n`;
+    for (const sid of owners) {
       out += `${hex(sid)}:\n`;
       for (const p of [...s.tree.ephemeralsOf(sid)].sort()) out += `\t${p}\n`;
     }
+    const cnxns = connectionExpiry(s);
+    out += `Connections dump:\nConnections Sets (${cnxns.length})/(${s.cnxns.size}):\n`;
+    for (const [t, cs] of cnxns) {
+      out += `${cs.length} expire at ${javaDate(t)}:\n`;
+      for (const c of cs) out += `\tip: /${c.remoteIp}:${c.remotePort} sessionId: ${hex(c.sessionId)}\n`;
+    }
     return out;
   },
-  conf: (s) => {
-    const c = s.config;
+  conf: ({ server }) => {
+    const c = confView(server);
     return (
-      `clientPort=${c.clientPort ?? ''}\n` +
-      `secureClientPort=${c.secureClientPort ?? -1}\n` +
-      `dataDir=${c.dataDir}/version-2\n` +
-      `dataDirSize=0\n` +
-      `dataLogDir=${c.dataLogDir}/version-2\n` +
-      `dataLogSize=0\n` +
-      `tickTime=${c.tickTimeMs}\n` +
+      `clientPort=${c.clientPort}\n` +
+      `secureClientPort=${c.secureClientPort}\n` +
+      `dataDir=${c.dataDir}\n` +
+      `dataDirSize=${c.dataDirSize}\n` +
+      `dataLogDir=${c.dataLogDir}\n` +
+      `dataLogSize=${c.dataLogSize}\n` +
+      `tickTime=${c.tickTime}\n` +
       `maxClientCnxns=${c.maxClientCnxns}\n` +
-      `minSessionTimeout=${c.minSessionTimeoutMs}\n` +
-      `maxSessionTimeout=${c.maxSessionTimeoutMs}\n` +
+      `minSessionTimeout=${c.minSessionTimeout}\n` +
+      `maxSessionTimeout=${c.maxSessionTimeout}\n` +
       `clientPortListenBacklog=${c.clientPortListenBacklog}\n` +
-      `serverId=0\n`
+      `serverId=${c.serverId}\n`
     );
   },
-  envi: () =>
-    'Environment:\n' +
-    `zookeeper.version=${VERSION_LINE}\n` +
-    `host.name=${require('node:os').hostname()}\n` +
-    `node.version=${process.version}\n` +
-    `os.name=${process.platform}\n` +
-    `os.arch=${process.arch}\n` +
-    `user.dir=${process.cwd()}\n` +
-    `process.pid=${process.pid}\n`,
-  crst: (s) => {
-    for (const c of s.cnxns) {
-      c.minLatencyMs = Number.MAX_SAFE_INTEGER;
-      c.maxLatencyMs = c.totalLatencyMs = c.latencyCount = 0;
-    }
+  envi: () => 'Environment:\n' + environment().map(([k, v]) => `${k}=${v}\n`).join(''),
+  crst: ({ server }) => {
+    resetConnectionStats(server);
     return 'Connection stats reset.\n';
   },
-  srst: (s) => {
-    Object.assign(s.stats, { packetsReceived: 0, packetsSent: 0, minLatencyMs: Number.MAX_SAFE_INTEGER, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0 });
+  srst: ({ server }) => {
+    resetServerStats(server);
     return 'Server stats reset.\n';
   },
+  gtmk: (ctx) => String(ctx.traceMask),
+  // The mask is a big-endian long right after the word; without it ZooKeeper drops the connection.
+  stmk: (ctx, rest) => {
+    if (!rest || rest.length < 8) return '';
+    ctx.traceMask = rest.readBigInt64BE(0);
+    return String(ctx.traceMask);
+  },
+  mntr: ({ server }) =>
+    monitorValues(server, Date.now())
+      .map(([k, v]) => `zk_${k}\t${String(v)}\n`)
+      .join(''),
 };
 
 /** Every word ZooKeeper recognises, including the ones not implemented here yet. */
 const KNOWN_WORDS = new Set(['conf', 'cons', 'crst', 'dirs', 'dump', 'envi', 'gtmk', 'stmk', 'ruok', 'srvr', 'srst', 'stat', 'wchc', 'wchp', 'wchs', 'mntr', 'isro', 'hash', 'kill', 'reqs', 'trac', 'tchk', 'cnfg']);
 
 export class FourLetterWords {
-  constructor(private readonly server: ZooKeeperServer) {}
+  /** Shared with the AdminServer: the trace mask and the initial configuration live here. */
+  readonly context: AdminContext;
+
+  constructor(private readonly server: ZooKeeperServer) {
+    this.context = new AdminContext(server);
+  }
 
   isCommand(word: string): boolean {
     return KNOWN_WORDS.has(word);
@@ -131,10 +180,10 @@ export class FourLetterWords {
     return wl === '*' || wl.has(word);
   }
 
-  run(word: string): string {
+  run(word: string, rest?: Buffer): string {
     if (!this.allowed(word)) return `${word} is not executed because it is not in the whitelist.\n`;
-    const cmd = COMMANDS[word];
-    if (!cmd) return `${word} is not executed because it is not implemented yet.\n`;
-    return cmd(this.server);
+    const w = WORDS[word];
+    if (!w) return `${word} is not executed because it is not implemented yet.\n`;
+    return w(this.context, rest);
   }
 }

@@ -24,10 +24,11 @@ export interface Request {
 export interface CnxnHandler {
   maxFrameBytes: number;
   /** Server-wide packet counters (srvr's Received and Sent). */
-  stats: { packetsReceived: number; packetsSent: number };
+  stats: { packetsReceived: number; packetsSent: number; bytesReceived: number };
   onConnect(c: ServerCnxn, frame: Buffer): void;
   onRequest(c: ServerCnxn, frame: Buffer): void;
-  onFourLetterWord(c: ServerCnxn, word: string): void;
+  /** `rest` is what followed the word in the same read (stmk's mask). */
+  onFourLetterWord(c: ServerCnxn, word: string, rest?: Buffer): void;
   isFourLetterWord(word: string): boolean;
   onClose(c: ServerCnxn): void;
   canRead(c: ServerCnxn, acl: R.ACL[]): boolean;
@@ -90,6 +91,7 @@ export class ServerCnxn implements Watcher {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    this.handler.stats.bytesReceived += chunk.length;
     try {
       if (!this.sniffed && this.state === 'handshake') {
         this.sniffed = true;
@@ -97,7 +99,7 @@ export class ServerCnxn implements Watcher {
         if (chunk.length >= 4) {
           const word = chunk.toString('latin1', 0, 4);
           if (this.handler.isFourLetterWord(word)) {
-            this.handler.onFourLetterWord(this, word);
+            this.handler.onFourLetterWord(this, word, chunk.subarray(4));
             return;
           }
         }

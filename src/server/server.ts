@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import { Err, OpCode, OpName } from '../protocol/constants';
+import { Err, EventType, OpCode, OpName } from '../protocol/constants';
 import { JuteError, JuteReader } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, WRITE_TYPES } from '../protocol/requests';
@@ -40,6 +40,13 @@ export interface ServerStats {
   totalLatencyMs: number;
   latencyCount: number;
   startedAtMs: number;
+  /** Bytes read from client sockets (mntr's bytes_received_count). */
+  bytesReceived: number;
+  /** Auth packets refused (mntr's auth_failed_count). */
+  authFailed: number;
+  /** Top-level path segments read or written by clients: mntr's per-namespace keys. */
+  readNamespaces: Set<string>;
+  writeNamespaces: Set<string>;
 }
 
 interface WriteOrigin {
@@ -105,6 +112,10 @@ export class ZooKeeperServer implements CnxnHandler {
       totalLatencyMs: 0,
       latencyCount: 0,
       startedAtMs: now(),
+      bytesReceived: 0,
+      authFailed: 0,
+      readNamespaces: new Set(),
+      writeNamespaces: new Set(),
     };
   }
 
@@ -163,8 +174,8 @@ export class ZooKeeperServer implements CnxnHandler {
     return this.fourLetterWords.isCommand(word);
   }
 
-  onFourLetterWord(c: ServerCnxn, word: string): void {
-    c.sendRaw(this.fourLetterWords.run(word));
+  onFourLetterWord(c: ServerCnxn, word: string, rest?: Buffer): void {
+    c.sendRaw(this.fourLetterWords.run(word, rest));
     c.close();
   }
 
@@ -306,6 +317,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const ids = this.auth.authenticate(pkt.scheme, pkt.auth, c.remoteIp);
     if (!ids) {
       this.log.warn({ sessionId: c.hexSessionId(), scheme: pkt.scheme }, 'authentication failed');
+      this.stats.authFailed++;
       c.sendReply(xid, 0n, Err.AUTHFAILED);
       c.close();
       return;
@@ -386,6 +398,8 @@ export class ZooKeeperServer implements CnxnHandler {
     } else {
       const rsp = this.reads.process(c, req.type, req.body);
       c.sendReply(req.type === OpCode.ping ? -2 : req.xid, zxid, rsp.err, rsp.body);
+      if (rsp.err === Err.OK && (req.type === OpCode.getData || req.type === OpCode.getChildren || req.type === OpCode.getChildren2))
+        noteNamespace(this.stats.readNamespaces, (req.body as { path: string }).path);
     }
     this.finishRequest(c, req, zxid);
   }
@@ -437,6 +451,7 @@ export class ZooKeeperServer implements CnxnHandler {
       const { result, events } = this.tree.apply(txn);
       this.prep.applied(zxid);
       this.watches.trigger(events);
+      for (const e of events) if (e.type !== EventType.NodeChildrenChanged) noteNamespace(this.stats.writeNamespaces, e.path);
       if (body.type === OpCode.closeSession) this.sessionClosed(origin.sessionId, origin.cnxn);
       onApplied(result, zxid);
       this.db.afterApply(txn, () => this.sessionTimeouts());
@@ -490,6 +505,15 @@ export class ZooKeeperServer implements CnxnHandler {
       );
     }
   }
+}
+
+/** Bounded: a client touching many top-level paths must not grow the set without limit. */
+const MAX_NAMESPACES = 1000;
+
+function noteNamespace(set: Set<string>, path: string): void {
+  const end = path.indexOf('/', 1);
+  const ns = end < 0 ? path.slice(1) : path.slice(1, end);
+  if (ns !== '' && set.size < MAX_NAMESPACES) set.add(ns);
 }
 
 function opShortName(type: number): string {

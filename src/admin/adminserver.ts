@@ -1,0 +1,156 @@
+/**
+ * ZooKeeper's AdminServer over HTTP: `GET <commandURL>` lists the commands, `GET <commandURL>/<name>`
+ * runs one (any alias) and answers JSON with "command" and "error" keys. Settings:
+ * admin.enableServer, admin.serverAddress, admin.serverPort, admin.commandURL, admin.idleTimeout.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { ZooKeeperServer } from '../server/server';
+import { commandResponse, findCommand, primaryNames, type CommandResult } from './commands';
+import { toJackson, type Data } from './json';
+
+/** Concurrent HTTP connections; an admin surface needs few, and a flood must not starve clients. */
+const MAX_ADMIN_CONNECTIONS = 64;
+/** Request headers larger than this are refused (Node answers 431). */
+const MAX_HEADER_BYTES = 16 * 1024;
+/** ZooDefs.Perms.ALL: what snapshot and restore require on "/". */
+const PERMS_ALL = 31;
+
+export class AdminServerError extends Error {
+  constructor(message: string, override readonly cause?: Error) {
+    super(message);
+    this.name = 'AdminServerError';
+  }
+}
+
+export class AdminServer {
+  private http: http.Server | undefined;
+
+  constructor(
+    private readonly server: ZooKeeperServer,
+    private readonly log: Logger,
+  ) {}
+
+  private get config() {
+    return this.server.config;
+  }
+
+  /** Fails as ZooKeeper does when the port is taken: an error naming address, port and URL. */
+  async start(): Promise<void> {
+    const { adminServerAddress: host, adminServerPort: port, adminCommandURL: url, adminIdleTimeoutMs } = this.config;
+    const srv = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => this.handle(req, res));
+    srv.maxConnections = MAX_ADMIN_CONNECTIONS;
+    srv.keepAliveTimeout = adminIdleTimeoutMs;
+    srv.setTimeout(adminIdleTimeoutMs);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen({ host, port }, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (e) {
+      throw new AdminServerError(`Problem starting AdminServer on address ${host}, port ${port} and command URL ${url}: ${(e as Error).message}`, e as Error);
+    }
+    srv.on('error', (err) => this.log.error({ err: err.message }, 'AdminServer error'));
+    this.http = srv;
+    this.log.info({ address: host, port: this.address().port, url }, 'Started AdminServer');
+  }
+
+  address(): AddressInfo {
+    return this.http!.address() as AddressInfo;
+  }
+
+  async stop(): Promise<void> {
+    const srv = this.http;
+    if (!srv) return;
+    this.http = undefined;
+    await new Promise<void>((resolve) => {
+      srv.close(() => resolve());
+      srv.closeAllConnections();
+    });
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    try {
+      this.route(req, res);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, url: req.url }, 'admin command failed');
+      if (!res.headersSent) this.sendError(res, 500, 'Server Error', req.url ?? '');
+      else res.destroy();
+    }
+  }
+
+  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const base = this.config.adminCommandURL;
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const p = url.pathname;
+    const method = req.method ?? 'GET';
+    if (p !== base && !p.startsWith(base + '/')) return this.sendError(res, 404, 'Not Found', p);
+    if (method !== 'GET' && method !== 'POST') return this.sendError(res, 405, `HTTP method ${method} is not supported by this URL`, p);
+    const rest = p.slice(base.length);
+    if (rest === '' || rest === '/') return this.sendLinks(res);
+    let name: string;
+    try {
+      name = decodeURIComponent(rest.slice(1));
+    } catch {
+      name = rest.slice(1);
+    }
+    const cmd = findCommand(name);
+    if (!cmd) return this.sendJson(res, 200, commandResponse(name, {}, `Unknown command: ${name}`));
+    if (cmd.authRequired) {
+      const denied = this.authenticate(req);
+      if (denied) return this.sendJson(res, denied.status, commandResponse(name, {}, denied.error));
+    }
+    if ((method === 'POST') !== (cmd.post === true)) return this.sendError(res, 405, `HTTP method ${method} is not supported by this URL`, p);
+    const args: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) if (!(k in args)) args[k] = v;
+    const result: CommandResult = cmd.run(this.server.fourLetterWords.context, args);
+    this.sendJson(res, result.status, commandResponse(cmd.names[0], result.data));
+  }
+
+  /**
+   * ZooKeeper 3.9's check for snapshot and restore: an `Authorization: <scheme> <auth>` header whose
+   * identities hold ALL on "/". Undefined when the request may go on.
+   */
+  private authenticate(req: http.IncomingMessage): { status: number; error: string } | undefined {
+    const header = req.headers.authorization;
+    if (header === undefined) return { status: 401, error: 'Auth info is missing for the command' };
+    const parts = header.split(' ');
+    if (parts.length !== 1 && parts.length !== 2) return { status: 401, error: 'Not authenticated' };
+    const ip = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const ids = this.server.auth.authenticate(parts[0], parts.length === 2 ? Buffer.from(parts[1], 'utf8') : null, ip);
+    if (!ids || ids.length === 0) return { status: 401, error: 'Not authenticated' };
+    const root = this.server.tree.getNode('/');
+    if (!root || !this.server.auth.hasPermission(root.acl, PERMS_ALL, ids)) return { status: 403, error: 'Not authorized' };
+    return undefined;
+  }
+
+  private sendJson(res: http.ServerResponse, status: number, body: Data): void {
+    const text = toJackson(body);
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private sendLinks(res: http.ServerResponse): void {
+    const base = this.config.adminCommandURL;
+    const text = primaryNames()
+      .map((n) => `<a href="${base}/${n}">${n}</a>\n<br/>\n`)
+      .join('');
+    res.writeHead(200, { 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private sendError(res: http.ServerResponse, status: number, message: string, uri: string): void {
+    const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const text =
+      `<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>\n<title>Error ${status} ${esc(message)}</title>\n</head>\n` +
+      `<body><h2>HTTP ERROR ${status} ${esc(message)}</h2>\n<table>\n<tr><th>URI:</th><td>${esc(uri)}</td></tr>\n` +
+      `<tr><th>STATUS:</th><td>${status}</td></tr>\n<tr><th>MESSAGE:</th><td>${esc(message)}</td></tr>\n</table>\n</body>\n</html>\n`;
+    res.writeHead(status, { 'Content-Type': 'text/html;charset=utf-8', 'Cache-Control': 'must-revalidate,no-cache,no-store', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+}
+
