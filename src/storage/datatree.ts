@@ -45,6 +45,14 @@ export class ZNode {
   }
 }
 
+/**
+ * A snapshot being written while the tree goes on changing: told before a node's fields or children
+ * change (or the node goes), so that it can keep what the node was when the snapshot began.
+ */
+export interface NodePreserver {
+  preserve(path: string, node: ZNode): void;
+}
+
 export interface WatchEvent {
   type: number;
   path: string;
@@ -98,6 +106,8 @@ export class DataTree {
   onQuotaExceeded: (message: string) => void = () => undefined;
   /** Events of the txn being applied; handed out with its result. */
   private events: WatchEvent[] = [];
+  /** Snapshots in progress (see snapshot.ts). */
+  private readonly preservers: NodePreserver[] = [];
 
   constructor(readonly extendedTypesEnabled = false) {
     const root = new ZNode(Buffer.alloc(0), this.acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n);
@@ -112,6 +122,26 @@ export class DataTree {
     config.acl = this.acls.intern(READ_ACL_UNSAFE);
     config.aversion = -1;
     for (const [p, n] of this.nodes) this.digest.afterChange(p, n);
+  }
+
+  addPreserver(p: NodePreserver): void {
+    this.preservers.push(p);
+  }
+
+  removePreserver(p: NodePreserver): void {
+    const i = this.preservers.indexOf(p);
+    if (i >= 0) this.preservers.splice(i, 1);
+  }
+
+  /** Before a node's data, Stat, ACL or children change, or it is deleted. */
+  private beforeMutate(path: string, node: ZNode): void {
+    this.digest.beforeChange(path, node);
+    this.preserve(path, node);
+  }
+
+  /** For changes the digest does not see (quota stat nodes, children). */
+  private preserve(path: string, node: ZNode): void {
+    for (let i = 0; i < this.preservers.length; i++) this.preservers[i].preserve(path, node);
   }
 
   /** Every node, parents before children (the order snapshots are written in). */
@@ -145,14 +175,16 @@ export class DataTree {
     node.pzxid = stat.pzxid;
     const old = this.nodes.get(path);
     if (old) {
-      this.digest.beforeChange(path, old);
+      this.beforeMutate(path, old);
       for (const c of old.children) this.addChild(node, c);
     }
     this.nodes.set(path, node);
     this.digest.afterChange(path, node);
     if (path === '/') return;
-    const parent = this.nodes.get(parentOf(path));
+    const parentPath = parentOf(path);
+    const parent = this.nodes.get(parentPath);
     if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
+    this.preserve(parentPath, parent);
     this.addChild(parent, basename(path));
     switch (ephemeralKind(stat.ephemeralOwner, true)) {
       case 'container':
@@ -297,7 +329,7 @@ export class DataTree {
           break;
         }
         const bytesDiff = (t.data?.length ?? 0) - (n.data?.length ?? 0);
-        this.digest.beforeChange(t.path, n);
+        this.beforeMutate(t.path, n);
         n.data = t.data;
         n.version = t.version;
         n.mzxid = zxid;
@@ -316,7 +348,7 @@ export class DataTree {
           r.err = Err.NONODE;
           break;
         }
-        this.digest.beforeChange(t.path, n);
+        this.beforeMutate(t.path, n);
         n.acl = this.acls.intern(t.acl);
         n.aversion = t.version;
         this.digest.afterChange(t.path, n);
@@ -388,7 +420,7 @@ export class DataTree {
     if (!parent) return Err.NONODE;
     const name = basename(path);
     if (parent.children.has(name)) return Err.NODEEXISTS;
-    this.digest.beforeChange(parentPath, parent);
+    this.beforeMutate(parentPath, parent);
     parent.cversion = parentCVersion === -1 ? parent.cversion + 1 : parentCVersion;
     parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
@@ -426,10 +458,11 @@ export class DataTree {
     const parentPath = parentOf(path);
     const parent = this.nodes.get(parentPath);
     if (!parent) return Err.NONODE;
-    this.digest.beforeChange(path, node);
+    this.beforeMutate(path, node);
+    // Before the children change, so that a snapshot in progress keeps the parent's old list.
+    this.beforeMutate(parentPath, parent);
     this.nodes.delete(path);
     parent.children.delete(basename(path));
-    this.digest.beforeChange(parentPath, parent);
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
     switch (ephemeralKind(node.ephemeralOwner, true)) {
@@ -456,8 +489,10 @@ export class DataTree {
 
   /** Rewrites a stat node with the subtree's count and bytes, as when a quota is set. */
   private recountQuota(quotaPath: string): void {
-    const stat = this.nodes.get(statPath(quotaPath));
+    const sp = statPath(quotaPath);
+    const stat = this.nodes.get(sp);
     if (!stat) return;
+    this.preserve(sp, stat);
     let count = 0n;
     let bytes = 0n;
     const stack = [quotaPath];
@@ -477,8 +512,10 @@ export class DataTree {
   }
 
   private updateQuotaStat(quotaPath: string, bytesDiff: number, countDiff: number): void {
-    const stat = this.nodes.get(statPath(quotaPath));
+    const sp = statPath(quotaPath);
+    const stat = this.nodes.get(sp);
     if (!stat) return;
+    this.preserve(sp, stat);
     const st = StatsTrack.parse(stat.data);
     st.set('count', st.count + BigInt(countDiff));
     st.set('bytes', st.bytes + BigInt(bytesDiff));

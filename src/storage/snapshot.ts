@@ -19,7 +19,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { promisify } from 'node:util';
 import { JuteError, JuteReader, JuteWriter } from '../protocol/jute';
 import {
   type ACL,
@@ -32,10 +31,10 @@ import {
   encodeStatPersisted,
 } from '../protocol/generated/records';
 import { Adler32, adler32 } from './adler32';
-import { grownBuckets, tableSizeFor } from './childorder';
-import { DataTree, OPEN_ACL_UNSAFE, type ZNode } from './datatree';
+import { grownBuckets, javaHashSetOrder, tableSizeFor } from './childorder';
+import { DataTree, OPEN_ACL_UNSAFE, type NodePreserver, type ZNode } from './datatree';
 import { computeTreeDigest, DIGEST_VERSION } from './digest';
-import { CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
+import { CONFIG_PATH, join, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 
 /** "ZKSN" */
 export const SNAP_MAGIC = 0x5a4b534e;
@@ -46,8 +45,8 @@ export const SNAPSHOT_PREFIX = 'snapshot';
 export const VERSION_DIR = 'version-2';
 
 const OPEN_UNSAFE_ACL_ID = -1n;
-/** Serialized bytes are handed on (and checksummed) in pieces of about this size. */
-const CHUNK_BYTES = 1 << 20;
+/** Serialized bytes are handed on (and checksummed) in pieces of about this size (small enough to copy in well under a ms). */
+const CHUNK_BYTES = 128 * 1024;
 const HEADER_BYTES = 16;
 /** Smallest encodings, to refuse counts the remaining bytes cannot hold before allocating. */
 const SESSION_MIN_BYTES = 12;
@@ -143,55 +142,84 @@ function sameAcl(a: readonly ACL[], b: readonly ACL[]): boolean {
   return true;
 }
 
-/** ZooKeeper creates these with ACL id -1 and keeps it until someone sets their ACL. */
-function isBuiltInOpenNode(path: string, node: ZNode): boolean {
-  return (path === '/' || path === ZOOKEEPER_PATH || path === QUOTA_PATH) && sameAcl(node.acl, OPEN_ACL_UNSAFE);
+// ---------------------------------------------------------------------------------------------
+// A consistent view of a changing tree. A snapshot is the tree as of its zxid, but it is written
+// in slices while txns go on being applied. The tree tells the view before it changes a node (see
+// DataTree.beforeMutate), and the view keeps a shallow copy of the node as it was, the first time
+// only. A node without a copy is unchanged since the snapshot began. Nodes deleted since are found
+// by their copies; nodes created since are never reached, because their parent's copy lists the
+// children it had.
+
+/** What a snapshot writes of a node: a ZNode, or a copy of one as it was. */
+interface NodeState {
+  readonly data: Buffer | null;
+  readonly acl: ACL[];
+  readonly czxid: bigint;
+  readonly mzxid: bigint;
+  readonly ctime: bigint;
+  readonly mtime: bigint;
+  readonly version: number;
+  readonly cversion: number;
+  readonly aversion: number;
+  readonly ephemeralOwner: bigint;
+  readonly pzxid: bigint;
+  /** Absent in copies taken after the walk has listed the node's children. */
+  readonly children: ReadonlySet<string> | undefined;
+  readonly childBuckets: number;
 }
 
-interface AclAssignment {
-  /** Per node of `nodes`, its ACL id. */
-  ids: bigint[];
-  /** id -> list, every id used except -1. */
-  lists: Map<bigint, ACL[]>;
-  index: bigint;
-}
+/** Children sets this large are not copied once the walk has listed them (the copy would stall). */
+const BIG_CHILD_SET = 256;
 
-function assignAclIds(tree: DataTree, nodes: readonly [string, ZNode][]): AclAssignment {
-  const ids: bigint[] = new Array<bigint>(nodes.length);
-  const lists = new Map<bigint, ACL[]>();
-  const idOfList = new Map<ACL[], bigint>();
-  let index = aclIndexOfTree.get(tree) ?? 0n;
-  for (let i = 0; i < nodes.length; i++) {
-    const node = nodes[i][1];
-    const memo = aclIdOfNode.get(node);
-    if (!memo || memo.acl !== node.acl) continue;
-    ids[i] = memo.id;
-    if (memo.id === OPEN_UNSAFE_ACL_ID) continue;
-    lists.set(memo.id, node.acl);
-    if (!idOfList.has(node.acl)) idOfList.set(node.acl, memo.id);
-    if (memo.id > index) index = memo.id;
+class SnapshotView implements NodePreserver {
+  /** Per path changed since the start: the node that was there. */
+  private readonly keptNode = new Map<string, ZNode>();
+  /** Per such node, its fields then. */
+  private readonly kept = new Map<ZNode, NodeState>();
+  private readonly listedBig = new Set<string>();
+  /** Set once every node is listed: no copy needs children from then on. */
+  walked = false;
+
+  constructor(private readonly tree: DataTree) {}
+
+  preserve(path: string, node: ZNode): void {
+    // The first change after the start is to the node that was there at the start: a new node at
+    // a path that had one can only come after the old one's delete, which is kept first.
+    if (this.keptNode.has(path)) return;
+    const withChildren = !this.walked && !this.listedBig.has(path);
+    const state: NodeState = {
+      // Data buffers and ACL lists are replaced by the tree, never written into: references will do.
+      data: node.data,
+      acl: node.acl,
+      czxid: node.czxid,
+      mzxid: node.mzxid,
+      ctime: node.ctime,
+      mtime: node.mtime,
+      version: node.version,
+      cversion: node.cversion,
+      aversion: node.aversion,
+      ephemeralOwner: node.ephemeralOwner,
+      pzxid: node.pzxid,
+      children: withChildren ? new Set(node.children) : undefined,
+      childBuckets: node.childBuckets,
+    };
+    this.keptNode.set(path, node);
+    this.kept.set(node, state);
   }
-  const idFor = (acl: ACL[]): bigint => {
-    let id = idOfList.get(acl);
-    if (id === undefined) {
-      id = ++index;
-      idOfList.set(acl, id);
-      lists.set(id, acl);
-    }
-    return id;
-  };
-  // A fresh ZooKeeper gives the config node's list the first id, before any client writes.
-  const config = tree.getNode(CONFIG_PATH);
-  if (config && !aclIdOfNode.has(config)) idFor(config.acl);
-  for (let i = 0; i < nodes.length; i++) {
-    if (ids[i] !== undefined) continue;
-    const [p, node] = nodes[i];
-    ids[i] = isBuiltInOpenNode(p, node) ? OPEN_UNSAFE_ACL_ID : idFor(node.acl);
+
+  listed(path: string, childCount: number): void {
+    if (childCount >= BIG_CHILD_SET) this.listedBig.add(path);
   }
-  // Ids no node uses any more are not written (ZooKeeper drops them with their last user).
-  const used = new Set(ids);
-  for (const id of lists.keys()) if (!used.has(id)) lists.delete(id);
-  return { ids, lists, index };
+
+  /** The node that was at `path` at the start. */
+  nodeAt(path: string): ZNode | undefined {
+    return this.keptNode.get(path) ?? this.tree.getNode(path);
+  }
+
+  /** The fields at the start of a node that was in the tree then. */
+  stateOf(node: ZNode): NodeState {
+    return this.kept.get(node) ?? node;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,88 +260,247 @@ export interface SerializeOptions {
   digest?: SnapshotDigest | null;
 }
 
-/** The uncompressed snapshot bytes of a tree, in chunks. Synchronous: the tree must not change meanwhile. */
+export interface ConcurrentSerializeOptions extends SerializeOptions {
+  /** Longest run of work between two pauses, in ms (default 5). */
+  sliceMs?: number;
+  /** At most this many steps (about one per node and pass) between two pauses (default no limit). */
+  sliceSteps?: number;
+  /** How the work gives way to the event loop between slices (default: setImmediate). */
+  pause?: () => Promise<void>;
+}
+
+const DEFAULT_SLICE_MS = 5;
+/** The clock is read every this many steps. */
+const STEPS_PER_CLOCK_READ = 16;
+
+/**
+ * One snapshot of a tree as it is when the job is made: the sessions, the digest and (through the
+ * view) every node are taken as of then, however the tree changes while the steps run. The job
+ * must be closed, which stops the copying.
+ */
+class SnapshotJob {
+  private readonly view: SnapshotView;
+  private readonly steps: Generator<undefined, Buffer[]>;
+  private closed = false;
+  chunks: Buffer[] | undefined;
+
+  constructor(
+    private readonly tree: DataTree,
+    sessions: ReadonlyMap<bigint, number>,
+    zxid: bigint,
+    opts: SerializeOptions,
+  ) {
+    const sessionList = javaLongHashMapOrder([...sessions], (e) => e[0], javaHashMapCopyBuckets(sessions.size));
+    let digest = opts.digest;
+    if (digest === undefined) {
+      digest = zxid > 0n ? { zxid, version: DIGEST_VERSION, digest: tree.digest.value } : { zxid: 0n, version: DIGEST_VERSION, digest: 0n };
+    }
+    this.view = new SnapshotView(tree);
+    tree.addPreserver(this.view);
+    // Every node there now is reached by the walk, and no other.
+    this.steps = this.run(sessionList, digest, tree.nodeCount);
+  }
+
+  /** Does a step; true when the snapshot is complete (its bytes are in `chunks`). */
+  step(): boolean {
+    const r = this.steps.next();
+    if (!r.done) return false;
+    this.chunks = r.value;
+    this.close();
+    return true;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tree.removePreserver(this.view);
+  }
+
+  private *run(sessionList: [bigint, number][], digest: SnapshotDigest | null, expected: number): Generator<undefined, Buffer[]> {
+    const { tree, view } = this;
+
+    // 1. Every node, parents first, as of the start. Paths are kept as UTF-8 bytes rather than
+    // strings: half a million strings that live through the whole snapshot make for long GC pauses.
+    let nodes: ZNode[] = new Array<ZNode>(expected);
+    let pathEnds = new Float64Array(expected + 1);
+    let pathBytes = Buffer.allocUnsafe(Math.max(1024, expected * 16));
+    let pathPos = 0;
+    /** ZooKeeper creates these with ACL id -1 and keeps it until someone sets their ACL. */
+    const builtIn = new Set<number>();
+    let count = 0;
+    const stack: string[] = ['/'];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      const node = view.nodeAt(p);
+      if (!node) throw new Error(`snapshot: ${p} was removed without its state being kept`);
+      if (count === nodes.length) {
+        nodes = nodes.concat(new Array<ZNode>(count));
+        const ends = new Float64Array(count * 2 + 1);
+        ends.set(pathEnds);
+        pathEnds = ends;
+      }
+      nodes[count] = node;
+      if (p === '/' || p === ZOOKEEPER_PATH || p === QUOTA_PATH) builtIn.add(count);
+      if (p !== '/') {
+        if (pathPos + 3 * p.length > pathBytes.length) {
+          const bigger = Buffer.allocUnsafe(Math.max(pathBytes.length * 2, pathPos + 3 * p.length));
+          pathBytes.copy(bigger, 0, 0, pathPos);
+          pathBytes = bigger;
+        }
+        pathPos += pathBytes.write(p, pathPos, 'utf8');
+      }
+      pathEnds[++count] = pathPos;
+      const s = view.stateOf(node);
+      if (s.children === undefined) throw new Error(`snapshot: the children of ${p} were not kept`);
+      if (s.children.size > 0) {
+        const kids = javaHashSetOrder(s.children, s.childBuckets);
+        view.listed(p, kids.length);
+        for (let i = kids.length - 1; i >= 0; i--) stack.push(join(p, kids[i]));
+      }
+      yield;
+    }
+    view.walked = true;
+
+    // 2. ACL ids (see above): the ids kept per node first, then new ones in node order.
+    const ids = new Array<bigint>(count);
+    const lists = new Map<bigint, ACL[]>();
+    const idOfList = new Map<ACL[], bigint>();
+    let index = aclIndexOfTree.get(tree) ?? 0n;
+    for (let i = 0; i < count; i++) {
+      const acl = view.stateOf(nodes[i]).acl;
+      const memo = aclIdOfNode.get(nodes[i]);
+      if (memo && memo.acl === acl) {
+        ids[i] = memo.id;
+        if (memo.id !== OPEN_UNSAFE_ACL_ID) {
+          lists.set(memo.id, acl);
+          if (!idOfList.has(acl)) idOfList.set(acl, memo.id);
+          if (memo.id > index) index = memo.id;
+        }
+      }
+      yield;
+    }
+    const idFor = (acl: ACL[]): bigint => {
+      let id = idOfList.get(acl);
+      if (id === undefined) {
+        id = ++index;
+        idOfList.set(acl, id);
+        lists.set(id, acl);
+      }
+      return id;
+    };
+    // A fresh ZooKeeper gives the config node's list the first id, before any client writes.
+    const config = view.nodeAt(CONFIG_PATH);
+    if (config && !aclIdOfNode.has(config)) idFor(view.stateOf(config).acl);
+    const used = new Set<bigint>();
+    let lastUsed: bigint | undefined;
+    for (let i = 0; i < count; i++) {
+      let id = ids[i];
+      if (id === undefined) {
+        const acl = view.stateOf(nodes[i]).acl;
+        ids[i] = id = builtIn.has(i) && sameAcl(acl, OPEN_ACL_UNSAFE) ? OPEN_UNSAFE_ACL_ID : idFor(acl);
+      }
+      if (id !== lastUsed) used.add((lastUsed = id));
+      yield;
+    }
+    // Ids no node uses any more are not written (ZooKeeper drops them with their last user).
+    for (const id of lists.keys()) if (!used.has(id)) lists.delete(id);
+
+    // 3. The bytes.
+    const sink = new CheckedSink();
+    const w = sink.w;
+    encodeFileHeader(w, { magic: SNAP_MAGIC, version: SNAP_VERSION, dbid: SNAP_DBID });
+    w.writeInt(sessionList.length);
+    for (const [id, timeoutMs] of sessionList) {
+      w.writeLong(id);
+      w.writeInt(timeoutMs);
+      sink.maybeFlush();
+      yield;
+    }
+
+    const aclEntries = javaLongHashMapOrder(
+      [...lists].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+      (e) => e[0],
+      javaHashMapCopyBuckets(lists.size),
+    );
+    w.writeInt(aclEntries.length);
+    for (const [id, acl] of aclEntries) {
+      w.writeLong(id);
+      w.writeInt(acl.length);
+      for (const a of acl) encodeACL(w, a);
+      sink.maybeFlush();
+      yield;
+    }
+
+    const stat: StatPersisted = {
+      czxid: 0n,
+      mzxid: 0n,
+      ctime: 0n,
+      mtime: 0n,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      ephemeralOwner: 0n,
+      pzxid: 0n,
+    };
+    for (let i = 0; i < count; i++) {
+      const n = view.stateOf(nodes[i]);
+      // The path as writeString would write it (the root as "").
+      const from = pathEnds[i];
+      const len = pathEnds[i + 1] - from;
+      w.ensure(4 + len);
+      w.buf.writeInt32BE(len, w.pos);
+      pathBytes.copy(w.buf, w.pos + 4, from, from + len);
+      w.pos += 4 + len;
+      w.writeBuffer(n.data);
+      w.writeLong(ids[i]);
+      stat.czxid = n.czxid;
+      stat.mzxid = n.mzxid;
+      stat.ctime = n.ctime;
+      stat.mtime = n.mtime;
+      stat.version = n.version;
+      stat.cversion = n.cversion;
+      stat.aversion = n.aversion;
+      stat.ephemeralOwner = n.ephemeralOwner;
+      stat.pzxid = n.pzxid;
+      encodeStatPersisted(w, stat);
+      sink.maybeFlush();
+      // Remembered with the list it had then: a node whose ACL has changed since gets a new id next time.
+      const memo = aclIdOfNode.get(nodes[i]);
+      if (!memo || memo.acl !== n.acl || memo.id !== ids[i]) aclIdOfNode.set(nodes[i], { acl: n.acl, id: ids[i] });
+      yield;
+    }
+    w.writeString('/');
+    sink.seal();
+
+    if (digest !== null) {
+      w.writeLong(digest.zxid);
+      w.writeInt(digest.version);
+      if (digest.version < 2) w.writeString(BigInt.asUintN(64, digest.digest).toString(16));
+      else w.writeLong(digest.digest);
+      sink.seal();
+    }
+    aclIndexOfTree.set(tree, index);
+    return sink.chunks;
+  }
+}
+
+/** The uncompressed snapshot bytes of a tree, in chunks, all at once: the tree must not change meanwhile. */
 export function serializeSnapshotChunks(
   tree: DataTree,
   sessions: ReadonlyMap<bigint, number>,
   zxid: bigint,
   opts: SerializeOptions = {},
 ): Buffer[] {
-  const sink = new CheckedSink();
-  const w = sink.w;
-  encodeFileHeader(w, { magic: SNAP_MAGIC, version: SNAP_VERSION, dbid: SNAP_DBID });
-
-  const sessionList = javaLongHashMapOrder([...sessions], (e) => e[0], javaHashMapCopyBuckets(sessions.size));
-  w.writeInt(sessionList.length);
-  for (const [id, timeoutMs] of sessionList) {
-    w.writeLong(id);
-    w.writeInt(timeoutMs);
+  const job = new SnapshotJob(tree, sessions, zxid, opts);
+  try {
+    while (!job.step());
+    return job.chunks!;
+  } finally {
+    job.close();
   }
-
-  const nodes = [...tree.nodesPreOrder()];
-  const { ids, lists, index } = assignAclIds(tree, nodes);
-  const aclEntries = javaLongHashMapOrder(
-    [...lists].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
-    (e) => e[0],
-    javaHashMapCopyBuckets(lists.size),
-  );
-  w.writeInt(aclEntries.length);
-  for (const [id, acl] of aclEntries) {
-    w.writeLong(id);
-    w.writeInt(acl.length);
-    for (const a of acl) encodeACL(w, a);
-    sink.maybeFlush();
-  }
-
-  const stat: StatPersisted = {
-    czxid: 0n,
-    mzxid: 0n,
-    ctime: 0n,
-    mtime: 0n,
-    version: 0,
-    cversion: 0,
-    aversion: 0,
-    ephemeralOwner: 0n,
-    pzxid: 0n,
-  };
-  for (let i = 0; i < nodes.length; i++) {
-    const [p, n] = nodes[i];
-    w.writeString(p === '/' ? '' : p);
-    w.writeBuffer(n.data);
-    w.writeLong(ids[i]);
-    stat.czxid = n.czxid;
-    stat.mzxid = n.mzxid;
-    stat.ctime = n.ctime;
-    stat.mtime = n.mtime;
-    stat.version = n.version;
-    stat.cversion = n.cversion;
-    stat.aversion = n.aversion;
-    stat.ephemeralOwner = n.ephemeralOwner;
-    stat.pzxid = n.pzxid;
-    encodeStatPersisted(w, stat);
-    sink.maybeFlush();
-  }
-  w.writeString('/');
-  sink.seal();
-
-  let digest = opts.digest;
-  if (digest === undefined) {
-    digest = zxid > 0n ? { zxid, version: DIGEST_VERSION, digest: tree.digest.value } : { zxid: 0n, version: DIGEST_VERSION, digest: 0n };
-  }
-  if (digest !== null) {
-    w.writeLong(digest.zxid);
-    w.writeInt(digest.version);
-    if (digest.version < 2) w.writeString(BigInt.asUintN(64, digest.digest).toString(16));
-    else w.writeLong(digest.digest);
-    sink.seal();
-  }
-
-  for (let i = 0; i < nodes.length; i++) aclIdOfNode.set(nodes[i][1], { acl: nodes[i][1].acl, id: ids[i] });
-  aclIndexOfTree.set(tree, index);
-  return sink.chunks;
 }
 
-/** The uncompressed snapshot bytes of a tree. */
+/** The uncompressed snapshot bytes of a tree, all at once. */
 export function serializeSnapshot(
   tree: DataTree,
   sessions: ReadonlyMap<bigint, number>,
@@ -321,6 +508,37 @@ export function serializeSnapshot(
   opts: SerializeOptions = {},
 ): Buffer {
   return Buffer.concat(serializeSnapshotChunks(tree, sessions, zxid, opts));
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The uncompressed snapshot bytes of the tree (and `sessions`) as they are at the call, made in
+ * slices of about `sliceMs` with pauses between them, while the tree goes on changing: the same
+ * bytes that serializeSnapshotChunks would give at the call.
+ */
+export async function serializeSnapshotChunksConcurrently(
+  tree: DataTree,
+  sessions: ReadonlyMap<bigint, number>,
+  zxid: bigint,
+  opts: ConcurrentSerializeOptions = {},
+): Promise<Buffer[]> {
+  const job = new SnapshotJob(tree, sessions, zxid, opts);
+  const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
+  const sliceSteps = opts.sliceSteps ?? Infinity;
+  const pause = opts.pause ?? nextTurn;
+  try {
+    for (;;) {
+      const start = performance.now();
+      for (let n = 1; ; n++) {
+        if (job.step()) return job.chunks!;
+        if (n >= sliceSteps || (n % STEPS_PER_CLOCK_READ === 0 && performance.now() - start >= sliceMs)) break;
+      }
+      await pause();
+    }
+  } finally {
+    job.close();
+  }
 }
 
 export function snapshotFileName(zxid: bigint, compression: SnapshotCompression = 'none'): string {
@@ -335,7 +553,18 @@ export function isSnapshotTempFile(name: string): boolean {
   return name.startsWith(TEMP_PREFIX + SNAPSHOT_PREFIX + '.');
 }
 
-const gzip = promisify(zlib.gzip);
+/** Compresses chunk by chunk on the thread pool, so that no single call holds the event loop. */
+function gzipChunks(chunks: readonly Buffer[]): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const gz = zlib.createGzip({ chunkSize: 64 * 1024 });
+    gz.on('data', (b: Buffer) => out.push(b));
+    gz.on('error', reject);
+    gz.on('end', () => resolve(out));
+    for (const c of chunks) gz.write(c);
+    gz.end();
+  });
+}
 
 async function writeAll(fh: fs.promises.FileHandle, chunks: readonly Buffer[]): Promise<void> {
   for (const c of chunks) {
@@ -347,7 +576,7 @@ async function writeAll(fh: fs.promises.FileHandle, chunks: readonly Buffer[]): 
   }
 }
 
-export interface WriteSnapshotOptions extends SerializeOptions {
+export interface WriteSnapshotOptions extends ConcurrentSerializeOptions {
   compression?: 'none' | 'gz';
   /** fsync the file and the directory (default true). */
   fsync?: boolean;
@@ -356,8 +585,8 @@ export interface WriteSnapshotOptions extends SerializeOptions {
 /**
  * Writes `snapshot.<hex zxid>` (`.gz` when compressed) into `dir`, the snapshot directory itself
  * (`<dataDir>/version-2`, created if missing). The bytes go to a temp name first and are renamed
- * into place, so a crash never leaves a partial file under a snapshot's name. The tree is
- * serialized before the first await: it is the tree as it is at the call.
+ * into place, so a crash never leaves a partial file under a snapshot's name. The snapshot is of
+ * the tree as it is at the call, though it is made in slices while the tree goes on changing.
  */
 export async function writeSnapshot(
   dir: string,
@@ -368,8 +597,8 @@ export async function writeSnapshot(
 ): Promise<string> {
   const compression = opts.compression ?? 'none';
   const fsync = opts.fsync ?? true;
-  let chunks = serializeSnapshotChunks(tree, sessions, zxid, opts);
-  if (compression === 'gz') chunks = [await gzip(Buffer.concat(chunks))];
+  let chunks = await serializeSnapshotChunksConcurrently(tree, sessions, zxid, opts);
+  if (compression === 'gz') chunks = await gzipChunks(chunks);
   await fs.promises.mkdir(dir, { recursive: true });
   const name = snapshotFileName(zxid, compression);
   const finalPath = path.join(dir, name);

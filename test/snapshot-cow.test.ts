@@ -1,0 +1,307 @@
+// Snapshots written while txns go on being applied: the file is the tree as of the zxid it is named
+// after, byte for byte what a snapshot taken at that moment gives, and replaying the later txns on it
+// gives the live tree.
+
+import t, { type Test } from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { OpCode } from '../src/protocol/constants';
+import type { ACL } from '../src/protocol/generated/records';
+import { DataTree, OPEN_ACL_UNSAFE, type ZNode } from '../src/storage/datatree';
+import { computeTreeDigest } from '../src/storage/digest';
+import { recountQuotas } from '../src/storage/diskdb';
+import {
+  parseSnapshot,
+  readSnapshot,
+  serializeSnapshot,
+  serializeSnapshotChunksConcurrently,
+  writeSnapshot,
+} from '../src/storage/snapshot';
+import type { Txn, TxnBody } from '../src/storage/txn';
+
+const S1 = 0x1000000aaaa0001n;
+const S2 = 0x1000000aaaa0002n;
+const S3 = 0x1000000aaaa0003n;
+const SHARED: ACL[] = [
+  { perms: 1, id: { scheme: 'digest', id: 'u:abc=' } },
+  { perms: 31, id: { scheme: 'world', id: 'anyone' } },
+];
+const IP_ACL: ACL[] = [{ perms: 31, id: { scheme: 'ip', id: '10.0.0.0/8' } }];
+/** More children than the snapshot copies once it has listed them. */
+const WIDE = 300;
+
+/** A deterministic PRNG (mulberry32), so that every run applies the same txns. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Db {
+  zxid = 0n;
+  readonly tree = new DataTree(true);
+  readonly sessions = new Map<bigint, number>();
+  readonly log: Txn[] = [];
+
+  apply(body: TxnBody, clientId = S1): void {
+    const zxid = ++this.zxid;
+    const txn: Txn = { hdr: { clientId, cxid: 1, zxid, time: 1_700_000_000_000n + zxid, type: body.type }, body };
+    this.log.push(txn);
+    this.tree.apply(txn);
+    if (body.type === OpCode.createSession) this.sessions.set(clientId, body.record.timeOut);
+    if (body.type === OpCode.closeSession) this.sessions.delete(clientId);
+  }
+}
+
+function create(p: string, data: Buffer | null, acl: ACL[] = OPEN_ACL_UNSAFE, ephemeral = false): TxnBody {
+  return { type: OpCode.create, record: { path: p, data, acl, ephemeral, parentCVersion: -1 } };
+}
+
+/** A tree with ephemerals, containers, shared and changed ACLs, a quota and a wide parent. */
+function populate(db: Db): void {
+  for (const s of [S1, S2, S3]) db.apply({ type: OpCode.createSession, record: { timeOut: 30000 } }, s);
+  db.apply(create('/a', Buffer.from('a')));
+  for (let i = 0; i < 20; i++) db.apply(create(`/a/n${i}`, Buffer.from(`n${i}`), i % 3 === 0 ? SHARED : OPEN_ACL_UNSAFE));
+  db.apply(create('/a/n3/deep', Buffer.from('deep')));
+  db.apply(create('/wide', null));
+  for (let i = 0; i < WIDE; i++) db.apply(create(`/wide/c${i}`, Buffer.alloc(i % 7, i)));
+  db.apply(create('/eph', Buffer.from('e'), OPEN_ACL_UNSAFE, true), S2);
+  db.apply(create('/a/eph2', null, OPEN_ACL_UNSAFE, true), S2);
+  db.apply({ type: OpCode.createContainer, record: { path: '/cont', data: Buffer.from('c'), acl: OPEN_ACL_UNSAFE, parentCVersion: -1 } });
+  db.apply(create('/cont/x', Buffer.from('x')));
+  db.apply(create('/q', Buffer.from('q')));
+  db.apply(create('/q/k', Buffer.from('kk')));
+  db.apply(create('/zookeeper/quota/q', null));
+  db.apply(create('/zookeeper/quota/q/zookeeper_limits', Buffer.from('count=1000,bytes=-1')));
+  db.apply(create('/zookeeper/quota/q/zookeeper_stats', Buffer.from('count=0,bytes=0')));
+  db.apply({ type: OpCode.setACL, record: { path: '/a/n1', acl: IP_ACL, version: 1 } });
+  db.apply({ type: OpCode.setData, record: { path: '/a', data: Buffer.from('a2'), version: 1 } });
+}
+
+/** Txns that touch every kind of change, many of them on nodes the snapshot has not written yet. */
+function laterTxns(db: Db, seed: number, count: number): { body: TxnBody; clientId: bigint }[] {
+  const rnd = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const out: { body: TxnBody; clientId: bigint }[] = [];
+  // Fixed ones first: the wide parent changes, a deleted node comes back with other data, a session goes.
+  out.push({ body: { type: OpCode.delete, record: { path: '/wide/c5' } }, clientId: S1 });
+  out.push({ body: create('/wide/new', Buffer.from('new')), clientId: S1 });
+  out.push({ body: { type: OpCode.delete, record: { path: '/a/n3/deep' } }, clientId: S1 });
+  out.push({ body: create('/a/n3/deep', Buffer.from('reborn'), IP_ACL), clientId: S1 });
+  out.push({ body: { type: OpCode.setData, record: { path: '/a/n3/deep', data: Buffer.from('again'), version: 1 } }, clientId: S1 });
+  out.push({ body: { type: OpCode.closeSession, record: { paths2Delete: ['/eph', '/a/eph2'] } }, clientId: S2 });
+  out.push({ body: create('/q/k2', Buffer.from('quota')), clientId: S1 });
+  out.push({ body: { type: OpCode.setData, record: { path: '/q/k', data: Buffer.from('kkkk'), version: 1 } }, clientId: S1 });
+  out.push({
+    body: {
+      type: OpCode.multi,
+      record: {
+        txns: [
+          create('/m', Buffer.from('m')),
+          create('/m/1', null),
+          { type: OpCode.setData, record: { path: '/a/n2', data: Buffer.from('multi'), version: 1 } },
+          { type: OpCode.delete, record: { path: '/cont/x' } },
+        ],
+      },
+    },
+    clientId: S1,
+  });
+  out.push({ body: { type: OpCode.delete, record: { path: '/cont' } }, clientId: S1 });
+  out.push({ body: { type: OpCode.setACL, record: { path: '/', acl: SHARED, version: 1 } }, clientId: S1 });
+  out.push({ body: { type: OpCode.createSession, record: { timeOut: 5000 } }, clientId: S2 + 10n });
+  // Then random ones over the nodes known to exist.
+  const live = new Set<string>();
+  for (const p of db.tree.paths()) if (!p.startsWith('/zookeeper') && p !== '/') live.add(p);
+  live.delete('/wide/c5');
+  live.delete('/eph');
+  live.delete('/a/eph2');
+  live.delete('/cont/x');
+  live.delete('/cont');
+  for (const p of ['/wide/new', '/q/k2', '/m', '/m/1']) live.add(p);
+  let made = 0;
+  for (let i = 0; i < count; i++) {
+    if (i % 40 === 20) {
+      // The wide parent again, at different points of the walk (before and after it lists it).
+      const gone = `/wide/c${10 + i / 20}`;
+      out.push({ body: { type: OpCode.delete, record: { path: gone } }, clientId: S1 });
+      out.push({ body: create(`/wide/m${i}`, null), clientId: S1 });
+      live.delete(gone);
+      live.add(`/wide/m${i}`);
+      continue;
+    }
+    const r = rnd();
+    const paths = [...live];
+    if (r < 0.35) {
+      const parent = pick(paths);
+      const p = `${parent}/r${made++}`;
+      out.push({ body: create(p, Buffer.from(p)), clientId: S1 });
+      live.add(p);
+    } else if (r < 0.55) {
+      // A leaf (the tree itself does not check).
+      const leaves = paths.filter((p) => !paths.some((q) => q.startsWith(p + '/')));
+      const p = pick(leaves);
+      out.push({ body: { type: OpCode.delete, record: { path: p } }, clientId: S1 });
+      live.delete(p);
+    } else if (r < 0.85) {
+      out.push({ body: { type: OpCode.setData, record: { path: pick(paths), data: rnd() < 0.2 ? null : Buffer.from(`d${i}`), version: i } }, clientId: S1 });
+    } else {
+      out.push({ body: { type: OpCode.setACL, record: { path: pick(paths), acl: rnd() < 0.5 ? IP_ACL : SHARED, version: i } }, clientId: S1 });
+    }
+  }
+  return out;
+}
+
+function fields(n: ZNode): string {
+  return JSON.stringify(
+    { data: n.data === null ? null : n.data.toString('hex'), acl: n.acl, czxid: n.czxid, mzxid: n.mzxid, ctime: n.ctime, mtime: n.mtime, version: n.version, cversion: n.cversion, aversion: n.aversion, ephemeralOwner: n.ephemeralOwner, pzxid: n.pzxid, children: [...n.children].sort(), childBuckets: n.childBuckets },
+    (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
+  );
+}
+
+function treeDiffs(a: DataTree, b: DataTree): string[] {
+  const diffs: string[] = [];
+  const pa = new Set(a.paths());
+  for (const p of b.paths()) if (!pa.has(p)) diffs.push(`${p}: only in the second`);
+  for (const p of pa) {
+    const y = b.getNode(p);
+    if (!y) diffs.push(`${p}: only in the first`);
+    else if (fields(a.getNode(p)!) !== fields(y)) diffs.push(`${p}: ${fields(a.getNode(p)!)} != ${fields(y)}`);
+  }
+  return diffs;
+}
+
+function preserversOf(tree: DataTree): unknown[] {
+  return (tree as unknown as { preservers: unknown[] }).preservers;
+}
+
+async function snapshotWhileChanging(t: Test, seed: number, sliceSteps: number, txnsPerPause: number): Promise<void> {
+  const live = new Db();
+  const frozen = new Db();
+  populate(live);
+  populate(frozen);
+  const z = live.zxid;
+  const expected = serializeSnapshot(frozen.tree, frozen.sessions, z);
+  const later = laterTxns(live, seed, 400);
+  let next = 0;
+  let pauses = 0;
+  const chunks = await serializeSnapshotChunksConcurrently(live.tree, live.sessions, z, {
+    sliceSteps,
+    sliceMs: Infinity,
+    pause: async () => {
+      pauses++;
+      for (let k = 0; k < txnsPerPause && next < later.length; k++, next++) live.apply(later[next].body, later[next].clientId);
+    },
+  });
+  while (next < later.length) live.apply(later[next].body, later[next].clientId), next++;
+  const bytes = Buffer.concat(chunks);
+  t.ok(pauses >= 2, `the snapshot paused ${pauses} times`);
+  t.ok(live.zxid > z + 100n, `${live.zxid - z} txns were applied meanwhile`);
+  t.equal(preserversOf(live.tree).length, 0, 'the tree no longer tells the finished snapshot of changes');
+  t.ok(bytes.equals(expected), 'identical to a snapshot taken at the start');
+
+  const loaded = parseSnapshot(bytes, 'mem', z, true);
+  t.equal(loaded.digestMatches, true, 'its digest is the tree digest at the start');
+  t.same(treeDiffs(frozen.tree, loaded.tree), [], 'it reads back as the tree at the start');
+  t.same(loaded.sessions, frozen.sessions, 'and the sessions at the start');
+  for (const txn of live.log) if (txn.hdr.zxid > z) loaded.tree.apply(txn);
+  t.same(treeDiffs(live.tree, loaded.tree), [], 'replaying the later txns on it gives the live tree');
+  t.equal(loaded.tree.digest.value, live.tree.digest.value, 'and the live digest');
+  t.equal(computeTreeDigest(loaded.tree), live.tree.digest.value);
+}
+
+for (const [seed, sliceSteps, txnsPerPause] of [
+  [1, 1, 1],
+  [2, 3, 2],
+  [3, 7, 1],
+  [4, 40, 5],
+  [5, 400, 50],
+] as const) {
+  t.test(`txns between slices (seed ${seed}, ${sliceSteps} steps a slice, ${txnsPerPause} txns a pause)`, (t) =>
+    snapshotWhileChanging(t, seed, sliceSteps, txnsPerPause),
+  );
+}
+
+t.test('an unchanged tree gives the bytes of the synchronous snapshot, by default on setImmediate', async (t) => {
+  const db = new Db();
+  populate(db);
+  const sync = serializeSnapshot(db.tree, db.sessions, db.zxid);
+  // The ACL ids remembered by the first snapshot are the ones the second hands out again.
+  const chunks = await serializeSnapshotChunksConcurrently(db.tree, db.sessions, db.zxid, { sliceMs: 0 });
+  t.ok(chunks.length >= 1);
+  t.ok(Buffer.concat(chunks).equals(sync));
+  const noDigest = await serializeSnapshotChunksConcurrently(db.tree, db.sessions, db.zxid, { digest: null, sliceSteps: 5 });
+  t.ok(Buffer.concat(noDigest).equals(serializeSnapshot(db.tree, db.sessions, db.zxid, { digest: null })), 'without the digest section too');
+});
+
+t.test('writeSnapshot (plain and gz) while txns are applied', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-snapcow-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const compression of ['none', 'gz'] as const) {
+    const live = new Db();
+    const frozen = new Db();
+    populate(live);
+    populate(frozen);
+    const z = live.zxid;
+    const later = laterTxns(live, 7, 200);
+    let next = 0;
+    const file = await writeSnapshot(path.join(dir, compression), live.tree, live.sessions, z, {
+      compression,
+      fsync: false,
+      sliceSteps: 4,
+      pause: () =>
+        new Promise((resolve) =>
+          setImmediate(() => {
+            if (next < later.length) live.apply(later[next].body, later[next].clientId), next++;
+            resolve();
+          }),
+        ),
+    });
+    t.ok(next > 50, `${next} txns applied while writing`);
+    const raw = fs.readFileSync(file);
+    const plain = compression === 'gz' ? zlib.gunzipSync(raw) : raw;
+    t.ok(plain.equals(serializeSnapshot(frozen.tree, frozen.sessions, z)), `${compression}: the bytes of the tree at the start`);
+    const r = readSnapshot(file, true);
+    t.equal(r.zxid, z);
+    t.equal(r.digestMatches, true);
+    t.same(treeDiffs(frozen.tree, r.tree), [], `${compression}: reads back as the tree at the start`);
+  }
+});
+
+t.test('a failed snapshot stops keeping copies', async (t) => {
+  const db = new Db();
+  populate(db);
+  let pauses = 0;
+  await t.rejects(
+    serializeSnapshotChunksConcurrently(db.tree, db.sessions, db.zxid, {
+      sliceSteps: 10,
+      pause: async () => {
+        if (++pauses === 3) throw new Error('stop');
+      },
+    }),
+    /stop/,
+  );
+  t.equal(preserversOf(db.tree).length, 0);
+});
+
+t.test('quota stat nodes are recounted after a load', async (t) => {
+  const db = new Db();
+  populate(db);
+  db.apply(create('/q/more', Buffer.from('12345')));
+  const stat = db.tree.getNode('/zookeeper/quota/q/zookeeper_stats')!;
+  const right = stat.data!.toString();
+  t.equal(right, 'count=3,bytes=8');
+  const loaded = parseSnapshot(serializeSnapshot(db.tree, db.sessions, db.zxid), 'mem', db.zxid, true);
+  // As a fuzzy snapshot of ZooKeeper's may hold it: written before the last changes under /q.
+  loaded.tree.getNode('/zookeeper/quota/q/zookeeper_stats')!.data = Buffer.from('count=1,bytes=1');
+  const digest = loaded.tree.digest.value;
+  recountQuotas(loaded.tree);
+  t.equal(loaded.tree.getNode('/zookeeper/quota/q/zookeeper_stats')!.data!.toString(), right);
+  t.equal(loaded.tree.digest.value, digest, 'stat nodes are outside the digest');
+});
