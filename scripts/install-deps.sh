@@ -17,6 +17,7 @@ PACKAGES=(
   libslf4j-java          # slf4j-api + the slf4j-log4j12 binding
   liblog4j1.2-java       # log4j 1.2 backend for the reference server's log
   openjdk-17-jdk-headless  # java and javac (Curator programs in compat-tests are compiled)
+  chromium               # the web console is tested in headless Chromium (playwright-core)
 )
 
 missing=()
