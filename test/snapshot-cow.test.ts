@@ -11,7 +11,6 @@ import { OpCode } from '../src/protocol/constants';
 import type { ACL } from '../src/protocol/generated/records';
 import { DataTree, OPEN_ACL_UNSAFE, type ZNode } from '../src/storage/datatree';
 import { computeTreeDigest } from '../src/storage/digest';
-import { recountQuotas } from '../src/storage/diskdb';
 import {
   parseSnapshot,
   readSnapshot,
@@ -301,7 +300,7 @@ t.test('quota stat nodes are recounted after a load', async (t) => {
   // As a fuzzy snapshot of ZooKeeper's may hold it: written before the last changes under /q.
   loaded.tree.getNode('/zookeeper/quota/q/zookeeper_stats')!.data = Buffer.from('count=1,bytes=1');
   const digest = loaded.tree.digest.value;
-  recountQuotas(loaded.tree);
+  loaded.tree.recountQuotas();
   t.equal(loaded.tree.getNode('/zookeeper/quota/q/zookeeper_stats')!.data!.toString(), right);
   t.equal(loaded.tree.digest.value, digest, 'stat nodes are outside the digest');
 });

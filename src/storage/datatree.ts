@@ -488,6 +488,14 @@ export class DataTree {
   }
 
   /** Rewrites a stat node with the subtree's count and bytes, as when a quota is set. */
+  /**
+   * Recounts every quota's stat node from the tree, as ZooKeeper does after loading a snapshot:
+   * a snapshot taken while writes went on may hold stats that do not match its nodes.
+   */
+  recountQuotas(): void {
+    for (const q of [...this.quotas.all()]) this.recountQuota(q);
+  }
+
   private recountQuota(quotaPath: string): void {
     const sp = statPath(quotaPath);
     const stat = this.nodes.get(sp);
@@ -508,7 +516,8 @@ export class DataTree {
     st.set('count', count);
     st.set('bytes', bytes);
     // Stat nodes change in place: their version and mzxid stay, as in ZooKeeper.
-    stat.data = Buffer.from(st.toString(), 'utf8');
+    const text = st.toString();
+    if (stat.data === null || stat.data.toString('utf8') !== text) stat.data = Buffer.from(text, 'utf8');
   }
 
   private updateQuotaStat(quotaPath: string, bytesDiff: number, countDiff: number): void {

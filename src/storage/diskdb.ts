@@ -12,9 +12,7 @@ import type { ServerConfig } from '../server/config';
 import { LogCommitStage } from '../server/commit';
 import type { Database } from './database';
 import { DataTree } from './datatree';
-import { join, QUOTA_PATH } from './paths';
 import { purge, VERSION_DIR } from './purge';
-import { LIMIT_NODE, StatsTrack, statPath } from './quota';
 import { CorruptSnapshotError, listSnapshots, readSnapshot, writeSnapshot } from './snapshot';
 import type { Txn } from './txn';
 import { CorruptLogError, readTxnLog, TornLogTail, truncateLog, TxnLogWriter, type FsShim } from './txnlog';
@@ -54,7 +52,7 @@ export function recover(config: ServerConfig, log: Logger): Recovered {
       log.warn({ file: s.file, reason: e.message }, 'snapshot is corrupt; trying an older one');
     }
   }
-  recountQuotas(tree);
+  tree.recountQuotas();
   if (snaps.length > 0 && snapshotFile === undefined) {
     // Without any valid snapshot, only a log that starts at zxid 1 can rebuild the tree.
     log.warn({ snapshots: snaps.length }, 'no valid snapshot; replaying the whole log');
@@ -84,44 +82,6 @@ export function recover(config: ServerConfig, log: Logger): Recovered {
   return { tree, sessions, snapshotZxid, snapshotFile, replayed };
 }
 
-/**
- * Sets every quota's stat node to the count and bytes of its subtree, as ZooKeeper does after
- * loading a snapshot: stat nodes are kept outside the digest, and in ZooKeeper's fuzzy snapshots
- * they may not match the nodes written with them.
- */
-export function recountQuotas(tree: DataTree): void {
-  const stack = [QUOTA_PATH];
-  while (stack.length > 0) {
-    const p = stack.pop()!;
-    const node = tree.getNode(p);
-    if (!node) continue;
-    for (const c of node.children) {
-      if (c === LIMIT_NODE) recountQuota(tree, p.slice(QUOTA_PATH.length));
-      else stack.push(join(p, c));
-    }
-  }
-}
-
-function recountQuota(tree: DataTree, quotaPath: string): void {
-  const stat = tree.getNode(statPath(quotaPath));
-  if (!stat || quotaPath === '') return;
-  let count = 0n;
-  let bytes = 0n;
-  const stack = [quotaPath];
-  while (stack.length > 0) {
-    const p = stack.pop()!;
-    const n = tree.getNode(p);
-    if (!n) continue;
-    count++;
-    bytes += BigInt(n.data?.length ?? 0);
-    for (const c of n.children) stack.push(join(p, c));
-  }
-  const st = new StatsTrack();
-  st.set('count', count);
-  st.set('bytes', bytes);
-  const text = st.toString();
-  if (stat.data === null || stat.data.toString('utf8') !== text) stat.data = Buffer.from(text, 'utf8');
-}
 
 function snapshotCompression(config: ServerConfig, log: Logger): 'none' | 'gz' {
   const method = config.systemProps.get('zookeeper.snapshot.compression.method') ?? '';

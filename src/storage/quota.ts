@@ -86,6 +86,10 @@ export class QuotaPaths {
     return this.paths.size;
   }
 
+  all(): IterableIterator<string> {
+    return this.paths.values();
+  }
+
   /** The deepest quota path that is `path` or an ancestor of it; never the root. */
   covering(path: string): string | undefined {
     if (this.paths.size === 0) return undefined;
