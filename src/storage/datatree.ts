@@ -186,21 +186,32 @@ export class DataTree {
     if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
     this.preserve(parentPath, parent);
     this.addChild(parent, basename(path));
-    switch (ephemeralKind(stat.ephemeralOwner, true)) {
+    this.indexNode(path, stat.ephemeralOwner, true);
+  }
+
+  /** Adds a node to (or drops it from) the indexes kept beside the tree: owners and quotas. */
+  private indexNode(path: string, owner: bigint, add: boolean): void {
+    switch (ephemeralKind(owner, true)) {
       case 'container':
-        this.containers.add(path);
+        if (add) this.containers.add(path);
+        else this.containers.delete(path);
         break;
       case 'ttl':
-        this.ttls.add(path);
+        if (add) this.ttls.add(path);
+        else this.ttls.delete(path);
         break;
       case 'normal':
-        this.addEphemeral(stat.ephemeralOwner, path);
+        if (add) this.addEphemeral(owner, path);
+        else this.ephemerals.get(owner)?.delete(path);
         break;
       default:
         break;
     }
     const quotaNode = quotaNodeOf(path);
-    if (quotaNode?.kind === 'limit') this.quotas.add(quotaNode.quotaPath);
+    if (quotaNode?.kind === 'limit') {
+      if (add) this.quotas.add(quotaNode.quotaPath);
+      else this.quotas.delete(quotaNode.quotaPath);
+    }
   }
 
   private addChild(parent: ZNode, name: string): void {
@@ -428,23 +439,9 @@ export class DataTree {
     this.addChild(parent, name);
     this.nodes.set(path, node);
     this.digest.afterChange(path, node);
-    switch (ephemeralKind(ephemeralOwner, true)) {
-      case 'container':
-        this.containers.add(path);
-        break;
-      case 'ttl':
-        this.ttls.add(path);
-        break;
-      case 'normal': {
-        this.addEphemeral(ephemeralOwner, path);
-        break;
-      }
-      default:
-        break;
-    }
+    this.indexNode(path, ephemeralOwner, true);
     const quotaNode = quotaNodeOf(path);
-    if (quotaNode?.kind === 'limit') this.quotas.add(quotaNode.quotaPath);
-    else if (quotaNode?.kind === 'stat') this.recountQuota(quotaNode.quotaPath);
+    if (quotaNode?.kind === 'stat') this.recountQuota(quotaNode.quotaPath);
     const q = this.quotas.covering(path);
     if (q !== undefined) this.updateQuotaStat(q, data?.length ?? 0, 1);
     this.emit(EventType.NodeCreated, path, node.acl);
@@ -465,21 +462,7 @@ export class DataTree {
     parent.children.delete(basename(path));
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
-    switch (ephemeralKind(node.ephemeralOwner, true)) {
-      case 'container':
-        this.containers.delete(path);
-        break;
-      case 'ttl':
-        this.ttls.delete(path);
-        break;
-      case 'normal':
-        this.ephemerals.get(node.ephemeralOwner)?.delete(path);
-        break;
-      default:
-        break;
-    }
-    const quotaNode = quotaNodeOf(path);
-    if (quotaNode?.kind === 'limit') this.quotas.delete(quotaNode.quotaPath);
+    this.indexNode(path, node.ephemeralOwner, false);
     const q = this.quotas.covering(path);
     if (q !== undefined) this.updateQuotaStat(q, -(node.data?.length ?? 0), -1);
     this.emit(EventType.NodeDeleted, path, node.acl);
