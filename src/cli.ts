@@ -12,6 +12,9 @@ import { ZooKeeperServer } from './server/server';
 import { ZKTS_VERSION } from './admin/version';
 import { fourLetterWordClient } from './admin/client';
 import { AdminServer } from './admin/adminserver';
+import { DEFAULT_METRICS_PROVIDER, PrometheusMetrics, PROMETHEUS_METRICS_PROVIDER } from './admin/metrics';
+import { MetricsServer } from './admin/metricsserver';
+import { statusMain } from './admin/status';
 import { DiskDatabase, RecoveryError } from './storage/diskdb';
 import { CorruptSnapshotError } from './storage/snapshot';
 import { CorruptLogError } from './storage/txnlog';
@@ -47,11 +50,27 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     process.stderr.write(`zkts: ${msg}\n`);
     return 2;
   }
+  // ZooKeeper boots its metrics provider first, and a provider that cannot start stops the start.
+  let metrics: MetricsServer | undefined;
+  const providerClass = config.metricsProviderClassName;
+  if (providerClass === PROMETHEUS_METRICS_PROVIDER) {
+    metrics = new MetricsServer(config.metricsProviderHttpHost, config.metricsProviderHttpPort, new PrometheusMetrics(config.metricsProviderExportJvmInfo), log);
+    try {
+      await metrics.start();
+    } catch (e) {
+      log.fatal({ err: (e as Error).message, port: config.metricsProviderHttpPort, address: config.metricsProviderHttpHost }, (e as Error).message);
+      process.stderr.write(`zkts: ${(e as Error).message} (set metricsProvider.httpPort to a free port)\n`);
+      return 1;
+    }
+  } else if (providerClass !== undefined && providerClass !== DEFAULT_METRICS_PROVIDER) {
+    log.warn({ className: providerClass }, `metrics provider not available; the built-in one is used (for Prometheus: ${PROMETHEUS_METRICS_PROVIDER})`);
+  }
   let server: ZooKeeperServer | undefined;
   let db: DiskDatabase;
   try {
     db = await DiskDatabase.open(config, log, (err) => server?.storageFailed(err));
   } catch (e) {
+    await metrics?.stop();
     if (e instanceof RecoveryError || e instanceof CorruptSnapshotError || e instanceof CorruptLogError) {
       log.fatal({ reason: e.message }, 'cannot recover the database');
       process.stderr.write(`zkts: cannot recover the database: ${e.message}\n`);
@@ -60,6 +79,7 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     throw e;
   }
   server = new ZooKeeperServer(config, log, Date.now, db);
+  metrics?.metrics.attach(server);
   server.fourLetterWords.context.initialConfig = text ?? '';
   // ZooKeeper starts its AdminServer before the client port, and a failure there stops the start.
   let admin: AdminServer | undefined;
@@ -72,6 +92,7 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
       log.fatal({ err: (e as Error).message, port: config.adminServerPort, address: config.adminServerAddress }, msg);
       process.stderr.write(`zkts: ${msg}\n`);
       await db.close();
+      await metrics?.stop();
       return 4;
     }
   }
@@ -80,12 +101,13 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   } catch (e) {
     log.fatal({ err: (e as Error).message, port: config.clientPort, address: config.clientPortAddress }, 'cannot listen for clients');
     await admin?.stop();
+    await metrics?.stop();
     return 1;
   }
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
-      Promise.all([admin?.stop(), server!.stop()]).then(() => resolve(), () => resolve());
+      Promise.all([admin?.stop(), metrics?.stop(), server!.stop()]).then(() => resolve(), () => resolve());
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
@@ -111,6 +133,13 @@ function main(argv: string[]): void {
     .argument('[hostport]', 'host:port', '127.0.0.1:2181')
     .action(async (cmd: string, hostport: string) => {
       process.stdout.write(await fourLetterWordClient(hostport, cmd));
+    });
+  program
+    .command('status')
+    .description('summarize a server: mode, version, zxid, znodes, connections, latency, sessions (from mntr, else srvr)')
+    .argument('[hostport]', 'host:port', '127.0.0.1:2181')
+    .action(async (hostport: string) => {
+      process.exitCode = await statusMain(hostport, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
     });
   program
     .command('purge')

@@ -40,7 +40,7 @@ function describeReply(f: Buffer, base: bigint): string {
  * Sends `attack` on a fresh connection (after a handshake, or instead of one), then a ping as a
  * sentinel: its reply shows the connection survived and that every answer to the attack came.
  */
-async function probe(ep: Endpoint, handshake: boolean, attack: Buffer[], opts: { endAfter?: boolean } = {}): Promise<ProbeResult> {
+async function probe(ep: Endpoint, handshake: boolean, attack: Buffer[], opts: { endAfter?: boolean; noSentinel?: boolean } = {}): Promise<ProbeResult> {
   const raw = await RawConnection.open(ep.host, ep.port);
   try {
     let base = 0n;
@@ -56,7 +56,7 @@ async function probe(ep: Endpoint, handshake: boolean, attack: Buffer[], opts: {
     for (const b of attack) raw.write(b);
     if (opts.endAfter) raw.socket.end();
     let pingSeq = -1;
-    if (handshake && !opts.endAfter) {
+    if (handshake && !opts.endAfter && !opts.noSentinel) {
       raw.write(requestFrame(Xid.ping, OpCode.ping));
       const isPing = (f: Buffer) => f.length >= 4 && f.readInt32BE(0) === Xid.ping;
       await waitFor(() => raw.closed || raw.frames.slice(start).some(isPing), `${ep.name}: sentinel ping or close`, PROBE_WAIT_MS).catch(() => undefined);
@@ -149,7 +149,7 @@ t.test('robustness', async (t) => {
 
   await checkBystander('before any attack');
 
-  const differential: Array<[string, boolean, () => Buffer[], { endAfter?: boolean }?]> = [
+  const differential: Array<[string, boolean, () => Buffer[], { endAfter?: boolean; noSentinel?: boolean }?]> = [
     ['frame longer than jute.maxbuffer, after the handshake', true, () => [lengthPrefix(0xfffff + 1, Buffer.alloc(64))]],
     ['frame longer than jute.maxbuffer, before the handshake', false, () => [lengthPrefix(0xfffff + 1, Buffer.alloc(64))]],
     ['huge frame length', true, () => [lengthPrefix(0x7fffffff)]],
@@ -168,8 +168,9 @@ t.test('robustness', async (t) => {
     ['multi with op type 999', true, () => [multiWithOpType(999)]],
     ['multi holding a read op', true, () => [multiWithOpType(OpCode.getData, (w) => R.encodeGetDataRequest(w, { path: '/', watch: false }))]],
     ['multiRead holding a write op', true, () => [multiWithOpType(OpCode.create, (w) => R.encodeCreateRequest(w, { path: '/mr', data: null, acl: [], flags: 0 }), OpCode.multiRead)]],
-    ['unknown opcode 999', true, () => [requestFrame(7, 999, (w) => w.writeString('/'))]],
-    ['unknown opcode 50 without a body', true, () => [requestFrame(7, 50)]],
+    // ZooKeeper answers an unknown op and then closes; a sentinel ping would race with the close.
+    ['unknown opcode 999', true, () => [requestFrame(7, 999, (w) => w.writeString('/'))], { noSentinel: true }],
+    ['unknown opcode 50 without a body', true, () => [requestFrame(7, 50)], { noSentinel: true }],
     ['getData body that fails to decode', true, () => [truncatedBody(OpCode.getData)]],
     ['exists body that fails to decode', true, () => [truncatedBody(OpCode.exists)]],
     ['create body that fails to decode', true, () => [truncatedBody(OpCode.create)]],

@@ -2,12 +2,14 @@
  * ZooKeeper's AdminServer over HTTP: `GET <commandURL>` lists the commands, `GET <commandURL>/<name>`
  * runs one (any alias) and answers JSON with "command" and "error" keys. Settings:
  * admin.enableServer, admin.serverAddress, admin.serverPort, admin.commandURL, admin.idleTimeout.
+ * Outside the command URL, "/" and "/console/*" are the web console (zkts.console.enabled).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ZooKeeperServer } from '../server/server';
 import { commandResponse, findCommand, primaryNames, type CommandResult } from './commands';
+import { WebConsole } from './console/console';
 import { toJackson, type Data } from './json';
 
 /** Concurrent HTTP connections; an admin surface needs few, and a flood must not starve clients. */
@@ -26,11 +28,14 @@ export class AdminServerError extends Error {
 
 export class AdminServer {
   private http: http.Server | undefined;
+  private readonly webConsole: WebConsole | undefined;
 
   constructor(
     private readonly server: ZooKeeperServer,
     private readonly log: Logger,
-  ) {}
+  ) {
+    if (server.config.consoleEnabled) this.webConsole = new WebConsole(server, log);
+  }
 
   private get config() {
     return this.server.config;
@@ -88,7 +93,10 @@ export class AdminServer {
     const url = new URL(req.url ?? '/', 'http://admin');
     const p = url.pathname;
     const method = req.method ?? 'GET';
-    if (p !== base && !p.startsWith(base + '/')) return this.sendError(res, 404, 'Not Found', p);
+    if (p !== base && !p.startsWith(base + '/')) {
+      if (this.webConsole && WebConsole.owns(p)) return this.webConsole.handle(req, res, url);
+      return this.sendError(res, 404, 'Not Found', p);
+    }
     if (method !== 'GET' && method !== 'POST') return this.sendError(res, 405, `HTTP method ${method} is not supported by this URL`, p);
     const rest = p.slice(base.length);
     if (rest === '' || rest === '/') return this.sendLinks(res);

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { WatcherType } from '../protocol/constants';
 import type { ServerCnxn } from '../server/cnxn';
 import type { ZooKeeperServer } from '../server/server';
+import type { LatencyRecorder } from './metricslatency';
 import type { Watcher } from '../server/watches';
 import { javaDouble, type Data, type Value } from './json';
 import { MNTR_LAYOUT } from './mntrkeys';
@@ -339,7 +340,16 @@ export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string,
     bytes_received_count: s.stats.bytesReceived,
   };
   const out: Array<[string, Value]> = [];
+  // The request latencies zkts records; the other summaries have no counterpart yet and read 0.
+  const recorded: Record<string, LatencyRecorder> = { readlatency: s.readLatency, updatelatency: s.updateLatency };
   const summary = (base: string, percentiles: boolean) => {
+    const r = recorded[base];
+    if (r && r.count > 0) {
+      const q = (x: number) => Math.round(r.quantile(x, nowMs));
+      out.push([`avg_${base}`, javaDouble(Math.round((r.sum / r.count) * 10000) / 10000)], [`min_${base}`, r.min], [`max_${base}`, r.max], [`cnt_${base}`, r.count], [`sum_${base}`, r.sum]);
+      if (percentiles) out.push([`p50_${base}`, q(0.5)], [`p95_${base}`, q(0.95)], [`p99_${base}`, q(0.99)], [`p999_${base}`, q(0.999)]);
+      return;
+    }
     out.push([`avg_${base}`, javaDouble(0)], [`min_${base}`, 0], [`max_${base}`, 0], [`cnt_${base}`, 0], [`sum_${base}`, 0]);
     if (percentiles) out.push([`p50_${base}`, 0], [`p95_${base}`, 0], [`p99_${base}`, 0], [`p999_${base}`, 0]);
   };

@@ -70,6 +70,10 @@ export interface ServerConfig {
   adminServerPort: number;
   adminCommandURL: string;
   adminIdleTimeoutMs: number;
+  /** The web console at the AdminServer's "/" (zkts.console.enabled, default true). */
+  consoleEnabled: boolean;
+  /** Whether the console may create, set and delete nodes (zkts.console.editable, default false). */
+  consoleEditable: boolean;
   authProviders: string[];
   digestAuthEnabled: boolean;
   superDigest?: string;
@@ -452,6 +456,8 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.admin.serverPort',
   'zookeeper.admin.commandURL',
   'zookeeper.admin.idleTimeout',
+  'zookeeper.zkts.console.enabled',
+  'zookeeper.zkts.console.editable',
   'zookeeper.DigestAuthenticationProvider.superDigest',
   'zookeeper.DigestAuthenticationProvider.enabled',
   'zookeeper.extendedTypesEnabled',
@@ -974,6 +980,9 @@ export function loadConfig(
     adminServerPort: sys.int('zookeeper.admin.serverPort', 8080),
     adminCommandURL: sys.get('zookeeper.admin.commandURL') ?? '/commands',
     adminIdleTimeoutMs: sys.int('zookeeper.admin.idleTimeout', 30000),
+    // zoo.cfg's key arrives as "zookeeper.zkts.console.*"; a -D property may name it either way.
+    consoleEnabled: sys.bool('zookeeper.zkts.console.enabled', sys.bool('zkts.console.enabled', true)),
+    consoleEditable: sys.bool('zookeeper.zkts.console.editable', sys.bool('zkts.console.editable', false)),
     authProviders,
     digestAuthEnabled: sys.bool('zookeeper.DigestAuthenticationProvider.enabled', true),
     superUsers,

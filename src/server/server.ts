@@ -12,13 +12,14 @@ import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYP
 import type { DataTree, TxnResult } from '../storage/datatree';
 import type { Txn, TxnBody } from '../storage/txn';
 import { FourLetterWords } from '../admin/fourletter';
+import { LatencyRecorder } from '../admin/metricslatency';
 import { addIdentities, AuthRegistry } from './auth';
 import { ServerCnxn, type CnxnHandler, type Request } from './cnxn';
 import type { CommitStage } from './commit';
 import { MemoryDatabase, type Database } from '../storage/database';
 import type { ServerConfig } from './config';
 import { containerCandidates } from './containers';
-import { Prep, type WriteRequest } from './prep';
+import { Prep, type WriteOp, type WriteRequest } from './prep';
 import { ReadProcessor } from './reads';
 import { writeReply } from './replies';
 import { SessionTracker, type Session } from './sessions';
@@ -77,6 +78,9 @@ export class ZooKeeperServer implements CnxnHandler {
   private lastProposedZxid = 0n;
   outstanding = 0;
   readonly stats: ServerStats;
+  /** Request latencies split as ZooKeeper's readlatency/updatelatency: a write is a request with a txn. */
+  readonly readLatency: LatencyRecorder;
+  readonly updateLatency: LatencyRecorder;
   readonly maxFrameBytes: number;
 
   readonly db: Database;
@@ -117,6 +121,8 @@ export class ZooKeeperServer implements CnxnHandler {
       readNamespaces: new Set(),
       writeNamespaces: new Set(),
     };
+    this.readLatency = new LatencyRecorder(this.stats.startedAtMs);
+    this.updateLatency = new LatencyRecorder(this.stats.startedAtMs);
   }
 
   get lastProcessedZxid(): bigint {
@@ -358,7 +364,9 @@ export class ZooKeeperServer implements CnxnHandler {
 
   private finishRequest(c: ServerCnxn, req: Request, zxid: bigint): void {
     this.outstanding--;
-    const latency = this.now() - req.receivedAtMs;
+    const nowMs = this.now();
+    const latency = nowMs - req.receivedAtMs;
+    (req.isWrite && req.type !== OpCode.sync ? this.updateLatency : this.readLatency).observe(latency, nowMs);
     c.lastOp = opShortName(req.type);
     c.lastZxid = zxid;
     c.lastLatencyMs = latency;
@@ -432,6 +440,18 @@ export class ZooKeeperServer implements CnxnHandler {
       this.finishRequest(c, req, zxid);
       if (req.type === OpCode.closeSession) c.close();
       this.writeDone(c);
+    });
+  }
+
+  /**
+   * A write that no client connection carries (the admin console's): the same way as a client's
+   * write (prep with these identities, commit, apply, watches), under session 0, so that zxids,
+   * ACL checks and watch events are exactly those of a client's write. Resolves once applied.
+   */
+  submitInternalWrite(write: WriteOp, ids: readonly R.Id[]): Promise<TxnResult> {
+    if (this.commit.failure) return Promise.reject(this.commit.failure);
+    return new Promise((resolve) => {
+      this.submitWrite({ xid: 0, type: write.type, sessionId: 0n, ids, receivedAtMs: this.now() }, write, (result) => resolve(result));
     });
   }
 
