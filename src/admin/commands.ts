@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WatcherType } from '../protocol/constants';
 import type { ServerCnxn } from '../server/cnxn';
-import type { ZooKeeperServer } from '../server/server';
+import { resettableStats, type ZooKeeperServer } from '../server/server';
 import type { LatencyRecorder } from './metricslatency';
 import type { Watcher } from '../server/watches';
 import { javaDouble, type Data, type Value } from './json';
@@ -166,16 +166,7 @@ export function resetConnectionStats(s: ZooKeeperServer): void {
 }
 
 export function resetServerStats(s: ZooKeeperServer): void {
-  Object.assign(s.stats, {
-    packetsReceived: 0,
-    packetsSent: 0,
-    minLatencyMs: Number.MAX_SAFE_INTEGER,
-    maxLatencyMs: 0,
-    totalLatencyMs: 0,
-    latencyCount: 0,
-    bytesReceived: 0,
-    authFailed: 0,
-  });
+  Object.assign(s.stats, resettableStats());
 }
 
 export interface LatencySummary {

@@ -33,6 +33,20 @@ const MAX_MULTI_OPS = 10000;
 const STANDALONE_SERVER_ID = 1;
 const SUPER_IDS: R.Id[] = [{ scheme: 'super', id: '' }];
 
+/** The counters `srst` sets back to zero, at their starting values. */
+export function resettableStats() {
+  return {
+    packetsReceived: 0,
+    packetsSent: 0,
+    minLatencyMs: Number.MAX_SAFE_INTEGER,
+    maxLatencyMs: 0,
+    totalLatencyMs: 0,
+    latencyCount: 0,
+    bytesReceived: 0,
+    authFailed: 0,
+  };
+}
+
 export interface ServerStats {
   packetsReceived: number;
   packetsSent: number;
@@ -108,19 +122,7 @@ export class ZooKeeperServer implements CnxnHandler {
     // Sessions open at the last stop live on; they expire unless their clients come back in time.
     for (const [id, timeoutMs] of this.db.sessions) this.sessions.add(id, timeoutMs, now());
     this.fourLetterWords = new FourLetterWords(this);
-    this.stats = {
-      packetsReceived: 0,
-      packetsSent: 0,
-      minLatencyMs: Number.MAX_SAFE_INTEGER,
-      maxLatencyMs: 0,
-      totalLatencyMs: 0,
-      latencyCount: 0,
-      startedAtMs: now(),
-      bytesReceived: 0,
-      authFailed: 0,
-      readNamespaces: new Set(),
-      writeNamespaces: new Set(),
-    };
+    this.stats = { ...resettableStats(), startedAtMs: now(), readNamespaces: new Set(), writeNamespaces: new Set() };
     this.readLatency = new LatencyRecorder(this.stats.startedAtMs);
     this.updateLatency = new LatencyRecorder(this.stats.startedAtMs);
   }
