@@ -1,0 +1,14 @@
+// The benchmark keeps working: a seconds-long run against all three servers. No timing is
+// asserted; the numbers of a run this short mean nothing.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+t.test('the benchmark runs end to end (smoke)', async (t) => {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, [path.join(__dirname, '../scripts/bench/run.js'), '--smoke'], { encoding: 'utf8', timeout: 240_000, env });
+  t.equal(r.status, 0, 'the smoke run exits 0', { stderr: r.stderr.slice(-3000) });
+  t.match(r.stdout, /\| get 8x32 100B \| \d+ \| \d+ \| [\d.]+x \| \d+ \|/, 'the table has a getData row for ZooKeeper, zkts and the null server');
+  t.match(r.stdout, /Errors returned to the client: 0\./);
+});
