@@ -8,6 +8,7 @@ import { COMMANDS, commandResponse, findCommand, monitorValues, parseJavaLong, p
 import { javaDate } from '../src/admin/fourletter';
 import { javaDouble, toJackson } from '../src/admin/json';
 import { MNTR_LAYOUT } from '../src/admin/mntrkeys';
+import { parseSnapshot } from '../src/storage/snapshot';
 import { startInProcessZkts, ZkClient } from './util/client';
 
 function get(port: number, path: string): Promise<{ status: number; body: string; type: string | undefined }> {
@@ -81,7 +82,8 @@ t.test('4lw text and JSON from the same data', async (t) => {
   t.match(mntr, /^zk_watch_count\t2$/m, 'a data and a child watch');
   t.match(mntr, /^zk_ephemerals_count\t1$/m);
   t.match(mntr, /^zk_avg_latency\t\d+(\.\d+)?$/m);
-  t.match(mntr, /^zk_avg_fsynctime\t0\.0$/m, 'summaries zkts does not keep: 0.0');
+  t.match(mntr, /^zk_avg_fsynctime\t0\.0$/m, 'an in-memory server never fsyncs: 0.0');
+  t.match(mntr, /^zk_avg_proposal_latency\t0\.0$/m, 'quorum summaries: 0.0 in standalone');
   const json = findCommand('monitor')!.run(words.context, {});
   t.same(Object.keys(json.data), values.map(([k]) => k), 'JSON monitor: the same keys');
   t.equal(json.data.znode_count, 7);
@@ -143,4 +145,124 @@ t.test('AdminServer over HTTP', async (t) => {
   const busy = new AdminServer(Object.create(zk.server, { config: { value: { ...zk.server.config, adminServerPort: busyPort } } }), pino({ level: 'silent' }));
   await t.rejects(busy.start(), AdminServerError);
   await t.rejects(busy.start(), { message: new RegExp(`^Problem starting AdminServer on address 127\\.0\\.0\\.1, port ${busyPort} and command URL /commands`) });
+});
+
+function request(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, headers }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), headers: res.headers }));
+      })
+      .on('error', reject);
+  });
+}
+
+function mntrOf(s: Parameters<typeof monitorValues>[0]): Map<string, unknown> {
+  return new Map(monitorValues(s, Date.now()));
+}
+
+t.test('mntr counters move with the workload', async (t) => {
+  const zk = await startInProcessZkts({ '4lw.commands.whitelist': '*', maxClientCnxns: '3' });
+  t.teardown(() => zk.stop());
+  const s = zk.server;
+  const before = mntrOf(s);
+  t.equal(before.get('connection_request_count'), 0);
+  const a = await ZkClient.connect(zk.host, zk.port);
+  t.teardown(() => a.destroy());
+  const b = await ZkClient.connect(zk.host, zk.port);
+  t.teardown(() => b.destroy());
+  await a.create('/w', null);
+  await a.create('/w/x', null);
+  await b.exists('/w/new', true);
+  await b.getData('/w/x', true);
+  await b.getChildren('/w', true);
+  await a.create('/w/new', null);
+  await a.setData('/w/x', Buffer.from('1'));
+  await a.delete('/w/new');
+  await b.waitNotification((e) => e.type === 2 && e.path === '/w/new').catch(() => undefined);
+  const m = mntrOf(s);
+  t.equal(m.get('connection_request_count'), 2, 'two handshakes');
+  t.equal(m.get('cnt_node_created_watch_count'), 1, 'the exists watch fired on create');
+  t.equal(m.get('cnt_node_changed_watch_count'), 1);
+  t.ok((m.get('cnt_node_children_watch_count') as number) >= 1);
+  t.ok((m.get('watch_bytes') as number) > 0, 'watch notifications counted in bytes');
+  t.ok((m.get('prep_processor_request_queued') as number) >= 9, 'every request enters the pipeline');
+  t.equal(m.get('outstanding_changes_queued'), m.get('outstanding_changes_removed'), 'every change record is dropped once applied');
+  t.ok((m.get('outstanding_changes_queued') as number) >= 4);
+  t.equal(m.get('commit_count'), 0, 'a leader-only counter');
+  t.equal(m.get('snap_count'), 0, 'SNAP syncs to learners: none in standalone');
+  t.equal(m.get('digest_mismatches_count'), 0);
+
+  // A reconnect of a's session from a new connection: revalidated, and the old connection closed.
+  const again = await ZkClient.connect(zk.host, zk.port, { sessionId: a.sessionId, passwd: a.passwd });
+  t.teardown(() => again.destroy());
+  t.equal(mntrOf(s).get('connection_revalidate_count'), 1);
+
+  // maxClientCnxns=3: a fourth connection from the same address is refused at accept.
+  const third = await ZkClient.connect(zk.host, zk.port);
+  t.teardown(() => third.destroy());
+  await new Promise<void>((resolve) => {
+    const sock = net.connect({ host: zk.host, port: zk.port });
+    sock.on('close', () => resolve());
+    sock.on('error', () => resolve());
+  });
+  t.ok((mntrOf(s).get('connection_rejected') as number) >= 1, 'maxClientCnxns refusals counted');
+
+  // A client that goes away: a connection drop.
+  b.destroy();
+  for (let i = 0; i < 50 && (mntrOf(s).get('connection_drop_count') as number) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.ok((mntrOf(s).get('connection_drop_count') as number) >= 1, 'a client closing its socket is a drop');
+});
+
+t.test('hash keeps the digest every 128 zxids', async (t) => {
+  const zk = await startInProcessZkts({ '4lw.commands.whitelist': '*' });
+  t.teardown(() => zk.stop());
+  const c = await ZkClient.connect(zk.host, zk.port);
+  t.teardown(() => c.destroy());
+  const s = zk.server;
+  t.equal(s.fourLetterWords.run('hash'), '');
+  while (s.lastProcessedZxid < 130n) await c.create(`/n${s.lastProcessedZxid}`, null);
+  t.equal(s.digestLog.length, 1);
+  const d = s.digestLog[0];
+  t.equal(d.zxid, 128n);
+  t.equal(s.fourLetterWords.run('hash'), `80: ${d.digest}\n`, "DigestCommand's text: hex zxid, signed digest");
+  const json = findCommand('hash')!.run(s.fourLetterWords.context, {});
+  t.equal(toJackson(json.data), `{\n  "digests" : [ {\n    "zxid" : 128,\n    "digest" : ${d.digest},\n    "digestVersion" : 2\n  } ]\n}`);
+});
+
+t.test('AdminServer snapshot streams the tree in ZooKeeper snapshot format', async (t) => {
+  const zk = await startInProcessZkts({ 'admin.serverPort': '0', 'admin.serverAddress': '127.0.0.1' });
+  t.teardown(() => zk.stop());
+  const admin = new AdminServer(zk.server, pino({ level: 'silent' }));
+  await admin.start();
+  t.teardown(() => admin.stop());
+  const port = admin.address().port;
+  const c = await ZkClient.connect(zk.host, zk.port);
+  t.teardown(() => c.destroy());
+  await c.create('/snapped', Buffer.from('v'));
+  const zxid = zk.server.lastProcessedZxid;
+
+  const r = await request(port, '/commands/snapshot', { Authorization: 'digest admin:pw' });
+  t.equal(r.status, 200);
+  t.equal(r.headers['content-type'], 'application/octet-stream');
+  t.equal(r.headers['last_zxid'], '0x' + zxid.toString(16));
+  t.equal(r.headers['snapshot_size'], String(r.body.length));
+  const snap = parseSnapshot(r.body, 'http', zxid);
+  t.equal(snap.tree.getNode('/snapped')?.data?.toString(), 'v', 'the streamed bytes are a readable snapshot');
+  t.equal(snap.digestMatches, true);
+
+  const limited = await request(port, '/commands/snapshot', { Authorization: 'digest admin:pw' });
+  t.equal(limited.status, 429, "ZooKeeper's rate limit: one per 300 ms");
+  await new Promise((res) => setTimeout(res, 350));
+  const noStream = await request(port, '/commands/snap?streaming=false', { Authorization: 'digest admin:pw' });
+  t.equal(noStream.status, 200);
+  t.equal(noStream.headers['content-type'], 'application/json');
+  t.ok(Number(noStream.headers['snapshot_size']) > 0);
+  t.same(JSON.parse(noStream.body.toString()), { command: 'snapshot', error: null });
 });

@@ -315,3 +315,51 @@ t.test('zkts server serves /metrics with the Prometheus provider; zkts status re
     await zk.stop();
   }
 });
+
+t.test('a disk-backed server: fsyncs, batches, snapshots and startup summaries are real', async (t) => {
+  const metricsPort = await freePort();
+  const zk = await startZkts({
+    extraConfig: {
+      snapCount: '20',
+      '4lw.commands.whitelist': '*',
+      'metricsProvider.className': 'org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider',
+      'metricsProvider.httpPort': String(metricsPort),
+      'metricsProvider.httpHost': '127.0.0.1',
+      'metricsProvider.exportJvmInfo': 'false',
+    },
+  });
+  t.teardown(() => zk.stop());
+  const mntr = async () => {
+    const m = new Map<string, number>();
+    for (const line of (await fourLetterWord(zk.host, zk.port, 'mntr')).split('\n')) {
+      const [k, v] = line.split('\t');
+      if (k) m.set(k.replace(/^zk_/, ''), Number(v));
+    }
+    return m;
+  };
+  const m0 = await mntr();
+  t.equal(m0.get('cnt_snapshottime'), 1, 'the snapshot taken at start');
+  t.equal(m0.get('cnt_dbinittime'), 1);
+  t.equal(m0.get('cnt_startup_txns_loaded'), 1);
+  t.equal(m0.get('cnt_startup_snap_load_time'), 1);
+  const c = await ZkClient.connect(zk.host, zk.port);
+  t.teardown(() => c.destroy());
+  for (let i = 0; i < 40; i++) await c.create(`/f${i}`, null);
+  let m1 = await mntr();
+  for (let i = 0; i < 50 && m1.get('cnt_snapshottime')! < 2; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    m1 = await mntr();
+  }
+  t.ok(m1.get('cnt_fsynctime')! > m0.get('cnt_fsynctime')!, 'fsyncs counted');
+  t.ok(m1.get('sum_sync_processor_batch_size')! >= 41, 'every txn (session + 40 creates) in some batch');
+  t.ok(m1.get('cnt_snapshottime')! >= 2, 'a snapshot after snapCount txns');
+  t.equal(m1.get('snap_count'), 0, 'snap_count counts SNAP syncs to learners, none in standalone');
+  t.equal(m1.get('connection_request_count'), 1);
+
+  const fams = parseExposition((await httpGet(metricsPort, '/metrics')).body);
+  t.equal(value(fams, 'fsynctime', 'fsynctime_count'), m1.get('cnt_fsynctime'));
+  t.ok(value(fams, 'sync_processor_batch_size', 'sync_processor_batch_size_sum') >= 41);
+  t.ok(value(fams, 'snapshottime', 'snapshottime_count') >= 2);
+  t.equal(value(fams, 'connection_request_count'), 1);
+  t.ok(value(fams, 'prep_processor_request_queued') >= 41);
+});

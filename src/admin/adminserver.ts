@@ -116,7 +116,32 @@ export class AdminServer {
     const args: Record<string, string> = {};
     for (const [k, v] of url.searchParams) if (!(k in args)) args[k] = v;
     const result: CommandResult = cmd.run(this.server.fourLetterWords.context, args);
-    this.sendJson(res, result.status, commandResponse(cmd.names[0], result.data));
+    if (result.stream) {
+      this.sendStream(res, cmd.names[0], result, result.stream).catch((e) => {
+        this.log.error({ err: (e as Error).message }, 'admin command failed');
+        res.destroy();
+      });
+      return;
+    }
+    this.sendJson(res, result.status, commandResponse(cmd.names[0], result.data), result.headers);
+  }
+
+  /** ZooKeeper's StreamOutputter (or, without a body to send, the JSON with the same headers). */
+  private async sendStream(res: http.ServerResponse, name: string, result: CommandResult, stream: NonNullable<CommandResult['stream']>): Promise<void> {
+    let chunks: Buffer[];
+    try {
+      chunks = await stream.chunks;
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'snapshot over the AdminServer failed');
+      return this.sendJson(res, 500, commandResponse(name, {}), result.headers);
+    }
+    let size = 0;
+    for (const c of chunks) size += c.length;
+    const headers = { ...result.headers, snapshot_size: String(size) };
+    if (!stream.send) return this.sendJson(res, result.status, commandResponse(name, result.data), headers);
+    res.writeHead(result.status, { ...headers, 'Content-Type': 'application/octet-stream', 'Content-Length': size });
+    for (const c of chunks) res.write(c);
+    res.end();
   }
 
   /**
@@ -136,9 +161,9 @@ export class AdminServer {
     return undefined;
   }
 
-  private sendJson(res: http.ServerResponse, status: number, body: Data): void {
+  private sendJson(res: http.ServerResponse, status: number, body: Data, headers: Record<string, string> = {}): void {
     const text = toJackson(body);
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
   }
 

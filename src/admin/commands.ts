@@ -14,6 +14,25 @@ import type { Watcher } from '../server/watches';
 import { javaDouble, type Data, type Value } from './json';
 import { MNTR_LAYOUT } from './mntrkeys';
 import { VERSION_LINE } from './version';
+import { serializeSnapshotChunksConcurrently } from '../storage/snapshot';
+
+/**
+ * The snapshot command's rate limit. ZooKeeper builds it from `zookeeper.admin.rateLimiterIntervalInMS`
+ * (default 300000) but as microseconds, so one snapshot per 300 ms is what it allows; kept as is.
+ */
+class SnapshotRateLimiter {
+  private lastResetMs = -Infinity;
+  private remaining = 0;
+  allow(nowMs: number, intervalMs: number): boolean {
+    if (nowMs > this.lastResetMs + intervalMs) {
+      this.remaining = 1;
+      this.lastResetMs = nowMs;
+    }
+    if (this.remaining <= 0) return false;
+    this.remaining--;
+    return true;
+  }
+}
 
 /** ZooTrace's default text trace level (what gtmk answers before any stmk). */
 export const DEFAULT_TRACE_MASK = 306n;
@@ -22,6 +41,13 @@ export const DEFAULT_TRACE_MASK = 306n;
 export interface CommandResult {
   data: Data;
   status: number;
+  /** Extra response headers (ZooKeeper's CommandResponse headers). */
+  headers?: Record<string, string>;
+  /**
+   * Bytes made asynchronously (snapshot): their size goes in the `snapshot_size` header, and with
+   * `send` they are the body (application/octet-stream) instead of the JSON.
+   */
+  stream?: { chunks: Promise<Buffer[]>; send: boolean };
 }
 
 export interface AdminCommand {
@@ -41,6 +67,7 @@ export class AdminContext {
   traceMask = DEFAULT_TRACE_MASK;
   /** The text of zoo.cfg as started (initial_configuration); empty when there was no file. */
   initialConfig = '';
+  readonly snapshotLimiter = new SnapshotRateLimiter();
   constructor(readonly server: ZooKeeperServer) {}
 }
 
@@ -302,6 +329,13 @@ function namespaceSummaries(s: ZooKeeperServer): string[] {
   return names.sort();
 }
 
+/** The recorder behind a summary of this mntr/Prometheus name, if zkts keeps one. */
+export function summaryRecorder(s: ZooKeeperServer, name: string): LatencyRecorder | undefined {
+  if (name === 'readlatency') return s.readLatency;
+  if (name === 'updatelatency') return s.updateLatency;
+  return s.metrics.summary(name);
+}
+
 /** mntr's values, keys without the zk_ prefix, in ZooKeeper's order. */
 export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string, Value]> {
   const lat = latency(s);
@@ -329,12 +363,12 @@ export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string,
     max_latency: lat.max,
     min_client_response_size: -1,
     bytes_received_count: s.stats.bytesReceived,
+    ...s.metrics.counters(),
   };
   const out: Array<[string, Value]> = [];
-  // The request latencies zkts records; the other summaries have no counterpart yet and read 0.
-  const recorded: Record<string, LatencyRecorder> = { readlatency: s.readLatency, updatelatency: s.updateLatency };
+  // The summaries without a counterpart in zkts read 0 (README, "Metrics").
   const summary = (base: string, percentiles: boolean) => {
-    const r = recorded[base];
+    const r = summaryRecorder(s, base);
     if (r && r.count > 0) {
       const q = (x: number) => Math.round(r.quantile(x, nowMs));
       out.push([`avg_${base}`, javaDouble(Math.round((r.sum / r.count) * 10000) / 10000)], [`min_${base}`, r.min], [`max_${base}`, r.max], [`cnt_${base}`, r.count], [`sum_${base}`, r.sum]);
@@ -552,7 +586,10 @@ export const COMMANDS: readonly AdminCommand[] = [
     connections: connections(server).map((i) => connectionJson(i, false)),
     secure_connections: [],
   })),
-  get(['hash'], () => ({ digests: [] })),
+  get(['hash'], ({ server }) => ({
+    // Jackson lays out DataTree.ZxidDigest by its fields: zxid, digest, digestVersion.
+    digests: server.digestLog.map((d) => ({ zxid: d.zxid, digest: d.digest, digestVersion: d.digestVersion })),
+  })),
   get(['dirs'], ({ server }) => ({ datadir_size: dataDirSize(server), logdir_size: logDirSize(server) })),
   get(['dump'], ({ server }) => {
     const expiry: Data = {};
@@ -612,8 +649,8 @@ export const COMMANDS: readonly AdminCommand[] = [
     names: ['snapshot', 'snap'],
     serverRequired: true,
     authRequired: true,
-    // Reached only with valid credentials; streaming a snapshot over HTTP is not offered.
-    run: () => ({ data: {}, status: 503 }),
+    // Reached only with valid credentials: ZooKeeper 3.9's SnapshotCommand.
+    run: (ctx, args) => snapshotCommand(ctx, args),
   },
   get(['server_stats', 'srvr'], ({ server }) => serverStatsData(server)),
   get(['stats', 'stat'], ({ server }) => ({
@@ -644,6 +681,24 @@ export const COMMANDS: readonly AdminCommand[] = [
   }),
   get(['zabstate'], () => ({ voting: false, zabstate: '' }), false),
 ];
+
+/**
+ * The tree as it is now in ZooKeeper's snapshot format, serialized in slices while clients go on
+ * being served, with ZooKeeper's last_zxid and snapshot_size headers. ZooKeeper writes a snapshot
+ * file and streams that; here the bytes go to the response only (the data dir is left alone).
+ */
+function snapshotCommand(ctx: AdminContext, args: Record<string, string>): CommandResult {
+  const s = ctx.server;
+  const props = s.config.systemProps;
+  if ((props.get('zookeeper.admin.snapshot.enabled') ?? 'true').toLowerCase() !== 'true') return { data: {}, status: 503 };
+  const interval = Number.parseInt(props.get('zookeeper.admin.rateLimiterIntervalInMS') ?? '300000', 10);
+  if (!ctx.snapshotLimiter.allow(performance.now(), Number.isFinite(interval) ? interval / 1000 : 300)) return { data: {}, status: 429 };
+  const streaming = 'streaming' in args ? args.streaming.toLowerCase() === 'true' : true;
+  const zxid = s.lastProcessedZxid;
+  const chunks = serializeSnapshotChunksConcurrently(s.tree, s.sessionTimeouts(), zxid);
+  const headers = { last_zxid: '0x' + BigInt.asUintN(64, zxid).toString(16) };
+  return { data: {}, status: 200, headers, stream: { chunks, send: streaming } };
+}
 
 function serverStatsData(s: ZooKeeperServer): Data {
   const t = now();

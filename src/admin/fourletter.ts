@@ -77,7 +77,8 @@ const WORDS: Record<string, Word> = {
   stat: ({ server }) => `Zookeeper version: ${VERSION_LINE}\nClients:\n${connectionLines(server, true)}\n` + serverSummary(server),
   cons: ({ server }) => connectionLines(server, false) + '\n',
   isro: () => 'rw',
-  hash: () => '',
+  // DigestCommand: the zxid in hex, then the digest as a signed long.
+  hash: ({ server }) => server.digestLog.map((d) => `${BigInt.asUintN(64, d.zxid).toString(16)}: ${d.digest}\n`).join(''),
   dirs: ({ server }) => `datadir_size: ${dataDirSize(server)}\nlogdir_size: ${logDirSize(server)}\n`,
   wchs: ({ server }) => {
     const w = watchSummary(server);

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
 import type { ZooKeeperServer } from '../server/server';
-import { monitorValues, readFdCounts } from './commands';
+import { monitorValues, readFdCounts, summaryRecorder } from './commands';
 import { JavaDouble, type Value } from './json';
 import type { LatencyRecorder } from './metricslatency';
 import { MNTR_LAYOUT } from './mntrkeys';
@@ -248,9 +248,7 @@ export class PrometheusMetrics {
 }
 
 function recorderOf(s: ZooKeeperServer, name: string): LatencyRecorder | undefined {
-  if (name === 'readlatency') return s.readLatency;
-  if (name === 'updatelatency') return s.updateLatency;
-  return undefined;
+  return summaryRecorder(s, name);
 }
 
 function summarySamples(

@@ -33,6 +33,11 @@ export interface TxnLogSink {
   commit(): Promise<void>;
 }
 
+/** Where the log stage reports each fsync (the server's metrics); without one nothing is measured. */
+export interface LogCommitMetrics {
+  flushed(txns: number, queued: number, fsyncMs: number, flushMs: number): void;
+}
+
 export interface LogCommitStats {
   batches: number;
   txns: number;
@@ -49,6 +54,7 @@ export class LogCommitStage implements CommitStage {
   private flushing = false;
   failure: Error | undefined;
   readonly stats: LogCommitStats = { batches: 0, txns: 0, maxBatch: 0 };
+  metrics: LogCommitMetrics | undefined;
 
   constructor(
     private readonly log: TxnLogSink,
@@ -84,6 +90,8 @@ export class LogCommitStage implements CommitStage {
 
   private async flush(): Promise<void> {
     while (this.waiting.length > 0 && !this.failure) {
+      const queued = this.waiting.length;
+      const started = this.metrics ? performance.now() : 0;
       const batch = this.waiting.length > this.maxBatch ? this.waiting.splice(0, this.maxBatch) : this.waiting.splice(0);
       let txns = 0;
       for (const w of batch) {
@@ -92,8 +100,13 @@ export class LogCommitStage implements CommitStage {
           txns++;
         }
       }
+      let fsyncMs = 0;
       try {
-        if (txns > 0) await this.log.commit();
+        if (txns > 0) {
+          const t0 = this.metrics ? performance.now() : 0;
+          await this.log.commit();
+          if (this.metrics) fsyncMs = performance.now() - t0;
+        }
       } catch (e) {
         this.failure = e instanceof Error ? e : new Error(String(e));
         this.waiting = [];
@@ -104,6 +117,7 @@ export class LogCommitStage implements CommitStage {
       this.stats.txns += txns;
       this.stats.maxBatch = Math.max(this.stats.maxBatch, txns);
       for (const w of batch) w.done();
+      if (this.metrics && txns > 0) this.metrics.flushed(txns, queued, fsyncMs, performance.now() - started);
     }
     this.flushing = false;
   }

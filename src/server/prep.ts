@@ -74,6 +74,10 @@ export class Prep {
     private readonly options: PrepOptions,
   ) {}
 
+  /** Change records ever added and ever dropped (ZooKeeper's outstanding_changes_queued/_removed). */
+  changesQueued = 0;
+  changesRemoved = 0;
+
   get outstandingCount(): number {
     return this.outstanding.length;
   }
@@ -113,6 +117,7 @@ export class Prep {
       k++;
     }
     if (k > 0) this.outstanding.splice(0, k);
+    this.changesRemoved += k;
   }
 
   private record(path: string): ChangeRecord {
@@ -143,6 +148,7 @@ export class Prep {
   }
 
   private add(c: ChangeRecord): void {
+    this.changesQueued++;
     this.outstanding.push(c);
     this.byPath.set(c.path, c);
   }
@@ -279,7 +285,10 @@ export class Prep {
         failed = true;
         txns.push({ type: OpCode.error, record: { err: e.code } });
         // Roll back this multi's change records: nothing of a failed multi is applied.
-        for (const c of this.outstanding.splice(mark)) if (this.byPath.get(c.path) === c) this.byPath.delete(c.path);
+        for (const c of this.outstanding.splice(mark)) {
+          this.changesRemoved++;
+          if (this.byPath.get(c.path) === c) this.byPath.delete(c.path);
+        }
         for (const [q, c] of saved) {
           if (c && this.outstanding.includes(c)) this.byPath.set(q, c);
           else if (c === undefined) this.byPath.delete(q);

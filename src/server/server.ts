@@ -13,10 +13,12 @@ import type { DataTree, TxnResult } from '../storage/datatree';
 import type { Txn, TxnBody } from '../storage/txn';
 import { FourLetterWords } from '../admin/fourletter';
 import { LatencyRecorder } from '../admin/metricslatency';
+import { ServerMetrics } from '../admin/servermetrics';
 import { addIdentities, AuthRegistry } from './auth';
 import { ServerCnxn, type CnxnHandler, type Request } from './cnxn';
-import type { CommitStage } from './commit';
+import { LogCommitStage, type CommitStage } from './commit';
 import { MemoryDatabase, type Database } from '../storage/database';
+import { DiskDatabase } from '../storage/diskdb';
 import type { ServerConfig } from './config';
 import { containerCandidates } from './containers';
 import { Prep, type WriteOp, type WriteRequest } from './prep';
@@ -24,6 +26,7 @@ import { ReadProcessor } from './reads';
 import { writeReply } from './replies';
 import { SessionTracker, type Session } from './sessions';
 import { WatchManager } from './watches';
+import { DIGEST_VERSION } from '../storage/digest';
 
 /** Per connection: queued plus in-flight requests before we stop reading from its socket. */
 const MAX_OUTSTANDING_PER_CNXN = 1000;
@@ -32,6 +35,16 @@ const MAX_MULTI_OPS = 10000;
 /** Standalone servers form session ids with server id 1, as ZooKeeper does. */
 const STANDALONE_SERVER_ID = 1;
 const SUPER_IDS: R.Id[] = [{ scheme: 'super', id: '' }];
+/** DataTree.DIGEST_LOG_INTERVAL / DIGEST_LOG_LIMIT: a digest every 128 zxids, the last 1024 kept. */
+const DIGEST_LOG_INTERVAL = 128n;
+const DIGEST_LOG_LIMIT = 1024;
+
+/** One entry of the digest history (the `hash` command). */
+export interface ZxidDigest {
+  zxid: bigint;
+  digestVersion: number;
+  digest: bigint;
+}
 
 /** The counters `srst` sets back to zero, at their starting values. */
 export function resettableStats() {
@@ -95,6 +108,10 @@ export class ZooKeeperServer implements CnxnHandler {
   /** Request latencies split as ZooKeeper's readlatency/updatelatency: a write is a request with a txn. */
   readonly readLatency: LatencyRecorder;
   readonly updateLatency: LatencyRecorder;
+  /** ZooKeeper's ServerMetrics counters and summaries that zkts has a counterpart of. */
+  readonly metrics: ServerMetrics;
+  /** The tree digest after every txn whose zxid is a multiple of 128, oldest first, bounded. */
+  readonly digestLog: ZxidDigest[] = [];
   readonly maxFrameBytes: number;
 
   readonly db: Database;
@@ -125,6 +142,16 @@ export class ZooKeeperServer implements CnxnHandler {
     this.stats = { ...resettableStats(), startedAtMs: now(), readNamespaces: new Set(), writeNamespaces: new Set() };
     this.readLatency = new LatencyRecorder(this.stats.startedAtMs);
     this.updateLatency = new LatencyRecorder(this.stats.startedAtMs);
+    this.metrics = new ServerMetrics(this.stats.startedAtMs, now);
+    this.watches.metrics = this.metrics;
+    this.metrics.changeCounts = () => ({ queued: this.prep.changesQueued, removed: this.prep.changesRemoved });
+    if (this.commit instanceof LogCommitStage) this.commit.metrics = this.metrics;
+    if (this.db instanceof DiskDatabase) {
+      const st = this.db.startup;
+      this.metrics.started(st);
+      this.metrics.snapshotTaken(st.snapshotMs);
+      this.db.onSnapshot = (ms) => this.metrics.snapshotTaken(ms);
+    }
   }
 
   get lastProcessedZxid(): bigint {
@@ -168,6 +195,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const count = this.cnxnsPerIp.get(ip) ?? 0;
     if (this.config.maxClientCnxns > 0 && count >= this.config.maxClientCnxns) {
       this.log.warn({ ip, max: this.config.maxClientCnxns }, 'too many connections from this address; closing');
+      this.metrics.connectionRejected++;
       socket.destroy();
       return;
     }
@@ -193,6 +221,9 @@ export class ZooKeeperServer implements CnxnHandler {
 
   onClose(c: ServerCnxn): void {
     if (!this.cnxns.delete(c)) return;
+    // Closed from the client's side (the socket is gone before we closed it): ZooKeeper's failed read.
+    if (c.socket.destroyed) this.metrics.connectionDrops++;
+    this.metrics.staleRequests += c.queue.length;
     const ip = c.socket.remoteAddress ?? '';
     const n = (this.cnxnsPerIp.get(ip) ?? 1) - 1;
     if (n <= 0) this.cnxnsPerIp.delete(ip);
@@ -207,6 +238,7 @@ export class ZooKeeperServer implements CnxnHandler {
 
   onConnect(c: ServerCnxn, frame: Buffer): void {
     const req = decodeConnectRequest(new JuteReader(frame));
+    this.metrics.connectionRequests++;
     if (req.lastZxidSeen > this.lastProcessedZxid) {
       this.log.info(
         { sessionId: req.sessionId.toString(16), clientZxid: req.lastZxidSeen.toString(16), serverZxid: this.lastProcessedZxid.toString(16) },
@@ -238,6 +270,7 @@ export class ZooKeeperServer implements CnxnHandler {
       );
       return;
     }
+    this.metrics.connectionRevalidates++;
     // Any attempt to reopen a session drops the connection that holds it, before the password
     // is checked, as ZooKeeper does; its owner reconnects.
     const holder = this.cnxnBySession.get(req.sessionId);
@@ -306,6 +339,7 @@ export class ZooKeeperServer implements CnxnHandler {
     c.queue.push(req);
     this.outstanding++;
     if (c.queue.length + c.inflightWrites > MAX_OUTSTANDING_PER_CNXN || this.outstanding > this.config.globalOutstandingLimit) {
+      if (!this.paused.has(c)) this.metrics.throttleWaits++;
       c.pauseReading();
       this.paused.add(c);
     }
@@ -396,6 +430,7 @@ export class ZooKeeperServer implements CnxnHandler {
 
   private processRead(c: ServerCnxn, req: Request): void {
     const zxid = this.lastProcessedZxid;
+    this.metrics.requestsQueued++;
     if (!KNOWN_TYPES.has(req.type)) {
       // ZooKeeper answers an unknown op once and drops the connection.
       c.sendReply(req.xid, -1n, Err.UNIMPLEMENTED);
@@ -421,6 +456,7 @@ export class ZooKeeperServer implements CnxnHandler {
 
   private processWrite(c: ServerCnxn, req: Request): void {
     if (req.type === OpCode.sync) {
+      this.metrics.requestsQueued++;
       this.commit.barrier(() => {
         const rsp = this.reads.process(c, req.type, req.body);
         c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body);
@@ -461,6 +497,8 @@ export class ZooKeeperServer implements CnxnHandler {
   private submitWrite(origin: WriteOrigin, write: WriteRequest | undefined, onApplied: (r: TxnResult, zxid: bigint) => void): void {
     const zxid = ++this.lastProposedZxid;
     const time = BigInt(this.now());
+    const m = this.metrics;
+    m.requestsQueued++;
     let body: TxnBody;
     if (write === undefined) body = { type: OpCode.error, record: { err: Err.MARSHALLINGERROR } };
     else body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid);
@@ -472,12 +510,18 @@ export class ZooKeeperServer implements CnxnHandler {
     this.commit.submit(txn, () => {
       const { result, events } = this.tree.apply(txn);
       this.prep.applied(zxid);
+      if (zxid % DIGEST_LOG_INTERVAL === 0n) this.logDigest(zxid);
       this.watches.trigger(events);
       for (const e of events) if (e.type !== EventType.NodeChildrenChanged) noteNamespace(this.stats.writeNamespaces, e.path);
       if (body.type === OpCode.closeSession) this.sessionClosed(origin.sessionId, origin.cnxn);
       onApplied(result, zxid);
       this.db.afterApply(txn, () => this.sessionTimeouts());
     });
+  }
+
+  private logDigest(zxid: bigint): void {
+    this.digestLog.push({ zxid, digestVersion: DIGEST_VERSION, digest: BigInt.asIntN(64, this.tree.digest.value) });
+    if (this.digestLog.length > DIGEST_LOG_LIMIT) this.digestLog.shift();
   }
 
   /** Live sessions and their timeouts, for snapshots. */
@@ -494,6 +538,7 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   storageFailed(err: Error): void {
     this.log.fatal({ err: err.message }, 'cannot make txns durable; no further writes are acknowledged');
+    this.metrics.unrecoverableErrors++;
     for (const c of [...this.cnxns]) if (c.inflightWrites > 0) c.close();
   }
 
@@ -506,6 +551,7 @@ export class ZooKeeperServer implements CnxnHandler {
   private expireSessions(): void {
     for (const s of this.sessions.expired(this.now())) {
       this.log.info({ sessionId: '0x' + BigInt.asUintN(64, s.id).toString(16), timeoutMs: s.timeoutMs }, 'session expired');
+      this.metrics.staleSessionsExpired++;
       this.submitWrite(
         { xid: 0, type: OpCode.closeSession, sessionId: s.id, ids: SUPER_IDS, receivedAtMs: this.now() },
         { type: OpCode.closeSession, record: null },

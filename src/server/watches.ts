@@ -14,6 +14,11 @@ export interface Watcher {
   canRead(acl: ACL[]): boolean;
 }
 
+/** Told of each event delivered to at least one watcher (the server's metrics). */
+export interface WatchMetrics {
+  triggered(type: number, watchers: number, pathBytes: number): void;
+}
+
 type Table = Map<string, Set<Watcher>>;
 
 function addTo(t: Table, path: string, w: Watcher): void {
@@ -34,6 +39,7 @@ export class WatchManager {
   private readonly child: Table = new Map();
   private readonly persistent: Table = new Map();
   private readonly recursive: Table = new Map();
+  metrics: WatchMetrics | undefined;
 
   addDataWatch(path: string, w: Watcher): void {
     addTo(this.data, path, w);
@@ -62,6 +68,7 @@ export class WatchManager {
     if (e.type === EventType.NodeChildrenChanged) {
       this.fireOneShot(this.child, e.path, deliver);
       this.persistent.get(e.path)?.forEach(deliver);
+      this.counted(e, delivered.size);
       return;
     }
     this.fireOneShot(this.data, e.path, deliver);
@@ -76,6 +83,11 @@ export class WatchManager {
       }
     }
     if (e.type === EventType.NodeDeleted) this.fireOneShot(this.child, e.path, deliver);
+    this.counted(e, delivered.size);
+  }
+
+  private counted(e: WatchEvent, watchers: number): void {
+    if (watchers > 0 && this.metrics) this.metrics.triggered(e.type, watchers, Buffer.byteLength(e.path));
   }
 
   private fireOneShot(t: Table, path: string, deliver: (w: Watcher) => void): void {

@@ -1,0 +1,138 @@
+/**
+ * The counters and summaries behind mntr and /metrics that ZooKeeper keeps in ServerMetrics, for
+ * the parts zkts has a counterpart of. One object per server; the hot path only bumps integers,
+ * summaries are fed per fsync, snapshot, watch trigger or start.
+ */
+import { EventType } from '../protocol/constants';
+import { LatencyRecorder } from './metricslatency';
+
+/** What recovery measured, in ms (counts for txnsLoaded). */
+export interface StartupTimes {
+  dbInitMs: number;
+  snapLoadMs: number;
+  txnsLoaded: number;
+  txnsLoadMs: number;
+}
+
+/** A WatcherEvent frame: length, ReplyHeader (xid, zxid, err), type, state, then the path string. */
+const WATCH_FRAME_FIXED_BYTES = 4 + 16 + 4 + 4 + 4;
+
+export class ServerMetrics {
+  /** Handshakes received (connection_request_count). */
+  connectionRequests = 0;
+  /** Connections refused at accept: maxClientCnxns (connection_rejected). */
+  connectionRejected = 0;
+  /** Connections the client side ended (connection_drop_count). */
+  connectionDrops = 0;
+  /** Attempts to reopen an existing session (connection_revalidate_count). */
+  connectionRevalidates = 0;
+  /** Sessions that timed out (stale_sessions_expired). */
+  staleSessionsExpired = 0;
+  /** Queued requests of connections that closed before they ran (stale_requests, stale_requests_dropped). */
+  staleRequests = 0;
+  /** Requests entering the pipeline (prep_processor_request_queued, sync_processor_request_queued). */
+  requestsQueued = 0;
+  /** Prep's change records added and dropped (outstanding_changes_queued/_removed); Prep counts them. */
+  changeCounts: () => { queued: number; removed: number } = () => ({ queued: 0, removed: 0 });
+  /** Times a connection stopped being read because of the outstanding limits (request_throttle_wait_count). */
+  throttleWaits = 0;
+  /** Bytes of watch notifications sent (watch_bytes). */
+  watchBytes = 0;
+  /** The txn log failed; nothing more is made durable (unrecoverable_error_count). */
+  unrecoverableErrors = 0;
+
+  readonly fsyncTime: LatencyRecorder;
+  readonly batchSize: LatencyRecorder;
+  readonly syncQueueSize: LatencyRecorder;
+  readonly syncFlushTime: LatencyRecorder;
+  readonly snapshotTime: LatencyRecorder;
+  readonly dbInitTime: LatencyRecorder;
+  readonly startupSnapLoadTime: LatencyRecorder;
+  readonly startupTxnsLoaded: LatencyRecorder;
+  readonly startupTxnsLoadTime: LatencyRecorder;
+  readonly nodeCreatedWatch: LatencyRecorder;
+  readonly nodeDeletedWatch: LatencyRecorder;
+  readonly nodeChangedWatch: LatencyRecorder;
+  readonly nodeChildrenWatch: LatencyRecorder;
+  private readonly summaries: ReadonlyMap<string, LatencyRecorder>;
+
+  constructor(
+    startedAtMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    const r = () => new LatencyRecorder(startedAtMs);
+    this.summaries = new Map([
+      ['fsynctime', (this.fsyncTime = r())],
+      ['sync_processor_batch_size', (this.batchSize = r())],
+      ['sync_processor_queue_size', (this.syncQueueSize = r())],
+      ['sync_processor_queue_flush_time_ms', (this.syncFlushTime = r())],
+      ['snapshottime', (this.snapshotTime = r())],
+      ['dbinittime', (this.dbInitTime = r())],
+      ['startup_snap_load_time', (this.startupSnapLoadTime = r())],
+      ['startup_txns_loaded', (this.startupTxnsLoaded = r())],
+      ['startup_txns_load_time', (this.startupTxnsLoadTime = r())],
+      ['node_created_watch_count', (this.nodeCreatedWatch = r())],
+      ['node_deleted_watch_count', (this.nodeDeletedWatch = r())],
+      ['node_changed_watch_count', (this.nodeChangedWatch = r())],
+      ['node_children_watch_count', (this.nodeChildrenWatch = r())],
+    ]);
+  }
+
+  /** The recorder behind a summary of this name, if zkts keeps one. */
+  summary(name: string): LatencyRecorder | undefined {
+    return this.summaries.get(name);
+  }
+
+  /** mntr's counters fed here, by key. */
+  counters(): Record<string, number> {
+    const changes = this.changeCounts();
+    return {
+      connection_request_count: this.connectionRequests,
+      connection_rejected: this.connectionRejected,
+      connection_drop_count: this.connectionDrops,
+      connection_revalidate_count: this.connectionRevalidates,
+      stale_sessions_expired: this.staleSessionsExpired,
+      stale_requests: this.staleRequests,
+      stale_requests_dropped: this.staleRequests,
+      prep_processor_request_queued: this.requestsQueued,
+      sync_processor_request_queued: this.requestsQueued,
+      outstanding_changes_queued: changes.queued,
+      outstanding_changes_removed: changes.removed,
+      request_throttle_wait_count: this.throttleWaits,
+      watch_bytes: this.watchBytes,
+      unrecoverable_error_count: this.unrecoverableErrors,
+    };
+  }
+
+  /** One fsync of the txn log (LogCommitStage): the txns it covered, what was queued, and times in ms. */
+  flushed(txns: number, queued: number, fsyncMs: number, flushMs: number): void {
+    const t = this.now();
+    this.fsyncTime.observe(Math.floor(fsyncMs), t);
+    this.batchSize.observe(txns, t);
+    this.syncQueueSize.observe(queued, t);
+    this.syncFlushTime.observe(Math.floor(flushMs), t);
+  }
+
+  /** A snapshot written to disk, in ms. */
+  snapshotTaken(ms: number): void {
+    this.snapshotTime.observe(Math.floor(ms), this.now());
+  }
+
+  started(s: StartupTimes): void {
+    const t = this.now();
+    this.dbInitTime.observe(Math.floor(s.dbInitMs), t);
+    this.startupSnapLoadTime.observe(Math.floor(s.snapLoadMs), t);
+    this.startupTxnsLoaded.observe(s.txnsLoaded, t);
+    this.startupTxnsLoadTime.observe(Math.floor(s.txnsLoadMs), t);
+  }
+
+  /** An event delivered to `watchers` watchers (WatchManager), as ZooKeeper counts per trigger. */
+  triggered(type: number, watchers: number, pathBytes: number): void {
+    const t = this.now();
+    if (type === EventType.NodeCreated) this.nodeCreatedWatch.observe(watchers, t);
+    else if (type === EventType.NodeDeleted) this.nodeDeletedWatch.observe(watchers, t);
+    else if (type === EventType.NodeDataChanged) this.nodeChangedWatch.observe(watchers, t);
+    else if (type === EventType.NodeChildrenChanged) this.nodeChildrenWatch.observe(watchers, t);
+    this.watchBytes += watchers * (WATCH_FRAME_FIXED_BYTES + pathBytes);
+  }
+}
