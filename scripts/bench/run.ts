@@ -103,8 +103,9 @@ async function startNull(): Promise<RunningServer> {
 }
 
 const STARTERS: Record<string, () => Promise<RunningServer>> = {
-  zookeeper: () => startReferenceZooKeeper({ jvmFlags: ['-Xmx1000m'] }),
-  zkts: () => startZkts(),
+  // No per-address connection limit: the 64-session workloads come from one address.
+  zookeeper: () => startReferenceZooKeeper({ jvmFlags: ['-Xmx1000m'], extraConfig: { maxClientCnxns: '0' } }),
+  zkts: () => startZkts({ extraConfig: { maxClientCnxns: '0' } }),
   null: startNull,
 };
 
