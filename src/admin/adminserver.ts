@@ -7,6 +7,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { Perms } from '../protocol/constants';
 import type { ZooKeeperServer } from '../server/server';
 import { commandResponse, findCommand, primaryNames, type CommandResult } from './commands';
 import { WebConsole } from './console/console';
@@ -16,8 +17,6 @@ import { toJackson, type Data } from './json';
 const MAX_ADMIN_CONNECTIONS = 64;
 /** Request headers larger than this are refused (Node answers 431). */
 const MAX_HEADER_BYTES = 16 * 1024;
-/** ZooDefs.Perms.ALL: what snapshot and restore require on "/". */
-const PERMS_ALL = 31;
 
 export class AdminServerError extends Error {
   constructor(message: string, override readonly cause?: Error) {
@@ -157,7 +156,7 @@ export class AdminServer {
     const ids = this.server.auth.authenticate(parts[0], parts.length === 2 ? Buffer.from(parts[1], 'utf8') : null, ip);
     if (!ids || ids.length === 0) return { status: 401, error: 'Not authenticated' };
     const root = this.server.tree.getNode('/');
-    if (!root || !this.server.auth.hasPermission(root.acl, PERMS_ALL, ids)) return { status: 403, error: 'Not authorized' };
+    if (!root || !this.server.auth.hasPermission(root.acl, Perms.ALL, ids)) return { status: 403, error: 'Not authorized' };
     return undefined;
   }
 
