@@ -173,7 +173,9 @@ async function checkWithZooKeeperTools(t: Test, files: DataFile[], who: string):
 
 /** zkts log lines at warn level or above (pino levels 40+). */
 function ourLogProblems(log: string): string[] {
-  return log.split('\n').filter((l) => /"level":(4|5|6)\d/.test(l));
+  // A server killed while writing a snapshot can leave an empty file; skipping it for an older
+  // snapshot (with a warning) is the right answer, so that warning is not a problem here.
+  return log.split('\n').filter((l) => /"level":(4|5|6)\d/.test(l) && !/file too short for its header \(0 bytes\)/.test(l));
 }
 
 /** ZooKeeper: every kind of node and txn, a quota set by zkCli. Sessions e1 and e2 stay open. */

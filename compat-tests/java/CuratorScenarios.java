@@ -273,6 +273,8 @@ public final class CuratorScenarios {
     Collection<Participant> ps = follower.getParticipants();
     Tx.line("participants -> " + ps.size() + " leader=" + ps.iterator().next().isLeader());
     follower.close();
+    // LeaderLatch.close() deletes its node in the background: wait (bounded) for it to go.
+    Tx.check(waitFor(probe(() -> b.getChildren().forPath("/latch").isEmpty())), "latch nodes gone after close");
     Tx.call("children of /latch after both closed", () -> b.getChildren().forPath("/latch"), Tx::sorted);
   }
 
