@@ -4,11 +4,11 @@
 // must exit 0 and print identical transcripts.
 
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { javaClasspath, RunningServer, startReferenceZooKeeper, startZkts } from '../test/util/servers';
+import { runProcess, type RunResult } from './util/harness';
 
 // This file runs as dist/compat-tests/curator.test.js; the Java sources stay in the source tree.
 const JAVA_SOURCE_DIR = path.resolve(__dirname, '..', '..', 'compat-tests', 'java');
@@ -44,48 +44,8 @@ const PROGRAMS: readonly Program[] = [
   { mainClass: 'CuratorScenarios', serverProps: {} },
 ];
 
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-}
-
 function run(command: string, args: string[], timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid !== undefined) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-    }, timeoutMs);
-    const finish = (code: number | null, signal: NodeJS.Signals | null, extra = ''): void => {
-      clearTimeout(timer);
-      resolve({
-        code,
-        signal,
-        timedOut,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8') + extra,
-        durationMs: Date.now() - started,
-      });
-    };
-    child.once('error', (e) => finish(null, null, `\nspawn error: ${e.message}`));
-    child.once('close', (code, signal) => finish(code, signal));
-  });
+  return runProcess(command, args, { timeoutMs });
 }
 
 function transcriptLines(stdout: string): string[] {

@@ -4,11 +4,11 @@
 // error class names, event sequences) must be identical, test by test.
 
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunningServer, startReferenceZooKeeper, startZkts } from '../test/util/servers';
+import { runProcess } from './util/harness';
 
 // This file runs as dist/compat-tests/kazoo.test.js; pytest runs from the repository root.
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -25,7 +25,7 @@ const SERVER_PROPS: Record<string, string> = {
   'znode.container.checkIntervalMs': '500',
 };
 
-interface RunResult {
+interface PytestResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
@@ -33,49 +33,17 @@ interface RunResult {
   durationMs: number;
 }
 
-function runPytest(connectString: string, transcriptPath: string): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ZK_HOSTS: connectString,
-      ZK_TRANSCRIPT: transcriptPath,
-      PYTHONDONTWRITEBYTECODE: '1',
-      PYTHONUNBUFFERED: '1',
-    };
-    delete env.NODE_OPTIONS;
-    const child = spawn(PYTHON, ['-m', 'pytest', '-q', SUITE_DIR, '-p', 'no:cacheprovider'], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const chunks: Buffer[] = [];
-    let timedOut = false;
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid !== undefined) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-    }, PYTEST_TIMEOUT_MS);
-    const finish = (code: number | null, signal: NodeJS.Signals | null, extra = ''): void => {
-      clearTimeout(timer);
-      resolve({
-        code,
-        signal,
-        timedOut,
-        output: Buffer.concat(chunks).toString('utf8') + extra,
-        durationMs: Date.now() - started,
-      });
-    };
-    child.once('error', (e) => finish(null, null, `\nspawn error: ${e.message}`));
-    child.once('close', (code, signal) => finish(code, signal));
-  });
+async function runPytest(connectString: string, transcriptPath: string): Promise<PytestResult> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ZK_HOSTS: connectString,
+    ZK_TRANSCRIPT: transcriptPath,
+    PYTHONDONTWRITEBYTECODE: '1',
+    PYTHONUNBUFFERED: '1',
+  };
+  delete env.NODE_OPTIONS;
+  const r = await runProcess(PYTHON, ['-m', 'pytest', '-q', SUITE_DIR, '-p', 'no:cacheprovider'], { timeoutMs: PYTEST_TIMEOUT_MS, cwd: REPO_ROOT, env });
+  return { code: r.code, signal: r.signal, timedOut: r.timedOut, output: r.stdout + r.stderr, durationMs: r.durationMs };
 }
 
 function tail(text: string): string {

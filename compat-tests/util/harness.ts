@@ -61,6 +61,49 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, wha
   }
 }
 
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+// Runs a process to its end, collecting stdout and stderr apart; SIGKILLed after `timeoutMs`.
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs);
+    const finish = (code: number | null, signal: NodeJS.Signals | null, extra = ''): void => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        signal,
+        timedOut,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8') + extra,
+        durationMs: Date.now() - started,
+      });
+    };
+    child.once('error', (e) => finish(null, null, `\nspawn error: ${e.message}`));
+    child.once('close', (code, signal) => finish(code, signal));
+  });
+}
+
 export interface ProcessResult {
   code: number | null;
   signal: NodeJS.Signals | null;
