@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import { EventType, OpCode, Xid } from '../src/protocol/constants';
 import * as R from '../src/protocol/generated/records';
-import { runScenario, startInProcessZkts, ZkClient, type Endpoint, type Scenario } from './util/client';
+import { differential, startInProcessZkts, ZkClient, type Scenario } from './util/client';
 import { startReferenceZooKeeper } from './util/servers';
 
 const TICK_MS = 200;
@@ -23,15 +23,7 @@ t.test('sessions, zkts against ZooKeeper', async (t) => {
     await zk.stop();
     await ref.stop();
   });
-  const endpoints: Endpoint[] = [
-    { name: 'zkts', host: zk.host, port: zk.port },
-    { name: 'zookeeper', host: ref.host, port: ref.port },
-  ];
-  const compare = async (t: Test, fn: (s: Scenario) => Promise<void>) => {
-    const out = await runScenario(endpoints, fn);
-    t.same(out.zkts, out.zookeeper, 'zkts transcript matches ZooKeeper');
-    return out;
-  };
+  const compare = differential(zk, ref);
 
   await t.test('timeout negotiation is clamped to [min, max]', async (t) => {
     const out = await compare(t, async (s) => {

@@ -1,6 +1,7 @@
 // A minimal ZooKeeper client for tests: one raw socket, the generated codecs, nothing hidden. Every
 // incoming frame gets a sequence number, so a test can tell whether a notification arrived before
 // or after a given reply.
+import type { Test } from 'tap';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -399,6 +400,25 @@ export class Scenario {
  * Runs the same scenario against each endpoint, one after the other, and returns the transcripts
  * (normalized) by endpoint name. Every session the scenario opened is closed afterwards.
  */
+/**
+ * A comparer of one zkts and one ZooKeeper server: runs a scenario on both and asserts that the
+ * transcripts are the same; returns them for further checks.
+ */
+export function differential(
+  zkts: { host: string; port: number },
+  zookeeper: { host: string; port: number },
+): (t: Test, fn: (s: Scenario) => Promise<void>) => Promise<Record<string, Array<[string, unknown]>>> {
+  const endpoints: Endpoint[] = [
+    { name: 'zkts', host: zkts.host, port: zkts.port },
+    { name: 'zookeeper', host: zookeeper.host, port: zookeeper.port },
+  ];
+  return async (t, fn) => {
+    const out = await runScenario(endpoints, fn);
+    t.same(out.zkts, out.zookeeper, 'zkts transcript matches ZooKeeper');
+    return out;
+  };
+}
+
 export async function runScenario(endpoints: Endpoint[], fn: (s: Scenario) => Promise<void>): Promise<Record<string, Array<[string, unknown]>>> {
   const out: Record<string, Array<[string, unknown]>> = {};
   for (const e of endpoints) {
