@@ -1,17 +1,24 @@
 /**
  * The benchmark: Apache ZooKeeper 3.8 (Debian, -Xmx1000m, forceSync on), zkts (forceSync on) and
  * the null server, one at a time, driven by the same load generator (the official Java client's
- * async API, scripts/bench/LoadDriver.java, compiled here). Rounds alternate the servers (A B A B).
- * Reports ops/s, latency percentiles, server CPU per op, RSS and the zkts/ZooKeeper ratio, as
- * markdown and SVG in bench/results/.
- *   npm run bench                 full run
- *   npm run bench -- --smoke      a seconds-long run that only checks the benchmark works
+ * async API over its Netty socket, scripts/bench/LoadDriver.java, compiled here). Rounds
+ * alternate the servers (A B A B).
+ *
+ * Reports, per workload and server: ops/s, latency percentiles, server CPU per op, RSS, fsyncs
+ * and txns per fsync, the longest pause (zkts: event-loop delay; ZooKeeper: GC pause), and the
+ * zkts/ZooKeeper ratio; then watch fan-out, a session-connect storm, and 500k/1M-node trees (RSS,
+ * snapshot time and size, restart to serving). Writes markdown, JSON and SVG to bench/results/.
+ *   npm run bench                        full run
+ *   npm run bench -- --smoke             a seconds-long run that only checks the benchmark works
+ *   npm run bench -- --only 'get|set'    workloads whose name matches the pattern
+ * Env: BENCH_SECONDS (measured seconds per workload), BENCH_ROUNDS, BENCH_BIG (node counts,
+ * comma-separated, "" to skip), BENCH_OUT (results directory).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, javaClasspath, startReferenceZooKeeper, startZkts, type RunningServer } from '../../test/util/servers';
+import { fourLetterWord, freePort, javaClasspath, startReferenceZooKeeper, startZkts, type RunningServer } from '../../test/util/servers';
 
 interface Workload {
   op: string;
@@ -31,11 +38,31 @@ interface Sample {
   serverCpuUsPerOp: number;
   clientCpuSec: number;
   rssMb: number;
+  fsyncs: number;
+  txnsPerFsync: number;
+  pauseMaxMs: number;
+}
+
+interface Extra {
+  server: string;
+  name: string;
+  values: Record<string, number>;
+}
+
+type Label = 'zookeeper' | 'zkts' | 'null';
+
+/** A started server plus what the benchmark reads from it. */
+interface Target {
+  label: Label;
+  server: RunningServer;
+  /** Longest pause since the last call, in ms (NaN when not known). */
+  pauseMaxMs(): Promise<number>;
 }
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const RESULTS = path.join(ROOT, 'bench', 'results');
 const TICKS_PER_SEC = 100;
+const DRIVER_JVM = ['-Xmx1g', '-XX:+UseParallelGC', '-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty'];
+const WARMUP_SECONDS = 1;
 
 function name(w: Workload): string {
   return `${w.op} ${w.sessions}x${w.outstanding} ${w.valueBytes}B`;
@@ -51,32 +78,74 @@ function procRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
+async function mntr(server: RunningServer): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const text = await fourLetterWord(server.host, server.port, 'mntr', 10_000);
+  for (const line of text.split('\n')) {
+    const [k, v] = line.split('\t');
+    if (k && v !== undefined && !Number.isNaN(Number(v))) out.set(k, Number(v));
+  }
+  return out;
+}
+
 function compileDriver(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-bench-'));
   const r = spawnSync('javac', ['-d', dir, '-cp', javaClasspath(), path.join(ROOT, 'scripts', 'bench', 'LoadDriver.java')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`javac failed: ${r.stderr}`);
+  // The client logs at WARN: log4j's default level, DEBUG, would make the client the bottleneck.
+  fs.writeFileSync(path.join(dir, 'log4j.properties'), 'log4j.rootLogger=WARN\n');
   return dir;
 }
 
-function drive(classes: string, server: { connectString: string; pid: number }, w: Workload, seconds: number, label: string): Sample {
-  const cpu0 = procCpuSec(server.pid);
-  const r = spawnSync('java', ['-Xmx512m', '-cp', [classes, javaClasspath()].join(':'), '-Dlog4j.configuration=file:/dev/null', 'LoadDriver', server.connectString, w.op, String(w.sessions), String(w.outstanding), String(seconds), String(w.valueBytes)], { encoding: 'utf8', timeout: (seconds + 120) * 1000 });
-  const cpu1 = procCpuSec(server.pid);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`${label} ${name(w)}: no result (exit ${r.status}): ${r.stderr.slice(-2000)}`);
-  const j = JSON.parse(line) as { ops: number; errors: number; opsPerSec: number; p50Us: number; p99Us: number; p999Us: number; clientCpuSec: number };
+/** Runs the driver; returns its JSON line. */
+function runDriver(classes: string, args: string[], timeoutSec: number): Record<string, number> {
+  const r = spawnSync('java', [...DRIVER_JVM, `-Dlog4j.configuration=file:${path.join(classes, 'log4j.properties')}`, '-cp', [classes, javaClasspath()].join(':'), 'LoadDriver', ...args], {
+    encoding: 'utf8',
+    timeout: timeoutSec * 1000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const line = r.stdout?.split('\n').find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`driver ${args.join(' ')}: no result (exit ${r.status}, ${r.signal ?? ''}): ${(r.stderr ?? '').slice(-2000)}`);
+  return JSON.parse(line) as Record<string, number>;
+}
+
+async function drive(classes: string, t: Target, w: Workload, seconds: number): Promise<Sample> {
+  const m0 = t.label === 'null' ? undefined : await mntr(t.server);
+  await t.pauseMaxMs();
+  const cpu0 = procCpuSec(t.server.pid);
+  const args = [t.server.connectString, w.op, String(w.sessions), String(w.outstanding), String(seconds), String(w.valueBytes), String(WARMUP_SECONDS)];
+  const j = runDriver(classes, args, seconds + 300);
+  const cpu1 = procCpuSec(t.server.pid);
+  const pauseMaxMs = await t.pauseMaxMs();
+  const m1 = t.label === 'null' ? undefined : await mntr(t.server);
+  const fsyncs = m0 && m1 ? (m1.get('zk_cnt_fsynctime') ?? 0) - (m0.get('zk_cnt_fsynctime') ?? 0) : 0;
+  // Server CPU covers the warm-up as well; so does the op count it is divided by.
+  const opsAll = j.ops * ((seconds + WARMUP_SECONDS) / seconds);
   return {
-    server: label,
+    server: t.label,
     workload: name(w),
     opsPerSec: j.opsPerSec,
     p50Us: j.p50Us,
     p99Us: j.p99Us,
     p999Us: j.p999Us,
     errors: j.errors,
-    serverCpuUsPerOp: j.ops > 0 ? ((cpu1 - cpu0) * 1e6) / j.ops : 0,
+    serverCpuUsPerOp: opsAll > 0 ? ((cpu1 - cpu0) * 1e6) / opsAll : 0,
     clientCpuSec: j.clientCpuSec,
-    rssMb: procRssMb(server.pid),
+    rssMb: procRssMb(t.server.pid),
+    fsyncs,
+    txnsPerFsync: fsyncs > 0 && isWrite(w.op) ? (opsAll * txnsPerOp(w.op)) / fsyncs : NaN,
+    pauseMaxMs,
   };
+}
+
+function isWrite(op: string): boolean {
+  return !['get', 'exists', 'children'].includes(op);
+}
+
+/** Txns one request makes (a mix counts its writes only). */
+function txnsPerOp(op: string): number {
+  if (op.startsWith('mix')) return 1 - Number(op.slice(3)) / 100;
+  return 1;
 }
 
 async function startNull(): Promise<RunningServer> {
@@ -102,110 +171,312 @@ async function startNull(): Promise<RunningServer> {
   };
 }
 
-const STARTERS: Record<string, () => Promise<RunningServer>> = {
-  // No per-address connection limit: the 64-session workloads come from one address.
-  zookeeper: () => startReferenceZooKeeper({ jvmFlags: ['-Xmx1000m'], extraConfig: { maxClientCnxns: '0' } }),
-  zkts: () => startZkts({ extraConfig: { maxClientCnxns: '0' } }),
-  null: startNull,
+/** ZooKeeper as zkServer.sh starts it by default, with its GC pauses logged. */
+async function startZooKeeperTarget(extraConfig: Record<string, string> = {}): Promise<Target> {
+  const gcLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zk-gc-')), 'gc.log');
+  const server = await startReferenceZooKeeper({ jvmFlags: ['-Xmx1000m', `-Xlog:gc:file=${gcLog}`], extraConfig: { maxClientCnxns: '0', ...extraConfig } });
+  let offset = 0;
+  return {
+    label: 'zookeeper',
+    server: { ...server, stop: async () => { await server.stop(); fs.rmSync(path.dirname(gcLog), { recursive: true, force: true }); } },
+    async pauseMaxMs() {
+      let text = '';
+      try {
+        const buf = fs.readFileSync(gcLog);
+        text = buf.subarray(offset).toString('utf8');
+        offset = buf.length;
+      } catch {
+        return NaN;
+      }
+      let max = 0;
+      for (const m of text.matchAll(/Pause.* ([\d.]+)ms$/gm)) max = Math.max(max, Number(m[1]));
+      return max;
+    },
+  };
+}
+
+/** zkts with its Prometheus endpoint on, read for the longest event-loop delay. */
+async function startZktsTarget(extraConfig: Record<string, string> = {}): Promise<Target> {
+  const metricsPort = await freePort();
+  const server = await startZkts({
+    extraConfig: {
+      maxClientCnxns: '0',
+      'metricsProvider.className': 'org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider',
+      'metricsProvider.httpHost': '127.0.0.1',
+      'metricsProvider.httpPort': String(metricsPort),
+      ...extraConfig,
+    },
+  });
+  return {
+    label: 'zkts',
+    server,
+    async pauseMaxMs() {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const m = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+      return m ? Number(m[1]) * 1000 : NaN;
+    },
+  };
+}
+
+async function startNullTarget(): Promise<Target> {
+  return { label: 'null', server: await startNull(), pauseMaxMs: async () => NaN };
+}
+
+const STARTERS: Record<Label, (extra?: Record<string, string>) => Promise<Target>> = {
+  zookeeper: startZooKeeperTarget,
+  zkts: startZktsTarget,
+  null: startNullTarget,
 };
 
 function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function fmt(x: number, digits = 0): string {
+  return Number.isNaN(x) ? '-' : x.toFixed(digits);
 }
 
 function svgChart(rows: { workload: string; ratio: number }[]): string {
   const barH = 22;
   const width = 760;
   const left = 230;
-  const scale = (width - left - 60) / Math.max(2.5, ...rows.map((r) => r.ratio));
+  const scale = (width - left - 60) / Math.max(2.5, ...rows.map((r) => (Number.isFinite(r.ratio) ? r.ratio : 0)));
   const h = rows.length * barH + 50;
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" font-family="sans-serif" font-size="12">`;
-  s += `<text x="10" y="18" font-weight="bold">zkts / Apache ZooKeeper 3.8 throughput (higher is better)</text>`;
+  s += `<text x="10" y="18" font-weight="bold">zkts / Apache ZooKeeper 3.8 (higher is better)</text>`;
   const x1 = left + scale;
   s += `<line x1="${x1}" y1="28" x2="${x1}" y2="${h - 10}" stroke="#888" stroke-dasharray="4"/><text x="${x1 + 3}" y="${h - 12}" fill="#666">1.0</text>`;
   rows.forEach((r, i) => {
     const y = 32 + i * barH;
+    const ratio = Number.isFinite(r.ratio) ? r.ratio : 0;
     s += `<text x="10" y="${y + 14}">${r.workload}</text>`;
-    s += `<rect x="${left}" y="${y + 2}" width="${(r.ratio * scale).toFixed(1)}" height="${barH - 6}" fill="${r.ratio >= 1 ? '#2f7ed8' : '#d9534f'}"/>`;
-    s += `<text x="${left + r.ratio * scale + 5}" y="${y + 14}">${r.ratio.toFixed(2)}x</text>`;
+    s += `<rect x="${left}" y="${y + 2}" width="${(ratio * scale).toFixed(1)}" height="${barH - 6}" fill="${ratio >= 1 ? '#2f7ed8' : '#d9534f'}"/>`;
+    s += `<text x="${left + ratio * scale + 5}" y="${y + 14}">${ratio.toFixed(2)}x</text>`;
   });
   return s + '</svg>\n';
 }
 
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+}
+
+/** Watch fan-out and the connect storm, on a running server. */
+function driveEvents(classes: string, t: Target, smoke: boolean): Extra[] {
+  const out: Extra[] = [];
+  const fanSessions = smoke ? 50 : 1000;
+  const f = runDriver(classes, [t.server.connectString, 'fanout', String(fanSessions), smoke ? '2' : '5'], 600);
+  out.push({ server: t.label, name: `watch fan-out, ${fanSessions} sessions`, values: { medianMs: f.medianMs, maxMs: f.maxMs } });
+  log(`${t.label.padEnd(9)} fan-out ${fanSessions}: median ${f.medianMs} ms, max ${f.maxMs} ms`);
+  const stormSessions = smoke ? 200 : 10_000;
+  const s = runDriver(classes, [t.server.connectString, 'storm', String(stormSessions), '256'], 900);
+  out.push({ server: t.label, name: `connect storm, ${stormSessions} sessions (256 at a time)`, values: { seconds: s.seconds, perSec: s.opsPerSec, p99Ms: s.p99Us / 1000, errors: s.errors } });
+  log(`${t.label.padEnd(9)} storm ${stormSessions}: ${s.seconds} s, ${s.opsPerSec}/s, errors ${s.errors}`);
+  return out;
+}
+
+/** Large trees: populate, restart, and read RSS, snapshot time and size, restart time. */
+async function driveBigTree(classes: string, label: Label, counts: number[]): Promise<Extra[]> {
+  const out: Extra[] = [];
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-big-${label}-`));
+  const config = { dataDir };
+  let t = await STARTERS[label](config);
+  try {
+    let have = 0;
+    for (const n of counts) {
+      const p = runDriver(classes, [t.server.connectString, 'populate', String(have), String(n), '100'], 3600);
+      if (p.errors > 0) throw new Error(`${label}: populate had ${p.errors} errors`);
+      have = n;
+      const rssLoaded = procRssMb(t.server.pid);
+      await t.server.stop();
+      const t0 = performance.now();
+      t = await STARTERS[label](config);
+      const restartMs = performance.now() - t0;
+      const m = await mntr(t.server);
+      const snapDir = path.join(dataDir, 'version-2');
+      const snaps = fs.readdirSync(snapDir).filter((f) => f.startsWith('snapshot.')).map((f) => fs.statSync(path.join(snapDir, f)));
+      const newest = snaps.sort((a, b) => b.mtimeMs - a.mtimeMs)[0];
+      const values = {
+        populatePerSec: p.opsPerSec,
+        rssLoadedMb: rssLoaded,
+        restartMs,
+        rssRestartedMb: procRssMb(t.server.pid),
+        snapshotMs: m.get('zk_max_snapshottime') ?? NaN,
+        snapshotMb: newest ? newest.size / 1024 / 1024 : NaN,
+        znodes: m.get('zk_znode_count') ?? NaN,
+      };
+      out.push({ server: label, name: `${n} znodes`, values });
+      log(`${label.padEnd(9)} ${n} znodes: ${JSON.stringify(values)}`);
+    }
+  } finally {
+    await t.server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
-  const smoke = process.argv.includes('--smoke');
-  const seconds = smoke ? 2 : Number(process.env.BENCH_SECONDS ?? 8);
+  const argv = process.argv.slice(2);
+  const smoke = argv.includes('--smoke');
+  const onlyAt = argv.indexOf('--only');
+  const only = onlyAt >= 0 ? new RegExp(argv[onlyAt + 1]) : undefined;
+  const seconds = smoke ? 1 : Number(process.env.BENCH_SECONDS ?? 5);
   const rounds = smoke ? 1 : Number(process.env.BENCH_ROUNDS ?? 2);
-  const workloads: Workload[] = smoke
+  const big = (process.env.BENCH_BIG ?? (smoke ? '2000' : '500000,1000000')).split(',').filter(Boolean).map(Number);
+  const outDir = process.env.BENCH_OUT ?? path.join(ROOT, 'bench', 'results');
+  const all: Workload[] = smoke
     ? [
         { op: 'get', sessions: 8, outstanding: 32, valueBytes: 100 },
         { op: 'set', sessions: 8, outstanding: 32, valueBytes: 100 },
       ]
     : [
         { op: 'get', sessions: 8, outstanding: 32, valueBytes: 100 },
-        { op: 'get', sessions: 64, outstanding: 32, valueBytes: 1024 },
+        { op: 'get', sessions: 8, outstanding: 32, valueBytes: 1024 },
+        { op: 'get', sessions: 64, outstanding: 32, valueBytes: 100 },
         { op: 'exists', sessions: 8, outstanding: 32, valueBytes: 100 },
         { op: 'children', sessions: 8, outstanding: 32, valueBytes: 100 },
+        { op: 'mix90', sessions: 8, outstanding: 32, valueBytes: 100 },
+        { op: 'mix50', sessions: 8, outstanding: 32, valueBytes: 100 },
         { op: 'set', sessions: 8, outstanding: 32, valueBytes: 100 },
         { op: 'set', sessions: 8, outstanding: 32, valueBytes: 1024 },
+        { op: 'set', sessions: 64, outstanding: 32, valueBytes: 100 },
         { op: 'create', sessions: 8, outstanding: 32, valueBytes: 100 },
         { op: 'eseq', sessions: 8, outstanding: 32, valueBytes: 100 },
+        { op: 'delete', sessions: 8, outstanding: 32, valueBytes: 100 },
         { op: 'multi', sessions: 8, outstanding: 32, valueBytes: 100 },
         { op: 'get', sessions: 1, outstanding: 1, valueBytes: 100 },
         { op: 'set', sessions: 1, outstanding: 1, valueBytes: 100 },
       ];
+  const workloads = only ? all.filter((w) => only.test(name(w))) : all;
+  const events = !only || only.test('fanout') || only.test('storm');
   const classes = compileDriver();
   const samples: Sample[] = [];
-  const order = ['zookeeper', 'zkts', 'null'];
+  const extras: Extra[] = [];
+  const order: Label[] = ['zookeeper', 'zkts', 'null'];
   for (let round = 0; round < rounds; round++) {
     for (const label of round % 2 === 0 ? order : [...order].reverse()) {
-      const server = await STARTERS[label]();
+      const t = await STARTERS[label]();
       try {
         for (const w of workloads) {
-          if (label === 'null' && w.op !== 'get' && w.op !== 'exists' && w.op !== 'children') continue;
-          const s = drive(classes, server, w, seconds, label);
+          if (label === 'null' && isWrite(w.op)) continue;
+          const s = await drive(classes, t, w, seconds);
           samples.push(s);
-          process.stderr.write(`round ${round + 1} ${label.padEnd(9)} ${s.workload.padEnd(22)} ${s.opsPerSec.toFixed(0).padStart(7)} ops/s p99 ${s.p99Us} us\n`);
+          log(`round ${round + 1} ${label.padEnd(9)} ${s.workload.padEnd(20)} ${s.opsPerSec.toFixed(0).padStart(7)} ops/s p99 ${s.p99Us} us, pause ${fmt(s.pauseMaxMs, 1)} ms, client cpu ${s.clientCpuSec}s`);
         }
+        if (events && label !== 'null') extras.push(...driveEvents(classes, t, smoke));
       } finally {
-        await server.stop();
+        await t.server.stop();
       }
     }
   }
+  if (!only || only.test('znodes')) {
+    for (const label of ['zookeeper', 'zkts'] as Label[]) {
+      try {
+        extras.push(...(await driveBigTree(classes, label, big)));
+      } catch (e) {
+        log(`${label}: large tree failed: ${(e as Error).message.slice(0, 500)}`);
+        extras.push({ server: label, name: `large tree failed`, values: {} });
+      }
+    }
+  }
+  const md = report(samples, extras, workloads, { rounds, seconds });
+  process.stdout.write(md);
+  if (!smoke) {
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.writeFileSync(path.join(outDir, 'latest.md'), md);
+    fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify({ samples, extras }, null, 2));
+    fs.writeFileSync(path.join(outDir, 'latest.svg'), svgChart(chartRows(samples, extras, workloads)));
+  }
+  fs.rmSync(classes, { recursive: true, force: true });
+  const errors = samples.reduce((n, s) => n + s.errors, 0) + extras.reduce((n, e) => n + (e.values.errors ?? 0), 0);
+  if (errors > 0) process.exitCode = 1;
+}
+
+function pickMedian(samples: Sample[], server: string, workload: string, k: keyof Sample): number {
+  return median(samples.filter((s) => s.server === server && s.workload === workload).map((s) => s[k] as number));
+}
+
+function extraMedian(extras: Extra[], server: string, nameOf: string, k: string): number {
+  return median(extras.filter((e) => e.server === server && e.name === nameOf).map((e) => e.values[k] ?? NaN));
+}
+
+function chartRows(samples: Sample[], extras: Extra[], workloads: Workload[]): { workload: string; ratio: number }[] {
+  const rows = workloads.map((w) => ({ workload: name(w), ratio: pickMedian(samples, 'zkts', name(w), 'opsPerSec') / pickMedian(samples, 'zookeeper', name(w), 'opsPerSec') }));
+  for (const n of new Set(extras.map((e) => e.name))) {
+    if (n.startsWith('watch fan-out')) rows.push({ workload: 'fan-out (1/time)', ratio: extraMedian(extras, 'zookeeper', n, 'medianMs') / extraMedian(extras, 'zkts', n, 'medianMs') });
+    if (n.startsWith('connect storm')) rows.push({ workload: 'connect storm', ratio: extraMedian(extras, 'zkts', n, 'perSec') / extraMedian(extras, 'zookeeper', n, 'perSec') });
+    if (n.endsWith('znodes')) {
+      rows.push({ workload: `${n}: RSS (1/MB)`, ratio: extraMedian(extras, 'zookeeper', n, 'rssRestartedMb') / extraMedian(extras, 'zkts', n, 'rssRestartedMb') });
+      rows.push({ workload: `${n}: restart (1/time)`, ratio: extraMedian(extras, 'zookeeper', n, 'restartMs') / extraMedian(extras, 'zkts', n, 'restartMs') });
+    }
+  }
+  return rows;
+}
+
+function report(samples: Sample[], extras: Extra[], workloads: Workload[], run: { rounds: number; seconds: number }): string {
+  const cpu = os.cpus();
   const lines = [
-    `Benchmark ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), ${rounds} round(s) of ${seconds} s, medians; client: ZooKeeper's Java client (async).`,
+    `Benchmark ${new Date().toISOString()} on ${cpu.length} cores (${cpu[0]?.model ?? 'cpu'}), ${Math.round(os.totalmem() / 2 ** 20)} MB RAM; ${run.rounds} round(s), ${run.seconds} s measured per workload after ${WARMUP_SECONDS} s warm-up; medians over rounds.`,
+    `Client: ZooKeeper's Java client (async API, Netty socket), ${DRIVER_JVM.slice(0, 2).join(' ')}. ZooKeeper 3.8 runs with -Xmx1000m; both servers fsync every write (forceSync=yes).`,
     '',
-    '| workload | ZooKeeper ops/s | zkts ops/s | zkts/ZK | null ops/s | zkts % of null | p99 µs ZK / zkts | server CPU µs/op ZK / zkts | RSS MB ZK / zkts |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    'Workload names: op sessions x outstanding value size. mixNN: NN % getData, the rest setData. Pause: the longest event-loop delay (zkts) or GC pause (ZooKeeper) during the workload. Txns/fsync: writes per log fsync.',
+    '',
+    '| workload | ZK ops/s | zkts ops/s | zkts/ZK | null ops/s | zkts % of null | p50 µs ZK / zkts | p99 µs ZK / zkts | p99.9 µs ZK / zkts | server CPU µs/op ZK / zkts | RSS MB ZK / zkts | txns/fsync ZK / zkts | max pause ms ZK / zkts |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  const chart: { workload: string; ratio: number }[] = [];
   for (const w of workloads) {
-    const pick = (server: string) => samples.filter((s) => s.server === server && s.workload === name(w));
-    const m = (server: string, k: keyof Sample) => {
-      const xs = pick(server).map((s) => s[k] as number);
-      return xs.length ? median(xs) : NaN;
-    };
+    const n = name(w);
+    const m = (server: string, k: keyof Sample) => pickMedian(samples, server, n, k);
     const zk = m('zookeeper', 'opsPerSec');
     const ts = m('zkts', 'opsPerSec');
     const nul = m('null', 'opsPerSec');
-    chart.push({ workload: name(w), ratio: ts / zk });
+    const pair = (k: keyof Sample, d = 0) => `${fmt(m('zookeeper', k), d)} / ${fmt(m('zkts', k), d)}`;
     lines.push(
-      `| ${name(w)} | ${zk.toFixed(0)} | ${ts.toFixed(0)} | ${(ts / zk).toFixed(2)}x | ${Number.isNaN(nul) ? '-' : nul.toFixed(0)} | ${Number.isNaN(nul) ? '-' : ((ts / nul) * 100).toFixed(0) + ' %'} | ${m('zookeeper', 'p99Us')} / ${m('zkts', 'p99Us')} | ${m('zookeeper', 'serverCpuUsPerOp').toFixed(1)} / ${m('zkts', 'serverCpuUsPerOp').toFixed(1)} | ${m('zookeeper', 'rssMb').toFixed(0)} / ${m('zkts', 'rssMb').toFixed(0)} |`,
+      `| ${n} | ${fmt(zk)} | ${fmt(ts)} | ${fmt(ts / zk, 2)}x | ${fmt(nul)} | ${Number.isNaN(nul) ? '-' : fmt((ts / nul) * 100) + ' %'} | ${pair('p50Us')} | ${pair('p99Us')} | ${pair('p999Us')} | ${pair('serverCpuUsPerOp', 1)} | ${pair('rssMb')} | ${pair('txnsPerFsync', 1)} | ${pair('pauseMaxMs', 1)} |`,
     );
   }
   const errors = samples.reduce((n, s) => n + s.errors, 0);
-  lines.push('', `Errors returned to the client: ${errors}. Client CPU (s, median over runs): ${median(samples.map((s) => s.clientCpuSec)).toFixed(2)}.`);
-  const md = lines.join('\n') + '\n';
-  process.stdout.write(md);
-  if (!smoke) {
-    fs.mkdirSync(RESULTS, { recursive: true });
-    fs.writeFileSync(path.join(RESULTS, 'latest.md'), md);
-    fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(samples, null, 2));
-    fs.writeFileSync(path.join(RESULTS, 'latest.svg'), svgChart(chart));
+  lines.push('', `Errors returned to the client: ${errors}. Client CPU per workload (s, median): ${fmt(median(samples.map((s) => s.clientCpuSec)), 2)}.`);
+  const names = [...new Set(extras.map((e) => e.name))];
+  const ev = names.filter((n) => !n.endsWith('znodes') && !n.includes('failed'));
+  if (ev.length) {
+    lines.push('', '| event workload | ZooKeeper | zkts | zkts better by |', '| --- | --- | --- | --- |');
+    for (const n of ev) {
+      const v = (s: string, k: string) => extraMedian(extras, s, n, k);
+      if (n.startsWith('watch fan-out')) {
+        lines.push(`| ${n}: setData to last notification, median ms | ${fmt(v('zookeeper', 'medianMs'), 1)} | ${fmt(v('zkts', 'medianMs'), 1)} | ${fmt(v('zookeeper', 'medianMs') / v('zkts', 'medianMs'), 2)}x |`);
+        lines.push(`| ${n}: worst round, ms | ${fmt(v('zookeeper', 'maxMs'), 1)} | ${fmt(v('zkts', 'maxMs'), 1)} | ${fmt(v('zookeeper', 'maxMs') / v('zkts', 'maxMs'), 2)}x |`);
+      } else {
+        lines.push(`| ${n}: sessions/s | ${fmt(v('zookeeper', 'perSec'))} | ${fmt(v('zkts', 'perSec'))} | ${fmt(v('zkts', 'perSec') / v('zookeeper', 'perSec'), 2)}x |`);
+        lines.push(`| ${n}: p99 connect ms | ${fmt(v('zookeeper', 'p99Ms'), 1)} | ${fmt(v('zkts', 'p99Ms'), 1)} | ${fmt(v('zookeeper', 'p99Ms') / v('zkts', 'p99Ms'), 2)}x |`);
+      }
+    }
   }
-  fs.rmSync(classes, { recursive: true, force: true });
-  if (errors > 0) process.exitCode = 1;
+  const trees = names.filter((n) => n.endsWith('znodes') || n.includes('failed'));
+  if (trees.length) {
+    lines.push('', '| large tree (100 B values, 1,000 children per parent) | ZooKeeper | zkts | zkts better by |', '| --- | --- | --- | --- |');
+    const rows: [string, string, number, boolean][] = [
+      ['RSS after populating, MB', 'rssLoadedMb', 0, false],
+      ['RSS after restart, MB', 'rssRestartedMb', 0, false],
+      ['restart to serving, ms', 'restartMs', 0, false],
+      ['snapshot at start, ms', 'snapshotMs', 0, false],
+      ['snapshot size, MB', 'snapshotMb', 1, false],
+      ['populate, creates/s', 'populatePerSec', 0, true],
+    ];
+    for (const n of trees) {
+      if (n.includes('failed')) {
+        lines.push(`| large tree failed on ${extras.filter((e) => e.name === n).map((e) => e.server).join(', ')} | | | |`);
+        continue;
+      }
+      for (const [label, k, d, higher] of rows) {
+        const zk = extraMedian(extras, 'zookeeper', n, k);
+        const ts = extraMedian(extras, 'zkts', n, k);
+        lines.push(`| ${n}: ${label} | ${fmt(zk, d)} | ${fmt(ts, d)} | ${fmt(higher ? ts / zk : zk / ts, 2)}x |`);
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
 }
 
 main().catch((e) => {

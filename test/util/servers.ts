@@ -21,7 +21,7 @@ export interface RunningServer {
 
 const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 30_000;
-const READY_POLL_INTERVAL_MS = 100;
+const READY_POLL_INTERVAL_MS = 20;
 const READY_PROBE_TIMEOUT_MS = 1_000;
 const STOP_GRACE_MS = 5_000;
 const STOP_KILL_WAIT_MS = 5_000;
