@@ -12,7 +12,8 @@
  *   npm run bench -- --smoke             a seconds-long run that only checks the benchmark works
  *   npm run bench -- --only 'get|set'    workloads whose name matches the pattern
  * Env: BENCH_SECONDS (measured seconds per workload), BENCH_ROUNDS, BENCH_BIG (node counts,
- * comma-separated, "" to skip), BENCH_OUT (results directory).
+ * comma-separated, "" to skip), BENCH_OUT (results directory), BENCH_SERVERS (e.g. "zkts", to
+ * measure one server while working on it).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -353,7 +354,8 @@ async function main(): Promise<void> {
   const classes = compileDriver();
   const samples: Sample[] = [];
   const extras: Extra[] = [];
-  const order: Label[] = ['zookeeper', 'zkts', 'null'];
+  const servers = (process.env.BENCH_SERVERS ?? 'zookeeper,zkts,null').split(',') as Label[];
+  const order: Label[] = (['zookeeper', 'zkts', 'null'] as Label[]).filter((l) => servers.includes(l));
   for (let round = 0; round < rounds; round++) {
     for (const label of round % 2 === 0 ? order : [...order].reverse()) {
       const t = await STARTERS[label]();
@@ -371,7 +373,7 @@ async function main(): Promise<void> {
     }
   }
   if (!only || only.test('znodes')) {
-    for (const label of ['zookeeper', 'zkts'] as Label[]) {
+    for (const label of (['zookeeper', 'zkts'] as Label[]).filter((l) => servers.includes(l))) {
       try {
         extras.push(...(await driveBigTree(classes, label, big)));
       } catch (e) {

@@ -18,9 +18,17 @@ const EPHEMERAL_SET_BUCKETS = 16;
 import { TreeDigest } from './digest';
 import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
+import type { JuteWriter } from '../protocol/jute';
 
+const NO_CHILDREN: ReadonlySet<string> = new Set<string>();
+
+/**
+ * A znode. Laid out for memory, as a tree holds millions: data is kept as a latin1 string (one
+ * char per byte, lossless, about half the heap of a small Buffer), the child set exists only once
+ * there is a child, and equal zxids and times share one bigint.
+ */
 export class ZNode {
-  data: Buffer | null;
+  private dataText: string | null;
   acl: ACL[];
   czxid: bigint;
   mzxid: bigint;
@@ -32,17 +40,76 @@ export class ZNode {
   aversion = 0;
   ephemeralOwner: bigint;
   pzxid: bigint;
-  /** Child names in insertion order; see childorder.ts for the order clients see. */
-  readonly children = new Set<string>();
+  private kids: Set<string> | undefined = undefined;
   childBuckets = INITIAL_CHILD_BUCKETS;
 
-  constructor(data: Buffer | null, acl: ACL[], zxid: bigint, time: bigint, ephemeralOwner: bigint) {
-    this.data = data;
+  constructor(data: Buffer | string | null, acl: ACL[], zxid: bigint, time: bigint, ephemeralOwner: bigint) {
+    this.dataText = typeof data === 'string' || data === null ? data : data.toString('latin1');
     this.acl = acl;
     this.czxid = this.mzxid = this.pzxid = zxid;
     this.ctime = this.mtime = time;
-    this.ephemeralOwner = ephemeralOwner;
+    this.ephemeralOwner = ephemeralOwner === 0n ? ZERO : ephemeralOwner;
   }
+
+  /** The data as a new Buffer (null for a node created with null data). */
+  get data(): Buffer | null {
+    return this.dataText === null ? null : Buffer.from(this.dataText, 'latin1');
+  }
+
+  set data(b: Buffer | null) {
+    this.dataText = b === null ? null : b.toString('latin1');
+  }
+
+  get dataLength(): number {
+    return this.dataText === null ? 0 : this.dataText.length;
+  }
+
+  get hasNullData(): boolean {
+    return this.dataText === null;
+  }
+
+  /** Writes the data as Jute's length-prefixed buffer, without an intermediate Buffer. */
+  writeData(w: JuteWriter): void {
+    const t = this.dataText;
+    if (t === null) {
+      w.writeInt(-1);
+      return;
+    }
+    w.ensure(4 + t.length);
+    w.buf.writeInt32BE(t.length, w.pos);
+    w.buf.write(t, w.pos + 4, t.length, 'latin1');
+    w.pos += 4 + t.length;
+  }
+
+  /** Child names in insertion order; see childorder.ts for the order clients see. */
+  get children(): ReadonlySet<string> {
+    return this.kids ?? NO_CHILDREN;
+  }
+
+  get childCount(): number {
+    return this.kids === undefined ? 0 : this.kids.size;
+  }
+
+  addChildName(name: string): void {
+    (this.kids ??= new Set()).add(name);
+  }
+
+  removeChildName(name: string): void {
+    if (this.kids === undefined) return;
+    this.kids.delete(name);
+    if (this.kids.size === 0) this.kids = undefined;
+  }
+
+  hasChild(name: string): boolean {
+    return this.kids !== undefined && this.kids.has(name);
+  }
+}
+
+const ZERO = 0n;
+
+/** One bigint for equal values: nodes read from a snapshot would otherwise hold six apiece. */
+function same(a: bigint, b: bigint): bigint {
+  return a === b ? b : a;
 }
 
 /**
@@ -162,17 +229,17 @@ export class DataTree {
    */
   restoreNode(
     path: string,
-    data: Buffer | null,
+    data: Buffer | string | null,
     acl: ACL[],
     stat: { czxid: bigint; mzxid: bigint; ctime: bigint; mtime: bigint; version: number; cversion: number; aversion: number; ephemeralOwner: bigint; pzxid: bigint },
   ): void {
     const node = new ZNode(data, this.acls.intern(acl), stat.czxid, stat.ctime, stat.ephemeralOwner);
-    node.mzxid = stat.mzxid;
-    node.mtime = stat.mtime;
+    node.mzxid = same(stat.mzxid, node.czxid);
+    node.mtime = same(stat.mtime, node.ctime);
     node.version = stat.version;
     node.cversion = stat.cversion;
     node.aversion = stat.aversion;
-    node.pzxid = stat.pzxid;
+    node.pzxid = same(stat.pzxid, node.mzxid);
     const old = this.nodes.get(path);
     if (old) {
       this.beforeMutate(path, old);
@@ -215,8 +282,8 @@ export class DataTree {
   }
 
   private addChild(parent: ZNode, name: string): void {
-    parent.children.add(name);
-    parent.childBuckets = grownBuckets(parent.childBuckets, parent.children.size);
+    parent.addChildName(name);
+    parent.childBuckets = grownBuckets(parent.childBuckets, parent.childCount);
   }
 
   /** Child names in the order ZooKeeper lists them. */
@@ -268,11 +335,11 @@ export class DataTree {
       mtime: n.mtime,
       version: n.version,
       // Stored cversion counts creates; each child no longer present was also deleted once.
-      cversion: n.cversion * 2 - n.children.size,
+      cversion: n.cversion * 2 - n.childCount,
       aversion: n.aversion,
       ephemeralOwner: kind === 'normal' ? n.ephemeralOwner : 0n,
-      dataLength: n.data === null ? 0 : n.data.length,
-      numChildren: n.children.size,
+      dataLength: n.dataLength,
+      numChildren: n.childCount,
       pzxid: n.pzxid,
     };
   }
@@ -339,7 +406,7 @@ export class DataTree {
           r.err = Err.NONODE;
           break;
         }
-        const bytesDiff = (t.data?.length ?? 0) - (n.data?.length ?? 0);
+        const bytesDiff = (t.data?.length ?? 0) - n.dataLength;
         this.beforeMutate(t.path, n);
         n.data = t.data;
         n.version = t.version;
@@ -430,7 +497,7 @@ export class DataTree {
     const parent = this.nodes.get(parentPath);
     if (!parent) return Err.NONODE;
     const name = basename(path);
-    if (parent.children.has(name)) return Err.NODEEXISTS;
+    if (parent.hasChild(name)) return Err.NODEEXISTS;
     this.beforeMutate(parentPath, parent);
     parent.cversion = parentCVersion === -1 ? parent.cversion + 1 : parentCVersion;
     parent.pzxid = zxid;
@@ -459,12 +526,12 @@ export class DataTree {
     // Before the children change, so that a snapshot in progress keeps the parent's old list.
     this.beforeMutate(parentPath, parent);
     this.nodes.delete(path);
-    parent.children.delete(basename(path));
+    parent.removeChildName(basename(path));
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
     this.indexNode(path, node.ephemeralOwner, false);
     const q = this.quotas.covering(path);
-    if (q !== undefined) this.updateQuotaStat(q, -(node.data?.length ?? 0), -1);
+    if (q !== undefined) this.updateQuotaStat(q, -node.dataLength, -1);
     this.emit(EventType.NodeDeleted, path, node.acl);
     this.emit(EventType.NodeChildrenChanged, parentPath, parent.acl);
     return Err.OK;
@@ -492,7 +559,7 @@ export class DataTree {
       const n = this.nodes.get(p);
       if (!n) continue;
       count++;
-      bytes += BigInt(n.data?.length ?? 0);
+      bytes += BigInt(n.dataLength);
       for (const c of n.children) stack.push(join(p, c));
     }
     const st = new StatsTrack();

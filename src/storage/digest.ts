@@ -60,7 +60,7 @@ export function nodeDigest(path: string, node: ZNode): number {
   b.writeInt32BE(node.aversion, 48);
   b.writeBigInt64BE(node.ephemeralOwner, 52);
   let crc = path === '/' ? 0 : crc32(Buffer.from(path, 'utf8'));
-  if (node.data !== null && node.data.length > 0) crc = crc32(node.data, crc);
+  if (node.dataLength > 0) crc = crc32(node.data!, crc);
   return crc32(b, crc);
 }
 

@@ -60,8 +60,8 @@ function formatDetails(s: LoadedSnapshot, withData: boolean, out: string[]): voi
     out.push(`  dataVersion = ${n.version}`);
     out.push(`  aclVersion = ${n.aversion}`);
     out.push(`  ephemeralOwner = ${hex16(n.ephemeralOwner)}`);
-    if (withData) out.push(`  data = ${n.data === null ? '' : n.data.toString('base64')}`);
-    else out.push(`  dataLength = ${n.data === null ? 0 : n.data.length}`);
+    if (withData) out.push(`  data = ${n.hasNullData ? '' : n.data!.toString('base64')}`);
+    else out.push(`  dataLength = ${n.dataLength}`);
     if (n.mzxid > maxZxid) maxZxid = n.mzxid;
     if (n.pzxid > maxZxid) maxZxid = n.pzxid;
   }
@@ -84,7 +84,7 @@ function formatJson(tree: DataTree): string {
   const visit = (p: string): void => {
     const n = tree.getNode(p)!;
     const name = p === '/' ? '/' : p.slice(p.lastIndexOf('/') + 1);
-    const len = n.data === null ? 0 : n.data.length;
+    const len = n.dataLength;
     const self = `{"name":${JSON.stringify(name)},"asize":${len},"dsize":${len},"dev":0,"ino":${++ino}}`;
     text += ',';
     const kids = tree.childrenOf(n);

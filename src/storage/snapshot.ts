@@ -32,7 +32,7 @@ import {
 } from '../protocol/generated/records';
 import { Adler32, adler32 } from './adler32';
 import { grownBuckets, javaHashSetOrder, tableSizeFor } from './childorder';
-import { DataTree, OPEN_ACL_UNSAFE, type NodePreserver, type ZNode } from './datatree';
+import { DataTree, OPEN_ACL_UNSAFE, type NodePreserver, ZNode } from './datatree';
 import { computeTreeDigest, DIGEST_VERSION } from './digest';
 import { CONFIG_PATH, join, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 
@@ -451,7 +451,9 @@ class SnapshotJob {
       w.buf.writeInt32BE(len, w.pos);
       pathBytes.copy(w.buf, w.pos + 4, from, from + len);
       w.pos += 4 + len;
-      w.writeBuffer(n.data);
+      // Live nodes write their data straight from the tree; kept copies hold a Buffer.
+      if (n instanceof ZNode) n.writeData(w);
+      else w.writeBuffer(n.data);
       w.writeLong(ids[i]);
       stat.czxid = n.czxid;
       stat.mzxid = n.mzxid;
