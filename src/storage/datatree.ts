@@ -68,6 +68,14 @@ export class ZNode {
     return this.dataText === null;
   }
 
+  /** The data's bytes in `scratch.buf` (grown as needed), as a view; for checksums. */
+  dataInto(scratch: { buf: Buffer }): Buffer {
+    const t = this.dataText ?? '';
+    if (scratch.buf.length < t.length) scratch.buf = Buffer.allocUnsafe(t.length);
+    scratch.buf.write(t, 0, t.length, 'latin1');
+    return scratch.buf.subarray(0, t.length);
+  }
+
   /** Writes the data as Jute's length-prefixed buffer, without an intermediate Buffer. */
   writeData(w: JuteWriter): void {
     const t = this.dataText;
@@ -143,12 +151,16 @@ export const READ_ACL_UNSAFE: ACL[] = [{ perms: Perms.READ, id: { scheme: 'world
 /** Interns equal ACL lists so that nodes share one array. */
 class AclCache {
   private readonly byKey = new Map<string, ACL[]>();
+  /** The interned lists themselves: interning one again is a lookup by identity. */
+  private readonly members = new Set<ACL[]>();
   intern(acl: ACL[]): ACL[] {
+    if (this.members.has(acl)) return acl;
     const key = acl.map((a) => `${a.perms}:${a.id.scheme}:${a.id.id}`).join(',');
     let found = this.byKey.get(key);
     if (!found) {
       found = acl.map((a) => ({ perms: a.perms, id: { scheme: a.id.scheme, id: a.id.id } }));
       this.byKey.set(key, found);
+      this.members.add(found);
     }
     return found;
   }
@@ -232,7 +244,9 @@ export class DataTree {
     data: Buffer | string | null,
     acl: ACL[],
     stat: { czxid: bigint; mzxid: bigint; ctime: bigint; mtime: bigint; version: number; cversion: number; aversion: number; ephemeralOwner: bigint; pzxid: bigint },
-  ): void {
+    /** The node's digest when the caller has it already (from the snapshot's bytes). */
+    digestValue?: number,
+  ): ZNode {
     const node = new ZNode(data, this.acls.intern(acl), stat.czxid, stat.ctime, stat.ephemeralOwner);
     node.mzxid = same(stat.mzxid, node.czxid);
     node.mtime = same(stat.mtime, node.ctime);
@@ -246,14 +260,16 @@ export class DataTree {
       for (const c of old.children) this.addChild(node, c);
     }
     this.nodes.set(path, node);
-    this.digest.afterChange(path, node);
-    if (path === '/') return;
+    if (digestValue === undefined) this.digest.afterChange(path, node);
+    else this.digest.add(digestValue);
+    if (path === '/') return node;
     const parentPath = parentOf(path);
     const parent = this.nodes.get(parentPath);
     if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
     this.preserve(parentPath, parent);
     this.addChild(parent, basename(path));
     this.indexNode(path, stat.ephemeralOwner, true);
+    return node;
   }
 
   /** Adds a node to (or drops it from) the indexes kept beside the tree: owners and quotas. */

@@ -41,6 +41,11 @@ function crc32Fallback(data: Uint8Array, value = 0): number {
 const crc32: Crc32 = (zlib as unknown as { crc32?: Crc32 }).crc32 ?? crc32Fallback;
 
 const statScratch = Buffer.alloc(STAT_BYTES);
+const dataScratch = { buf: Buffer.alloc(4096) };
+
+type Crc32OfText = (text: string, value?: number) => number;
+/** CRC-32 of a string's UTF-8 bytes; zlib's takes strings as they are, without a Buffer. */
+const crc32OfText: Crc32OfText = (zlib as unknown as { crc32?: Crc32OfText }).crc32 ?? ((t, v) => crc32Fallback(Buffer.from(t, 'utf8'), v));
 
 export function isDigestExcluded(path: string): boolean {
   return path.startsWith(DIGEST_EXCLUDED_PREFIX);
@@ -59,25 +64,58 @@ export function nodeDigest(path: string, node: ZNode): number {
   b.writeInt32BE(node.cversion, 44);
   b.writeInt32BE(node.aversion, 48);
   b.writeBigInt64BE(node.ephemeralOwner, 52);
-  let crc = path === '/' ? 0 : crc32(Buffer.from(path, 'utf8'));
-  if (node.dataLength > 0) crc = crc32(node.data!, crc);
+  let crc = path === '/' ? 0 : crc32OfText(path);
+  if (node.dataLength > 0) crc = crc32(node.dataInto(dataScratch), crc);
+  return crc32(b, crc);
+}
+
+const FOLD_EVERY = 1 << 20;
+
+/**
+ * A node's digest from its bytes as a snapshot holds them (path, data, StatPersisted), without
+ * decoding them first; equal to nodeDigest of the node they make.
+ */
+export function nodeDigestOfStored(buf: Buffer, pathStart: number, pathEnd: number, dataStart: number, dataEnd: number, statAt: number, path: string): number {
+  if (isDigestExcluded(path)) return 0;
+  // StatPersisted: czxid mzxid ctime mtime version cversion aversion ephemeralOwner pzxid;
+  // the digest's order: czxid mzxid pzxid ctime mtime version cversion aversion ephemeralOwner.
+  const b = statScratch;
+  buf.copy(b, 0, statAt, statAt + 16);
+  buf.copy(b, 16, statAt + 52, statAt + 60);
+  buf.copy(b, 24, statAt + 16, statAt + 44);
+  buf.copy(b, 52, statAt + 44, statAt + 52);
+  let crc = pathEnd > pathStart ? crc32(buf.subarray(pathStart, pathEnd)) : 0;
+  if (dataEnd > dataStart) crc = crc32(buf.subarray(dataStart, dataEnd), crc);
   return crc32(b, crc);
 }
 
 /** The running tree digest: a signed 64-bit sum of node digests, as ZooKeeper keeps it. */
 export class TreeDigest {
   private sum = 0n;
+  /** Node digests not yet folded into `sum`: a double holds up to 2^20 of them exactly. */
+  private partial = 0;
+  private pending = 0;
 
   get value(): bigint {
+    this.fold();
     return this.sum;
   }
 
   add(nodeDigestValue: number): void {
-    this.sum = BigInt.asIntN(64, this.sum + BigInt(nodeDigestValue));
+    this.partial += nodeDigestValue;
+    if (++this.pending === FOLD_EVERY) this.fold();
   }
 
   remove(nodeDigestValue: number): void {
-    this.sum = BigInt.asIntN(64, this.sum - BigInt(nodeDigestValue));
+    this.partial -= nodeDigestValue;
+    if (++this.pending === FOLD_EVERY) this.fold();
+  }
+
+  private fold(): void {
+    if (this.pending === 0) return;
+    this.sum = BigInt.asIntN(64, this.sum + BigInt(this.partial));
+    this.partial = 0;
+    this.pending = 0;
   }
 
   /** Before a node's path, data or stat changes. */

@@ -26,6 +26,7 @@ import {
   decodeACL,
   decodeFileHeader,
   decodeStatPersisted,
+  StatPersisted_SIZE,
   encodeACL,
   encodeFileHeader,
   encodeStatPersisted,
@@ -33,7 +34,7 @@ import {
 import { Adler32, adler32 } from './adler32';
 import { grownBuckets, javaHashSetOrder, tableSizeFor } from './childorder';
 import { DataTree, OPEN_ACL_UNSAFE, type NodePreserver, ZNode } from './datatree';
-import { computeTreeDigest, DIGEST_VERSION } from './digest';
+import { DIGEST_VERSION, nodeDigestOfStored } from './digest';
 import { CONFIG_PATH, join, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 
 /** "ZKSN" */
@@ -124,15 +125,41 @@ export function javaLongHashMapOrder<T>(entries: readonly T[], keyOf: (e: T) => 
 // ---------------------------------------------------------------------------------------------
 // ACL ids. ZooKeeper refers to ACL lists by ids of its ReferenceCountedACLCache, handed out 1, 2, ...
 // on first use; -1 is the built-in nodes' OPEN_ACL_UNSAFE. The tree keeps lists, not ids, so the
-// ids read from (or written to) a snapshot are remembered per node: a tree read and written again
-// keeps its ids, and so do successive snapshots of one tree.
+// ids read from (or written to) a snapshot are remembered: a tree read and written again keeps its
+// ids, and so do successive snapshots of one tree. Nodes with one (interned) list almost always
+// share its id, so the id is kept per list; a node is remembered on its own only when its id is
+// not its list's (the built-in nodes' -1, or a file that gave equal lists two ids). A list that
+// lost its last node keeps its id until the next snapshot drops it (ZooKeeper drops it at once).
 
 interface AclIdMemo {
   acl: ACL[];
   id: bigint;
 }
 const aclIdOfNode = new WeakMap<ZNode, AclIdMemo>();
+const aclIdOfList = new WeakMap<DataTree, Map<ACL[], bigint>>();
 const aclIndexOfTree = new WeakMap<DataTree, bigint>();
+
+/** The id a node had in the last snapshot read or written, if its list is still the same. */
+function rememberedAclId(tree: DataTree, node: ZNode, acl: ACL[]): bigint | undefined {
+  const memo = aclIdOfNode.get(node);
+  if (memo !== undefined && memo.acl === acl) return memo.id;
+  return aclIdOfList.get(tree)?.get(acl);
+}
+
+/** Collects the ids of a snapshot's nodes: per list, and per node where they differ. */
+class AclIdRecorder {
+  private readonly byList = new Map<ACL[], bigint>();
+  record(node: ZNode, acl: ACL[], id: bigint): void {
+    let listId = this.byList.get(acl);
+    if (listId === undefined && id !== OPEN_UNSAFE_ACL_ID) this.byList.set(acl, (listId = id));
+    if (listId === id) aclIdOfNode.delete(node);
+    else aclIdOfNode.set(node, { acl, id });
+  }
+  finish(tree: DataTree, index: bigint): void {
+    aclIdOfList.set(tree, this.byList);
+    aclIndexOfTree.set(tree, index);
+  }
+}
 
 function sameAcl(a: readonly ACL[], b: readonly ACL[]): boolean {
   if (a.length !== b.length) return false;
@@ -242,6 +269,11 @@ class CheckedSink {
     this.w.reset();
   }
 
+  /** The chunks made since the last call. */
+  take(): Buffer[] {
+    return this.chunks.splice(0);
+  }
+
   /** The checksum of everything so far and the "/" that follows it. */
   seal(): void {
     this.flush();
@@ -282,6 +314,8 @@ class SnapshotJob {
   private readonly view: SnapshotView;
   private readonly steps: Generator<undefined, Buffer[]>;
   private closed = false;
+  /** Where the bytes go; taken from as they are made (streaming) or all at the end. */
+  readonly sink = new CheckedSink();
   chunks: Buffer[] | undefined;
 
   constructor(
@@ -368,13 +402,13 @@ class SnapshotJob {
     let index = aclIndexOfTree.get(tree) ?? 0n;
     for (let i = 0; i < count; i++) {
       const acl = view.stateOf(nodes[i]).acl;
-      const memo = aclIdOfNode.get(nodes[i]);
-      if (memo && memo.acl === acl) {
-        ids[i] = memo.id;
-        if (memo.id !== OPEN_UNSAFE_ACL_ID) {
-          lists.set(memo.id, acl);
-          if (!idOfList.has(acl)) idOfList.set(acl, memo.id);
-          if (memo.id > index) index = memo.id;
+      const id = rememberedAclId(tree, nodes[i], acl);
+      if (id !== undefined) {
+        ids[i] = id;
+        if (id !== OPEN_UNSAFE_ACL_ID) {
+          lists.set(id, acl);
+          if (!idOfList.has(acl)) idOfList.set(acl, id);
+          if (id > index) index = id;
         }
       }
       yield;
@@ -390,7 +424,7 @@ class SnapshotJob {
     };
     // A fresh ZooKeeper gives the config node's list the first id, before any client writes.
     const config = view.nodeAt(CONFIG_PATH);
-    if (config && !aclIdOfNode.has(config)) idFor(view.stateOf(config).acl);
+    if (config && rememberedAclId(tree, config, view.stateOf(config).acl) === undefined) idFor(view.stateOf(config).acl);
     const used = new Set<bigint>();
     let lastUsed: bigint | undefined;
     for (let i = 0; i < count; i++) {
@@ -406,7 +440,8 @@ class SnapshotJob {
     for (const id of lists.keys()) if (!used.has(id)) lists.delete(id);
 
     // 3. The bytes.
-    const sink = new CheckedSink();
+    const recorder = new AclIdRecorder();
+    const sink = this.sink;
     const w = sink.w;
     encodeFileHeader(w, { magic: SNAP_MAGIC, version: SNAP_VERSION, dbid: SNAP_DBID });
     w.writeInt(sessionList.length);
@@ -466,9 +501,8 @@ class SnapshotJob {
       stat.pzxid = n.pzxid;
       encodeStatPersisted(w, stat);
       sink.maybeFlush();
-      // Remembered with the list it had then: a node whose ACL has changed since gets a new id next time.
-      const memo = aclIdOfNode.get(nodes[i]);
-      if (!memo || memo.acl !== n.acl || memo.id !== ids[i]) aclIdOfNode.set(nodes[i], { acl: n.acl, id: ids[i] });
+      // Remembered with the list it had then: a node whose ACL has changed since gets its new list's id.
+      recorder.record(nodes[i], n.acl, ids[i]);
       yield;
     }
     w.writeString('/');
@@ -481,7 +515,7 @@ class SnapshotJob {
       else w.writeLong(digest.digest);
       sink.seal();
     }
-    aclIndexOfTree.set(tree, index);
+    recorder.finish(tree, index);
     return sink.chunks;
   }
 }
@@ -525,6 +559,24 @@ export async function serializeSnapshotChunksConcurrently(
   zxid: bigint,
   opts: ConcurrentSerializeOptions = {},
 ): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  await streamSnapshotConcurrently(tree, sessions, zxid, opts, async (made) => {
+    for (const c of made) chunks.push(c);
+  });
+  return chunks;
+}
+
+/**
+ * As serializeSnapshotChunksConcurrently, but hands the chunks to `consume` as they are made,
+ * between slices, and waits for it: a snapshot of a big tree never sits in memory whole.
+ */
+export async function streamSnapshotConcurrently(
+  tree: DataTree,
+  sessions: ReadonlyMap<bigint, number>,
+  zxid: bigint,
+  opts: ConcurrentSerializeOptions,
+  consume: (chunks: Buffer[]) => Promise<void>,
+): Promise<void> {
   const job = new SnapshotJob(tree, sessions, zxid, opts);
   const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
   const sliceSteps = opts.sliceSteps ?? Infinity;
@@ -532,10 +584,14 @@ export async function serializeSnapshotChunksConcurrently(
   try {
     for (;;) {
       const start = performance.now();
+      let done = false;
       for (let n = 1; ; n++) {
-        if (job.step()) return job.chunks!;
+        if ((done = job.step())) break;
         if (n >= sliceSteps || (n % STEPS_PER_CLOCK_READ === 0 && performance.now() - start >= sliceMs)) break;
       }
+      const made = job.sink.take();
+      if (made.length > 0) await consume(made);
+      if (done) return;
       await pause();
     }
   } finally {
@@ -555,17 +611,44 @@ export function isSnapshotTempFile(name: string): boolean {
   return name.startsWith(TEMP_PREFIX + SNAPSHOT_PREFIX + '.');
 }
 
-/** Compresses chunk by chunk on the thread pool, so that no single call holds the event loop. */
-function gzipChunks(chunks: readonly Buffer[]): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const out: Buffer[] = [];
-    const gz = zlib.createGzip({ chunkSize: 64 * 1024 });
-    gz.on('data', (b: Buffer) => out.push(b));
-    gz.on('error', reject);
-    gz.on('end', () => resolve(out));
-    for (const c of chunks) gz.write(c);
-    gz.end();
-  });
+/** Compresses on the thread pool, so that no single call holds the event loop, and writes out what it made. */
+class GzipToFile {
+  private readonly gz = zlib.createGzip({ chunkSize: 64 * 1024 });
+  private made: Buffer[] = [];
+  private failure: Error | undefined;
+  private readonly ended: Promise<void>;
+
+  constructor(private readonly fh: fs.promises.FileHandle) {
+    this.gz.on('data', (b: Buffer) => this.made.push(b));
+    this.ended = new Promise((resolve, reject) => {
+      this.gz.on('error', (e) => {
+        this.failure = e;
+        reject(e);
+      });
+      this.gz.on('end', resolve);
+    });
+    this.ended.catch(() => undefined);
+  }
+
+  async write(chunks: Buffer[]): Promise<void> {
+    for (const c of chunks) {
+      if (this.failure) throw this.failure;
+      if (!this.gz.write(c)) await new Promise<void>((resolve) => this.gz.once('drain', resolve));
+    }
+    await this.flushMade();
+  }
+
+  async end(): Promise<void> {
+    this.gz.end();
+    await this.ended;
+    await this.flushMade();
+  }
+
+  private async flushMade(): Promise<void> {
+    const made = this.made;
+    this.made = [];
+    await writeAll(this.fh, made);
+  }
 }
 
 async function writeAll(fh: fs.promises.FileHandle, chunks: readonly Buffer[]): Promise<void> {
@@ -599,15 +682,16 @@ export async function writeSnapshot(
 ): Promise<string> {
   const compression = opts.compression ?? 'none';
   const fsync = opts.fsync ?? true;
-  let chunks = await serializeSnapshotChunksConcurrently(tree, sessions, zxid, opts);
-  if (compression === 'gz') chunks = await gzipChunks(chunks);
   await fs.promises.mkdir(dir, { recursive: true });
   const name = snapshotFileName(zxid, compression);
   const finalPath = path.join(dir, name);
   const tempPath = path.join(dir, TEMP_PREFIX + name);
   const fh = await fs.promises.open(tempPath, 'w', 0o644);
   try {
-    await writeAll(fh, chunks);
+    // Chunks go to the file (through gzip when asked) as the slices make them.
+    const gz = compression === 'gz' ? new GzipToFile(fh) : undefined;
+    await streamSnapshotConcurrently(tree, sessions, zxid, opts, (chunks) => (gz ? gz.write(chunks) : writeAll(fh, chunks)));
+    if (gz) await gz.end();
     if (fsync) await fh.sync();
   } catch (err) {
     await fh.close().catch(() => undefined);
@@ -655,6 +739,46 @@ function readSealPath(r: JuteReader, corrupt: (offset: number, reason: string) =
   if (r.readString() !== '/') throw corrupt(at, 'the "/" after the checksum is missing');
 }
 
+/**
+ * A StatPersisted whose equal fields share one bigint (mzxid and pzxid often equal czxid, mtime
+ * ctime), compared as bytes so that no bigint is made only to be dropped.
+ */
+function readStatShared(r: JuteReader): StatPersisted {
+  if (r.remaining() < StatPersisted_SIZE) return decodeStatPersisted(r); // throws the usual error
+  const b = r.buf;
+  const at = r.pos;
+  const long = (off: number) => b.readBigInt64BE(at + off);
+  const sameLong = (x: number, y: number) => b.readInt32BE(at + x) === b.readInt32BE(at + y) && b.readInt32BE(at + x + 4) === b.readInt32BE(at + y + 4);
+  const czxid = long(0);
+  const mzxid = sameLong(8, 0) ? czxid : long(8);
+  const ctime = long(16);
+  const mtime = sameLong(24, 16) ? ctime : long(24);
+  const zeroOwner = b.readInt32BE(at + 44) === 0 && b.readInt32BE(at + 48) === 0;
+  const stat: StatPersisted = {
+    czxid,
+    mzxid,
+    ctime,
+    mtime,
+    version: b.readInt32BE(at + 32),
+    cversion: b.readInt32BE(at + 36),
+    aversion: b.readInt32BE(at + 40),
+    ephemeralOwner: zeroOwner ? 0n : long(44),
+    pzxid: sameLong(52, 8) ? mzxid : long(52),
+  };
+  r.pos = at + StatPersisted_SIZE;
+  return stat;
+}
+
+/** A Jute buffer read as the latin1 text the tree keeps data in (no Buffer in between). */
+function readDataText(r: JuteReader): string | null {
+  const len = r.readInt();
+  if (len < 0) return null;
+  if (len > r.remaining()) throw new JuteError(`record truncated: need ${len} bytes, have ${r.remaining()}`, r.pos);
+  const text = r.buf.toString('latin1', r.pos, r.pos + len);
+  r.pos += len;
+  return text;
+}
+
 /** Parses uncompressed snapshot bytes. `zxid` is the file's (from its name). */
 export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedTypesEnabled = false): LoadedSnapshot {
   const r = new JuteReader(buf);
@@ -674,6 +798,7 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
       sessions.set(id, r.readInt());
     }
 
+    const tree = new DataTree(extendedTypesEnabled);
     const aclLists = new Map<bigint, ACL[]>();
     let aclIndex = 0n;
     at = r.pos;
@@ -687,30 +812,35 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
       if (n * ACL_MIN_BYTES > r.remaining()) throw corrupt(at, `ACL list length ${n} does not fit the file`);
       const acl: ACL[] = [];
       for (let j = 0; j < n; j++) acl.push(decodeACL(r));
-      aclLists.set(id, acl);
+      aclLists.set(id, tree.acls.intern(acl));
       if (id > aclIndex) aclIndex = id;
     }
 
-    const tree = new DataTree(extendedTypesEnabled);
-    const memos: [string, bigint][] = [];
+    const recorder = new AclIdRecorder();
     for (;;) {
       at = r.pos;
       const p = r.readString();
       if (p === '/') break;
-      const data = r.readBuffer();
+      const pathEnd = r.pos;
+      const dataAt = r.pos + 4;
+      const data = readDataText(r);
+      const dataEnd = r.pos;
       const aclAt = r.pos;
       const aclId = r.readLong();
-      const stat = decodeStatPersisted(r);
+      const statAt = r.pos;
+      const stat = readStatShared(r);
+      const digestValue = nodeDigestOfStored(buf, at + 4, pathEnd, dataAt, data === null ? dataAt : dataEnd, statAt, p === '' ? '/' : p);
       const acl = aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : aclLists.get(aclId);
       if (!acl) throw corrupt(aclAt, `node ${p === '' ? '/' : p} refers to ACL id ${aclId}, which is not in the snapshot`);
       const nodePath = p === '' ? '/' : p;
       if (nodePath[0] !== '/' || (nodePath.length > 1 && nodePath.endsWith('/'))) throw corrupt(at, `bad node path ${JSON.stringify(p)}`);
+      let node: ZNode;
       try {
-        tree.restoreNode(nodePath, data, acl, stat);
+        node = tree.restoreNode(nodePath, data, acl, stat, digestValue);
       } catch (err) {
         throw corrupt(at, (err as Error).message);
       }
-      memos.push([nodePath, aclId]);
+      recorder.record(node, node.acl, aclId);
     }
 
     const sealAt = r.pos;
@@ -740,18 +870,15 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
       digest = { zxid: digestZxid, version, digest: value };
     }
 
-    for (const [p, id] of memos) {
-      const node = tree.getNode(p)!;
-      aclIdOfNode.set(node, { acl: node.acl, id });
-    }
-    aclIndexOfTree.set(tree, aclIndex);
+    recorder.finish(tree, aclIndex);
     tree.lastProcessedZxid = zxid;
 
     const loaded: LoadedSnapshot = { tree, sessions, zxid, dbid: header.dbid };
     if (digest) {
       loaded.digest = digest;
       if (digest.zxid === zxid && digest.zxid > 0n && digest.version === DIGEST_VERSION)
-        loaded.digestMatches = computeTreeDigest(tree) === digest.digest;
+        // restoreNode kept the tree's digest up to date node by node.
+        loaded.digestMatches = tree.digest.value === digest.digest;
     }
     return loaded;
   } catch (err) {
