@@ -20,12 +20,37 @@ import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quot
 import type { Txn, TxnBody } from './txn';
 import type { JuteWriter } from '../protocol/jute';
 
-const NO_CHILDREN: ReadonlySet<string> = new Set<string>();
+/** A node's child names as a read-only set, over its map of children. */
+class ChildNames implements ReadonlySet<string> {
+  constructor(private readonly kids: ReadonlyMap<string, ZNode> | undefined) {}
+  get size(): number {
+    return this.kids === undefined ? 0 : this.kids.size;
+  }
+  has(name: string): boolean {
+    return this.kids !== undefined && this.kids.has(name);
+  }
+  *keys(): IterableIterator<string> {
+    if (this.kids !== undefined) yield* this.kids.keys();
+  }
+  values(): IterableIterator<string> {
+    return this.keys();
+  }
+  *entries(): IterableIterator<[string, string]> {
+    for (const k of this.keys()) yield [k, k];
+  }
+  forEach(fn: (value: string, key: string, set: ReadonlySet<string>) => void): void {
+    for (const k of this.keys()) fn(k, k, this);
+  }
+  [Symbol.iterator](): IterableIterator<string> {
+    return this.keys();
+  }
+}
 
 /**
  * A znode. Laid out for memory, as a tree holds millions: data is kept as a latin1 string (one
- * char per byte, lossless, about half the heap of a small Buffer), the child set exists only once
- * there is a child, and equal zxids and times share one bigint.
+ * char per byte, lossless, about half the heap of a small Buffer); a node holds its children by
+ * name (the tree is a trie, no full path is stored), in a map made only once there is a child;
+ * equal zxids and times share one bigint.
  */
 export class ZNode {
   private dataText: string | null;
@@ -40,7 +65,7 @@ export class ZNode {
   aversion = 0;
   ephemeralOwner: bigint;
   pzxid: bigint;
-  private kids: Set<string> | undefined = undefined;
+  private kids: Map<string, ZNode> | undefined = undefined;
   childBuckets = INITIAL_CHILD_BUCKETS;
 
   constructor(data: Buffer | string | null, acl: ACL[], zxid: bigint, time: bigint, ephemeralOwner: bigint) {
@@ -91,18 +116,28 @@ export class ZNode {
 
   /** Child names in insertion order; see childorder.ts for the order clients see. */
   get children(): ReadonlySet<string> {
-    return this.kids ?? NO_CHILDREN;
+    return new ChildNames(this.kids);
   }
 
   get childCount(): number {
     return this.kids === undefined ? 0 : this.kids.size;
   }
 
-  addChildName(name: string): void {
-    (this.kids ??= new Set()).add(name);
+  child(name: string): ZNode | undefined {
+    return this.kids === undefined ? undefined : this.kids.get(name);
   }
 
-  removeChildName(name: string): void {
+  /** Children by name, in insertion order. */
+  childEntries(): IterableIterator<[string, ZNode]> {
+    return (this.kids ?? NO_KIDS).entries();
+  }
+
+  /** Adds a child, or replaces the node under that name keeping its place. */
+  setChild(name: string, node: ZNode): void {
+    (this.kids ??= new Map()).set(name, node);
+  }
+
+  removeChild(name: string): void {
     if (this.kids === undefined) return;
     this.kids.delete(name);
     if (this.kids.size === 0) this.kids = undefined;
@@ -111,9 +146,33 @@ export class ZNode {
   hasChild(name: string): boolean {
     return this.kids !== undefined && this.kids.has(name);
   }
+
+  /** Becomes `from` (its fields and children): for the root, which is never replaced. */
+  takeFieldsOf(from: ZNode): void {
+    this.dataText = from.dataText;
+    this.acl = from.acl;
+    this.czxid = from.czxid;
+    this.mzxid = from.mzxid;
+    this.ctime = from.ctime;
+    this.mtime = from.mtime;
+    this.version = from.version;
+    this.cversion = from.cversion;
+    this.aversion = from.aversion;
+    this.ephemeralOwner = from.ephemeralOwner;
+    this.pzxid = from.pzxid;
+    this.kids = from.kids;
+    this.childBuckets = from.childBuckets;
+  }
+
+  /** Hands this node's children over to `to` (a node replacing this one). */
+  moveChildrenTo(to: ZNode): void {
+    to.kids = this.kids;
+    this.kids = undefined;
+  }
 }
 
 const ZERO = 0n;
+const NO_KIDS: ReadonlyMap<string, ZNode> = new Map();
 
 /** One bigint for equal values: nodes read from a snapshot would otherwise hold six apiece. */
 function same(a: bigint, b: bigint): bigint {
@@ -170,7 +229,8 @@ class AclCache {
 }
 
 export class DataTree {
-  private readonly nodes = new Map<string, ZNode>();
+  private readonly root: ZNode;
+  private count = 0;
   private readonly ephemerals = new Map<bigint, Set<string>>();
   /** Bucket counts of the sessions' ephemeral sets, for the order they are listed in. */
   private readonly ephemeralBuckets = new Map<bigint, number>();
@@ -189,18 +249,18 @@ export class DataTree {
   private readonly preservers: NodePreserver[] = [];
 
   constructor(readonly extendedTypesEnabled = false) {
-    const root = new ZNode(Buffer.alloc(0), this.acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n);
-    this.nodes.set('/', root);
+    const root = (this.root = new ZNode(Buffer.alloc(0), this.acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n));
+    this.count = 1;
     for (const p of [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH]) {
       const n = new ZNode(Buffer.alloc(0), root.acl, 0n, 0n, 0n);
-      this.nodes.set(p, n);
-      this.addChild(this.nodes.get(parentOf(p))!, basename(p));
+      this.addChild(this.getNode(parentOf(p))!, basename(p), n);
+      this.count++;
     }
     // The config node is world-readable only, and ZooKeeper sets its ACL with version -1.
-    const config = this.nodes.get(CONFIG_PATH)!;
+    const config = this.getNode(CONFIG_PATH)!;
     config.acl = this.acls.intern(READ_ACL_UNSAFE);
     config.aversion = -1;
-    for (const [p, n] of this.nodes) this.digest.afterChange(p, n);
+    for (const [p, n] of this.nodesPreOrder()) this.digest.afterChange(p, n);
   }
 
   addPreserver(p: NodePreserver): void {
@@ -225,13 +285,12 @@ export class DataTree {
 
   /** Every node, parents before children (the order snapshots are written in). */
   *nodesPreOrder(): Generator<[string, ZNode]> {
-    const stack: string[] = ['/'];
+    const stack: [string, ZNode][] = [['/', this.root]];
     while (stack.length > 0) {
-      const path = stack.pop()!;
-      const n = this.nodes.get(path)!;
+      const [path, n] = stack.pop()!;
       yield [path, n];
       const kids = this.childrenOf(n);
-      for (let i = kids.length - 1; i >= 0; i--) stack.push(join(path, kids[i]));
+      for (let i = kids.length - 1; i >= 0; i--) stack.push([join(path, kids[i]), n.child(kids[i])!]);
     }
   }
 
@@ -254,20 +313,24 @@ export class DataTree {
     node.cversion = stat.cversion;
     node.aversion = stat.aversion;
     node.pzxid = same(stat.pzxid, node.mzxid);
-    const old = this.nodes.get(path);
+    const old = this.getNode(path);
     if (old) {
       this.beforeMutate(path, old);
-      for (const c of old.children) this.addChild(node, c);
-    }
-    this.nodes.set(path, node);
+      old.moveChildrenTo(node);
+      node.childBuckets = grownBuckets(INITIAL_CHILD_BUCKETS, node.childCount);
+    } else this.count++;
     if (digestValue === undefined) this.digest.afterChange(path, node);
     else this.digest.add(digestValue);
-    if (path === '/') return node;
+    if (path === '/') {
+      // The root is the trie itself: its fields move into place, the object stays.
+      this.root.takeFieldsOf(node);
+      return this.root;
+    }
     const parentPath = parentOf(path);
-    const parent = this.nodes.get(parentPath);
+    const parent = this.getNode(parentPath);
     if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
     this.preserve(parentPath, parent);
-    this.addChild(parent, basename(path));
+    this.addChild(parent, basename(path), node);
     this.indexNode(path, stat.ephemeralOwner, true);
     return node;
   }
@@ -297,8 +360,8 @@ export class DataTree {
     }
   }
 
-  private addChild(parent: ZNode, name: string): void {
-    parent.addChildName(name);
+  private addChild(parent: ZNode, name: string, node: ZNode): void {
+    parent.setChild(name, node);
     parent.childBuckets = grownBuckets(parent.childBuckets, parent.childCount);
   }
 
@@ -308,11 +371,22 @@ export class DataTree {
   }
 
   getNode(path: string): ZNode | undefined {
-    return this.nodes.get(path === '' ? '/' : path);
+    if (path === '/' || path === '') return this.root;
+    if (path.charCodeAt(0) !== 47) return undefined;
+    // A walk down the trie, one name per step.
+    let n: ZNode | undefined = this.root;
+    let from = 1;
+    for (;;) {
+      const slash = path.indexOf('/', from);
+      if (slash < 0) return n.child(path.slice(from));
+      n = n.child(path.slice(from, slash));
+      if (n === undefined) return undefined;
+      from = slash + 1;
+    }
   }
 
   get nodeCount(): number {
-    return this.nodes.size;
+    return this.count;
   }
 
   ephemeralsOf(sessionId: bigint): ReadonlySet<string> {
@@ -338,7 +412,11 @@ export class DataTree {
   }
 
   paths(): IterableIterator<string> {
-    return this.nodes.keys();
+    return this.pathsPreOrder();
+  }
+
+  private *pathsPreOrder(): IterableIterator<string> {
+    for (const [p] of this.nodesPreOrder()) yield p;
   }
 
   /** The Stat a client sees. */
@@ -365,13 +443,12 @@ export class DataTree {
     const n = this.getNode(path);
     if (!n) return 0;
     let count = 0;
-    const stack = [path];
+    const stack = [n];
     while (stack.length > 0) {
-      const p = stack.pop()!;
-      const node = this.nodes.get(p)!;
-      for (const c of node.children) {
+      const node = stack.pop()!;
+      for (const [, c] of node.childEntries()) {
         count++;
-        stack.push(join(p, c));
+        stack.push(c);
       }
     }
     return count;
@@ -417,7 +494,7 @@ export class DataTree {
       case OpCode.setData: {
         const t = body.record;
         r.path = t.path;
-        const n = this.nodes.get(t.path);
+        const n = this.getNode(t.path);
         if (!n) {
           r.err = Err.NONODE;
           break;
@@ -437,7 +514,7 @@ export class DataTree {
       case OpCode.setACL: {
         const t = body.record;
         r.path = t.path;
-        const n = this.nodes.get(t.path);
+        const n = this.getNode(t.path);
         if (!n) {
           r.err = Err.NONODE;
           break;
@@ -473,7 +550,7 @@ export class DataTree {
         break;
     }
     if (r.err === Err.OK && r.path !== undefined && body.type !== OpCode.delete && body.type !== OpCode.deleteContainer) {
-      const n = this.nodes.get(r.path);
+      const n = this.getNode(r.path);
       if (n) r.stat = this.statOf(n);
     }
     return r;
@@ -510,7 +587,7 @@ export class DataTree {
     time: bigint,
   ): number {
     const parentPath = parentOf(path);
-    const parent = this.nodes.get(parentPath);
+    const parent = this.getNode(parentPath);
     if (!parent) return Err.NONODE;
     const name = basename(path);
     if (parent.hasChild(name)) return Err.NODEEXISTS;
@@ -519,8 +596,8 @@ export class DataTree {
     parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
     const node = new ZNode(data, this.acls.intern(acl), zxid, time, ephemeralOwner);
-    this.addChild(parent, name);
-    this.nodes.set(path, node);
+    this.addChild(parent, name, node);
+    this.count++;
     this.digest.afterChange(path, node);
     this.indexNode(path, ephemeralOwner, true);
     const quotaNode = quotaNodeOf(path);
@@ -533,16 +610,21 @@ export class DataTree {
   }
 
   private deleteNode(path: string, zxid: bigint): number {
-    const node = this.nodes.get(path);
-    if (!node) return Err.NONODE;
+    if (path === '/') return Err.NONODE;
     const parentPath = parentOf(path);
-    const parent = this.nodes.get(parentPath);
+    const parent = this.getNode(parentPath);
     if (!parent) return Err.NONODE;
+    const name = basename(path);
+    const node = parent.child(name);
+    if (!node) return Err.NONODE;
     this.beforeMutate(path, node);
     // Before the children change, so that a snapshot in progress keeps the parent's old list.
     this.beforeMutate(parentPath, parent);
-    this.nodes.delete(path);
-    parent.removeChildName(basename(path));
+    // A valid txn never deletes a node with children (prep refuses it); were one to, its
+    // subtree goes with it, out of the digest and the indexes as well.
+    if (node.childCount > 0) this.dropDescendants(path, node);
+    parent.removeChild(name);
+    this.count--;
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
     this.indexNode(path, node.ephemeralOwner, false);
@@ -551,6 +633,18 @@ export class DataTree {
     this.emit(EventType.NodeDeleted, path, node.acl);
     this.emit(EventType.NodeChildrenChanged, parentPath, parent.acl);
     return Err.OK;
+  }
+
+  private dropDescendants(path: string, node: ZNode): void {
+    const stack: [string, ZNode][] = [];
+    for (const [name, c] of node.childEntries()) stack.push([join(path, name), c]);
+    while (stack.length > 0) {
+      const [p, n] = stack.pop()!;
+      for (const [name, c] of n.childEntries()) stack.push([join(p, name), c]);
+      this.beforeMutate(p, n);
+      this.indexNode(p, n.ephemeralOwner, false);
+      this.count--;
+    }
   }
 
   /** Rewrites a stat node with the subtree's count and bytes, as when a quota is set. */
@@ -564,19 +658,18 @@ export class DataTree {
 
   private recountQuota(quotaPath: string): void {
     const sp = statPath(quotaPath);
-    const stat = this.nodes.get(sp);
+    const stat = this.getNode(sp);
     if (!stat) return;
     this.preserve(sp, stat);
     let count = 0n;
     let bytes = 0n;
-    const stack = [quotaPath];
+    const top = this.getNode(quotaPath);
+    const stack = top ? [top] : [];
     while (stack.length > 0) {
-      const p = stack.pop()!;
-      const n = this.nodes.get(p);
-      if (!n) continue;
+      const n = stack.pop()!;
       count++;
       bytes += BigInt(n.dataLength);
-      for (const c of n.children) stack.push(join(p, c));
+      for (const [, c] of n.childEntries()) stack.push(c);
     }
     const st = new StatsTrack();
     st.set('count', count);
@@ -588,14 +681,14 @@ export class DataTree {
 
   private updateQuotaStat(quotaPath: string, bytesDiff: number, countDiff: number): void {
     const sp = statPath(quotaPath);
-    const stat = this.nodes.get(sp);
+    const stat = this.getNode(sp);
     if (!stat) return;
     this.preserve(sp, stat);
     const st = StatsTrack.parse(stat.data);
     st.set('count', st.count + BigInt(countDiff));
     st.set('bytes', st.bytes + BigInt(bytesDiff));
     stat.data = Buffer.from(st.toString(), 'utf8');
-    const limits = this.nodes.get(limitPath(quotaPath));
+    const limits = this.getNode(limitPath(quotaPath));
     if (!limits) return;
     const lim = StatsTrack.parse(limits.data);
     if (lim.count > -1n && lim.count < st.count)
@@ -611,8 +704,8 @@ export class DataTree {
   quotaExceededBy(path: string, bytesDiff: number, countDiff: number): string | undefined {
     const q = this.quotas.covering(path);
     if (q === undefined) return undefined;
-    const limits = this.nodes.get(limitPath(q));
-    const stat = this.nodes.get(statPath(q));
+    const limits = this.getNode(limitPath(q));
+    const stat = this.getNode(statPath(q));
     if (!limits || !stat) return undefined;
     const lim = StatsTrack.parse(limits.data);
     const cur = StatsTrack.parse(stat.data);
