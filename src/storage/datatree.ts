@@ -231,6 +231,10 @@ class AclCache {
 export class DataTree {
   private readonly root: ZNode;
   private count = 0;
+  private lastTime = -1n;
+  /** restoreNode's last parent, by path (see there). */
+  private lastRestoredParentPath = '';
+  private lastRestoredParent: ZNode | undefined;
   private readonly ephemerals = new Map<bigint, Set<string>>();
   /** Bucket counts of the sessions' ephemeral sets, for the order they are listed in. */
   private readonly ephemeralBuckets = new Map<bigint, number>();
@@ -313,7 +317,19 @@ export class DataTree {
     node.cversion = stat.cversion;
     node.aversion = stat.aversion;
     node.pzxid = same(stat.pzxid, node.mzxid);
-    const old = this.getNode(path);
+    let parentPath = '';
+    let parent: ZNode | undefined;
+    let name = '';
+    if (path !== '/') {
+      parentPath = parentOf(path);
+      // Snapshots list nodes parents first, siblings together: the last parent is usually this one's.
+      parent = parentPath === this.lastRestoredParentPath ? this.lastRestoredParent : this.getNode(parentPath);
+      if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
+      this.lastRestoredParentPath = parentPath;
+      this.lastRestoredParent = parent;
+      name = basename(path);
+    }
+    const old = parent === undefined ? this.root : parent.child(name);
     if (old) {
       this.beforeMutate(path, old);
       old.moveChildrenTo(node);
@@ -321,16 +337,13 @@ export class DataTree {
     } else this.count++;
     if (digestValue === undefined) this.digest.afterChange(path, node);
     else this.digest.add(digestValue);
-    if (path === '/') {
+    if (parent === undefined) {
       // The root is the trie itself: its fields move into place, the object stays.
       this.root.takeFieldsOf(node);
       return this.root;
     }
-    const parentPath = parentOf(path);
-    const parent = this.getNode(parentPath);
-    if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
     this.preserve(parentPath, parent);
-    this.addChild(parent, basename(path), node);
+    this.addChild(parent, name, node);
     this.indexNode(path, stat.ephemeralOwner, true);
     return node;
   }
@@ -595,6 +608,9 @@ export class DataTree {
     parent.cversion = parentCVersion === -1 ? parent.cversion + 1 : parentCVersion;
     parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
+    // Nodes made in the same millisecond share one bigint for the time.
+    if (time === this.lastTime) time = this.lastTime;
+    else this.lastTime = time;
     const node = new ZNode(data, this.acls.intern(acl), zxid, time, ephemeralOwner);
     this.addChild(parent, name, node);
     this.count++;

@@ -12,6 +12,7 @@ import type { ServerConfig } from '../server/config';
 import { LogCommitStage } from '../server/commit';
 import type { Database } from './database';
 import { DataTree } from './datatree';
+import { collectGarbage } from './heap';
 import { purge, VERSION_DIR } from './purge';
 import { CorruptSnapshotError, listSnapshots, readSnapshot, writeSnapshot } from './snapshot';
 import type { Txn } from './txn';
@@ -147,6 +148,7 @@ export class DiskDatabase implements Database {
     await writeSnapshot(path.join(config.dataDir, VERSION_DIR), r.tree, r.sessions, r.tree.lastProcessedZxid, { compression: db.compression });
     db.startup = { dbInitMs, snapLoadMs: r.snapLoadMs, txnsLoaded: r.replayed, txnsLoadMs: r.txnsLoadMs, snapshotMs: performance.now() - snapStarted };
     db.schedulePurge();
+    collectGarbage();
     return db;
   }
 

@@ -743,7 +743,7 @@ function readSealPath(r: JuteReader, corrupt: (offset: number, reason: string) =
  * A StatPersisted whose equal fields share one bigint (mzxid and pzxid often equal czxid, mtime
  * ctime), compared as bytes so that no bigint is made only to be dropped.
  */
-function readStatShared(r: JuteReader): StatPersisted {
+function readStatShared(r: JuteReader, previous: { ctime: bigint }): StatPersisted {
   if (r.remaining() < StatPersisted_SIZE) return decodeStatPersisted(r); // throws the usual error
   const b = r.buf;
   const at = r.pos;
@@ -751,7 +751,10 @@ function readStatShared(r: JuteReader): StatPersisted {
   const sameLong = (x: number, y: number) => b.readInt32BE(at + x) === b.readInt32BE(at + y) && b.readInt32BE(at + x + 4) === b.readInt32BE(at + y + 4);
   const czxid = long(0);
   const mzxid = sameLong(8, 0) ? czxid : long(8);
-  const ctime = long(16);
+  // Nodes made in the same millisecond (many, when created in bulk) share their ctime too.
+  let ctime = long(16);
+  if (ctime === previous.ctime) ctime = previous.ctime;
+  else previous.ctime = ctime;
   const mtime = sameLong(24, 16) ? ctime : long(24);
   const zeroOwner = b.readInt32BE(at + 44) === 0 && b.readInt32BE(at + 48) === 0;
   const stat: StatPersisted = {
@@ -817,6 +820,7 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
     }
 
     const recorder = new AclIdRecorder();
+    const previous = { ctime: -1n };
     for (;;) {
       at = r.pos;
       const p = r.readString();
@@ -828,7 +832,7 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
       const aclAt = r.pos;
       const aclId = r.readLong();
       const statAt = r.pos;
-      const stat = readStatShared(r);
+      const stat = readStatShared(r, previous);
       const digestValue = nodeDigestOfStored(buf, at + 4, pathEnd, dataAt, data === null ? dataAt : dataEnd, statAt, p === '' ? '/' : p);
       const acl = aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : aclLists.get(aclId);
       if (!acl) throw corrupt(aclAt, `node ${p === '' ? '/' : p} refers to ACL id ${aclId}, which is not in the snapshot`);
