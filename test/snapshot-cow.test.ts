@@ -250,7 +250,7 @@ t.test('writeSnapshot (plain and gz) while txns are applied', async (t) => {
     const z = live.zxid;
     const later = laterTxns(live, 7, 200);
     let next = 0;
-    const file = await writeSnapshot(path.join(dir, compression), live.tree, live.sessions, z, {
+    const writing = writeSnapshot(path.join(dir, compression), live.tree, live.sessions, z, {
       compression,
       fsync: false,
       sliceSteps: 4,
@@ -262,6 +262,9 @@ t.test('writeSnapshot (plain and gz) while txns are applied', async (t) => {
           }),
         ),
     });
+    // Applied before the writer's first await returns (its directory and file are made first).
+    live.apply(later[next].body, later[next].clientId), next++;
+    const file = await writing;
     t.ok(next > 50, `${next} txns applied while writing`);
     const raw = fs.readFileSync(file);
     const plain = compression === 'gz' ? zlib.gunzipSync(raw) : raw;

@@ -149,7 +149,8 @@ export class ZooKeeperServer implements CnxnHandler {
     if (this.db instanceof DiskDatabase) {
       const st = this.db.startup;
       this.metrics.started(st);
-      this.metrics.snapshotTaken(st.snapshotMs);
+      // The start snapshot is usually still being written; it reports through onSnapshot.
+      if (st.snapshotMs > 0) this.metrics.snapshotTaken(st.snapshotMs);
       this.db.onSnapshot = (ms) => this.metrics.snapshotTaken(ms);
     }
   }

@@ -131,7 +131,11 @@ export class DiskDatabase implements Database {
     this.snapshotThreshold = this.nextThreshold();
   }
 
-  /** Recovers the database and takes a clean snapshot of it, as ZooKeeper does at start. */
+  /**
+   * Recovers the database and starts a clean snapshot of it, as ZooKeeper takes one at start.
+   * Clients are served while it is written (it is the tree as of the start, whatever changes
+   * meanwhile); until it is complete the snapshot before it and the log still hold everything.
+   */
   static async open(config: ServerConfig, log: Logger, onFailure: (err: Error) => void, fsShim?: FsShim): Promise<DiskDatabase> {
     for (const dir of [config.dataDir, config.dataLogDir]) fs.mkdirSync(path.join(dir, VERSION_DIR), { recursive: true });
     const started = Date.now();
@@ -144,11 +148,21 @@ export class DiskDatabase implements Database {
     );
     const writer = new TxnLogWriter(config.dataLogDir, { preAllocBytes: config.preAllocSizeKb * 1024, forceSync: config.forceSync, fs: fsShim });
     const db = new DiskDatabase(r.tree, r.sessions, writer, config, log, onFailure);
-    const snapStarted = performance.now();
-    await writeSnapshot(path.join(config.dataDir, VERSION_DIR), r.tree, r.sessions, r.tree.lastProcessedZxid, { compression: db.compression });
-    db.startup = { dbInitMs, snapLoadMs: r.snapLoadMs, txnsLoaded: r.replayed, txnsLoadMs: r.txnsLoadMs, snapshotMs: performance.now() - snapStarted };
-    db.schedulePurge();
+    db.startup = { dbInitMs, snapLoadMs: r.snapLoadMs, txnsLoaded: r.replayed, txnsLoadMs: r.txnsLoadMs, snapshotMs: 0 };
+    // The buffers recovery read whole are garbage now; an idle server would keep them for long.
     collectGarbage();
+    const zxid = r.tree.lastProcessedZxid;
+    const snapStarted = performance.now();
+    db.snapshotting = writeSnapshot(path.join(config.dataDir, VERSION_DIR), r.tree, new Map(r.sessions), zxid, { compression: db.compression })
+      .then((file) => {
+        const ms = performance.now() - snapStarted;
+        db.startup.snapshotMs = ms;
+        db.onSnapshot?.(ms);
+        log.info({ file, zxid: '0x' + zxid.toString(16), ms: Math.round(ms) }, 'start snapshot taken');
+      })
+      .catch((e) => log.error({ err: (e as Error).message }, 'start snapshot failed; the txn log still holds every txn'))
+      .finally(() => (db.snapshotting = undefined));
+    db.schedulePurge();
     return db;
   }
 

@@ -577,7 +577,10 @@ export async function streamSnapshotConcurrently(
   opts: ConcurrentSerializeOptions,
   consume: (chunks: Buffer[]) => Promise<void>,
 ): Promise<void> {
-  const job = new SnapshotJob(tree, sessions, zxid, opts);
+  return runSnapshotJob(new SnapshotJob(tree, sessions, zxid, opts), opts, consume);
+}
+
+async function runSnapshotJob(job: SnapshotJob, opts: ConcurrentSerializeOptions, consume: (chunks: Buffer[]) => Promise<void>): Promise<void> {
   const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
   const sliceSteps = opts.sliceSteps ?? Infinity;
   const pause = opts.pause ?? nextTurn;
@@ -682,15 +685,28 @@ export async function writeSnapshot(
 ): Promise<string> {
   const compression = opts.compression ?? 'none';
   const fsync = opts.fsync ?? true;
-  await fs.promises.mkdir(dir, { recursive: true });
+  // Taken now, before anything is awaited: the snapshot is the tree as it is at the call.
+  const job = new SnapshotJob(tree, sessions, zxid, opts);
+  try {
+    await fs.promises.mkdir(dir, { recursive: true });
+  } catch (err) {
+    job.close();
+    throw err;
+  }
   const name = snapshotFileName(zxid, compression);
   const finalPath = path.join(dir, name);
   const tempPath = path.join(dir, TEMP_PREFIX + name);
-  const fh = await fs.promises.open(tempPath, 'w', 0o644);
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(tempPath, 'w', 0o644);
+  } catch (err) {
+    job.close();
+    throw err;
+  }
   try {
     // Chunks go to the file (through gzip when asked) as the slices make them.
     const gz = compression === 'gz' ? new GzipToFile(fh) : undefined;
-    await streamSnapshotConcurrently(tree, sessions, zxid, opts, (chunks) => (gz ? gz.write(chunks) : writeAll(fh, chunks)));
+    await runSnapshotJob(job, opts, (chunks) => (gz ? gz.write(chunks) : writeAll(fh, chunks)));
     if (gz) await gz.end();
     if (fsync) await fh.sync();
   } catch (err) {
