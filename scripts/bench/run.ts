@@ -64,6 +64,8 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 const TICKS_PER_SEC = 100;
 const DRIVER_JVM = ['-Xmx1g', '-XX:+UseParallelGC', '-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty'];
 const WARMUP_SECONDS = 1;
+/** A mixed load run on each server after it starts, before any workload is measured. */
+const SERVER_WARMUP_SECONDS = 5;
 
 function name(w: Workload): string {
   return `${w.op} ${w.sessions}x${w.outstanding} ${w.valueBytes}B`;
@@ -294,7 +296,12 @@ async function driveBigTree(classes: string, label: Label, counts: number[]): Pr
       const t0 = performance.now();
       t = await STARTERS[label](config);
       const restartMs = performance.now() - t0;
-      const m = await mntr(t.server);
+      // zkts serves while its start snapshot is written; wait for it to be counted.
+      let m = await mntr(t.server);
+      for (let i = 0; i < 600 && !((m.get('zk_cnt_snapshottime') ?? 0) > 0); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        m = await mntr(t.server);
+      }
       const snapDir = path.join(dataDir, 'version-2');
       const snaps = fs.readdirSync(snapDir).filter((f) => f.startsWith('snapshot.')).map((f) => fs.statSync(path.join(snapDir, f)));
       const newest = snaps.sort((a, b) => b.mtimeMs - a.mtimeMs)[0];
@@ -360,6 +367,8 @@ async function main(): Promise<void> {
     for (const label of round % 2 === 0 ? order : [...order].reverse()) {
       const t = await STARTERS[label]();
       try {
+        // Unmeasured, so that ZooKeeper's JIT has compiled its paths before the first workload.
+        if (label !== 'null') runDriver(classes, [t.server.connectString, 'mix50', '8', '32', String(smoke ? 1 : SERVER_WARMUP_SECONDS), '100', '0'], 300);
         for (const w of workloads) {
           if (label === 'null' && isWrite(w.op)) continue;
           const s = await drive(classes, t, w, seconds);
