@@ -21,20 +21,22 @@ const STAT_BYTES = 60;
 
 type Crc32 = (data: Uint8Array, value?: number) => number;
 
-let crcTable: Int32Array | undefined;
+const crcTable = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  crcTable[n] = c;
+}
+
+/** CRC-32 of data[from, to): for short ranges, cheaper than a view for zlib's. */
+function crc32Range(data: Uint8Array, from: number, to: number, value = 0): number {
+  let c = ~value;
+  for (let i = from; i < to; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
 
 function crc32Fallback(data: Uint8Array, value = 0): number {
-  if (!crcTable) {
-    crcTable = new Int32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c;
-    }
-  }
-  let c = ~value;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
+  return crc32Range(data, 0, data.length, value);
 }
 
 // zlib.crc32 exists from Node 20.15; the table version keeps older 20.x working.
@@ -79,14 +81,12 @@ export function nodeDigestOfStored(buf: Buffer, pathStart: number, pathEnd: numb
   if (isDigestExcluded(path)) return 0;
   // StatPersisted: czxid mzxid ctime mtime version cversion aversion ephemeralOwner pzxid;
   // the digest's order: czxid mzxid pzxid ctime mtime version cversion aversion ephemeralOwner.
-  const b = statScratch;
-  buf.copy(b, 0, statAt, statAt + 16);
-  buf.copy(b, 16, statAt + 52, statAt + 60);
-  buf.copy(b, 24, statAt + 16, statAt + 44);
-  buf.copy(b, 52, statAt + 44, statAt + 52);
-  let crc = pathEnd > pathStart ? crc32(buf.subarray(pathStart, pathEnd)) : 0;
-  if (dataEnd > dataStart) crc = crc32(buf.subarray(dataStart, dataEnd), crc);
-  return crc32(b, crc);
+  let crc = crc32Range(buf, pathStart, pathEnd);
+  crc = crc32Range(buf, dataStart, dataEnd, crc);
+  crc = crc32Range(buf, statAt, statAt + 16, crc);
+  crc = crc32Range(buf, statAt + 52, statAt + 60, crc);
+  crc = crc32Range(buf, statAt + 16, statAt + 44, crc);
+  return crc32Range(buf, statAt + 44, statAt + 52, crc);
 }
 
 /** The running tree digest: a signed 64-bit sum of node digests, as ZooKeeper keeps it. */

@@ -759,31 +759,34 @@ function readSealPath(r: JuteReader, corrupt: (offset: number, reason: string) =
  * A StatPersisted whose equal fields share one bigint (mzxid and pzxid often equal czxid, mtime
  * ctime), compared as bytes so that no bigint is made only to be dropped.
  */
-function readStatShared(r: JuteReader, previous: { ctime: bigint }): StatPersisted {
+function sameLong(b: Buffer, x: number, y: number): boolean {
+  return y >= 0 && b.readInt32BE(x) === b.readInt32BE(y) && b.readInt32BE(x + 4) === b.readInt32BE(y + 4);
+}
+
+/** What readStatShared reuses from node to node: the record it fills, the last ctime and where it was. */
+interface StatReuse {
+  stat: StatPersisted;
+  ctime: bigint;
+  ctimeAt: number;
+}
+
+function readStatShared(r: JuteReader, previous: StatReuse): StatPersisted {
   if (r.remaining() < StatPersisted_SIZE) return decodeStatPersisted(r); // throws the usual error
   const b = r.buf;
   const at = r.pos;
-  const long = (off: number) => b.readBigInt64BE(at + off);
-  const sameLong = (x: number, y: number) => b.readInt32BE(at + x) === b.readInt32BE(at + y) && b.readInt32BE(at + x + 4) === b.readInt32BE(at + y + 4);
-  const czxid = long(0);
-  const mzxid = sameLong(8, 0) ? czxid : long(8);
+  const stat = previous.stat;
+  stat.czxid = b.readBigInt64BE(at);
+  stat.mzxid = sameLong(b, at + 8, at) ? stat.czxid : b.readBigInt64BE(at + 8);
   // Nodes made in the same millisecond (many, when created in bulk) share their ctime too.
-  let ctime = long(16);
-  if (ctime === previous.ctime) ctime = previous.ctime;
-  else previous.ctime = ctime;
-  const mtime = sameLong(24, 16) ? ctime : long(24);
-  const zeroOwner = b.readInt32BE(at + 44) === 0 && b.readInt32BE(at + 48) === 0;
-  const stat: StatPersisted = {
-    czxid,
-    mzxid,
-    ctime,
-    mtime,
-    version: b.readInt32BE(at + 32),
-    cversion: b.readInt32BE(at + 36),
-    aversion: b.readInt32BE(at + 40),
-    ephemeralOwner: zeroOwner ? 0n : long(44),
-    pzxid: sameLong(52, 8) ? mzxid : long(52),
-  };
+  stat.ctime = sameLong(b, at + 16, previous.ctimeAt) ? previous.ctime : b.readBigInt64BE(at + 16);
+  previous.ctime = stat.ctime;
+  previous.ctimeAt = at + 16;
+  stat.mtime = sameLong(b, at + 24, at + 16) ? stat.ctime : b.readBigInt64BE(at + 24);
+  stat.version = b.readInt32BE(at + 32);
+  stat.cversion = b.readInt32BE(at + 36);
+  stat.aversion = b.readInt32BE(at + 40);
+  stat.ephemeralOwner = b.readInt32BE(at + 44) === 0 && b.readInt32BE(at + 48) === 0 ? 0n : b.readBigInt64BE(at + 44);
+  stat.pzxid = sameLong(b, at + 52, at + 8) ? stat.mzxid : b.readBigInt64BE(at + 52);
   r.pos = at + StatPersisted_SIZE;
   return stat;
 }
@@ -836,7 +839,12 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
     }
 
     const recorder = new AclIdRecorder();
-    const previous = { ctime: -1n };
+    // One record filled per node (restoreNode copies what it keeps).
+    const previous: StatReuse = {
+      stat: { czxid: 0n, mzxid: 0n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, pzxid: 0n },
+      ctime: 0n,
+      ctimeAt: -1,
+    };
     for (;;) {
       at = r.pos;
       const p = r.readString();
