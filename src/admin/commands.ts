@@ -221,9 +221,7 @@ export function ephemeralsCount(s: ZooKeeperServer): number {
 
 /** Sum of path lengths and data lengths over all nodes, as DataTree.approximateDataSize counts. */
 export function approximateDataSize(s: ZooKeeperServer): number {
-  let n = 0;
-  for (const p of s.tree.paths()) n += p.length + (s.tree.getNode(p)?.data?.length ?? 0);
-  return n;
+  return s.tree.approximateDataSize();
 }
 
 function sessionIdOf(w: Watcher): bigint {

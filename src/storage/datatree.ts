@@ -451,6 +451,27 @@ export class DataTree {
     };
   }
 
+  /**
+   * Sum of path lengths and data lengths over all nodes (ZooKeeper's approximateDataSize; the root
+   * counts as "/"). A walk of the trie that makes no path strings.
+   */
+  approximateDataSize(): number {
+    let total = 0;
+    const nodes: ZNode[] = [this.root];
+    const pathLengths: number[] = [1];
+    while (nodes.length > 0) {
+      const n = nodes.pop()!;
+      const len = pathLengths.pop()!;
+      total += len + n.dataLength;
+      const base = len === 1 ? 1 : len + 1;
+      for (const [name, c] of n.childEntries()) {
+        nodes.push(c);
+        pathLengths.push(base + name.length);
+      }
+    }
+    return total;
+  }
+
   /** Number of descendants of the node at path (not counting it). */
   countDescendants(path: string): number {
     const n = this.getNode(path);
