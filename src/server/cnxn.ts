@@ -19,6 +19,8 @@ export interface Request {
   body: unknown;
   isWrite: boolean;
   receivedAtMs: number;
+  /** For a read: how many of the session's writes must be applied before it is answered. */
+  writesBefore: number;
 }
 
 export interface CnxnHandler {
@@ -47,13 +49,13 @@ export class ServerCnxn implements Watcher {
   session: Session | undefined;
   /** Authenticated identities (ZooKeeper's authInfo); every connection starts with its ip. */
   readonly ids: R.Id[];
-  /** Requests not yet dispatched, in arrival order. */
+  /** Reads waiting for earlier writes of the session, in arrival order. */
   readonly queue: Request[] = [];
   /** Writes handed to prep/commit whose replies are not sent yet. */
   inflightWrites = 0;
-  /** Whether a dispatch loop is running (dispatch re-enters through synchronous commits). */
-  dispatching = false;
-  redispatch = false;
+  /** Writes handed to prep/commit, and those of them answered (the commit stage answers in order). */
+  writesSubmitted = 0;
+  writesCompleted = 0;
   packetsReceived = 0;
   packetsSent = 0;
   lastCxid = 0;

@@ -260,7 +260,7 @@ export class ZooKeeperServer implements CnxnHandler {
       const id = this.sessions.newSessionId();
       const session = this.sessions.add(id, timeoutMs, this.now());
       this.attach(c, session);
-      c.inflightWrites++;
+      this.beginWrite(c);
       this.submitWrite(
         { cnxn: c, xid: 0, type: OpCode.createSession, sessionId: id, ids: c.ids, receivedAtMs: this.now() },
         { type: OpCode.createSession, record: { timeOut: timeoutMs } },
@@ -330,21 +330,28 @@ export class ZooKeeperServer implements CnxnHandler {
     if (hdr.type === OpCode.multi && Array.isArray(body) && body.some((op: { type: number }) => op.type === OpCode.getData || op.type === OpCode.getChildren))
       body = undefined;
     c.lastCxid = hdr.xid;
-    const req: Request = {
-      xid: hdr.xid,
-      type: hdr.type,
-      body,
-      isWrite: WRITE_TYPES.has(hdr.type) || hdr.type === OpCode.sync,
-      receivedAtMs: nowMs,
-    };
-    c.queue.push(req);
+    const isWrite = WRITE_TYPES.has(hdr.type) || hdr.type === OpCode.sync;
+    const req: Request = { xid: hdr.xid, type: hdr.type, body, isWrite, receivedAtMs: nowMs, writesBefore: c.writesSubmitted };
     this.outstanding++;
-    if (c.queue.length + c.inflightWrites > MAX_OUTSTANDING_PER_CNXN || this.outstanding > this.config.globalOutstandingLimit) {
+    if (c.queue.length + c.inflightWrites + 1 > MAX_OUTSTANDING_PER_CNXN || this.outstanding > this.config.globalOutstandingLimit) {
       if (!this.paused.has(c)) this.metrics.throttleWaits++;
       c.pauseReading();
       this.paused.add(c);
     }
-    this.dispatch(c);
+    if (isWrite) {
+      // A write never waits for a read before it: that read is answered when the writes before it
+      // are applied, which the commit stage does in order, before this write is applied.
+      this.beginWrite(c);
+      this.processWrite(c, req);
+    } else {
+      c.queue.push(req);
+      this.dispatch(c);
+    }
+  }
+
+  private beginWrite(c: ServerCnxn): void {
+    c.inflightWrites++;
+    c.writesSubmitted++;
   }
 
   private handleAuth(c: ServerCnxn, xid: number, r: JuteReader): void {
@@ -370,33 +377,13 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   /**
-   * Runs a connection's queued requests in order: writes go to prep and commit at once, and a
-   * read waits only for the writes of its own session that came before it.
+   * Answers a connection's waiting reads, in order, once the writes of its session that came
+   * before each are applied. Called when a read arrives and when a write of the session completes,
+   * so a read is answered before any later write of its session is applied.
    */
   private dispatch(c: ServerCnxn): void {
-    if (c.dispatching) {
-      c.redispatch = true;
-      return;
-    }
-    c.dispatching = true;
-    try {
-      do {
-        c.redispatch = false;
-        while (c.queue.length > 0 && c.state === 'open') {
-          const req = c.queue[0];
-          if (req.isWrite) {
-            c.queue.shift();
-            c.inflightWrites++;
-            this.processWrite(c, req);
-          } else if (c.inflightWrites === 0) {
-            c.queue.shift();
-            this.processRead(c, req);
-          } else break;
-        }
-      } while (c.redispatch);
-    } finally {
-      c.dispatching = false;
-    }
+    const q = c.queue;
+    while (q.length > 0 && c.state === 'open' && q[0].writesBefore <= c.writesCompleted) this.processRead(c, q.shift()!);
   }
 
   private finishRequest(c: ServerCnxn, req: Request, zxid: bigint): void {
@@ -452,7 +439,8 @@ export class ZooKeeperServer implements CnxnHandler {
 
   private writeDone(c: ServerCnxn): void {
     c.inflightWrites--;
-    this.dispatch(c);
+    c.writesCompleted++;
+    if (c.queue.length > 0) this.dispatch(c);
   }
 
   private processWrite(c: ServerCnxn, req: Request): void {
