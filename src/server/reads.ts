@@ -13,7 +13,7 @@ import {
 import type { JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { encodeMultiResponse, type MultiOp, type MultiResult } from '../protocol/requests';
-import type { DataTree } from '../storage/datatree';
+import { writeDataText, type DataTree } from '../storage/datatree';
 import type { AuthRegistry } from './auth';
 import type { ServerCnxn } from './cnxn';
 import type { WatchManager } from './watches';
@@ -76,8 +76,19 @@ export class ReadProcessor {
       }
       case OpCode.getData: {
         const req = body as R.GetDataRequest;
-        const rsp = this.getData(c, req.path, req.watch);
-        return { err: Err.OK, body: (w) => R.encodeGetDataResponse(w, rsp) };
+        const n = this.nodeFor(req.path);
+        this.auth.checkACL(n.acl, Perms.READ, c.ids);
+        if (req.watch) this.watches.addDataWatch(req.path, c);
+        // GetDataResponse written straight from the tree's text (immutable, so it is the data now).
+        const text = n.dataAsText;
+        const stat = this.tree.statOf(n);
+        return {
+          err: Err.OK,
+          body: (w) => {
+            writeDataText(w, text);
+            R.encodeStat(w, stat);
+          },
+        };
       }
       case OpCode.getChildren: {
         const req = body as R.GetChildrenRequest;

@@ -101,17 +101,14 @@ export class ZNode {
     return scratch.buf.subarray(0, t.length);
   }
 
+  /** The data as it is now, in the form writeDataText takes (strings are immutable: a snapshot). */
+  get dataAsText(): string | null {
+    return this.dataText;
+  }
+
   /** Writes the data as Jute's length-prefixed buffer, without an intermediate Buffer. */
   writeData(w: JuteWriter): void {
-    const t = this.dataText;
-    if (t === null) {
-      w.writeInt(-1);
-      return;
-    }
-    w.ensure(4 + t.length);
-    w.buf.writeInt32BE(t.length, w.pos);
-    w.buf.write(t, w.pos + 4, t.length, 'latin1');
-    w.pos += 4 + t.length;
+    writeDataText(w, this.dataText);
   }
 
   /** Child names in insertion order; see childorder.ts for the order clients see. */
@@ -169,6 +166,18 @@ export class ZNode {
     to.kids = this.kids;
     this.kids = undefined;
   }
+}
+
+/** Writes data kept as latin1 text as Jute's length-prefixed buffer. */
+export function writeDataText(w: JuteWriter, t: string | null): void {
+  if (t === null) {
+    w.writeInt(-1);
+    return;
+  }
+  w.ensure(4 + t.length);
+  w.buf.writeInt32BE(t.length, w.pos);
+  w.buf.write(t, w.pos + 4, t.length, 'latin1');
+  w.pos += 4 + t.length;
 }
 
 const ZERO = 0n;
