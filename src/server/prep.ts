@@ -64,8 +64,9 @@ export interface PrepOptions {
 }
 
 export class Prep {
-  /** Change records in zxid order, and the newest one per path. */
+  /** Change records in zxid order from `head` on (those before it are applied), and the newest one per path. */
   private readonly outstanding: ChangeRecord[] = [];
+  private head = 0;
   private readonly byPath = new Map<string, ChangeRecord>();
 
   constructor(
@@ -79,7 +80,7 @@ export class Prep {
   changesRemoved = 0;
 
   get outstandingCount(): number {
-    return this.outstanding.length;
+    return this.outstanding.length - this.head;
   }
 
   /** Builds the txn body of a write request; failures become an error txn, as ZooKeeper logs them. */
@@ -110,14 +111,24 @@ export class Prep {
 
   /** Drops change records that the tree now reflects. */
   applied(zxid: bigint): void {
-    let k = 0;
-    while (k < this.outstanding.length && this.outstanding[k].zxid <= zxid) {
-      const c = this.outstanding[k];
+    const list = this.outstanding;
+    let k = this.head;
+    while (k < list.length && list[k].zxid <= zxid) {
+      const c = list[k];
       if (this.byPath.get(c.path) === c) this.byPath.delete(c.path);
       k++;
     }
-    if (k > 0) this.outstanding.splice(0, k);
-    this.changesRemoved += k;
+    this.changesRemoved += k - this.head;
+    // Applied records are dropped in bulk: removing them from the front one txn at a time moved
+    // every pending record each time.
+    if (k === list.length) {
+      list.length = 0;
+      k = 0;
+    } else if (k > 1024 && k * 2 > list.length) {
+      list.splice(0, k);
+      k = 0;
+    }
+    this.head = k;
   }
 
   private record(path: string): ChangeRecord {
@@ -136,7 +147,7 @@ export class Prep {
       cversion: n.cversion,
       aversion: n.aversion,
       ephemeralOwner: n.ephemeralOwner,
-      childCount: n.children.size,
+      childCount: n.childCount,
       acl: n.acl,
     };
   }
@@ -145,6 +156,19 @@ export class Prep {
     const pending = this.byPath.get(path);
     if (pending) return pending.exists;
     return this.tree.getNode(path) !== undefined;
+  }
+
+  /**
+   * The change record of txn `zxid` for the node `r` stands for, to be updated by the caller:
+   * `r` itself when it is this txn's already (an earlier op of the same multi) or a fresh view of
+   * the tree, else a copy of it.
+   */
+  private derive(r: ChangeRecord, zxid: bigint): ChangeRecord {
+    if (r.zxid === zxid) return r;
+    const c = r.zxid === -1n ? r : { ...r };
+    c.zxid = zxid;
+    this.add(c);
+    return c;
   }
 
   private add(c: ChangeRecord): void {
@@ -180,8 +204,10 @@ export class Prep {
         const node = this.record(path);
         Prep.nextVersion(node.version, op.record.version, path);
         if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
-        this.add({ ...parent, zxid, childCount: parent.childCount - 1 });
-        this.add({ ...node, zxid, exists: false, childCount: 0 });
+        this.derive(parent, zxid).childCount--;
+        const gone = this.derive(node, zxid);
+        gone.exists = false;
+        gone.childCount = 0;
         return { type: op.type, record: { path } };
       }
       case OpCode.setData: {
@@ -190,11 +216,11 @@ export class Prep {
         const node = this.record(path);
         this.auth.checkACL(node.acl, Perms.WRITE, ids);
         if (this.options.enforceQuota) {
-          const current = this.tree.getNode(path)?.data?.length ?? 0;
+          const current = this.tree.getNode(path)?.dataLength ?? 0;
           this.checkQuota(path, (op.record.data?.length ?? 0) - current, 0);
         }
         const version = Prep.nextVersion(node.version, op.record.version, path);
-        this.add({ ...node, zxid, version });
+        this.derive(node, zxid).version = version;
         return { type: OpCode.setData, record: { path, data: op.record.data, version } };
       }
       case OpCode.setACL: {
@@ -204,7 +230,9 @@ export class Prep {
         const node = this.record(path);
         this.auth.checkACL(node.acl, Perms.ADMIN, ids);
         const version = Prep.nextVersion(node.aversion, op.record.version, path);
-        this.add({ ...node, zxid, aversion: version, acl });
+        const changed = this.derive(node, zxid);
+        changed.aversion = version;
+        changed.acl = acl;
         return { type: OpCode.setACL, record: { path, acl, version } };
       }
       case OpCode.check: {
@@ -257,7 +285,9 @@ export class Prep {
     if (op.type === OpCode.createContainer) owner = CONTAINER_EPHEMERAL_OWNER;
     else if (op.type === OpCode.createTTL) owner = ttlEphemeralOwner(ttl);
     else if (mode.ephemeral) owner = sessionId;
-    this.add({ ...parent, zxid, childCount: parent.childCount + 1, cversion: parentCVersion });
+    const parentChange = this.derive(parent, zxid);
+    parentChange.childCount++;
+    parentChange.cversion = parentCVersion;
     this.add({ zxid, path, exists: true, version: 0, cversion: 0, aversion: 0, ephemeralOwner: owner, childCount: 0, acl: fixed });
     if (op.type === OpCode.createContainer) return { type: op.type, record: { path, data, acl: fixed, parentCVersion } };
     if (op.type === OpCode.createTTL) return { type: op.type, record: { path, data, acl: fixed, parentCVersion, ttl } };
@@ -290,7 +320,7 @@ export class Prep {
           if (this.byPath.get(c.path) === c) this.byPath.delete(c.path);
         }
         for (const [q, c] of saved) {
-          if (c && this.outstanding.includes(c)) this.byPath.set(q, c);
+          if (c && this.outstanding.indexOf(c, this.head) >= 0) this.byPath.set(q, c);
           else if (c === undefined) this.byPath.delete(q);
         }
       }
@@ -300,15 +330,15 @@ export class Prep {
 
   private prepareCloseSession(sessionId: bigint, zxid: bigint): TxnBody {
     const paths = new Set(this.tree.ephemeralsListed(sessionId));
-    for (const c of this.outstanding) {
+    for (let i = this.head; i < this.outstanding.length; i++) {
+      const c = this.outstanding[i];
       if (!c.exists) paths.delete(c.path);
       else if (c.ephemeralOwner === sessionId) paths.add(c.path);
     }
     for (const p of paths) {
       const parentPath = parentOf(p);
       if (this.exists(parentPath)) {
-        const parent = this.record(parentPath);
-        this.add({ ...parent, zxid, childCount: parent.childCount - 1 });
+        this.derive(this.record(parentPath), zxid).childCount--;
       }
       this.add({ zxid, path: p, exists: false, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, childCount: 0, acl: [] });
     }
