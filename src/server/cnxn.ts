@@ -37,6 +37,8 @@ export interface CnxnHandler {
 }
 
 let nextCnxnId = 1;
+/** Output buffer size kept between turns; a larger one is dropped after its flush. */
+const MAX_KEPT_OUT_BYTES = 256 * 1024;
 
 export class ServerCnxn implements Watcher {
   readonly id = nextCnxnId++;
@@ -67,8 +69,9 @@ export class ServerCnxn implements Watcher {
   totalLatencyMs = 0;
   latencyCount = 0;
   private readonly decoder: FrameDecoder;
-  private readonly out = new JuteWriter(4096);
-  private corked = false;
+  /** Frames encoded this event-loop turn, not yet handed to the socket. */
+  private out = new JuteWriter(4096);
+  private flushScheduled = false;
   private sniffed = false;
 
   constructor(
@@ -129,25 +132,40 @@ export class ServerCnxn implements Watcher {
     return '0x' + BigInt.asUintN(64, this.sessionId).toString(16);
   }
 
-  /** Queues an encoded frame; frames written in one event-loop turn leave in one write. */
+  /**
+   * Encodes a frame behind those already pending; the frames of one event-loop turn go to the
+   * socket as one buffer in one write (a socket write per frame cost more than the encoding).
+   */
   private sendFrame(encodeBody: (w: JuteWriter) => void): void {
     if (this.state === 'closed') return;
     const w = this.out;
-    w.reset();
-    w.writeInt(0);
-    encodeBody(w);
-    w.buf.writeInt32BE(w.pos - 4, 0);
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+    const start = w.pos;
+    try {
+      w.writeInt(0);
+      encodeBody(w);
+    } catch (e) {
+      // No half frame may stay behind the frames already pending.
+      w.pos = start;
+      throw e;
     }
-    this.socket.write(w.toBuffer());
+    w.buf.writeInt32BE(w.pos - start - 4, start);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flush());
+    }
     this.packetsSent++;
     this.handler.stats.packetsSent++;
+  }
+
+  /** Hands the pending frames to the socket. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const w = this.out;
+    if (w.pos === 0) return;
+    if (!this.socket.destroyed) this.socket.write(w.toBuffer());
+    // A writer grown by a burst is not kept for the connection's lifetime.
+    if (w.buf.length > MAX_KEPT_OUT_BYTES) this.out = new JuteWriter(4096);
+    else w.reset();
   }
 
   sendConnectResponse(rsp: R.ConnectResponse): void {
@@ -175,13 +193,17 @@ export class ServerCnxn implements Watcher {
   }
 
   sendRaw(text: string): void {
-    if (this.state !== 'closed') this.socket.write(text);
+    if (this.state === 'closed') return;
+    this.flush();
+    this.socket.write(text);
   }
 
   /** Closes after what is queued has been written. */
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    // What was answered before the close still goes out, ahead of the FIN.
+    this.flush();
     this.socket.end();
     // A peer that never reads must not hold the socket open.
     setTimeout(() => this.socket.destroy(), 1000).unref();
