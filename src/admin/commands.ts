@@ -133,7 +133,8 @@ export function connectionInfo(c: ServerCnxn): ConnectionInfo {
   return {
     remote: `${c.remoteIp}:${c.remotePort}`,
     interestOps: c.state === 'closed' ? 0 : 1,
-    outstanding: c.queue.length,
+    // Requests received and not yet answered: reads waiting for the session's writes, and writes under way.
+    outstanding: c.queue.length + c.inflightWrites,
     packetsReceived: c.packetsReceived,
     packetsSent: c.packetsSent,
     sessionId: c.sessionId,
