@@ -337,7 +337,12 @@ t.test('a disk-backed server: fsyncs, batches, snapshots and startup summaries a
     }
     return m;
   };
-  const m0 = await mntr();
+  // The start snapshot is written while clients are already served: wait for it (bounded).
+  let m0 = await mntr();
+  for (let i = 0; i < 100 && m0.get('cnt_snapshottime') !== 1; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    m0 = await mntr();
+  }
   t.equal(m0.get('cnt_snapshottime'), 1, 'the snapshot taken at start');
   t.equal(m0.get('cnt_dbinittime'), 1);
   t.equal(m0.get('cnt_startup_txns_loaded'), 1);

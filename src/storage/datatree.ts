@@ -29,8 +29,8 @@ class ChildNames implements ReadonlySet<string> {
   has(name: string): boolean {
     return this.kids !== undefined && this.kids.has(name);
   }
-  *keys(): IterableIterator<string> {
-    if (this.kids !== undefined) yield* this.kids.keys();
+  keys(): IterableIterator<string> {
+    return (this.kids ?? NO_KIDS).keys();
   }
   values(): IterableIterator<string> {
     return this.keys();
@@ -124,6 +124,11 @@ export class ZNode {
     return this.kids === undefined ? undefined : this.kids.get(name);
   }
 
+  /** A copy of the child names as they are now, in insertion order (cheaper than a Set). */
+  childNamesNow(): ReadonlySet<string> {
+    return new NameList(this.kids === undefined ? [] : Array.from(this.kids.keys()));
+  }
+
   /** Children by name, in insertion order. */
   childEntries(): IterableIterator<[string, ZNode]> {
     return (this.kids ?? NO_KIDS).entries();
@@ -178,6 +183,33 @@ export function writeDataText(w: JuteWriter, t: string | null): void {
   w.buf.writeInt32BE(t.length, w.pos);
   w.buf.write(t, w.pos + 4, t.length, 'latin1');
   w.pos += 4 + t.length;
+}
+
+/** Child names kept as an array, read as a set (the snapshot's copies of changed parents). */
+class NameList implements ReadonlySet<string> {
+  private set: Set<string> | undefined;
+  constructor(private readonly names: string[]) {}
+  get size(): number {
+    return this.names.length;
+  }
+  has(name: string): boolean {
+    return (this.set ??= new Set(this.names)).has(name);
+  }
+  keys(): IterableIterator<string> {
+    return this.names.values();
+  }
+  values(): IterableIterator<string> {
+    return this.names.values();
+  }
+  *entries(): IterableIterator<[string, string]> {
+    for (const k of this.names) yield [k, k];
+  }
+  forEach(fn: (value: string, key: string, set: ReadonlySet<string>) => void): void {
+    for (const k of this.names) fn(k, k, this);
+  }
+  [Symbol.iterator](): IterableIterator<string> {
+    return this.names.values();
+  }
 }
 
 const ZERO = 0n;

@@ -227,7 +227,7 @@ class SnapshotView implements NodePreserver {
       aversion: node.aversion,
       ephemeralOwner: node.ephemeralOwner,
       pzxid: node.pzxid,
-      children: withChildren ? new Set(node.children) : undefined,
+      children: withChildren ? node.childNamesNow() : undefined,
       childBuckets: node.childBuckets,
     };
     this.keptNode.set(path, node);
@@ -362,9 +362,20 @@ class SnapshotJob {
     /** ZooKeeper creates these with ACL id -1 and keeps it until someone sets their ACL. */
     const builtIn = new Set<number>();
     let count = 0;
-    const stack: string[] = ['/'];
-    while (stack.length > 0) {
-      const p = stack.pop()!;
+    // Pre-order, one node per step: a parent's children are taken one at a time from its frame,
+    // so that a parent with a million children is not one long step.
+    const frames: { parent: string; kids: string[]; next: number }[] = [];
+    let p: string | undefined = '/';
+    for (;;) {
+      if (p === undefined) {
+        const top = frames[frames.length - 1];
+        if (top === undefined) break;
+        if (top.next === top.kids.length) {
+          frames.pop();
+          continue;
+        }
+        p = join(top.parent, top.kids[top.next++]);
+      }
       const node = view.nodeAt(p);
       if (!node) throw new Error(`snapshot: ${p} was removed without its state being kept`);
       if (count === nodes.length) {
@@ -389,8 +400,9 @@ class SnapshotJob {
       if (s.children.size > 0) {
         const kids = javaHashSetOrder(s.children, s.childBuckets);
         view.listed(p, kids.length);
-        for (let i = kids.length - 1; i >= 0; i--) stack.push(join(p, kids[i]));
+        frames.push({ parent: p, kids, next: 0 });
       }
+      p = undefined;
       yield;
     }
     view.walked = true;
