@@ -13,7 +13,7 @@ import {
 import type { JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { encodeMultiResponse, type MultiOp, type MultiResult } from '../protocol/requests';
-import { writeDataText, type DataTree } from '../storage/datatree';
+import { writeDataText, type DataTree, type ZNode } from '../storage/datatree';
 import type { AuthRegistry } from './auth';
 import type { ServerCnxn } from './cnxn';
 import type { WatchManager } from './watches';
@@ -48,11 +48,12 @@ export class ReadProcessor {
     }
   }
 
-  private getData(c: ServerCnxn, path: string, watch: boolean): { data: Buffer | null; stat: R.Stat } {
+  /** The node a getData reads, after its checks, with its data watch set if asked. */
+  private getDataNode(c: ServerCnxn, path: string, watch: boolean): ZNode {
     const n = this.nodeFor(path);
     this.auth.checkACL(n.acl, Perms.READ, c.ids);
     if (watch) this.watches.addDataWatch(path, c);
-    return { data: n.data, stat: this.tree.statOf(n) };
+    return n;
   }
 
   private getChildren(c: ServerCnxn, path: string, watch: boolean): { children: string[]; stat: R.Stat } {
@@ -76,9 +77,7 @@ export class ReadProcessor {
       }
       case OpCode.getData: {
         const req = body as R.GetDataRequest;
-        const n = this.nodeFor(req.path);
-        this.auth.checkACL(n.acl, Perms.READ, c.ids);
-        if (req.watch) this.watches.addDataWatch(req.path, c);
+        const n = this.getDataNode(c, req.path, req.watch);
         // GetDataResponse written straight from the tree's text (immutable, so it is the data now).
         const text = n.dataAsText;
         const stat = this.tree.statOf(n);
@@ -165,8 +164,8 @@ export class ReadProcessor {
   private multiReadOne(c: ServerCnxn, op: MultiOp): MultiResult {
     try {
       if (op.type === OpCode.getData) {
-        const { data, stat } = this.getData(c, op.record.path, op.record.watch);
-        return { type: OpCode.getData, data, stat };
+        const n = this.getDataNode(c, op.record.path, op.record.watch);
+        return { type: OpCode.getData, data: n.data, stat: this.tree.statOf(n) };
       }
       if (op.type === OpCode.getChildren) {
         const { children } = this.getChildren(c, op.record.path, op.record.watch);

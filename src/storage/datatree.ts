@@ -20,18 +20,11 @@ import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quot
 import type { Txn, TxnBody } from './txn';
 import type { JuteWriter } from '../protocol/jute';
 
-/** A node's child names as a read-only set, over its map of children. */
-class ChildNames implements ReadonlySet<string> {
-  constructor(private readonly kids: ReadonlyMap<string, ZNode> | undefined) {}
-  get size(): number {
-    return this.kids === undefined ? 0 : this.kids.size;
-  }
-  has(name: string): boolean {
-    return this.kids !== undefined && this.kids.has(name);
-  }
-  keys(): IterableIterator<string> {
-    return (this.kids ?? NO_KIDS).keys();
-  }
+/** A read-only set of child names over some store of them; the rest follows from keys(). */
+abstract class NameSet implements ReadonlySet<string> {
+  abstract readonly size: number;
+  abstract has(name: string): boolean;
+  abstract keys(): IterableIterator<string>;
   values(): IterableIterator<string> {
     return this.keys();
   }
@@ -43,6 +36,39 @@ class ChildNames implements ReadonlySet<string> {
   }
   [Symbol.iterator](): IterableIterator<string> {
     return this.keys();
+  }
+}
+
+/** A node's child names, over its map of children. */
+class ChildNames extends NameSet {
+  constructor(private readonly kids: ReadonlyMap<string, ZNode> | undefined) {
+    super();
+  }
+  get size(): number {
+    return this.kids === undefined ? 0 : this.kids.size;
+  }
+  has(name: string): boolean {
+    return this.kids !== undefined && this.kids.has(name);
+  }
+  keys(): IterableIterator<string> {
+    return (this.kids ?? NO_KIDS).keys();
+  }
+}
+
+/** Child names kept as an array (the snapshot's copies of changed parents). */
+class NameList extends NameSet {
+  private set: Set<string> | undefined;
+  constructor(private readonly names: string[]) {
+    super();
+  }
+  get size(): number {
+    return this.names.length;
+  }
+  has(name: string): boolean {
+    return (this.set ??= new Set(this.names)).has(name);
+  }
+  keys(): IterableIterator<string> {
+    return this.names.values();
   }
 }
 
@@ -183,33 +209,6 @@ export function writeDataText(w: JuteWriter, t: string | null): void {
   w.buf.writeInt32BE(t.length, w.pos);
   w.buf.write(t, w.pos + 4, t.length, 'latin1');
   w.pos += 4 + t.length;
-}
-
-/** Child names kept as an array, read as a set (the snapshot's copies of changed parents). */
-class NameList implements ReadonlySet<string> {
-  private set: Set<string> | undefined;
-  constructor(private readonly names: string[]) {}
-  get size(): number {
-    return this.names.length;
-  }
-  has(name: string): boolean {
-    return (this.set ??= new Set(this.names)).has(name);
-  }
-  keys(): IterableIterator<string> {
-    return this.names.values();
-  }
-  values(): IterableIterator<string> {
-    return this.names.values();
-  }
-  *entries(): IterableIterator<[string, string]> {
-    for (const k of this.names) yield [k, k];
-  }
-  forEach(fn: (value: string, key: string, set: ReadonlySet<string>) => void): void {
-    for (const k of this.names) fn(k, k, this);
-  }
-  [Symbol.iterator](): IterableIterator<string> {
-    return this.names.values();
-  }
 }
 
 const ZERO = 0n;
@@ -465,11 +464,7 @@ export class DataTree {
     return this.ephemerals.keys();
   }
 
-  paths(): IterableIterator<string> {
-    return this.pathsPreOrder();
-  }
-
-  private *pathsPreOrder(): IterableIterator<string> {
+  *paths(): IterableIterator<string> {
     for (const [p] of this.nodesPreOrder()) yield p;
   }
 
@@ -725,7 +720,6 @@ export class DataTree {
     }
   }
 
-  /** Rewrites a stat node with the subtree's count and bytes, as when a quota is set. */
   /**
    * Recounts every quota's stat node from the tree, as ZooKeeper does after loading a snapshot:
    * a snapshot taken while writes went on may hold stats that do not match its nodes.

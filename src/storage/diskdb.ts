@@ -153,7 +153,7 @@ export class DiskDatabase implements Database {
     collectGarbage();
     const zxid = r.tree.lastProcessedZxid;
     const snapStarted = performance.now();
-    db.snapshotting = writeSnapshot(path.join(config.dataDir, VERSION_DIR), r.tree, new Map(r.sessions), zxid, { compression: db.compression })
+    db.snapshotting = writeSnapshot(path.join(config.dataDir, VERSION_DIR), r.tree, r.sessions, zxid, { compression: db.compression })
       .then((file) => {
         const ms = performance.now() - snapStarted;
         db.startup.snapshotMs = ms;

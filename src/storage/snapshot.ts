@@ -572,26 +572,17 @@ export async function serializeSnapshotChunksConcurrently(
   opts: ConcurrentSerializeOptions = {},
 ): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
-  await streamSnapshotConcurrently(tree, sessions, zxid, opts, async (made) => {
+  await runSnapshotJob(new SnapshotJob(tree, sessions, zxid, opts), opts, async (made) => {
     for (const c of made) chunks.push(c);
   });
   return chunks;
 }
 
 /**
- * As serializeSnapshotChunksConcurrently, but hands the chunks to `consume` as they are made,
- * between slices, and waits for it: a snapshot of a big tree never sits in memory whole.
+ * Runs a job's steps in slices, handing the chunks made to `consume` between slices and waiting
+ * for it (writeSnapshot streams them to its file, so a big tree's snapshot never sits in memory
+ * whole).
  */
-export async function streamSnapshotConcurrently(
-  tree: DataTree,
-  sessions: ReadonlyMap<bigint, number>,
-  zxid: bigint,
-  opts: ConcurrentSerializeOptions,
-  consume: (chunks: Buffer[]) => Promise<void>,
-): Promise<void> {
-  return runSnapshotJob(new SnapshotJob(tree, sessions, zxid, opts), opts, consume);
-}
-
 async function runSnapshotJob(job: SnapshotJob, opts: ConcurrentSerializeOptions, consume: (chunks: Buffer[]) => Promise<void>): Promise<void> {
   const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
   const sliceSteps = opts.sliceSteps ?? Infinity;
@@ -699,17 +690,12 @@ export async function writeSnapshot(
   const fsync = opts.fsync ?? true;
   // Taken now, before anything is awaited: the snapshot is the tree as it is at the call.
   const job = new SnapshotJob(tree, sessions, zxid, opts);
-  try {
-    await fs.promises.mkdir(dir, { recursive: true });
-  } catch (err) {
-    job.close();
-    throw err;
-  }
   const name = snapshotFileName(zxid, compression);
   const finalPath = path.join(dir, name);
   const tempPath = path.join(dir, TEMP_PREFIX + name);
   let fh: fs.promises.FileHandle;
   try {
+    await fs.promises.mkdir(dir, { recursive: true });
     fh = await fs.promises.open(tempPath, 'w', 0o644);
   } catch (err) {
     job.close();
@@ -767,10 +753,7 @@ function readSealPath(r: JuteReader, corrupt: (offset: number, reason: string) =
   if (r.readString() !== '/') throw corrupt(at, 'the "/" after the checksum is missing');
 }
 
-/**
- * A StatPersisted whose equal fields share one bigint (mzxid and pzxid often equal czxid, mtime
- * ctime), compared as bytes so that no bigint is made only to be dropped.
- */
+/** Whether the 8 bytes at x and at y are equal (y < 0: there is nothing at y). */
 function sameLong(b: Buffer, x: number, y: number): boolean {
   return y >= 0 && b.readInt32BE(x) === b.readInt32BE(y) && b.readInt32BE(x + 4) === b.readInt32BE(y + 4);
 }
@@ -782,6 +765,10 @@ interface StatReuse {
   ctimeAt: number;
 }
 
+/**
+ * A StatPersisted whose equal fields share one bigint (mzxid and pzxid often equal czxid, mtime
+ * ctime), compared as bytes so that no bigint is made only to be dropped.
+ */
 function readStatShared(r: JuteReader, previous: StatReuse): StatPersisted {
   if (r.remaining() < StatPersisted_SIZE) return decodeStatPersisted(r); // throws the usual error
   const b = r.buf;
