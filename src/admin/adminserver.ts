@@ -4,7 +4,7 @@
  * admin.enableServer, admin.serverAddress, admin.serverPort, admin.commandURL, admin.idleTimeout.
  * Outside the command URL, "/" and "/console/*" are the web console (zkts.console.enabled).
  */
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Perms } from '../protocol/constants';
@@ -12,6 +12,7 @@ import type { ZooKeeperServer } from '../server/server';
 import { commandResponse, findCommand, primaryNames, type CommandResult } from './commands';
 import { WebConsole } from './console/console';
 import { toJackson, type Data } from './json';
+import { closeHttp, listenHttp } from './httpserver';
 
 /** Concurrent HTTP connections; an admin surface needs few, and a flood must not starve clients. */
 const MAX_ADMIN_CONNECTIONS = 64;
@@ -43,18 +44,10 @@ export class AdminServer {
   /** Fails as ZooKeeper does when the port is taken: an error naming address, port and URL. */
   async start(): Promise<void> {
     const { adminServerAddress: host, adminServerPort: port, adminCommandURL: url, adminIdleTimeoutMs } = this.config;
-    const srv = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => this.handle(req, res));
-    srv.maxConnections = MAX_ADMIN_CONNECTIONS;
-    srv.keepAliveTimeout = adminIdleTimeoutMs;
-    srv.setTimeout(adminIdleTimeoutMs);
+    let srv: http.Server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen({ host, port }, () => {
-          srv.off('error', reject);
-          resolve();
-        });
-      });
+      const limits = { maxHeaderBytes: MAX_HEADER_BYTES, maxConnections: MAX_ADMIN_CONNECTIONS, idleTimeoutMs: adminIdleTimeoutMs };
+      srv = await listenHttp(host, port, limits, (req, res) => this.handle(req, res));
     } catch (e) {
       throw new AdminServerError(`Problem starting AdminServer on address ${host}, port ${port} and command URL ${url}: ${(e as Error).message}`, e as Error);
     }
@@ -71,10 +64,7 @@ export class AdminServer {
     const srv = this.http;
     if (!srv) return;
     this.http = undefined;
-    await new Promise<void>((resolve) => {
-      srv.close(() => resolve());
-      srv.closeAllConnections();
-    });
+    await closeHttp(srv);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

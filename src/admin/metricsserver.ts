@@ -3,10 +3,11 @@
  * and metricsProvider.httpPort (0.0.0.0:7000 by default), as ZooKeeper's PrometheusMetricsProvider
  * serves it.
  */
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { METRICS_CONTENT_TYPE, PROMETHEUS_METRICS_PROVIDER, type PrometheusMetrics } from './metrics';
+import { closeHttp, listenHttp } from './httpserver';
 
 /** Scrapers are few; a flood of connections must not take memory from the client port. */
 const MAX_METRICS_CONNECTIONS = 32;
@@ -32,18 +33,10 @@ export class MetricsServer {
 
   /** Fails as ZooKeeper fails to boot its metrics provider when the port is taken. */
   async start(): Promise<void> {
-    const srv = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => this.handle(req, res));
-    srv.maxConnections = MAX_METRICS_CONNECTIONS;
-    srv.keepAliveTimeout = IDLE_TIMEOUT_MS;
-    srv.setTimeout(IDLE_TIMEOUT_MS);
+    let srv: http.Server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen({ host: this.host, port: this.port }, () => {
-          srv.off('error', reject);
-          resolve();
-        });
-      });
+      const limits = { maxHeaderBytes: MAX_HEADER_BYTES, maxConnections: MAX_METRICS_CONNECTIONS, idleTimeoutMs: IDLE_TIMEOUT_MS };
+      srv = await listenHttp(this.host, this.port, limits, (req, res) => this.handle(req, res));
     } catch (e) {
       throw new MetricsServerError(`Cannot boot MetricsProvider ${PROMETHEUS_METRICS_PROVIDER}: cannot start /metrics server on ${this.host}:${this.port}: ${(e as Error).message}`, e as Error);
     }
@@ -61,10 +54,7 @@ export class MetricsServer {
     const srv = this.http;
     if (!srv) return;
     this.http = undefined;
-    await new Promise<void>((resolve) => {
-      srv.close(() => resolve());
-      srv.closeAllConnections();
-    });
+    await closeHttp(srv);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
