@@ -94,6 +94,18 @@ function shape(v: unknown): unknown {
   return typeof v;
 }
 
+/**
+ * dump's sessions by expiry time: how many buckets there are, and whether one is briefly empty
+ * (ZooKeeper keeps a bucket until its expirer passes it), depends on when the sessions last
+ * touched the server. Only the type of a non-empty bucket is compared.
+ */
+function withoutTimedBuckets(o: Record<string, unknown>): Record<string, unknown> {
+  const buckets = o.expiry_time_to_session_ids;
+  if (buckets === null || typeof buckets !== 'object') return o;
+  const filled = Object.values(buckets as Record<string, unknown>).filter((v) => !(Array.isArray(v) && v.length === 0));
+  return { ...o, expiry_time_to_session_ids: filled.length > 0 ? { '0': filled[0] } : {} };
+}
+
 /** "key=value" or "key: value" lines: the keys. */
 function labels(text: string, sep: RegExp): string[] {
   return text
@@ -216,7 +228,7 @@ t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper'
       } else if (['initial_configuration', 'icfg'].includes(c)) {
         const keys = (o: Record<string, unknown>) => labels(String(o.initial_configuration), /^([^=]+)=/);
         t.same(keys(aj), keys(bj), `${c}: the same zoo.cfg`);
-      } else t.same(shape(aj), shape(bj), `${c}: same keys and value types`);
+      } else t.same(shape(withoutTimedBuckets(aj)), shape(withoutTimedBuckets(bj)), `${c}: same keys and value types`);
       t.same(Object.keys(aj).slice(-2).sort(), ['command', 'error'], `${c}: command and error come last`);
     }
 
