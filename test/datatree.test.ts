@@ -9,6 +9,7 @@ import type { Id } from '../src/protocol/generated/records';
 import { containerCandidates } from '../src/server/containers';
 import { javaHashSetOrder, javaSpreadHash } from '../src/storage/childorder';
 import { StatsTrack } from '../src/storage/quota';
+import { CZXID, type SlotHolder, StatSlots, VERSION } from '../src/storage/statslots';
 
 const SESSION = 0x100000000000001n;
 const IP: Id[] = [{ scheme: 'ip', id: '127.0.0.1' }];
@@ -186,4 +187,54 @@ t.test('the tree digest kept on every change equals a full recount', async (t) =
   w.write({ type: OpCode.delete, record: { path: '/a/b', version: -1 } });
   w.create('/zookeeper/quota/a', 0, null);
   t.equal(w.tree.digest.value, computeTreeDigest(w.tree), 'after creates, setData, setACL, delete');
+});
+
+t.test('stat slots: a deleted node keeps its Stat while its slot serves a new node', async (t) => {
+  const w = world();
+  w.create('/a', 0, Buffer.from('first'));
+  w.write({ type: OpCode.setData, record: { path: '/a', data: Buffer.from('second'), version: -1 } });
+  const gone = w.tree.getNode('/a')!;
+  const before = w.tree.statOf(gone);
+  t.match(before, { czxid: 1n, mzxid: 2n, version: 1 });
+  w.write({ type: OpCode.delete, record: { path: '/a', version: -1 } });
+  // The next node takes the freed slot; the deleted one must not see its numbers.
+  w.create('/b', 0, Buffer.from('other'));
+  w.write({ type: OpCode.setData, record: { path: '/b', data: Buffer.from('x'), version: -1 } });
+  w.write({ type: OpCode.setData, record: { path: '/b', data: Buffer.from('y'), version: -1 } });
+  t.same(w.tree.statOf(gone), before, 'the deleted node reads what it had');
+  t.match(w.tree.statOf(w.tree.getNode('/b')!), { czxid: 4n, mzxid: 6n, version: 2, cversion: 0, aversion: 0 }, 'the new node starts from zero');
+});
+
+t.test('stat slots are reused: churn does not grow them', async (t) => {
+  const slots = new StatSlots();
+  const held: SlotHolder[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    const h = {} as SlotHolder;
+    slots.place(h);
+    h.st.setLong(h.at, CZXID, BigInt(i));
+    h.st.setInt(h.at, VERSION, i);
+    held.push(h);
+  }
+  t.equal(slots.inUse, 10_000);
+  for (let round = 0; round < 5; round++) {
+    for (const h of held.splice(0, 5_000)) slots.release(h);
+    t.equal(slots.inUse, 5_000);
+    let dirty = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const h = {} as SlotHolder;
+      slots.place(h);
+      if (h.st.long(h.at, CZXID) !== 0n || h.st.int(h.at, VERSION) !== 0) dirty++;
+      h.st.setLong(h.at, CZXID, 7n);
+      h.st.setInt(h.at, VERSION, 7);
+      held.push(h);
+    }
+    t.equal(dirty, 0, `round ${round}: reused slots start at zero`);
+    t.equal(slots.inUse, 10_000, `round ${round}: no slot more than the live ones`);
+  }
+  const released = held[0];
+  const value = released.st.int(released.at, VERSION);
+  slots.release(released);
+  slots.release(released);
+  t.equal(released.st.int(released.at, VERSION), value, 'a released holder keeps its numbers (and releasing twice is harmless)');
+  t.equal(released.st.retired, true);
 });

@@ -251,6 +251,59 @@ t.test('every flipped byte and every truncation is caught', async (t) => {
   t.match(err!.message, /offset \d+/);
 });
 
+t.test('a file larger than the read window reads and fails as the same bytes in memory do', async (t) => {
+  const dir = tmpDir(t);
+  const b = new Builder();
+  for (let i = 0; i < 30; i++) {
+    b.create(`/d${i}`, Buffer.from(`dir ${i}`));
+    for (let j = 0; j < 500; j++) b.create(`/d${i}/n${j}`, Buffer.alloc(100 + ((i * 7 + j) % 150), j));
+  }
+  // One node larger than the first window (1 MB), so that the window must grow.
+  b.create('/d29/big', Buffer.alloc(1536 * 1024, 7));
+  b.create('/d29/after', Buffer.from('after the big one'));
+  const file = await writeSnapshot(dir, b.tree, new Map([[S1, 5000]]), b.zxid, { fsync: false });
+  const good = fs.readFileSync(file);
+  t.ok(good.length > 4 * 1024 * 1024, `the file (${good.length} bytes) spans several windows`);
+  const r = readSnapshot(file);
+  sameTree(t, b.tree, r.tree, 'windowed');
+  t.equal(r.digestMatches, true);
+  t.equal(r.tree.getNode('/d29/big')?.dataLength, 1536 * 1024);
+
+  /** The error reading `bytes` from a file, and parsing them in memory. */
+  const both = (bytes: Buffer): [string, string] => {
+    const outcome = (fn: () => unknown): string => {
+      try {
+        fn();
+        return 'read';
+      } catch (err) {
+        if (!(err instanceof CorruptSnapshotError)) throw err;
+        return `${err.offset}: ${err.message.replace(file, 'F').replace('mem', 'F')}`;
+      }
+    };
+    fs.writeFileSync(file, bytes);
+    return [outcome(() => readSnapshot(file)), outcome(() => parseSnapshot(bytes, 'mem', b.zxid))];
+  };
+  const flipped = Buffer.from(good);
+  flipped[Math.floor(good.length * 0.6)] ^= 0x10;
+  const [fromFile, inMemory] = both(flipped);
+  t.match(fromFile, /checksum mismatch/);
+  t.equal(fromFile, inMemory, 'a flipped byte late in the file: the same checksum error');
+
+  const at = good.indexOf(Buffer.from('/d23/n417'));
+  t.ok(at > 0);
+  const badLength = Buffer.from(good);
+  badLength.writeInt32BE(0x7fffff00, at - 4);
+  const [lenFile, lenMemory] = both(badLength);
+  t.match(lenFile, new RegExp(`^${at}: `), 'a bad path length is reported where the path is');
+  t.equal(lenFile, lenMemory);
+
+  for (const cut of [0.3, 0.55, 0.8, 0.95, 0.999].map((f) => Math.floor(good.length * f))) {
+    const [cutFile, cutMemory] = both(good.subarray(0, cut));
+    t.not(cutFile, 'read', `a file cut at ${cut} does not read`);
+    t.equal(cutFile, cutMemory, `a file cut at ${cut}: the same error`);
+  }
+});
+
 t.test('gz: written and read, truncation caught', async (t) => {
   const dir = tmpDir(t);
   const b = richTree();

@@ -13,7 +13,7 @@ import {
 import type { JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { encodeMultiResponse, type MultiOp, type MultiResult } from '../protocol/requests';
-import { writeDataText, type DataTree, type ZNode } from '../storage/datatree';
+import type { DataTree, ZNode } from '../storage/datatree';
 import type { AuthRegistry } from './auth';
 import type { ServerCnxn } from './cnxn';
 import type { WatchManager } from './watches';
@@ -72,20 +72,19 @@ export class ReadProcessor {
         // A watch on a missing node waits for its creation.
         if (req.watch) this.watches.addDataWatch(req.path, c);
         if (!n) return { err: Err.NONODE };
-        const stat = this.tree.statOf(n);
-        return { err: Err.OK, body: (w) => R.encodeExistsResponse(w, { stat }) };
+        // The reply is encoded as soon as process returns (see sendReply), so the node's Stat
+        // is written straight from the tree: it is still the Stat of this read.
+        return { err: Err.OK, body: (w) => this.tree.writeStatOf(w, n) };
       }
       case OpCode.getData: {
         const req = body as R.GetDataRequest;
         const n = this.getDataNode(c, req.path, req.watch);
-        // GetDataResponse written straight from the tree's text (immutable, so it is the data now).
-        const text = n.dataAsText;
-        const stat = this.tree.statOf(n);
+        // GetDataResponse straight from the tree, as for exists.
         return {
           err: Err.OK,
           body: (w) => {
-            writeDataText(w, text);
-            R.encodeStat(w, stat);
+            n.writeData(w);
+            this.tree.writeStatOf(w, n);
           },
         };
       }

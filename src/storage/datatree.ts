@@ -9,7 +9,7 @@ import {
   ephemeralKind,
   Perms,
 } from '../protocol/constants';
-import type { ACL, Stat } from '../protocol/generated/records';
+import { type ACL, type Stat, Stat_SIZE, StatPersisted_SIZE } from '../protocol/generated/records';
 import { basename, join, parentOf, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetCloneOrder, javaHashSetOrder } from './childorder';
 
@@ -19,6 +19,9 @@ import { TreeDigest } from './digest';
 import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
 import type { JuteWriter } from '../protocol/jute';
+import * as S from './statslots';
+import { internName } from './names';
+import { type SlotHolder, type StatChunk, StatSlots } from './statslots';
 
 /** A read-only set of child names over some store of them; the rest follows from keys(). */
 abstract class NameSet implements ReadonlySet<string> {
@@ -74,32 +77,160 @@ class NameList extends NameSet {
 
 /**
  * A znode. Laid out for memory, as a tree holds millions: data is kept as a latin1 string (one
- * char per byte, lossless, about half the heap of a small Buffer); a node holds its children by
- * name (the tree is a trie, no full path is stored), in a map made only once there is a child;
- * equal zxids and times share one bigint.
+ * char per byte, lossless, about half the heap of a small Buffer); the Stat numbers live in a slot
+ * of the tree's StatSlots (see statslots.ts); a node holds its children by name (the tree is a
+ * trie, no full path is stored), in a map made only once there is a child.
  */
-export class ZNode {
+export class ZNode implements SlotHolder {
   private dataText: string | null;
   acl: ACL[];
-  czxid: bigint;
-  mzxid: bigint;
-  ctime: bigint;
-  mtime: bigint;
-  version = 0;
-  /** Counts child creations; clients see it translated (see statOf). */
-  cversion = 0;
-  aversion = 0;
   ephemeralOwner: bigint;
-  pzxid: bigint;
   private kids: Map<string, ZNode> | undefined = undefined;
-  childBuckets = INITIAL_CHILD_BUCKETS;
+  st!: StatChunk;
+  at = 0;
 
-  constructor(data: Buffer | string | null, acl: ACL[], zxid: bigint, time: bigint, ephemeralOwner: bigint) {
+  constructor(slots: StatSlots, data: Buffer | string | null, acl: ACL[], zxid: bigint, time: bigint, ephemeralOwner: bigint) {
     this.dataText = typeof data === 'string' || data === null ? data : data.toString('latin1');
     this.acl = acl;
-    this.czxid = this.mzxid = this.pzxid = zxid;
-    this.ctime = this.mtime = time;
     this.ephemeralOwner = ephemeralOwner === 0n ? ZERO : ephemeralOwner;
+    slots.place(this);
+    const { st, at } = this;
+    st.setLong(at, S.CZXID, zxid);
+    st.setLong(at, S.MZXID, zxid);
+    st.setLong(at, S.PZXID, zxid);
+    st.setLong(at, S.CTIME, time);
+    st.setLong(at, S.MTIME, time);
+    st.setInt(at, S.CHILD_BUCKETS, INITIAL_CHILD_BUCKETS);
+  }
+
+  get czxid(): bigint {
+    return this.st.long(this.at, S.CZXID);
+  }
+  set czxid(v: bigint) {
+    this.st.setLong(this.at, S.CZXID, v);
+  }
+  get mzxid(): bigint {
+    return this.st.long(this.at, S.MZXID);
+  }
+  set mzxid(v: bigint) {
+    this.st.setLong(this.at, S.MZXID, v);
+  }
+  get ctime(): bigint {
+    return this.st.long(this.at, S.CTIME);
+  }
+  set ctime(v: bigint) {
+    this.st.setLong(this.at, S.CTIME, v);
+  }
+  get mtime(): bigint {
+    return this.st.long(this.at, S.MTIME);
+  }
+  set mtime(v: bigint) {
+    this.st.setLong(this.at, S.MTIME, v);
+  }
+  get pzxid(): bigint {
+    return this.st.long(this.at, S.PZXID);
+  }
+  set pzxid(v: bigint) {
+    this.st.setLong(this.at, S.PZXID, v);
+  }
+  get version(): number {
+    return this.st.int(this.at, S.VERSION);
+  }
+  set version(v: number) {
+    this.st.setInt(this.at, S.VERSION, v);
+  }
+  /** Counts child creations; clients see it translated (see statOf). */
+  get cversion(): number {
+    return this.st.int(this.at, S.CVERSION);
+  }
+  set cversion(v: number) {
+    this.st.setInt(this.at, S.CVERSION, v);
+  }
+  get aversion(): number {
+    return this.st.int(this.at, S.AVERSION);
+  }
+  set aversion(v: number) {
+    this.st.setInt(this.at, S.AVERSION, v);
+  }
+  /** Buckets of the Java HashSet ZooKeeper would hold the children in (see childorder.ts). */
+  get childBuckets(): number {
+    return this.st.int(this.at, S.CHILD_BUCKETS);
+  }
+  set childBuckets(v: number) {
+    this.st.setInt(this.at, S.CHILD_BUCKETS, v);
+  }
+
+  /** Sets the stored Stat fields from a StatPersisted as a snapshot holds it (68 bytes at `at`). */
+  readStatPersisted(b: Buffer, at: number): void {
+    const st = this.st;
+    const i = this.at;
+    st.readLongBE(i, S.CZXID, b, at);
+    st.readLongBE(i, S.MZXID, b, at + 8);
+    st.readLongBE(i, S.CTIME, b, at + 16);
+    st.readLongBE(i, S.MTIME, b, at + 24);
+    st.setInt(i, S.VERSION, b.readInt32BE(at + 32));
+    st.setInt(i, S.CVERSION, b.readInt32BE(at + 36));
+    st.setInt(i, S.AVERSION, b.readInt32BE(at + 40));
+    // ephemeralOwner (at + 44) is the node's field, set by its constructor.
+    st.readLongBE(i, S.PZXID, b, at + 52);
+  }
+
+  /** Writes the stored Stat fields as a StatPersisted. */
+  writeStatPersisted(w: JuteWriter): void {
+    w.ensure(StatPersisted_SIZE);
+    const b = w.buf;
+    const p = w.pos;
+    const st = this.st;
+    const i = this.at;
+    st.writeLongBE(i, S.CZXID, b, p);
+    st.writeLongBE(i, S.MZXID, b, p + 8);
+    st.writeLongBE(i, S.CTIME, b, p + 16);
+    st.writeLongBE(i, S.MTIME, b, p + 24);
+    b.writeInt32BE(st.int(i, S.VERSION), p + 32);
+    b.writeInt32BE(st.int(i, S.CVERSION), p + 36);
+    b.writeInt32BE(st.int(i, S.AVERSION), p + 40);
+    b.writeBigInt64BE(this.ephemeralOwner, p + 44);
+    st.writeLongBE(i, S.PZXID, b, p + 52);
+    w.pos = p + StatPersisted_SIZE;
+  }
+
+  /**
+   * Writes the Stat a client sees (see DataTree.statOf), straight from the slot. `owner` is the
+   * ephemeralOwner to show (0 for containers and TTL nodes).
+   */
+  writeStat(w: JuteWriter, owner: bigint): void {
+    w.ensure(Stat_SIZE);
+    const b = w.buf;
+    const p = w.pos;
+    const st = this.st;
+    const i = this.at;
+    st.writeLongBE(i, S.CZXID, b, p);
+    st.writeLongBE(i, S.MZXID, b, p + 8);
+    st.writeLongBE(i, S.CTIME, b, p + 16);
+    st.writeLongBE(i, S.MTIME, b, p + 24);
+    b.writeInt32BE(st.int(i, S.VERSION), p + 32);
+    b.writeInt32BE(st.int(i, S.CVERSION) * 2 - this.childCount, p + 36);
+    b.writeInt32BE(st.int(i, S.AVERSION), p + 40);
+    b.writeBigInt64BE(owner, p + 44);
+    b.writeInt32BE(this.dataLength, p + 52);
+    b.writeInt32BE(this.childCount, p + 56);
+    st.writeLongBE(i, S.PZXID, b, p + 60);
+    w.pos = p + Stat_SIZE;
+  }
+
+  /** The stat bytes the node digest covers, in its order: czxid mzxid pzxid ctime mtime version cversion aversion ephemeralOwner. */
+  writeDigestStat(b: Buffer): void {
+    const st = this.st;
+    const i = this.at;
+    st.writeLongBE(i, S.CZXID, b, 0);
+    st.writeLongBE(i, S.MZXID, b, 8);
+    st.writeLongBE(i, S.PZXID, b, 16);
+    st.writeLongBE(i, S.CTIME, b, 24);
+    st.writeLongBE(i, S.MTIME, b, 32);
+    b.writeInt32BE(st.int(i, S.VERSION), 40);
+    b.writeInt32BE(st.int(i, S.CVERSION), 44);
+    b.writeInt32BE(st.int(i, S.AVERSION), 48);
+    b.writeBigInt64BE(this.ephemeralOwner, 52);
   }
 
   /** The data as a new Buffer (null for a node created with null data). */
@@ -179,17 +310,9 @@ export class ZNode {
   takeFieldsOf(from: ZNode): void {
     this.dataText = from.dataText;
     this.acl = from.acl;
-    this.czxid = from.czxid;
-    this.mzxid = from.mzxid;
-    this.ctime = from.ctime;
-    this.mtime = from.mtime;
-    this.version = from.version;
-    this.cversion = from.cversion;
-    this.aversion = from.aversion;
     this.ephemeralOwner = from.ephemeralOwner;
-    this.pzxid = from.pzxid;
     this.kids = from.kids;
-    this.childBuckets = from.childBuckets;
+    this.st.copySlot(this.at, from.st, from.at);
   }
 
   /** Hands this node's children over to `to` (a node replacing this one). */
@@ -213,11 +336,6 @@ export function writeDataText(w: JuteWriter, t: string | null): void {
 
 const ZERO = 0n;
 const NO_KIDS: ReadonlyMap<string, ZNode> = new Map();
-
-/** One bigint for equal values: nodes read from a snapshot would otherwise hold six apiece. */
-function same(a: bigint, b: bigint): bigint {
-  return a === b ? b : a;
-}
 
 /**
  * A snapshot being written while the tree goes on changing: told before a node's fields or children
@@ -269,9 +387,9 @@ class AclCache {
 }
 
 export class DataTree {
+  private readonly slots = new StatSlots();
   private readonly root: ZNode;
   private count = 0;
-  private lastTime = -1n;
   /** restoreNode's last parent, by path (see there). */
   private lastRestoredParentPath = '';
   private lastRestoredParent: ZNode | undefined;
@@ -293,10 +411,10 @@ export class DataTree {
   private readonly preservers: NodePreserver[] = [];
 
   constructor(readonly extendedTypesEnabled = false) {
-    const root = (this.root = new ZNode(Buffer.alloc(0), this.acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n));
+    const root = (this.root = new ZNode(this.slots, Buffer.alloc(0), this.acls.intern(OPEN_ACL_UNSAFE), 0n, 0n, 0n));
     this.count = 1;
     for (const p of [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH]) {
-      const n = new ZNode(Buffer.alloc(0), root.acl, 0n, 0n, 0n);
+      const n = new ZNode(this.slots, Buffer.alloc(0), root.acl, 0n, 0n, 0n);
       this.addChild(this.getNode(parentOf(p))!, basename(p), n);
       this.count++;
     }
@@ -340,23 +458,22 @@ export class DataTree {
 
   /**
    * Puts a node read from a snapshot into the tree, replacing one at the same path (the built-in
-   * system nodes). Its parent must already be there. `stat` holds the stored fields (raw cversion).
+   * system nodes). Its parent must already be there. Its Stat is the StatPersisted in `b` at
+   * `statAt` (raw cversion), which the caller has checked is all there.
    */
   restoreNode(
     path: string,
     data: Buffer | string | null,
     acl: ACL[],
-    stat: { czxid: bigint; mzxid: bigint; ctime: bigint; mtime: bigint; version: number; cversion: number; aversion: number; ephemeralOwner: bigint; pzxid: bigint },
+    b: Buffer,
+    statAt: number,
     /** The node's digest when the caller has it already (from the snapshot's bytes). */
     digestValue?: number,
   ): ZNode {
-    const node = new ZNode(data, this.acls.intern(acl), stat.czxid, stat.ctime, stat.ephemeralOwner);
-    node.mzxid = same(stat.mzxid, node.czxid);
-    node.mtime = same(stat.mtime, node.ctime);
-    node.version = stat.version;
-    node.cversion = stat.cversion;
-    node.aversion = stat.aversion;
-    node.pzxid = same(stat.pzxid, node.mzxid);
+    // ephemeralOwner is 8 bytes at +44; most nodes have none.
+    const owner = b.readInt32BE(statAt + 44) === 0 && b.readInt32BE(statAt + 48) === 0 ? ZERO : b.readBigInt64BE(statAt + 44);
+    const node = new ZNode(this.slots, data, this.acls.intern(acl), ZERO, ZERO, owner);
+    node.readStatPersisted(b, statAt);
     let parentPath = '';
     let parent: ZNode | undefined;
     let name = '';
@@ -364,10 +481,13 @@ export class DataTree {
       parentPath = parentOf(path);
       // Snapshots list nodes parents first, siblings together: the last parent is usually this one's.
       parent = parentPath === this.lastRestoredParentPath ? this.lastRestoredParent : this.getNode(parentPath);
-      if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
+      if (!parent) {
+        this.slots.release(node);
+        throw new Error(`snapshot node ${path} comes before its parent`);
+      }
       this.lastRestoredParentPath = parentPath;
       this.lastRestoredParent = parent;
-      name = basename(path);
+      name = internName(basename(path));
     }
     const old = parent === undefined ? this.root : parent.child(name);
     if (old) {
@@ -380,11 +500,13 @@ export class DataTree {
     if (parent === undefined) {
       // The root is the trie itself: its fields move into place, the object stays.
       this.root.takeFieldsOf(node);
+      this.slots.release(node);
       return this.root;
     }
+    if (old) this.slots.release(old);
     this.preserve(parentPath, parent);
     this.addChild(parent, name, node);
-    this.indexNode(path, stat.ephemeralOwner, true);
+    this.indexNode(path, owner, true);
     return node;
   }
 
@@ -466,6 +588,11 @@ export class DataTree {
 
   *paths(): IterableIterator<string> {
     for (const [p] of this.nodesPreOrder()) yield p;
+  }
+
+  /** Writes statOf(n) as Jute, without making it. */
+  writeStatOf(w: JuteWriter, n: ZNode): void {
+    n.writeStat(w, ephemeralKind(n.ephemeralOwner, this.extendedTypesEnabled) === 'normal' ? n.ephemeralOwner : ZERO);
   }
 
   /** The Stat a client sees. */
@@ -665,11 +792,8 @@ export class DataTree {
     parent.cversion = parentCVersion === -1 ? parent.cversion + 1 : parentCVersion;
     parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
-    // Nodes made in the same millisecond share one bigint for the time.
-    if (time === this.lastTime) time = this.lastTime;
-    else this.lastTime = time;
-    const node = new ZNode(data, this.acls.intern(acl), zxid, time, ephemeralOwner);
-    this.addChild(parent, name, node);
+    const node = new ZNode(this.slots, data, this.acls.intern(acl), zxid, time, ephemeralOwner);
+    this.addChild(parent, internName(name), node);
     this.count++;
     this.digest.afterChange(path, node);
     this.indexNode(path, ephemeralOwner, true);
@@ -705,6 +829,7 @@ export class DataTree {
     if (q !== undefined) this.updateQuotaStat(q, -node.dataLength, -1);
     this.emit(EventType.NodeDeleted, path, node.acl);
     this.emit(EventType.NodeChildrenChanged, parentPath, parent.acl);
+    this.slots.release(node);
     return Err.OK;
   }
 
@@ -716,6 +841,7 @@ export class DataTree {
       for (const [name, c] of n.childEntries()) stack.push([join(p, name), c]);
       this.beforeMutate(p, n);
       this.indexNode(p, n.ephemeralOwner, false);
+      this.slots.release(n);
       this.count--;
     }
   }

@@ -57,15 +57,7 @@ export function isDigestExcluded(path: string): boolean {
 export function nodeDigest(path: string, node: ZNode): number {
   if (isDigestExcluded(path)) return 0;
   const b = statScratch;
-  b.writeBigInt64BE(node.czxid, 0);
-  b.writeBigInt64BE(node.mzxid, 8);
-  b.writeBigInt64BE(node.pzxid, 16);
-  b.writeBigInt64BE(node.ctime, 24);
-  b.writeBigInt64BE(node.mtime, 32);
-  b.writeInt32BE(node.version, 40);
-  b.writeInt32BE(node.cversion, 44);
-  b.writeInt32BE(node.aversion, 48);
-  b.writeBigInt64BE(node.ephemeralOwner, 52);
+  node.writeDigestStat(b);
   let crc = path === '/' ? 0 : crc32OfText(path);
   if (node.dataLength > 0) crc = crc32(node.dataInto(dataScratch), crc);
   return crc32(b, crc);

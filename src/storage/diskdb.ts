@@ -149,8 +149,6 @@ export class DiskDatabase implements Database {
     const writer = new TxnLogWriter(config.dataLogDir, { preAllocBytes: config.preAllocSizeKb * 1024, forceSync: config.forceSync, fs: fsShim });
     const db = new DiskDatabase(r.tree, r.sessions, writer, config, log, onFailure);
     db.startup = { dbInitMs, snapLoadMs: r.snapLoadMs, txnsLoaded: r.replayed, txnsLoadMs: r.txnsLoadMs, snapshotMs: 0 };
-    // The buffers recovery read whole are garbage now; an idle server would keep them for long.
-    collectGarbage();
     const zxid = r.tree.lastProcessedZxid;
     const snapStarted = performance.now();
     db.snapshotting = writeSnapshot(path.join(config.dataDir, VERSION_DIR), r.tree, r.sessions, zxid, { compression: db.compression })
@@ -159,6 +157,9 @@ export class DiskDatabase implements Database {
         db.startup.snapshotMs = ms;
         db.onSnapshot?.(ms);
         log.info({ file, zxid: '0x' + zxid.toString(16), ms: Math.round(ms) }, 'start snapshot taken');
+        // Loading and this snapshot leave much garbage (read and write buffers, the load's
+        // strings); an idle server may not collect it for long, and meanwhile it counts in RSS.
+        collectGarbage();
       })
       .catch((e) => log.error({ err: (e as Error).message }, 'start snapshot failed; the txn log still holds every txn'))
       .finally(() => (db.snapshotting = undefined));

@@ -1,9 +1,9 @@
 /**
- * A full garbage collection on request. Recovery reads whole snapshot and log files into large
- * buffers; once it is done they are garbage, but an idle server may not collect for a long time,
- * and until then their memory counts in its RSS. A full collection right after the start returns
- * it. Node exposes gc() only under --expose-gc; the flag can be set at run time, and a fresh
- * context then has the function.
+ * A full garbage collection on request. Starting leaves much garbage behind (the load's buffers and
+ * strings, the start snapshot's output); an idle server may not collect for a long time, and until
+ * then it counts in RSS. A full collection once the start is done returns it. Node exposes gc()
+ * only under --expose-gc; the flag can be set at run time, and a fresh context then has the
+ * function.
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';

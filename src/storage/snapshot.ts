@@ -478,17 +478,6 @@ class SnapshotJob {
       yield;
     }
 
-    const stat: StatPersisted = {
-      czxid: 0n,
-      mzxid: 0n,
-      ctime: 0n,
-      mtime: 0n,
-      version: 0,
-      cversion: 0,
-      aversion: 0,
-      ephemeralOwner: 0n,
-      pzxid: 0n,
-    };
     for (let i = 0; i < count; i++) {
       const n = view.stateOf(nodes[i]);
       // The path as writeString would write it (the root as "").
@@ -502,16 +491,8 @@ class SnapshotJob {
       if (n instanceof ZNode) n.writeData(w);
       else w.writeBuffer(n.data);
       w.writeLong(ids[i]);
-      stat.czxid = n.czxid;
-      stat.mzxid = n.mzxid;
-      stat.ctime = n.ctime;
-      stat.mtime = n.mtime;
-      stat.version = n.version;
-      stat.cversion = n.cversion;
-      stat.aversion = n.aversion;
-      stat.ephemeralOwner = n.ephemeralOwner;
-      stat.pzxid = n.pzxid;
-      encodeStatPersisted(w, stat);
+      if (n instanceof ZNode) n.writeStatPersisted(w);
+      else encodeStatPersisted(w, n);
       sink.maybeFlush();
       // Remembered with the list it had then: a node whose ACL has changed since gets its new list's id.
       recorder.record(nodes[i], n.acl, ids[i]);
@@ -753,43 +734,6 @@ function readSealPath(r: JuteReader, corrupt: (offset: number, reason: string) =
   if (r.readString() !== '/') throw corrupt(at, 'the "/" after the checksum is missing');
 }
 
-/** Whether the 8 bytes at x and at y are equal (y < 0: there is nothing at y). */
-function sameLong(b: Buffer, x: number, y: number): boolean {
-  return y >= 0 && b.readInt32BE(x) === b.readInt32BE(y) && b.readInt32BE(x + 4) === b.readInt32BE(y + 4);
-}
-
-/** What readStatShared reuses from node to node: the record it fills, the last ctime and where it was. */
-interface StatReuse {
-  stat: StatPersisted;
-  ctime: bigint;
-  ctimeAt: number;
-}
-
-/**
- * A StatPersisted whose equal fields share one bigint (mzxid and pzxid often equal czxid, mtime
- * ctime), compared as bytes so that no bigint is made only to be dropped.
- */
-function readStatShared(r: JuteReader, previous: StatReuse): StatPersisted {
-  if (r.remaining() < StatPersisted_SIZE) return decodeStatPersisted(r); // throws the usual error
-  const b = r.buf;
-  const at = r.pos;
-  const stat = previous.stat;
-  stat.czxid = b.readBigInt64BE(at);
-  stat.mzxid = sameLong(b, at + 8, at) ? stat.czxid : b.readBigInt64BE(at + 8);
-  // Nodes made in the same millisecond (many, when created in bulk) share their ctime too.
-  stat.ctime = sameLong(b, at + 16, previous.ctimeAt) ? previous.ctime : b.readBigInt64BE(at + 16);
-  previous.ctime = stat.ctime;
-  previous.ctimeAt = at + 16;
-  stat.mtime = sameLong(b, at + 24, at + 16) ? stat.ctime : b.readBigInt64BE(at + 24);
-  stat.version = b.readInt32BE(at + 32);
-  stat.cversion = b.readInt32BE(at + 36);
-  stat.aversion = b.readInt32BE(at + 40);
-  stat.ephemeralOwner = b.readInt32BE(at + 44) === 0 && b.readInt32BE(at + 48) === 0 ? 0n : b.readBigInt64BE(at + 44);
-  stat.pzxid = sameLong(b, at + 52, at + 8) ? stat.mzxid : b.readBigInt64BE(at + 52);
-  r.pos = at + StatPersisted_SIZE;
-  return stat;
-}
-
 /** A Jute buffer read as the latin1 text the tree keeps data in (no Buffer in between). */
 function readDataText(r: JuteReader): string | null {
   const len = r.readInt();
@@ -800,21 +744,114 @@ function readDataText(r: JuteReader): string | null {
   return text;
 }
 
+/** The first window of a snapshot read from its file; it grows for a record larger than it. */
+const WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * Uncompressed snapshot bytes, read through a window that slides along the file: reading a large
+ * snapshot whole costs more in fresh memory than in parsing it (every page of a new buffer is
+ * faulted in), and doubles the peak memory of a restart. Bytes already in memory (a decompressed
+ * snapshot, a test's) are one window that never slides. Keeps the running Adler-32 of the bytes
+ * passed over, for the checksums.
+ */
+class SnapshotInput {
+  r: JuteReader;
+  /** File offset of the window's first byte. */
+  base = 0;
+  private readonly adler = new Adler32();
+  /** File offset up to which `adler` has summed. */
+  private summed = 0;
+
+  constructor(
+    private buf: Buffer,
+    /** Bytes of the file; the window holds them all when there is no fd. */
+    readonly size: number,
+    private readonly fd?: number,
+  ) {
+    this.r = new JuteReader(buf, 0, fd === undefined ? size : 0);
+    if (fd !== undefined) this.ensure(1);
+  }
+
+  /** Bytes of the file after the reader's position. */
+  fileRemaining(): number {
+    return this.size - (this.base + this.r.pos);
+  }
+
+  /**
+   * Makes n bytes after the reader's position readable, as far as the file has them (the reader
+   * reports a record cut short as usual). May slide the window: positions taken from the reader
+   * before the call no longer hold.
+   */
+  ensure(n: number): void {
+    const r = this.r;
+    if (r.pos + n <= r.end || this.fd === undefined) return;
+    const keep = r.end - r.pos;
+    const want = Math.min(Math.max(n, WINDOW_BYTES), this.fileRemaining());
+    this.sumTo(this.base + r.pos);
+    if (want > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(want, this.buf.length * 2));
+      this.buf.copy(bigger, 0, r.pos, r.end);
+      this.buf = bigger;
+    } else this.buf.copy(this.buf, 0, r.pos, r.end);
+    this.base += r.pos;
+    let end = keep;
+    const limit = Math.min(this.buf.length, this.size - this.base);
+    while (end < limit) {
+      const got = fs.readSync(this.fd, this.buf, end, limit - end, this.base + end);
+      if (got === 0) break;
+      end += got;
+    }
+    this.r = new JuteReader(this.buf, 0, end);
+  }
+
+  /** ensure() for `fixed` bytes, then `fields` length-prefixed fields, then `tail` bytes. */
+  ensureRecord(fixed: number, fields: number, tail: number): void {
+    let need = fixed;
+    for (let i = 0; i < fields; i++) {
+      this.ensure(need + 4);
+      const at = this.r.pos + need;
+      const len = at + 4 <= this.r.end ? this.r.buf.readInt32BE(at) : 0;
+      need += 4 + (len > 0 ? len : 0);
+    }
+    this.ensure(need + tail);
+  }
+
+  /** Adler-32 of the file's bytes before window position `pos` (which only grows from call to call). */
+  checksumTo(pos: number): number {
+    this.sumTo(this.base + pos);
+    return this.adler.value();
+  }
+
+  private sumTo(fileOffset: number): void {
+    if (fileOffset <= this.summed) return;
+    this.adler.update(this.buf, this.summed - this.base, fileOffset - this.base);
+    this.summed = fileOffset;
+  }
+}
+
 /** Parses uncompressed snapshot bytes. `zxid` is the file's (from its name). */
 export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedTypesEnabled = false): LoadedSnapshot {
-  const r = new JuteReader(buf);
-  const corrupt = (offset: number, reason: string): CorruptSnapshotError => new CorruptSnapshotError(file, offset, reason);
+  return parseSnapshotInput(new SnapshotInput(buf, buf.length), file, zxid, extendedTypesEnabled);
+}
+
+function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, extendedTypesEnabled: boolean): LoadedSnapshot {
+  // Offsets in errors count from the file's start; `offset` is a position in the current window.
+  const corrupt = (offset: number, reason: string): CorruptSnapshotError => new CorruptSnapshotError(file, input.base + offset, reason);
   try {
-    if (buf.length < HEADER_BYTES) throw corrupt(buf.length, `file too short for its header (${buf.length} bytes)`);
+    if (input.size < HEADER_BYTES) throw corrupt(input.size, `file too short for its header (${input.size} bytes)`);
+    input.ensure(HEADER_BYTES + 4);
+    let r = input.r;
     const header = decodeFileHeader(r);
     if (header.magic !== SNAP_MAGIC) throw corrupt(0, `bad magic 0x${(header.magic >>> 0).toString(16)} (want ZKSN)`);
 
     const sessions = new Map<bigint, number>();
     let at = r.pos;
     const sessionCount = r.readInt();
-    if (sessionCount < 0 || sessionCount * SESSION_MIN_BYTES > r.remaining())
+    if (sessionCount < 0 || sessionCount * SESSION_MIN_BYTES > input.fileRemaining())
       throw corrupt(at, `session count ${sessionCount} does not fit the file`);
     for (let i = 0; i < sessionCount; i++) {
+      input.ensure(SESSION_MIN_BYTES);
+      r = input.r;
       const id = r.readLong();
       sessions.set(id, r.readInt());
     }
@@ -822,29 +859,35 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
     const tree = new DataTree(extendedTypesEnabled);
     const aclLists = new Map<bigint, ACL[]>();
     let aclIndex = 0n;
+    input.ensure(4);
+    r = input.r;
     at = r.pos;
     const aclCount = r.readInt();
-    if (aclCount < 0 || aclCount * ACL_ENTRY_MIN_BYTES > r.remaining()) throw corrupt(at, `ACL count ${aclCount} does not fit the file`);
+    if (aclCount < 0 || aclCount * ACL_ENTRY_MIN_BYTES > input.fileRemaining()) throw corrupt(at, `ACL count ${aclCount} does not fit the file`);
     for (let i = 0; i < aclCount; i++) {
+      input.ensure(12);
+      r = input.r;
       const id = r.readLong();
       at = r.pos;
       const n = r.readInt();
       if (n < 0) throw corrupt(at, `ACL list ${id} is null`);
-      if (n * ACL_MIN_BYTES > r.remaining()) throw corrupt(at, `ACL list length ${n} does not fit the file`);
+      if (n * ACL_MIN_BYTES > input.fileRemaining()) throw corrupt(at, `ACL list length ${n} does not fit the file`);
       const acl: ACL[] = [];
-      for (let j = 0; j < n; j++) acl.push(decodeACL(r));
+      for (let j = 0; j < n; j++) {
+        // perms, scheme, id
+        input.ensureRecord(4, 2, 0);
+        acl.push(decodeACL(input.r));
+      }
       aclLists.set(id, tree.acls.intern(acl));
       if (id > aclIndex) aclIndex = id;
     }
 
     const recorder = new AclIdRecorder();
-    // One record filled per node (restoreNode copies what it keeps).
-    const previous: StatReuse = {
-      stat: { czxid: 0n, mzxid: 0n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, pzxid: 0n },
-      ctime: 0n,
-      ctimeAt: -1,
-    };
     for (;;) {
+      // path, data, ACL id, StatPersisted: one node, whole in the window.
+      input.ensureRecord(0, 2, 8 + StatPersisted_SIZE);
+      r = input.r;
+      const buf = r.buf;
       at = r.pos;
       const p = r.readString();
       if (p === '/') break;
@@ -855,7 +898,9 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
       const aclAt = r.pos;
       const aclId = r.readLong();
       const statAt = r.pos;
-      const stat = readStatShared(r, previous);
+      // restoreNode reads the stat from its bytes; too few of them fail as decoding would.
+      if (r.remaining() < StatPersisted_SIZE) decodeStatPersisted(r);
+      r.pos = statAt + StatPersisted_SIZE;
       const digestValue = nodeDigestOfStored(buf, at + 4, pathEnd, dataAt, data === null ? dataAt : dataEnd, statAt, p === '' ? '/' : p);
       const acl = aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : aclLists.get(aclId);
       if (!acl) throw corrupt(aclAt, `node ${p === '' ? '/' : p} refers to ACL id ${aclId}, which is not in the snapshot`);
@@ -863,15 +908,18 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
       if (nodePath[0] !== '/' || (nodePath.length > 1 && nodePath.endsWith('/'))) throw corrupt(at, `bad node path ${JSON.stringify(p)}`);
       let node: ZNode;
       try {
-        node = tree.restoreNode(nodePath, data, acl, stat, digestValue);
+        node = tree.restoreNode(nodePath, data, acl, buf, statAt, digestValue);
       } catch (err) {
         throw corrupt(at, (err as Error).message);
       }
       recorder.record(node, node.acl, aclId);
     }
 
+    // The rest is a checksum, "/", and maybe a digest section: a few dozen bytes.
+    input.ensure(input.fileRemaining());
+    r = input.r;
     const sealAt = r.pos;
-    const sum = adler32(buf, 0, sealAt);
+    const sum = input.checksumTo(sealAt);
     const stored = r.readLong();
     readSealPath(r, corrupt);
     if (stored !== BigInt(sum))
@@ -889,7 +937,7 @@ export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedT
         value = BigInt.asIntN(64, BigInt('0x' + text));
       } else value = r.readLong();
       const seal2At = r.pos;
-      const sum2 = adler32(buf, 0, seal2At);
+      const sum2 = input.checksumTo(seal2At);
       const stored2 = r.readLong();
       readSealPath(r, corrupt);
       if (stored2 !== BigInt(sum2))
@@ -944,8 +992,15 @@ export function readSnapshotBytes(file: string): Buffer {
  * it is truncated, fails a checksum or does not parse; other errors are I/O errors.
  */
 export function readSnapshot(file: string, extendedTypesEnabled = false): LoadedSnapshot {
-  const buf = readSnapshotBytes(file);
-  return parseSnapshot(buf, file, zxidFromSnapshotName(path.basename(file)), extendedTypesEnabled);
+  const zxid = zxidFromSnapshotName(path.basename(file));
+  if (compressionOf(path.basename(file)) !== 'none') return parseSnapshot(readSnapshotBytes(file), file, zxid, extendedTypesEnabled);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const input = new SnapshotInput(Buffer.allocUnsafe(WINDOW_BYTES), fs.fstatSync(fd).size, fd);
+    return parseSnapshotInput(input, file, zxid, extendedTypesEnabled);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Snapshot files in `dir` (the version-2 directory), newest first. */
