@@ -12,7 +12,7 @@ import type { ServerConfig } from '../server/config';
 import { LogCommitStage } from '../server/commit';
 import type { Database } from './database';
 import { DataTree } from './datatree';
-import { collectGarbage } from './heap';
+import { collectGarbage, holdYoungGeneration, releaseYoungGeneration } from './heap';
 import { purge, VERSION_DIR } from './purge';
 import { CorruptSnapshotError, listSnapshots, readSnapshot, writeSnapshot } from './snapshot';
 import type { Txn } from './txn';
@@ -138,9 +138,17 @@ export class DiskDatabase implements Database {
    */
   static async open(config: ServerConfig, log: Logger, onFailure: (err: Error) => void, fsShim?: FsShim): Promise<DiskDatabase> {
     for (const dir of [config.dataDir, config.dataLogDir]) fs.mkdirSync(path.join(dir, VERSION_DIR), { recursive: true });
+    // Until the start snapshot is written (see heap.ts).
+    holdYoungGeneration();
     const started = Date.now();
     const initStarted = performance.now();
-    const r = recover(config, log);
+    let r: Recovered;
+    try {
+      r = recover(config, log);
+    } catch (e) {
+      releaseYoungGeneration();
+      throw e;
+    }
     const dbInitMs = performance.now() - initStarted;
     log.info(
       { snapshot: r.snapshotFile ?? null, snapshotZxid: '0x' + r.snapshotZxid.toString(16), replayed: r.replayed, zxid: '0x' + r.tree.lastProcessedZxid.toString(16), nodes: r.tree.nodeCount, sessions: r.sessions.size, ms: Date.now() - started },
@@ -157,12 +165,13 @@ export class DiskDatabase implements Database {
         db.startup.snapshotMs = ms;
         db.onSnapshot?.(ms);
         log.info({ file, zxid: '0x' + zxid.toString(16), ms: Math.round(ms) }, 'start snapshot taken');
-        // Loading and this snapshot leave much garbage (read and write buffers, the load's
-        // strings); an idle server may not collect it for long, and meanwhile it counts in RSS.
-        collectGarbage();
       })
       .catch((e) => log.error({ err: (e as Error).message }, 'start snapshot failed; the txn log still holds every txn'))
-      .finally(() => (db.snapshotting = undefined));
+      .finally(() => {
+        db.snapshotting = undefined;
+        collectGarbage();
+        releaseYoungGeneration();
+      });
     db.schedulePurge();
     return db;
   }

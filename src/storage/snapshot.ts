@@ -484,9 +484,12 @@ class SnapshotJob {
       const from = pathEnds[i];
       const len = pathEnds[i + 1] - from;
       w.ensure(4 + len);
-      w.buf.writeInt32BE(len, w.pos);
-      pathBytes.copy(w.buf, w.pos + 4, from, from + len);
-      w.pos += 4 + len;
+      const out = w.buf;
+      out.writeInt32BE(len, w.pos);
+      // A byte loop: Buffer.copy makes a view object per call, which costs more for a short path.
+      let o = w.pos + 4;
+      for (let k = from; k < from + len; k++) out[o++] = pathBytes[k];
+      w.pos = o;
       // Live nodes write their data straight from the tree; kept copies hold a Buffer.
       if (n instanceof ZNode) n.writeData(w);
       else w.writeBuffer(n.data);
