@@ -20,7 +20,7 @@ import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quot
 import type { Txn, TxnBody } from './txn';
 import type { JuteWriter } from '../protocol/jute';
 import * as S from './statslots';
-import { internName } from './names';
+import type { NameTable } from './names';
 import { type SlotHolder, type StatChunk, StatSlots } from './statslots';
 
 /** A read-only set of child names over some store of them; the rest follows from keys(). */
@@ -158,6 +158,14 @@ export class ZNode implements SlotHolder {
   }
   set childBuckets(v: number) {
     this.st.setInt(this.at, S.CHILD_BUCKETS, v);
+  }
+
+  /** The node's digest as the tree digest holds it (kept by TreeDigest, unsigned 32-bit). */
+  get digest(): number {
+    return this.st.int(this.at, S.DIGEST) >>> 0;
+  }
+  set digest(v: number) {
+    this.st.setInt(this.at, S.DIGEST, v | 0);
   }
 
   /** Sets the stored Stat fields from a StatPersisted as a snapshot holds it (68 bytes at `at`). */
@@ -469,6 +477,8 @@ export class DataTree {
     statAt: number,
     /** The node's digest when the caller has it already (from the snapshot's bytes). */
     digestValue?: number,
+    /** Where equal child names are shared during a load. */
+    names?: NameTable,
   ): ZNode {
     // ephemeralOwner is 8 bytes at +44; most nodes have none.
     const owner = b.readInt32BE(statAt + 44) === 0 && b.readInt32BE(statAt + 48) === 0 ? ZERO : b.readBigInt64BE(statAt + 44);
@@ -487,7 +497,8 @@ export class DataTree {
       }
       this.lastRestoredParentPath = parentPath;
       this.lastRestoredParent = parent;
-      name = internName(basename(path));
+      name = basename(path);
+      if (names !== undefined) name = names.intern(name);
     }
     const old = parent === undefined ? this.root : parent.child(name);
     if (old) {
@@ -496,7 +507,7 @@ export class DataTree {
       node.childBuckets = grownBuckets(INITIAL_CHILD_BUCKETS, node.childCount);
     } else this.count++;
     if (digestValue === undefined) this.digest.afterChange(path, node);
-    else this.digest.add(digestValue);
+    else this.digest.addStored(node, digestValue);
     if (parent === undefined) {
       // The root is the trie itself: its fields move into place, the object stays.
       this.root.takeFieldsOf(node);
@@ -793,7 +804,7 @@ export class DataTree {
     parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
     const node = new ZNode(this.slots, data, this.acls.intern(acl), zxid, time, ephemeralOwner);
-    this.addChild(parent, internName(name), node);
+    this.addChild(parent, name, node);
     this.count++;
     this.digest.afterChange(path, node);
     this.indexNode(path, ephemeralOwner, true);

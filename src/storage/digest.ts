@@ -110,14 +110,22 @@ export class TreeDigest {
     this.pending = 0;
   }
 
-  /** Before a node's path, data or stat changes. */
-  beforeChange(path: string, node: ZNode): void {
-    this.remove(nodeDigest(path, node));
+  /** Before a node's data or stat changes, or it goes: its digest, as last computed, leaves the sum. */
+  beforeChange(_path: string, node: ZNode): void {
+    this.remove(node.digest);
   }
 
-  /** After a node's path, data or stat changed (or after it was added). */
+  /** After a node's data or stat changed (or after it was added). */
   afterChange(path: string, node: ZNode): void {
-    this.add(nodeDigest(path, node));
+    const d = nodeDigest(path, node);
+    node.digest = d;
+    this.add(d);
+  }
+
+  /** A node added with its digest already known (from a snapshot's bytes). */
+  addStored(node: ZNode, nodeDigestValue: number): void {
+    node.digest = nodeDigestValue;
+    this.add(nodeDigestValue);
   }
 
   clear(): void {

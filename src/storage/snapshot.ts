@@ -35,6 +35,7 @@ import { Adler32, adler32 } from './adler32';
 import { grownBuckets, javaHashSetOrder, tableSizeFor } from './childorder';
 import { DataTree, OPEN_ACL_UNSAFE, type NodePreserver, ZNode } from './datatree';
 import { DIGEST_VERSION, nodeDigestOfStored } from './digest';
+import { NameTable } from './names';
 import { CONFIG_PATH, join, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 
 /** "ZKSN" */
@@ -886,6 +887,7 @@ function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, ex
     }
 
     const recorder = new AclIdRecorder();
+    const names = new NameTable();
     for (;;) {
       // path, data, ACL id, StatPersisted: one node, whole in the window.
       input.ensureRecord(0, 2, 8 + StatPersisted_SIZE);
@@ -911,7 +913,7 @@ function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, ex
       if (nodePath[0] !== '/' || (nodePath.length > 1 && nodePath.endsWith('/'))) throw corrupt(at, `bad node path ${JSON.stringify(p)}`);
       let node: ZNode;
       try {
-        node = tree.restoreNode(nodePath, data, acl, buf, statAt, digestValue);
+        node = tree.restoreNode(nodePath, data, acl, buf, statAt, digestValue, names);
       } catch (err) {
         throw corrupt(at, (err as Error).message);
       }
