@@ -15,6 +15,11 @@ import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetCloneOrder, javaHashSet
 
 /** A session's ephemerals live in a HashSet of the default 16 buckets. */
 const EPHEMERAL_SET_BUCKETS = 16;
+
+/** A session's ephemeral paths, with the bucket count of ZooKeeper's set (for the order they are listed in). */
+class EphemeralSet extends Set<string> {
+  buckets = EPHEMERAL_SET_BUCKETS;
+}
 import { TreeDigest } from './digest';
 import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
@@ -401,9 +406,7 @@ export class DataTree {
   /** restoreNode's last parent, by path (see there). */
   private lastRestoredParentPath = '';
   private lastRestoredParent: ZNode | undefined;
-  private readonly ephemerals = new Map<bigint, Set<string>>();
-  /** Bucket counts of the sessions' ephemeral sets, for the order they are listed in. */
-  private readonly ephemeralBuckets = new Map<bigint, number>();
+  private readonly ephemerals = new Map<bigint, EphemeralSet>();
   readonly containers = new Set<string>();
   readonly ttls = new Set<string>();
   readonly acls = new AclCache();
@@ -583,14 +586,14 @@ export class DataTree {
   ephemeralsListed(sessionId: bigint): string[] {
     const set = this.ephemerals.get(sessionId);
     if (!set) return [];
-    return javaHashSetCloneOrder(set, this.ephemeralBuckets.get(sessionId) ?? EPHEMERAL_SET_BUCKETS);
+    return javaHashSetCloneOrder(set, set.buckets);
   }
 
   private addEphemeral(sessionId: bigint, path: string): void {
     let set = this.ephemerals.get(sessionId);
-    if (!set) this.ephemerals.set(sessionId, (set = new Set()));
+    if (!set) this.ephemerals.set(sessionId, (set = new EphemeralSet()));
     set.add(path);
-    this.ephemeralBuckets.set(sessionId, grownBuckets(this.ephemeralBuckets.get(sessionId) ?? EPHEMERAL_SET_BUCKETS, set.size));
+    set.buckets = grownBuckets(set.buckets, set.size);
   }
 
   sessionsWithEphemerals(): IterableIterator<bigint> {
@@ -745,7 +748,6 @@ export class DataTree {
         const listed = new Set(paths);
         for (const p of this.ephemeralsListed(sessionId)) if (!listed.has(p)) paths.push(p);
         this.ephemerals.delete(sessionId);
-        this.ephemeralBuckets.delete(sessionId);
         for (const p of paths) this.deleteNode(p, zxid);
         break;
       }
