@@ -6,7 +6,7 @@ import * as zlib from 'node:zlib';
 import { OpCode } from '../src/protocol/constants';
 import type { ACL } from '../src/protocol/generated/records';
 import { DataTree, OPEN_ACL_UNSAFE, type ZNode } from '../src/storage/datatree';
-import { computeTreeDigest, nodeDigest, TreeDigest } from '../src/storage/digest';
+import { computeTreeDigest, crc32Range, nodeDigest, TreeDigest } from '../src/storage/digest';
 import { snapshotDumpMain } from '../src/storage/snapdump';
 import {
   CorruptSnapshotError,
@@ -367,6 +367,27 @@ t.test('ACL ids stay stable across snapshots of one tree', async (t) => {
   t.equal(firstDiff(again, first), -1, 'the read tree writes the same ids');
   const aclMap = (buf: Buffer): number => buf.readInt32BE(16 + 4);
   t.equal(aclMap(serializeSnapshot(b.tree, new Map(), b.zxid)), aclMap(first), 'no new ACL id for a known list');
+});
+
+t.test('CRC-32 eight bytes at a time equals the byte-at-a-time definition', async (t) => {
+  const reference = (b: Uint8Array, from: number, to: number, value: number): number => {
+    let c = ~value;
+    for (let i = from; i < to; i++) {
+      c ^= b[i];
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    }
+    return ~c >>> 0;
+  };
+  const b = Buffer.alloc(300);
+  for (let i = 0; i < b.length; i++) b[i] = (i * 131 + 7) & 0xff;
+  const wrong: string[] = [];
+  for (let from = 0; from < 20; from++)
+    for (let len = 0; len < 70; len++)
+      for (const value of [0, 1, 0xdeadbeef]) {
+        if (crc32Range(b, from, from + len, value) !== reference(b, from, from + len, value)) wrong.push(`${from}+${len}@${value}`);
+      }
+  t.same(wrong, []);
+  t.equal(crc32Range(Buffer.from('123456789'), 0, 9), 0xcbf43926, 'the standard check value');
 });
 
 t.test('tree digest', async (t) => {

@@ -21,17 +21,44 @@ const STAT_BYTES = 60;
 
 type Crc32 = (data: Uint8Array, value?: number) => number;
 
-const crcTable = new Int32Array(256);
+/**
+ * CRC-32 tables for eight bytes at a time ("slicing-by-8"): table k (at k * 256) is the CRC of a
+ * byte followed by k zero bytes. Twice as fast as a byte at a time, and snapshot loading computes
+ * every node's digest.
+ */
+const crcTables = new Int32Array(256 * 8);
 for (let n = 0; n < 256; n++) {
   let c = n;
   for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  crcTable[n] = c;
+  crcTables[n] = c;
+}
+for (let n = 0; n < 256; n++) {
+  let c = crcTables[n];
+  for (let k = 1; k < 8; k++) {
+    c = crcTables[c & 0xff] ^ (c >>> 8);
+    crcTables[k * 256 + n] = c;
+  }
 }
 
 /** CRC-32 of data[from, to): for short ranges, cheaper than a view for zlib's. */
-function crc32Range(data: Uint8Array, from: number, to: number, value = 0): number {
+export function crc32Range(data: Uint8Array, from: number, to: number, value = 0): number {
+  const t = crcTables;
   let c = ~value;
-  for (let i = from; i < to; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  let i = from;
+  for (; i + 8 <= to; i += 8) {
+    const a = c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
+    const b = data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24);
+    c =
+      t[1792 + (a & 0xff)] ^
+      t[1536 + ((a >>> 8) & 0xff)] ^
+      t[1280 + ((a >>> 16) & 0xff)] ^
+      t[1024 + (a >>> 24)] ^
+      t[768 + (b & 0xff)] ^
+      t[512 + ((b >>> 8) & 0xff)] ^
+      t[256 + ((b >>> 16) & 0xff)] ^
+      t[b >>> 24];
+  }
+  for (; i < to; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }
 

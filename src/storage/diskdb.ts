@@ -163,17 +163,27 @@ export class DiskDatabase implements Database {
       .then((file) => {
         const ms = performance.now() - snapStarted;
         db.startup.snapshotMs = ms;
+        // The start is done once its garbage is gone (see heap.ts); then it is reported.
+        db.finishStart();
         db.onSnapshot?.(ms);
         log.info({ file, zxid: '0x' + zxid.toString(16), ms: Math.round(ms) }, 'start snapshot taken');
       })
-      .catch((e) => log.error({ err: (e as Error).message }, 'start snapshot failed; the txn log still holds every txn'))
-      .finally(() => {
-        db.snapshotting = undefined;
-        collectGarbage();
-        releaseYoungGeneration();
-      });
+      .catch((e) => {
+        db.finishStart();
+        log.error({ err: (e as Error).message }, 'start snapshot failed; the txn log still holds every txn');
+      })
+      .finally(() => (db.snapshotting = undefined));
     db.schedulePurge();
     return db;
+  }
+
+  private startFinished = false;
+
+  private finishStart(): void {
+    if (this.startFinished) return;
+    this.startFinished = true;
+    collectGarbage();
+    releaseYoungGeneration();
   }
 
   /** snapCount/2 plus a random part of snapCount/2, as ZooKeeper spreads snapshots. */
