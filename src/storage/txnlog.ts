@@ -207,7 +207,9 @@ function recordAt(c: FileCursor, offset: number): RecordAt {
   if (body[RECORD_HEAD_BYTES + len] !== END_OF_RECORD) {
     return { kind: 'bad', reason: `missing end-of-record byte 0x42 (found 0x${body[RECORD_HEAD_BYTES + len].toString(16)})`, extent: offset + total };
   }
-  return { kind: 'entry', entry: Buffer.from(entry), next: offset + total };
+  // A view into the cursor's buffer: every reader decodes it (copying what it keeps) before the
+  // next read.
+  return { kind: 'entry', entry, next: offset + total };
 }
 
 /**
@@ -344,7 +346,9 @@ export function* readTxnLog(dataLogDir: string, fromZxid: bigint, opts: ReadOpti
       }
       const d = decodeAt(file, item.offset, item.entry);
       if (d.txn.hdr.zxid < fromZxid) continue;
-      yield { ...d, file, offset: item.offset };
+      const entry: LogEntry = { txn: d.txn, file, offset: item.offset };
+      if (d.digest !== undefined) entry.digest = d.digest;
+      yield entry;
     }
   }
 }
