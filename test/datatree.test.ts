@@ -238,3 +238,34 @@ t.test('stat slots are reused: churn does not grow them', async (t) => {
   t.equal(released.st.int(released.at, VERSION), value, 'a released holder keeps its numbers (and releasing twice is harmless)');
   t.equal(released.st.retired, true);
 });
+
+t.test('replay makes the same tree as apply, without events', async (t) => {
+  const applied = new DataTree(true);
+  const replayed = new DataTree(true);
+  const prep = new Prep(applied, new AuthRegistry(undefined, false), { extendedTypesEnabled: true, reconfigEnabled: false, enforceQuota: true });
+  const writes: WriteRequest[] = [
+    { type: OpCode.create2, record: { path: '/r', data: Buffer.from('root'), acl: OPEN_ACL_UNSAFE, flags: 0 } },
+    { type: OpCode.create2, record: { path: '/r/s-', data: null, acl: OPEN_ACL_UNSAFE, flags: CreateFlag.PERSISTENT_SEQUENTIAL } },
+    { type: OpCode.create2, record: { path: '/r/e', data: Buffer.from('eph'), acl: OPEN_ACL_UNSAFE, flags: CreateFlag.EPHEMERAL } },
+    { type: OpCode.setData, record: { path: '/r', data: Buffer.from('changed'), version: -1 } },
+    { type: OpCode.delete, record: { path: '/r/s-0000000000', version: -1 } },
+  ];
+  let zxid = 0n;
+  for (const req of writes) {
+    zxid++;
+    const body = prep.prepare(req, SESSION, IP, zxid);
+    const txn = { hdr: { clientId: SESSION, cxid: 1, zxid, time: 5000n + zxid, type: body.type }, body };
+    const out = applied.apply(txn);
+    prep.applied(zxid);
+    t.ok(out.events.length > 0, `apply of ${req.type} reports events`);
+    replayed.replay(txn);
+  }
+  t.equal(replayed.digest.value, applied.digest.value, 'same tree digest');
+  for (const p of applied.paths()) t.same(replayed.statOf(replayed.getNode(p)!), applied.statOf(applied.getNode(p)!), `${p}: same Stat`);
+  t.same([...replayed.paths()], [...applied.paths()]);
+  t.same([...replayed.ephemeralsOf(SESSION)], ['/r/e']);
+  // After a replay, apply reports again.
+  const after = replayed.apply({ hdr: { clientId: SESSION, cxid: 1, zxid: 99n, time: 6000n, type: OpCode.setData }, body: { type: OpCode.setData, record: { path: '/r', data: Buffer.from('x'), version: 2 } } });
+  t.equal(after.events.length, 1, 'apply after replay reports its event');
+  t.ok(after.result.stat, 'and its Stat');
+});

@@ -416,6 +416,8 @@ export class DataTree {
   lastProcessedZxid = 0n;
   /** Told when a subtree goes past a soft quota (ZooKeeper logs a warning and goes on). */
   onQuotaExceeded: (message: string) => void = () => undefined;
+  /** Whether apply makes results' Stats and watch events (not while replaying). */
+  private reporting = true;
   /** Events of the txn being applied; handed out with its result. */
   private events: WatchEvent[] = [];
   /** Snapshots in progress (see snapshot.ts). */
@@ -665,6 +667,19 @@ export class DataTree {
     return count;
   }
 
+  /**
+   * Applies a txn as recovery replays it: the same changes, without the reply's Stat or watch
+   * events, which nobody would read.
+   */
+  replay(txn: Txn): void {
+    this.reporting = false;
+    try {
+      this.apply(txn);
+    } finally {
+      this.reporting = true;
+    }
+  }
+
   /** Applies a txn; returns the result and the watch events it caused, in order. */
   apply(txn: Txn): { result: TxnResult; events: WatchEvent[] } {
     this.events = [];
@@ -759,7 +774,7 @@ export class DataTree {
         r.err = r.multi.find((m) => m.err !== Err.OK)?.err ?? Err.OK;
         break;
     }
-    if (r.err === Err.OK && r.path !== undefined && body.type !== OpCode.delete && body.type !== OpCode.deleteContainer) {
+    if (this.reporting && r.err === Err.OK && r.path !== undefined && body.type !== OpCode.delete && body.type !== OpCode.deleteContainer) {
       const n = this.getNode(r.path);
       if (n) r.stat = this.statOf(n);
     }
@@ -784,7 +799,7 @@ export class DataTree {
   }
 
   private emit(type: number, path: string, acl: ACL[]): void {
-    this.events.push({ type, path, acl });
+    if (this.reporting) this.events.push({ type, path, acl });
   }
 
   private createNode(

@@ -74,7 +74,7 @@ export function recover(config: ServerConfig, log: Logger): Recovered {
         throw new RecoveryError(
           `txns 0x${(tree.lastProcessedZxid + 1n).toString(16)} to 0x${(txn.hdr.zxid - 1n).toString(16)} are missing before ${entry.file} offset ${entry.offset}; refusing to start`,
         );
-      tree.apply(txn);
+      tree.replay(txn);
       trackSessions(sessions, txn);
       replayed++;
     }
