@@ -191,19 +191,9 @@ export class ZNode implements SlotHolder {
   /** Writes the stored Stat fields as a StatPersisted. */
   writeStatPersisted(w: JuteWriter): void {
     w.ensure(StatPersisted_SIZE);
-    const b = w.buf;
     const p = w.pos;
-    const st = this.st;
-    const i = this.at;
-    st.writeLongBE(i, S.CZXID, b, p);
-    st.writeLongBE(i, S.MZXID, b, p + 8);
-    st.writeLongBE(i, S.CTIME, b, p + 16);
-    st.writeLongBE(i, S.MTIME, b, p + 24);
-    b.writeInt32BE(st.int(i, S.VERSION), p + 32);
-    b.writeInt32BE(st.int(i, S.CVERSION), p + 36);
-    b.writeInt32BE(st.int(i, S.AVERSION), p + 40);
-    b.writeBigInt64BE(this.ephemeralOwner, p + 44);
-    st.writeLongBE(i, S.PZXID, b, p + 52);
+    this.writeStatHead(w.buf, p, this.st.int(this.at, S.CVERSION), this.ephemeralOwner);
+    this.st.writeLongBE(this.at, S.PZXID, w.buf, p + 52);
     w.pos = p + StatPersisted_SIZE;
   }
 
@@ -215,6 +205,15 @@ export class ZNode implements SlotHolder {
     w.ensure(Stat_SIZE);
     const b = w.buf;
     const p = w.pos;
+    this.writeStatHead(b, p, this.st.int(this.at, S.CVERSION) * 2 - this.childCount, owner);
+    b.writeInt32BE(this.dataLength, p + 52);
+    b.writeInt32BE(this.childCount, p + 56);
+    this.st.writeLongBE(this.at, S.PZXID, b, p + 60);
+    w.pos = p + Stat_SIZE;
+  }
+
+  /** The first 52 bytes, the same in Stat and StatPersisted: czxid to ephemeralOwner. */
+  private writeStatHead(b: Buffer, p: number, cversion: number, owner: bigint): void {
     const st = this.st;
     const i = this.at;
     st.writeLongBE(i, S.CZXID, b, p);
@@ -222,13 +221,9 @@ export class ZNode implements SlotHolder {
     st.writeLongBE(i, S.CTIME, b, p + 16);
     st.writeLongBE(i, S.MTIME, b, p + 24);
     b.writeInt32BE(st.int(i, S.VERSION), p + 32);
-    b.writeInt32BE(st.int(i, S.CVERSION) * 2 - this.childCount, p + 36);
+    b.writeInt32BE(cversion, p + 36);
     b.writeInt32BE(st.int(i, S.AVERSION), p + 40);
     b.writeBigInt64BE(owner, p + 44);
-    b.writeInt32BE(this.dataLength, p + 52);
-    b.writeInt32BE(this.childCount, p + 56);
-    st.writeLongBE(i, S.PZXID, b, p + 60);
-    w.pos = p + Stat_SIZE;
   }
 
   /** The stat bytes the node digest covers, in its order: czxid mzxid pzxid ctime mtime version cversion aversion ephemeralOwner. */
