@@ -400,7 +400,7 @@ t.test('tree digest', async (t) => {
   for (const p of tree.paths()) d.afterChange(p, tree.getNode(p)!);
   t.equal(d.value, computeTreeDigest(tree));
   const n = tree.getNode('/a')!;
-  d.beforeChange('/a', n);
+  d.beforeChange(n);
   n.data = Buffer.from('changed');
   n.version++;
   d.afterChange('/a', n);

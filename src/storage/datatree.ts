@@ -12,6 +12,13 @@ import {
 import { type ACL, type Stat, Stat_SIZE, StatPersisted_SIZE } from '../protocol/generated/records';
 import { basename, join, parentOf, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetCloneOrder, javaHashSetOrder } from './childorder';
+import { TreeDigest } from './digest';
+import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
+import type { Txn, TxnBody } from './txn';
+import type { JuteWriter } from '../protocol/jute';
+import * as S from './statslots';
+import type { NameTable } from './names';
+import { type SlotHolder, type StatChunk, StatSlots } from './statslots';
 
 /** A session's ephemerals live in a HashSet of the default 16 buckets. */
 const EPHEMERAL_SET_BUCKETS = 16;
@@ -20,13 +27,6 @@ const EPHEMERAL_SET_BUCKETS = 16;
 class EphemeralSet extends Set<string> {
   buckets = EPHEMERAL_SET_BUCKETS;
 }
-import { TreeDigest } from './digest';
-import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
-import type { Txn, TxnBody } from './txn';
-import type { JuteWriter } from '../protocol/jute';
-import * as S from './statslots';
-import type { NameTable } from './names';
-import { type SlotHolder, type StatChunk, StatSlots } from './statslots';
 
 /** A read-only set of child names over some store of them; the rest follows from keys(). */
 abstract class NameSet implements ReadonlySet<string> {
@@ -173,7 +173,7 @@ export class ZNode implements SlotHolder {
     this.st.setInt(this.at, S.DIGEST, v | 0);
   }
 
-  /** Sets the stored Stat fields from a StatPersisted as a snapshot holds it (68 bytes at `at`). */
+  /** Sets the stored Stat fields from a StatPersisted as a snapshot holds it (60 bytes at `at`). */
   readStatPersisted(b: Buffer, at: number): void {
     const st = this.st;
     const i = this.at;
@@ -444,7 +444,7 @@ export class DataTree {
 
   /** Before a node's data, Stat, ACL or children change, or it is deleted. */
   private beforeMutate(path: string, node: ZNode): void {
-    this.digest.beforeChange(path, node);
+    this.digest.beforeChange(node);
     this.preserve(path, node);
   }
 
@@ -480,10 +480,6 @@ export class DataTree {
     /** Where equal child names are shared during a load. */
     names?: NameTable,
   ): ZNode {
-    // ephemeralOwner is 8 bytes at +44; most nodes have none.
-    const owner = b.readInt32BE(statAt + 44) === 0 && b.readInt32BE(statAt + 48) === 0 ? ZERO : b.readBigInt64BE(statAt + 44);
-    const node = new ZNode(this.slots, data, this.acls.intern(acl), ZERO, ZERO, owner);
-    node.readStatPersisted(b, statAt);
     let parentPath = '';
     let parent: ZNode | undefined;
     let name = '';
@@ -491,15 +487,16 @@ export class DataTree {
       parentPath = parentOf(path);
       // Snapshots list nodes parents first, siblings together: the last parent is usually this one's.
       parent = parentPath === this.lastRestoredParentPath ? this.lastRestoredParent : this.getNode(parentPath);
-      if (!parent) {
-        this.slots.release(node);
-        throw new Error(`snapshot node ${path} comes before its parent`);
-      }
+      if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
       this.lastRestoredParentPath = parentPath;
       this.lastRestoredParent = parent;
       name = basename(path);
       if (names !== undefined) name = names.intern(name);
     }
+    // ephemeralOwner is 8 bytes at +44; most nodes have none.
+    const owner = b.readInt32BE(statAt + 44) === 0 && b.readInt32BE(statAt + 48) === 0 ? ZERO : b.readBigInt64BE(statAt + 44);
+    const node = new ZNode(this.slots, data, this.acls.intern(acl), ZERO, ZERO, owner);
+    node.readStatPersisted(b, statAt);
     const old = parent === undefined ? this.root : parent.child(name);
     if (old) {
       this.beforeMutate(path, old);

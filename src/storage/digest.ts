@@ -138,7 +138,7 @@ export class TreeDigest {
   }
 
   /** Before a node's data or stat changes, or it goes: its digest, as last computed, leaves the sum. */
-  beforeChange(_path: string, node: ZNode): void {
+  beforeChange(node: ZNode): void {
     this.remove(node.digest);
   }
 

@@ -108,13 +108,14 @@ export class StatSlots {
   private readonly freeChunks: StatChunk[] = [];
   private readonly freeSlots: number[] = [];
   private retired = new StatChunk(SLOTS_PER_RETIRED_CHUNK, true);
-  private chunksMade = 1;
   private retiredNext = 0;
+  /** Slots held by live nodes. */
+  private live = 0;
 
   /** Gives `h` a slot, zeroed. */
   place(h: SlotHolder): void {
-    const free = this.freeSlots.length;
-    if (free > 0) {
+    this.live++;
+    if (this.freeSlots.length > 0) {
       const chunk = this.freeChunks.pop()!;
       const slot = this.freeSlots.pop()!;
       chunk.longs.fill(0n, slot * LONGS, slot * LONGS + LONGS);
@@ -125,7 +126,6 @@ export class StatSlots {
     }
     if (this.next === SLOTS_PER_CHUNK) {
       this.chunk = new StatChunk(SLOTS_PER_CHUNK);
-      this.chunksMade++;
       this.next = 0;
     }
     h.st = this.chunk;
@@ -135,6 +135,7 @@ export class StatSlots {
   /** Takes back `h`'s slot for reuse; `h` keeps its numbers in a slot of its own. */
   release(h: SlotHolder): void {
     if (h.st.retired) return;
+    this.live--;
     if (this.retiredNext === SLOTS_PER_RETIRED_CHUNK) {
       this.retired = new StatChunk(SLOTS_PER_RETIRED_CHUNK, true);
       this.retiredNext = 0;
@@ -149,6 +150,6 @@ export class StatSlots {
 
   /** Slots held by live nodes. */
   get inUse(): number {
-    return this.chunksMade * SLOTS_PER_CHUNK - (SLOTS_PER_CHUNK - this.next) - this.freeSlots.length;
+    return this.live;
   }
 }
