@@ -269,3 +269,20 @@ t.test('replay makes the same tree as apply, without events', async (t) => {
   t.equal(after.events.length, 1, 'apply after replay reports its event');
   t.ok(after.result.stat, 'and its Stat');
 });
+
+t.test('equal ACL lists are shared, whatever order they come in', async (t) => {
+  const w = world();
+  const readOnly = [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }];
+  const ipAll = [{ perms: Perms.ALL, id: { scheme: 'ip', id: '127.0.0.1' } }];
+  const lists = [OPEN_ACL_UNSAFE, readOnly, readOnly, ipAll, OPEN_ACL_UNSAFE, ipAll, readOnly];
+  // Fresh copies each time, as a request decodes them.
+  lists.forEach((acl, i) => w.create(`/n${i}`, 0, null, JSON.parse(JSON.stringify(acl))));
+  const aclOf = (i: number) => w.tree.getNode(`/n${i}`)!.acl;
+  t.equal(aclOf(0), aclOf(4), 'open lists share one array');
+  t.equal(aclOf(1), aclOf(2), 'read-only lists in a row');
+  t.equal(aclOf(1), aclOf(6), 'read-only lists apart');
+  t.equal(aclOf(3), aclOf(5), 'ip lists apart');
+  t.not(aclOf(0), aclOf(1));
+  t.same(aclOf(3), ipAll, 'with the entries given');
+  t.same(aclOf(6), readOnly);
+});

@@ -180,7 +180,7 @@ function preserversOf(tree: DataTree): unknown[] {
   return (tree as unknown as { preservers: unknown[] }).preservers;
 }
 
-async function snapshotWhileChanging(t: Test, seed: number, sliceSteps: number, txnsPerPause: number): Promise<void> {
+async function snapshotWhileChanging(t: Test, seed: number, sliceSteps: number, txnsPerPause: number, nodesPerStep: number): Promise<void> {
   const live = new Db();
   const frozen = new Db();
   populate(live);
@@ -192,6 +192,7 @@ async function snapshotWhileChanging(t: Test, seed: number, sliceSteps: number, 
   let pauses = 0;
   const chunks = await serializeSnapshotChunksConcurrently(live.tree, live.sessions, z, {
     sliceSteps,
+    nodesPerStep,
     sliceMs: Infinity,
     pause: async () => {
       pauses++;
@@ -215,15 +216,17 @@ async function snapshotWhileChanging(t: Test, seed: number, sliceSteps: number, 
   t.equal(computeTreeDigest(loaded.tree), live.tree.digest.value);
 }
 
-for (const [seed, sliceSteps, txnsPerPause] of [
-  [1, 1, 1],
-  [2, 3, 2],
-  [3, 7, 1],
-  [4, 40, 5],
-  [5, 400, 50],
+for (const [seed, sliceSteps, txnsPerPause, nodesPerStep] of [
+  [1, 1, 1, 1],
+  [2, 3, 2, 1],
+  [3, 7, 1, 1],
+  [4, 40, 5, 1],
+  [5, 400, 50, 1],
+  [6, 1, 1, 3],
+  [7, 1, 2, 32],
 ] as const) {
-  t.test(`txns between slices (seed ${seed}, ${sliceSteps} steps a slice, ${txnsPerPause} txns a pause)`, (t) =>
-    snapshotWhileChanging(t, seed, sliceSteps, txnsPerPause),
+  t.test(`txns between slices (seed ${seed}, ${sliceSteps} steps of ${nodesPerStep} nodes a slice, ${txnsPerPause} txns a pause)`, (t) =>
+    snapshotWhileChanging(t, seed, sliceSteps, txnsPerPause, nodesPerStep),
   );
 }
 
@@ -235,7 +238,7 @@ t.test('an unchanged tree gives the bytes of the synchronous snapshot, by defaul
   const chunks = await serializeSnapshotChunksConcurrently(db.tree, db.sessions, db.zxid, { sliceMs: 0 });
   t.ok(chunks.length >= 1);
   t.ok(Buffer.concat(chunks).equals(sync));
-  const noDigest = await serializeSnapshotChunksConcurrently(db.tree, db.sessions, db.zxid, { digest: null, sliceSteps: 5 });
+  const noDigest = await serializeSnapshotChunksConcurrently(db.tree, db.sessions, db.zxid, { digest: null, sliceSteps: 5, nodesPerStep: 1 });
   t.ok(Buffer.concat(noDigest).equals(serializeSnapshot(db.tree, db.sessions, db.zxid, { digest: null })), 'without the digest section too');
 });
 
@@ -254,6 +257,7 @@ t.test('writeSnapshot (plain and gz) while txns are applied', async (t) => {
       compression,
       fsync: false,
       sliceSteps: 4,
+      nodesPerStep: 1,
       pause: () =>
         new Promise((resolve) =>
           setImmediate(() => {
@@ -283,6 +287,7 @@ t.test('a failed snapshot stops keeping copies', async (t) => {
   await t.rejects(
     serializeSnapshotChunksConcurrently(db.tree, db.sessions, db.zxid, {
       sliceSteps: 10,
+      nodesPerStep: 1,
       pause: async () => {
         if (++pauses === 3) throw new Error('stop');
       },

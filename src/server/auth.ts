@@ -159,6 +159,8 @@ export class AuthRegistry {
   /** Validates an ACL list from a request and expands `auth` ids; throws INVALIDACL. */
   fixupACL(path: string, ids: readonly Id[], acl: ACL[]): ACL[] {
     if (acl.length === 0) throw new KeeperError(Err.INVALIDACL, path);
+    // Most creates carry the open ACL alone: nothing to expand or drop.
+    if (acl.length === 1 && acl[0].id.scheme === 'world' && acl[0].id.id === 'anyone') return acl;
     const out: ACL[] = [];
     const seen = new Set<string>();
     const add = (a: ACL) => {

@@ -373,13 +373,28 @@ export const OPEN_ACL_UNSAFE: ACL[] = [{ perms: Perms.ALL, id: { scheme: 'world'
 
 export const READ_ACL_UNSAFE: ACL[] = [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }];
 
+export function sameAclList(a: readonly ACL[], b: readonly ACL[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i].perms !== b[i].perms || a[i].id.scheme !== b[i].id.scheme || a[i].id.id !== b[i].id.id) return false;
+  }
+  return true;
+}
+
 /** Interns equal ACL lists so that nodes share one array. */
 class AclCache {
   private readonly byKey = new Map<string, ACL[]>();
   /** The interned lists themselves: interning one again is a lookup by identity. */
   private readonly members = new Set<ACL[]>();
+  /** The list interned last: creates in a row mostly carry equal lists. */
+  private last: ACL[] | undefined;
   intern(acl: ACL[]): ACL[] {
     if (this.members.has(acl)) return acl;
+    if (this.last !== undefined && sameAclList(acl, this.last)) return this.last;
+    this.last = this.internByKey(acl);
+    return this.last;
+  }
+  private internByKey(acl: ACL[]): ACL[] {
     const key = acl.map((a) => `${a.perms}:${a.id.scheme}:${a.id.id}`).join(',');
     let found = this.byKey.get(key);
     if (!found) {

@@ -33,7 +33,7 @@ import {
 } from '../protocol/generated/records';
 import { Adler32, adler32 } from './adler32';
 import { grownBuckets, javaHashSetOrder, tableSizeFor } from './childorder';
-import { DataTree, OPEN_ACL_UNSAFE, type NodePreserver, ZNode } from './datatree';
+import { DataTree, OPEN_ACL_UNSAFE, sameAclList, type NodePreserver, ZNode } from './datatree';
 import { DIGEST_VERSION, nodeDigestOfStored } from './digest';
 import { NameTable } from './names';
 import { CONFIG_PATH, join, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
@@ -162,14 +162,6 @@ class AclIdRecorder {
   }
 }
 
-function sameAcl(a: readonly ACL[], b: readonly ACL[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i].perms !== b[i].perms || a[i].id.scheme !== b[i].id.scheme || a[i].id.id !== b[i].id.id) return false;
-  }
-  return true;
-}
-
 // ---------------------------------------------------------------------------------------------
 // A consistent view of a changing tree. A snapshot is the tree as of its zxid, but it is written
 // in slices while txns go on being applied. The tree tells the view before it changes a node (see
@@ -244,9 +236,18 @@ class SnapshotView implements NodePreserver {
     return this.keptNode.get(path) ?? this.tree.getNode(path);
   }
 
+  /**
+   * The node that was at `path` (child `name` of `parent`, the node at the parent's path at the
+   * start) at the start. A child unchanged since is still in that parent: had the parent gone, its
+   * children would have gone before it, and been kept.
+   */
+  childAt(parent: ZNode, path: string, name: string): ZNode | undefined {
+    return (this.keptNode.size === 0 ? undefined : this.keptNode.get(path)) ?? parent.child(name);
+  }
+
   /** The fields at the start of a node that was in the tree then. */
   stateOf(node: ZNode): NodeState {
-    return this.kept.get(node) ?? node;
+    return (this.kept.size === 0 ? undefined : this.kept.get(node)) ?? node;
   }
 }
 
@@ -286,6 +287,11 @@ class CheckedSink {
 
 export interface SerializeOptions {
   /**
+   * Nodes a step handles in each pass over the nodes (default 32): a resumption of the walk per
+   * node cost about as much as the node's bytes.
+   */
+  nodesPerStep?: number;
+  /**
    * The digest section: by default the tree's digest at `zxid` (an empty one at zxid 0, as
    * ZooKeeper writes before its first txn); null leaves the section out, as ZooKeeper does with
    * `zookeeper.digest.enabled=false`.
@@ -296,15 +302,16 @@ export interface SerializeOptions {
 export interface ConcurrentSerializeOptions extends SerializeOptions {
   /** Longest run of work between two pauses, in ms (default 5). */
   sliceMs?: number;
-  /** At most this many steps (about one per node and pass) between two pauses (default no limit). */
+  /** At most this many steps between two pauses (default no limit). */
   sliceSteps?: number;
   /** How the work gives way to the event loop between slices (default: setImmediate). */
   pause?: () => Promise<void>;
 }
 
 const DEFAULT_SLICE_MS = 5;
+const DEFAULT_NODES_PER_STEP = 32;
 /** The clock is read every this many steps. */
-const STEPS_PER_CLOCK_READ = 16;
+const STEPS_PER_CLOCK_READ = 2;
 
 /**
  * One snapshot of a tree as it is when the job is made: the sessions, the digest and (through the
@@ -333,7 +340,7 @@ class SnapshotJob {
     this.view = new SnapshotView(tree);
     tree.addPreserver(this.view);
     // Every node there now is reached by the walk, and no other.
-    this.steps = this.run(sessionList, digest, tree.nodeCount);
+    this.steps = this.run(sessionList, digest, tree.nodeCount, Math.max(1, opts.nodesPerStep ?? DEFAULT_NODES_PER_STEP));
   }
 
   /** Does a step; true when the snapshot is complete (its bytes are in `chunks`). */
@@ -351,7 +358,7 @@ class SnapshotJob {
     this.tree.removePreserver(this.view);
   }
 
-  private *run(sessionList: [bigint, number][], digest: SnapshotDigest | null, expected: number): Generator<undefined, Buffer[]> {
+  private *run(sessionList: [bigint, number][], digest: SnapshotDigest | null, expected: number, nodesPerStep: number): Generator<undefined, Buffer[]> {
     const { tree, view } = this;
 
     // 1. Every node, parents first, as of the start. Paths are kept as UTF-8 bytes rather than
@@ -365,9 +372,11 @@ class SnapshotJob {
     let count = 0;
     // Pre-order, one node per step: a parent's children are taken one at a time from its frame,
     // so that a parent with a million children is not one long step.
-    const frames: { parent: string; kids: string[]; next: number }[] = [];
+    const frames: { parent: string; node: ZNode; kids: string[]; next: number }[] = [];
     let p: string | undefined = '/';
+    let untilYield = nodesPerStep;
     for (;;) {
+      let node: ZNode | undefined;
       if (p === undefined) {
         const top = frames[frames.length - 1];
         if (top === undefined) break;
@@ -375,9 +384,12 @@ class SnapshotJob {
           frames.pop();
           continue;
         }
-        p = join(top.parent, top.kids[top.next++]);
+        const name = top.kids[top.next++];
+        p = join(top.parent, name);
+        node = view.childAt(top.node, p, name);
+      } else {
+        node = view.nodeAt(p);
       }
-      const node = view.nodeAt(p);
       if (!node) throw new Error(`snapshot: ${p} was removed without its state being kept`);
       if (count === nodes.length) {
         nodes = nodes.concat(new Array<ZNode>(count));
@@ -401,10 +413,13 @@ class SnapshotJob {
       if (s.children.size > 0) {
         const kids = javaHashSetOrder(s.children, s.childBuckets);
         view.listed(p, kids.length);
-        frames.push({ parent: p, kids, next: 0 });
+        frames.push({ parent: p, node, kids, next: 0 });
       }
       p = undefined;
-      yield;
+      if (--untilYield === 0) {
+        untilYield = nodesPerStep;
+        yield;
+      }
     }
     view.walked = true;
 
@@ -424,7 +439,10 @@ class SnapshotJob {
           if (id > index) index = id;
         }
       }
-      yield;
+      if (--untilYield === 0) {
+        untilYield = nodesPerStep;
+        yield;
+      }
     }
     const idFor = (acl: ACL[]): bigint => {
       let id = idOfList.get(acl);
@@ -444,10 +462,13 @@ class SnapshotJob {
       let id = ids[i];
       if (id === undefined) {
         const acl = view.stateOf(nodes[i]).acl;
-        ids[i] = id = builtIn.has(i) && sameAcl(acl, OPEN_ACL_UNSAFE) ? OPEN_UNSAFE_ACL_ID : idFor(acl);
+        ids[i] = id = builtIn.has(i) && sameAclList(acl, OPEN_ACL_UNSAFE) ? OPEN_UNSAFE_ACL_ID : idFor(acl);
       }
       if (id !== lastUsed) used.add((lastUsed = id));
-      yield;
+      if (--untilYield === 0) {
+        untilYield = nodesPerStep;
+        yield;
+      }
     }
     // Ids no node uses any more are not written (ZooKeeper drops them with their last user).
     for (const id of lists.keys()) if (!used.has(id)) lists.delete(id);
@@ -500,7 +521,10 @@ class SnapshotJob {
       sink.maybeFlush();
       // Remembered with the list it had then: a node whose ACL has changed since gets its new list's id.
       recorder.record(nodes[i], n.acl, ids[i]);
-      yield;
+      if (--untilYield === 0) {
+        untilYield = nodesPerStep;
+        yield;
+      }
     }
     w.writeString('/');
     sink.seal();
