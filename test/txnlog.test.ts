@@ -389,6 +389,8 @@ t.test('damage before the tail is a CorruptLogError naming file and offset', asy
     t.equal(err.offset, offsets[1], `${what}: offset of the damaged record`);
     t.match(err.reason, reason, what);
     t.same(seen, [1n], `${what}: txns before it were read`);
+    // Records before the zxid asked for are not decoded, but still checked.
+    t.throws(() => [...readTxnLog(dir, 4n)], { name: 'CorruptLogError', offset: offsets[1] }, `${what}: found when reading from a later zxid`);
   }
   // A bad header.
   const b = Buffer.from(original);
@@ -404,6 +406,12 @@ t.test('damage before the tail is a CorruptLogError naming file and offset', asy
   entry.writeInt32BE(77, 28);
   fs.writeFileSync(file, Buffer.concat([original.subarray(0, offsets[1]), frameEntry(entry), original.subarray(ends[1])]));
   t.throws(() => [...readTxnLog(dir, 0n)], { name: 'CorruptLogError', offset: offsets[1], message: /unknown 77/ });
+  // Before the zxid asked for, only the header's zxid is read: the record is passed over.
+  t.same(
+    [...readTxnLog(dir, 3n)].map((e) => e.txn.hdr.zxid),
+    [3n, 4n, 5n],
+    'an intact record before the zxid asked for is not decoded',
+  );
 });
 
 t.test('a torn tail in an older file (ZooKeeper restarted into a new file) is skipped and reported', async (t) => {
