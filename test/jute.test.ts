@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { JuteError, JuteReader, JuteWriter } from '../src/protocol/jute';
+import { getLong, JuteError, JuteReader, JuteWriter, putLong } from '../src/protocol/jute';
 import * as R from '../src/protocol/generated/records';
 import { OpCode } from '../src/protocol/constants';
 import { decodeMulti, encodeMultiResponse, type MultiOp, type MultiResult } from '../src/protocol/requests';
@@ -404,4 +404,30 @@ t.test('generate --check', async (t) => {
   t.equal(run(path.join(tmp, 'missing.ts')).status, 1, 'a missing file is stale');
   fs.writeFileSync(stale, current);
   t.equal(run(stale).status, 0, 'an exact copy is current');
+});
+
+t.test('longs are written and read as Buffer does, without its bigint arithmetic', async (t) => {
+  const values = [0n, 1n, -1n, 255n, 256n, 0x7fffffffn, 0x80000000n, -0x80000000n, 0x7fffffffffffffffn, -0x8000000000000000n, 0x0102030405060708n, -0x0102030405060708n];
+  for (let i = 0; i < 200; i++) values.push(BigInt.asIntN(64, BigInt(Math.floor(Math.random() * 2 ** 32)) * BigInt(Math.floor(Math.random() * 2 ** 32))));
+  const ours = Buffer.alloc(11);
+  const theirs = Buffer.alloc(11);
+  for (const v of values) {
+    // At an odd offset, between bytes that must stay as they are.
+    ours.fill(0xee);
+    theirs.fill(0xee);
+    putLong(ours, 3, v);
+    theirs.writeBigInt64BE(v, 3);
+    if (!ours.equals(theirs)) t.fail(`putLong ${v}: ${ours.toString('hex')} vs ${theirs.toString('hex')}`);
+    if (getLong(theirs, 3) !== v) t.fail(`getLong ${v}`);
+  }
+  t.pass(`${values.length} values agree`);
+  putLong(ours, 0, 2n ** 64n + 5n);
+  t.equal(ours.readBigInt64BE(0), 5n, 'a value past 64 bits is taken modulo 2^64');
+  const w = new JuteWriter(1);
+  w.writeLong(-2n);
+  w.writeLong(0x1122334455667788n);
+  const r = new JuteReader(w.toBuffer());
+  t.equal(r.readLong(), -2n);
+  t.equal(r.readLong(), 0x1122334455667788n);
+  t.throws(() => r.readLong(), /truncated/);
 });

@@ -3,6 +3,26 @@
  * A length of -1 stands for null on the wire.
  */
 
+// Longs go through an 8-byte scratch: Buffer's writeBigInt64BE splits the value with bigint
+// arithmetic, making several bigints per call, which was a tenth of the garbage a write made.
+const LONG_SCRATCH = new BigInt64Array(1);
+const LONG_BYTES = new Uint8Array(LONG_SCRATCH.buffer);
+/** Index in LONG_BYTES of the long's most significant byte. */
+const MSB = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 7 : 0;
+const STEP = MSB === 7 ? -1 : 1;
+
+/** Writes v (taken modulo 2^64, as a signed long) big-endian at b[pos, pos + 8), making no bigint. */
+export function putLong(b: Uint8Array, pos: number, v: bigint): void {
+  LONG_SCRATCH[0] = v;
+  for (let i = 0, k = MSB; i < 8; i++, k += STEP) b[pos + i] = LONG_BYTES[k];
+}
+
+/** The signed long big-endian at b[pos, pos + 8) (the caller checks the bounds). */
+export function getLong(b: Uint8Array, pos: number): bigint {
+  for (let i = 0, k = MSB; i < 8; i++, k += STEP) LONG_BYTES[k] = b[pos + i];
+  return LONG_SCRATCH[0];
+}
+
 export class JuteError extends Error {
   constructor(message: string, public readonly offset: number) {
     super(`${message} at offset ${offset}`);
@@ -37,7 +57,7 @@ export class JuteReader {
 
   readLong(): bigint {
     this.need(8);
-    const v = this.buf.readBigInt64BE(this.pos);
+    const v = getLong(this.buf, this.pos);
     this.pos += 8;
     return v;
   }
@@ -106,7 +126,7 @@ export class JuteWriter {
 
   writeLong(v: bigint): void {
     this.ensure(8);
-    this.buf.writeBigInt64BE(v, this.pos);
+    putLong(this.buf, this.pos, v);
     this.pos += 8;
   }
 

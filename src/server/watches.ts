@@ -59,6 +59,8 @@ export class WatchManager {
   }
 
   private triggerOne(e: WatchEvent): void {
+    // Most changes have no watcher at all: nothing to make then.
+    if (this.recursive.size === 0 && !this.data.has(e.path) && !this.child.has(e.path) && !this.persistent.has(e.path)) return;
     const delivered = new Set<Watcher>();
     const deliver = (w: Watcher) => {
       if (delivered.has(w)) return;

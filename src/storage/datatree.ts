@@ -15,7 +15,7 @@ import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetCloneOrder, javaHashSet
 import { TreeDigest } from './digest';
 import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
-import type { JuteWriter } from '../protocol/jute';
+import { putLong, type JuteWriter } from '../protocol/jute';
 import * as S from './statslots';
 import type { NameTable } from './names';
 import { type SlotHolder, type StatChunk, StatSlots } from './statslots';
@@ -223,7 +223,7 @@ export class ZNode implements SlotHolder {
     b.writeInt32BE(st.int(i, S.VERSION), p + 32);
     b.writeInt32BE(cversion, p + 36);
     b.writeInt32BE(st.int(i, S.AVERSION), p + 40);
-    b.writeBigInt64BE(owner, p + 44);
+    putLong(b, p + 44, owner);
   }
 
   /** The stat bytes the node digest covers, in its order: czxid mzxid pzxid ctime mtime version cversion aversion ephemeralOwner. */
@@ -238,7 +238,7 @@ export class ZNode implements SlotHolder {
     b.writeInt32BE(st.int(i, S.VERSION), 40);
     b.writeInt32BE(st.int(i, S.CVERSION), 44);
     b.writeInt32BE(st.int(i, S.AVERSION), 48);
-    b.writeBigInt64BE(this.ephemeralOwner, 52);
+    putLong(b, 52, this.ephemeralOwner);
   }
 
   /** The data as a new Buffer (null for a node created with null data). */
@@ -343,6 +343,8 @@ export function writeDataText(w: JuteWriter, t: string | null): void {
 }
 
 const ZERO = 0n;
+/** Txns whose results carry the node's Stat, as their replies do (a plain create's carries the path only). */
+const REPLY_HAS_STAT: ReadonlySet<number> = new Set([OpCode.create2, OpCode.createTTL, OpCode.createContainer, OpCode.setData, OpCode.setACL]);
 const NO_KIDS: ReadonlyMap<string, ZNode> = new Map();
 
 /**
@@ -781,7 +783,7 @@ export class DataTree {
         r.err = r.multi.find((m) => m.err !== Err.OK)?.err ?? Err.OK;
         break;
     }
-    if (this.reporting && r.err === Err.OK && r.path !== undefined && body.type !== OpCode.delete && body.type !== OpCode.deleteContainer) {
+    if (this.reporting && r.err === Err.OK && r.path !== undefined && REPLY_HAS_STAT.has(body.type)) {
       const n = this.getNode(r.path);
       if (n) r.stat = this.statOf(n);
     }

@@ -113,7 +113,9 @@ export function encodeFileHeaderBytes(dbid = 0n): Buffer {
 /** One framed record: checksum, length, entry, end-of-record byte. */
 export function frameEntry(entry: Buffer): Buffer {
   const out = Buffer.allocUnsafe(entry.length + RECORD_OVERHEAD_BYTES);
-  out.writeBigInt64BE(BigInt(adler32(entry)), 0);
+  // Adler-32 is unsigned 32-bit: the checksum long's high half is zero.
+  out.writeInt32BE(0, 0);
+  out.writeUInt32BE(adler32(entry), 4);
   out.writeInt32BE(entry.length, 8);
   entry.copy(out, RECORD_HEAD_BYTES);
   out[RECORD_HEAD_BYTES + entry.length] = END_OF_RECORD;
@@ -187,10 +189,12 @@ function recordAt(c: FileCursor, offset: number): RecordAt {
     if (head.every((b) => b === 0)) return { kind: 'end' };
     return { kind: 'bad', reason: `record header cut short (${head.length} of ${RECORD_HEAD_BYTES} bytes)`, extent: c.size };
   }
-  const crc = head.readBigInt64BE(0);
+  // The checksum long as two halves: no bigint per record.
+  const crcHigh = head.readInt32BE(0);
+  const crcLow = head.readUInt32BE(4);
   const len = head.readInt32BE(8);
   if (len === 0) {
-    if (crc === 0n) return { kind: 'end' };
+    if (crcHigh === 0 && crcLow === 0) return { kind: 'end' };
     return { kind: 'bad', reason: 'record with a checksum but zero length', extent: offset + RECORD_HEAD_BYTES };
   }
   if (len < 0 || len > MAX_ENTRY_BYTES) return { kind: 'bad', reason: `invalid record length ${len}`, extent: c.size };
@@ -200,9 +204,10 @@ function recordAt(c: FileCursor, offset: number): RecordAt {
   }
   const body = c.read(offset, total);
   const entry = body.subarray(RECORD_HEAD_BYTES, RECORD_HEAD_BYTES + len);
-  const sum = BigInt(adler32(entry));
-  if (sum !== crc) {
-    return { kind: 'bad', reason: `checksum mismatch (stored 0x${crc.toString(16)}, computed 0x${sum.toString(16)})`, extent: offset + total };
+  const sum = adler32(entry);
+  if (crcHigh !== 0 || sum !== crcLow) {
+    const stored = BigInt.asUintN(64, head.readBigInt64BE(0));
+    return { kind: 'bad', reason: `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${sum.toString(16)})`, extent: offset + total };
   }
   if (body[RECORD_HEAD_BYTES + len] !== END_OF_RECORD) {
     return { kind: 'bad', reason: `missing end-of-record byte 0x42 (found 0x${body[RECORD_HEAD_BYTES + len].toString(16)})`, extent: offset + total };

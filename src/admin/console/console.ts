@@ -421,7 +421,8 @@ export class WebConsole {
     else {
       const data = decodeData(body.data, body.encoding);
       if (name === 'set') op = { type: OpCode.setData, record: { path: p, data, version } };
-      else op = { type: OpCode.create, record: { path: p, data, acl: OPEN_ACL_UNSAFE, flags: body.sequential === true ? FLAG_PERSISTENT_SEQUENTIAL : FLAG_PERSISTENT } };
+      // create2: its result carries the new node's Stat.
+      else op = { type: OpCode.create2, record: { path: p, data, acl: OPEN_ACL_UNSAFE, flags: body.sequential === true ? FLAG_PERSISTENT_SEQUENTIAL : FLAG_PERSISTENT } };
     }
     let r;
     try {
