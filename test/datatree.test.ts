@@ -286,3 +286,26 @@ t.test('equal ACL lists are shared, whatever order they come in', async (t) => {
   t.same(aclOf(3), ipAll, 'with the entries given');
   t.same(aclOf(6), readOnly);
 });
+
+t.test('lookups under the parent found last follow the tree as it changes', async (t) => {
+  const w = world();
+  w.create('/a');
+  w.create('/a/b');
+  w.create('/a/b/c', 0, Buffer.from('first'));
+  t.equal(w.tree.getNode('/a/b/c')!.data!.toString(), 'first');
+  t.equal(w.tree.getNode('/a/b/x'), undefined, 'a missing sibling');
+  t.equal(w.tree.getNode('/a/b/c/'), undefined, 'a trailing slash');
+  t.equal(w.tree.getNode('/a/bc'), undefined, 'a name that starts like the parent');
+  t.equal(w.tree.getNode('/a/b')!.childCount, 1);
+  w.write({ type: OpCode.delete, record: { path: '/a/b/c', version: -1 } });
+  w.write({ type: OpCode.delete, record: { path: '/a/b', version: -1 } });
+  t.equal(w.tree.getNode('/a/b/c'), undefined, 'gone with its parent');
+  w.create('/a/b');
+  w.create('/a/b/c', 0, Buffer.from('second'));
+  t.equal(w.tree.getNode('/a/b/c')!.data!.toString(), 'second', 'the new node under the new parent');
+  w.create('/x');
+  w.create('/x/b');
+  w.create('/x/b/c', 0, Buffer.from('other'));
+  t.equal(w.tree.getNode('/x/b/c')!.data!.toString(), 'other', 'a parent of the same length elsewhere');
+  t.equal(w.tree.getNode('/a/b/c')!.data!.toString(), 'second');
+});

@@ -258,12 +258,11 @@ export class ZNode implements SlotHolder {
     return this.dataText === null;
   }
 
-  /** The data's bytes in `scratch.buf` (grown as needed), as a view; for checksums. */
-  dataInto(scratch: { buf: Buffer }): Buffer {
+  /** Copies the data's bytes to the start of `scratch.buf` (grown as needed); their count. For checksums. */
+  copyDataInto(scratch: { buf: Buffer }): number {
     const t = this.dataText ?? '';
     if (scratch.buf.length < t.length) scratch.buf = Buffer.allocUnsafe(t.length);
-    scratch.buf.write(t, 0, t.length, 'latin1');
-    return scratch.buf.subarray(0, t.length);
+    return scratch.buf.write(t, 0, t.length, 'latin1');
   }
 
   /** The data as it is now, in the form writeDataText takes (strings are immutable: a snapshot). */
@@ -328,6 +327,12 @@ export class ZNode implements SlotHolder {
     to.kids = this.kids;
     this.kids = undefined;
   }
+}
+
+/** Whether a and b have the same first `len` chars (both are at least that long). */
+function samePrefix(a: string, b: string, len: number): boolean {
+  for (let i = len - 1; i >= 0; i--) if (a.charCodeAt(i) !== b.charCodeAt(i)) return false;
+  return true;
 }
 
 /** Writes data kept as latin1 text as Jute's length-prefixed buffer. */
@@ -415,6 +420,14 @@ export class DataTree {
   private readonly slots = new StatSlots();
   private readonly root: ZNode;
   private count = 0;
+  /**
+   * The parent of the last node getNode walked to (not the root), and a path under it: creates
+   * and reads in a row mostly go under one parent, whose own walk is then skipped. Forgotten
+   * whenever a node leaves the tree.
+   */
+  private lastParent: ZNode | undefined;
+  private lastParentOf = '';
+  private lastParentLength = 0;
   /** restoreNode's last parent, by path (see there). */
   private lastRestoredParentPath = '';
   private lastRestoredParent: ZNode | undefined;
@@ -518,6 +531,7 @@ export class DataTree {
     if (old) {
       this.beforeMutate(path, old);
       old.moveChildrenTo(node);
+      this.forgetLastParent();
       node.childBuckets = grownBuckets(INITIAL_CHILD_BUCKETS, node.childCount);
     } else this.count++;
     if (digestValue === undefined) this.digest.afterChange(path, node);
@@ -573,16 +587,36 @@ export class DataTree {
   getNode(path: string): ZNode | undefined {
     if (path === '/' || path === '') return this.root;
     if (path.charCodeAt(0) !== 47) return undefined;
+    const cached = this.lastParent;
+    if (cached !== undefined) {
+      const len = this.lastParentLength;
+      if (path.length > len + 1 && path.charCodeAt(len) === 47 && path.indexOf('/', len + 1) < 0 && samePrefix(path, this.lastParentOf, len)) {
+        return cached.child(path.slice(len + 1));
+      }
+    }
     // A walk down the trie, one name per step.
     let n: ZNode | undefined = this.root;
     let from = 1;
     for (;;) {
       const slash = path.indexOf('/', from);
-      if (slash < 0) return n.child(path.slice(from));
+      if (slash < 0) {
+        if (from > 1) {
+          this.lastParent = n;
+          this.lastParentOf = path;
+          this.lastParentLength = from - 1;
+        }
+        return n.child(path.slice(from));
+      }
       n = n.child(path.slice(from, slash));
       if (n === undefined) return undefined;
       from = slash + 1;
     }
+  }
+
+  /** Nodes leave the tree: a parent remembered by getNode may be one of them. */
+  private forgetLastParent(): void {
+    this.lastParent = undefined;
+    this.lastParentOf = '';
   }
 
   get nodeCount(): number {
@@ -858,6 +892,7 @@ export class DataTree {
     // subtree goes with it, out of the digest and the indexes as well.
     if (node.childCount > 0) this.dropDescendants(path, node);
     parent.removeChild(name);
+    this.forgetLastParent();
     this.count--;
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);

@@ -70,6 +70,7 @@ function crc32Fallback(data: Uint8Array, value = 0): number {
 const crc32: Crc32 = (zlib as unknown as { crc32?: Crc32 }).crc32 ?? crc32Fallback;
 
 const statScratch = Buffer.alloc(STAT_BYTES);
+const SHORT_DATA_BYTES = 1024;
 const dataScratch = { buf: Buffer.alloc(4096) };
 
 type Crc32OfText = (text: string, value?: number) => number;
@@ -86,7 +87,11 @@ export function nodeDigest(path: string, node: ZNode): number {
   const b = statScratch;
   node.writeDigestStat(b);
   let crc = path === '/' ? 0 : crc32OfText(path);
-  if (node.dataLength > 0) crc = crc32(node.dataInto(dataScratch), crc);
+  if (node.dataLength > 0) {
+    const len = node.copyDataInto(dataScratch);
+    // Short data in place; zlib's wants a view of exactly the bytes, an object per call.
+    crc = len <= SHORT_DATA_BYTES ? crc32Range(dataScratch.buf, 0, len, crc) : crc32(dataScratch.buf.subarray(0, len), crc);
+  }
   return crc32(b, crc);
 }
 

@@ -102,9 +102,11 @@ export class QuotaPaths {
   }
 }
 
+const QUOTA_PREFIX = QUOTA_PATH + '/';
+
 /** For a node under /zookeeper/quota: the quota path it describes, if it is a limit or stat node. */
 export function quotaNodeOf(path: string): { quotaPath: string; kind: 'limit' | 'stat' } | undefined {
-  if (!path.startsWith(QUOTA_PATH + '/')) return undefined;
+  if (!path.startsWith(QUOTA_PREFIX)) return undefined;
   const slash = path.lastIndexOf('/');
   const name = path.slice(slash + 1);
   if (name !== LIMIT_NODE && name !== STAT_NODE) return undefined;

@@ -11,7 +11,7 @@ import { JuteWriter } from '../protocol/jute';
 import { encodeFileHeader, FileHeader_SIZE } from '../protocol/generated/records';
 import { adler32 } from './adler32';
 import type { Txn } from './txn';
-import { deserializeTxn, serializeTxn, TxnFormatError, type TxnDigest } from './txnserde';
+import { deserializeTxn, serializeTxnView, TxnFormatError, type TxnDigest } from './txnserde';
 
 export const LOG_VERSION_DIR = 'version-2';
 export const LOG_FILE_PREFIX = 'log.';
@@ -112,14 +112,23 @@ export function encodeFileHeaderBytes(dbid = 0n): Buffer {
 
 /** One framed record: checksum, length, entry, end-of-record byte. */
 export function frameEntry(entry: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(entry.length + RECORD_OVERHEAD_BYTES);
+  const w = new JuteWriter(entry.length + RECORD_OVERHEAD_BYTES);
+  appendFramed(w, entry);
+  return w.toBuffer();
+}
+
+/** Appends the framed record of `entry` to w. */
+function appendFramed(w: JuteWriter, entry: Buffer): void {
+  w.ensure(entry.length + RECORD_OVERHEAD_BYTES);
+  const out = w.buf;
+  const at = w.pos;
   // Adler-32 is unsigned 32-bit: the checksum long's high half is zero.
-  out.writeInt32BE(0, 0);
-  out.writeUInt32BE(adler32(entry), 4);
-  out.writeInt32BE(entry.length, 8);
-  entry.copy(out, RECORD_HEAD_BYTES);
-  out[RECORD_HEAD_BYTES + entry.length] = END_OF_RECORD;
-  return out;
+  out.writeInt32BE(0, at);
+  out.writeUInt32BE(adler32(entry), at + 4);
+  out.writeInt32BE(entry.length, at + 8);
+  entry.copy(out, at + RECORD_HEAD_BYTES);
+  out[at + RECORD_HEAD_BYTES + entry.length] = END_OF_RECORD;
+  w.pos = at + entry.length + RECORD_OVERHEAD_BYTES;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -494,9 +503,13 @@ interface OpenLog {
 
 interface Segment {
   log: OpenLog;
-  chunks: Buffer[];
-  bytes: number;
+  /** The framed records, one after another. */
+  out: JuteWriter;
 }
+
+/** Segment buffers kept for reuse, and the largest kept. */
+const SPARE_SEGMENT_WRITERS = 2;
+const MAX_KEPT_SEGMENT_BYTES = 4 * 1024 * 1024;
 
 /**
  * Appends txns to the log. append() only buffers; commit() writes what was buffered and makes it
@@ -509,6 +522,8 @@ export class TxnLogWriter {
   private current: OpenLog | null = null;
   private rollPending = false;
   private pending: Segment[] = [];
+  /** Segment buffers written out, for the next segments. */
+  private readonly spareWriters: JuteWriter[] = [];
   /** Files rolled away from, closed once their last data is synced. */
   private retired: OpenLog[] = [];
   private failure: Error | null = null;
@@ -532,7 +547,7 @@ export class TxnLogWriter {
     if (this.lastZxid !== undefined && zxid <= this.lastZxid) {
       throw new Error(`txn log append out of order: zxid 0x${zxid.toString(16)} after 0x${this.lastZxid.toString(16)}`);
     }
-    const record = frameEntry(serializeTxn(txn, digest));
+    const entry = serializeTxnView(txn, digest);
     this.lastZxid = zxid;
     if (this.current === null || this.rollPending) {
       if (this.current !== null) this.retired.push(this.current);
@@ -549,11 +564,12 @@ export class TxnLogWriter {
     log.target = paddedSize(log.written, log.target, this.opts.preAllocBytes);
     let seg = this.pending[this.pending.length - 1];
     if (seg === undefined || seg.log !== log) {
-      seg = { log, chunks: [], bytes: 0 };
+      const out = this.spareWriters.pop() ?? new JuteWriter(64 * 1024);
+      out.reset();
+      seg = { log, out };
       this.pending.push(seg);
     }
-    seg.chunks.push(record);
-    seg.bytes += record.length;
+    appendFramed(seg.out, entry);
   }
 
   /** The next append starts a new file (after a snapshot). */
@@ -596,9 +612,10 @@ export class TxnLogWriter {
           await this.fs.ftruncate(fd, log.target);
           log.extended = log.target;
         }
-        const data = seg.chunks.length === 1 ? seg.chunks[0] : Buffer.concat(seg.chunks, seg.bytes);
+        const data = seg.out.buf.subarray(0, seg.out.pos);
         await this.writeAll(fd, data, log.written);
         log.written += data.length;
+        if (this.spareWriters.length < SPARE_SEGMENT_WRITERS && seg.out.buf.length <= MAX_KEPT_SEGMENT_BYTES) this.spareWriters.push(seg.out);
         if (log.written > log.extended) log.extended = log.written;
         if (log.written > log.target) log.target = log.written;
         if (!touched.includes(log)) touched.push(log);

@@ -72,17 +72,26 @@ export function txnTypeName(type: number): string {
   return OpName[type] ?? `unknown ${type}`;
 }
 
-const writer = new JuteWriter(4096);
+let writer = new JuteWriter(4096);
+const MAX_KEPT_WRITER_BYTES = 1024 * 1024;
 
 /** The entry bytes of a txn (what the log checksums and frames). */
 export function serializeTxn(txn: Txn, digest?: TxnDigest, legacy?: LegacyFormat): Buffer {
+  return Buffer.from(serializeTxnView(txn, digest, legacy));
+}
+
+/** The entry bytes of a txn as a view of a shared buffer, valid until the next call. */
+export function serializeTxnView(txn: Txn, digest?: TxnDigest, legacy?: LegacyFormat): Buffer {
   checkHeaderMatchesBody(txn);
   const w = writer;
   w.reset();
   encodeTxnHeader(w, txn.hdr);
   encodeBody(w, txn.body, legacy);
   if (digest !== undefined) encodeTxnDigest(w, digest);
-  return w.toBuffer();
+  // A burst of big txns does not leave a big buffer behind for good.
+  const view = w.buf.subarray(0, w.pos);
+  if (w.buf.length > MAX_KEPT_WRITER_BYTES) writer = new JuteWriter(4096);
+  return view;
 }
 
 function checkHeaderMatchesBody(txn: Txn): void {
