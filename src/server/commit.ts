@@ -52,6 +52,8 @@ export class LogCommitStage implements CommitStage {
   /** Completions waiting for the next fsync; undefined txn marks a barrier. */
   private waiting: { txn?: Txn; done: () => void }[] = [];
   private flushing = false;
+  /** Entries of the batches handed to the log and not yet done. */
+  private inFlight = 0;
   failure: Error | undefined;
   readonly stats: LogCommitStats = { batches: 0, txns: 0, maxBatch: 0 };
   metrics: LogCommitMetrics | undefined;
@@ -63,7 +65,7 @@ export class LogCommitStage implements CommitStage {
   ) {}
 
   get pending(): number {
-    return this.waiting.length + (this.flushing ? 1 : 0);
+    return this.waiting.length + this.inFlight;
   }
 
   submit(txn: Txn, done: () => void): void {
@@ -88,37 +90,66 @@ export class LogCommitStage implements CommitStage {
     setImmediate(() => void this.flush());
   }
 
+  /**
+   * Commits the waiting txns batch by batch. The next batch goes to the log before the callbacks
+   * of the one just made durable run, so that the disk works on it while they apply and answer.
+   * Callbacks still run batch by batch, in submission order, each after its own fsync.
+   */
   private async flush(): Promise<void> {
-    while (this.waiting.length > 0 && !this.failure) {
-      const queued = this.waiting.length;
-      const started = this.metrics ? performance.now() : 0;
-      const batch = this.waiting.length > this.maxBatch ? this.waiting.splice(0, this.maxBatch) : this.waiting.splice(0);
-      let txns = 0;
-      for (const w of batch) {
-        if (w.txn) {
-          this.log.append(w.txn);
-          txns++;
-        }
-      }
-      let fsyncMs = 0;
+    let current: InFlightBatch | undefined = this.waiting.length > 0 && !this.failure ? this.startBatch() : undefined;
+    while (current !== undefined) {
+      let durableAtMs: number;
       try {
-        if (txns > 0) {
-          const t0 = this.metrics ? performance.now() : 0;
-          await this.log.commit();
-          if (this.metrics) fsyncMs = performance.now() - t0;
-        }
+        durableAtMs = await current.durable;
       } catch (e) {
         this.failure = e instanceof Error ? e : new Error(String(e));
         this.waiting = [];
+        this.inFlight = 0;
         this.onFailure(this.failure);
         break;
       }
+      const fsyncMs = durableAtMs - current.fsyncStartedMs;
+      const next = this.waiting.length > 0 && !this.failure ? this.startBatch() : undefined;
+      const { batch, txns } = current;
       this.stats.batches += txns > 0 ? 1 : 0;
       this.stats.txns += txns;
       this.stats.maxBatch = Math.max(this.stats.maxBatch, txns);
+      this.inFlight -= batch.length;
       for (const w of batch) w.done();
-      if (this.metrics && txns > 0) this.metrics.flushed(txns, queued, fsyncMs, performance.now() - started);
+      if (this.metrics && txns > 0) this.metrics.flushed(txns, current.queued, fsyncMs, performance.now() - current.startedMs);
+      current = next;
     }
     this.flushing = false;
   }
+
+  /** Takes the next batch off the queue and hands its txns to the log (one write and fsync). */
+  private startBatch(): InFlightBatch {
+    const queued = this.waiting.length;
+    const startedMs = this.metrics ? performance.now() : 0;
+    const batch = this.waiting.length > this.maxBatch ? this.waiting.splice(0, this.maxBatch) : this.waiting.splice(0);
+    this.inFlight += batch.length;
+    let txns = 0;
+    for (const w of batch) {
+      if (w.txn) {
+        this.log.append(w.txn);
+        txns++;
+      }
+    }
+    const fsyncStartedMs = this.metrics ? performance.now() : 0;
+    // Resolves to when the fsync returned (the callbacks of the batch before may still run then).
+    const durable = txns > 0 ? this.log.commit().then(() => (this.metrics ? performance.now() : 0)) : Promise.resolve(fsyncStartedMs);
+    // Failures are taken up when the batch's turn comes.
+    durable.catch(() => undefined);
+    return { batch, txns, queued, startedMs, fsyncStartedMs, durable };
+  }
+}
+
+interface InFlightBatch {
+  batch: { txn?: Txn; done: () => void }[];
+  txns: number;
+  queued: number;
+  startedMs: number;
+  fsyncStartedMs: number;
+  /** Settles once the batch's txns are durable, with the time then (0 without metrics). */
+  durable: Promise<number>;
 }
