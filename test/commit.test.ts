@@ -93,3 +93,32 @@ t.test('batches are at most maxBatch txns', async (t) => {
   }
   t.same(log.events, ['commit 1,2', 'commit 3,4', 'done 1', 'done 2', 'commit 5', 'done 3', 'done 4', 'done 5']);
 });
+
+t.test('a batch slow to apply gives the event loop turns between its callbacks', async (t) => {
+  const log = new ManualLog();
+  const stage = new LogCommitStage(log, 100, () => t.fail('no failure expected'));
+  const busy = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+  for (let z = 1n; z <= 4n; z++)
+    stage.submit(txn(z), () => {
+      log.events.push(`done ${z}`);
+      busy(6);
+    });
+  await turn();
+  log.finish();
+  // Turns of the event loop while the callbacks run, each noted where it falls.
+  let turns = 0;
+  const tick = () => {
+    log.events.push(`turn ${++turns}`);
+    if (turns < 20 && stage.pending > 0) setImmediate(tick);
+  };
+  setImmediate(tick);
+  while (stage.pending > 0) await turn();
+  const order = log.events.filter((e) => e.startsWith('done') || e.startsWith('turn'));
+  const dones = order.filter((e) => e.startsWith('done'));
+  t.same(dones, ['done 1', 'done 2', 'done 3', 'done 4'], 'still in order');
+  const between = order.slice(order.indexOf('done 1'), order.indexOf('done 4')).filter((e) => e.startsWith('turn'));
+  t.ok(between.length >= 1, `the event loop ran between them (${order.join(', ')})`);
+});

@@ -309,3 +309,24 @@ t.test('lookups under the parent found last follow the tree as it changes', asyn
   t.equal(w.tree.getNode('/x/b/c')!.data!.toString(), 'other', 'a parent of the same length elsewhere');
   t.equal(w.tree.getNode('/a/b/c')!.data!.toString(), 'second');
 });
+
+t.test('the order of a big set worked out in steps is the order worked out at once', async (t) => {
+  const { javaHashSetOrderInSteps } = await import('../src/storage/childorder');
+  for (const [count, buckets] of [
+    [10, 16],
+    [40, 64],
+    [5000, 8192],
+    [30000, 65536],
+  ]) {
+    const names = Array.from({ length: count }, (_, i) => (i % 3 === 0 ? `node-${i}` : `n${i * 7919}`));
+    const steps = javaHashSetOrderInSteps(names, buckets, 100);
+    let yields = 0;
+    let r = steps.next();
+    while (!r.done) {
+      yields++;
+      r = steps.next();
+    }
+    t.same(r.value, javaHashSetOrder(names, buckets), `${count} names in ${buckets} buckets`);
+    if (count >= 5000) t.ok(yields >= (2 * count) / 100 - 2, `${yields} steps`);
+  }
+});

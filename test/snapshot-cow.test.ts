@@ -312,3 +312,27 @@ t.test('quota stat nodes are recounted after a load', async (t) => {
   t.equal(loaded.tree.getNode('/zookeeper/quota/q/zookeeper_stats')!.data!.toString(), right);
   t.equal(loaded.tree.digest.value, digest, 'stat nodes are outside the digest');
 });
+
+t.test('a parent of many children, changed while their order is worked out over several steps', async (t) => {
+  const live = new Db();
+  const frozen = new Db();
+  for (const db of [live, frozen]) {
+    db.apply(create('/big', null));
+    for (let i = 0; i < 3000; i++) db.apply(create(`/big/c${i}`, Buffer.from(`v${i}`)));
+  }
+  const z = live.zxid;
+  const expected = serializeSnapshot(frozen.tree, frozen.sessions, z);
+  let pauses = 0;
+  const chunks = await serializeSnapshotChunksConcurrently(live.tree, live.sessions, z, {
+    sliceSteps: 1,
+    nodesPerStep: 1,
+    sliceMs: Infinity,
+    pause: async () => {
+      // Children come and go under the big parent at every pause, from its listing on.
+      pauses++;
+      live.apply(pauses % 2 === 0 ? create(`/big/new${pauses}`, Buffer.from('n')) : { type: OpCode.delete, record: { path: `/big/c${pauses}` } });
+    },
+  });
+  t.ok(pauses > 3000 * 2, `${pauses} pauses`);
+  t.ok(Buffer.concat(chunks).equals(expected), 'the bytes of the tree at the start');
+});

@@ -14,6 +14,10 @@ export interface CommitStage {
   readonly failure: Error | undefined;
 }
 
+/** Longest run of callbacks of one batch before the event loop gets a turn. */
+const APPLY_SLICE_MS = 10;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Keeps txns in memory only: each is committed as it is submitted. */
 export class MemoryCommitStage implements CommitStage {
   readonly pending = 0;
@@ -114,8 +118,17 @@ export class LogCommitStage implements CommitStage {
       this.stats.batches += txns > 0 ? 1 : 0;
       this.stats.txns += txns;
       this.stats.maxBatch = Math.max(this.stats.maxBatch, txns);
-      this.inFlight -= batch.length;
-      for (const w of batch) w.done();
+      // A batch whose txns take long to apply (a session closing with thousands of ephemerals)
+      // gives way to the event loop between txns, so that reads and pings are not held for all of it.
+      let sliceStartMs = performance.now();
+      for (let i = 0; i < batch.length; i++) {
+        this.inFlight--;
+        batch[i].done();
+        if (i + 1 < batch.length && performance.now() - sliceStartMs >= APPLY_SLICE_MS) {
+          await nextTurn();
+          sliceStartMs = performance.now();
+        }
+      }
       if (this.metrics && txns > 0) this.metrics.flushed(txns, current.queued, fsyncMs, performance.now() - current.startedMs);
       current = next;
     }

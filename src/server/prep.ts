@@ -335,11 +335,16 @@ export class Prep {
       if (!c.exists) paths.delete(c.path);
       else if (c.ephemeralOwner === sessionId) paths.add(c.path);
     }
+    // A session's ephemerals mostly share a parent: its change record is looked up once per run.
+    let lastParentPath: string | undefined;
+    let parentChange: ChangeRecord | undefined;
     for (const p of paths) {
       const parentPath = parentOf(p);
-      if (this.exists(parentPath)) {
-        this.derive(this.record(parentPath), zxid).childCount--;
+      if (parentPath !== lastParentPath) {
+        lastParentPath = parentPath;
+        parentChange = this.exists(parentPath) ? this.derive(this.record(parentPath), zxid) : undefined;
       }
+      if (parentChange !== undefined) parentChange.childCount--;
       this.add({ zxid, path: p, exists: false, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, childCount: 0, acl: [] });
     }
     return { type: OpCode.closeSession, record: { paths2Delete: [...paths] } };

@@ -47,6 +47,32 @@ export function javaHashSetOrder(children: Iterable<string>, buckets: number): s
   return out;
 }
 
+/**
+ * javaHashSetOrder of `names` (taken as they are now) in steps: the generator yields after about
+ * `namesPerStep` names of each pass, so that a parent of a few hundred thousand children is not
+ * one long step of a snapshot.
+ */
+export function* javaHashSetOrderInSteps(names: string[], buckets: number, namesPerStep: number): Generator<undefined, string[]> {
+  const n = names.length;
+  if (n < 32 || buckets > 4 * n) return javaHashSetOrder(names, buckets);
+  const mask = buckets - 1;
+  const bucketOf = new Int32Array(n);
+  const start = new Int32Array(buckets + 1);
+  for (let i = 0; i < n; i++) {
+    const b = javaSpreadHash(names[i]) & mask;
+    bucketOf[i] = b;
+    start[b + 1]++;
+    if ((i + 1) % namesPerStep === 0) yield;
+  }
+  for (let b = 1; b <= buckets; b++) start[b] += start[b - 1];
+  const out = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    out[start[bucketOf[i]]++] = names[i];
+    if ((i + 1) % namesPerStep === 0) yield;
+  }
+  return out;
+}
+
 /** HashMap.tableSizeFor: the smallest power of two at least `c`. */
 export function tableSizeFor(c: number): number {
   let n = 1;

@@ -80,6 +80,9 @@ class NameList extends NameSet {
   }
 }
 
+/** The children of a node without any (shared: nothing adds to it). */
+const NO_NAMES: ReadonlySet<string> = new NameList([]);
+
 /**
  * A znode. Laid out for memory, as a tree holds millions: data is kept as a latin1 string (one
  * char per byte, lossless, about half the heap of a small Buffer); the Stat numbers live in a slot
@@ -290,7 +293,7 @@ export class ZNode implements SlotHolder {
 
   /** A copy of the child names as they are now, in insertion order (cheaper than a Set). */
   childNamesNow(): ReadonlySet<string> {
-    return new NameList(this.kids === undefined ? [] : Array.from(this.kids.keys()));
+    return this.kids === undefined ? NO_NAMES : new NameList(Array.from(this.kids.keys()));
   }
 
   /** Children by name, in insertion order. */

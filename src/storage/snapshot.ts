@@ -32,8 +32,8 @@ import {
   encodeStatPersisted,
 } from '../protocol/generated/records';
 import { Adler32, adler32 } from './adler32';
-import { grownBuckets, javaHashSetOrder, tableSizeFor } from './childorder';
-import { DataTree, OPEN_ACL_UNSAFE, sameAclList, type NodePreserver, ZNode } from './datatree';
+import { grownBuckets, javaHashSetOrder, javaHashSetOrderInSteps, tableSizeFor } from './childorder';
+import { DataTree, OPEN_ACL_UNSAFE, sameAclList, type NodePreserver, writeDataText, ZNode } from './datatree';
 import { DIGEST_VERSION, nodeDigestOfStored } from './digest';
 import { NameTable } from './names';
 import { CONFIG_PATH, join, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
@@ -172,7 +172,8 @@ class AclIdRecorder {
 
 /** What a snapshot writes of a node: a ZNode, or a copy of one as it was. */
 interface NodeState {
-  readonly data: Buffer | null;
+  /** The data as latin1 text (strings never change: a reference keeps the data as it was). */
+  readonly dataAsText: string | null;
   readonly acl: ACL[];
   readonly czxid: bigint;
   readonly mzxid: bigint;
@@ -208,8 +209,8 @@ class SnapshotView implements NodePreserver {
     if (this.keptNode.has(path)) return;
     const withChildren = !this.walked && !this.listedBig.has(path);
     const state: NodeState = {
-      // Data buffers and ACL lists are replaced by the tree, never written into: references will do.
-      data: node.data,
+      // Data strings and ACL lists are replaced by the tree, never changed: references will do.
+      dataAsText: node.dataAsText,
       acl: node.acl,
       czxid: node.czxid,
       mzxid: node.mzxid,
@@ -411,7 +412,9 @@ class SnapshotJob {
       const s = view.stateOf(node);
       if (s.children === undefined) throw new Error(`snapshot: the children of ${p} were not kept`);
       if (s.children.size > 0) {
-        const kids = javaHashSetOrder(s.children, s.childBuckets);
+        // The names are taken in this step (the set may change after it); their order, for a big
+        // set, over several.
+        const kids = s.children.size < BIG_CHILD_SET ? javaHashSetOrder(s.children, s.childBuckets) : yield* javaHashSetOrderInSteps([...s.children], s.childBuckets, nodesPerStep * 64);
         view.listed(p, kids.length);
         frames.push({ parent: p, node, kids, next: 0 });
       }
@@ -514,7 +517,7 @@ class SnapshotJob {
       w.pos = o;
       // Live nodes write their data straight from the tree; kept copies hold a Buffer.
       if (n instanceof ZNode) n.writeData(w);
-      else w.writeBuffer(n.data);
+      else writeDataText(w, n.dataAsText);
       w.writeLong(ids[i]);
       if (n instanceof ZNode) n.writeStatPersisted(w);
       else encodeStatPersisted(w, n);
