@@ -26,25 +26,17 @@ export function javaHashSetOrder(children: Iterable<string>, buckets: number): s
   const names = [...children];
   const n = names.length;
   if (n < 2) return names;
-  const mask = buckets - 1;
   if (n < 32 || buckets > 4 * n) {
+    const mask = buckets - 1;
     const keyed = names.map((name, i) => ({ name, b: javaSpreadHash(name) & mask, i }));
     keyed.sort((x, y) => x.b - y.b || x.i - y.i);
     return keyed.map((k) => k.name);
   }
-  // Many names: a counting sort by bucket (linear, and stable, so insertion order holds within a
-  // bucket), where a comparison sort of a few hundred thousand names takes a few hundred ms.
-  const bucketOf = new Int32Array(n);
-  const start = new Int32Array(buckets + 1);
-  for (let i = 0; i < n; i++) {
-    const b = javaSpreadHash(names[i]) & mask;
-    bucketOf[i] = b;
-    start[b + 1]++;
-  }
-  for (let b = 1; b <= buckets; b++) start[b] += start[b - 1];
-  const out = new Array<string>(n);
-  for (let i = 0; i < n; i++) out[start[bucketOf[i]]++] = names[i];
-  return out;
+  // Never pauses: the steps run straight through.
+  const sorting = countingOrder(names, buckets, Infinity);
+  let r = sorting.next();
+  while (!r.done) r = sorting.next();
+  return r.value;
 }
 
 /**
@@ -53,8 +45,16 @@ export function javaHashSetOrder(children: Iterable<string>, buckets: number): s
  * one long step of a snapshot.
  */
 export function* javaHashSetOrderInSteps(names: string[], buckets: number, namesPerStep: number): Generator<undefined, string[]> {
+  if (names.length < 32 || buckets > 4 * names.length) return javaHashSetOrder(names, buckets);
+  return yield* countingOrder(names, buckets, namesPerStep);
+}
+
+/**
+ * Many names: a counting sort by bucket (linear, and stable, so insertion order holds within a
+ * bucket), where a comparison sort of a few hundred thousand names takes a few hundred ms.
+ */
+function* countingOrder(names: string[], buckets: number, namesPerStep: number): Generator<undefined, string[]> {
   const n = names.length;
-  if (n < 32 || buckets > 4 * n) return javaHashSetOrder(names, buckets);
   const mask = buckets - 1;
   const bucketOf = new Int32Array(n);
   const start = new Int32Array(buckets + 1);
