@@ -3,12 +3,14 @@
  * A length of -1 stands for null on the wire.
  */
 
+import * as os from 'node:os';
+
 // Longs go through an 8-byte scratch: Buffer's writeBigInt64BE splits the value with bigint
 // arithmetic, making several bigints per call, which was a tenth of the garbage a write made.
 const LONG_SCRATCH = new BigInt64Array(1);
 const LONG_BYTES = new Uint8Array(LONG_SCRATCH.buffer);
 /** Index in LONG_BYTES of the long's most significant byte. */
-const MSB = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 7 : 0;
+const MSB = os.endianness() === 'LE' ? 7 : 0;
 const STEP = MSB === 7 ? -1 : 1;
 
 /** Writes v (taken modulo 2^64, as a signed long) big-endian at b[pos, pos + 8), making no bigint. */

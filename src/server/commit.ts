@@ -2,6 +2,7 @@
  * The commit stage: where a prepared txn becomes durable (standalone: the txn log; replicated: a
  * quorum's ack) before it is applied. It calls `done` for txns strictly in submission order.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Txn } from '../storage/txn';
 
 export interface CommitStage {
@@ -16,7 +17,6 @@ export interface CommitStage {
 
 /** Longest run of callbacks of one batch before the event loop gets a turn. */
 const APPLY_SLICE_MS = 10;
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Keeps txns in memory only: each is committed as it is submitted. */
 export class MemoryCommitStage implements CommitStage {

@@ -18,6 +18,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as zlib from 'node:zlib';
 import { JuteError, JuteReader, JuteWriter } from '../protocol/jute';
 import {
@@ -378,7 +379,13 @@ class SnapshotJob {
     // so that a parent with a million children is not one long step.
     const frames: { parent: string; node: ZNode; kids: string[]; next: number }[] = [];
     let p: string | undefined = '/';
+    // A step is nodesPerStep nodes of a pass; true when the node just handled ends one.
     let untilYield = nodesPerStep;
+    const stepDone = (): boolean => {
+      if (--untilYield > 0) return false;
+      untilYield = nodesPerStep;
+      return true;
+    };
     for (;;) {
       let node: ZNode | undefined;
       if (p === undefined) {
@@ -417,15 +424,15 @@ class SnapshotJob {
       if (s.children.size > 0) {
         // The names are taken in this step (the set may change after it); their order, for a big
         // set, over several.
-        const kids = s.children.size < BIG_CHILD_SET ? javaHashSetOrder(s.children, s.childBuckets) : yield* javaHashSetOrderInSteps([...s.children], s.childBuckets, nodesPerStep * 64);
+        const kids =
+          s.children.size < BIG_CHILD_SET
+            ? javaHashSetOrder(s.children, s.childBuckets)
+            : yield* javaHashSetOrderInSteps([...s.children], s.childBuckets, nodesPerStep * 64);
         view.listed(p, kids.length);
         frames.push({ parent: p, node, kids, next: 0 });
       }
       p = undefined;
-      if (--untilYield === 0) {
-        untilYield = nodesPerStep;
-        yield;
-      }
+      if (stepDone()) yield;
     }
     view.walked = true;
 
@@ -445,10 +452,7 @@ class SnapshotJob {
           if (id > index) index = id;
         }
       }
-      if (--untilYield === 0) {
-        untilYield = nodesPerStep;
-        yield;
-      }
+      if (stepDone()) yield;
     }
     const idFor = (acl: ACL[]): bigint => {
       let id = idOfList.get(acl);
@@ -471,10 +475,7 @@ class SnapshotJob {
         ids[i] = id = builtIn.has(i) && sameAclList(acl, OPEN_ACL_UNSAFE) ? OPEN_UNSAFE_ACL_ID : idFor(acl);
       }
       if (id !== lastUsed) used.add((lastUsed = id));
-      if (--untilYield === 0) {
-        untilYield = nodesPerStep;
-        yield;
-      }
+      if (stepDone()) yield;
     }
     // Ids no node uses any more are not written (ZooKeeper drops them with their last user).
     for (const id of lists.keys()) if (!used.has(id)) lists.delete(id);
@@ -518,7 +519,7 @@ class SnapshotJob {
       let o = w.pos + 4;
       for (let k = from; k < from + len; k++) out[o++] = pathBytes[k];
       w.pos = o;
-      // Live nodes write their data straight from the tree; kept copies hold a Buffer.
+      // Live nodes write their data straight from the tree; kept copies hold its text.
       if (n instanceof ZNode) n.writeData(w);
       else writeDataText(w, n.dataAsText);
       w.writeLong(ids[i]);
@@ -527,10 +528,7 @@ class SnapshotJob {
       sink.maybeFlush();
       // Remembered with the list it had then: a node whose ACL has changed since gets its new list's id.
       recorder.record(nodes[i], n.acl, ids[i]);
-      if (--untilYield === 0) {
-        untilYield = nodesPerStep;
-        yield;
-      }
+      if (stepDone()) yield;
     }
     w.writeString('/');
     sink.seal();
@@ -573,7 +571,6 @@ export function serializeSnapshot(
   return Buffer.concat(serializeSnapshotChunks(tree, sessions, zxid, opts));
 }
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * The uncompressed snapshot bytes of the tree (and `sessions`) as they are at the call, made in
@@ -601,7 +598,7 @@ export async function serializeSnapshotChunksConcurrently(
 async function runSnapshotJob(job: SnapshotJob, opts: ConcurrentSerializeOptions, consume: (chunks: Buffer[]) => Promise<void>): Promise<void> {
   const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
   const sliceSteps = opts.sliceSteps ?? Infinity;
-  const pause = opts.pause ?? nextTurn;
+  const pause = opts.pause ?? (() => nextTurn());
   try {
     for (;;) {
       const start = performance.now();

@@ -420,8 +420,8 @@ export class WebConsole {
     if (name === 'delete') op = { type: OpCode.delete, record: { path: p, version } };
     else {
       const data = decodeData(body.data, body.encoding);
+      // A create goes as create2: its result carries the new node's Stat.
       if (name === 'set') op = { type: OpCode.setData, record: { path: p, data, version } };
-      // create2: its result carries the new node's Stat.
       else op = { type: OpCode.create2, record: { path: p, data, acl: OPEN_ACL_UNSAFE, flags: body.sequential === true ? FLAG_PERSISTENT_SEQUENTIAL : FLAG_PERSISTENT } };
     }
     let r;
