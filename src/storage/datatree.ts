@@ -63,26 +63,6 @@ class ChildNames extends NameSet {
   }
 }
 
-/** Child names kept as an array (the snapshot's copies of changed parents). */
-class NameList extends NameSet {
-  private set: Set<string> | undefined;
-  constructor(private readonly names: string[]) {
-    super();
-  }
-  get size(): number {
-    return this.names.length;
-  }
-  has(name: string): boolean {
-    return (this.set ??= new Set(this.names)).has(name);
-  }
-  keys(): IterableIterator<string> {
-    return this.names.values();
-  }
-}
-
-/** The children of a node without any (shared: nothing adds to it). */
-const NO_NAMES: ReadonlySet<string> = new NameList([]);
-
 /**
  * A znode. Laid out for memory, as a tree holds millions: data is kept as a latin1 string (one
  * char per byte, lossless, about half the heap of a small Buffer); the Stat numbers live in a slot
@@ -291,9 +271,12 @@ export class ZNode implements SlotHolder {
     return this.kids === undefined ? undefined : this.kids.get(name);
   }
 
-  /** A copy of the child names as they are now, in insertion order (cheaper than a Set). */
-  childNamesNow(): ReadonlySet<string> {
-    return this.kids === undefined ? NO_NAMES : new NameList(Array.from(this.kids.keys()));
+  /**
+   * The map of children itself, live (a snapshot lists it in steps: a Map's iterator sees the
+   * entries added after it began, and skips those deleted before it reached them).
+   */
+  get childMap(): ReadonlyMap<string, ZNode> | undefined {
+    return this.kids;
   }
 
   /** Children by name, in insertion order. */
@@ -361,6 +344,8 @@ const NO_KIDS: ReadonlyMap<string, ZNode> = new Map();
  */
 export interface NodePreserver {
   preserve(path: string, node: ZNode): void;
+  /** Told before child `name` of the node at `parentPath` is deleted (after preserve of both). */
+  childRemoved(parentPath: string, name: string, child: ZNode): void;
 }
 
 export interface WatchEvent {
@@ -442,6 +427,11 @@ export class DataTree {
   /** ZooKeeper's tree digest, kept up to date with every change (written to logs and snapshots). */
   readonly digest = new TreeDigest();
   lastProcessedZxid = 0n;
+  /**
+   * The newest czxid among nodes read from snapshots: a fuzzy snapshot may hold nodes created
+   * after its own zxid, which the log replay then skips.
+   */
+  private newestRestoredCzxid = 0n;
   /** Told when a subtree goes past a soft quota (ZooKeeper logs a warning and goes on). */
   onQuotaExceeded: (message: string) => void = () => undefined;
   /** Whether apply makes results' Stats and watch events (not while replaying). */
@@ -464,6 +454,11 @@ export class DataTree {
     config.acl = this.acls.intern(READ_ACL_UNSAFE);
     config.aversion = -1;
     for (const [p, n] of this.nodesPreOrder()) this.digest.afterChange(p, n);
+  }
+
+  /** No node in the tree now has a newer czxid: every node created from now on does. */
+  get newestCzxid(): bigint {
+    return this.lastProcessedZxid > this.newestRestoredCzxid ? this.lastProcessedZxid : this.newestRestoredCzxid;
   }
 
   addPreserver(p: NodePreserver): void {
@@ -530,6 +525,8 @@ export class DataTree {
     const owner = b.readInt32BE(statAt + 44) === 0 && b.readInt32BE(statAt + 48) === 0 ? ZERO : b.readBigInt64BE(statAt + 44);
     const node = new ZNode(this.slots, data, this.acls.intern(acl), ZERO, ZERO, owner);
     node.readStatPersisted(b, statAt);
+    const czxid = node.czxid;
+    if (czxid > this.newestRestoredCzxid) this.newestRestoredCzxid = czxid;
     const old = parent === undefined ? this.root : parent.child(name);
     if (old) {
       this.beforeMutate(path, old);
@@ -891,6 +888,7 @@ export class DataTree {
     this.beforeMutate(path, node);
     // Before the children change, so that a snapshot in progress keeps the parent's old list.
     this.beforeMutate(parentPath, parent);
+    for (let i = 0; i < this.preservers.length; i++) this.preservers[i].childRemoved(parentPath, name, node);
     // A valid txn never deletes a node with children (prep refuses it); were one to, its
     // subtree goes with it, out of the digest and the indexes as well.
     if (node.childCount > 0) this.dropDescendants(path, node);

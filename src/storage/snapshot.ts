@@ -168,8 +168,13 @@ class AclIdRecorder {
 // in slices while txns go on being applied. The tree tells the view before it changes a node (see
 // DataTree.beforeMutate), and the view keeps a shallow copy of the node as it was, the first time
 // only. A node without a copy is unchanged since the snapshot began. Nodes deleted since are found
-// by their copies; nodes created since are never reached, because their parent's copy lists the
-// children it had.
+// by their copies.
+//
+// Children are not copied: a parent of a create load may have hundreds of thousands, and a copy
+// would be one long stall inside a txn. The walk lists a parent's map of children as it is when
+// the walk gets there, in steps, and tells the old children from the new by czxid: a node created
+// since the start has a newer one than any node there was. Children deleted since the start, and
+// not yet reached, are the ones the view was told of.
 
 /** What a snapshot writes of a node: a ZNode, or a copy of one as it was. */
 interface NodeState {
@@ -185,30 +190,32 @@ interface NodeState {
   readonly aversion: number;
   readonly ephemeralOwner: bigint;
   readonly pzxid: bigint;
-  /** Absent in copies taken after the walk has listed the node's children. */
-  readonly children: ReadonlySet<string> | undefined;
+  /** The node's map of children (live: the same map object, not a copy). */
+  readonly childMap: ReadonlyMap<string, ZNode> | undefined;
   readonly childBuckets: number;
 }
 
-/** Children sets this large are not copied once the walk has listed them (the copy would stall). */
-const BIG_CHILD_SET = 256;
+/** Marks a parent whose children are listed: deletes under it no longer concern the walk. */
+const LISTED: string[] = [];
 
 class SnapshotView implements NodePreserver {
   /** Per path changed since the start: the node that was there. */
   private readonly keptNode = new Map<string, ZNode>();
   /** Per such node, its fields then. */
   private readonly kept = new Map<ZNode, NodeState>();
-  private readonly listedBig = new Set<string>();
-  /** Set once every node is listed: no copy needs children from then on. */
-  walked = false;
+  /** Per parent path, the names of children there at the start and deleted since. */
+  private readonly removed = new Map<string, string[]>();
+  /** Nodes with a newer czxid were created after the start. */
+  readonly newestCzxid: bigint;
 
-  constructor(private readonly tree: DataTree) {}
+  constructor(private readonly tree: DataTree) {
+    this.newestCzxid = tree.newestCzxid;
+  }
 
   preserve(path: string, node: ZNode): void {
     // The first change after the start is to the node that was there at the start: a new node at
     // a path that had one can only come after the old one's delete, which is kept first.
     if (this.keptNode.has(path)) return;
-    const withChildren = !this.walked && !this.listedBig.has(path);
     const state: NodeState = {
       // Data strings and ACL lists are replaced by the tree, never changed: references will do.
       dataAsText: node.dataAsText,
@@ -222,15 +229,52 @@ class SnapshotView implements NodePreserver {
       aversion: node.aversion,
       ephemeralOwner: node.ephemeralOwner,
       pzxid: node.pzxid,
-      children: withChildren ? node.childNamesNow() : undefined,
+      // A node's map is made at its first child and dropped when it has none left, so the map it
+      // has now holds (or held) every child it had at the start.
+      childMap: node.childMap,
       childBuckets: node.childBuckets,
     };
     this.keptNode.set(path, node);
     this.kept.set(node, state);
   }
 
-  listed(path: string, childCount: number): void {
-    if (childCount >= BIG_CHILD_SET) this.listedBig.add(path);
+  childRemoved(parentPath: string, name: string, child: ZNode): void {
+    let names = this.removed.get(parentPath);
+    if (names === LISTED || child.czxid > this.newestCzxid) return;
+    if (names === undefined) this.removed.set(parentPath, (names = []));
+    names.push(name);
+  }
+
+  /**
+   * The names of the children the node at `path` (in state `s`) had at the start, in insertion
+   * order but for those deleted since, which come last. `namesPerStep` names a step.
+   */
+  *childrenAtStart(path: string, s: NodeState, namesPerStep: number): Generator<undefined, string[]> {
+    const names: string[] = [];
+    const kids = s.childMap;
+    if (kids !== undefined) {
+      let untilYield = namesPerStep;
+      for (const [name, child] of kids) {
+        if (child.czxid <= this.newestCzxid) names.push(name);
+        if (--untilYield === 0) {
+          untilYield = namesPerStep;
+          yield;
+        }
+      }
+    }
+    // Taken in the step the map's iteration ended: a child deleted later was listed. (Paths
+    // without deletes are not marked: deletes after their listing are kept, unused, till the end.)
+    const removed = this.removed.get(path);
+    if (removed === undefined) return names;
+    this.removed.set(path, LISTED);
+    // A child may have been deleted after the iteration passed it.
+    const unlisted = new Set(removed);
+    for (let i = 0; i < names.length; i++) {
+      unlisted.delete(names[i]);
+      if ((i + 1) % namesPerStep === 0) yield;
+    }
+    for (const name of unlisted) names.push(name);
+    return names;
   }
 
   /** The node that was at `path` at the start. */
@@ -239,12 +283,11 @@ class SnapshotView implements NodePreserver {
   }
 
   /**
-   * The node that was at `path` (child `name` of `parent`, the node at the parent's path at the
-   * start) at the start. A child unchanged since is still in that parent: had the parent gone, its
-   * children would have gone before it, and been kept.
+   * The node that was at `path` (child `name` in `kids`, the map of the parent at the start) at
+   * the start. A child unchanged since is still in that map.
    */
-  childAt(parent: ZNode, path: string, name: string): ZNode | undefined {
-    return (this.keptNode.size === 0 ? undefined : this.keptNode.get(path)) ?? parent.child(name);
+  childAt(kids: ReadonlyMap<string, ZNode>, path: string, name: string): ZNode | undefined {
+    return (this.keptNode.size === 0 ? undefined : this.keptNode.get(path)) ?? kids.get(name);
   }
 
   /** The fields at the start of a node that was in the tree then. */
@@ -377,7 +420,7 @@ class SnapshotJob {
     let count = 0;
     // Pre-order, one node per step: a parent's children are taken one at a time from its frame,
     // so that a parent with a million children is not one long step.
-    const frames: { parent: string; node: ZNode; kids: string[]; next: number }[] = [];
+    const frames: { parent: string; map: ReadonlyMap<string, ZNode>; kids: string[]; next: number }[] = [];
     let p: string | undefined = '/';
     // A step is nodesPerStep nodes of a pass; true when the node just handled ends one.
     let untilYield = nodesPerStep;
@@ -397,7 +440,7 @@ class SnapshotJob {
         }
         const name = top.kids[top.next++];
         p = join(top.parent, name);
-        node = view.childAt(top.node, p, name);
+        node = view.childAt(top.map, p, name);
       } else {
         node = view.nodeAt(p);
       }
@@ -420,21 +463,15 @@ class SnapshotJob {
       }
       pathEnds[++count] = pathPos;
       const s = view.stateOf(node);
-      if (s.children === undefined) throw new Error(`snapshot: the children of ${p} were not kept`);
-      if (s.children.size > 0) {
-        // The names are taken in this step (the set may change after it); their order, for a big
-        // set, over several.
-        const kids =
-          s.children.size < BIG_CHILD_SET
-            ? javaHashSetOrder(s.children, s.childBuckets)
-            : yield* javaHashSetOrderInSteps([...s.children], s.childBuckets, nodesPerStep * 64);
-        view.listed(p, kids.length);
-        frames.push({ parent: p, node, kids, next: 0 });
+      if (s.childMap !== undefined) {
+        // Names and their order over several steps for a big parent (the map may change between).
+        const names = yield* view.childrenAtStart(p, s, nodesPerStep * 64);
+        const kids = yield* javaHashSetOrderInSteps(names, s.childBuckets, nodesPerStep * 64);
+        if (kids.length > 0) frames.push({ parent: p, map: s.childMap, kids, next: 0 });
       }
       p = undefined;
       if (stepDone()) yield;
     }
-    view.walked = true;
 
     // 2. ACL ids (see above): the ids kept per node first, then new ones in node order.
     const ids = new Array<bigint>(count);
