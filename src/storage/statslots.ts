@@ -32,7 +32,14 @@ export const DIGEST = 4;
 const INTS = 5;
 
 const SLOT_BYTES = LONGS * 8 + INTS * 4;
-const SLOTS_PER_CHUNK = 4096;
+/** A small tree's slots. */
+const SLOTS_IN_FIRST_CHUNK = 4096;
+/**
+ * Then 60 MB chunks. malloc maps memory this large on its own, and the pages take up memory only
+ * once slots in them are used. Smaller chunks came from malloc's heap, among buffers freed
+ * meanwhile (a load, a snapshot), and pinned that freed memory: 30-60 MB of it at 500k nodes.
+ */
+const SLOTS_PER_CHUNK = 1 << 20;
 /** Copies for deleted nodes come from smaller chunks: they are usually garbage soon. */
 const SLOTS_PER_RETIRED_CHUNK = 256;
 
@@ -47,7 +54,7 @@ export class StatChunk {
   readonly ints: Int32Array;
 
   constructor(
-    slots: number,
+    readonly slots: number,
     /** Holds copies for deleted nodes: its slots are never given back. */
     readonly retired = false,
   ) {
@@ -102,7 +109,7 @@ export interface SlotHolder {
 
 /** Hands out and takes back the slots of one tree's nodes. */
 export class StatSlots {
-  private chunk = new StatChunk(SLOTS_PER_CHUNK);
+  private chunk = new StatChunk(SLOTS_IN_FIRST_CHUNK);
   private next = 0;
   /** Slots given back, as parallel stacks of chunk and index. */
   private readonly freeChunks: StatChunk[] = [];
@@ -124,7 +131,7 @@ export class StatSlots {
       h.at = slot;
       return;
     }
-    if (this.next === SLOTS_PER_CHUNK) {
+    if (this.next === this.chunk.slots) {
       this.chunk = new StatChunk(SLOTS_PER_CHUNK);
       this.next = 0;
     }
