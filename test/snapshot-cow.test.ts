@@ -367,6 +367,33 @@ t.test('writeSnapshot (plain and gz) while txns are applied', async (t) => {
   }
 });
 
+t.test('a snapshot of many chunks written while txns are applied (chunk buffers are reused)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-snapcow-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const live = new Db();
+  const frozen = new Db();
+  for (const db of [live, frozen]) {
+    populate(db);
+    // About 1.5 MB of node records: a dozen chunks, each a different fill.
+    for (let i = 0; i < 3000; i++) db.apply(create(`/a/n${i % 20}/big${i}`, Buffer.alloc(500, i % 251)));
+  }
+  const z = live.zxid;
+  const load = createLoad(400, z + 1n);
+  let next = 0;
+  const file = await writeSnapshot(path.join(dir, 'many'), live.tree, live.sessions, z, {
+    fsync: false,
+    sliceSteps: 10,
+    nodesPerStep: 8,
+    pause: async () => {
+      if (next < load.length) live.tree.apply(load[next++]);
+    },
+  });
+  t.ok(next > 100, `${next} txns applied while writing`);
+  const expected = serializeSnapshot(frozen.tree, frozen.sessions, z);
+  t.ok(expected.length > 12 * 128 * 1024, `${expected.length} bytes`);
+  t.ok(fs.readFileSync(file).equals(expected), 'the bytes of the tree at the start');
+});
+
 t.test('a failed snapshot stops keeping copies', async (t) => {
   const db = new Db();
   populate(db);

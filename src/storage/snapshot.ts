@@ -299,11 +299,24 @@ class SnapshotView implements NodePreserver {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/** Collects serialized bytes in chunks and keeps the running Adler-32 over them. */
+/** A chunk's buffer: a chunk ends at the first node past CHUNK_BYTES. */
+const CHUNK_BUFFER_BYTES = CHUNK_BYTES + 64 * 1024;
+/** Buffers kept for reuse: a slice makes a few chunks, and they are written before the next one. */
+const MAX_SPARE_CHUNK_BUFFERS = 8;
+
+/**
+ * Collects serialized bytes in chunks and keeps the running Adler-32 over them. When the chunks
+ * are written out as they are made, their buffers come back for the next ones: a buffer per chunk
+ * came from malloc's heap, and freed among longer-lived allocations, left 10-35 MB of the process
+ * pinned after one snapshot of 500k nodes.
+ */
 class CheckedSink {
-  readonly w = new JuteWriter(CHUNK_BYTES + 64 * 1024);
+  readonly w = new JuteWriter(CHUNK_BUFFER_BYTES);
   readonly chunks: Buffer[] = [];
   private readonly adler = new Adler32();
+  private readonly spare: Buffer[] = [];
+
+  constructor(private readonly reuseBuffers: boolean) {}
 
   maybeFlush(): void {
     if (this.w.pos >= CHUNK_BYTES) this.flush();
@@ -312,13 +325,29 @@ class CheckedSink {
   flush(): void {
     if (this.w.pos === 0) return;
     this.adler.update(this.w.buf, 0, this.w.pos);
-    this.chunks.push(this.w.toBuffer());
+    if (this.reuseBuffers) {
+      this.chunks.push(this.w.buf.subarray(0, this.w.pos));
+      this.w.buf = this.spare.pop() ?? Buffer.allocUnsafe(CHUNK_BUFFER_BYTES);
+    } else {
+      this.chunks.push(this.w.toBuffer());
+    }
     this.w.reset();
   }
 
   /** The chunks made since the last call. */
   take(): Buffer[] {
     return this.chunks.splice(0);
+  }
+
+  /** Chunks taken and written out: their buffers take the next ones. */
+  giveBack(chunks: readonly Buffer[]): void {
+    if (!this.reuseBuffers) return;
+    for (const c of chunks) {
+      // A chunk's buffer is its own ArrayBuffer (allocUnsafe above pool size), at offset 0.
+      if (this.spare.length < MAX_SPARE_CHUNK_BUFFERS && c.byteOffset === 0 && c.buffer.byteLength === CHUNK_BUFFER_BYTES) {
+        this.spare.push(Buffer.from(c.buffer, 0, CHUNK_BUFFER_BYTES));
+      }
+    }
   }
 
   /** The checksum of everything so far and the "/" that follows it. */
@@ -371,7 +400,7 @@ class SnapshotJob {
   private readonly steps: Generator<undefined, Buffer[]>;
   private closed = false;
   /** Where the bytes go; taken from as they are made (streaming) or all at the end. */
-  readonly sink = new CheckedSink();
+  readonly sink: CheckedSink;
   chunks: Buffer[] | undefined;
 
   constructor(
@@ -379,7 +408,10 @@ class SnapshotJob {
     sessions: ReadonlyMap<bigint, number>,
     zxid: bigint,
     opts: SerializeOptions,
+    /** The chunks taken are written out before the next steps (see CheckedSink.giveBack). */
+    chunksWrittenOut = false,
   ) {
+    this.sink = new CheckedSink(chunksWrittenOut);
     const sessionList = javaLongHashMapOrder([...sessions], (e) => e[0], javaHashMapCopyBuckets(sessions.size));
     let digest = opts.digest;
     if (digest === undefined) {
@@ -645,7 +677,10 @@ async function runSnapshotJob(job: SnapshotJob, opts: ConcurrentSerializeOptions
         if (n >= sliceSteps || (n % STEPS_PER_CLOCK_READ === 0 && performance.now() - start >= sliceMs)) break;
       }
       const made = job.sink.take();
-      if (made.length > 0) await consume(made);
+      if (made.length > 0) {
+        await consume(made);
+        job.sink.giveBack(made);
+      }
       if (done) return;
       await pause();
     }
@@ -738,7 +773,8 @@ export async function writeSnapshot(
   const compression = opts.compression ?? 'none';
   const fsync = opts.fsync ?? true;
   // Taken now, before anything is awaited: the snapshot is the tree as it is at the call.
-  const job = new SnapshotJob(tree, sessions, zxid, opts);
+  // Plain chunks are written before the next slice; gzip may hold on to them.
+  const job = new SnapshotJob(tree, sessions, zxid, opts, compression === 'none');
   const name = snapshotFileName(zxid, compression);
   const finalPath = path.join(dir, name);
   const tempPath = path.join(dir, TEMP_PREFIX + name);
