@@ -1,6 +1,7 @@
 // DataTree and Prep without sockets: txns built by Prep, applied to the tree, every Stat field and
 // error code checked. Values here were confirmed against Apache ZooKeeper 3.8 (see compat-tests/).
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { DataTree, OPEN_ACL_UNSAFE } from '../src/storage/datatree';
 import { Prep, type WriteRequest } from '../src/server/prep';
 import { AuthRegistry, digestOf } from '../src/server/auth';
@@ -8,6 +9,7 @@ import { CreateFlag, Err, EventType, OpCode, Perms } from '../src/protocol/const
 import type { Id } from '../src/protocol/generated/records';
 import { containerCandidates } from '../src/server/containers';
 import { javaHashSetOrder, javaSpreadHash } from '../src/storage/childorder';
+import { ownName } from '../src/storage/names';
 import { StatsTrack } from '../src/storage/quota';
 import { CZXID, type SlotHolder, StatSlots, VERSION } from '../src/storage/statslots';
 
@@ -332,4 +334,29 @@ t.test('the order of a big set worked out in steps is the bucket order', async (
     t.same(javaHashSetOrder(names, buckets), r.value, 'and javaHashSetOrder gives it too');
     if (count >= 5000) t.ok(yields >= (2 * count) / 100 - 2, `${yields} steps`);
   }
+});
+
+t.test('child names do not keep the paths they were cut from', (t) => {
+  for (const name of ['short', 'a-name-of-twenty-ch', 'ünïcödé-lätïn1-näme', 'named-in-日本語-chars', 'lone-\ud800-surrogate-x']) {
+    t.equal(ownName(name), name);
+  }
+  // V8 gives no way to ask whether a string is a view; the heap a tree of long names takes tells.
+  const script = `
+    const { DataTree, OPEN_ACL_UNSAFE } = require(${JSON.stringify(require.resolve('../src/storage/datatree'))});
+    const { OpCode } = require(${JSON.stringify(require.resolve('../src/protocol/constants'))});
+    const tree = new DataTree();
+    const parent = '/a-parent-with-a-rather-long-name-for-this-test';
+    const mk = (path, zxid) => tree.apply({ hdr: { clientId: 1n, cxid: 1, zxid, time: 1n, type: OpCode.create }, body: { type: OpCode.create, record: { path, data: null, acl: OPEN_ACL_UNSAFE, ephemeral: false, parentCVersion: -1 } } });
+    mk(parent, 1n);
+    global.gc();
+    const before = process.memoryUsage().heapUsed;
+    // Each path a fresh string, as one decoded from a request is.
+    for (let i = 0; i < 20000; i++) mk(Buffer.from(parent + '/child-number-' + (1000000 + i)).toString(), BigInt(i + 2));
+    global.gc();
+    console.log((process.memoryUsage().heapUsed - before) / 20000);
+  `;
+  const perNode = Number(execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' }).trim());
+  // A node, its name (20 chars) and its map entry take about 180 B; the path would add 80 more.
+  t.ok(perNode > 50 && perNode < 220, `${perNode.toFixed(0)} B of heap per node`);
+  t.end();
 });

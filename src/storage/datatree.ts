@@ -17,7 +17,7 @@ import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quot
 import type { Txn, TxnBody } from './txn';
 import { putLong, type JuteWriter } from '../protocol/jute';
 import * as S from './statslots';
-import type { NameTable } from './names';
+import { type NameTable, ownName } from './names';
 import { type SlotHolder, type StatChunk, StatSlots } from './statslots';
 
 /** A session's ephemerals live in a HashSet of the default 16 buckets. */
@@ -518,7 +518,7 @@ export class DataTree {
       if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
       this.lastRestoredParentPath = parentPath;
       this.lastRestoredParent = parent;
-      name = basename(path);
+      name = ownName(basename(path));
       if (names !== undefined) name = names.intern(name);
     }
     // ephemeralOwner is 8 bytes at +44; most nodes have none.
@@ -864,7 +864,7 @@ export class DataTree {
     parent.pzxid = zxid;
     this.digest.afterChange(parentPath, parent);
     const node = new ZNode(this.slots, data, this.acls.intern(acl), zxid, time, ephemeralOwner);
-    this.addChild(parent, name, node);
+    this.addChild(parent, ownName(name), node);
     this.count++;
     this.digest.afterChange(path, node);
     this.indexNode(path, ephemeralOwner, true);
