@@ -25,7 +25,7 @@ import {
   type FsShim,
   type LogEntry,
 } from '../src/storage/txnlog';
-import { adler32 } from '../src/storage/adler32';
+import { Adler32, adler32 } from '../src/storage/adler32';
 import { logDumpMain } from '../src/storage/logdump';
 
 const SESSION = 0x1000a5c6e7b0000n;
@@ -608,4 +608,21 @@ t.test('readTxnLogFile yields the tail instead of throwing', async (t) => {
   t.equal(items.length, 4);
   t.ok(items[3] instanceof TornLogTail);
   t.equal((items[3] as TornLogTail).offset, offsets[3]);
+});
+
+t.test('adler32 against zlib values, whole and in pieces', (t) => {
+  t.equal(adler32(Buffer.from('Wikipedia')), 0x11e60398);
+  // All 0xff: the sums grow fastest, the case the reduction interval is sized for.
+  const ff = Buffer.alloc(1 << 20, 0xff);
+  t.equal(adler32(ff), 0x8e88ef11);
+  const lcg = Buffer.alloc(100000);
+  for (let i = 0, x = 1; i < lcg.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff;
+    lcg[i] = (x >>> 16) & 0xff;
+  }
+  t.equal(adler32(lcg), 0xa0e54a09);
+  const pieces = new Adler32();
+  for (let at = 0, n = 1; at < ff.length; at += n, n = n * 3 + 1) pieces.update(ff, at, Math.min(ff.length, at + n));
+  t.equal(pieces.value(), 0x8e88ef11);
+  t.end();
 });

@@ -1,8 +1,11 @@
 /** Adler-32, the checksum of ZooKeeper's txn log records and snapshots (java.util.zip.Adler32). */
 
 const MOD = 65521;
-/** Largest run of bytes before the sums must be reduced so they stay exact in doubles. */
-const NMAX = 5552;
+/**
+ * Longest run of bytes before the sums are reduced. zlib's 5552 keeps them within 32 bits unsigned;
+ * 3800 keeps them within 31 bits, so that V8 adds int32s (about a quarter faster).
+ */
+const NMAX = 3800;
 
 export class Adler32 {
   private a = 1;
@@ -15,8 +18,8 @@ export class Adler32 {
     while (i < end) {
       const stop = Math.min(end, i + NMAX);
       for (; i < stop; i++) {
-        a += buf[i];
-        b += a;
+        a = (a + buf[i]) | 0;
+        b = (b + a) | 0;
       }
       a %= MOD;
       b %= MOD;
