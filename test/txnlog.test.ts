@@ -300,6 +300,50 @@ t.test('rollLog starts a new file at the next txn; reading from a zxid starts in
   t.same(all.slice(0, 30), readAll(dir).entries.slice(0, 30).map((e) => e.txn));
 });
 
+t.test('a finished file loses its preallocated zeros: at a roll and at close, not after a failure', async (t) => {
+  const dir = tmpDir(t);
+  const w = new TxnLogWriter(dir, { preAllocBytes: 64 * 1024, forceSync: true });
+  const setData = (z: bigint) => txn(z, { type: OpCode.setData, record: { path: '/a', data: Buffer.from(`v${z}`), version: Number(z) } });
+  for (let z = 1n; z <= 5n; z++) w.append(setData(z));
+  await w.commit();
+  const first = listLogFiles(dir)[0].file;
+  t.equal(fs.statSync(first).size, 64 * 1024 + 16, 'preallocated while in use');
+  w.rollLog();
+  w.append(setData(6n));
+  await w.commit();
+  const end = (file: string) => {
+    const items = [...readTxnLogFile(file)];
+    const last = items[items.length - 1] as { offset: number };
+    return { count: items.length, last: last.offset };
+  };
+  const firstSize = fs.statSync(first).size;
+  t.ok(firstSize < 1024, `the rolled file is cut to its records (${firstSize} bytes)`);
+  t.equal(end(first).count, 5);
+  const second = listLogFiles(dir)[1].file;
+  t.equal(fs.statSync(second).size, 64 * 1024 + 16, 'the current file keeps its zeros');
+  w.append(setData(7n));
+  await w.close();
+  t.ok(fs.statSync(second).size < 1024, 'cut at close; uncommitted appends are not in it');
+  t.same(readAll(dir).entries.map((e) => e.txn.hdr.zxid), [1n, 2n, 3n, 4n, 5n, 6n]);
+  t.equal(readAll(dir).tail, undefined);
+  // A cut file ends exactly after its last record's end-of-record byte.
+  const bytes = fs.readFileSync(second);
+  t.equal(bytes[bytes.length - 1], 0x42);
+
+  // After a failed write nothing is cut: what reached the disk is unknown.
+  const dir2 = tmpDir(t);
+  let failWrites = false;
+  const shim: FsShim = { ...realFs, write: (fd, buf, off, len, pos) => (failWrites ? Promise.reject(new Error('EIO: injected')) : realFs.write(fd, buf, off, len, pos)) };
+  const w2 = new TxnLogWriter(dir2, { preAllocBytes: 64 * 1024, forceSync: true, fs: shim });
+  w2.append(setData(1n));
+  await w2.commit();
+  failWrites = true;
+  w2.append(setData(2n));
+  await t.rejects(w2.commit(), /injected/);
+  await w2.close();
+  t.equal(fs.statSync(listLogFiles(dir2)[0].file).size, 64 * 1024 + 16, 'a failed log keeps its size');
+});
+
 t.test('appends out of zxid order are refused', async (t) => {
   const w = new TxnLogWriter(tmpDir(t), { preAllocBytes: 0, forceSync: false });
   w.append(txn(5n, { type: OpCode.delete, record: { path: '/a' } }));

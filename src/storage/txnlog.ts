@@ -666,11 +666,25 @@ export class TxnLogWriter {
     }
   }
 
+  /**
+   * Closes a file no more txns go to. Its preallocated zeros past the last record are cut off
+   * first (not after a failure: what reached the disk is then unknown): a reader stops at the end
+   * of the file as at a zero length, and otherwise the next start reads and checks every zero
+   * byte, up to preAllocSize per file (ZooKeeper reads such files as well). A crash before the
+   * cut leaves the zeros, which a start reads as before.
+   */
   private async closeLog(log: OpenLog): Promise<void> {
     if (log.fd === null) return;
     const fd = log.fd;
     log.fd = null;
-    await this.fs.close(fd);
+    try {
+      if (this.failure === null && log.extended > log.written) {
+        await this.fs.ftruncate(fd, log.written);
+        log.extended = log.written;
+      }
+    } finally {
+      await this.fs.close(fd);
+    }
   }
 
   /** Waits for commits in flight, then closes the files. Appended but uncommitted txns are dropped. */
