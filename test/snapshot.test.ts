@@ -197,6 +197,34 @@ t.test('10k nodes', async (t) => {
   t.equal(r.digestMatches, true);
 });
 
+t.test('a load takes a digest stored for the file\'s own zxid, and computes any other', async (t) => {
+  const b = richTree();
+  const real = computeTreeDigest(b.tree);
+  // A digest section that does not belong to these nodes: taken as it is only when it is for the
+  // file's zxid, which is what a snapshot written at that zxid holds.
+  const forged = { zxid: b.zxid, version: 2, digest: real + 1n };
+  const own = parseSnapshot(serializeSnapshot(b.tree, new Map(), b.zxid, { digest: forged }), 'mem', b.zxid, true, { verifyDigest: false });
+  t.equal(own.tree.digest.value, real + 1n, 'own zxid: the stored digest, not recomputed');
+  t.equal(own.digestMatches, undefined, 'not judged without verifying');
+  const verified = parseSnapshot(serializeSnapshot(b.tree, new Map(), b.zxid, { digest: forged }), 'mem', b.zxid, true);
+  t.equal(verified.tree.digest.value, real, 'verifying computes it');
+  t.equal(verified.digestMatches, false);
+  const fuzzy = { zxid: b.zxid - 1n, version: 2, digest: real + 1n };
+  const other = parseSnapshot(serializeSnapshot(b.tree, new Map(), b.zxid, { digest: fuzzy }), 'mem', b.zxid, true, { verifyDigest: false });
+  t.equal(other.tree.digest.value, real, 'a digest of another zxid: computed from the nodes');
+  const none = parseSnapshot(serializeSnapshot(b.tree, new Map(), b.zxid, { digest: null }), 'mem', b.zxid, true, { verifyDigest: false });
+  t.equal(none.tree.digest.value, real, 'no digest section: computed');
+  // Writes after the load keep the sum up to date from the value taken.
+  const exact = parseSnapshot(serializeSnapshot(b.tree, new Map(), b.zxid), 'mem', b.zxid, true, { verifyDigest: false });
+  t.equal(exact.tree.digest.value, real);
+  const after = new Builder(exact.tree);
+  after.zxid = b.zxid;
+  after.apply({ type: OpCode.setData, record: { path: '/a', data: Buffer.from('new'), version: 8 } });
+  after.create('/a/later', Buffer.from('x'));
+  after.apply({ type: OpCode.delete, record: { path: '/a/null' } });
+  t.equal(exact.tree.digest.value, computeTreeDigest(exact.tree), 'after a setData, a create and a delete');
+});
+
 t.test('every flipped byte and every truncation is caught', async (t) => {
   const dir = tmpDir(t);
   const b = new Builder();
@@ -400,7 +428,7 @@ t.test('tree digest', async (t) => {
   for (const p of tree.paths()) d.afterChange(p, tree.getNode(p)!);
   t.equal(d.value, computeTreeDigest(tree));
   const n = tree.getNode('/a')!;
-  d.beforeChange(n);
+  d.beforeChange('/a', n);
   n.data = Buffer.from('changed');
   n.version++;
   d.afterChange('/a', n);

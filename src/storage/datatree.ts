@@ -12,7 +12,7 @@ import {
 import { type ACL, type Stat, Stat_SIZE, StatPersisted_SIZE } from '../protocol/generated/records';
 import { basename, join, parentOf, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetCloneOrder, javaHashSetOrder } from './childorder';
-import { TreeDigest } from './digest';
+import { computeTreeDigest, TreeDigest } from './digest';
 import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
 import { putLong, type JuteWriter } from '../protocol/jute';
@@ -146,14 +146,6 @@ export class ZNode implements SlotHolder {
   }
   set childBuckets(v: number) {
     this.st.setInt(this.at, S.CHILD_BUCKETS, v);
-  }
-
-  /** The node's digest as the tree digest holds it (kept by TreeDigest, unsigned 32-bit). */
-  get digest(): number {
-    return this.st.int(this.at, S.DIGEST) >>> 0;
-  }
-  set digest(v: number) {
-    this.st.setInt(this.at, S.DIGEST, v | 0);
   }
 
   /** Sets the stored Stat fields from a StatPersisted as a snapshot holds it (60 bytes at `at`). */
@@ -461,6 +453,16 @@ export class DataTree {
     return this.lastProcessedZxid > this.newestRestoredCzxid ? this.lastProcessedZxid : this.newestRestoredCzxid;
   }
 
+  /**
+   * After a snapshot's nodes are restored: the tree digest as the snapshot stores it (trusted), or
+   * computed by a walk of the tree. Returns the value set.
+   */
+  setDigest(stored?: bigint): bigint {
+    const value = stored ?? computeTreeDigest(this);
+    this.digest.set(value);
+    return value;
+  }
+
   addPreserver(p: NodePreserver): void {
     this.preservers.push(p);
   }
@@ -472,7 +474,7 @@ export class DataTree {
 
   /** Before a node's data, Stat, ACL or children change, or it is deleted. */
   private beforeMutate(path: string, node: ZNode): void {
-    this.digest.beforeChange(node);
+    this.digest.beforeChange(path, node);
     this.preserve(path, node);
   }
 
@@ -495,7 +497,8 @@ export class DataTree {
   /**
    * Puts a node read from a snapshot into the tree, replacing one at the same path (the built-in
    * system nodes). Its parent must already be there. Its Stat is the StatPersisted in `b` at
-   * `statAt` (raw cversion), which the caller has checked is all there.
+   * `statAt` (raw cversion), which the caller has checked is all there. The tree digest is left
+   * alone: once every node is in, the caller sets it (setDigest).
    */
   restoreNode(
     path: string,
@@ -503,8 +506,6 @@ export class DataTree {
     acl: ACL[],
     b: Buffer,
     statAt: number,
-    /** The node's digest when the caller has it already (from the snapshot's bytes). */
-    digestValue?: number,
     /** Where equal child names are shared during a load. */
     names?: NameTable,
   ): ZNode {
@@ -534,8 +535,6 @@ export class DataTree {
       this.forgetLastParent();
       node.childBuckets = grownBuckets(INITIAL_CHILD_BUCKETS, node.childCount);
     } else this.count++;
-    if (digestValue === undefined) this.digest.afterChange(path, node);
-    else this.digest.addStored(node, digestValue);
     if (parent === undefined) {
       // The root is the trie itself: its fields move into place, the object stays.
       this.root.takeFieldsOf(node);

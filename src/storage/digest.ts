@@ -97,22 +97,6 @@ export function nodeDigest(path: string, node: ZNode): number {
 
 const FOLD_EVERY = 1 << 20;
 
-/**
- * A node's digest from its bytes as a snapshot holds them (path, data, StatPersisted), without
- * decoding them first; equal to nodeDigest of the node they make.
- */
-export function nodeDigestOfStored(buf: Buffer, pathStart: number, pathEnd: number, dataStart: number, dataEnd: number, statAt: number, path: string): number {
-  if (isDigestExcluded(path)) return 0;
-  // StatPersisted: czxid mzxid ctime mtime version cversion aversion ephemeralOwner pzxid;
-  // the digest's order: czxid mzxid pzxid ctime mtime version cversion aversion ephemeralOwner.
-  let crc = crc32Range(buf, pathStart, pathEnd);
-  crc = crc32Range(buf, dataStart, dataEnd, crc);
-  crc = crc32Range(buf, statAt, statAt + 16, crc);
-  crc = crc32Range(buf, statAt + 52, statAt + 60, crc);
-  crc = crc32Range(buf, statAt + 16, statAt + 44, crc);
-  return crc32Range(buf, statAt + 44, statAt + 52, crc);
-}
-
 /** The running tree digest: a signed 64-bit sum of node digests, as ZooKeeper keeps it. */
 export class TreeDigest {
   private sum = 0n;
@@ -142,26 +126,25 @@ export class TreeDigest {
     this.pending = 0;
   }
 
-  /** Before a node's data or stat changes, or it goes: its digest, as last computed, leaves the sum. */
-  beforeChange(node: ZNode): void {
-    this.remove(node.digest);
+  /**
+   * Before a node's data or stat changes, or it goes: its digest leaves the sum. Computed again
+   * rather than kept per node: a write costs one more CRC of a path and its data, and nodes carry
+   * no digest of their own (a snapshot's load need not compute one per node).
+   */
+  beforeChange(path: string, node: ZNode): void {
+    this.remove(nodeDigest(path, node));
   }
 
   /** After a node's data or stat changed (or after it was added). */
   afterChange(path: string, node: ZNode): void {
-    const d = nodeDigest(path, node);
-    node.digest = d;
-    this.add(d);
+    this.add(nodeDigest(path, node));
   }
 
-  /** A node added with its digest already known (from a snapshot's bytes). */
-  addStored(node: ZNode, nodeDigestValue: number): void {
-    node.digest = nodeDigestValue;
-    this.add(nodeDigestValue);
-  }
-
-  clear(): void {
-    this.sum = 0n;
+  /** Sets the sum, as a snapshot stores it or a walk computes it. */
+  set(value: bigint): void {
+    this.sum = BigInt.asIntN(64, value);
+    this.partial = 0;
+    this.pending = 0;
   }
 }
 
@@ -172,8 +155,8 @@ export function computeTreeDigest(tree: DataTree): bigint {
   let sum = 0n;
   let partial = 0;
   let n = 0;
-  for (const path of tree.paths()) {
-    partial += nodeDigest(path, tree.getNode(path)!);
+  for (const [path, node] of tree.nodesPreOrder()) {
+    partial += nodeDigest(path, node);
     if (++n === FOLD_EVERY) {
       sum += BigInt(partial);
       partial = 0;

@@ -35,7 +35,7 @@ import {
 import { Adler32, adler32 } from './adler32';
 import { grownBuckets, javaHashSetOrder, javaHashSetOrderInSteps, tableSizeFor } from './childorder';
 import { DataTree, OPEN_ACL_UNSAFE, sameAclList, type NodePreserver, writeDataText, ZNode } from './datatree';
-import { DIGEST_VERSION, nodeDigestOfStored } from './digest';
+import { DIGEST_VERSION } from './digest';
 import { NameTable } from './names';
 import { CONFIG_PATH, join, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 
@@ -934,11 +934,22 @@ class SnapshotInput {
 }
 
 /** Parses uncompressed snapshot bytes. `zxid` is the file's (from its name). */
-export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedTypesEnabled = false): LoadedSnapshot {
-  return parseSnapshotInput(new SnapshotInput(buf, buf.length), file, zxid, extendedTypesEnabled);
+export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedTypesEnabled = false, opts: ParseOptions = VERIFY): LoadedSnapshot {
+  return parseSnapshotInput(new SnapshotInput(buf, buf.length), file, zxid, extendedTypesEnabled, opts);
 }
 
-function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, extendedTypesEnabled: boolean): LoadedSnapshot {
+export interface ParseOptions {
+  /**
+   * Compute the tree digest from the nodes and compare it with the stored one (digestMatches).
+   * Without it, a digest stored for the file's own zxid is taken as it is, which spares a load a
+   * CRC over every node.
+   */
+  verifyDigest: boolean;
+}
+
+const VERIFY: ParseOptions = { verifyDigest: true };
+
+function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, extendedTypesEnabled: boolean, opts: ParseOptions): LoadedSnapshot {
   // Offsets in errors count from the file's start; `offset` is a position in the current window.
   const corrupt = (offset: number, reason: string): CorruptSnapshotError => new CorruptSnapshotError(file, input.base + offset, reason);
   try {
@@ -996,24 +1007,20 @@ function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, ex
       at = r.pos;
       const p = r.readString();
       if (p === '/') break;
-      const pathEnd = r.pos;
-      const dataAt = r.pos + 4;
       const data = readDataText(r);
-      const dataEnd = r.pos;
       const aclAt = r.pos;
       const aclId = r.readLong();
       const statAt = r.pos;
       // restoreNode reads the stat from its bytes; too few of them fail as decoding would.
       if (r.remaining() < StatPersisted_SIZE) decodeStatPersisted(r);
       r.pos = statAt + StatPersisted_SIZE;
-      const digestValue = nodeDigestOfStored(buf, at + 4, pathEnd, dataAt, data === null ? dataAt : dataEnd, statAt, p === '' ? '/' : p);
       const acl = aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : aclLists.get(aclId);
       if (!acl) throw corrupt(aclAt, `node ${p === '' ? '/' : p} refers to ACL id ${aclId}, which is not in the snapshot`);
       const nodePath = p === '' ? '/' : p;
       if (nodePath[0] !== '/' || (nodePath.length > 1 && nodePath.endsWith('/'))) throw corrupt(at, `bad node path ${JSON.stringify(p)}`);
       let node: ZNode;
       try {
-        node = tree.restoreNode(nodePath, data, acl, buf, statAt, digestValue, names);
+        node = tree.restoreNode(nodePath, data, acl, buf, statAt, names);
       } catch (err) {
         throw corrupt(at, (err as Error).message);
       }
@@ -1054,12 +1061,16 @@ function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, ex
     tree.lastProcessedZxid = zxid;
 
     const loaded: LoadedSnapshot = { tree, sessions, zxid, dbid: header.dbid };
-    if (digest) {
-      loaded.digest = digest;
-      if (digest.zxid === zxid && digest.zxid > 0n && digest.version === DIGEST_VERSION)
-        // restoreNode kept the tree's digest up to date node by node.
-        loaded.digestMatches = tree.digest.value === digest.digest;
+    // A digest stored for the file's own zxid is the sum over exactly these nodes (the Adler-32
+    // checksums vouch for the bytes); a fuzzy snapshot's is for another zxid, so the tree's is
+    // computed. Verifying computes it in any case and compares.
+    const exact = digest !== undefined && digest.zxid === zxid && digest.zxid > 0n && digest.version === DIGEST_VERSION ? digest : undefined;
+    if (exact && !opts.verifyDigest) tree.setDigest(exact.digest);
+    else {
+      const computed = tree.setDigest();
+      if (exact) loaded.digestMatches = computed === exact.digest;
     }
+    if (digest) loaded.digest = digest;
     return loaded;
   } catch (err) {
     if (err instanceof JuteError) throw corrupt(err.offset, juteReason(err));
@@ -1096,13 +1107,13 @@ export function readSnapshotBytes(file: string): Buffer {
  * Reads and checks a snapshot. Throws CorruptSnapshotError (offsets count uncompressed bytes) when
  * it is truncated, fails a checksum or does not parse; other errors are I/O errors.
  */
-export function readSnapshot(file: string, extendedTypesEnabled = false): LoadedSnapshot {
+export function readSnapshot(file: string, extendedTypesEnabled = false, opts: ParseOptions = VERIFY): LoadedSnapshot {
   const zxid = zxidFromSnapshotName(path.basename(file));
-  if (compressionOf(path.basename(file)) !== 'none') return parseSnapshot(readSnapshotBytes(file), file, zxid, extendedTypesEnabled);
+  if (compressionOf(path.basename(file)) !== 'none') return parseSnapshot(readSnapshotBytes(file), file, zxid, extendedTypesEnabled, opts);
   const fd = fs.openSync(file, 'r');
   try {
     const input = new SnapshotInput(Buffer.allocUnsafe(WINDOW_BYTES), fs.fstatSync(fd).size, fd);
-    return parseSnapshotInput(input, file, zxid, extendedTypesEnabled);
+    return parseSnapshotInput(input, file, zxid, extendedTypesEnabled, opts);
   } finally {
     fs.closeSync(fd);
   }

@@ -3,7 +3,7 @@
  * node object. A field holding a zxid or a time needs a bigint object of its own (Node's V8 has no
  * unboxed 64-bit fields), and a tree of millions of nodes then spends more heap on bigints and
  * fields than on data, and its load is mostly garbage collection. A slot holds the five longs and
- * five ints in 60 bytes the collector never looks into.
+ * four ints in 56 bytes the collector never looks into.
  *
  * Slots come in chunks that never move, so a node keeps its chunk and index. A deleted node's slot
  * goes back for reuse, and the node (which a snapshot in progress or a reply may still read) gets a
@@ -19,23 +19,18 @@ export const MTIME = 3;
 export const PZXID = 4;
 const LONGS = 5;
 
-/**
- * The ints of a slot, in this order: the child bucket count is for listing order (see
- * childorder.ts); the digest is the node's current digest (see digest.ts), so that taking it out
- * of the tree digest before a change needs no recomputation.
- */
+/** The ints of a slot, in this order: the child bucket count is for listing order (see childorder.ts). */
 export const VERSION = 0;
 export const CVERSION = 1;
 export const AVERSION = 2;
 export const CHILD_BUCKETS = 3;
-export const DIGEST = 4;
-const INTS = 5;
+const INTS = 4;
 
 const SLOT_BYTES = LONGS * 8 + INTS * 4;
 /** A small tree's slots. */
 const SLOTS_IN_FIRST_CHUNK = 4096;
 /**
- * Then 60 MB chunks. malloc maps memory this large on its own, and the pages take up memory only
+ * Then 56 MB chunks. malloc maps memory this large on its own, and the pages take up memory only
  * once slots in them are used. Smaller chunks came from malloc's heap, among buffers freed
  * meanwhile (a load, a snapshot), and pinned that freed memory: 30-60 MB of it at 500k nodes.
  */
