@@ -16,6 +16,7 @@ import { DEFAULT_METRICS_PROVIDER, PrometheusMetrics, PROMETHEUS_METRICS_PROVIDE
 import { MetricsServer } from './admin/metricsserver';
 import { statusMain } from './admin/status';
 import { DiskDatabase, RecoveryError } from './storage/diskdb';
+import { IdleCompactor } from './storage/heap';
 import { CorruptSnapshotError } from './storage/snapshot';
 import { CorruptLogError } from './storage/txnlog';
 import { purge } from './storage/purge';
@@ -104,9 +105,13 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     await metrics?.stop();
     return 1;
   }
+  const mb = (bytes: number) => Math.round(bytes / 1048576);
+  const compactor = new IdleCompactor((ms, before, after) => log.info({ ms: Math.round(ms), heapMb: mb(before), afterMb: mb(after) }, 'heap compacted while idle'));
+  compactor.start();
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
+      compactor.stop();
       Promise.all([admin?.stop(), metrics?.stop(), server!.stop()]).then(() => resolve(), () => resolve());
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -1,0 +1,28 @@
+import t from 'tap';
+import * as v8 from 'node:v8';
+import { compactHeap, shouldCompact } from '../src/storage/heap';
+
+const MB = 1024 * 1024;
+
+t.test('an idle second compacts only after the heap grew by 32 MB and a quarter', async (t) => {
+  t.equal(shouldCompact(0.01, 200 * MB, 100 * MB), true, 'idle, doubled');
+  t.equal(shouldCompact(0.2, 200 * MB, 100 * MB), false, 'busy');
+  t.equal(shouldCompact(0.01, 120 * MB, 100 * MB), false, 'grown 20 MB only');
+  t.equal(shouldCompact(0.01, 540 * MB, 500 * MB), false, 'grown 40 MB of 500: under a quarter');
+  t.equal(shouldCompact(0.01, 100 * MB, 100 * MB), false, 'not grown');
+});
+
+t.test('a compaction returns the pages a burst left half used', async (t) => {
+  const oldSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!;
+  // Objects that live long enough to reach the old generation, then three in four die.
+  let keep: { i: number; s: string }[] = [];
+  for (let i = 0; i < 1_500_000; i++) keep.push({ i, s: `value ${i}` });
+  compactHeap();
+  const full = oldSpace().physical_space_size;
+  keep = keep.filter((_, i) => i % 4 === 0);
+  compactHeap();
+  const after = oldSpace();
+  t.ok(keep.length === 375_000);
+  t.ok(after.physical_space_size < full * 0.6, `old space ${Math.round(full / MB)} MB -> ${Math.round(after.physical_space_size / MB)} MB`);
+  t.ok(after.physical_space_size < after.space_used_size * 1.5, 'pages are mostly full after it');
+});
