@@ -1,5 +1,5 @@
 /**
- * Heap upkeep around the start. Loading a large tree allocates fast and keeps nearly everything,
+ * Heap upkeep: around the start, and when idle after a burst of work (IdleCompactor, below). Loading a large tree allocates fast and keeps nearly everything,
  * which makes V8 grow its young generation to the limit (32 MB here), and it never gives that back
  * to an idle server. So the young generation is held at its first size while the database loads
  * (a load about a tenth slower), and may grow again once the start is done, as serving needs.
@@ -75,9 +75,6 @@ export class IdleCompactor {
   private timer: NodeJS.Timeout | undefined;
   private last = performance.eventLoopUtilization();
   private baselineBytes = v8.getHeapStatistics().total_physical_size;
-  /** Compactions run, and the time they took in all (ms). */
-  compactions = 0;
-  compactMs = 0;
 
   constructor(private readonly onCompact?: (ms: number, beforeBytes: number, afterBytes: number) => void) {}
 
@@ -102,8 +99,6 @@ export class IdleCompactor {
     const started = performance.now();
     compactHeap();
     const ms = performance.now() - started;
-    this.compactMs += ms;
-    this.compactions++;
     this.baselineBytes = v8.getHeapStatistics().total_physical_size;
     this.onCompact?.(ms, physical, this.baselineBytes);
     // The collection itself is not the next window's work.
