@@ -1,0 +1,25 @@
+/**
+ * The server side of one SASL mechanism, one exchange per connection. ZooKeeper's server offers a
+ * single mechanism, chosen by its JAAS `Server` section: GSSAPI when it logs in with Kerberos,
+ * DIGEST-MD5 otherwise.
+ */
+export interface SaslServerExchange {
+  readonly mechanism: 'DIGEST-MD5' | 'GSSAPI';
+  /**
+   * Takes the client's next token and returns the server's answer (possibly empty).
+   * Throws `SaslError` when the client cannot be authenticated; the exchange is then over.
+   */
+  evaluate(response: Buffer): Buffer;
+  /** True once the client is authenticated. */
+  readonly complete: boolean;
+  /** The authorization id once complete: the user (DIGEST-MD5) or the principal (GSSAPI). */
+  readonly authorizationId: string;
+}
+
+/** A failed SASL exchange: the client gets AUTHFAILED and its connection is closed. */
+export class SaslError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SaslError';
+  }
+}
