@@ -17,6 +17,7 @@ import { purge, VERSION_DIR } from './purge';
 import { CorruptSnapshotError, listSnapshots, readSnapshot, writeSnapshot } from './snapshot';
 import type { Txn } from './txn';
 import { CorruptLogError, readTxnLog, TornLogTail, truncateLog, TxnLogWriter, type FsShim } from './txnlog';
+import { isNextZxid, zxidGapReason } from './zxid';
 
 /** How long a shutdown waits for txns already handed to the log. */
 const CLOSE_DRAIN_MS = 10_000;
@@ -60,7 +61,7 @@ export function recover(config: ServerConfig, log: Logger): Recovered {
   }
   tree.recountQuotas();
   if (snaps.length > 0 && snapshotFile === undefined) {
-    // Without any valid snapshot, only a log that starts at zxid 1 can rebuild the tree.
+    // Without any valid snapshot, only a log from the first txn (1, or an ensemble's 0x100000001) can rebuild the tree.
     log.warn({ snapshots: snaps.length }, 'no valid snapshot; replaying the whole log');
   }
   tree.lastProcessedZxid = snapshotZxid;
@@ -70,11 +71,10 @@ export function recover(config: ServerConfig, log: Logger): Recovered {
   try {
     for (const entry of readTxnLog(config.dataLogDir, snapshotZxid + 1n)) {
       const txn = entry.txn;
-      if (txn.hdr.zxid <= tree.lastProcessedZxid) continue;
-      if (txn.hdr.zxid !== tree.lastProcessedZxid + 1n)
-        throw new RecoveryError(
-          `txns 0x${(tree.lastProcessedZxid + 1n).toString(16)} to 0x${(txn.hdr.zxid - 1n).toString(16)} are missing before ${entry.file} offset ${entry.offset}; refusing to start`,
-        );
+      // Each txn must follow the one before (the snapshot's zxid for the first): the next counter,
+      // or counter 1 of a higher epoch where an ensemble's leadership changed.
+      if (!isNextZxid(tree.lastProcessedZxid, txn.hdr.zxid))
+        throw new RecoveryError(`${zxidGapReason(tree.lastProcessedZxid, txn.hdr.zxid)} at ${entry.file} offset ${entry.offset}; refusing to start`);
       tree.replay(txn);
       trackSessions(sessions, txn);
       replayed++;

@@ -345,13 +345,15 @@ export interface ReadOptions {
 }
 
 /**
- * Txns with zxid >= fromZxid, across all log files in zxid order, starting with the file that holds
- * fromZxid. Ends at the zero-filled end of the newest file. A torn record at the end of the newest
- * file is thrown as TornLogTail after every intact txn was yielded; damage before the end throws
- * CorruptLogError.
+ * Txns from the first with zxid >= fromZxid on, across all log files in zxid order, starting with
+ * the file that holds fromZxid. Every record after that first one is yielded as it is, whatever its
+ * zxid: the caller checks the order (see zxid.ts). Ends at the zero-filled end of the newest file.
+ * A torn record at the end of the newest file is thrown as TornLogTail after every intact txn was
+ * yielded; damage before the end throws CorruptLogError.
  */
 export function* readTxnLog(dataLogDir: string, fromZxid: bigint, opts: ReadOptions = {}): Generator<LogEntry> {
   const files = logFilesFrom(listLogFiles(dataLogDir), fromZxid);
+  let started = false;
   for (let i = 0; i < files.length; i++) {
     const file = files[i].file;
     const newest = i === files.length - 1;
@@ -364,9 +366,10 @@ export function* readTxnLog(dataLogDir: string, fromZxid: bigint, opts: ReadOpti
       }
       // Records before fromZxid (most of a file that began before the snapshot) are checked
       // against their checksums but not decoded: the txn header's zxid is all they are read for.
-      if (item.entry.length >= TXN_HEADER_ZXID_END && item.entry.readBigInt64BE(TXN_HEADER_ZXID_AT) < fromZxid) continue;
+      if (!started && item.entry.length >= TXN_HEADER_ZXID_END && item.entry.readBigInt64BE(TXN_HEADER_ZXID_AT) < fromZxid) continue;
       const d = decodeAt(file, item.offset, item.entry);
-      if (d.txn.hdr.zxid < fromZxid) continue;
+      if (!started && d.txn.hdr.zxid < fromZxid) continue;
+      started = true;
       const entry: LogEntry = { txn: d.txn, file, offset: item.offset };
       if (d.digest !== undefined) entry.digest = d.digest;
       yield entry;

@@ -1,0 +1,51 @@
+/**
+ * zxids as a log holds them: epoch << 32 | counter. Within an epoch the counter goes up by one per
+ * txn; a new leader starts its epoch at counter 1 (counter 0 marks the epoch itself and is never a
+ * txn). So the logs of an ensemble member step from (e, c) to (e', 1) with e' > e whenever the
+ * leadership changed, and an ensemble's first txn is 0x100000001.
+ */
+
+const COUNTER_BITS = 32n;
+const COUNTER_MASK = (1n << COUNTER_BITS) - 1n;
+
+export function epochOf(zxid: bigint): bigint {
+  return zxid >> COUNTER_BITS;
+}
+
+export function counterOf(zxid: bigint): bigint {
+  return zxid & COUNTER_MASK;
+}
+
+export function makeZxid(epoch: bigint, counter: bigint): bigint {
+  return (epoch << COUNTER_BITS) | (counter & COUNTER_MASK);
+}
+
+/**
+ * Whether `next` may follow `prev` with no txn missing between them: the next counter, or the
+ * first txn of a higher epoch. `prev` may be a snapshot's zxid (0 for an empty one).
+ */
+export function isNextZxid(prev: bigint, next: bigint): boolean {
+  if (next === prev + 1n) return true;
+  return epochOf(next) > epochOf(prev) && counterOf(next) === 1n;
+}
+
+export function zxidHex(zxid: bigint): string {
+  return '0x' + BigInt.asUintN(64, zxid).toString(16);
+}
+
+/** Why `next` cannot follow `prev` (isNextZxid is false), for an error message. */
+export function zxidGapReason(prev: bigint, next: bigint): string {
+  const at = `zxid ${zxidHex(next)} follows ${zxidHex(prev)}`;
+  if (next <= prev) return `${at}: zxids go backwards`;
+  if (epochOf(next) === epochOf(prev)) {
+    const last = next - 1n;
+    const missing = last === prev + 1n ? zxidHex(last) : `${zxidHex(prev + 1n)} to ${zxidHex(last)}`;
+    return `${at}: txns ${missing} are missing`;
+  }
+  if (counterOf(next) === 0n) return `${at}: counter 0 of epoch ${epochOf(next)} is never a txn`;
+  // A higher epoch that does not start at counter 1: its first txns are missing.
+  const first = makeZxid(epochOf(next), 1n);
+  const last = next - 1n;
+  const missing = first === last ? zxidHex(first) : `${zxidHex(first)} to ${zxidHex(last)}`;
+  return `${at}: txns ${missing} of epoch ${epochOf(next)} are missing`;
+}
