@@ -1,0 +1,304 @@
+// The dataDir of a ZooKeeper 3.8 ensemble member, served by zkts standalone. A real three-node
+// ensemble on 127.0.0.1 takes writes in three leader epochs (the leader of epoch 1 and then the
+// leader of epoch 2 are SIGKILLed; the first comes back and syncs), all members are brought up to
+// date and stopped. Each member's dataDir then has its own layout: logs that cross epochs, a
+// leader's snapshot at the end of an epoch, a log file a restarted follower got by DIFF. For every
+// member, on copies of its dataDir: ZooKeeper 3.8 standalone and zkts serve the same tree (every
+// Stat field, data, ACL, children) as the ensemble served, both go on in the last epoch with the
+// same zxids for the same writes, and ZooKeeper started on zkts's copy serves what zkts wrote and
+// goes on after it. `zkts log-dump` reads every log file of the members. The epoch files stay as
+// the ensemble left them.
+
+import t, { type Test } from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CreateFlag, Err } from '../src/protocol/constants';
+import { logDumpMain } from '../src/storage/logdump';
+import { epochOf, isNextZxid, makeZxid } from '../src/storage/zxid';
+import { fourLetterWord, freePort, startReferenceZooKeeper, startZkts, type RunningServer } from '../test/util/servers';
+import { lineOf, Zk } from './datadir/zk';
+import { delay } from './util/harness';
+
+const MEMBERS = [1, 2, 3];
+const ELECTION_WAIT_MS = 45_000;
+const SYNC_WAIT_MS = 30_000;
+const SESSION_MS = 30_000;
+const buf = (s: string): Buffer => Buffer.from(s, 'utf8');
+const hex = (v: bigint): string => '0x' + v.toString(16);
+
+interface Member {
+  id: number;
+  dataDir: string;
+  server?: RunningServer;
+}
+
+function memberConfig(root: string, id: number, ports: number[]): Record<string, string> {
+  const cfg: Record<string, string> = {
+    dataDir: path.join(root, `member${id}`),
+    initLimit: '10',
+    syncLimit: '5',
+    preAllocSize: '64',
+    maxSessionTimeout: String(SESSION_MS * 2),
+  };
+  for (const i of MEMBERS) cfg[`server.${i}`] = `127.0.0.1:${ports[2 * (i - 1)]}:${ports[2 * (i - 1) + 1]}`;
+  return cfg;
+}
+
+async function srvr(server: RunningServer): Promise<{ mode?: string; zxid?: bigint }> {
+  try {
+    const reply = await fourLetterWord(server.host, server.port, 'srvr', 2_000);
+    const mode = /^Mode: (\w+)/m.exec(reply)?.[1];
+    const zxid = /^Zxid: (0x[0-9a-f]+)/m.exec(reply)?.[1];
+    return { mode, zxid: zxid === undefined ? undefined : BigInt(zxid) };
+  } catch {
+    return {};
+  }
+}
+
+/** The member that is leader once the live ones agree on one (bounded). */
+async function waitForLeader(live: Member[]): Promise<Member> {
+  const deadline = Date.now() + ELECTION_WAIT_MS;
+  for (;;) {
+    const modes = await Promise.all(live.map((m) => srvr(m.server!)));
+    const leaders = live.filter((_m, i) => modes[i].mode === 'leader');
+    if (leaders.length === 1 && modes.every((s) => s.mode === 'leader' || s.mode === 'follower')) return leaders[0];
+    if (Date.now() > deadline) throw new Error(`no leader after ${ELECTION_WAIT_MS} ms: ${JSON.stringify(modes.map((s) => s.mode))}`);
+    await delay(100);
+  }
+}
+
+/** Until every live member has applied `zxid` (bounded). */
+async function waitForZxid(live: Member[], zxid: bigint): Promise<void> {
+  const deadline = Date.now() + SYNC_WAIT_MS;
+  for (;;) {
+    const got = await Promise.all(live.map((m) => srvr(m.server!)));
+    if (got.every((s) => s.zxid === zxid)) return;
+    if (Date.now() > deadline) throw new Error(`members not at ${hex(zxid)} after ${SYNC_WAIT_MS} ms: ${got.map((s) => (s.zxid === undefined ? '?' : hex(s.zxid))).join(' ')}`);
+    await delay(50);
+  }
+}
+
+/** Writes of one epoch, through a member that may be a follower (forwarded to the leader). */
+async function epochWrites(t: Test, server: RunningServer, epoch: number): Promise<void> {
+  const w = await Zk.connect(server, { timeoutMs: SESSION_MS });
+  const e = await Zk.connect(server, { timeoutMs: SESSION_MS });
+  const base = `/e${epoch}`;
+  await w.create(base, buf(`epoch ${epoch}`));
+  for (let i = 0; i < 3; i++) await w.create(`${base}/c${i}`, buf(`c${i}`));
+  t.equal((await w.setData(base, buf('changed'), 0)).version, 1, `epoch ${epoch}: setData`);
+  await w.delete(`${base}/c1`, 0);
+  t.match(await w.create('/seq-', buf(`s${epoch}`), CreateFlag.PERSISTENT_SEQUENTIAL), /^\/seq-\d{10}$/);
+  if (epoch > 1) await w.setData('/e1', buf(`touched in epoch ${epoch}`));
+  await w.createFails(base, Err.NODEEXISTS);
+  const ok = await w.multi([
+    { op: 'create', path: `${base}/m`, data: buf('m') },
+    { op: 'setData', path: `${base}/c0`, data: buf('c0 again'), version: 0 },
+    { op: 'delete', path: `${base}/c2` },
+  ]);
+  t.same(ok.map((r) => r.err), [0, 0, 0], `epoch ${epoch}: multi`);
+  await w.setACL(`${base}/m`, [{ perms: 1, id: { scheme: 'world', id: 'anyone' } }]);
+  await e.create(`${base}/eph`, buf('gone with its session'), CreateFlag.EPHEMERAL);
+  await e.close();
+  const zxid = await w.close();
+  t.equal(epochOf(zxid), BigInt(epoch), `epoch ${epoch}: the writes' zxids are of epoch ${epoch} (last ${hex(zxid)})`);
+  w.drop();
+  e.drop();
+}
+
+async function listing(server: RunningServer): Promise<{ lines: string[]; openZxid: bigint; closeZxid: bigint }> {
+  const c = await Zk.connect(server, { timeoutMs: SESSION_MS });
+  const openZxid = await c.zxid();
+  const lines = await c.listing();
+  const closeZxid = await c.close();
+  c.drop();
+  return { lines, openZxid, closeZxid };
+}
+
+/** The same writes on either standalone server; returns each write's zxid. */
+async function standaloneWrites(server: RunningServer, who: string): Promise<bigint[]> {
+  const w = await Zk.connect(server, { timeoutMs: SESSION_MS });
+  const zxids = [await w.zxid()];
+  await w.create('/standalone', buf(who));
+  zxids.push(await w.zxid());
+  await w.setData('/e1', buf(`after the ensemble, on ${who}`));
+  zxids.push(await w.zxid());
+  await w.multi([
+    { op: 'create', path: '/standalone/a', data: null },
+    { op: 'delete', path: '/e3/m' },
+  ]);
+  zxids.push(await w.zxid());
+  zxids.push(await w.close());
+  w.drop();
+  return zxids;
+}
+
+/** A listing with creation and modification times left out (they differ between two servers). */
+const timeless = (lines: string[]): string[] => lines.map((l) => l.replace(/ ctime=\d+ mtime=\d+/, ''));
+
+/**
+ * A member sets /zookeeper/config in memory each time it starts (not a txn), with that time as its
+ * mtime; the dataDir holds the one its last snapshot caught. Its data is the same either way.
+ */
+const configTimeless = (lines: string[]): string[] => lines.map((l) => (l.startsWith('/zookeeper/config | ') ? l.replace(/ mtime=\d+/, '') : l));
+
+function copyDir(from: string, to: string): void {
+  fs.cpSync(from, to, { recursive: true });
+}
+
+function serverLogProblems(log: string): string[] {
+  return log.split('\n').filter((l) => /\b(ERROR|FATAL)\b/.test(l) || /"level":(5|6)\d/.test(l) || /digest|crc|corrupt/i.test(l) && /\bWARN\b/.test(l));
+}
+
+async function logDumpZxids(t: Test, file: string): Promise<bigint[]> {
+  let out = '';
+  let err = '';
+  const code = await logDumpMain(['--json', file], { out: (s) => (out += s), err: (s) => (err += s) });
+  t.equal(code, 0, `zkts log-dump reads ${path.basename(path.dirname(path.dirname(file)))}/${path.basename(file)}${err ? ': ' + err : ''}`);
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { zxid?: string })
+    .filter((o) => o.zxid !== undefined)
+    .map((o) => BigInt(o.zxid!));
+}
+
+t.test('a ZooKeeper ensemble member\'s dataDir, across leader epochs, on zkts standalone', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-ensemble-'));
+  const servers = new Set<RunningServer>();
+  t.teardown(async () => {
+    for (const s of servers) await s.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  const track = async (p: Promise<RunningServer>): Promise<RunningServer> => {
+    const s = await p;
+    servers.add(s);
+    return s;
+  };
+  const stop = async (s: RunningServer, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
+    if (signal === 'SIGKILL') {
+      try {
+        process.kill(s.pid, 'SIGKILL');
+      } catch {
+        // Already gone; stop() still waits for the exit and cleans up.
+      }
+    }
+    await s.stop();
+    servers.delete(s);
+  };
+
+  const ports: number[] = [];
+  while (ports.length < 2 * MEMBERS.length) {
+    const p = await freePort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  const members: Member[] = MEMBERS.map((id) => {
+    const dataDir = path.join(root, `member${id}`);
+    fs.mkdirSync(dataDir);
+    fs.writeFileSync(path.join(dataDir, 'myid'), `${id}\n`);
+    return { id, dataDir };
+  });
+  const startMember = async (m: Member): Promise<void> => {
+    m.server = await track(startReferenceZooKeeper({ extraConfig: memberConfig(root, m.id, ports), jvmFlags: ['-Xmx128m'] }));
+  };
+  const started = Date.now();
+  await Promise.all(members.map(startMember));
+  let live = [...members];
+
+  // Epoch 1, then the leader is killed; epoch 2 among the other two, and its leader is killed too.
+  const killed: Member[] = [];
+  for (const epoch of [1, 2]) {
+    const leader = await waitForLeader(live);
+    const follower = live.find((m) => m !== leader)!;
+    await epochWrites(t, follower.server!, epoch);
+    await stop(leader.server!, 'SIGKILL');
+    leader.server = undefined;
+    live = live.filter((m) => m !== leader);
+    killed.push(leader);
+  }
+  // The first leader comes back: with the survivor it forms epoch 3.
+  await startMember(killed[0]);
+  live.push(killed[0]);
+  const leader3 = await waitForLeader(live);
+  await epochWrites(t, live.find((m) => m !== leader3)!.server!, 3);
+  // The second comes back too and catches up, so that every member holds every txn.
+  await startMember(killed[1]);
+  live.push(killed[1]);
+  await waitForLeader(live);
+  const held = await Zk.connect(live[0].server!, { timeoutMs: SESSION_MS });
+  await held.create('/held', buf('ephemeral of a session open at the stop'), CreateFlag.EPHEMERAL);
+  const served = await listing(live[1].server!);
+  await waitForZxid(live, served.closeZxid);
+  t.equal(epochOf(served.closeZxid), 3n, `the ensemble ended in epoch 3 (${hex(served.closeZxid)})`);
+  t.ok(lineOf(served.lines, '/held'), 'the ensemble serves the ephemeral of the open session');
+  held.drop();
+  for (const m of live) {
+    await stop(m.server!, 'SIGTERM');
+    m.server = undefined;
+  }
+  t.comment(`ensemble phase: ${Date.now() - started} ms`);
+
+  const layouts: string[][] = [];
+  for (const m of members) {
+    const v2 = path.join(m.dataDir, 'version-2');
+    const files = fs.readdirSync(v2).sort();
+    layouts.push(files);
+    t.comment(`member ${m.id}: ${files.join(' ')}`);
+    // The logs: readable by log-dump, and every txn follows the one before by the epoch rule
+    // (ZooKeeper writes none at counter 0); they step into a higher epoch at counter 1.
+    const logs = files.filter((f) => f.startsWith('log.')).sort((a, b) => (BigInt('0x' + a.slice(4)) < BigInt('0x' + b.slice(4)) ? -1 : 1));
+    const zxids: bigint[] = [];
+    for (const f of logs) zxids.push(...(await logDumpZxids(t, path.join(v2, f))));
+    t.equal(zxids[0], makeZxid(1n, 1n), `member ${m.id}: the log starts at the ensemble's first txn`);
+    const breaks = zxids.filter((z, i) => i > 0 && !isNextZxid(zxids[i - 1], z)).map(hex);
+    t.same(breaks, [], `member ${m.id}: no gap in its logs`);
+    const steps = zxids.filter((z, i) => i > 0 && epochOf(z) !== epochOf(zxids[i - 1])).map(hex);
+    t.same(steps, [makeZxid(2n, 1n), makeZxid(3n, 1n)].map(hex), `member ${m.id}: its logs step into epochs 2 and 3 at counter 1`);
+    const epochFiles = ['acceptedEpoch', 'currentEpoch'].map((f) => fs.readFileSync(path.join(v2, f), 'utf8'));
+    t.same(epochFiles, ['3', '3'], `member ${m.id}: acceptedEpoch and currentEpoch are 3`);
+
+    const zkDir = path.join(root, `zk${m.id}`);
+    const oursDir = path.join(root, `zkts${m.id}`);
+    copyDir(m.dataDir, zkDir);
+    copyDir(m.dataDir, oursDir);
+
+    const zk = await track(startReferenceZooKeeper({ extraConfig: { dataDir: zkDir, maxSessionTimeout: String(SESSION_MS * 2) }, jvmFlags: ['-Xmx128m'] }));
+    const zkSeen = await listing(zk);
+    const zkWrites = await standaloneWrites(zk, 'standalone');
+    const zkAfter = await listing(zk);
+    await stop(zk, 'SIGTERM');
+
+    const ours = await track(startZkts({ extraConfig: { dataDir: oursDir, maxSessionTimeout: String(SESSION_MS * 2) } }));
+    const oursSeen = await listing(ours);
+    t.same(oursSeen.lines, zkSeen.lines, `member ${m.id}: zkts serves the tree ZooKeeper standalone serves from the same dataDir`);
+    t.same(configTimeless(oursSeen.lines), configTimeless(served.lines), `member ${m.id}: zkts serves the tree the ensemble served`);
+    t.equal(hex(oursSeen.openZxid), hex(zkSeen.openZxid), `member ${m.id}: both go on in epoch 3 from the ensemble's last zxid`);
+    t.equal(hex(oursSeen.openZxid), hex(served.closeZxid + 1n), `member ${m.id}: the next zxid follows the ensemble's last`);
+    const ourWrites = await standaloneWrites(ours, 'standalone');
+    const oursAfter = await listing(ours);
+    t.same(ourWrites.map(hex), zkWrites.map(hex), `member ${m.id}: the same writes get the same zxids`);
+    t.same(timeless(oursAfter.lines), timeless(zkAfter.lines), `member ${m.id}: and leave the same tree (times aside)`);
+    t.same(serverLogProblems(ours.log()), [], `member ${m.id}: zkts logs no error`);
+    await stop(ours, 'SIGTERM');
+    const oursV2 = path.join(oursDir, 'version-2');
+    t.same(['acceptedEpoch', 'currentEpoch'].map((f) => fs.readFileSync(path.join(oursV2, f), 'utf8')), epochFiles, `member ${m.id}: zkts leaves the epoch files as they were`);
+
+    const back = await track(startReferenceZooKeeper({ extraConfig: { dataDir: oursDir, maxSessionTimeout: String(SESSION_MS * 2) }, jvmFlags: ['-Xmx128m'] }));
+    const backSeen = await listing(back);
+    t.same(backSeen.lines, oursAfter.lines, `member ${m.id}: ZooKeeper serves what zkts wrote`);
+    t.equal(hex(backSeen.openZxid), hex(oursAfter.closeZxid + 1n), `member ${m.id}: ZooKeeper goes on after zkts's last zxid`);
+    const w = await Zk.connect(back, { timeoutMs: SESSION_MS });
+    await w.create('/standalone/after-zkts', buf('z'));
+    t.equal(epochOf(await w.zxid()), 3n, `member ${m.id}: still in epoch 3`);
+    await w.close();
+    w.drop();
+    t.same(serverLogProblems(back.log()), [], `member ${m.id}: ZooKeeper logs no error on zkts's files`);
+    await stop(back, 'SIGTERM');
+  }
+  // What the run is meant to cover: a new leader's snapshot at the end of the epoch before its own
+  // (the log going on in a higher epoch after it), and a log file a member got by DIFF.
+  const snapshotsInEpochs = layouts.flat().filter((f) => /^snapshot\.[0-9a-f]+$/.test(f) && f !== 'snapshot.0');
+  t.ok(snapshotsInEpochs.length > 0, `a leader's snapshot at the end of an epoch: ${snapshotsInEpochs.join(' ')}`);
+  t.ok(layouts.some((files) => files.filter((f) => f.startsWith('log.')).length > 1), 'a member with more than one log file');
+  t.comment(`total: ${Date.now() - started} ms`);
+});
