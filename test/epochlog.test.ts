@@ -81,6 +81,7 @@ t.test('isNextZxid: the next counter, or counter 1 of a higher epoch', (t) => {
     [z(1, 7), z(2, 1), true],
     [z(1, 7), z(5, 1), true],
     [0xffffffffn, z(1, 0), true],
+    [z(2, 0), z(2, 1), true],
     [z(1, 6), z(1, 8), false],
     [z(1, 7), z(2, 2), false],
     [z(1, 7), z(2, 0), false],
