@@ -18,6 +18,7 @@ const STOP_GRACE_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
 const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 const LOG_TAIL_CHARS = 6_000;
+const PORT_ATTEMPTS_MAX = 3;
 
 export interface ClickHouseOptions {
   name: string;
@@ -69,6 +70,24 @@ export class ClickHouseServer {
     fs.writeFileSync(path.join(rootDir, 'config.xml'), configXml({ rootDir, ports, ...opts }));
     fs.writeFileSync(path.join(rootDir, 'users.xml'), usersXml());
     return new ClickHouseServer(opts.name, rootDir, ports);
+  }
+
+  /**
+   * create() and start(); a port taken by someone else between picking and binding means new
+   * ports in a new directory (up to PORT_ATTEMPTS_MAX times).
+   */
+  static async launch(opts: ClickHouseOptions): Promise<ClickHouseServer> {
+    for (let attempt = 1; ; attempt++) {
+      const server = await ClickHouseServer.create(opts);
+      try {
+        await server.start();
+        return server;
+      } catch (err) {
+        const portTaken = /Address already in use/.test(server.logTail());
+        await server.remove();
+        if (!portTaken || attempt >= PORT_ATTEMPTS_MAX) throw err;
+      }
+    }
   }
 
   get pid(): number | undefined {
