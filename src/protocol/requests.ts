@@ -104,15 +104,34 @@ export function encodeMultiResponse(w: JuteWriter, results: MultiResult[]): void
   R.encodeMultiHeader(w, { type: -1, done: true, err: -1 });
 }
 
+/** A ConnectRequest, and whether it came from a client older than read-only mode. */
+export interface ConnectRequestIn extends R.ConnectRequest {
+  /** No trailing readOnly flag was sent (ZooKeeper's isOldClient); the answer leaves it out too. */
+  oldClient: boolean;
+}
+
 /** ConnectRequest; clients older than read-only mode leave out the trailing readOnly flag. */
-export function decodeConnectRequest(r: JuteReader): R.ConnectRequest {
+export function decodeConnectRequest(r: JuteReader): ConnectRequestIn {
   const protocolVersion = r.readInt();
   const lastZxidSeen = r.readLong();
   const timeOut = r.readInt();
   const sessionId = r.readLong();
   const passwd = r.readBuffer();
-  const readOnly = r.remaining() > 0 ? r.readBool() : false;
-  return { protocolVersion, lastZxidSeen, timeOut, sessionId, passwd, readOnly };
+  const oldClient = r.remaining() === 0;
+  const readOnly = oldClient ? false : r.readBool();
+  return { protocolVersion, lastZxidSeen, timeOut, sessionId, passwd, readOnly, oldClient };
+}
+
+/**
+ * ConnectResponse as ZooKeeper writes it: the readOnly flag only to a client that sent one. An
+ * old client reads exactly 36 bytes and takes a 37th as a protocol error (ClickHouse 18 does).
+ */
+export function encodeConnectResponse(w: JuteWriter, rsp: R.ConnectResponse, oldClient: boolean): void {
+  w.writeInt(rsp.protocolVersion);
+  w.writeInt(rsp.timeOut);
+  w.writeLong(rsp.sessionId);
+  w.writeBuffer(rsp.passwd);
+  if (!oldClient) w.writeBool(rsp.readOnly);
 }
 
 /** Request types that become transactions. */

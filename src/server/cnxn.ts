@@ -8,6 +8,7 @@ import { KeeperState, Xid } from '../protocol/constants';
 import { FrameDecoder, FrameError } from '../protocol/frame';
 import { JuteError, JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
+import { encodeConnectResponse } from '../protocol/requests';
 import type { Session } from './sessions';
 import type { Watcher } from './watches';
 
@@ -48,6 +49,8 @@ export class ServerCnxn implements Watcher {
   readonly remoteIp: string;
   readonly establishedAtMs = Date.now();
   state: 'handshake' | 'open' | 'closed' = 'handshake';
+  /** The ConnectRequest had no readOnly flag: every ConnectResponse to it leaves the flag out. */
+  oldClient = false;
   session: Session | undefined;
   /** Authenticated identities (ZooKeeper's authInfo); every connection starts with its ip. */
   readonly ids: R.Id[];
@@ -169,7 +172,7 @@ export class ServerCnxn implements Watcher {
   }
 
   sendConnectResponse(rsp: R.ConnectResponse): void {
-    this.sendFrame((w) => R.encodeConnectResponse(w, rsp));
+    this.sendFrame((w) => encodeConnectResponse(w, rsp, this.oldClient));
   }
 
   /** A reply: header, then the body if the request succeeded and has one. */

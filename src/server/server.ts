@@ -239,6 +239,7 @@ export class ZooKeeperServer implements CnxnHandler {
 
   onConnect(c: ServerCnxn, frame: Buffer): void {
     const req = decodeConnectRequest(new JuteReader(frame));
+    c.oldClient = req.oldClient;
     this.metrics.connectionRequests++;
     if (req.lastZxidSeen > this.lastProcessedZxid) {
       this.log.info(

@@ -39,6 +39,8 @@ export interface ConnectOptions {
   passwd?: Buffer;
   timeoutMs?: number;
   readOnly?: boolean;
+  /** Send the ConnectRequest of a client older than read-only mode: no trailing readOnly flag. */
+  oldClient?: boolean;
   lastZxidSeen?: bigint;
   /** Ping at a third of the negotiated timeout so an idle test session stays alive (default true). */
   keepAlive?: boolean;
@@ -134,16 +136,22 @@ export function frame(body: (w: JuteWriter) => void): Buffer {
 }
 
 export function connectFrame(opts: ConnectOptions = {}): Buffer {
-  return frame((w) =>
-    R.encodeConnectRequest(w, {
-      protocolVersion: 0,
-      lastZxidSeen: opts.lastZxidSeen ?? 0n,
-      timeOut: opts.timeoutMs ?? 30_000,
-      sessionId: opts.sessionId ?? 0n,
-      passwd: opts.passwd ?? Buffer.alloc(16),
-      readOnly: opts.readOnly ?? false,
-    }),
-  );
+  const req: R.ConnectRequest = {
+    protocolVersion: 0,
+    lastZxidSeen: opts.lastZxidSeen ?? 0n,
+    timeOut: opts.timeoutMs ?? 30_000,
+    sessionId: opts.sessionId ?? 0n,
+    passwd: opts.passwd ?? Buffer.alloc(16),
+    readOnly: opts.readOnly ?? false,
+  };
+  if (!opts.oldClient) return frame((w) => R.encodeConnectRequest(w, req));
+  return frame((w) => {
+    w.writeInt(req.protocolVersion);
+    w.writeLong(req.lastZxidSeen);
+    w.writeInt(req.timeOut);
+    w.writeLong(req.sessionId);
+    w.writeBuffer(req.passwd);
+  });
 }
 
 export function requestFrame(xid: number, type: number, body?: (w: JuteWriter) => void): Buffer {

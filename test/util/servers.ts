@@ -157,6 +157,21 @@ function stopWatchdog(watchdog: ChildProcess | undefined): void {
   watchdog.stdin?.destroy();
 }
 
+/**
+ * Puts another test-owned child (a client's server, say) under the same guards as the servers:
+ * SIGKILLed on exit or signal, and by a watchdog if the test process is SIGKILLed (which then
+ * also removes `rootDir`). Returns the release, for when the test has stopped the child itself.
+ */
+export function guardChild(child: ChildProcess, rootDir: string): () => void {
+  installExitHooks();
+  liveChildren.set(child, rootDir);
+  const watchdog = child.pid === undefined ? undefined : startWatchdog(child.pid, rootDir);
+  return () => {
+    liveChildren.delete(child);
+    stopWatchdog(watchdog);
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export async function freePort(): Promise<number> {
