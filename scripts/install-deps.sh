@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need: the reference Apache ZooKeeper 3.8 server and its
 # Java libraries, the real clients used by compat-tests (zkCli via ZooKeeperMain, the C client
-# cli_mt, Kazoo, Curator) and pytest. Idempotent: does nothing when everything is installed, and
-# runs `apt-get update` only when a package cannot be found in the current lists.
+# cli_mt, Kazoo, Curator), pytest, and an MIT KDC with Kerberos clients for the SASL GSSAPI
+# tests. Idempotent: does nothing when everything is installed, and runs `apt-get update` only
+# when a package cannot be found in the current lists.
 set -euo pipefail
 
 PACKAGES=(
@@ -18,6 +19,10 @@ PACKAGES=(
   liblog4j1.2-java       # log4j 1.2 backend for the reference server's log
   openjdk-17-jdk-headless  # java and javac (Curator programs in compat-tests are compiled)
   chromium               # the web console is tested in headless Chromium (playwright-core)
+  krb5-kdc               # a throwaway MIT KDC for the GSSAPI tests (test/util/kdc.ts)
+  krb5-admin-server      # kadmin.local: principals and keytabs
+  krb5-user              # kinit, klist
+  python3-gssapi         # an MIT GSS-API client for the GSSAPI tests
 )
 
 missing=()
