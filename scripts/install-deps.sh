@@ -23,6 +23,8 @@ PACKAGES=(
   krb5-admin-server      # kadmin.local: principals and keytabs
   krb5-user              # kinit, klist
   python3-gssapi         # an MIT GSS-API client for the GSSAPI tests
+  python3-pure-sasl      # Kazoo's SASL client ...
+  python3-kerberos       # ... and the pykerberos it runs GSSAPI on
 )
 
 missing=()

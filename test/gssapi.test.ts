@@ -129,6 +129,18 @@ t.test('MIT client (python-gssapi): mutual, without mutual, sealed final token',
   succeeded(t, out, 'client@EXAMPLE.COM', 3, 'sealed reply');
 });
 
+t.test('Kazoo\'s client stack (pure-sasl on pykerberos)', async (t) => {
+  const out = await runExchange(
+    {
+      file: PYTHON,
+      args: [path.join(FIXTURES, 'puresasl_client.py'), 'localhost'],
+      env: kdc.env({ KRB5CCNAME: `FILE:${caches.client}` }),
+    },
+    server(),
+  );
+  succeeded(t, out, 'client@EXAMPLE.COM', 3, 'pure-sasl');
+});
+
 t.test("Java client (javax.security.sasl after a JAAS Krb5LoginModule login), as ZooKeeper's", async (t) => {
   let out = await runExchange(java(), server());
   // ZooKeeper's client passes no properties, so Java does not ask for mutual authentication.
