@@ -118,9 +118,24 @@ const KIND_KE = 0xaa;
 const KIND_KI = 0x55;
 const KIND_KC = 0x99;
 
+/** n-folded usage constants: a handful of usages recur, and n-fold is most of a derivation. */
+const foldedConstants = new Map<string, Buffer>();
+const FOLDED_CONSTANTS_MAX = 256;
+
+function foldedConstant(constant: Buffer): Buffer {
+  const id = constant.toString('hex');
+  let folded = foldedConstants.get(id);
+  if (!folded) {
+    folded = nfold(constant, BLOCK);
+    if (foldedConstants.size >= FOLDED_CONSTANTS_MAX) foldedConstants.clear();
+    foldedConstants.set(id, folded);
+  }
+  return folded;
+}
+
 /** DK(base, constant) for the AES-SHA1 enctypes (random-to-key is the identity). */
 export function deriveKeyDk(base: Buffer, constant: Buffer): Buffer {
-  let block = constant.length === BLOCK ? constant : nfold(constant, BLOCK);
+  let block = constant.length === BLOCK ? constant : foldedConstant(constant);
   const parts: Buffer[] = [];
   let have = 0;
   while (have < base.length) {
