@@ -8,7 +8,8 @@ import { DerReader, encodeInteger, readInteger } from '../src/server/sasl/kerber
 import { encodeKeytab, parseKeytab } from '../src/server/sasl/kerberos/keytab';
 import { unwrapGssToken } from '../src/server/sasl/kerberos/messages';
 import { ReplayCache } from '../src/server/sasl/kerberos/replay';
-import { zookeeperAuthorizationId } from '../src/server/sasl/gssapi';
+import { checkGssapiServerOptions, zookeeperAuthorizationId } from '../src/server/sasl/gssapi';
+import { defaultRealmFromKrb5Conf } from '../src/server/sasl/kerberos/krb5conf';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -130,4 +131,23 @@ t.test("authorization id as ZooKeeper's SaslServerCallbackHandler sets it", asyn
   t.equal(zookeeperAuthorizationId(p('bob@OTHER.ORG'), 'someone', opts), 'someone');
   t.equal(zookeeperAuthorizationId(p('bob@OTHER.ORG'), '', { ...opts, removeRealmFromPrincipal: true }), 'bob@OTHER.ORG');
   t.throws(() => zookeeperAuthorizationId(p('a/b/c@EXAMPLE.COM'), '', opts), /more than two components/);
+});
+
+t.test('default realm from krb5.conf [libdefaults]', async (t) => {
+  const conf = ['[realms]', ' default_realm = NOT.THIS', '[libdefaults]', '  # default_realm = COMMENTED', '  default_realm = EXAMPLE.COM', ''].join('\n');
+  t.equal(defaultRealmFromKrb5Conf(conf), 'EXAMPLE.COM');
+  t.equal(defaultRealmFromKrb5Conf('[libdefaults]\n rdns = false\n'), undefined);
+});
+
+t.test('start-time check of the principal and keytab', async (t) => {
+  const entry = (enctype: number, name = ['zookeeper', 'localhost']) => ({
+    principal: { components: name, realm: 'EXAMPLE.COM' }, nameType: 1, timestampSec: 0, kvno: 2,
+    key: { enctype, value: crypto.randomBytes(enctype === 17 || enctype === 19 ? 16 : 32) },
+  });
+  const opts = { keytabPath: '/nonexistent/zk.keytab', principal: 'zookeeper/localhost@EXAMPLE.COM' };
+  t.doesNotThrow(() => checkGssapiServerOptions({ ...opts, keytab: [entry(18)] }));
+  t.throws(() => checkGssapiServerOptions({ ...opts, keytab: [entry(18, ['other', 'localhost'])] }), /has no key for zookeeper\/localhost@EXAMPLE.COM/);
+  t.throws(() => checkGssapiServerOptions({ ...opts, keytab: [entry(23)] }), /no key of a supported encryption type .* \(has 23\)/);
+  t.throws(() => checkGssapiServerOptions(opts), /cannot read keytab \/nonexistent\/zk.keytab/);
+  t.throws(() => checkGssapiServerOptions({ ...opts, principal: 'zookeeper@EXAMPLE.COM', keytab: [] }), /not of the form/);
 });

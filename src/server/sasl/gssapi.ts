@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import { SaslError, SaslServerExchange } from './mechanism';
 import { AcceptedContext, acceptSecContext } from './kerberos/acceptor';
 import { KeytabEntry, readKeytab } from './kerberos/keytab';
-import { PrincipalName, parsePrincipal, principalToString } from './kerberos/principal';
+import { findEnctype } from './kerberos/crypto';
+import { PrincipalName, parsePrincipal, principalToString, samePrincipal } from './kerberos/principal';
 import { ReplayCache, processReplayCache } from './kerberos/replay';
 import { unwrapFromInitiator, wrapFromAcceptor } from './kerberos/wraptoken';
 
@@ -186,6 +187,24 @@ class GssapiServerExchange implements SaslServerExchange {
       removeRealmFromPrincipal: this.opts.removeRealmFromPrincipal,
       defaultRealm: this.opts.defaultRealm ?? this.service.realm,
     });
+  }
+}
+
+/**
+ * Checks at start what Krb5LoginModule checks at login: the principal is service/host@REALM and
+ * the keytab holds a key of a supported encryption type for it. Throws `SaslError`.
+ */
+export function checkGssapiServerOptions(opts: GssapiServerOptions): void {
+  const service = parsePrincipal(opts.principal);
+  if (service.components.length !== 2) {
+    throw new SaslError(`GSSAPI: service principal ${opts.principal} is not of the form service/host@REALM`);
+  }
+  const keys = (opts.keytab ?? loadKeytab(opts.keytabPath)).filter((e) => samePrincipal(e.principal, service));
+  if (keys.length === 0) throw new SaslError(`GSSAPI: keytab ${opts.keytabPath} has no key for ${opts.principal}`);
+  if (!keys.some((e) => findEnctype(e.key.enctype))) {
+    throw new SaslError(
+      `GSSAPI: keytab ${opts.keytabPath} has no key of a supported encryption type for ${opts.principal} (has ${keys.map((e) => e.key.enctype).join(', ')})`,
+    );
   }
 }
 
