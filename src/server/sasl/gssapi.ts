@@ -3,7 +3,7 @@
  * ZooKeeper's server runs it when its JAAS `Server` section logs in with Krb5LoginModule:
  *
  *   client AP-REQ        -> server AP-REP (when the client asks for mutual authentication)
- *   client empty token   -> server Wrap(security layers offered = none only, max size 0)
+ *   client empty token   -> server Wrap(security layers offered = none only, max size 65536)
  *   client Wrap(layer, max size, authzid) -> complete
  *
  * Without mutual authentication the offer answers the AP-REQ directly. Only "auth" (no security
@@ -160,10 +160,10 @@ class GssapiServerExchange implements SaslServerExchange {
     }
   }
 
-  /** Security layers offered: none only; maximum message size 0, as no layer wraps messages. */
+  /** Security layers offered: none only; the maximum message size is Java's default, 65536. */
   private offer(): Buffer {
     const ctx = this.context!;
-    return wrapFromAcceptor(ctx.key, ctx.acceptorSeq, Buffer.from([LAYER_NONE, 0, 0, 0]));
+    return wrapFromAcceptor(ctx.key, ctx.acceptorSeq, Buffer.from([LAYER_NONE, 0x01, 0x00, 0x00]));
   }
 
   private readReply(token: Buffer): void {
