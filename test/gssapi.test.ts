@@ -11,8 +11,10 @@ import { execFile } from 'node:child_process';
 import { createGssapiServer, GssapiServerOptions } from '../src/server/sasl/gssapi';
 import { SaslError } from '../src/server/sasl/mechanism';
 import { KeytabEntry, encodeKeytab, readKeytab } from '../src/server/sasl/kerberos/keytab';
-import { decodeApReq, unwrapGssToken } from '../src/server/sasl/kerberos/messages';
+import { TOK_AP_REQ, decodeApReq, unwrapGssToken, wrapGssToken } from '../src/server/sasl/kerberos/messages';
 import { ReplayCache } from '../src/server/sasl/kerberos/replay';
+import { acceptSecContext } from '../src/server/sasl/kerberos/acceptor';
+import { parsePrincipal } from '../src/server/sasl/kerberos/principal';
 import { ClientCommand, ExchangeOutcome, runExchange } from './util/gssapiclient';
 import { TestKdc, kdcAvailable, startKdc } from './util/kdc';
 
@@ -278,4 +280,67 @@ t.test('refused: bounds and malformed tokens', async (t) => {
   const outLayer = await runExchange(python('zookeeper@localhost', ['--layer', '2']), server());
   refused(t, outLayer, /client chose security layer 0x2; only none \(auth\) is offered/, 'integrity layer requested');
   t.throws(() => createGssapiServer({ keytabPath: keytabs.zk, principal: 'zookeeper@EXAMPLE.COM' }), /not of the form service\/host@REALM/);
+});
+
+t.test('fuzz: mutated and truncated AP-REQs fail only with SaslError', async (t) => {
+  const out = await runExchange(python('zookeeper@localhost'), server());
+  succeeded(t, out, 'client@EXAMPLE.COM', 3, 'token source');
+  const apReq = out.clientTokens[0];
+  const keytab = readKeytab(keytabs.zk);
+  // xorshift32: deterministic, so a failure names a reproducible mutation.
+  let state = 0x9e3779b9;
+  const random = (n: number) => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % n;
+  };
+  const body = unwrapGssToken(apReq).body;
+  const reasons = new Map<string, number>();
+  let accepted = 0;
+  const ROUNDS = 3000;
+  for (let i = 0; i < ROUNDS; i++) {
+    // Mostly the AP-REQ inside a well-formed GSS-API framing, so the inner parsing is exercised.
+    const kind = random(5);
+    let inner = Buffer.from(body);
+    if (kind === 0) inner = inner.subarray(0, random(inner.length));
+    else if (kind === 1 || kind === 2) {
+      const flips = 1 + random(3);
+      for (let f = 0; f < flips; f++) {
+        // The DER structure sits before the ciphertexts and around them.
+        const at = kind === 1 ? random(Math.min(inner.length, 200)) : random(inner.length);
+        inner[at] ^= 1 << random(8);
+      }
+    } else if (kind === 3) {
+      const at = random(inner.length);
+      inner = Buffer.concat([inner.subarray(0, at), Buffer.from([random(256)]), inner.subarray(at)]);
+    }
+    let token = wrapGssToken(TOK_AP_REQ, inner);
+    if (kind === 4) {
+      token = Buffer.from(apReq);
+      token[random(token.length)] = random(256);
+    }
+    try {
+      acceptSecContext(token, {
+        service: parsePrincipal(SERVICE),
+        keytab,
+        clockSkewMs: 300_000,
+        nowMs: Date.now(),
+        replayCache: new ReplayCache(),
+      });
+      accepted++;
+    } catch (err) {
+      if (!(err instanceof SaslError)) {
+        t.fail(`mutation ${i} threw ${(err as Error).name}: ${(err as Error).message}`, { token: token.toString('hex') });
+        return;
+      }
+      const reason = (err as Error).message.replace(/\d+/g, 'N').slice(0, 60);
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+  }
+  // Kerberos does not protect ap-options or the sname's name-type, so flips there are accepted
+  // (as by MIT and Java); anything touching a ciphertext or the structure is refused.
+  t.ok(accepted < ROUNDS / 20, `${accepted} of ${ROUNDS} mutations accepted`);
+  t.comment([...reasons].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}`).join('\n'));
+  t.ok(reasons.size > 5, `${reasons.size} distinct refusal reasons`, { reasons: [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 12) });
 });
