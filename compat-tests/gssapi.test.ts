@@ -7,7 +7,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createGssapiServer } from '../src/server/sasl/gssapi';
+import { createGssapiServer, gssapiServerOptionsFromJaas } from '../src/server/sasl/gssapi';
 import { ReplayCache } from '../src/server/sasl/kerberos/replay';
 import { runExchange } from '../test/util/gssapiclient';
 import { TestKdc, kdcAvailable, startKdc } from '../test/util/kdc';
@@ -116,13 +116,16 @@ async function referenceIds(flags: Record<string, string>): Promise<Map<string, 
 }
 
 async function zktsId(principal: string, flags: Record<string, string>): Promise<string | undefined> {
-  const exchange = createGssapiServer({
-    keytabPath: serviceKeytab,
-    principal: SERVICE,
-    removeHostFromPrincipal: flags['zookeeper.kerberos.removeHostFromPrincipal'] === 'true',
-    removeRealmFromPrincipal: flags['zookeeper.kerberos.removeRealmFromPrincipal'] === 'true',
-    replayCache: new ReplayCache(),
-  });
+  // The same JAAS Server options and system properties the reference server gets.
+  const jaas = new Map([
+    ['useKeyTab', 'true'],
+    ['keyTab', serviceKeytab],
+    ['storeKey', 'true'],
+    ['useTicketCache', 'false'],
+    ['principal', SERVICE],
+  ]);
+  const systemProps = new Map([['java.security.krb5.conf', kdc.krb5ConfPath], ...Object.entries(flags)]);
+  const exchange = createGssapiServer({ ...gssapiServerOptionsFromJaas(jaas, systemProps), replayCache: new ReplayCache() });
   const out = await runExchange(
     {
       file: 'java',

@@ -8,8 +8,11 @@ import { DerReader, encodeInteger, readInteger } from '../src/server/sasl/kerber
 import { encodeKeytab, parseKeytab } from '../src/server/sasl/kerberos/keytab';
 import { unwrapGssToken } from '../src/server/sasl/kerberos/messages';
 import { ReplayCache } from '../src/server/sasl/kerberos/replay';
-import { checkGssapiServerOptions, zookeeperAuthorizationId } from '../src/server/sasl/gssapi';
-import { defaultRealmFromKrb5Conf } from '../src/server/sasl/kerberos/krb5conf';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkGssapiServerOptions, gssapiServerOptionsFromJaas, zookeeperAuthorizationId } from '../src/server/sasl/gssapi';
+import { clockSkewMsFromKrb5Conf, defaultRealmFromKrb5Conf } from '../src/server/sasl/kerberos/krb5conf';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -137,6 +140,43 @@ t.test('default realm from krb5.conf [libdefaults]', async (t) => {
   const conf = ['[realms]', ' default_realm = NOT.THIS', '[libdefaults]', '  # default_realm = COMMENTED', '  default_realm = EXAMPLE.COM', ''].join('\n');
   t.equal(defaultRealmFromKrb5Conf(conf), 'EXAMPLE.COM');
   t.equal(defaultRealmFromKrb5Conf('[libdefaults]\n rdns = false\n'), undefined);
+  t.equal(clockSkewMsFromKrb5Conf('[libdefaults]\n clockskew = 120\n'), 120_000);
+  t.equal(clockSkewMsFromKrb5Conf(conf), undefined);
+});
+
+t.test('factory options from the JAAS Server section and system properties', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-krb5conf-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const conf = path.join(dir, 'krb5.conf');
+  fs.writeFileSync(conf, '[libdefaults]\n  default_realm = CORP.EXAMPLE\n  clockskew = 60\n');
+  const jaas = new Map([
+    ['useKeyTab', 'true'],
+    ['keyTab', '/etc/zk.keytab'],
+    ['storeKey', 'true'],
+    ['useTicketCache', 'false'],
+    ['principal', 'zookeeper/zk1.example@EXAMPLE.COM'],
+  ]);
+  t.same(
+    gssapiServerOptionsFromJaas(
+      jaas,
+      new Map([
+        ['java.security.krb5.conf', conf],
+        ['zookeeper.kerberos.removeHostFromPrincipal', 'true'],
+      ]),
+    ),
+    {
+      keytabPath: '/etc/zk.keytab',
+      principal: 'zookeeper/zk1.example@EXAMPLE.COM',
+      removeHostFromPrincipal: true,
+      removeRealmFromPrincipal: false,
+      defaultRealm: 'CORP.EXAMPLE',
+      clockSkewMs: 60_000,
+    },
+  );
+  const realmProp = new Map([['java.security.krb5.conf', conf], ['java.security.krb5.realm', 'OVERRIDE.ORG']]);
+  t.equal(gssapiServerOptionsFromJaas(jaas, realmProp).defaultRealm, 'OVERRIDE.ORG');
+  t.throws(() => gssapiServerOptionsFromJaas(new Map([...jaas, ['useKeyTab', 'false']]), new Map()), /useKeyTab=true/);
+  t.throws(() => gssapiServerOptionsFromJaas(new Map([...jaas, ['principal', '*']]), new Map()), /principal=/);
 });
 
 t.test('start-time check of the principal and keytab', async (t) => {

@@ -14,6 +14,7 @@ import { SaslError, SaslServerExchange } from './mechanism';
 import { AcceptedContext, acceptSecContext } from './kerberos/acceptor';
 import { KeytabEntry, readKeytab } from './kerberos/keytab';
 import { findEnctype } from './kerberos/crypto';
+import { clockSkewMsFromKrb5Conf, jvmDefaultRealm, jvmKrb5Conf } from './kerberos/krb5conf';
 import { PrincipalName, parsePrincipal, principalToString, samePrincipal } from './kerberos/principal';
 import { ReplayCache, processReplayCache } from './kerberos/replay';
 import { unwrapFromInitiator, wrapFromAcceptor } from './kerberos/wraptoken';
@@ -206,6 +207,35 @@ export function checkGssapiServerOptions(opts: GssapiServerOptions): void {
       `GSSAPI: keytab ${opts.keytabPath} has no key of a supported encryption type for ${opts.principal} (has ${keys.map((e) => e.key.enctype).join(', ')})`,
     );
   }
+}
+
+/**
+ * The factory's options from ZooKeeper's configuration: the options of the JAAS `Server` section's
+ * Krb5LoginModule (`keyTab`, `principal`, `useKeyTab`) and the system properties
+ * (`zookeeper.kerberos.removeHostFromPrincipal`/`removeRealmFromPrincipal`, and the krb5.conf
+ * named by `java.security.krb5.conf` for the default realm and `clockskew`).
+ */
+export function gssapiServerOptionsFromJaas(
+  loginModuleOptions: ReadonlyMap<string, string>,
+  systemProps: ReadonlyMap<string, string>,
+): GssapiServerOptions {
+  const keytabPath = loginModuleOptions.get('keyTab');
+  const principal = loginModuleOptions.get('principal');
+  if (loginModuleOptions.get('useKeyTab') !== 'true' || !keytabPath) {
+    throw new SaslError('GSSAPI: the JAAS Server section needs useKeyTab=true and keyTab="<path>"');
+  }
+  if (!principal || principal === '*') {
+    throw new SaslError('GSSAPI: the JAAS Server section needs principal="service/host@REALM"');
+  }
+  const krb5Conf = jvmKrb5Conf(systemProps);
+  return {
+    keytabPath,
+    principal,
+    removeHostFromPrincipal: systemProps.get('zookeeper.kerberos.removeHostFromPrincipal') === 'true',
+    removeRealmFromPrincipal: systemProps.get('zookeeper.kerberos.removeRealmFromPrincipal') === 'true',
+    defaultRealm: jvmDefaultRealm(systemProps),
+    clockSkewMs: clockSkewMsFromKrb5Conf(krb5Conf),
+  };
 }
 
 /** One exchange per connection; construction fails with `SaslError` on a bad principal. */
