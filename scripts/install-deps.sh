@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need: the reference Apache ZooKeeper 3.8 server and its
 # Java libraries, the real clients used by compat-tests (zkCli via ZooKeeperMain, the C client
-# cli_mt, Kazoo, Curator, ClickHouse 18.16) and pytest. Idempotent: does nothing when everything
-# is installed, and runs `apt-get update` only when a package cannot be found in the current lists.
+# cli_mt, Kazoo, Curator, ClickHouse 18.16), pytest, and an MIT KDC with Kerberos clients for the
+# SASL GSSAPI tests. Idempotent: does nothing when everything is installed, and runs `apt-get
+# update` only when a package cannot be found in the current lists.
 set -euo pipefail
 
 PACKAGES=(
@@ -19,7 +20,12 @@ PACKAGES=(
   openjdk-17-jdk-headless  # java and javac (Curator programs in compat-tests are compiled)
   chromium               # the web console is tested in headless Chromium (playwright-core)
   clickhouse-server      # ClickHouse 18.16: replicated tables through an old-style ZooKeeper client
-  clickhouse-client
+  krb5-kdc               # a throwaway MIT KDC for the GSSAPI tests (test/util/kdc.ts)
+  krb5-admin-server      # kadmin.local: principals and keytabs
+  krb5-user              # kinit, klist
+  python3-gssapi         # an MIT GSS-API client for the GSSAPI tests
+  python3-pure-sasl      # Kazoo's SASL client ...
+  python3-kerberos       # ... and the pykerberos it runs GSSAPI on
 )
 
 missing=()
