@@ -8,6 +8,7 @@ import { KeeperState, Xid } from '../protocol/constants';
 import { FrameDecoder, FrameError } from '../protocol/frame';
 import { JuteError, JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
+import type { SaslServerExchange } from './sasl/mechanism';
 import type { Session } from './sessions';
 import type { Watcher } from './watches';
 
@@ -51,6 +52,8 @@ export class ServerCnxn implements Watcher {
   session: Session | undefined;
   /** Authenticated identities (ZooKeeper's authInfo); every connection starts with its ip. */
   readonly ids: R.Id[];
+  /** This connection's SASL exchange, made at its first SASL packet when the server offers SASL. */
+  saslExchange: SaslServerExchange | undefined;
   /** Reads waiting for earlier writes of the session, in arrival order. */
   readonly queue: Request[] = [];
   /** Writes handed to prep/commit whose replies are not sent yet. */
