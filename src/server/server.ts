@@ -426,13 +426,11 @@ export class ZooKeeperServer implements CnxnHandler {
       if (!(e instanceof SaslError)) {
         // Input the mechanism cannot even read: ZooKeeper drops the connection without an answer.
         this.log.warn({ sessionId: c.hexSessionId(), reason: (e as Error).message }, 'malformed SASL token; closing');
-        this.stats.authFailed++;
         c.close();
         return;
       }
       const required = this.config.enforceAuthSchemes.includes('sasl');
       this.log.warn({ sessionId: c.hexSessionId(), remote: c.remoteIp, reason: e.message }, 'client failed to SASL authenticate');
-      this.stats.authFailed++;
       if (!this.config.allowSaslFailedClients || required) {
         c.sendReply(xid, 0n, required ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED, (w) => R.encodeSetSASLResponse(w, { token: null }), true);
         c.close();
