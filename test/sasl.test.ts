@@ -10,8 +10,9 @@ import { DigestMd5Exchange, parseDirectives, responseValue, SaslMalformedError }
 import { parseJaas, JaasError } from '../src/server/sasl/jaas';
 import { SaslError } from '../src/server/sasl/mechanism';
 import { authorizedId, parsePrincipal } from '../src/server/sasl/principal';
-import { loadSaslServer, SaslConfigError } from '../src/server/sasl/saslserver';
-import { digestResponse, expectedRspauth } from './util/saslclient';
+import { loadSaslServer, SaslConfigError, type SaslServerFactory } from '../src/server/sasl/saslserver';
+import { startInProcessZkts, ZkClient } from './util/client';
+import { digestResponse, expectedRspauth, sendSasl } from './util/saslclient';
 
 const DIGEST = 'org.apache.zookeeper.server.auth.DigestLoginModule';
 const KRB5 = 'com.sun.security.auth.module.Krb5LoginModule';
@@ -232,4 +233,32 @@ t.test('config: SASL provider, enforced schemes, start errors', async (t) => {
   expectError(() => load('enforce.auth.enabled=true\nenforce.auth.schemes=sasl'), 'enforce.auth.schemes', /Authentication scheme sasl is not available/);
   expectError(() => load('', { 'zookeeper.sasl.serverconfig': 'Server' }), 'zookeeper.sasl.serverconfig', /was set/);
   expectError(() => load('', { 'java.security.auth.login.config': '/nonexistent-zkts-test/jaas.conf' }), 'java.security.auth.login.config', /jaas\.conf/);
+});
+
+t.test('the server bounds the steps of an exchange that never completes', async (t) => {
+  // A mechanism that always asks for more: the connection must end, not loop.
+  const srv = await startInProcessZkts();
+  t.teardown(() => srv.stop());
+  let evaluated = 0;
+  const endless: SaslServerFactory = {
+    mechanism: 'GSSAPI',
+    newExchange: () => ({
+      mechanism: 'GSSAPI',
+      complete: false,
+      authorizationId: '',
+      evaluate: () => (evaluated++, Buffer.from('more')),
+    }),
+  };
+  (srv.server.config as { saslServer?: SaslServerFactory }).saslServer = endless;
+  const c = await ZkClient.connect(srv.host, srv.port);
+  const errs: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const r = await sendSasl(c, Buffer.from('token'));
+    if (!r) break;
+    errs.push(r.header.err);
+    if (r.header.err !== 0) break;
+  }
+  t.equal(evaluated, 32, 'the mechanism saw 32 tokens');
+  t.same(errs, [...Array(32).fill(0), -115], '32 answers, then AUTHFAILED');
+  t.equal(await c.raw.waitClosed(3000), true, 'and the connection is closed');
 });

@@ -54,6 +54,8 @@ export class ServerCnxn implements Watcher {
   readonly ids: R.Id[];
   /** This connection's SASL exchange, made at its first SASL packet when the server offers SASL. */
   saslExchange: SaslServerExchange | undefined;
+  /** SASL tokens received, bounded by the server. */
+  saslSteps = 0;
   /** Reads waiting for earlier writes of the session, in arrival order. */
   readonly queue: Request[] = [];
   /** Writes handed to prep/commit whose replies are not sent yet. */

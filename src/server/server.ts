@@ -31,6 +31,8 @@ import { DIGEST_VERSION } from '../storage/digest';
 
 /** Per connection: queued plus in-flight requests before we stop reading from its socket. */
 const MAX_OUTSTANDING_PER_CNXN = 1000;
+/** SASL tokens one connection may send: real exchanges take 2 (DIGEST-MD5) or a few (GSSAPI). */
+const MAX_SASL_STEPS = 32;
 /** Ops in one multi. */
 const MAX_MULTI_OPS = 10000;
 /** Standalone servers form session ids with server id 1, as ZooKeeper does. */
@@ -414,6 +416,8 @@ export class ZooKeeperServer implements CnxnHandler {
     const exchange = c.saslExchange;
     let answer: Buffer | null = null;
     try {
+      // A mechanism that never completes must not keep a client going round forever.
+      if (++c.saslSteps > MAX_SASL_STEPS) throw new SaslError(`more than ${MAX_SASL_STEPS} SASL tokens on one connection`);
       answer = exchange.evaluate(token);
       if (exchange.complete && !c.ids.some((id) => id.scheme === 'sasl')) {
         const authorizationId = exchange.authorizationId;
