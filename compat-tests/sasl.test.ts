@@ -46,7 +46,10 @@ const SASL_PROPS: Record<string, string> = {
 async function cli(connectString: string, who: [string, string] | undefined, commands: string[]): Promise<string[]> {
   const flags = who ? [`-Djava.security.auth.login.config=${clientJaas(who[0], who[1])}`] : ['-Dzookeeper.sasl.client=false'];
   const run = await runZkCli(connectString, commands, { jvmFlags: flags });
-  return [`# exit ${run.exitCode}`, ...cliTranscript(run)];
+  // After the server closes the connection, whether the client prints Disconnected before `quit`
+  // ends the JVM is a race inside the client.
+  const lines = cliTranscript(run).filter((l) => l !== 'state:Disconnected type:None path:null');
+  return [`# exit ${run.exitCode}`, ...lines];
 }
 
 async function compare(
@@ -90,6 +93,15 @@ t.test('zkCli (Java client) with a JAAS Client section', async (t) => {
   t.ok(ref.includes('state:AuthFailed type:None path:null'), 'a bad password ends in AuthFailed');
 });
 
+t.test('zkCli with a JAAS Client section against a server without SASL', async (t) => {
+  const out = await compare(t, 'sasl-off-zkcli', { 'zookeeper.authProvider.1': SASL_PROVIDER }, async (cs) => [
+    ...(await cli(cs, ['bob', 'bobpw'], ['create /s x', 'get /s', 'whoami'])),
+  ]);
+  // The server answers the first token with OK and no token; the Java client takes that as a
+  // failed authentication.
+  t.ok((out.get('reference') ?? []).includes('state:AuthFailed type:None path:null'), 'the Java client reports AuthFailed');
+});
+
 t.test('zkCli with sessionRequireClientSASLAuth=true', async (t) => {
   const props = { ...SASL_PROPS, 'zookeeper.sessionRequireClientSASLAuth': 'true' };
   const out = await compare(t, 'sasl-required-zkcli', props, async (cs) => [
@@ -116,5 +128,5 @@ t.test('Kazoo with sasl_options DIGEST-MD5', async (t) => {
   const ref = out.get('reference') ?? [];
   t.ok(ref.includes('bob get: "x"'), 'bob reads his node');
   t.ok(ref.includes('alice get: "NoAuthError"'), 'alice is refused');
-  t.ok(ref.includes('bad password get: "AuthFailedError"'), 'a bad password fails the session');
+  t.ok(ref.includes('bad password keeper states: ["CONNECTING","CONNECTED","AUTH_FAILED","CLOSED"]'), 'a bad password fails the session');
 });

@@ -7,6 +7,7 @@ The same script runs against ZooKeeper and zkts; the two outputs are compared.
 import json
 import os
 import sys
+import time
 
 from kazoo.client import KazooClient
 from kazoo.security import ACL, Id
@@ -77,18 +78,32 @@ def good_users():
     stop(anon)
 
 
-def failures():
-    bad, bad_states = client("bob", "wrong")
-    out["bad password start"] = start(bad)
-    out["bad password get"] = call(lambda: bad.get("/")[1].version)
-    stop(bad)
-    out["bad password states"] = bad_states
+def failed_session(label, user, password):
+    """start() would race the failure (it checks `connected` once): wait for the connection thread
+    to give up (Kazoo ends it with CLOSED) instead."""
+    c, states = client(user, password)
+    # The ZooKeeper-level states (Kazoo folds AUTH_FAILED into LOST for listeners).
+    keeper_states = []
+    session_callback = c._session_callback
 
-    eve, eve_states = client("eve", "evepw")
-    out["unknown user start"] = start(eve)
-    out["unknown user get"] = call(lambda: eve.get("/")[1].version)
-    stop(eve)
-    out["unknown user states"] = eve_states
+    def spy(state):
+        keeper_states.append(str(state))
+        return session_callback(state)
+
+    c._session_callback = spy
+    c.start_async()
+    deadline = time.monotonic() + STATE_WAIT_S
+    while "CLOSED" not in keeper_states and time.monotonic() < deadline:
+        time.sleep(0.01)
+    out[label + " states"] = list(states)
+    out[label + " keeper states"] = list(keeper_states)
+    out[label + " get"] = call(lambda: c.get("/")[1].version)
+    stop(c)
+
+
+def failures():
+    failed_session("bad password", "bob", "wrong")
+    failed_session("unknown user", "eve", "evepw")
 
 
 good_users()
