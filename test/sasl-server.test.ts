@@ -86,10 +86,22 @@ async function whoAmI(c: ZkClient): Promise<unknown> {
   return out.map((i) => `${i.authScheme}:${i.user}`);
 }
 
+/** Whether the server still answers on this connection: a probe gets its reply, or the close comes first. */
+async function stillOpen(c: ZkClient): Promise<boolean> {
+  if (c.closed) return false;
+  try {
+    await c.request(OpCode.exists, (w) => R.encodeExistsRequest(w, { path: '/', watch: false }), { timeoutMs: 5000 });
+    return true;
+  } catch (e) {
+    if (e instanceof ConnectionClosedError) return false;
+    throw e;
+  }
+}
+
 async function tryRequest(c: ZkClient, type: number, body?: Parameters<ZkClient['request']>[1]): Promise<unknown> {
   try {
     const r = await c.request(type, body, { timeoutMs: 5000 });
-    return { err: r.header.err, closed: r.header.err === 0 ? c.closed : await c.raw.waitClosed(CLOSE_WAIT_MS) };
+    return { err: r.header.err, closed: r.header.err === 0 ? c.closed : !(await stillOpen(c)) };
   } catch (e) {
     if (e instanceof ConnectionClosedError) return 'closed without a reply';
     throw e;
