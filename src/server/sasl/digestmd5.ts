@@ -5,7 +5,7 @@
  * response gets `rspauth=...`, after which the exchange is complete and takes no more tokens.
  */
 import * as crypto from 'node:crypto';
-import { SaslError, type SaslServerExchange } from './mechanism';
+import { SaslError, SaslMalformedError, type SaslServerExchange } from './mechanism';
 
 export const DIGEST_PROTOCOL = 'zookeeper';
 export const DIGEST_SERVER_NAME = 'zk-sasl-md5';
@@ -13,14 +13,6 @@ export const DIGEST_SERVER_NAME = 'zk-sasl-md5';
 export const MAX_DIGEST_RESPONSE_BYTES = 4096;
 /** 30 random bytes, base64: 40 characters, as Java's nonce. */
 const NONCE_RAW_BYTES = 30;
-
-/** A digest response the server cannot even read (Java fails it with a runtime error, not a SaslException). */
-export class SaslMalformedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SaslMalformedError';
-  }
-}
 
 export interface DigestMd5Options {
   /** The password of a user who may authenticate, or undefined. */

@@ -4,7 +4,7 @@
  * client: the short name, then `/host` unless `zookeeper.kerberos.removeHostFromPrincipal=true`,
  * then `@REALM` unless `zookeeper.kerberos.removeRealmFromPrincipal=true`. Both mechanisms use it.
  */
-import { SaslMalformedError } from './digestmd5';
+import { SaslMalformedError } from './mechanism';
 
 export interface PrincipalName {
   serviceName: string;

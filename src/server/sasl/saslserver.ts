@@ -75,23 +75,22 @@ function digestServerFactory(ctx: SaslContext): SaslServerFactory {
 /**
  * The SASL server factory the system properties ask for, undefined when SASL is off (no JAAS
  * file, or one without the server section). Throws SaslConfigError for what ZooKeeper refuses to
- * start with: an unreadable or malformed JAAS file, a section name set without a JAAS file, a
- * login module it cannot use.
+ * start with (an unreadable or malformed JAAS file, a login module it cannot use) and for GSSAPI
+ * until it is plugged in.
  */
 export function loadSaslServer(props: ReadonlyMap<string, string>, readFile: (path: string) => string = readJaasFile): SaslServerFactory | undefined {
   const section = props.get(LOGIN_CONTEXT_NAME_KEY) ?? DEFAULT_LOGIN_CONTEXT_NAME;
   const jaasFile = props.get(JAAS_CONF_KEY);
-  if (jaasFile === undefined) {
-    if (props.has(LOGIN_CONTEXT_NAME_KEY))
-      throw new SaslConfigError(LOGIN_CONTEXT_NAME_KEY, `No JAAS configuration section named '${section}' was found But ${LOGIN_CONTEXT_NAME_KEY} was set (and ${JAAS_CONF_KEY} is not).`);
-    return undefined;
-  }
+  // Without a JAAS file Java sees an empty configuration, not an error: SASL is off even when a
+  // section name is set.
+  if (jaasFile === undefined) return undefined;
   let sections: Map<string, JaasEntry[]>;
   try {
     sections = parseJaas(readFile(jaasFile), props);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new SaslConfigError(JAAS_CONF_KEY, `No JAAS configuration section named '${section}' was found in '${jaasFile}': ${why}`);
+    const named = props.has(LOGIN_CONTEXT_NAME_KEY) ? ` But ${LOGIN_CONTEXT_NAME_KEY} was set.` : '';
+    throw new SaslConfigError(JAAS_CONF_KEY, `No JAAS configuration section named '${section}' was found in '${jaasFile}'.${named} (${why})`);
   }
   const entries = sections.get(section);
   // A JAAS file for other purposes (a client section only): SASL stays off, as in ZooKeeper.
