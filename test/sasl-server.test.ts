@@ -141,9 +141,37 @@ t.test('without a JAAS Server section a SASL packet gets OK and no token', async
     tr.push(['again', await outcome(c, await sendSasl(c, Buffer.from('username="bob"')))]);
     tr.push(['still serves', await tryRequest(c, OpCode.exists, (w) => R.encodeExistsRequest(w, { path: '/', watch: false }))]);
     await c.close();
+    const n = await connect(tg);
+    tr.push(['null token', await outcome(n, await sendSasl(n, null))]);
+    n.destroy();
   });
   // xid 1, zxid 0, err 0, token of length -1.
   t.same(out.zookeeper[0], ['frame', '00000001' + '0000000000000000' + '00000000' + 'ffffffff']);
+});
+
+// A SASL client of a server without SASL gets no token, again and again: ZooKeeper answers
+// forever (Kazoo's SASL loop then never ends), zkts ends the connection after 32 tokens.
+t.test('a SASL client of a server without SASL: ZooKeeper answers every token, zkts stops after 32', async (t) => {
+  const answers: Record<string, unknown> = {};
+  for (const which of ['zookeeper', 'zkts'] as const) {
+    const tg = await start(which, {});
+    try {
+      const c = await connect(tg);
+      const errs: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const r = await sendSasl(c, Buffer.alloc(0));
+        if (!r) break;
+        errs.push(r.header.err);
+        if (r.header.err !== 0) break;
+      }
+      answers[which] = { errs, closed: await c.raw.waitClosed(errs.length === 40 ? 0 : CLOSE_WAIT_MS) };
+      c.destroy();
+    } finally {
+      await tg.stop();
+    }
+  }
+  t.same(answers.zookeeper, { errs: Array(40).fill(0), closed: false });
+  t.same(answers.zkts, { errs: [...Array(32).fill(0), -115], closed: true });
 });
 
 t.test('DIGEST-MD5: a good password, the sasl identity, sasl ACLs and super', async (t) => {

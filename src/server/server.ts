@@ -401,23 +401,27 @@ export class ZooKeeperServer implements CnxnHandler {
       c.close();
       return;
     }
+    if (token === null) {
+      // ZooKeeper fails on a null token before it looks for a SASL server, and drops the connection.
+      this.log.warn({ sessionId: c.hexSessionId() }, 'SASL packet without a token; closing');
+      c.close();
+      return;
+    }
+    // A client that goes round forever (a mechanism that never completes, or a SASL client of a
+    // server without SASL, which ZooKeeper answers with no token every time) is stopped.
+    if (++c.saslSteps > MAX_SASL_STEPS) {
+      this.saslFailed(c, xid, `more than ${MAX_SASL_STEPS} SASL tokens on one connection`, true);
+      return;
+    }
     const factory = this.config.saslServer;
     if (factory === undefined) {
       c.sendReply(xid, 0n, Err.OK, (w) => R.encodeSetSASLResponse(w, { token: null }));
-      return;
-    }
-    if (token === null) {
-      // ZooKeeper fails on a null token before it reaches the SASL server, and drops the connection.
-      this.log.warn({ sessionId: c.hexSessionId() }, 'SASL packet without a token; closing');
-      c.close();
       return;
     }
     c.saslExchange ??= factory.newExchange();
     const exchange = c.saslExchange;
     let answer: Buffer | null = null;
     try {
-      // A mechanism that never completes must not keep a client going round forever.
-      if (++c.saslSteps > MAX_SASL_STEPS) throw new SaslError(`more than ${MAX_SASL_STEPS} SASL tokens on one connection`);
       answer = exchange.evaluate(token);
       if (exchange.complete && !c.ids.some((id) => id.scheme === 'sasl')) {
         const authorizationId = exchange.authorizationId;
@@ -433,16 +437,24 @@ export class ZooKeeperServer implements CnxnHandler {
         c.close();
         return;
       }
-      const required = this.config.enforceAuthSchemes.includes('sasl');
-      this.log.warn({ sessionId: c.hexSessionId(), remote: c.remoteIp, reason: e.message }, 'client failed to SASL authenticate');
-      if (!this.config.allowSaslFailedClients || required) {
-        c.sendReply(xid, 0n, required ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED, (w) => R.encodeSetSASLResponse(w, { token: null }), true);
-        c.close();
-        return;
-      }
+      if (this.saslFailed(c, xid, e.message, false)) return;
       answer = null;
     }
     c.sendReply(xid, 0n, Err.OK, (w) => R.encodeSetSASLResponse(w, { token: answer }));
+  }
+
+  /**
+   * A failed SASL exchange: AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL is required) with no
+   * token, and the connection closed; true when so. With allowSaslFailedClients (and SASL not
+   * required) the connection stays, unless `always`.
+   */
+  private saslFailed(c: ServerCnxn, xid: number, reason: string, always: boolean): boolean {
+    const required = this.config.enforceAuthSchemes.includes('sasl');
+    this.log.warn({ sessionId: c.hexSessionId(), remote: c.remoteIp, reason }, 'client failed to SASL authenticate');
+    if (this.config.allowSaslFailedClients && !required && !always) return false;
+    c.sendReply(xid, 0n, required ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED, (w) => R.encodeSetSASLResponse(w, { token: null }), true);
+    c.close();
+    return true;
   }
 
   /**
