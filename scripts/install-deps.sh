@@ -10,6 +10,7 @@ PACKAGES=(
   zookeeper              # QuorumPeerMain, zkCli.sh, zkServer.sh; pulls in libzookeeper-java
   zookeeper-bin          # C client: /usr/lib/zookeeper/bin/cli_mt
   python3-kazoo          # Kazoo for /usr/bin/python3
+  python3-pure-sasl      # SASL DIGEST-MD5 for Kazoo (compat-tests/sasl.test.ts); kazoo depends on it, listed as used directly
   python3-pytest
   libcurator-framework-java
   libcurator-recipes-java

@@ -64,7 +64,8 @@ export function parseCliOutput(raw: string, commands: readonly string[], exitCod
   return { exitCode, header, steps, events, raw };
 }
 
-export async function runZkCli(connectString: string, commands: readonly string[]): Promise<CliRun> {
+/** `jvmFlags` replace the default `-Dzookeeper.sasl.client=false` (e.g. a JAAS file for SASL). */
+export async function runZkCli(connectString: string, commands: readonly string[], opts: { jvmFlags?: string[] } = {}): Promise<CliRun> {
   let input = `${MARKER_COMMAND}\n`;
   for (const cmd of commands) input += `${cmd}\n${MARKER_COMMAND}\n`;
   input += 'quit\n';
@@ -72,7 +73,7 @@ export async function runZkCli(connectString: string, commands: readonly string[
     '-Xmx256m',
     '-XX:TieredStopAtLevel=1',
     `-Dlog4j.configuration=file:${log4jOffConfig()}`,
-    '-Dzookeeper.sasl.client=false',
+    ...(opts.jvmFlags ?? ['-Dzookeeper.sasl.client=false']),
     '-cp',
     javaClasspath(),
     'org.apache.zookeeper.ZooKeeperMain',

@@ -1,11 +1,12 @@
 /**
- * ACL checks and authentication providers (world, auth, digest, ip, super), with ZooKeeper's rules:
+ * ACL checks and authentication providers (world, auth, digest, ip, sasl, super), with ZooKeeper's rules:
  * super bypasses every check; `auth` expands to the requester's authenticated ids.
  */
 import * as crypto from 'node:crypto';
 import * as net from 'node:net';
 import { Err, KeeperError } from '../protocol/constants';
 import type { ACL, Id } from '../protocol/generated/records';
+import { parsePrincipal } from './sasl/principal';
 
 export interface AuthProvider {
   scheme: string;
@@ -79,6 +80,21 @@ export const ipProvider: AuthProvider = {
   userName: (authId) => authId,
 };
 
+/**
+ * ZooKeeper's SASLAuthenticationProvider: ids come from a SASL exchange, not from addauth. An
+ * ACL id is matched exactly, by the id "super", or, for every SASL id, when it equals
+ * `zookeeper.letAnySaslUserDoX`; ACL ids must be valid Kerberos-style names.
+ */
+export function saslProvider(letAnySaslUserDoX: string | undefined): AuthProvider {
+  return {
+    scheme: 'sasl',
+    isAuthenticated: true,
+    isValid: (id) => parsePrincipal(id) !== undefined,
+    matches: (authId, aclId) => authId === 'super' || authId === aclId || (letAnySaslUserDoX !== undefined && aclId === letAnySaslUserDoX),
+    userName: (authId) => authId,
+  };
+}
+
 function javaStringHash(s: string): number {
   let h = 0;
   for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
@@ -112,9 +128,12 @@ export class AuthRegistry {
   constructor(
     readonly superDigest: string | undefined,
     readonly skipACL: boolean,
+    /** Present when authProvider.N names SASLAuthenticationProvider. */
+    sasl?: { letAnySaslUserDoX?: string },
   ) {
     this.providers.set('digest', digestProvider);
     this.providers.set('ip', ipProvider);
+    if (sasl) this.providers.set('sasl', saslProvider(sasl.letAnySaslUserDoX));
   }
 
   provider(scheme: string): AuthProvider | undefined {
@@ -135,6 +154,7 @@ export class AuthRegistry {
       return ids;
     }
     if (scheme === 'ip') return [{ scheme: 'ip', id: remoteAddress }];
+    // sasl ids come only from the SASL exchange: addauth with it fails, as in ZooKeeper.
     return undefined;
   }
 

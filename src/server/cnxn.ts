@@ -9,6 +9,7 @@ import { FrameDecoder, FrameError } from '../protocol/frame';
 import { JuteError, JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { encodeConnectResponse } from '../protocol/requests';
+import type { SaslServerExchange } from './sasl/mechanism';
 import type { Session } from './sessions';
 import type { Watcher } from './watches';
 
@@ -54,6 +55,10 @@ export class ServerCnxn implements Watcher {
   session: Session | undefined;
   /** Authenticated identities (ZooKeeper's authInfo); every connection starts with its ip. */
   readonly ids: R.Id[];
+  /** This connection's SASL exchange, made at its first SASL packet when the server offers SASL. */
+  saslExchange: SaslServerExchange | undefined;
+  /** SASL tokens received, bounded by the server. */
+  saslSteps = 0;
   /** Reads waiting for earlier writes of the session, in arrival order. */
   readonly queue: Request[] = [];
   /** Writes handed to prep/commit whose replies are not sent yet. */

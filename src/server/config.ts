@@ -12,6 +12,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { loadSaslServer, SaslConfigError, type SaslServerFactory } from './sasl/saslserver';
 
 export class ConfigError extends Error {
   constructor(
@@ -79,6 +80,20 @@ export interface ServerConfig {
   superDigest?: string;
   superUser?: string;
   superUsers: string[]; // zookeeper.superUser and every zookeeper.superUser.<suffix>
+  /** The SASL server of each connection; undefined when no JAAS `Server` section is configured. */
+  saslServer?: SaslServerFactory;
+  /** authProvider.N names SASLAuthenticationProvider: the `sasl` ACL scheme exists. */
+  saslAuthProvider: boolean;
+  /** zookeeper.letAnySaslUserDoX: a `sasl` ACL id every SASL-authenticated client matches. */
+  letAnySaslUserDoX?: string;
+  /** zookeeper.allowSaslFailedClients: a failed SASL exchange leaves the connection open. */
+  allowSaslFailedClients: boolean;
+  /**
+   * The schemes a connection must hold an id of before its requests are served
+   * (enforce.auth.enabled + enforce.auth.schemes, or sessionRequireClientSASLAuth = sasl);
+   * empty when not enforced.
+   */
+  enforceAuthSchemes: string[];
   extendedTypesEnabled: boolean;
   emulate353TTLNodes: boolean;
   readOnlyModeEnabled: boolean;
@@ -473,6 +488,16 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.jute.maxbuffer.extrasize',
   'zookeeper.multiAddress.enabled',
   'zookeeper.ssl.authProvider',
+  'zookeeper.sasl.serverconfig',
+  'zookeeper.SASLAuthenticationProvider.superPassword',
+  'zookeeper.kerberos.removeHostFromPrincipal',
+  'zookeeper.kerberos.removeRealmFromPrincipal',
+  'zookeeper.security.auth_to_local',
+  'zookeeper.letAnySaslUserDoX',
+  'zookeeper.allowSaslFailedClients',
+  'zookeeper.sessionRequireClientSASLAuth',
+  'zookeeper.enforce.auth.enabled',
+  'zookeeper.enforce.auth.schemes',
 ]);
 
 const KNOWN_SYSTEM_PROP_PREFIXES = ['zookeeper.authProvider.', 'zookeeper.superUser.'];
@@ -953,6 +978,17 @@ export function loadConfig(
     .sort(compareSuffixes(superUserPrefix + '.'))
     .map((k) => sys.props.get(k) as string);
 
+  const saslAuthProvider = authProviders.includes(SASL_AUTH_PROVIDER);
+  const digestAuthEnabled = sys.bool('zookeeper.DigestAuthenticationProvider.enabled', true);
+  const enforceAuthSchemes = enforcedAuthSchemes(sys, (scheme) => scheme === 'ip' || (scheme === 'digest' && digestAuthEnabled) || (scheme === 'sasl' && saslAuthProvider));
+  let saslServer: SaslServerFactory | undefined;
+  try {
+    saslServer = loadSaslServer(sys.props);
+  } catch (e) {
+    if (e instanceof SaslConfigError) throw new ConfigError(e.key, e.reason);
+    throw e;
+  }
+
   const metricsProviderHttpPort =
     metricsProviderConfig.has('httpPort')
       ? portValue('metricsProvider.httpPort', metricsProviderConfig.get('httpPort') as string)
@@ -984,8 +1020,11 @@ export function loadConfig(
     consoleEnabled: sys.bool('zookeeper.zkts.console.enabled', sys.bool('zkts.console.enabled', true)),
     consoleEditable: sys.bool('zookeeper.zkts.console.editable', sys.bool('zkts.console.editable', false)),
     authProviders,
-    digestAuthEnabled: sys.bool('zookeeper.DigestAuthenticationProvider.enabled', true),
+    digestAuthEnabled,
     superUsers,
+    saslAuthProvider,
+    allowSaslFailedClients: sys.bool('zookeeper.allowSaslFailedClients', false),
+    enforceAuthSchemes,
     extendedTypesEnabled,
     emulate353TTLNodes: sys.bool('zookeeper.emulate353TTLNodes', false),
     readOnlyModeEnabled,
@@ -1032,11 +1071,33 @@ export function loadConfig(
   if (superDigest !== undefined) config.superDigest = superDigest;
   const superUser = sys.get('zookeeper.superUser');
   if (superUser !== undefined) config.superUser = superUser;
+  if (saslServer !== undefined) config.saslServer = saslServer;
+  const letAny = sys.get('zookeeper.letAnySaslUserDoX');
+  if (letAny !== undefined) config.letAnySaslUserDoX = letAny;
   if (metricsProviderClassName !== undefined) config.metricsProviderClassName = metricsProviderClassName;
   if (dynamicConfigFile !== undefined) config.dynamicConfigFile = dynamicConfigFile;
   if (dynamicConfigVersion !== undefined) config.dynamicConfigVersion = dynamicConfigVersion;
   if (serverId !== undefined) config.serverId = serverId;
   return config;
+}
+
+export const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
+
+/**
+ * ZooKeeper's AuthenticationHelper: sessionRequireClientSASLAuth=true means sasl alone; otherwise
+ * enforce.auth.enabled with the comma-separated enforce.auth.schemes, each a registered scheme.
+ */
+function enforcedAuthSchemes(sys: SysView, available: (scheme: string) => boolean): string[] {
+  if (sys.bool('zookeeper.sessionRequireClientSASLAuth', false)) {
+    if (!available('sasl')) throw new ConfigError('sessionRequireClientSASLAuth', `Authentication scheme sasl is not available (set authProvider.1=${SASL_AUTH_PROVIDER})`);
+    return ['sasl'];
+  }
+  if (!sys.bool('zookeeper.enforce.auth.enabled', false)) return [];
+  const schemes = (sys.get('zookeeper.enforce.auth.schemes') ?? '').split(',').map((s) => javaTrim(s));
+  if (sys.get('zookeeper.enforce.auth.schemes') === undefined)
+    throw new ConfigError('enforce.auth.schemes', 'zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured.');
+  for (const scheme of schemes) if (!available(scheme)) throw new ConfigError('enforce.auth.schemes', `Authentication scheme ${scheme} is not available.`);
+  return schemes;
 }
 
 function fourLetterWords(sys: SysView): Set<string> | '*' {

@@ -17,6 +17,7 @@ import { ServerMetrics } from '../admin/servermetrics';
 import { addIdentities, AuthRegistry } from './auth';
 import { ServerCnxn, type CnxnHandler, type Request } from './cnxn';
 import { LogCommitStage, type CommitStage } from './commit';
+import { SaslError } from './sasl/mechanism';
 import { MemoryDatabase, type Database } from '../storage/database';
 import { DiskDatabase } from '../storage/diskdb';
 import type { ServerConfig } from './config';
@@ -30,6 +31,8 @@ import { DIGEST_VERSION } from '../storage/digest';
 
 /** Per connection: queued plus in-flight requests before we stop reading from its socket. */
 const MAX_OUTSTANDING_PER_CNXN = 1000;
+/** SASL tokens one connection may send: real exchanges take 2 (DIGEST-MD5) or a few (GSSAPI). */
+const MAX_SASL_STEPS = 32;
 /** Ops in one multi. */
 const MAX_MULTI_OPS = 10000;
 /** Standalone servers form session ids with server id 1, as ZooKeeper does. */
@@ -126,7 +129,7 @@ export class ZooKeeperServer implements CnxnHandler {
     this.db = db ?? new MemoryDatabase(config.extendedTypesEnabled);
     this.tree = this.db.tree;
     this.lastProposedZxid = this.tree.lastProcessedZxid;
-    this.auth = new AuthRegistry(config.superDigest, config.skipACL);
+    this.auth = new AuthRegistry(config.superDigest, config.skipACL, config.saslAuthProvider ? { letAnySaslUserDoX: config.letAnySaslUserDoX } : undefined);
     this.sessions = new SessionTracker(config.tickTimeMs, STANDALONE_SERVER_ID, now());
     this.reads = new ReadProcessor(this.tree, this.watches, this.auth);
     this.prep = new Prep(this.tree, this.auth, {
@@ -312,9 +315,16 @@ export class ZooKeeperServer implements CnxnHandler {
     const nowMs = this.now();
     if (c.session) this.sessions.touch(c.session, nowMs);
     if (hdr.type === OpCode.auth) return this.handleAuth(c, hdr.xid, r);
-    if (hdr.type === OpCode.sasl) {
-      // SASL is not configured: answer with no token, as ZooKeeper does without a SASL server.
-      c.sendReply(hdr.xid, 0n, Err.OK, (w) => R.encodeSetSASLResponse(w, { token: null }));
+    if (hdr.type === OpCode.sasl) return this.handleSasl(c, hdr.xid, r);
+    if (this.config.enforceAuthSchemes.length > 0 && !c.ids.some((id) => this.config.enforceAuthSchemes.includes(id.scheme))) {
+      // ZooKeeper's AuthenticationHelper: any other request of a connection without an id of a
+      // required scheme is answered with this error, and the connection is closed.
+      this.log.warn(
+        { sessionId: c.hexSessionId(), schemes: c.ids.map((id) => id.scheme), required: this.config.enforceAuthSchemes },
+        'client has not authenticated with a required scheme; closing',
+      );
+      c.sendReply(hdr.xid, 0n, Err.SESSIONCLOSEDREQUIRESASLAUTH);
+      c.close();
       return;
     }
     let body: unknown;
@@ -375,6 +385,77 @@ export class ZooKeeperServer implements CnxnHandler {
     }
     addIdentities(c.ids, ids);
     c.sendReply(xid, 0n, Err.OK);
+  }
+
+  /**
+   * One SASL token, answered at once as ZooKeeper's processSasl does (not queued behind the
+   * session's writes). Without a SASL server the answer is OK with no token. A failed exchange
+   * gets AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL is required) and the connection is
+   * closed, unless allowSaslFailedClients keeps it open with an OK, empty answer.
+   */
+  private handleSasl(c: ServerCnxn, xid: number, r: JuteReader): void {
+    let token: Buffer | null;
+    try {
+      token = R.decodeGetSASLRequest(r).token;
+    } catch {
+      this.log.warn({ sessionId: c.hexSessionId() }, 'cannot decode SASL packet; closing');
+      c.close();
+      return;
+    }
+    if (token === null) {
+      // ZooKeeper fails on a null token before it looks for a SASL server, and drops the connection.
+      this.log.warn({ sessionId: c.hexSessionId() }, 'SASL packet without a token; closing');
+      c.close();
+      return;
+    }
+    // A client that goes round forever (a mechanism that never completes, or a SASL client of a
+    // server without SASL, which ZooKeeper answers with no token every time) is stopped.
+    if (++c.saslSteps > MAX_SASL_STEPS) {
+      this.saslFailed(c, xid, `more than ${MAX_SASL_STEPS} SASL tokens on one connection`, true);
+      return;
+    }
+    const factory = this.config.saslServer;
+    if (factory === undefined) {
+      c.sendReply(xid, 0n, Err.OK, (w) => R.encodeSetSASLResponse(w, { token: null }));
+      return;
+    }
+    c.saslExchange ??= factory.newExchange();
+    const exchange = c.saslExchange;
+    let answer: Buffer | null = null;
+    try {
+      answer = exchange.evaluate(token);
+      if (exchange.complete && !c.ids.some((id) => id.scheme === 'sasl')) {
+        const authorizationId = exchange.authorizationId;
+        const ids: R.Id[] = [{ scheme: 'sasl', id: authorizationId }];
+        if (authorizationId !== '' && this.config.superUsers.includes(authorizationId)) ids.push({ scheme: 'super', id: '' });
+        addIdentities(c.ids, ids);
+        this.log.info({ sessionId: c.hexSessionId(), mechanism: exchange.mechanism, authorizationId }, 'SASL authentication succeeded');
+      }
+    } catch (e) {
+      if (!(e instanceof SaslError)) {
+        // Input the mechanism cannot even read: ZooKeeper drops the connection without an answer.
+        this.log.warn({ sessionId: c.hexSessionId(), reason: (e as Error).message }, 'malformed SASL token; closing');
+        c.close();
+        return;
+      }
+      if (this.saslFailed(c, xid, e.message, false)) return;
+      answer = null;
+    }
+    c.sendReply(xid, 0n, Err.OK, (w) => R.encodeSetSASLResponse(w, { token: answer }));
+  }
+
+  /**
+   * A failed SASL exchange: AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL is required) with no
+   * token, and the connection closed; true when so. With allowSaslFailedClients (and SASL not
+   * required) the connection stays, unless `always`.
+   */
+  private saslFailed(c: ServerCnxn, xid: number, reason: string, always: boolean): boolean {
+    const required = this.config.enforceAuthSchemes.includes('sasl');
+    this.log.warn({ sessionId: c.hexSessionId(), remote: c.remoteIp, reason }, 'client failed to SASL authenticate');
+    if (this.config.allowSaslFailedClients && !required && !always) return false;
+    c.sendReply(xid, 0n, required ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED, (w) => R.encodeSetSASLResponse(w, { token: null }), true);
+    c.close();
+    return true;
   }
 
   /**

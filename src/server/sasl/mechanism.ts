@@ -23,3 +23,15 @@ export class SaslError extends Error {
     this.name = 'SaslError';
   }
 }
+
+/**
+ * A token the server cannot even read (Java fails on it with a runtime error, not a
+ * SaslException): ZooKeeper drops the connection without an answer. Any error other than
+ * SaslError thrown by `evaluate` is taken the same way.
+ */
+export class SaslMalformedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SaslMalformedError';
+  }
+}
