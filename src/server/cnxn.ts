@@ -53,6 +53,8 @@ export const enum Hold {
   Outstanding = 1,
   /** Its client does not take its replies: pending output past the soft bound. */
   Output = 2,
+  /** It had its share of this event-loop turn; other connections go first. */
+  Turn = 4,
 }
 
 let nextCnxnId = 1;
@@ -68,6 +70,11 @@ const outPool: JuteWriter[] = [];
  * is about one read's worth; more means the peer keeps sending into a paused socket.
  */
 const MAX_HELD_INPUT_BYTES = 1024 * 1024;
+/**
+ * Frames one connection may have decoded before it yields the event loop: a burst of pipelined
+ * requests (one read can carry thousands) would otherwise hold every other session up.
+ */
+const MAX_FRAMES_PER_TURN = 1000;
 
 export class ServerCnxn implements Watcher {
   readonly id = nextCnxnId++;
@@ -108,6 +115,8 @@ export class ServerCnxn implements Watcher {
   /** The reasons (Hold bits) this connection is not read. */
   private holds = 0;
   private resumeScheduled = false;
+  /** Frames decoded since this connection last yielded the event loop. */
+  private framesSinceYield = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -167,6 +176,11 @@ export class ServerCnxn implements Watcher {
 
   private onFrame(frame: Buffer): void {
     if (this.state === 'closed') return;
+    if (++this.framesSinceYield >= MAX_FRAMES_PER_TURN) {
+      this.framesSinceYield = 0;
+      this.hold(Hold.Turn);
+      setImmediate(() => this.release(Hold.Turn));
+    }
     this.packetsReceived++;
     this.handler.stats.packetsReceived++;
     if (this.state === 'handshake') this.handler.onConnect(this, frame);
@@ -294,22 +308,22 @@ export class ServerCnxn implements Watcher {
   release(reason: Hold): void {
     if ((this.holds & reason) === 0) return;
     this.holds &= ~reason;
-    if (this.holds !== 0 || this.state === 'closed') return;
-    this.socket.resume();
+    if (this.holds !== 0 || this.state === 'closed' || this.resumeScheduled) return;
     // Not from inside the caller (often the processing of this connection's own request), and
     // after other connections' I/O of this turn.
-    if (!this.resumeScheduled) {
-      this.resumeScheduled = true;
-      setImmediate(() => {
-        this.resumeScheduled = false;
-        if (this.state === 'closed') return;
-        try {
-          this.decoder.resume();
-        } catch (e) {
-          this.failed(e);
-        }
-      });
-    }
+    this.resumeScheduled = true;
+    setImmediate(() => {
+      this.resumeScheduled = false;
+      if (this.holds !== 0 || this.state === 'closed') return;
+      try {
+        this.decoder.resume();
+      } catch (e) {
+        this.failed(e);
+        return;
+      }
+      // The socket only once the bytes held are decoded, so that they never pile up.
+      if (this.reading) this.socket.resume();
+    });
   }
 
   sendConnectResponse(rsp: R.ConnectResponse): void {
