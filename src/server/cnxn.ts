@@ -71,8 +71,9 @@ const outPool: JuteWriter[] = [];
  */
 const MAX_HELD_INPUT_BYTES = 1024 * 1024;
 /**
- * Frames one connection may have decoded before it yields the event loop: a burst of pipelined
- * requests (one read can carry thousands) would otherwise hold every other session up.
+ * Frames one connection decodes between two yields of the event loop: a burst of pipelined
+ * requests (one read can carry thousands) would otherwise hold every other session up. Counted
+ * across turns, so a steady connection yields one extra turn per thousand requests.
  */
 const MAX_FRAMES_PER_TURN = 1000;
 
