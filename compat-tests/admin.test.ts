@@ -84,7 +84,8 @@ function shape(v: unknown): unknown {
   if (v === null) return 'null';
   if (Array.isArray(v)) return v.length === 0 ? '[]' : ['array', shape(v[0])];
   if (typeof v === 'object') {
-    const keys = Object.keys(v as object);
+    // zkts's own fields (zkts_*) have no counterpart in ZooKeeper's answers.
+    const keys = Object.keys(v as object).filter((k) => !k.startsWith('zkts_'));
     if (keys.length > 0 && keys.every((k) => /^-?\d+$/.test(k))) return { '<ids>': keys.length, value: shape((v as Record<string, unknown>)[keys[0]]) };
     const out: Record<string, unknown> = {};
     for (const k of keys.sort()) out[k] = shape((v as Record<string, unknown>)[k]);
@@ -114,11 +115,13 @@ function labels(text: string, sep: RegExp): string[] {
     .filter((k): k is string => k !== undefined);
 }
 
-function mntr(text: string): Array<[string, string]> {
+/** mntr's lines as key and value; zkts's own keys (zk_zkts_*) with `own`. */
+function mntr(text: string, own = false): Array<[string, string]> {
   return text
     .trim()
     .split('\n')
-    .map((l) => l.split('\t') as [string, string]);
+    .map((l) => l.split('\t') as [string, string])
+    .filter(([k]) => own || !k.startsWith('zk_zkts_'));
 }
 
 /** `"key" : literal` lines of a JSON body: the key and whether the literal is a long, a double or else. */
@@ -201,6 +204,13 @@ t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper'
     for (const k of ['zk_server_state', 'zk_znode_count', 'zk_watch_count', 'zk_ephemerals_count', 'zk_global_sessions', 'zk_local_sessions', 'zk_approximate_data_size', 'zk_outstanding_requests', 'zk_num_alive_connections'])
       t.equal(ma.get(k), mb.get(k), `mntr: ${k} equal`);
     t.ok(Number(ma.get('zk_open_file_descriptor_count')) > 0, 'mntr: open fds counted');
+    const own = mntr(ts.words.mntr, true).filter(([k]) => k.startsWith('zk_zkts_'));
+    t.same(
+      own.map(([k]) => k),
+      ['zk_zkts_output_paused_connections', 'zk_zkts_output_pending_bytes', 'zk_zkts_output_pause_count', 'zk_zkts_output_overflow_closed_count'],
+      'mntr: zkts\'s own keys come last',
+    );
+    t.same(own.map(([, v]) => valueType(v)), ['long', 'long', 'long', 'long'], 'mntr: zkts\'s own keys are longs');
     t.ok(Number(ma.get('zk_max_file_descriptor_count')) > 0, 'mntr: max fds read');
   });
 
@@ -233,11 +243,14 @@ t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper'
     }
 
     const mon = (s: Side) => s.http.monitor.json as Record<string, unknown>;
-    t.same(Object.keys(mon(ts)), Object.keys(mon(zk)), 'monitor: same keys, same order');
-    t.same(rawTypes(ts.http.monitor.body), rawTypes(zk.http.monitor.body), 'monitor: same literal types (long, double)');
+    const zkKeys = (o: Record<string, unknown>) => Object.keys(o).filter((k) => !k.startsWith('zkts_'));
+    t.same(zkKeys(mon(ts)), zkKeys(mon(zk)), 'monitor: same keys, same order');
+    t.ok(Object.keys(mon(ts)).includes('zkts_output_pending_bytes'), 'monitor: zkts\'s own keys too');
+    const zkTypes = (body: string) => rawTypes(body).filter(([k]) => !k.startsWith('zkts_'));
+    t.same(zkTypes(ts.http.monitor.body), zkTypes(zk.http.monitor.body), 'monitor: same literal types (long, double)');
     // ZooKeeper's `stats` answer does not keep one key order from run to run, so the types are
     // compared key by key, in sorted order.
-    const statTypes = (body: string) => rawTypes(body).filter(([k]) => k !== 'remote_socket_address').sort((a, b) => (a[0] + a[1] < b[0] + b[1] ? -1 : a[0] + a[1] > b[0] + b[1] ? 1 : 0));
+    const statTypes = (body: string) => rawTypes(body).filter(([k]) => k !== 'remote_socket_address' && !k.startsWith('zkts_')).sort((a, b) => (a[0] + a[1] < b[0] + b[1] ? -1 : a[0] + a[1] > b[0] + b[1] ? 1 : 0));
     t.same(statTypes(ts.http.stats.body), statTypes(zk.http.stats.body), 'stats: same literal types');
     for (const k of ['server_state', 'znode_count', 'watch_count', 'ephemerals_count', 'global_sessions', 'approximate_data_size'])
       t.equal(mon(ts)[k], mon(zk)[k], `monitor: ${k} equal`);

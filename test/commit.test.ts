@@ -122,3 +122,23 @@ t.test('a batch slow to apply gives the event loop turns between its callbacks',
   const between = order.slice(order.indexOf('done 1'), order.indexOf('done 4')).filter((e) => e.startsWith('turn'));
   t.ok(between.length >= 1, `the event loop ran between them (${order.join(', ')})`);
 });
+
+t.test('a txn submitted while the last batch is applied is committed too', async (t) => {
+  const log = new ManualLog();
+  const stage = new LogCommitStage(log, 100, () => t.fail('no failure expected'));
+  const done: string[] = [];
+  // The callback of the only batch submits another txn, as a request read meanwhile would.
+  stage.submit(txn(1n), () => {
+    done.push('1');
+    stage.submit(txn(2n), () => done.push('2'));
+  });
+  await turn();
+  log.finish();
+  await turn();
+  t.same(done, ['1'], 'the first is applied');
+  t.same(log.events, ['commit 1', 'commit 2'], 'the one submitted meanwhile goes to the log without another submit');
+  log.finish();
+  await turn();
+  t.same(done, ['1', '2'], 'and is applied');
+  t.equal(stage.pending, 0);
+});

@@ -741,3 +741,29 @@ t.test('ConfigError', async (t) => {
   t.equal(e.reason, 'port out of range: 70000');
   t.equal(e.message, 'invalid config: clientPort: port out of range: 70000');
 });
+
+t.test('zkts.cnxn.outputSoftLimitBytes and outputHardLimitBytes', async (t) => {
+  let c = load('');
+  t.equal(c.outputSoftLimitBytes, 1024 * 1024, 'soft: one default jute.maxbuffer');
+  t.equal(c.outputHardLimitBytes, 8 * 1024 * 1024, 'hard: 8 MiB');
+  c = load('', { 'jute.maxbuffer': String(4 * 1024 * 1024) });
+  t.equal(c.outputHardLimitBytes, 1024 * 1024 + 16 * 1024 * 1024, 'hard grows with jute.maxbuffer: soft + 4 maximal replies');
+  c = load('zkts.cnxn.outputSoftLimitBytes=65536\nzkts.cnxn.outputHardLimitBytes=0x100000\n');
+  t.same([c.outputSoftLimitBytes, c.outputHardLimitBytes], [65536, 1048576], 'from zoo.cfg');
+  t.notOk(c.unknownKeys.some((k) => k.startsWith('zkts.')), 'known keys');
+  c = load('', { 'zkts.cnxn.outputSoftLimitBytes': '100000', 'zkts.cnxn.outputHardLimitBytes': '200000' });
+  t.same([c.outputSoftLimitBytes, c.outputHardLimitBytes], [100000, 200000], 'from -D');
+  c = load('zkts.cnxn.outputSoftLimitBytes=300000\n', { 'zkts.cnxn.outputSoftLimitBytes': '100000' });
+  t.equal(c.outputSoftLimitBytes, 300000, 'zoo.cfg wins over -D, as for every zookeeper.* property');
+  c = load('', { 'zkts.cnxn.outputSoftLimitBytes': String(20 * 1024 * 1024) });
+  t.ok(c.outputHardLimitBytes > c.outputSoftLimitBytes, 'the default hard bound stays above a large soft bound');
+
+  const soft = 'zkts.cnxn.outputSoftLimitBytes';
+  const hard = 'zkts.cnxn.outputHardLimitBytes';
+  expectConfigError(t, () => load('', { [soft]: 'lots' }), soft, /"lots" is not an integer/);
+  expectConfigError(t, () => load(`${hard}=1.5\n`), hard, /"1.5" is not an integer/);
+  expectConfigError(t, () => load('', { [soft]: '0' }), soft, /0 must be positive/);
+  expectConfigError(t, () => load('', { [hard]: '-5' }), hard, /-5 must be positive/);
+  expectConfigError(t, () => load('', { [soft]: '2000', [hard]: '2000' }), hard, /hard bound \(2000\) must exceed the soft bound \(2000\)/);
+  expectConfigError(t, () => load('', { [hard]: '65536' }), hard, /must exceed the soft bound \(1048576\)/, 'hard below the default soft');
+});

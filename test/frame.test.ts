@@ -108,3 +108,47 @@ t.test('frames before a bad length are delivered', async (t) => {
   t.throws(() => d.push(Buffer.concat([good, bad])), FrameError);
   t.same(frames, [Buffer.from('ok')]);
 });
+
+t.test('a held decoder hands out no frame, keeps the bytes in order, and goes on from them', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 30 }),
+      fc.array(fc.nat(2000), { maxLength: 12 }),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }),
+      (bodies, cuts, pattern) => {
+        const frames = bodies.map((b) => Buffer.from(b));
+        const got: Buffer[] = [];
+        let ready = true;
+        let step = 0;
+        let whileHeld = 0;
+        // The consumer holds the decoder after some frames, as a connection does past its soft bound.
+        const d = new FrameDecoder(
+          1 << 20,
+          (f) => {
+            if (!ready) whileHeld++;
+            got.push(Buffer.from(f));
+            ready = pattern[step++ % pattern.length];
+          },
+          () => ready,
+        );
+        for (const chunk of split(encodeFrames(frames), cuts)) d.push(chunk);
+        for (let i = 0; i < frames.length * 2 + 2 && got.length < frames.length; i++) {
+          ready = true;
+          d.resume();
+        }
+        // Frames are whole here (no frame straddles a hold), so none may come while held.
+        return whileHeld === 0 && got.length === frames.length && got.every((f, i) => f.equals(frames[i])) && d.bufferedBytes === 0;
+      },
+    ),
+  );
+  t.pass('every frame, once, in order; none while held');
+});
+
+t.test('bytes received while held are bounded', async (t) => {
+  const d = new FrameDecoder(1 << 20, () => undefined, () => false, 100);
+  d.push(Buffer.alloc(60));
+  t.equal(d.bufferedBytes, 60);
+  t.throws(() => d.push(Buffer.alloc(60)), FrameError, 'past the bound the connection is refused');
+  d.clear();
+  t.equal(d.bufferedBytes, 0, 'clear drops what was held');
+});

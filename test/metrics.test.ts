@@ -368,3 +368,22 @@ t.test('a disk-backed server: fsyncs, batches, snapshots and startup summaries a
   t.equal(value(fams, 'connection_request_count'), 1);
   t.ok(value(fams, 'prep_processor_request_queued') >= 41);
 });
+
+t.test("zkts's own families: connections held and closed for unsent replies", async (t) => {
+  await withMetrics({}, async (zk, scrape) => {
+    const families = await scrape();
+    const types = Object.fromEntries(
+      ['zkts_output_paused_connections', 'zkts_output_pending_bytes', 'zkts_output_pause_count', 'zkts_output_overflow_closed_count'].map((n) => [n, families.get(n)?.type]),
+    );
+    t.same(types, {
+      zkts_output_paused_connections: 'gauge',
+      zkts_output_pending_bytes: 'gauge',
+      zkts_output_pause_count: 'counter',
+      zkts_output_overflow_closed_count: 'counter',
+    });
+    zk.server.metrics.outputOverflowCloses += 2;
+    const after = await scrape();
+    t.same(after.get('zkts_output_overflow_closed_count')?.samples.map((s) => s.value), [2], 'the counter follows the server');
+    t.same(after.get('zkts_output_paused_connections')?.samples.map((s) => s.value), [0]);
+  });
+});

@@ -112,7 +112,10 @@ export function logDirSize(s: ZooKeeperServer): number {
 
 export interface ConnectionInfo {
   remote: string;
+  /** As ZooKeeper's selection key: 1 (OP_READ) while read, plus 4 (OP_WRITE) while output is pending. */
   interestOps: number;
+  /** zkts: bytes encoded and not yet taken by the kernel. */
+  pendingOutputBytes: number;
   outstanding: number;
   packetsReceived: number;
   packetsSent: number;
@@ -129,10 +132,15 @@ export interface ConnectionInfo {
   maxLatencyMs: number;
 }
 
+/** java.nio.channels.SelectionKey's interest bits. */
+const OP_READ = 1;
+const OP_WRITE = 4;
+
 export function connectionInfo(c: ServerCnxn): ConnectionInfo {
   return {
     remote: `${c.remoteIp}:${c.remotePort}`,
-    interestOps: c.state === 'closed' ? 0 : 1,
+    interestOps: c.state === 'closed' ? 0 : (c.reading ? OP_READ : 0) | (c.pendingOutputBytes > 0 ? OP_WRITE : 0),
+    pendingOutputBytes: c.pendingOutputBytes,
     // Requests received and not yet answered: reads waiting for the session's writes, and writes under way.
     outstanding: c.queue.length + c.inflightWrites,
     packetsReceived: c.packetsReceived,
@@ -172,6 +180,8 @@ function connectionJson(i: ConnectionInfo, brief: boolean): Data {
       min_latency: i.minLatencyMs,
       avg_latency: i.avgLatencyMs,
       max_latency: i.maxLatencyMs,
+      // zkts's own field, after ZooKeeper's.
+      zkts_pending_output_bytes: i.pendingOutputBytes,
     });
   }
   return out;
@@ -385,7 +395,24 @@ export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string,
     else out.push([key, key in real ? real[key] : kind === 'd' ? javaDouble(0) : kind === 's' ? '' : 0]);
   }
   for (const ns of namespaceSummaries(s)) summary(ns, false);
+  for (const [k, v] of Object.entries(zktsValues(s))) out.push([k, v]);
   return out;
+}
+
+/** zkts's own mntr keys (after ZooKeeper's): connections and their unsent replies. */
+export function zktsValues(s: ZooKeeperServer): Record<string, number> {
+  let paused = 0;
+  let pendingBytes = 0;
+  for (const c of s.cnxns) {
+    if (c.outputHeld) paused++;
+    pendingBytes += c.pendingOutputBytes;
+  }
+  return {
+    zkts_output_paused_connections: paused,
+    zkts_output_pending_bytes: pendingBytes,
+    zkts_output_pause_count: s.metrics.outputPauses,
+    zkts_output_overflow_closed_count: s.metrics.outputOverflowCloses,
+  };
 }
 
 export function serverStatsJson(s: ZooKeeperServer, nowMs: number): Data {

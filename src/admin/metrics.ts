@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
 import type { ZooKeeperServer } from '../server/server';
-import { monitorValues, readFdCounts, summaryRecorder } from './commands';
+import { monitorValues, readFdCounts, summaryRecorder, zktsValues } from './commands';
 import { JavaDouble, type Value } from './json';
 import type { LatencyRecorder } from './metricslatency';
 import { MNTR_LAYOUT } from './mntrkeys';
@@ -172,6 +172,7 @@ export class PrometheusMetrics {
   render(names?: ReadonlySet<string>): string {
     const out = new Exposition(names && names.size > 0 ? names : undefined);
     this.zookeeper(out);
+    this.zkts(out);
     if (this.exportJvmInfo) this.process(out);
     return out.text();
   }
@@ -208,6 +209,20 @@ export class PrometheusMetrics {
         out.sample(name, numeric(mntr.get(name)));
       }
     }
+  }
+
+  /** zkts's own metrics, under mntr's names for them. */
+  private zkts(out: Exposition): void {
+    const s = this.server;
+    if (!s) return;
+    const v = zktsValues(s);
+    const families: Array<[string, MetricType, string]> = [
+      ['zkts_output_paused_connections', 'gauge', 'Connections not read because their clients do not take their replies.'],
+      ['zkts_output_pending_bytes', 'gauge', 'Bytes of replies encoded and not yet taken by the kernel, over all connections.'],
+      ['zkts_output_pause_count', 'counter', 'Times a connection stopped being read for its pending replies.'],
+      ['zkts_output_overflow_closed_count', 'counter', 'Connections closed for passing the hard bound on pending replies.'],
+    ];
+    for (const [name, type, help] of families) if (out.family(name, type, help)) out.sample(name, v[name] ?? 0);
   }
 
   /** Process metrics with the names Prometheus clients use, plus Node.js ones in place of the JVM's. */

@@ -38,6 +38,10 @@ export class ServerMetrics {
   throttleWaits = 0;
   /** Bytes of watch notifications sent (watch_bytes). */
   watchBytes = 0;
+  /** Times a connection stopped being read because its client did not take its replies (zkts). */
+  outputPauses = 0;
+  /** Connections closed for passing the hard bound on pending output (zkts). */
+  outputOverflowCloses = 0;
   /** The txn log failed; nothing more is made durable (unrecoverable_error_count). */
   unrecoverableErrors = 0;
 

@@ -2,6 +2,10 @@
  * Length-prefixed framing: every message is a 4-byte big-endian length and that many bytes.
  * Complete frames inside a chunk are handed out as views of it; only a frame split across chunks
  * is copied, once, into a buffer of its exact size.
+ *
+ * The consumer can hold the decoder (`ready` returns false): it then hands out no further frame,
+ * even of bytes it already has, and keeps them until `resume`. One TCP read can carry hundreds
+ * of requests; decoding them all at once would produce all their replies at once.
  */
 
 export class FrameError extends Error {
@@ -16,21 +20,71 @@ export class FrameDecoder {
   private lengthFill = 0;
   private partial: Buffer | null = null;
   private partialFill = 0;
+  /** Received bytes not yet decoded because the consumer held the decoder, oldest first. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
 
+  /**
+   * @param ready asked before each frame is taken from the bytes; false holds the rest.
+   * @param maxHeldBytes the most received bytes kept undecoded while held (FrameError past it).
+   */
   constructor(
     private readonly maxFrameBytes: number,
     private readonly onFrame: (frame: Buffer) => void,
+    private readonly ready: () => boolean = () => true,
+    private readonly maxHeldBytes = Number.MAX_SAFE_INTEGER,
   ) {}
 
-  /** Bytes held for an incomplete frame. */
+  /** Bytes held for an incomplete frame, and received bytes not yet decoded. */
   get bufferedBytes(): number {
-    return this.lengthFill + this.partialFill;
+    return this.lengthFill + this.partialFill + this.heldBytes;
   }
 
-  /** Feeds bytes; calls onFrame for each complete frame; throws FrameError on a bad length. */
+  /** Feeds bytes; calls onFrame for each complete frame while ready; throws FrameError on a bad length. */
   push(chunk: Buffer): void {
+    if (this.held.length > 0) {
+      this.hold(chunk);
+      return;
+    }
+    const rest = this.decode(chunk);
+    if (rest) this.hold(rest);
+  }
+
+  /** Decodes what was held, as far as the consumer is ready for it. */
+  resume(): void {
+    while (this.held.length > 0 && this.ready()) {
+      const chunk = this.held.shift()!;
+      this.heldBytes -= chunk.length;
+      const rest = this.decode(chunk);
+      if (rest) {
+        this.held.unshift(rest);
+        this.heldBytes += rest.length;
+      }
+    }
+  }
+
+  /** Drops every byte held (the connection is gone). */
+  clear(): void {
+    this.held = [];
+    this.heldBytes = 0;
+    this.partial = null;
+    this.partialFill = 0;
+    this.lengthFill = 0;
+  }
+
+  private hold(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.heldBytes + bytes.length > this.maxHeldBytes)
+      throw new FrameError(`more than ${this.maxHeldBytes} bytes received while the connection is not read`);
+    this.held.push(bytes);
+    this.heldBytes += bytes.length;
+  }
+
+  /** Decodes frames from the chunk while ready; returns the bytes it did not get to. */
+  private decode(chunk: Buffer): Buffer | undefined {
     let pos = 0;
     while (pos < chunk.length) {
+      if (this.partial === null && this.lengthFill === 0 && !this.ready()) return chunk.subarray(pos);
       if (this.partial !== null) {
         const n = Math.min(this.partial.length - this.partialFill, chunk.length - pos);
         chunk.copy(this.partial, this.partialFill, pos, pos + n);

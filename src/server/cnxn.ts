@@ -27,6 +27,8 @@ export interface Request {
 
 export interface CnxnHandler {
   maxFrameBytes: number;
+  /** Bounds on a connection's pending output: past `softBytes` it is not read, past `hardBytes` it is closed. */
+  outputLimits: OutputLimits;
   /** Server-wide packet counters (srvr's Received and Sent). */
   stats: { packetsReceived: number; packetsSent: number; bytesReceived: number };
   onConnect(c: ServerCnxn, frame: Buffer): void;
@@ -35,12 +37,47 @@ export interface CnxnHandler {
   onFourLetterWord(c: ServerCnxn, word: string, rest?: Buffer): void;
   isFourLetterWord(word: string): boolean;
   onClose(c: ServerCnxn): void;
+  /** The connection stopped being read for its pending output. */
+  onOutputPaused(c: ServerCnxn): void;
+  /** The connection was closed for passing the hard bound on its pending output. */
+  onOutputOverflow(c: ServerCnxn): void;
   canRead(c: ServerCnxn, acl: R.ACL[]): boolean;
 }
 
+export interface OutputLimits {
+  softBytes: number;
+  hardBytes: number;
+}
+
+/** Why a connection is not being read; it is read again once no reason is left. */
+export const enum Hold {
+  /** The server's limits on outstanding requests (the connection's own or the global one). */
+  Outstanding = 1,
+  /** Its client does not take its replies: pending output past the soft bound. */
+  Output = 2,
+  /** It had its share of this event-loop turn; other connections go first. */
+  Turn = 4,
+}
+
 let nextCnxnId = 1;
-/** Output buffer size kept between turns; a larger one is dropped after its flush. */
-const MAX_KEPT_OUT_BYTES = 256 * 1024;
+/** The size of a fresh output buffer. */
+const OUT_BUFFER_BYTES = 4096;
+/** Output buffers up to this size go back to the pool once flushed; larger ones are handed to the socket. */
+const MAX_POOLED_OUT_BYTES = 64 * 1024;
+/** Idle output buffers kept for reuse: at most 16 x 64 KiB. */
+const MAX_POOLED_OUT_BUFFERS = 16;
+const outPool: JuteWriter[] = [];
+/**
+ * Received bytes kept undecoded while a connection is held. Its socket is paused then, so this
+ * is about one read's worth; more means the peer keeps sending into a paused socket.
+ */
+const MAX_HELD_INPUT_BYTES = 1024 * 1024;
+/**
+ * Frames one connection decodes between two yields of the event loop: a burst of pipelined
+ * requests (one read can carry thousands) would otherwise hold every other session up. Counted
+ * across turns, so a steady connection yields one extra turn per thousand requests.
+ */
+const MAX_FRAMES_PER_TURN = 1000;
 
 export class ServerCnxn implements Watcher {
   readonly id = nextCnxnId++;
@@ -77,10 +114,18 @@ export class ServerCnxn implements Watcher {
   totalLatencyMs = 0;
   latencyCount = 0;
   private readonly decoder: FrameDecoder;
-  /** Frames encoded this event-loop turn, not yet handed to the socket. */
-  private out = new JuteWriter(4096);
+  /**
+   * Frames encoded this event-loop turn, not yet handed to the socket; taken from the pool when
+   * there is something to send and given back when flushed, so an idle connection holds none.
+   */
+  private out: JuteWriter | undefined;
   private flushScheduled = false;
   private sniffed = false;
+  /** The reasons (Hold bits) this connection is not read. */
+  private holds = 0;
+  private resumeScheduled = false;
+  /** Frames decoded since this connection last yielded the event loop. */
+  private framesSinceYield = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -91,9 +136,15 @@ export class ServerCnxn implements Watcher {
     this.remotePort = socket.remotePort ?? 0;
     this.remoteIp = this.remoteAddress.startsWith('::ffff:') ? this.remoteAddress.slice(7) : this.remoteAddress;
     this.ids = [{ scheme: 'ip', id: this.remoteIp }];
-    this.decoder = new FrameDecoder(handler.maxFrameBytes, (frame) => this.onFrame(frame));
+    this.decoder = new FrameDecoder(
+      handler.maxFrameBytes,
+      (frame) => this.onFrame(frame),
+      () => this.holds === 0 && this.state !== 'closed',
+      MAX_HELD_INPUT_BYTES,
+    );
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => this.log.debug({ err: err.message, cnxn: this.id }, 'socket error'));
     socket.on('close', () => this.closed());
   }
@@ -119,17 +170,26 @@ export class ServerCnxn implements Watcher {
       }
       this.decoder.push(chunk);
     } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e);
-      const where = { cnxn: this.id, remote: `${this.remoteAddress}:${this.remotePort}`, sessionId: this.hexSessionId(), reason };
-      if (e instanceof FrameError || e instanceof JuteError) this.log.warn(where, 'closing connection on bad input');
-      // A fault while serving one connection closes that connection, not the server.
-      else this.log.error({ ...where, stack: e instanceof Error ? e.stack : undefined }, 'closing connection on an internal error');
-      this.close();
+      this.failed(e);
     }
+  }
+
+  /** A fault while serving one connection closes that connection, not the server. */
+  private failed(e: unknown): void {
+    const reason = e instanceof Error ? e.message : String(e);
+    const where = { cnxn: this.id, remote: `${this.remoteAddress}:${this.remotePort}`, sessionId: this.hexSessionId(), reason };
+    if (e instanceof FrameError || e instanceof JuteError) this.log.warn(where, 'closing connection on bad input');
+    else this.log.error({ ...where, stack: e instanceof Error ? e.stack : undefined }, 'closing connection on an internal error');
+    this.close();
   }
 
   private onFrame(frame: Buffer): void {
     if (this.state === 'closed') return;
+    if (++this.framesSinceYield >= MAX_FRAMES_PER_TURN) {
+      this.framesSinceYield = 0;
+      this.hold(Hold.Turn);
+      setImmediate(() => this.release(Hold.Turn));
+    }
     this.packetsReceived++;
     this.handler.stats.packetsReceived++;
     if (this.state === 'handshake') this.handler.onConnect(this, frame);
@@ -143,10 +203,12 @@ export class ServerCnxn implements Watcher {
   /**
    * Encodes a frame behind those already pending; the frames of one event-loop turn go to the
    * socket as one buffer in one write (a socket write per frame cost more than the encoding).
+   * Past the soft bound on pending output the connection stops being read; past the hard bound
+   * (replies it cannot avoid: watch events, answers to requests already under way) it is closed.
    */
   private sendFrame(encodeBody: (w: JuteWriter) => void): void {
     if (this.state === 'closed') return;
-    const w = this.out;
+    const w = (this.out ??= outPool.pop() ?? new JuteWriter(OUT_BUFFER_BYTES));
     const start = w.pos;
     try {
       w.writeInt(0);
@@ -163,17 +225,114 @@ export class ServerCnxn implements Watcher {
     }
     this.packetsSent++;
     this.handler.stats.packetsSent++;
+    const pending = this.pendingOutputBytes;
+    if (pending > this.handler.outputLimits.hardBytes) this.overflow(pending);
+    else if (pending > this.handler.outputLimits.softBytes) this.hold(Hold.Output);
   }
 
-  /** Hands the pending frames to the socket. */
+  /** Bytes encoded for this connection and not yet taken by the kernel. */
+  get pendingOutputBytes(): number {
+    return (this.out?.pos ?? 0) + this.socket.writableLength;
+  }
+
+  /** Whether it is not read because its client does not take its replies. */
+  get outputHeld(): boolean {
+    return (this.holds & Hold.Output) !== 0;
+  }
+
+  /** Whether its socket is being read (ZooKeeper's read interest). */
+  get reading(): boolean {
+    return this.holds === 0 && this.state !== 'closed';
+  }
+
+  /** Hands the pending frames to the socket, and the output buffer back to the pool. */
   private flush(): void {
     this.flushScheduled = false;
     const w = this.out;
-    if (w.pos === 0) return;
-    if (!this.socket.destroyed) this.socket.write(w.toBuffer());
-    // A writer grown by a burst is not kept for the connection's lifetime.
-    if (w.buf.length > MAX_KEPT_OUT_BYTES) this.out = new JuteWriter(4096);
-    else w.reset();
+    if (w === undefined) return;
+    this.out = undefined;
+    if (w.pos > 0 && !this.socket.destroyed) {
+      // A held connection learns from its write's completion when the kernel has taken its
+      // output ('drain' follows only writes that filled the socket's own buffer).
+      const done = this.outputHeld ? this.afterWrite : undefined;
+      if (w.buf.length > MAX_POOLED_OUT_BYTES) {
+        // A buffer grown by large replies goes to the socket as it is, no copy; it is not kept.
+        this.socket.write(w.buf.subarray(0, w.pos), done);
+        return;
+      }
+      this.socket.write(w.toBuffer(), done);
+    }
+    w.reset();
+    if (w.buf.length <= MAX_POOLED_OUT_BYTES && outPool.length < MAX_POOLED_OUT_BUFFERS) outPool.push(w);
+    // The kernel may have taken it all at once, and then no 'drain' follows.
+    if (this.outputHeld && this.pendingOutputBytes <= this.lowWaterBytes) this.release(Hold.Output);
+  }
+
+  /** Below this, a connection held for its output is read again (half the soft bound). */
+  private get lowWaterBytes(): number {
+    return Math.floor(this.handler.outputLimits.softBytes / 2);
+  }
+
+  private onDrain(): void {
+    if (this.outputHeld && this.pendingOutputBytes <= this.lowWaterBytes) this.release(Hold.Output);
+  }
+
+  private readonly afterWrite = (): void => this.onDrain();
+
+  /** Past the hard bound: the client is not reading; its replies are dropped with the connection. */
+  private overflow(pendingBytes: number): void {
+    this.log.warn(
+      {
+        cnxn: this.id,
+        sessionId: this.hexSessionId(),
+        remote: `${this.remoteAddress}:${this.remotePort}`,
+        pendingBytes,
+        hardLimitBytes: this.handler.outputLimits.hardBytes,
+      },
+      'closing connection: its client does not read its replies',
+    );
+    this.handler.onOutputOverflow(this);
+    this.abort();
+  }
+
+  /** Closes at once, dropping what is not sent. */
+  private abort(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.out = undefined;
+    this.decoder.clear();
+    this.socket.destroy();
+    this.handler.onClose(this);
+  }
+
+  /** Stops reading for this reason (the socket and the frames already received). */
+  hold(reason: Hold): void {
+    if ((this.holds & reason) !== 0) return;
+    if (this.holds === 0 && this.state !== 'closed') this.socket.pause();
+    this.holds |= reason;
+    if (reason === Hold.Output) this.handler.onOutputPaused(this);
+  }
+
+  /** Drops this reason; once none is left, reading goes on, first with the bytes already received. */
+  release(reason: Hold): void {
+    if ((this.holds & reason) === 0) return;
+    this.holds &= ~reason;
+    if (this.holds !== 0 || this.state === 'closed' || this.resumeScheduled) return;
+    // Not from inside the caller (often the processing of this connection's own request), and
+    // after other connections' I/O of this turn.
+    this.resumeScheduled = true;
+    setImmediate(() => {
+      this.resumeScheduled = false;
+      if (this.holds !== 0 || this.state === 'closed') return;
+      try {
+        this.decoder.resume();
+      } catch (e) {
+        this.failed(e);
+        return;
+      }
+      // The socket only once the bytes held are decoded, so that they never pile up.
+      if (this.reading) this.socket.resume();
+    });
   }
 
   sendConnectResponse(rsp: R.ConnectResponse): void {
@@ -215,21 +374,16 @@ export class ServerCnxn implements Watcher {
     this.socket.end();
     // A peer that never reads must not hold the socket open.
     setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.decoder.clear();
     this.handler.onClose(this);
   }
 
   private closed(): void {
     if (this.state !== 'closed') {
       this.state = 'closed';
+      this.out = undefined;
+      this.decoder.clear();
       this.handler.onClose(this);
     }
-  }
-
-  pauseReading(): void {
-    this.socket.pause();
-  }
-
-  resumeReading(): void {
-    if (this.state !== 'closed') this.socket.resume();
   }
 }

@@ -130,7 +130,10 @@ export class LogCommitStage implements CommitStage {
         }
       }
       if (this.metrics && txns > 0) this.metrics.flushed(txns, current.queued, fsyncMs, performance.now() - current.startedMs);
-      current = next;
+      // Txns submitted while these callbacks ran (by a callback, or by requests read while the
+      // apply gave way) found the stage flushing; without a batch after this one they would wait
+      // for the next submit.
+      current = next ?? (this.waiting.length > 0 && !this.failure ? this.startBatch() : undefined);
     }
     this.flushing = false;
   }

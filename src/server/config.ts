@@ -75,6 +75,10 @@ export interface ServerConfig {
   consoleEnabled: boolean;
   /** Whether the console may create, set and delete nodes (zkts.console.editable, default false). */
   consoleEditable: boolean;
+  /** A connection's pending output past which it is not read (zkts.cnxn.outputSoftLimitBytes). */
+  outputSoftLimitBytes: number;
+  /** A connection's pending output past which it is closed (zkts.cnxn.outputHardLimitBytes). */
+  outputHardLimitBytes: number;
   authProviders: string[];
   digestAuthEnabled: boolean;
   superDigest?: string;
@@ -473,6 +477,8 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.admin.idleTimeout',
   'zookeeper.zkts.console.enabled',
   'zookeeper.zkts.console.editable',
+  'zookeeper.zkts.cnxn.outputSoftLimitBytes',
+  'zookeeper.zkts.cnxn.outputHardLimitBytes',
   'zookeeper.DigestAuthenticationProvider.superDigest',
   'zookeeper.DigestAuthenticationProvider.enabled',
   'zookeeper.extendedTypesEnabled',
@@ -965,6 +971,7 @@ export function loadConfig(
     else preAllocSizeKb = n;
   }
   const juteMaxBufferBytes = sys.int('jute.maxbuffer', 0xfffff);
+  const outputLimits = outputLimitsOf(sys, juteMaxBufferBytes);
 
   const authPrefix = 'zookeeper.authProvider.';
   const authProviders = [...sys.props.keys()]
@@ -1019,6 +1026,7 @@ export function loadConfig(
     // zoo.cfg's key arrives as "zookeeper.zkts.console.*"; a -D property may name it either way.
     consoleEnabled: sys.bool('zookeeper.zkts.console.enabled', sys.bool('zkts.console.enabled', true)),
     consoleEditable: sys.bool('zookeeper.zkts.console.editable', sys.bool('zkts.console.editable', false)),
+    ...outputLimits,
     authProviders,
     digestAuthEnabled,
     superUsers,
@@ -1098,6 +1106,40 @@ function enforcedAuthSchemes(sys: SysView, available: (scheme: string) => boolea
     throw new ConfigError('enforce.auth.schemes', 'zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured.');
   for (const scheme of schemes) if (!available(scheme)) throw new ConfigError('enforce.auth.schemes', `Authentication scheme ${scheme} is not available.`);
   return schemes;
+}
+
+/** The default soft bound: about one reply of the default jute.maxbuffer waiting for its client. */
+export const DEFAULT_OUTPUT_SOFT_LIMIT_BYTES = 1024 * 1024;
+/** The least default hard bound; it grows with jute.maxbuffer so that a few maximal replies fit past the soft bound. */
+export const MIN_DEFAULT_OUTPUT_HARD_LIMIT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * zkts's bounds on a connection's unsent replies. zoo.cfg's key arrives as "zookeeper.zkts.cnxn.*",
+ * a -D property may name it either way. Unlike ZooKeeper's own properties, a bad value stops the
+ * start: these keys are zkts's, with no Java parsing to mimic.
+ */
+function outputLimitsOf(sys: SysView, juteMaxBufferBytes: number): { outputSoftLimitBytes: number; outputHardLimitBytes: number } {
+  const read = (key: string): { key: string; value: number } | undefined => {
+    for (const name of [`zookeeper.${key}`, key]) {
+      const v = sys.get(name);
+      if (v === undefined) continue;
+      // Long.decode's forms, as ZooKeeper's numeric properties take them (0x.. too).
+      const n = decodeJava(v.trim(), 64);
+      if (n === undefined) throw new ConfigError(key, `"${v}" is not an integer`);
+      if (n <= 0) throw new ConfigError(key, `${n} must be positive`);
+      return { key, value: n };
+    }
+    return undefined;
+  };
+  const soft = read('zkts.cnxn.outputSoftLimitBytes');
+  const hard = read('zkts.cnxn.outputHardLimitBytes');
+  const softBytes = soft?.value ?? DEFAULT_OUTPUT_SOFT_LIMIT_BYTES;
+  const hardBytes = hard?.value ?? Math.max(MIN_DEFAULT_OUTPUT_HARD_LIMIT_BYTES, softBytes + 4 * Math.max(0, juteMaxBufferBytes));
+  if (hardBytes <= softBytes) {
+    const key = hard ? hard.key : 'zkts.cnxn.outputSoftLimitBytes';
+    throw new ConfigError(key, `the hard bound (${hardBytes}) must exceed the soft bound (${softBytes})`);
+  }
+  return { outputSoftLimitBytes: softBytes, outputHardLimitBytes: hardBytes };
 }
 
 function fourLetterWords(sys: SysView): Set<string> | '*' {

@@ -15,7 +15,7 @@ import { FourLetterWords } from '../admin/fourletter';
 import { LatencyRecorder } from '../admin/metricslatency';
 import { ServerMetrics } from '../admin/servermetrics';
 import { addIdentities, AuthRegistry } from './auth';
-import { ServerCnxn, type CnxnHandler, type Request } from './cnxn';
+import { Hold, ServerCnxn, type CnxnHandler, type OutputLimits, type Request } from './cnxn';
 import { LogCommitStage, type CommitStage } from './commit';
 import { SaslError } from './sasl/mechanism';
 import { MemoryDatabase, type Database } from '../storage/database';
@@ -116,6 +116,7 @@ export class ZooKeeperServer implements CnxnHandler {
   /** The tree digest after every txn whose zxid is a multiple of 128, oldest first, bounded. */
   readonly digestLog: ZxidDigest[] = [];
   readonly maxFrameBytes: number;
+  readonly outputLimits: OutputLimits;
 
   readonly db: Database;
 
@@ -126,6 +127,7 @@ export class ZooKeeperServer implements CnxnHandler {
     db?: Database,
   ) {
     this.maxFrameBytes = config.juteMaxBufferBytes;
+    this.outputLimits = { softBytes: config.outputSoftLimitBytes, hardBytes: config.outputHardLimitBytes };
     this.db = db ?? new MemoryDatabase(config.extendedTypesEnabled);
     this.tree = this.db.tree;
     this.lastProposedZxid = this.tree.lastProcessedZxid;
@@ -240,6 +242,14 @@ export class ZooKeeperServer implements CnxnHandler {
     this.resumePaused();
   }
 
+  onOutputPaused(): void {
+    this.metrics.outputPauses++;
+  }
+
+  onOutputOverflow(): void {
+    this.metrics.outputOverflowCloses++;
+  }
+
   onConnect(c: ServerCnxn, frame: Buffer): void {
     const req = decodeConnectRequest(new JuteReader(frame));
     c.oldClient = req.oldClient;
@@ -346,7 +356,7 @@ export class ZooKeeperServer implements CnxnHandler {
     this.outstanding++;
     if (c.queue.length + c.inflightWrites + 1 > MAX_OUTSTANDING_PER_CNXN || this.outstanding > this.config.globalOutstandingLimit) {
       if (!this.paused.has(c)) this.metrics.throttleWaits++;
-      c.pauseReading();
+      c.hold(Hold.Outstanding);
       this.paused.add(c);
     }
     if (isWrite) {
@@ -493,7 +503,8 @@ export class ZooKeeperServer implements CnxnHandler {
     for (const c of [...this.paused]) {
       if (c.queue.length + c.inflightWrites <= MAX_OUTSTANDING_PER_CNXN) {
         this.paused.delete(c);
-        c.resumeReading();
+        // Reading goes on only if the connection's output does not hold it too.
+        c.release(Hold.Outstanding);
       }
     }
   }
