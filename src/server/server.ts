@@ -101,6 +101,7 @@ export class ZooKeeperServer implements CnxnHandler {
   private readonly paused = new Set<ServerCnxn>();
   private listener: net.Server | undefined;
   private timers: NodeJS.Timeout[] = [];
+  private expiryTimer: NodeJS.Timeout | undefined;
   /** The zxid handed to the newest prepared txn. */
   private lastProposedZxid = 0n;
   outstanding = 0;
@@ -172,7 +173,7 @@ export class ZooKeeperServer implements CnxnHandler {
       });
     });
     this.listener.on('error', (err) => this.log.error({ err: err.message }, 'client listener error'));
-    this.timers.push(setInterval(() => this.expireSessions(), this.config.tickTimeMs));
+    this.scheduleExpiry();
     this.timers.push(setInterval(() => this.checkContainers(), this.config.containerCheckIntervalMs));
     for (const t of this.timers) t.unref();
     this.log.info({ address: this.listener.address() }, 'serving clients');
@@ -185,6 +186,8 @@ export class ZooKeeperServer implements CnxnHandler {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
     for (const c of [...this.cnxns]) c.close();
     if (this.listener) await new Promise<void>((resolve) => this.listener!.close(() => resolve()));
     this.listener = undefined;
@@ -535,6 +538,21 @@ export class ZooKeeperServer implements CnxnHandler {
     this.sessions.remove(sessionId);
     const c = this.cnxnBySession.get(sessionId);
     if (c && c !== requester) c.close();
+  }
+
+  /**
+   * Wakes when the next expiry bucket is due, as ZooKeeper's session tracker sleeps until its next
+   * expiration time; a timer phased from the server's start would leave a bucket up to a tick late.
+   * At most a tick ahead, so a clock that jumps is caught up with.
+   */
+  private scheduleExpiry(): void {
+    const delayMs = Math.min(this.config.tickTimeMs, Math.max(1, this.sessions.nextExpirationMs - this.now()));
+    this.expiryTimer = setTimeout(() => {
+      if (!this.listener) return;
+      this.expireSessions();
+      this.scheduleExpiry();
+    }, delayMs);
+    this.expiryTimer.unref();
   }
 
   private expireSessions(): void {
