@@ -9,6 +9,7 @@ import {
   KeeperError,
   OpCode,
   Perms,
+  WatcherType,
 } from '../protocol/constants';
 import type { JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
@@ -24,6 +25,10 @@ export interface ReadReply {
 }
 
 const OK_EMPTY: ReadReply = { err: Err.OK };
+
+function isWatcherType(type: number): boolean {
+  return type >= WatcherType.Children && type <= WatcherType.PersistentRecursive;
+}
 
 export class ReadProcessor {
   constructor(
@@ -135,10 +140,13 @@ export class ReadProcessor {
       }
       case OpCode.checkWatches: {
         const req = body as R.CheckWatchesRequest;
+        // ZooKeeper cannot map an unknown watcher type and answers MARSHALLINGERROR.
+        if (!isWatcherType(req.type)) return { err: Err.MARSHALLINGERROR };
         return this.watches.contains(req.path, req.type, c) ? OK_EMPTY : { err: Err.NOWATCHER };
       }
       case OpCode.removeWatches: {
         const req = body as R.RemoveWatchesRequest;
+        if (!isWatcherType(req.type)) return { err: Err.MARSHALLINGERROR };
         return this.watches.remove(req.path, req.type, c) ? OK_EMPTY : { err: Err.NOWATCHER };
       }
       case OpCode.sync: {
