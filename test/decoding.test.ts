@@ -100,6 +100,10 @@ function badFields(f: Field): Array<[string, Buffer]> {
         ['acl scheme length -5', Buffer.concat([int(1), int(31), int(-5), bytes([s('anyone')])])],
         ['acl id length -1', Buffer.concat([int(1), int(31), bytes([s('world')]), int(-1)])],
         ['acl id length -5', Buffer.concat([int(1), int(31), bytes([s('world')]), int(-5)])],
+        ['acl auth scheme, id length -1', Buffer.concat([int(1), int(31), bytes([s('auth')]), int(-1)])],
+        ['acl digest scheme, id length -1', Buffer.concat([int(1), int(31), bytes([s('digest')]), int(-1)])],
+        ['acl ip scheme, id length -1', Buffer.concat([int(1), int(31), bytes([s('ip')]), int(-1)])],
+        ['acl unknown scheme, id length -1', Buffer.concat([int(1), int(31), bytes([s('nosuch')]), int(-1)])],
       ];
     case 'sv':
       return [

@@ -190,14 +190,22 @@ function readPresentString(r: JuteReader, what: string): string {
   return s;
 }
 
-/** An ACL list whose ids may not be null (a null scheme reads as "" and is refused as an invalid ACL). */
+/** Schemes whose ids ZooKeeper reads when it checks an ACL: a null id fails there. */
+const SCHEMES_READING_ID = new Set(['world', 'digest', 'ip']);
+
+/**
+ * An ACL list. A null id is refused under a scheme that reads it; elsewhere (auth, an unknown
+ * scheme) it reads as "" and the ACL check answers as ZooKeeper does. A null scheme reads as ""
+ * and is refused as an invalid ACL.
+ */
 function readAclList(r: JuteReader): R.ACL[] {
   const n = r.readVectorLength(12);
   const acl: R.ACL[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const perms = r.readInt();
     const scheme = r.readString();
-    acl[i] = { perms, id: { scheme, id: readPresentString(r, 'ACL id') } };
+    const id = SCHEMES_READING_ID.has(scheme) ? readPresentString(r, 'ACL id') : r.readString();
+    acl[i] = { perms, id: { scheme, id } };
   }
   return acl;
 }

@@ -428,7 +428,7 @@ export class ZooKeeperServer implements CnxnHandler {
       c.close();
     } else if (req.body === undefined) {
       c.sendReply(req.xid, zxid, Err.MARSHALLINGERROR);
-    } else if (req.body === NULL_PATH_MULTI || req.type === OpCode.multiRead && (req.body as { type: number }[]).some((op) => op.type !== OpCode.getData && op.type !== OpCode.getChildren)) {
+    } else if (req.body === NULL_PATH_MULTI || (req.type === OpCode.multiRead && (req.body as { type: number }[]).some((op) => op.type !== OpCode.getData && op.type !== OpCode.getChildren))) {
       // ZooKeeper answers this with an empty result list after the error header.
       c.sendReply(req.xid, zxid, Err.MARSHALLINGERROR, (w) => encodeMultiResponse(w, []), true);
     } else {
