@@ -70,7 +70,7 @@ function serve(socket: net.Socket): void {
           R.encodeCreate2Response(w, { path: R.decodeCreateRequest(r).path, stat: STAT });
           break;
         case OpCode.multi: {
-          const results: MultiResult[] = decodeMulti(r, 1000).map((op) => (op.type === OpCode.create ? { type: OpCode.create, path: op.record.path } : { type: OpCode.delete }));
+          const results: MultiResult[] = decodeMulti(r).map((op) => (op.type === OpCode.create ? { type: OpCode.create, path: op.record.path } : { type: OpCode.delete }));
           encodeMultiResponse(w, results);
           break;
         }

@@ -257,11 +257,9 @@ export function watchCount(s: ZooKeeperServer): number {
   let n = 0;
   for (const [p, set] of s.watches.byPath())
     for (const w of set) {
+      // ZooKeeper 3.8.0 puts persistent and persistent-recursive watches in both tables.
       if (s.watches.contains(p, WatcherType.Data, w)) n++;
-      const recursiveOnly = s.watches.contains(p, WatcherType.PersistentRecursive, w) && !s.watches.contains(p, WatcherType.Persistent, w);
-      // A recursive watch sits in the data table only; a child watch next to it is not visible
-      // through this interface and goes uncounted.
-      if (!recursiveOnly && s.watches.contains(p, WatcherType.Children, w)) n++;
+      if (s.watches.contains(p, WatcherType.Children, w)) n++;
     }
   return n;
 }

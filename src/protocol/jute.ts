@@ -34,6 +34,8 @@ export class JuteError extends Error {
 
 export class JuteReader {
   pos: number;
+  /** Null strings, buffers and vectors (length -1) read so far. */
+  nullsRead = 0;
   constructor(
     readonly buf: Buffer,
     start = 0,
@@ -69,9 +71,20 @@ export class JuteReader {
     return this.buf[this.pos++] !== 0;
   }
 
-  readBuffer(): Buffer | null {
+  /** -1 is null; any other negative length is refused, as ZooKeeper refuses it. */
+  private readLength(what: string): number {
+    const at = this.pos;
     const len = this.readInt();
-    if (len < 0) return null;
+    if (len < -1) throw new JuteError(`${what} length ${len}`, at);
+    return len;
+  }
+
+  readBuffer(): Buffer | null {
+    const len = this.readLength('buffer');
+    if (len === -1) {
+      this.nullsRead++;
+      return null;
+    }
     this.need(len);
     // A copy: the frame's memory is reused by the decoder, the record outlives it.
     const out = Buffer.allocUnsafe(len);
@@ -80,9 +93,13 @@ export class JuteReader {
     return out;
   }
 
+  /** A null string (length -1) reads as "" and is counted in `nullsRead`, for callers that refuse it. */
   readString(): string {
-    const len = this.readInt();
-    if (len < 0) return '';
+    const len = this.readLength('string');
+    if (len === -1) {
+      this.nullsRead++;
+      return '';
+    }
     this.need(len);
     const s = this.buf.toString('utf8', this.pos, this.pos + len);
     this.pos += len;
@@ -93,6 +110,8 @@ export class JuteReader {
   readVectorLength(minElementBytes: number): number {
     const at = this.pos;
     const n = this.readInt();
+    // ZooKeeper reads any negative count as an empty vector, -1 as a null one.
+    if (n === -1) this.nullsRead++;
     if (n < 0) return 0;
     if (n * minElementBytes > this.end - this.pos) throw new JuteError(`vector count ${n} exceeds the remaining bytes`, at);
     return n;

@@ -22,12 +22,25 @@ function createOpType(flags: number): typeof OpCode.create | typeof OpCode.creat
   return OpCode.create;
 }
 
-export function decodeMulti(r: JuteReader, maxOps: number): MultiOp[] {
+/**
+ * A multi's ops. Their number is bounded only by the frame (jute.maxbuffer), as in ZooKeeper; each
+ * op takes at least 13 bytes of it, so a multi's memory stays in proportion to the frame's.
+ */
+export function decodeMulti(r: JuteReader): MultiOp[] {
   const ops: MultiOp[] = [];
+  let nullPathAt = -1;
   for (;;) {
     const h = R.decodeMultiHeader(r);
-    if (h.done) return ops;
-    if (ops.length >= maxOps) throw new JuteError(`multi has more than ${maxOps} ops`, r.pos);
+    if (h.done) {
+      if (nullPathAt >= 0) throw new NullPathInMultiError(nullPathAt);
+      return ops;
+    }
+    const opAt = r.pos;
+    // Every op record starts with its path.
+    const nulls = r.nullsRead;
+    r.readString();
+    if (r.nullsRead !== nulls && nullPathAt < 0) nullPathAt = opAt;
+    r.pos = opAt;
     switch (h.type) {
       case OpCode.create:
       case OpCode.create2:
@@ -59,6 +72,17 @@ export function decodeMulti(r: JuteReader, maxOps: number): MultiOp[] {
       default:
         throw new JuteError(`invalid op type ${h.type} in multi`, r.pos);
     }
+  }
+}
+
+/**
+ * A multi or multiRead that decodes but has an op with a null path: ZooKeeper fails on it before
+ * the multi becomes a txn and answers MARSHALLINGERROR with an empty result list, using no zxid.
+ */
+export class NullPathInMultiError extends JuteError {
+  constructor(offset: number) {
+    super('null path in a multi op', offset);
+    this.name = 'NullPathInMultiError';
   }
 }
 
@@ -172,58 +196,164 @@ export const KNOWN_TYPES: ReadonlySet<number> = new Set([
   OpCode.whoAmI,
 ]);
 
+// ZooKeeper reads a string of length -1 as null and fails on it where it uses the value: those
+// fields are refused here as undecodable (MARSHALLINGERROR), the others read as "". Which fields
+// fail in ZooKeeper 3.8.0 was found by sending such requests to it (test/decoding.test.ts).
+
+/** Reads a string; a null one is refused. */
+function readPresentString(r: JuteReader, what: string): string {
+  const at = r.pos;
+  const nulls = r.nullsRead;
+  const s = r.readString();
+  if (r.nullsRead !== nulls) throw new JuteError(`null ${what}`, at);
+  return s;
+}
+
+/** Schemes whose ids ZooKeeper reads when it checks an ACL: a null id fails there. */
+const SCHEMES_READING_ID = new Set(['world', 'digest', 'ip']);
+
+/**
+ * An ACL list. A null id is refused under a scheme that reads it; elsewhere (auth, an unknown
+ * scheme) it reads as "" and the ACL check answers as ZooKeeper does. A null scheme reads as ""
+ * and is refused as an invalid ACL.
+ */
+function readAclList(r: JuteReader): R.ACL[] {
+  const n = r.readVectorLength(12);
+  const acl: R.ACL[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const perms = r.readInt();
+    const scheme = r.readString();
+    const id = SCHEMES_READING_ID.has(scheme) ? readPresentString(r, 'ACL id') : r.readString();
+    acl[i] = { perms, id: { scheme, id } };
+  }
+  return acl;
+}
+
+/**
+ * A list of paths; `nullAt` is set to the index of its first null element (when those are
+ * refused), or to -1 when the list itself is null.
+ */
+function readStringList(r: JuteReader, refuseNullElements: boolean): { list: string[]; nullAt?: number } {
+  const nulls = r.nullsRead;
+  const n = r.readVectorLength(4);
+  if (r.nullsRead !== nulls) return { list: [], nullAt: -1 };
+  const list: string[] = new Array(n);
+  let nullAt: number | undefined;
+  for (let i = 0; i < n; i++) {
+    const before = r.nullsRead;
+    list[i] = r.readString();
+    if (refuseNullElements && nullAt === undefined && r.nullsRead !== before) nullAt = i;
+  }
+  return { list, nullAt };
+}
+
+function decodeCreate(r: JuteReader): R.CreateRequest {
+  const path = readPresentString(r, 'path');
+  const data = r.readBuffer();
+  const acl = readAclList(r);
+  return { path, data, acl, flags: r.readInt() };
+}
+
+/** setWatches and setWatches2, with `malformed` set when a list holds a null (see below). */
+export type SetWatchesRequest = R.SetWatches2 & { malformed?: boolean };
+
+/**
+ * ZooKeeper decodes the whole record, then goes through the lists in order and fails at the first
+ * null list or null path of the one-shot lists: the watches before it are set, the rest are not,
+ * and the answer is MARSHALLINGERROR. The lists are cut there, and `malformed` set.
+ */
+function decodeSetWatches(r: JuteReader, v2: boolean): SetWatchesRequest {
+  const relativeZxid = r.readLong();
+  const lists = [readStringList(r, true), readStringList(r, true), readStringList(r, true)];
+  if (v2) lists.push(readStringList(r, false), readStringList(r, false));
+  else lists.push({ list: [] }, { list: [] });
+  let malformed = false;
+  for (const l of lists) {
+    if (malformed) l.list = [];
+    else if (l.nullAt !== undefined) {
+      l.list = l.list.slice(0, Math.max(0, l.nullAt));
+      malformed = true;
+    }
+  }
+  const [data, exist, child, persistent, recursive] = lists.map((l) => l.list);
+  const req: SetWatchesRequest = {
+    relativeZxid,
+    dataWatches: data,
+    existWatches: exist,
+    childWatches: child,
+    persistentWatches: persistent,
+    persistentRecursiveWatches: recursive,
+  };
+  if (malformed) req.malformed = true;
+  return req;
+}
+
+/** A path-only or path-and-flag read: a null path is refused. */
+function refuseNulls<T>(r: JuteReader, decode: (r: JuteReader) => T): T {
+  const at = r.pos;
+  const nulls = r.nullsRead;
+  const v = decode(r);
+  if (r.nullsRead !== nulls) throw new JuteError('null path', at);
+  return v;
+}
+
 /** Decodes a request body; throws JuteError when the bytes do not hold the record. */
-export function decodeRequestBody(type: number, r: JuteReader, maxMultiOps: number): unknown {
+export function decodeRequestBody(type: number, r: JuteReader): unknown {
   switch (type) {
     case OpCode.create:
     case OpCode.create2:
     case OpCode.createContainer:
-      return R.decodeCreateRequest(r);
+      return decodeCreate(r);
     case OpCode.createTTL:
       return R.decodeCreateTTLRequest(r);
     case OpCode.delete:
-      return R.decodeDeleteRequest(r);
+      return refuseNulls(r, R.decodeDeleteRequest);
     case OpCode.exists:
-      return R.decodeExistsRequest(r);
+      return refuseNulls(r, R.decodeExistsRequest);
     case OpCode.getData:
-      return R.decodeGetDataRequest(r);
+      return refuseNulls(r, R.decodeGetDataRequest);
     case OpCode.setData:
       return R.decodeSetDataRequest(r);
     case OpCode.getACL:
-      return R.decodeGetACLRequest(r);
-    case OpCode.setACL:
-      return R.decodeSetACLRequest(r);
+      return refuseNulls(r, R.decodeGetACLRequest);
+    case OpCode.setACL: {
+      const path = r.readString();
+      const acl = readAclList(r);
+      return { path, acl, version: r.readInt() };
+    }
     case OpCode.getChildren:
-      return R.decodeGetChildrenRequest(r);
+      return refuseNulls(r, R.decodeGetChildrenRequest);
     case OpCode.getChildren2:
-      return R.decodeGetChildren2Request(r);
-    case OpCode.sync:
-      return R.decodeSyncRequest(r);
+      return refuseNulls(r, R.decodeGetChildren2Request);
+    case OpCode.sync: {
+      // ZooKeeper answers a sync of a null path with a null path.
+      const nulls = r.nullsRead;
+      const req = R.decodeSyncRequest(r);
+      return r.nullsRead !== nulls ? { path: null } : req;
+    }
     case OpCode.check:
       return R.decodeCheckVersionRequest(r);
     case OpCode.multi:
     case OpCode.multiRead:
-      return decodeMulti(r, maxMultiOps);
+      return decodeMulti(r);
     case OpCode.reconfig:
       return R.decodeReconfigRequest(r);
     case OpCode.checkWatches:
-      return R.decodeCheckWatchesRequest(r);
+      return refuseNulls(r, R.decodeCheckWatchesRequest);
     case OpCode.removeWatches:
       return R.decodeRemoveWatchesRequest(r);
     case OpCode.auth:
       return R.decodeAuthPacket(r);
-    case OpCode.setWatches: {
-      const s = R.decodeSetWatches(r);
-      return { ...s, persistentWatches: [], persistentRecursiveWatches: [] };
-    }
+    case OpCode.setWatches:
+      return decodeSetWatches(r, false);
     case OpCode.setWatches2:
-      return R.decodeSetWatches2(r);
+      return decodeSetWatches(r, true);
     case OpCode.sasl:
       return R.decodeGetSASLRequest(r);
     case OpCode.getEphemerals:
       return R.decodeGetEphemeralsRequest(r);
     case OpCode.getAllChildrenNumber:
-      return R.decodeGetAllChildrenNumberRequest(r);
+      return refuseNulls(r, R.decodeGetAllChildrenNumberRequest);
     case OpCode.addWatch:
       return R.decodeAddWatchRequest(r);
     default:

@@ -9,10 +9,11 @@ import {
   KeeperError,
   OpCode,
   Perms,
+  WatcherType,
 } from '../protocol/constants';
 import type { JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
-import { encodeMultiResponse, type MultiOp, type MultiResult } from '../protocol/requests';
+import { encodeMultiResponse, type MultiOp, type MultiResult, type SetWatchesRequest } from '../protocol/requests';
 import type { DataTree, ZNode } from '../storage/datatree';
 import type { AuthRegistry } from './auth';
 import type { ServerCnxn } from './cnxn';
@@ -24,6 +25,10 @@ export interface ReadReply {
 }
 
 const OK_EMPTY: ReadReply = { err: Err.OK };
+
+function isWatcherType(type: number): boolean {
+  return type >= WatcherType.Children && type <= WatcherType.PersistentRecursive;
+}
 
 export class ReadProcessor {
   constructor(
@@ -135,15 +140,18 @@ export class ReadProcessor {
       }
       case OpCode.checkWatches: {
         const req = body as R.CheckWatchesRequest;
+        // ZooKeeper cannot map an unknown watcher type and answers MARSHALLINGERROR.
+        if (!isWatcherType(req.type)) return { err: Err.MARSHALLINGERROR };
         return this.watches.contains(req.path, req.type, c) ? OK_EMPTY : { err: Err.NOWATCHER };
       }
       case OpCode.removeWatches: {
         const req = body as R.RemoveWatchesRequest;
+        if (!isWatcherType(req.type)) return { err: Err.MARSHALLINGERROR };
         return this.watches.remove(req.path, req.type, c) ? OK_EMPTY : { err: Err.NOWATCHER };
       }
       case OpCode.sync: {
-        const req = body as R.SyncRequest;
-        return { err: Err.OK, body: (w) => R.encodeSyncResponse(w, { path: req.path }) };
+        const req = body as { path: string | null };
+        return { err: Err.OK, body: (w) => (req.path === null ? w.writeInt(-1) : R.encodeSyncResponse(w, { path: req.path })) };
       }
       case OpCode.multiRead: {
         const results = (body as MultiOp[]).map((op) => this.multiReadOne(c, op));
@@ -151,8 +159,8 @@ export class ReadProcessor {
       }
       case OpCode.setWatches:
       case OpCode.setWatches2:
-        this.setWatches(c, body as R.SetWatches2);
-        return OK_EMPTY;
+        this.setWatches(c, body as SetWatchesRequest);
+        return (body as SetWatchesRequest).malformed ? { err: Err.MARSHALLINGERROR } : OK_EMPTY;
       case OpCode.ping:
         return OK_EMPTY;
       default:

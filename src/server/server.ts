@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Err, EventType, OpCode, OpName } from '../protocol/constants';
 import { JuteError, JuteReader } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
-import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, WRITE_TYPES } from '../protocol/requests';
+import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, NullPathInMultiError, WRITE_TYPES } from '../protocol/requests';
 import type { DataTree, TxnResult } from '../storage/datatree';
 import type { Txn, TxnBody } from '../storage/txn';
 import { FourLetterWords } from '../admin/fourletter';
@@ -23,7 +23,7 @@ import { DiskDatabase } from '../storage/diskdb';
 import type { ServerConfig } from './config';
 import { containerCandidates } from './containers';
 import { Prep, type WriteOp, type WriteRequest } from './prep';
-import { ReadProcessor } from './reads';
+import { ReadProcessor, type ReadReply } from './reads';
 import { writeReply } from './replies';
 import { SessionTracker, type Session } from './sessions';
 import { WatchManager } from './watches';
@@ -33,8 +33,8 @@ import { DIGEST_VERSION } from '../storage/digest';
 const MAX_OUTSTANDING_PER_CNXN = 1000;
 /** SASL tokens one connection may send: real exchanges take 2 (DIGEST-MD5) or a few (GSSAPI). */
 const MAX_SASL_STEPS = 32;
-/** Ops in one multi. */
-const MAX_MULTI_OPS = 10000;
+/** The body of a multi with a null path in an op (NullPathInMultiError). */
+const NULL_PATH_MULTI = Symbol('null path in a multi op');
 /** Standalone servers form session ids with server id 1, as ZooKeeper does. */
 const STANDALONE_SERVER_ID = 1;
 const SUPER_IDS: R.Id[] = [{ scheme: 'super', id: '' }];
@@ -104,6 +104,7 @@ export class ZooKeeperServer implements CnxnHandler {
   private readonly paused = new Set<ServerCnxn>();
   private listener: net.Server | undefined;
   private timers: NodeJS.Timeout[] = [];
+  private expiryTimer: NodeJS.Timeout | undefined;
   /** The zxid handed to the newest prepared txn. */
   private lastProposedZxid = 0n;
   outstanding = 0;
@@ -177,7 +178,7 @@ export class ZooKeeperServer implements CnxnHandler {
       });
     });
     this.listener.on('error', (err) => this.log.error({ err: err.message }, 'client listener error'));
-    this.timers.push(setInterval(() => this.expireSessions(), this.config.tickTimeMs));
+    this.scheduleExpiry();
     this.timers.push(setInterval(() => this.checkContainers(), this.config.containerCheckIntervalMs));
     for (const t of this.timers) t.unref();
     this.log.info({ address: this.listener.address() }, 'serving clients');
@@ -190,6 +191,8 @@ export class ZooKeeperServer implements CnxnHandler {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
     for (const c of [...this.cnxns]) c.close();
     if (this.listener) await new Promise<void>((resolve) => this.listener!.close(() => resolve()));
     this.listener = undefined;
@@ -340,11 +343,11 @@ export class ZooKeeperServer implements CnxnHandler {
     let body: unknown;
     if (KNOWN_TYPES.has(hdr.type)) {
       try {
-        body = decodeRequestBody(hdr.type, r, MAX_MULTI_OPS);
+        body = decodeRequestBody(hdr.type, r);
       } catch (e) {
         if (!(e instanceof JuteError)) throw e;
         this.log.warn({ sessionId: c.hexSessionId(), type: OpName[hdr.type], reason: e.message }, 'cannot decode request');
-        body = undefined;
+        body = e instanceof NullPathInMultiError ? NULL_PATH_MULTI : undefined;
       }
     } else body = null;
     // A multi may name only write ops; read ops make it undecodable, as in ZooKeeper.
@@ -518,7 +521,7 @@ export class ZooKeeperServer implements CnxnHandler {
       c.close();
     } else if (req.body === undefined) {
       c.sendReply(req.xid, zxid, Err.MARSHALLINGERROR);
-    } else if (req.type === OpCode.multiRead && (req.body as { type: number }[]).some((op) => op.type !== OpCode.getData && op.type !== OpCode.getChildren)) {
+    } else if (req.body === NULL_PATH_MULTI || (req.type === OpCode.multiRead && (req.body as { type: number }[]).some((op) => op.type !== OpCode.getData && op.type !== OpCode.getChildren))) {
       // ZooKeeper answers this with an empty result list after the error header.
       c.sendReply(req.xid, zxid, Err.MARSHALLINGERROR, (w) => encodeMultiResponse(w, []), true);
     } else {
@@ -537,11 +540,17 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   private processWrite(c: ServerCnxn, req: Request): void {
-    if (req.type === OpCode.sync) {
+    if (req.type === OpCode.sync || req.body === NULL_PATH_MULTI) {
+      // Answered in order after the writes before it, without a txn of its own.
       this.metrics.requestsQueued++;
       this.commit.barrier(() => {
-        const rsp = this.reads.process(c, req.type, req.body);
-        c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body);
+        const rsp: ReadReply =
+          req.body === NULL_PATH_MULTI
+            ? { err: Err.MARSHALLINGERROR, body: (w) => encodeMultiResponse(w, []) }
+            : req.body === undefined
+              ? { err: Err.MARSHALLINGERROR }
+              : this.reads.process(c, req.type, req.body);
+        c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body, req.body === NULL_PATH_MULTI);
         this.finishRequest(c, req, this.lastProcessedZxid);
         this.writeDone(c);
       });
@@ -628,6 +637,21 @@ export class ZooKeeperServer implements CnxnHandler {
     this.sessions.remove(sessionId);
     const c = this.cnxnBySession.get(sessionId);
     if (c && c !== requester) c.close();
+  }
+
+  /**
+   * Wakes when the next expiry bucket is due, as ZooKeeper's session tracker sleeps until its next
+   * expiration time; a timer phased from the server's start would leave a bucket up to a tick late.
+   * At most a tick ahead, so a clock that jumps is caught up with.
+   */
+  private scheduleExpiry(): void {
+    const delayMs = Math.min(this.config.tickTimeMs, Math.max(1, this.sessions.nextExpirationMs - this.now()));
+    this.expiryTimer = setTimeout(() => {
+      if (!this.listener) return;
+      this.expireSessions();
+      this.scheduleExpiry();
+    }, delayMs);
+    this.expiryTimer.unref();
   }
 
   private expireSessions(): void {

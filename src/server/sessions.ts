@@ -46,7 +46,7 @@ export class SessionTracker {
   private readonly sessions = new Map<bigint, Session>();
   private readonly buckets = new Map<number, Set<Session>>();
   private nextId: bigint;
-  private nextExpirationMs: number;
+  private nextBucketMs: number;
 
   constructor(
     private readonly tickMs: number,
@@ -54,11 +54,16 @@ export class SessionTracker {
     nowMs: number,
   ) {
     this.nextId = initialSessionId(serverId, nowMs);
-    this.nextExpirationMs = this.roundToInterval(nowMs);
+    this.nextBucketMs = this.roundToInterval(nowMs);
   }
 
   private roundToInterval(t: number): number {
     return (Math.floor(t / this.tickMs) + 1) * this.tickMs;
+  }
+
+  /** The time of the next bucket to process, a multiple of the tick: when the server wakes next. */
+  get nextExpirationMs(): number {
+    return this.nextBucketMs;
   }
 
   get size(): number {
@@ -119,9 +124,9 @@ export class SessionTracker {
   /** Sessions whose deadline has passed, marked closing; called once per tick. */
   expired(nowMs: number): Session[] {
     const out: Session[] = [];
-    while (this.nextExpirationMs <= nowMs) {
-      const bucket = this.buckets.get(this.nextExpirationMs);
-      this.buckets.delete(this.nextExpirationMs);
+    while (this.nextBucketMs <= nowMs) {
+      const bucket = this.buckets.get(this.nextBucketMs);
+      this.buckets.delete(this.nextBucketMs);
       if (bucket)
         for (const s of bucket) {
           s.expiresAtMs = 0;
@@ -130,7 +135,7 @@ export class SessionTracker {
             out.push(s);
           }
         }
-      this.nextExpirationMs += this.tickMs;
+      this.nextBucketMs += this.tickMs;
     }
     return out;
   }

@@ -1,6 +1,10 @@
 /**
  * The watch manager: one-shot data/exist and child watches, persistent and persistent-recursive
  * watches, with ZooKeeper's trigger table. A watcher is a connection.
+ *
+ * Watches are indexed twice: by path (four tables, for triggers) and by watcher (the paths a
+ * watcher watches, with a bit per table, as ZooKeeper's watch-to-paths map), so that closing a
+ * connection costs in proportion to its own watches and nothing when it has none.
  */
 import { EventType, WatcherType } from '../protocol/constants';
 import type { ACL } from '../protocol/generated/records';
@@ -21,36 +25,57 @@ export interface WatchMetrics {
 
 type Table = Map<string, Set<Watcher>>;
 
-function addTo(t: Table, path: string, w: Watcher): void {
-  let s = t.get(path);
-  if (!s) t.set(path, (s = new Set()));
-  s.add(w);
-}
-
-function removeFrom(t: Table, path: string, w: Watcher): boolean {
-  const s = t.get(path);
-  if (!s || !s.delete(w)) return false;
-  if (s.size === 0) t.delete(path);
-  return true;
-}
+/** A table's bit in the by-watcher index. */
+const DATA = 1;
+const CHILD = 2;
+const PERSISTENT = 4;
+const RECURSIVE = 8;
 
 export class WatchManager {
   private readonly data: Table = new Map();
   private readonly child: Table = new Map();
   private readonly persistent: Table = new Map();
   private readonly recursive: Table = new Map();
+  /** Watcher -> path -> the bits of the tables that hold the watcher at that path. */
+  private readonly byWatcher = new Map<Watcher, Map<string, number>>();
   metrics: WatchMetrics | undefined;
 
   addDataWatch(path: string, w: Watcher): void {
-    addTo(this.data, path, w);
+    this.addTo(this.data, DATA, path, w);
   }
 
   addChildWatch(path: string, w: Watcher): void {
-    addTo(this.child, path, w);
+    this.addTo(this.child, CHILD, path, w);
   }
 
   addPersistentWatch(path: string, w: Watcher, recursive: boolean): void {
-    addTo(recursive ? this.recursive : this.persistent, path, w);
+    if (recursive) this.addTo(this.recursive, RECURSIVE, path, w);
+    else this.addTo(this.persistent, PERSISTENT, path, w);
+  }
+
+  private addTo(t: Table, bit: number, path: string, w: Watcher): void {
+    let s = t.get(path);
+    if (!s) t.set(path, (s = new Set()));
+    s.add(w);
+    let paths = this.byWatcher.get(w);
+    if (!paths) this.byWatcher.set(w, (paths = new Map()));
+    paths.set(path, (paths.get(path) ?? 0) | bit);
+  }
+
+  private removeFrom(t: Table, bit: number, path: string, w: Watcher): boolean {
+    const s = t.get(path);
+    if (!s || !s.delete(w)) return false;
+    if (s.size === 0) t.delete(path);
+    this.unindex(w, path, bit);
+    return true;
+  }
+
+  private unindex(w: Watcher, path: string, bit: number): void {
+    const paths = this.byWatcher.get(w);
+    if (!paths) return;
+    const bits = (paths.get(path) ?? 0) & ~bit;
+    if (bits !== 0) paths.set(path, bits);
+    else if (paths.delete(path) && paths.size === 0) this.byWatcher.delete(w);
   }
 
   /** Delivers the events a txn caused, in order. */
@@ -68,12 +93,12 @@ export class WatchManager {
       w.notify(e.type, e.path);
     };
     if (e.type === EventType.NodeChildrenChanged) {
-      this.fireOneShot(this.child, e.path, deliver);
+      this.fireOneShot(this.child, CHILD, e.path, deliver);
       this.persistent.get(e.path)?.forEach(deliver);
       this.counted(e, delivered.size);
       return;
     }
-    this.fireOneShot(this.data, e.path, deliver);
+    this.fireOneShot(this.data, DATA, e.path, deliver);
     this.persistent.get(e.path)?.forEach(deliver);
     if (this.recursive.size > 0) {
       let p = e.path;
@@ -84,7 +109,7 @@ export class WatchManager {
         p = parentOf(p);
       }
     }
-    if (e.type === EventType.NodeDeleted) this.fireOneShot(this.child, e.path, deliver);
+    if (e.type === EventType.NodeDeleted) this.fireOneShot(this.child, CHILD, e.path, deliver);
     this.counted(e, delivered.size);
   }
 
@@ -92,10 +117,11 @@ export class WatchManager {
     if (watchers > 0 && this.metrics) this.metrics.triggered(e.type, watchers, Buffer.byteLength(e.path));
   }
 
-  private fireOneShot(t: Table, path: string, deliver: (w: Watcher) => void): void {
+  private fireOneShot(t: Table, bit: number, path: string, deliver: (w: Watcher) => void): void {
     const set = t.get(path);
     if (!set) return;
     t.delete(path);
+    for (const w of set) this.unindex(w, path, bit);
     set.forEach(deliver);
   }
 
@@ -123,29 +149,52 @@ export class WatchManager {
   remove(path: string, type: number, w: Watcher): boolean {
     switch (type) {
       case WatcherType.Children:
-        return removeFrom(this.child, path, w);
+        return this.removeFrom(this.child, CHILD, path, w);
       case WatcherType.Data:
-        return removeFrom(this.data, path, w);
+        return this.removeFrom(this.data, DATA, path, w);
       case WatcherType.Any: {
-        const a = removeFrom(this.child, path, w);
-        const b = removeFrom(this.data, path, w);
-        const c = removeFrom(this.persistent, path, w);
-        const d = removeFrom(this.recursive, path, w);
+        const a = this.removeFrom(this.child, CHILD, path, w);
+        const b = this.removeFrom(this.data, DATA, path, w);
+        const c = this.removeFrom(this.persistent, PERSISTENT, path, w);
+        const d = this.removeFrom(this.recursive, RECURSIVE, path, w);
         return a || b || c || d;
       }
       case WatcherType.Persistent:
-        return removeFrom(this.persistent, path, w);
+        return this.removeFrom(this.persistent, PERSISTENT, path, w);
       case WatcherType.PersistentRecursive:
-        return removeFrom(this.recursive, path, w);
+        return this.removeFrom(this.recursive, RECURSIVE, path, w);
       default:
         return false;
     }
   }
 
-  /** Drops every watch of a closed connection. */
+  /** Drops every watch of a closed connection: only the paths it watches are visited. */
   removeWatcher(w: Watcher): void {
-    for (const t of [this.data, this.child, this.persistent, this.recursive])
-      for (const [path, set] of t) if (set.delete(w) && set.size === 0) t.delete(path);
+    const paths = this.byWatcher.get(w);
+    if (!paths) return;
+    this.byWatcher.delete(w);
+    const drop = (t: Table, path: string) => {
+      const s = t.get(path);
+      if (s && s.delete(w) && s.size === 0) t.delete(path);
+    };
+    for (const [path, bits] of paths) {
+      if (bits & DATA) drop(this.data, path);
+      if (bits & CHILD) drop(this.child, path);
+      if (bits & PERSISTENT) drop(this.persistent, path);
+      if (bits & RECURSIVE) drop(this.recursive, path);
+    }
+  }
+
+  /** The number of watches a watcher holds (each table counted), from the by-watcher index. */
+  watchesOf(w: Watcher): number {
+    let n = 0;
+    for (const bits of this.byWatcher.get(w)?.values() ?? []) n += popcount4(bits);
+    return n;
+  }
+
+  /** Watchers holding at least one watch. */
+  get watcherCount(): number {
+    return this.byWatcher.size;
   }
 
   /** Counts for the admin surface. */
@@ -171,4 +220,8 @@ export class WatchManager {
       }
     return out;
   }
+}
+
+function popcount4(bits: number): number {
+  return (bits & 1) + ((bits >> 1) & 1) + ((bits >> 2) & 1) + ((bits >> 3) & 1);
 }
