@@ -108,7 +108,8 @@ export class TreeDigest {
   /**
    * The digest of each node changed last, as afterChange computed it: a node written again (a hot
    * node's setData, the parent of many creates) takes it out without a second CRC. Every change
-   * goes through beforeChange, which drops the entry, so none is stale.
+   * goes through beforeChange and afterChange, which replaces or drops the entry, so none is
+   * stale. Deleted nodes stay until the memory is emptied.
    */
   private readonly recent = new Map<ZNode, number>();
   /** The node of the last beforeChange. */
@@ -144,11 +145,9 @@ export class TreeDigest {
   beforeChange(path: string, node: ZNode): void {
     this.changing = node;
     const known = this.recent.get(node);
-    if (known === undefined) this.remove(nodeDigest(path, node));
-    else {
-      this.recent.delete(node);
-      this.remove(known);
-    }
+    // The entry stays: afterChange overwrites it in place (a delete and a new key per change made
+    // V8 rebuild the Map's table every few changes).
+    this.remove(known === undefined ? nodeDigest(path, node) : known);
   }
 
   /** After a node's data or stat changed (or after it was added). */
@@ -156,12 +155,16 @@ export class TreeDigest {
     const d = nodeDigest(path, node);
     this.add(d);
     // Only nodes changed after their creation are remembered: a new node is seldom changed soon,
-    // and a Map key per create cost more than the CRC it saves.
-    if (d === 0 || this.changing !== node) return;
+    // and a Map key per create cost more than the CRC it saves. Any other entry for the node is
+    // dropped, so that none is stale.
+    if (d === 0 || this.changing !== node) {
+      if (this.recent.size > 0) this.recent.delete(node);
+      return;
+    }
     this.changing = undefined;
     // Emptied when full rather than trimmed by its oldest entry: V8 finds a Map's first key by
     // walking over the deleted ones, which made a run of creates slower than no memory at all.
-    if (this.recent.size >= RECENT_NODES_MAX) this.recent.clear();
+    if (this.recent.size >= RECENT_NODES_MAX && !this.recent.has(node)) this.recent.clear();
     this.recent.set(node, d);
   }
 
