@@ -9,6 +9,9 @@ t.test('the benchmark runs end to end (smoke)', async (t) => {
   delete env.NODE_OPTIONS;
   const r = spawnSync(process.execPath, [path.join(__dirname, '../scripts/bench/run.js'), '--smoke'], { encoding: 'utf8', timeout: 240_000, env });
   t.equal(r.status, 0, 'the smoke run exits 0', { stderr: r.stderr.slice(-3000) });
-  t.match(r.stdout, /\| get 8x32 100B \| \d+ \| \d+ \| [\d.]+x \| \d+ \|/, 'the table has a getData row for ZooKeeper, zkts and the null server');
+  for (const socket of ['nio', 'netty']) {
+    const row = new RegExp(`\\| get 8x32 100B \\| ${socket} \\| \\d+ \\| \\d+ \\| [\\d.]+x \\| \\d+ \\|`);
+    t.match(r.stdout, row, `the table has a getData row over the ${socket} client socket for ZooKeeper, zkts and the null server`);
+  }
   t.match(r.stdout, /Errors returned to the client: 0\./);
 });

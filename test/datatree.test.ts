@@ -191,6 +191,23 @@ t.test('the tree digest kept on every change equals a full recount', async (t) =
   t.equal(w.tree.digest.value, computeTreeDigest(w.tree), 'after creates, setData, setACL, delete');
 });
 
+t.test('the tree digest stays equal to a full recount when the same nodes change again and again', async (t) => {
+  const { computeTreeDigest } = await import('../src/storage/digest');
+  const w = world();
+  w.create('/hot');
+  for (let i = 0; i < 50; i++) w.write({ type: OpCode.setData, record: { path: '/hot', data: Buffer.from(`v${i}`), version: -1 } });
+  t.equal(w.tree.digest.value, computeTreeDigest(w.tree), 'one node set 50 times');
+  // More nodes than the digest remembers: the parent is changed by every create, the older
+  // children are forgotten and then changed again.
+  for (let i = 0; i < 1500; i++) w.create(`/hot/c${i}`);
+  for (let i = 0; i < 1500; i += 7) w.write({ type: OpCode.setData, record: { path: `/hot/c${i}`, data: Buffer.from('x'), version: -1 } });
+  t.equal(w.tree.digest.value, computeTreeDigest(w.tree), 'after 1,500 creates under one parent and sets of old children');
+  for (let i = 0; i < 1500; i += 3) w.write({ type: OpCode.delete, record: { path: `/hot/c${i}`, version: -1 } });
+  w.create('/hot/c0', 0, Buffer.from('again'));
+  w.write({ type: OpCode.setData, record: { path: '/hot/c0', data: Buffer.from('and again'), version: -1 } });
+  t.equal(w.tree.digest.value, computeTreeDigest(w.tree), 'after deletes and a node created again at a deleted path');
+});
+
 t.test('stat slots: a deleted node keeps its Stat while its slot serves a new node', async (t) => {
   const w = world();
   w.create('/a', 0, Buffer.from('first'));

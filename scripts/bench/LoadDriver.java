@@ -21,7 +21,8 @@ import org.apache.zookeeper.ZooKeeper;
  *
  * Throughput: connectString op sessions outstanding seconds valueBytes [warmupSeconds]
  *   op: get | exists | children | set | create | eseq | delete | multi | mixNN (NN % getData, the
- *   rest setData). SESSIONS sessions keep OUTSTANDING requests each in flight; only requests
+ *   rest setData) | badver (setData with a version that never matches: every reply is BADVERSION,
+ *   which counts as success here; the server's error path). SESSIONS sessions keep OUTSTANDING requests each in flight; only requests
  *   started after the warm-up count. Reports ops/s, latency percentiles in microseconds and the
  *   client's own CPU time, so a client bottleneck shows.
  * Fan-out: connectString fanout sessions rounds
@@ -72,6 +73,7 @@ public class LoadDriver {
     String base = "/bench-" + op;
     ensure(zks[0], base, value);
     final int readPct = op.startsWith("mix") ? Integer.parseInt(op.substring(3)) : -1;
+    final int expectedRc = op.equals("badver") ? KeeperException.Code.BADVERSION.intValue() : 0;
     final AtomicLong seq = new AtomicLong();
     final long deletable;
     if (op.equals("delete")) {
@@ -102,7 +104,7 @@ public class LoadDriver {
             if (t0 >= measureFrom) {
               long us = (System.nanoTime() - t0) / 1000;
               hist.incrementAndGet((int) Math.min(BUCKETS - 1, us / 16));
-              if (rc != 0) errors.incrementAndGet();
+              if (rc != expectedRc) errors.incrementAndGet();
               done.incrementAndGet();
             }
             next();
@@ -121,6 +123,7 @@ public class LoadDriver {
               case "exists": zk.exists(base, false, (AsyncCallback.StatCallback) (rc, p, c, st) -> record(rc), null); break;
               case "children": zk.getChildren(base, false, (AsyncCallback.ChildrenCallback) (rc, p, c, ch) -> record(rc), null); break;
               case "set": zk.setData(base, value, -1, (AsyncCallback.StatCallback) (rc, p, c, st) -> record(rc), null); break;
+              case "badver": zk.setData(base, value, Integer.MAX_VALUE, (AsyncCallback.StatCallback) (rc, p, c, st) -> record(rc), null); break;
               case "create": zk.create(base + "/n" + seq.incrementAndGet(), value, ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT, (AsyncCallback.StringCallback) (rc, p, c, n) -> record(rc), null); break;
               case "eseq": zk.create(base + "/e-", value, ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.EPHEMERAL_SEQUENTIAL, (AsyncCallback.StringCallback) (rc, p, c, n) -> record(rc), null); break;
               case "delete": {

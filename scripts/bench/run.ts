@@ -1,8 +1,9 @@
 /**
  * The benchmark: Apache ZooKeeper 3.8 (Debian, -Xmx1000m, forceSync on), zkts (forceSync on) and
  * the null server, one at a time, driven by the same load generator (the official Java client's
- * async API over its Netty socket, scripts/bench/LoadDriver.java, compiled here). Rounds
- * alternate the servers (A B A B).
+ * async API, scripts/bench/LoadDriver.java, compiled here). Every workload runs with both of the
+ * client's sockets, NIO (its default) and Netty, one after the other on the same server, in
+ * alternating order. Rounds alternate the servers (A B A B).
  *
  * Reports, per workload and server: ops/s, latency percentiles, server CPU per op, RSS, fsyncs
  * and txns per fsync, the longest pause (zkts: event-loop delay; ZooKeeper: GC pause), and the
@@ -11,6 +12,7 @@
  *   npm run bench                        full run
  *   npm run bench -- --smoke             a seconds-long run that only checks the benchmark works
  *   npm run bench -- --only 'get|set'    workloads whose name matches the pattern
+ *   npm run bench -- --client-socket nio one client socket (nio, netty or both; default both)
  * Env: BENCH_SECONDS (measured seconds per workload), BENCH_ROUNDS, BENCH_BIG (node counts,
  * comma-separated, "" to skip), BENCH_OUT (results directory), BENCH_SERVERS (e.g. "zkts", to
  * measure one server while working on it).
@@ -28,9 +30,17 @@ interface Workload {
   valueBytes: number;
 }
 
+/** The Java client's two socket implementations; NIO is its default. */
+type ClientSocket = 'nio' | 'netty';
+const SOCKET_CLASS: Record<ClientSocket, string> = {
+  nio: 'org.apache.zookeeper.ClientCnxnSocketNIO',
+  netty: 'org.apache.zookeeper.ClientCnxnSocketNetty',
+};
+
 interface Sample {
   server: string;
   workload: string;
+  socket: ClientSocket;
   opsPerSec: number;
   p50Us: number;
   p99Us: number;
@@ -62,7 +72,7 @@ interface Target {
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const TICKS_PER_SEC = 100;
-const DRIVER_JVM = ['-Xmx1g', '-XX:+UseParallelGC', '-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty'];
+const DRIVER_JVM = ['-Xmx1g', '-XX:+UseParallelGC'];
 const WARMUP_SECONDS = 1;
 /** A mixed load run on each server after it starts, before any workload is measured. */
 const SERVER_WARMUP_SECONDS = 5;
@@ -100,9 +110,9 @@ function compileDriver(): string {
   return dir;
 }
 
-/** Runs the driver; returns its JSON line. */
-function runDriver(classes: string, args: string[], timeoutSec: number): Record<string, number> {
-  const r = spawnSync('java', [...DRIVER_JVM, `-Dlog4j.configuration=file:${path.join(classes, 'log4j.properties')}`, '-cp', [classes, javaClasspath()].join(':'), 'LoadDriver', ...args], {
+/** Runs the driver over the given client socket; returns its JSON line. */
+function runDriver(classes: string, socket: ClientSocket, args: string[], timeoutSec: number): Record<string, number> {
+  const r = spawnSync('java', [...DRIVER_JVM, `-Dzookeeper.clientCnxnSocket=${SOCKET_CLASS[socket]}`, `-Dlog4j.configuration=file:${path.join(classes, 'log4j.properties')}`, '-cp', [classes, javaClasspath()].join(':'), 'LoadDriver', ...args], {
     encoding: 'utf8',
     timeout: timeoutSec * 1000,
     maxBuffer: 64 * 1024 * 1024,
@@ -112,12 +122,12 @@ function runDriver(classes: string, args: string[], timeoutSec: number): Record<
   return JSON.parse(line) as Record<string, number>;
 }
 
-async function drive(classes: string, t: Target, w: Workload, seconds: number): Promise<Sample> {
+async function drive(classes: string, t: Target, w: Workload, socket: ClientSocket, seconds: number): Promise<Sample> {
   const m0 = t.label === 'null' ? undefined : await mntr(t.server);
   await t.pauseMaxMs();
   const cpu0 = procCpuSec(t.server.pid);
   const args = [t.server.connectString, w.op, String(w.sessions), String(w.outstanding), String(seconds), String(w.valueBytes), String(WARMUP_SECONDS)];
-  const j = runDriver(classes, args, seconds + 300);
+  const j = runDriver(classes, socket, args, seconds + 300);
   const cpu1 = procCpuSec(t.server.pid);
   const pauseMaxMs = await t.pauseMaxMs();
   const m1 = t.label === 'null' ? undefined : await mntr(t.server);
@@ -127,6 +137,7 @@ async function drive(classes: string, t: Target, w: Workload, seconds: number): 
   return {
     server: t.label,
     workload: name(w),
+    socket,
     opsPerSec: j.opsPerSec,
     p50Us: j.p50Us,
     p99Us: j.p99Us,
@@ -266,14 +277,14 @@ function log(line: string): void {
 }
 
 /** Watch fan-out and the connect storm, on a running server. */
-function driveEvents(classes: string, t: Target, smoke: boolean): Extra[] {
+function driveEvents(classes: string, socket: ClientSocket, t: Target, smoke: boolean): Extra[] {
   const out: Extra[] = [];
   const fanSessions = smoke ? 50 : 1000;
-  const f = runDriver(classes, [t.server.connectString, 'fanout', String(fanSessions), smoke ? '2' : '5'], 600);
+  const f = runDriver(classes, socket, [t.server.connectString, 'fanout', String(fanSessions), smoke ? '2' : '5'], 600);
   out.push({ server: t.label, name: `watch fan-out, ${fanSessions} sessions`, values: { medianMs: f.medianMs, maxMs: f.maxMs } });
   log(`${t.label.padEnd(9)} fan-out ${fanSessions}: median ${f.medianMs} ms, max ${f.maxMs} ms`);
   const stormSessions = smoke ? 200 : 10_000;
-  const s = runDriver(classes, [t.server.connectString, 'storm', String(stormSessions), '256'], 900);
+  const s = runDriver(classes, socket, [t.server.connectString, 'storm', String(stormSessions), '256'], 900);
   out.push({ server: t.label, name: `connect storm, ${stormSessions} sessions (256 at a time)`, values: { seconds: s.seconds, perSec: s.opsPerSec, p99Ms: s.p99Us / 1000, errors: s.errors } });
   log(`${t.label.padEnd(9)} storm ${stormSessions}: ${s.seconds} s, ${s.opsPerSec}/s, errors ${s.errors}`);
   return out;
@@ -291,7 +302,7 @@ function settleDisk(): void {
 const REST_MS = 5000;
 
 /** Large trees: populate, restart, and read RSS, snapshot time and size, restart time. */
-async function driveBigTree(classes: string, label: Label, counts: number[]): Promise<Extra[]> {
+async function driveBigTree(classes: string, socket: ClientSocket, label: Label, counts: number[]): Promise<Extra[]> {
   const out: Extra[] = [];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-big-${label}-`));
   const config = { dataDir };
@@ -299,7 +310,7 @@ async function driveBigTree(classes: string, label: Label, counts: number[]): Pr
   try {
     let have = 0;
     for (const n of counts) {
-      const p = runDriver(classes, [t.server.connectString, 'populate', String(have), String(n), '100'], 3600);
+      const p = runDriver(classes, socket, [t.server.connectString, 'populate', String(have), String(n), '100'], 3600);
       if (p.errors > 0) throw new Error(`${label}: populate had ${p.errors} errors`);
       have = n;
       const rssLoaded = procRssMb(t.server.pid);
@@ -346,6 +357,12 @@ async function main(): Promise<void> {
   const smoke = argv.includes('--smoke');
   const onlyAt = argv.indexOf('--only');
   const only = onlyAt >= 0 ? new RegExp(argv[onlyAt + 1]) : undefined;
+  const socketAt = argv.indexOf('--client-socket');
+  const socketArg = socketAt >= 0 ? argv[socketAt + 1] : 'both';
+  if (!['nio', 'netty', 'both'].includes(socketArg)) throw new Error(`--client-socket: nio, netty or both, not ${socketArg}`);
+  const sockets: ClientSocket[] = socketArg === 'both' ? ['nio', 'netty'] : [socketArg as ClientSocket];
+  // Fan-out, storm, warm-up and large trees use one socket: the client's default where it is measured.
+  const eventSocket = sockets[0];
   const seconds = smoke ? 1 : Number(process.env.BENCH_SECONDS ?? 5);
   const rounds = smoke ? 1 : Number(process.env.BENCH_ROUNDS ?? 2);
   const big = (process.env.BENCH_BIG ?? (smoke ? '2000' : '500000,1000000')).split(',').filter(Boolean).map(Number);
@@ -385,14 +402,18 @@ async function main(): Promise<void> {
       const t = await STARTERS[label]();
       try {
         // Unmeasured, so that ZooKeeper's JIT has compiled its paths before the first workload.
-        if (label !== 'null') runDriver(classes, [t.server.connectString, 'mix50', '8', '32', String(smoke ? 1 : SERVER_WARMUP_SECONDS), '100', '0'], 300);
+        if (label !== 'null') runDriver(classes, eventSocket, [t.server.connectString, 'mix50', '8', '32', String(smoke ? 1 : SERVER_WARMUP_SECONDS), '100', '0'], 300);
         for (const w of workloads) {
           if (label === 'null' && isWrite(w.op)) continue;
-          const s = await drive(classes, t, w, seconds);
-          samples.push(s);
-          log(`round ${round + 1} ${label.padEnd(9)} ${s.workload.padEnd(20)} ${s.opsPerSec.toFixed(0).padStart(7)} ops/s p99 ${s.p99Us} us, pause ${fmt(s.pauseMaxMs, 1)} ms, client cpu ${s.clientCpuSec}s`);
+          // Both sockets back to back on the same server, the first one alternating with the
+          // round, so that a server's warming up or the machine's load hits both alike.
+          for (const socket of round % 2 === 0 ? sockets : [...sockets].reverse()) {
+            const s = await drive(classes, t, w, socket, seconds);
+            samples.push(s);
+            log(`round ${round + 1} ${label.padEnd(9)} ${s.workload.padEnd(20)} ${socket.padEnd(5)} ${s.opsPerSec.toFixed(0).padStart(7)} ops/s p99 ${s.p99Us} us, pause ${fmt(s.pauseMaxMs, 1)} ms, client cpu ${s.clientCpuSec}s`);
+          }
         }
-        if (events && label !== 'null') extras.push(...driveEvents(classes, t, smoke));
+        if (events && label !== 'null') extras.push(...driveEvents(classes, eventSocket, t, smoke));
       } finally {
         await t.server.stop();
         settleDisk();
@@ -402,36 +423,41 @@ async function main(): Promise<void> {
   if (!only || only.test('znodes')) {
     for (const label of (['zookeeper', 'zkts'] as Label[]).filter((l) => servers.includes(l))) {
       try {
-        extras.push(...(await driveBigTree(classes, label, big)));
+        extras.push(...(await driveBigTree(classes, eventSocket, label, big)));
       } catch (e) {
         log(`${label}: large tree failed: ${(e as Error).message.slice(0, 500)}`);
         extras.push({ server: label, name: `large tree failed`, values: {} });
       }
     }
   }
-  const md = report(samples, extras, workloads, { rounds, seconds });
+  const md = report(samples, extras, workloads, { rounds, seconds, sockets, eventSocket });
   process.stdout.write(md);
   if (!smoke) {
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, 'latest.md'), md);
     fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify({ samples, extras }, null, 2));
-    fs.writeFileSync(path.join(outDir, 'latest.svg'), svgChart(chartRows(samples, extras, workloads)));
+    fs.writeFileSync(path.join(outDir, 'latest.svg'), svgChart(chartRows(samples, extras, workloads, sockets)));
   }
   fs.rmSync(classes, { recursive: true, force: true });
   const errors = samples.reduce((n, s) => n + s.errors, 0) + extras.reduce((n, e) => n + (e.values.errors ?? 0), 0);
   if (errors > 0) process.exitCode = 1;
 }
 
-function pickMedian(samples: Sample[], server: string, workload: string, k: keyof Sample): number {
-  return median(samples.filter((s) => s.server === server && s.workload === workload).map((s) => s[k] as number));
+function pickMedian(samples: Sample[], server: string, workload: string, socket: ClientSocket, k: keyof Sample): number {
+  return median(samples.filter((s) => s.server === server && s.workload === workload && s.socket === socket).map((s) => s[k] as number));
 }
 
 function extraMedian(extras: Extra[], server: string, nameOf: string, k: string): number {
   return median(extras.filter((e) => e.server === server && e.name === nameOf).map((e) => e.values[k] ?? NaN));
 }
 
-function chartRows(samples: Sample[], extras: Extra[], workloads: Workload[]): { workload: string; ratio: number }[] {
-  const rows = workloads.map((w) => ({ workload: name(w), ratio: pickMedian(samples, 'zkts', name(w), 'opsPerSec') / pickMedian(samples, 'zookeeper', name(w), 'opsPerSec') }));
+function chartRows(samples: Sample[], extras: Extra[], workloads: Workload[], sockets: ClientSocket[]): { workload: string; ratio: number }[] {
+  const rows = workloads.flatMap((w) =>
+    sockets.map((socket) => ({
+      workload: `${name(w)}, ${socket}`,
+      ratio: pickMedian(samples, 'zkts', name(w), socket, 'opsPerSec') / pickMedian(samples, 'zookeeper', name(w), socket, 'opsPerSec'),
+    })),
+  );
   for (const n of new Set(extras.map((e) => e.name))) {
     if (n.startsWith('watch fan-out')) rows.push({ workload: 'fan-out (1/time)', ratio: extraMedian(extras, 'zookeeper', n, 'medianMs') / extraMedian(extras, 'zkts', n, 'medianMs') });
     if (n.startsWith('connect storm')) rows.push({ workload: 'connect storm', ratio: extraMedian(extras, 'zkts', n, 'perSec') / extraMedian(extras, 'zookeeper', n, 'perSec') });
@@ -443,26 +469,26 @@ function chartRows(samples: Sample[], extras: Extra[], workloads: Workload[]): {
   return rows;
 }
 
-function report(samples: Sample[], extras: Extra[], workloads: Workload[], run: { rounds: number; seconds: number }): string {
+function report(samples: Sample[], extras: Extra[], workloads: Workload[], run: { rounds: number; seconds: number; sockets: ClientSocket[]; eventSocket: ClientSocket }): string {
   const cpu = os.cpus();
   const lines = [
     `Benchmark ${new Date().toISOString()} on ${cpu.length} cores (${cpu[0]?.model ?? 'cpu'}), ${Math.round(os.totalmem() / 2 ** 20)} MB RAM; ${run.rounds} round(s), ${run.seconds} s measured per workload after ${WARMUP_SECONDS} s warm-up; medians over rounds.`,
-    `Client: ZooKeeper's Java client (async API, Netty socket), ${DRIVER_JVM.slice(0, 2).join(' ')}. ZooKeeper 3.8 runs with -Xmx1000m; both servers fsync every write (forceSync=yes).`,
+    `Client: ZooKeeper's Java client (async API), ${DRIVER_JVM.join(' ')}, with its ${run.sockets.map((s) => (s === 'nio' ? 'NIO socket (its default)' : 'Netty socket')).join(' and its ')}${run.sockets.length > 1 ? ': each workload runs with both, back to back on the same server' : ''}; fan-out and large trees use ${run.eventSocket === 'nio' ? 'NIO' : 'Netty'}. ZooKeeper 3.8 runs with -Xmx1000m; both servers fsync every write (forceSync=yes).`,
     '',
     'Workload names: op sessions x outstanding value size. mixNN: NN % getData, the rest setData. Pause: the longest event-loop delay (zkts) or GC pause (ZooKeeper) during the workload. Txns/fsync: writes per log fsync.',
     '',
-    '| workload | ZK ops/s | zkts ops/s | zkts/ZK | null ops/s | zkts % of null | p50 µs ZK / zkts | p99 µs ZK / zkts | p99.9 µs ZK / zkts | server CPU µs/op ZK / zkts | RSS MB ZK / zkts | txns/fsync ZK / zkts | max pause ms ZK / zkts |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | client socket | ZK ops/s | zkts ops/s | zkts/ZK | null ops/s | zkts % of null | p50 µs ZK / zkts | p99 µs ZK / zkts | p99.9 µs ZK / zkts | server CPU µs/op ZK / zkts | RSS MB ZK / zkts | txns/fsync ZK / zkts | max pause ms ZK / zkts |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const w of workloads) {
+  for (const w of workloads) for (const socket of run.sockets) {
     const n = name(w);
-    const m = (server: string, k: keyof Sample) => pickMedian(samples, server, n, k);
+    const m = (server: string, k: keyof Sample) => pickMedian(samples, server, n, socket, k);
     const zk = m('zookeeper', 'opsPerSec');
     const ts = m('zkts', 'opsPerSec');
     const nul = m('null', 'opsPerSec');
     const pair = (k: keyof Sample, d = 0) => `${fmt(m('zookeeper', k), d)} / ${fmt(m('zkts', k), d)}`;
     lines.push(
-      `| ${n} | ${fmt(zk)} | ${fmt(ts)} | ${fmt(ts / zk, 2)}x | ${fmt(nul)} | ${Number.isNaN(nul) ? '-' : fmt((ts / nul) * 100) + ' %'} | ${pair('p50Us')} | ${pair('p99Us')} | ${pair('p999Us')} | ${pair('serverCpuUsPerOp', 1)} | ${pair('rssMb')} | ${pair('txnsPerFsync', 1)} | ${pair('pauseMaxMs', 1)} |`,
+      `| ${n} | ${socket} | ${fmt(zk)} | ${fmt(ts)} | ${fmt(ts / zk, 2)}x | ${fmt(nul)} | ${Number.isNaN(nul) ? '-' : fmt((ts / nul) * 100) + ' %'} | ${pair('p50Us')} | ${pair('p99Us')} | ${pair('p999Us')} | ${pair('serverCpuUsPerOp', 1)} | ${pair('rssMb')} | ${pair('txnsPerFsync', 1)} | ${pair('pauseMaxMs', 1)} |`,
     );
   }
   const errors = samples.reduce((n, s) => n + s.errors, 0);

@@ -218,6 +218,12 @@ export class ServerCnxn implements Watcher {
       w.pos = start;
       throw e;
     }
+    this.endFrame(start);
+  }
+
+  /** Fills in the length of the frame that starts at `start` and schedules the flush. */
+  private endFrame(start: number): void {
+    const w = this.out;
     w.buf.writeInt32BE(w.pos - start - 4, start);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -341,10 +347,22 @@ export class ServerCnxn implements Watcher {
 
   /** A reply: header, then the body if the request succeeded and has one. */
   sendReply(xid: number, zxid: bigint, err: number, body?: (w: JuteWriter) => void, bodyOnError = false): void {
-    this.sendFrame((w) => {
-      R.encodeReplyHeader(w, { xid, zxid, err });
+    if (this.state === 'closed') return;
+    // As sendFrame, without a closure and a header object per reply: every request has one.
+    const w = this.out;
+    const start = w.pos;
+    try {
+      w.writeInt(0);
+      // ReplyHeader: xid, zxid, err.
+      w.writeInt(xid);
+      w.writeLong(zxid);
+      w.writeInt(err);
       if (body && (err === 0 || bodyOnError)) body(w);
-    });
+    } catch (e) {
+      w.pos = start;
+      throw e;
+    }
+    this.endFrame(start);
   }
 
   /** Watcher: a notification frame (xid -1). */

@@ -43,7 +43,8 @@ export function writeReply(requestType: number, r: TxnResult): { err: number; bo
     case OpCode.createContainer:
       return { err: Err.OK, body: (w) => R.encodeCreate2Response(w, { path: r.path!, stat: r.stat! }) };
     case OpCode.setData:
-      return { err: Err.OK, body: (w) => R.encodeSetDataResponse(w, { stat: r.stat! }) };
+      // SetDataResponse is a Stat alone.
+      return { err: Err.OK, body: (w) => R.encodeStat(w, r.stat!) };
     case OpCode.setACL:
       return { err: Err.OK, body: (w) => R.encodeSetACLResponse(w, { stat: r.stat! }) };
     default:

@@ -96,6 +96,8 @@ export function nodeDigest(path: string, node: ZNode): number {
 }
 
 const FOLD_EVERY = 1 << 20;
+/** Nodes whose digest is remembered after a change: enough for the hot nodes of a write load. */
+const RECENT_NODES_MAX = 1024;
 
 /** The running tree digest: a signed 64-bit sum of node digests, as ZooKeeper keeps it. */
 export class TreeDigest {
@@ -103,6 +105,15 @@ export class TreeDigest {
   /** Node digests not yet folded into `sum`: a double holds up to 2^20 of them exactly. */
   private partial = 0;
   private pending = 0;
+  /**
+   * The digest of each node changed last, as afterChange computed it: a node written again (a hot
+   * node's setData, the parent of many creates) takes it out without a second CRC. Every change
+   * goes through beforeChange and afterChange, which replaces or drops the entry, so none is
+   * stale. Deleted nodes stay until the memory is emptied.
+   */
+  private readonly recent = new Map<ZNode, number>();
+  /** The node of the last beforeChange. */
+  private changing: ZNode | undefined;
 
   get value(): bigint {
     this.fold();
@@ -127,21 +138,40 @@ export class TreeDigest {
   }
 
   /**
-   * Before a node's data or stat changes, or it goes: its digest leaves the sum. Computed again
-   * rather than kept per node: a write costs one more CRC of a path and its data, and nodes carry
-   * no digest of their own (a snapshot's load need not compute one per node).
+   * Before a node's data or stat changes, or it goes: its digest leaves the sum. Unless the node
+   * is among those changed last, computed again rather than kept per node: nodes carry no digest
+   * of their own (a snapshot's load need not compute one per node).
    */
   beforeChange(path: string, node: ZNode): void {
-    this.remove(nodeDigest(path, node));
+    this.changing = node;
+    const known = this.recent.get(node);
+    // The entry stays: afterChange overwrites it in place (a delete and a new key per change made
+    // V8 rebuild the Map's table every few changes).
+    this.remove(known === undefined ? nodeDigest(path, node) : known);
   }
 
   /** After a node's data or stat changed (or after it was added). */
   afterChange(path: string, node: ZNode): void {
-    this.add(nodeDigest(path, node));
+    const d = nodeDigest(path, node);
+    this.add(d);
+    // Only nodes changed after their creation are remembered: a new node is seldom changed soon,
+    // and a Map key per create cost more than the CRC it saves. Any other entry for the node is
+    // dropped, so that none is stale.
+    if (d === 0 || this.changing !== node) {
+      if (this.recent.size > 0) this.recent.delete(node);
+      return;
+    }
+    this.changing = undefined;
+    // Emptied when full rather than trimmed by its oldest entry: V8 finds a Map's first key by
+    // walking over the deleted ones, which made a run of creates slower than no memory at all.
+    if (this.recent.size >= RECENT_NODES_MAX && !this.recent.has(node)) this.recent.clear();
+    this.recent.set(node, d);
   }
 
   /** Sets the sum, as a snapshot stores it or a walk computes it. */
   set(value: bigint): void {
+    this.recent.clear();
+    this.changing = undefined;
     this.sum = BigInt.asIntN(64, value);
     this.partial = 0;
     this.pending = 0;
