@@ -208,7 +208,7 @@ export class ServerCnxn implements Watcher {
    */
   private sendFrame(encodeBody: (w: JuteWriter) => void): void {
     if (this.state === 'closed') return;
-    const w = (this.out ??= outPool.pop() ?? new JuteWriter(OUT_BUFFER_BYTES));
+    const w = this.writer();
     const start = w.pos;
     try {
       w.writeInt(0);
@@ -218,12 +218,16 @@ export class ServerCnxn implements Watcher {
       w.pos = start;
       throw e;
     }
-    this.endFrame(start);
+    this.endFrame(w, start);
+  }
+
+  /** The output buffer, taken from the pool when the connection has nothing pending. */
+  private writer(): JuteWriter {
+    return (this.out ??= outPool.pop() ?? new JuteWriter(OUT_BUFFER_BYTES));
   }
 
   /** Fills in the length of the frame that starts at `start` and schedules the flush. */
-  private endFrame(start: number): void {
-    const w = this.out;
+  private endFrame(w: JuteWriter, start: number): void {
     w.buf.writeInt32BE(w.pos - start - 4, start);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -349,7 +353,7 @@ export class ServerCnxn implements Watcher {
   sendReply(xid: number, zxid: bigint, err: number, body?: (w: JuteWriter) => void, bodyOnError = false): void {
     if (this.state === 'closed') return;
     // As sendFrame, without a closure and a header object per reply: every request has one.
-    const w = this.out;
+    const w = this.writer();
     const start = w.pos;
     try {
       w.writeInt(0);
@@ -362,7 +366,7 @@ export class ServerCnxn implements Watcher {
       w.pos = start;
       throw e;
     }
-    this.endFrame(start);
+    this.endFrame(w, start);
   }
 
   /** Watcher: a notification frame (xid -1). */
