@@ -201,6 +201,8 @@ t.test('zkCli with GSSAPI and sessionRequireClientSASLAuth=true', async (t) => {
     ...(await cli(s.connectString, 'alice', ['ls /', 'whoami'])),
     '## no SASL',
     ...(await cli(s.connectString, undefined, ['ls /'])),
+    '## alice, ticket for the wrong service',
+    ...(await cli(s.connectString, 'alice', ['ls /'], 'other/localhost@EXAMPLE.COM')),
   ]);
   const ref = out.get('reference') ?? [];
   t.ok(ref.includes('[zookeeper]'), 'the Kerberos client is served');
