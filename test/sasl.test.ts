@@ -10,6 +10,7 @@ import { DigestMd5Exchange, parseDirectives, responseValue } from '../src/server
 import { parseJaas, JaasError } from '../src/server/sasl/jaas';
 import { SaslError, SaslMalformedError } from '../src/server/sasl/mechanism';
 import { authorizedId, parsePrincipal } from '../src/server/sasl/principal';
+import { encodeKeytab } from '../src/server/sasl/kerberos/keytab';
 import { loadSaslServer, SaslConfigError, type SaslServerFactory } from '../src/server/sasl/saslserver';
 import { startInProcessZkts, ZkClient } from './util/client';
 import { digestResponse, expectedRspauth, sendSasl } from './util/saslclient';
@@ -152,6 +153,8 @@ t.test('principal names and the authorization id', async (t) => {
   t.equal(authorizedId('zk/h@EXAMPLE.COM', 'x', { ...keep, removeHostFromPrincipal: true, removeRealmFromPrincipal: true }), 'zk');
   t.equal(authorizedId('zk/h@OTHER.ORG', 'asked', keep), 'asked', 'no rule applies: the requested id stays');
   t.throws(() => authorizedId('a@b@c', 'x', keep), SaslMalformedError);
+  t.throws(() => authorizedId('a/b/c@EXAMPLE.COM', 'x', keep), SaslMalformedError, 'three components: not a KerberosName');
+  t.equal(authorizedId('bob@OTHER.ORG', 'bob@OTHER.ORG', { ...keep, removeRealmFromPrincipal: true }), 'bob@OTHER.ORG', 'no rule applies: flags do not apply either');
 });
 
 t.test('the sasl ACL scheme', async (t) => {
@@ -189,7 +192,7 @@ t.test('mechanism choice from the JAAS Server section', async (t) => {
   const superFactory = loadSaslServer(props({ 'java.security.auth.login.config': digest, 'zookeeper.SASLAuthenticationProvider.superPassword': 'prop' }))!;
   const x = superFactory.newExchange();
   const ch = x.evaluate(Buffer.alloc(0));
-  x.evaluate(digestResponse(ch, { user: 'super', password: 'prop' }));
+  x.evaluate(digestResponse(ch as Buffer, { user: 'super', password: 'prop' }));
   t.equal(x.authorizationId, 'super');
 
   const refuse = (o: Record<string, string>, key: string, reason: RegExp, what: string) => {
@@ -202,7 +205,21 @@ t.test('mechanism choice from the JAAS Server section', async (t) => {
       t.match((e as SaslConfigError).reason, reason, `${what}: reason`);
     }
   };
-  refuse({ 'java.security.auth.login.config': file('krb.conf', `Server { ${KRB5} required useKeyTab=true keyTab="/k" principal="zookeeper/h@R"; };`) }, 'java.security.auth.login.config', /Krb5LoginModule.*GSSAPI/, 'Kerberos');
+  // Kerberos: the Krb5LoginModule options are checked at start, each error names its option.
+  const krb = (opts: string) => ({ 'java.security.auth.login.config': file('krb.conf', `Server { ${KRB5} required ${opts}; };`) });
+  const JAAS = 'java.security.auth.login.config';
+  refuse(krb('useKeyTab=true principal="zookeeper/h@R"'), JAAS, /Krb5LoginModule.*keyTab="<path>" is missing/, 'Kerberos, no keyTab');
+  refuse(krb('keyTab="/k" principal="zookeeper/h@R"'), JAAS, /useKeyTab must be true/, 'Kerberos, useKeyTab absent');
+  refuse(krb('useKeyTab=false keyTab="/k" principal="zookeeper/h@R"'), JAAS, /useKeyTab must be true/, 'Kerberos, useKeyTab=false');
+  refuse(krb('useKeyTab=true keyTab="/k" principal="*"'), JAAS, /principal="\*"/, 'Kerberos, principal *');
+  refuse(krb('useKeyTab=true keyTab="/k"'), JAAS, /principal=.* is missing/, 'Kerberos, no principal');
+  refuse(krb(`useKeyTab=true keyTab="${path.join(dir, 'none.keytab')}" principal="zookeeper/h@R"`), JAAS, /cannot read keytab .*none\.keytab/, 'Kerberos, unreadable keytab');
+  refuse(krb(`useKeyTab=true keyTab="${file('junk.keytab', 'not a keytab')}" principal="zookeeper/h@R"`), JAAS, /keytab/, 'Kerberos, malformed keytab');
+  const keytab = path.join(dir, 'other.keytab');
+  fs.writeFileSync(keytab, encodeKeytab([{ principal: { components: ['other', 'h'], realm: 'R' }, nameType: 1, timestampSec: 0, kvno: 1, key: { enctype: 18, value: Buffer.alloc(32, 7) } }]));
+  refuse(krb(`useKeyTab=true keyTab="${keytab}" principal="zookeeper/h@R"`), JAAS, /has no key for zookeeper\/h@R/, 'Kerberos, no key for the principal');
+  const gss = loadSaslServer(props(krb(`useKeyTab=true keyTab="${keytab}" principal="other/h@R"`)));
+  t.equal(gss?.mechanism, 'GSSAPI', 'a usable keytab: GSSAPI is offered');
   refuse({ 'java.security.auth.login.config': file('other.conf', 'Server { com.example.Module required; };') }, 'java.security.auth.login.config', /com\.example\.Module/, 'unknown module');
   refuse({ 'java.security.auth.login.config': file('bad.conf', 'Server { oops') }, 'java.security.auth.login.config', /No JAAS configuration section named 'Server' was found in/, 'malformed file');
   refuse({ 'java.security.auth.login.config': path.join(dir, 'missing.conf') }, 'java.security.auth.login.config', /missing\.conf/, 'missing file');

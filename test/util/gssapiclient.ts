@@ -84,7 +84,7 @@ export function runExchange(
       let token: Buffer = Buffer.from(line.slice(2).trim(), 'hex');
       if (alter) token = alter(clientTokens.length, token);
       clientTokens.push(token);
-      let answer: Buffer;
+      let answer: Buffer | null;
       try {
         answer = exchange.evaluate(token);
       } catch (err) {
@@ -95,7 +95,7 @@ export function runExchange(
         // The client may still be finishing; its DONE line settles the outcome.
         return;
       }
-      child.stdin.write(`S ${answer.toString('hex')}\n`);
+      child.stdin.write(`S ${(answer ?? Buffer.alloc(0)).toString('hex')}\n`);
     });
   });
 }

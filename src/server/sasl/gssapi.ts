@@ -10,7 +10,8 @@
  * layer) is offered, which is what ZooKeeper clients ask for.
  */
 import * as fs from 'node:fs';
-import { SaslError, SaslServerExchange } from './mechanism';
+import { SaslError, SaslMalformedError, SaslServerExchange } from './mechanism';
+import { authorizedId } from './principal';
 import { AcceptedContext, acceptSecContext } from './kerberos/acceptor';
 import { KeytabEntry, readKeytab } from './kerberos/keytab';
 import { findEnctype } from './kerberos/crypto';
@@ -70,28 +71,6 @@ function loadKeytab(path: string): KeytabEntry[] {
   return entries;
 }
 
-/**
- * The authorization id ZooKeeper's SaslServerCallbackHandler sets: the principal's short name
- * under the DEFAULT auth_to_local rule (the first component, when the realm is the default realm),
- * then "/host" and "@REALM" unless removed. When no rule applies (another realm) ZooKeeper keeps
- * the authorization id the client asked for, or the principal if it asked for none.
- */
-export function zookeeperAuthorizationId(
-  client: PrincipalName,
-  requested: string,
-  opts: { removeHostFromPrincipal?: boolean; removeRealmFromPrincipal?: boolean; defaultRealm: string },
-): string {
-  const full = principalToString(client);
-  if (client.components.length > 2 || /[/@]/.test(client.realm)) {
-    throw new SaslError(`GSSAPI: principal ${full} has more than two components`);
-  }
-  if (client.realm !== opts.defaultRealm) return requested.length > 0 ? requested : full;
-  let id = client.components[0];
-  if (!opts.removeHostFromPrincipal && client.components.length === 2) id += `/${client.components[1]}`;
-  if (!opts.removeRealmFromPrincipal) id += `@${client.realm}`;
-  return id;
-}
-
 class GssapiServerExchange implements SaslServerExchange {
   readonly mechanism = 'GSSAPI' as const;
   private state: State = 'accept';
@@ -114,7 +93,7 @@ class GssapiServerExchange implements SaslServerExchange {
     return this.authzid;
   }
 
-  evaluate(response: Buffer): Buffer {
+  evaluate(response: Buffer): Buffer | null {
     const max = this.opts.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
     if (this.state === 'complete') throw new SaslError('GSSAPI: exchange already complete');
     if (this.state === 'failed') throw new SaslError('GSSAPI: exchange already failed');
@@ -123,12 +102,12 @@ class GssapiServerExchange implements SaslServerExchange {
       return this.step(response);
     } catch (err) {
       this.state = 'failed';
-      if (err instanceof SaslError) throw err;
+      if (err instanceof SaslError || err instanceof SaslMalformedError) throw err;
       throw new SaslError(`GSSAPI: ${(err as Error).message}`);
     }
   }
 
-  private step(response: Buffer): Buffer {
+  private step(response: Buffer): Buffer | null {
     switch (this.state) {
       case 'accept': {
         if (response.length === 0) throw new SaslError('GSSAPI: empty initial token');
@@ -155,7 +134,9 @@ class GssapiServerExchange implements SaslServerExchange {
       case 'awaitReply':
         this.readReply(response);
         this.state = 'complete';
-        return Buffer.alloc(0);
+        // Java's GSSAPI server answers the last token with null, and ZooKeeper 3.8.0 puts that
+        // on the wire as a null token (length -1), not an empty one.
+        return null;
       default:
         throw new SaslError(`GSSAPI: unexpected state ${this.state}`);
     }
@@ -183,9 +164,12 @@ class GssapiServerExchange implements SaslServerExchange {
     } catch {
       throw new SaslError('GSSAPI: authorization id is not UTF-8');
     }
-    this.authzid = zookeeperAuthorizationId(ctx.client, requested, {
-      removeHostFromPrincipal: this.opts.removeHostFromPrincipal,
-      removeRealmFromPrincipal: this.opts.removeRealmFromPrincipal,
+    // Java's GSSAPI server takes the client principal when no authorization id is asked for;
+    // ZooKeeper's callback handler then maps it (src/server/sasl/principal.ts).
+    const principal = principalToString(ctx.client);
+    this.authzid = authorizedId(principal, requested.length > 0 ? requested : principal, {
+      removeHostFromPrincipal: this.opts.removeHostFromPrincipal ?? false,
+      removeRealmFromPrincipal: this.opts.removeRealmFromPrincipal ?? false,
       defaultRealm: this.opts.defaultRealm ?? this.service.realm,
     });
   }
@@ -221,19 +205,19 @@ export function gssapiServerOptionsFromJaas(
 ): GssapiServerOptions {
   const keytabPath = loginModuleOptions.get('keyTab');
   const principal = loginModuleOptions.get('principal');
-  if (loginModuleOptions.get('useKeyTab') !== 'true' || !keytabPath) {
-    throw new SaslError('GSSAPI: the JAAS Server section needs useKeyTab=true and keyTab="<path>"');
-  }
-  if (!principal || principal === '*') {
-    throw new SaslError('GSSAPI: the JAAS Server section needs principal="service/host@REALM"');
-  }
+  // Krb5LoginModule would prompt or read a ticket cache; a server needs its key from a keytab.
+  if (loginModuleOptions.get('useKeyTab') !== 'true') throw new SaslError('GSSAPI: useKeyTab must be true (the service key comes from keyTab)');
+  if (!keytabPath) throw new SaslError('GSSAPI: keyTab="<path>" is missing');
+  if (!principal) throw new SaslError('GSSAPI: principal="service/host@REALM" is missing');
+  if (principal === '*') throw new SaslError('GSSAPI: principal="*" (accept as any principal of the keytab) is not supported; name the service principal');
   const krb5Conf = jvmKrb5Conf(systemProps);
   return {
     keytabPath,
     principal,
     removeHostFromPrincipal: systemProps.get('zookeeper.kerberos.removeHostFromPrincipal') === 'true',
     removeRealmFromPrincipal: systemProps.get('zookeeper.kerberos.removeRealmFromPrincipal') === 'true',
-    defaultRealm: jvmDefaultRealm(systemProps),
+    // No default realm (Java's KerberosName then uses ""): the DEFAULT rule shortens no name.
+    defaultRealm: jvmDefaultRealm(systemProps) ?? '',
     clockSkewMs: clockSkewMsFromKrb5Conf(krb5Conf),
   };
 }

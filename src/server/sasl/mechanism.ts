@@ -6,10 +6,11 @@
 export interface SaslServerExchange {
   readonly mechanism: 'DIGEST-MD5' | 'GSSAPI';
   /**
-   * Takes the client's next token and returns the server's answer (possibly empty).
+   * Takes the client's next token and returns the server's answer: possibly empty, or null for
+   * no token at all (Java's GSSAPI server completes with null, which goes on the wire as such).
    * Throws `SaslError` when the client cannot be authenticated; the exchange is then over.
    */
-  evaluate(response: Buffer): Buffer;
+  evaluate(response: Buffer): Buffer | null;
   /** True once the client is authenticated. */
   readonly complete: boolean;
   /** The authorization id once complete: the user (DIGEST-MD5) or the principal (GSSAPI). */

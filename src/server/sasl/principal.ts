@@ -2,7 +2,8 @@
  * Principal names as ZooKeeper's KerberosName reads them (`service[/host]@REALM`, or a simple
  * name without `@`), and the authorization id its SASL callback handler gives an authenticated
  * client: the short name, then `/host` unless `zookeeper.kerberos.removeHostFromPrincipal=true`,
- * then `@REALM` unless `zookeeper.kerberos.removeRealmFromPrincipal=true`. Both mechanisms use it.
+ * then `@REALM` unless `zookeeper.kerberos.removeRealmFromPrincipal=true`. Both mechanisms use it;
+ * the default realm comes from kerberos/krb5conf.ts (`jvmDefaultRealm`).
  */
 import { SaslMalformedError } from './mechanism';
 

@@ -10,6 +10,8 @@ import { DigestMd5Exchange } from './digestmd5';
 import { JaasError, MAX_JAAS_FILE_BYTES, parseJaas, type JaasEntry } from './jaas';
 import type { SaslServerExchange } from './mechanism';
 import { authorizedId, type PrincipalRules } from './principal';
+import { checkGssapiServerOptions, createGssapiServer, gssapiServerOptionsFromJaas, type GssapiServerOptions } from './gssapi';
+import { jvmDefaultRealm } from './kerberos/krb5conf';
 
 export const JAAS_CONF_KEY = 'java.security.auth.login.config';
 export const LOGIN_CONTEXT_NAME_KEY = 'zookeeper.sasl.serverconfig';
@@ -45,15 +47,21 @@ export interface SaslContext {
 }
 
 /**
- * The one place the GSSAPI (Kerberos) mechanism plugs in: given a `Server` section that logs in
- * with Krb5LoginModule, return the factory of GSSAPI exchanges (src/server/sasl/gssapi.ts).
- * Until it exists such a configuration is refused at start.
+ * GSSAPI (Kerberos) for a `Server` section that logs in with Krb5LoginModule: the options of that
+ * entry give the keytab and service principal, checked once here as Krb5LoginModule checks them at
+ * ZooKeeper's start; each connection then gets its own exchange.
  */
 function gssapiServerFactory(ctx: SaslContext): SaslServerFactory {
-  throw new SaslConfigError(
-    JAAS_CONF_KEY,
-    `JAAS section '${ctx.section}' logs in with ${KRB5_LOGIN_MODULE}, which means SASL GSSAPI (Kerberos); zkts does not offer GSSAPI yet (use ${DIGEST_LOGIN_MODULE})`,
-  );
+  const entry = ctx.entries.find((e) => e.loginModule === KRB5_LOGIN_MODULE) as JaasEntry;
+  let opts: GssapiServerOptions;
+  try {
+    opts = { ...gssapiServerOptionsFromJaas(entry.options, ctx.props), ...ctx.rules };
+    checkGssapiServerOptions(opts);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new SaslConfigError(JAAS_CONF_KEY, `JAAS section '${ctx.section}' (${KRB5_LOGIN_MODULE}): ${why}`);
+  }
+  return { mechanism: 'GSSAPI', newExchange: () => createGssapiServer(opts) };
 }
 
 function digestServerFactory(ctx: SaslContext): SaslServerFactory {
@@ -75,8 +83,8 @@ function digestServerFactory(ctx: SaslContext): SaslServerFactory {
 /**
  * The SASL server factory the system properties ask for, undefined when SASL is off (no JAAS
  * file, or one without the server section). Throws SaslConfigError for what ZooKeeper refuses to
- * start with (an unreadable or malformed JAAS file, a login module it cannot use) and for GSSAPI
- * until it is plugged in.
+ * start with (an unreadable or malformed JAAS file, a login module it cannot use, a Kerberos
+ * login without a usable keytab key).
  */
 export function loadSaslServer(props: ReadonlyMap<string, string>, readFile: (path: string) => string = readJaasFile): SaslServerFactory | undefined {
   const section = props.get(LOGIN_CONTEXT_NAME_KEY) ?? DEFAULT_LOGIN_CONTEXT_NAME;
@@ -102,7 +110,8 @@ export function loadSaslServer(props: ReadonlyMap<string, string>, readFile: (pa
     rules: {
       removeHostFromPrincipal: props.get('zookeeper.kerberos.removeHostFromPrincipal') === 'true',
       removeRealmFromPrincipal: props.get('zookeeper.kerberos.removeRealmFromPrincipal') === 'true',
-      defaultRealm: props.get('java.security.krb5.realm') ?? '',
+      // As Java's KerberosName: java.security.krb5.realm, else default_realm of the krb5.conf.
+      defaultRealm: jvmDefaultRealm(props) ?? '',
     },
   };
   if (entries.length === 0) throw new SaslConfigError(JAAS_CONF_KEY, `No LoginModules configured for ${section}`);

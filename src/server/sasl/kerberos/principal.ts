@@ -1,4 +1,8 @@
-/** Kerberos principal names: components and realm, in the "a/b@REALM" text form. */
+/**
+ * The Kerberos protocol's PrincipalName (RFC 4120 5.2.2: any number of components, and a realm)
+ * as keytabs and tickets carry it, in the "a/b@REALM" text form. ZooKeeper's view of a name
+ * (KerberosName, at most service/host) and the authorization id it gives are in ../principal.ts.
+ */
 import { SaslError } from '../mechanism';
 
 export interface PrincipalName {
