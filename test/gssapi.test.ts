@@ -345,6 +345,5 @@ t.test('fuzz: mutated and truncated AP-REQs fail only with SaslError', async (t)
   // Kerberos does not protect ap-options or the sname's name-type, so flips there are accepted
   // (as by MIT and Java); anything touching a ciphertext or the structure is refused.
   t.ok(accepted < ROUNDS / 20, `${accepted} of ${ROUNDS} mutations accepted`);
-  t.comment([...reasons].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}`).join('\n'));
   t.ok(reasons.size > 5, `${reasons.size} distinct refusal reasons`, { reasons: [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 12) });
 });
