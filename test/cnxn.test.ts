@@ -52,6 +52,7 @@ function setup(softBytes: number, hardBytes: number) {
   const frames: Buffer[] = [];
   const handler: CnxnHandler = {
     maxFrameBytes: 1 << 20,
+    sessionlessCnxnTimeoutMs: 10_000,
     outputLimits: { softBytes, hardBytes },
     stats: { packetsReceived: 0, packetsSent: 0, bytesReceived: 0 },
     onConnect: (c) => {
@@ -63,6 +64,7 @@ function setup(softBytes: number, hardBytes: number) {
     onFourLetterWord: () => undefined,
     isFourLetterWord: () => false,
     onClose: () => events.push('close'),
+    onSessionlessExpired: () => events.push('expired'),
     onOutputPaused: () => events.push('paused'),
     onOutputOverflow: () => events.push('overflow'),
     canRead: () => true,
