@@ -180,7 +180,7 @@ t.test(`${IDLE_SOCKETS} idle sockets under a ${NOFILE_LIMIT}-descriptor limit: n
 });
 
 t.test('a log roll while idle sockets hold every descriptor the clients may have', async (t) => {
-  const outcome: Record<string, unknown> = {};
+  const outcome: Record<string, Record<string, unknown>> = {};
   for (const kind of KINDS) {
     // snapCount=2: a new txn log (and a snapshot) every few txns.
     const server = await start(kind, { nofileLimit: NOFILE_LIMIT, extraConfig: { maxClientCnxns: '0', snapCount: '2' } });
@@ -201,6 +201,9 @@ t.test('a log roll while idle sockets hold every descriptor the clients may have
       }
       const logsAfter = logFiles(server).length;
       outcome[kind] = { held, heldAtEnd: attackStillOn(), errs, logsBefore, logsAfter, clientClosed: client.closed, serverAlive: isAlive(server.pid) };
+      // What the server said about its own files, if anything failed.
+      const fatal = /^.*(?:unrecoverable|exiting|Too many open files).*$/m.exec(server.log().replace(/^.*Error accepting new connection.*$/gm, ''));
+      if (fatal) outcome[kind].fatal = fatal[0].slice(0, 300);
       if (kind === 'zkts') {
         t.ok(attackStillOn() > 0, 'zkts: the idle sockets still hold their descriptors while the writes run');
         t.same(errs, errs.map(() => 0), 'zkts: every write succeeds');
