@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 
 /** How often the descriptors that are not client sockets (files, pipes, listeners) are counted again. */
 const RECOUNT_INTERVAL_MS = 1000;
+/** Far from the limit (less than half of it in use), a count this old still does. */
+const STALE_COUNT_OK_MS = 10_000;
 /** At most one log line per reason in this interval; the others are counted into the next one. */
 const LOG_INTERVAL_MS = 1000;
 
@@ -76,6 +78,9 @@ export class AcceptLimits {
   descriptorBudget = Infinity;
   private timer: NodeJS.Timeout | undefined;
   private counting = false;
+  /** Descriptors that were not client sockets at the last count, and when it was made. */
+  private others = 0;
+  private countedAtMs = -Infinity;
   private readonly maxCnxnsLog: RateLimitedLog;
   private readonly reserveLog: RateLimitedLog;
   private readonly errorLog: RateLimitedLog;
@@ -138,15 +143,23 @@ export class AcceptLimits {
     if (this.counting || this.fileLimit === undefined) return;
     this.counting = true;
     try {
+      const clients0 = await this.clientSockets();
+      // Reading /proc/self/fd costs with every open socket: far from the limit it is done seldom.
+      if (clients0 + this.others < this.fileLimit / 2 && Date.now() - this.countedAtMs < STALE_COUNT_OK_MS) return;
       const open = await openDescriptorCount();
       if (open === undefined) return;
-      const clients = await new Promise<number>((resolve) => this.listener.getConnections((err, n) => resolve(err ? 0 : n)));
-      const others = Math.max(0, open - clients);
-      this.descriptorBudget = Math.max(0, this.fileLimit - this.descriptorReserve - others);
+      const clients = await this.clientSockets();
+      this.others = Math.max(0, open - clients);
+      this.countedAtMs = Date.now();
+      this.descriptorBudget = Math.max(0, this.fileLimit - this.descriptorReserve - this.others);
       this.apply();
     } finally {
       this.counting = false;
     }
+  }
+
+  private clientSockets(): Promise<number> {
+    return new Promise<number>((resolve) => this.listener.getConnections((err, n) => resolve(err ? 0 : n)));
   }
 
   /** Client sockets allowed now. */
