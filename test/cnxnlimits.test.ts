@@ -259,6 +259,38 @@ t.test('300 sockets trickle a ConnectRequest declared 1 MB long, a byte a second
   t.ok(outcome.zkts.rssGrowthBytes < outcome.zookeeper.rssGrowthBytes, 'zkts grows less than ZooKeeper');
 });
 
+t.test('after the handshake, a request trickled a byte a second: the session timeout governs', async (t) => {
+  const SESSION_TIMEOUT_MS = 4_000;
+  const closedAfterMs: Record<string, number | undefined> = {};
+  const expired: Record<string, number> = {};
+  for (const kind of KINDS) {
+    const server = await start(kind, {});
+    let client: ZkClient | undefined;
+    let trickle: NodeJS.Timeout | undefined;
+    try {
+      client = await ZkClient.connect(server.host, server.port, { timeoutMs: SESSION_TIMEOUT_MS, keepAlive: false });
+      t.equal(client.connectResponse.timeOut, SESSION_TIMEOUT_MS, `${kind}: the session timeout asked for`);
+      const startedMs = Date.now();
+      const length = Buffer.alloc(4);
+      length.writeInt32BE(1_000_000);
+      client.raw.write(Buffer.concat([length, Buffer.alloc(1)]));
+      trickle = setInterval(() => client!.raw.write(Buffer.alloc(1)), 1_000);
+      const closed = await client.raw.waitClosed(SESSION_TIMEOUT_MS * 4);
+      closedAfterMs[kind] = closed ? Date.now() - startedMs : undefined;
+      expired[kind] = Number(mntr(await fourLetterWord(server.host, server.port, 'mntr')).get('zk_stale_sessions_expired'));
+    } finally {
+      if (trickle) clearInterval(trickle);
+      client?.destroy();
+      await server.stop();
+    }
+  }
+  t.comment(JSON.stringify({ closedAfterMs, expired }));
+  for (const kind of KINDS) {
+    t.ok(closedAfterMs[kind] !== undefined && closedAfterMs[kind]! >= SESSION_TIMEOUT_MS - 500, `${kind}: closed once the session timed out, bytes or not`);
+    t.equal(expired[kind], 1, `${kind}: the session expired`);
+  }
+});
+
 t.test('a four-letter word in two TCP segments ("ru", then "ok")', async (t) => {
   const replies: Record<string, string> = {};
   for (const kind of KINDS) {
