@@ -41,10 +41,10 @@ interface Attacker {
  * or refused before the next, so the kernel's accept queue (50 for ZooKeeper) does not overflow and
  * the server itself meets the sockets; it stops when a batch cannot get through.
  */
-async function openSockets(server: RunningServer, n: number, onConnect?: (s: net.Socket) => void): Promise<Attacker[]> {
+async function openSockets(server: RunningServer, n: number, onConnect?: (s: net.Socket) => void, batchSize = BATCH): Promise<Attacker[]> {
   const out: Attacker[] = [];
-  for (let i = 0; i < n; i += BATCH) {
-    const batch = openBatch(server, Math.min(BATCH, n - i), onConnect);
+  for (let i = 0; i < n; i += batchSize) {
+    const batch = openBatch(server, Math.min(batchSize, n - i), onConnect);
     out.push(...batch);
     // A batch that does not get through: the server accepts no more and its accept queue is full.
     const through = await waitFor(() => batch.every((a) => a.connected || a.closed), 'a batch of sockets connected', 2_000).then(
@@ -257,6 +257,39 @@ t.test('300 sockets trickle a ConnectRequest declared 1 MB long, a byte a second
   t.equal(outcome.zkts.openAfterDeadline, 0, 'zkts: the sessionless timeout closes trickling connections too');
   t.ok(outcome.zkts.rssGrowthBytes < 64 * 1024 * 1024, `zkts: no memory for the declared frames (+${outcome.zkts.rssGrowthBytes} bytes)`);
   t.ok(outcome.zkts.rssGrowthBytes < outcome.zookeeper.rssGrowthBytes, 'zkts grows less than ZooKeeper');
+});
+
+t.test('maxCnxns: connections past it are closed at accept, counted and logged', async (t) => {
+  const MAX = 5;
+  const outcome: Record<string, { open: number; closed: number; rejected: number; logged: boolean }> = {};
+  for (const kind of KINDS) {
+    const server = await start(kind, { extraConfig: { maxCnxns: String(MAX), maxClientCnxns: '0' } });
+    let sockets: Attacker[] = [];
+    try {
+      // One at a time: ZooKeeper counts a connection only once its selector thread has taken it, so
+      // a burst gets past its maxCnxns; zkts counts at accept.
+      sockets = await openSockets(server, MAX + 3, undefined, 1);
+      await waitFor(() => sockets.filter((a) => a.closed).length >= 3, `${kind}: the sockets past maxCnxns closed`, 5_000).catch(() => undefined);
+      const open = sockets.filter((a) => !a.closed).length;
+      const closed = sockets.length - open;
+      destroyAll(sockets);
+      // mntr needs a connection of its own: once the server has seen the others go.
+      let text = '';
+      const deadline = Date.now() + 5_000;
+      while (text === '' && Date.now() < deadline) text = await fourLetterWord(server.host, server.port, 'mntr', 1_000).catch(() => '');
+      const logged = (kind === 'zkts' ? /too many connections \(maxCnxns\)/ : /Too many connections max allowed is 5/).test(server.log());
+      outcome[kind] = { open, closed, rejected: Number(mntr(text).get('zk_connection_rejected')), logged };
+    } finally {
+      destroyAll(sockets);
+      await server.stop();
+    }
+  }
+  t.comment(JSON.stringify(outcome));
+  for (const kind of KINDS) {
+    t.same([outcome[kind].open, outcome[kind].closed], [MAX, 3], `${kind}: ${MAX} let in, 3 closed`);
+    t.ok(outcome[kind].rejected >= 3, `${kind}: counted in connection_rejected`);
+    t.ok(outcome[kind].logged, `${kind}: logged`);
+  }
 });
 
 t.test('after the handshake, a request trickled a byte a second: the session timeout governs', async (t) => {
