@@ -230,8 +230,7 @@ export class ServerCnxn implements Watcher {
     if (this.state === 'handshake') {
       this.clearHandshakeTimer();
       this.handler.onConnect(this, frame);
-    }
-    else this.handler.onRequest(this, frame);
+    } else this.handler.onRequest(this, frame);
   }
 
   hexSessionId(): string {
