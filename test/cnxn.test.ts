@@ -47,22 +47,25 @@ class FakeSocket extends EventEmitter {
   }
 }
 
-function setup(softBytes: number, hardBytes: number) {
+function setup(softBytes: number, hardBytes: number, opts: { sessionlessMs?: number; words?: string[] } = {}) {
   const events: string[] = [];
   const frames: Buffer[] = [];
   const handler: CnxnHandler = {
     maxFrameBytes: 1 << 20,
+    sessionlessCnxnTimeoutMs: opts.sessionlessMs ?? 10_000,
     outputLimits: { softBytes, hardBytes },
     stats: { packetsReceived: 0, packetsSent: 0, bytesReceived: 0 },
-    onConnect: (c) => {
+    onConnect: (c, f) => {
+      events.push(`connect:${f.toString('hex')}`);
       c.state = 'open';
     },
     onRequest: (_c, f) => {
       frames.push(Buffer.from(f));
     },
-    onFourLetterWord: () => undefined,
-    isFourLetterWord: () => false,
+    onFourLetterWord: (_c, word) => events.push(`word:${word}`),
+    isFourLetterWord: (word) => (opts.words ?? []).includes(word),
     onClose: () => events.push('close'),
+    onSessionlessExpired: () => events.push('expired'),
     onOutputPaused: () => events.push('paused'),
     onOutputOverflow: () => events.push('overflow'),
     canRead: () => true,
@@ -188,3 +191,35 @@ t.test('an idle connection holds no output buffer', async (t) => {
   t.equal(held(), undefined, 'given back once flushed');
   t.equal(socket.writes, 1);
 });
+
+t.test('a four-letter word is told from a frame length over however many segments it comes in', async (t) => {
+  const word = setup(10_000, 100_000, { words: ['ruok'] });
+  for (const b of ['r', 'u', 'o', 'k']) word.socket.emit('data', Buffer.from(b, 'latin1'));
+  t.same(word.events, ['word:ruok'], 'one byte a segment');
+  const split = setup(10_000, 100_000, { words: ['ruok'] });
+  split.socket.emit('data', Buffer.from([0, 0]));
+  split.socket.emit('data', Buffer.from([0, 2, 0xab]));
+  split.socket.emit('data', Buffer.from([0xcd]));
+  t.same(split.events, ['connect:abcd'], 'a length prefix in two segments is a frame');
+});
+
+t.test('a connection without a complete ConnectRequest is closed at the sessionless deadline', async (t) => {
+  const slow = setup(10_000, 100_000, { sessionlessMs: 50 });
+  slow.socket.emit('data', Buffer.from([0, 0, 0, 40, 1]));
+  await waitUntil(() => slow.events.includes('expired'), 2_000);
+  t.same(slow.events, ['expired', 'close'], 'expired, then closed');
+  t.ok(slow.socket.destroyed, 'its socket destroyed');
+  t.equal(slow.c.state, 'closed');
+
+  const quick = setup(10_000, 100_000, { sessionlessMs: 50 });
+  quick.socket.emit('data', Buffer.from([0, 0, 0, 1, 7]));
+  // Three deadlines later it is still open: the ConnectRequest stopped the clock.
+  await new Promise((r) => setTimeout(r, 150));
+  t.same(quick.events, ['connect:07']);
+  t.notOk(quick.socket.destroyed);
+});
+
+async function waitUntil(cond: () => boolean, boundMs: number): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}

@@ -397,7 +397,7 @@ export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string,
   return out;
 }
 
-/** zkts's own mntr keys (after ZooKeeper's): connections and their unsent replies. */
+/** zkts's own mntr keys (after ZooKeeper's): connections, their unsent replies, and refusals at accept. */
 export function zktsValues(s: ZooKeeperServer): Record<string, number> {
   let paused = 0;
   let pendingBytes = 0;
@@ -410,6 +410,9 @@ export function zktsValues(s: ZooKeeperServer): Record<string, number> {
     zkts_output_pending_bytes: pendingBytes,
     zkts_output_pause_count: s.metrics.outputPauses,
     zkts_output_overflow_closed_count: s.metrics.outputOverflowCloses,
+    zkts_client_sockets_allowed: s.clientSocketsAllowed,
+    zkts_descriptor_reserve_refused_count: s.metrics.descriptorReserveRefused,
+    zkts_accept_error_count: s.metrics.acceptErrors,
   };
 }
 

@@ -221,6 +221,9 @@ export class PrometheusMetrics {
       ['zkts_output_pending_bytes', 'gauge', 'Bytes of replies encoded and not yet taken by the kernel, over all connections.'],
       ['zkts_output_pause_count', 'counter', 'Times a connection stopped being read for its pending replies.'],
       ['zkts_output_overflow_closed_count', 'counter', 'Connections closed for passing the hard bound on pending replies.'],
+      ['zkts_client_sockets_allowed', 'gauge', 'Client connections allowed now by maxCnxns and the open file descriptors left beyond the reserve (-1: no limit).'],
+      ['zkts_descriptor_reserve_refused_count', 'counter', 'Connections closed at accept to keep the descriptor reserve free.'],
+      ['zkts_accept_error_count', 'counter', 'Accepts of client connections that failed in the kernel (EMFILE and the like).'],
     ];
     for (const [name, type, help] of families) if (out.family(name, type, help)) out.sample(name, v[name] ?? 0);
   }

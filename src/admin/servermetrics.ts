@@ -20,8 +20,14 @@ const WATCH_FRAME_FIXED_BYTES = 4 + 16 + 4 + 4 + 4;
 export class ServerMetrics {
   /** Handshakes received (connection_request_count). */
   connectionRequests = 0;
-  /** Connections refused at accept: maxClientCnxns (connection_rejected). */
+  /** Connections refused at accept: maxClientCnxns, maxCnxns, the descriptor reserve, accept errors (connection_rejected). */
   connectionRejected = 0;
+  /** Of those, refused to keep the descriptor reserve free (zkts). */
+  descriptorReserveRefused = 0;
+  /** Of those, accepts that failed in the kernel, EMFILE and the like (zkts). */
+  acceptErrors = 0;
+  /** Connections closed for not sending a ConnectRequest in time (sessionless_connections_expired). */
+  sessionlessExpired = 0;
   /** Connections the client side ended (connection_drop_count). */
   connectionDrops = 0;
   /** Attempts to reopen an existing session (connection_revalidate_count). */
@@ -94,6 +100,7 @@ export class ServerMetrics {
       connection_request_count: this.connectionRequests,
       connection_rejected: this.connectionRejected,
       connection_drop_count: this.connectionDrops,
+      sessionless_connections_expired: this.sessionlessExpired,
       connection_revalidate_count: this.connectionRevalidates,
       stale_sessions_expired: this.staleSessionsExpired,
       stale_requests: this.staleRequests,

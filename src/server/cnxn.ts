@@ -27,6 +27,8 @@ export interface Request {
 
 export interface CnxnHandler {
   maxFrameBytes: number;
+  /** From accept to a complete ConnectRequest, at most (zookeeper.nio.sessionlessCnxnTimeout). */
+  sessionlessCnxnTimeoutMs: number;
   /** Bounds on a connection's pending output: past `softBytes` it is not read, past `hardBytes` it is closed. */
   outputLimits: OutputLimits;
   /** Server-wide packet counters (srvr's Received and Sent). */
@@ -37,6 +39,8 @@ export interface CnxnHandler {
   onFourLetterWord(c: ServerCnxn, word: string, rest?: Buffer): void;
   isFourLetterWord(word: string): boolean;
   onClose(c: ServerCnxn): void;
+  /** The connection is being closed for not sending its ConnectRequest in time. */
+  onSessionlessExpired(c: ServerCnxn): void;
   /** The connection stopped being read for its pending output. */
   onOutputPaused(c: ServerCnxn): void;
   /** The connection was closed for passing the hard bound on its pending output. */
@@ -120,7 +124,13 @@ export class ServerCnxn implements Watcher {
    */
   private out: JuteWriter | undefined;
   private flushScheduled = false;
-  private sniffed = false;
+  /**
+   * The first bytes of the connection until there are four, to tell a four-letter word from a
+   * frame length; undefined once told. A word may come in more than one segment.
+   */
+  private sniff: Buffer | undefined = Buffer.alloc(0);
+  /** Closes a connection that has not sent its ConnectRequest in time, however slowly it sends. */
+  private handshakeTimer: NodeJS.Timeout | undefined;
   /** The reasons (Hold bits) this connection is not read. */
   private holds = 0;
   private resumeScheduled = false;
@@ -147,6 +157,27 @@ export class ServerCnxn implements Watcher {
     socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => this.log.debug({ err: err.message, cnxn: this.id }, 'socket error'));
     socket.on('close', () => this.closed());
+    // From accept, not from the last byte: a client that trickles its ConnectRequest is held to it too.
+    this.handshakeTimer = setTimeout(() => this.handshakeExpired(), handler.sessionlessCnxnTimeoutMs);
+    this.handshakeTimer.unref();
+  }
+
+  private handshakeExpired(): void {
+    this.handshakeTimer = undefined;
+    if (this.state !== 'handshake') return;
+    this.handler.onSessionlessExpired(this);
+    // Closed by the server, not dropped by its client: onClose before the socket is destroyed.
+    this.state = 'closed';
+    this.sniff = undefined;
+    this.decoder.clear();
+    this.handler.onClose(this);
+    this.socket.destroy();
+  }
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer === undefined) return;
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
   }
 
   get sessionId(): bigint {
@@ -157,16 +188,20 @@ export class ServerCnxn implements Watcher {
     if (this.state === 'closed') return;
     this.handler.stats.bytesReceived += chunk.length;
     try {
-      if (!this.sniffed && this.state === 'handshake') {
-        this.sniffed = true;
+      if (this.sniff !== undefined) {
         // Four-letter words share the port: a connection that opens with one is answered and closed.
-        if (chunk.length >= 4) {
-          const word = chunk.toString('latin1', 0, 4);
-          if (this.handler.isFourLetterWord(word)) {
-            this.handler.onFourLetterWord(this, word, chunk.subarray(4));
-            return;
-          }
+        const head = this.sniff.length === 0 ? chunk : Buffer.concat([this.sniff, chunk]);
+        if (head.length < 4) {
+          this.sniff = head;
+          return;
         }
+        this.sniff = undefined;
+        const word = head.toString('latin1', 0, 4);
+        if (this.handler.isFourLetterWord(word)) {
+          this.handler.onFourLetterWord(this, word, head.subarray(4));
+          return;
+        }
+        chunk = head;
       }
       this.decoder.push(chunk);
     } catch (e) {
@@ -192,8 +227,10 @@ export class ServerCnxn implements Watcher {
     }
     this.packetsReceived++;
     this.handler.stats.packetsReceived++;
-    if (this.state === 'handshake') this.handler.onConnect(this, frame);
-    else this.handler.onRequest(this, frame);
+    if (this.state === 'handshake') {
+      this.clearHandshakeTimer();
+      this.handler.onConnect(this, frame);
+    } else this.handler.onRequest(this, frame);
   }
 
   hexSessionId(): string {
@@ -309,6 +346,7 @@ export class ServerCnxn implements Watcher {
   private abort(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.clearHandshakeTimer();
     this.out = undefined;
     this.decoder.clear();
     this.socket.destroy();
@@ -391,6 +429,8 @@ export class ServerCnxn implements Watcher {
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.clearHandshakeTimer();
+    this.sniff = undefined;
     // What was answered before the close still goes out, ahead of the FIN.
     this.flush();
     this.socket.end();
@@ -403,6 +443,8 @@ export class ServerCnxn implements Watcher {
   private closed(): void {
     if (this.state !== 'closed') {
       this.state = 'closed';
+      this.clearHandshakeTimer();
+      this.sniff = undefined;
       this.out = undefined;
       this.decoder.clear();
       this.handler.onClose(this);

@@ -60,6 +60,10 @@ export interface ServerConfig {
   observerMasterPort?: number;
   maxClientCnxns: number; // per client IP, 0 = unlimited
   maxCnxns: number; // per listener, 0 = unlimited
+  /** A connection that has not sent its ConnectRequest by then is closed (zookeeper.nio.sessionlessCnxnTimeout). */
+  sessionlessCnxnTimeoutMs: number;
+  /** File descriptors kept free of client connections for the server's own files (zkts.cnxn.descriptorReserve). */
+  descriptorReserve: number;
   minSessionTimeoutMs: number;
   maxSessionTimeoutMs: number;
   localSessionsEnabled: boolean;
@@ -479,6 +483,8 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.zkts.console.editable',
   'zookeeper.zkts.cnxn.outputSoftLimitBytes',
   'zookeeper.zkts.cnxn.outputHardLimitBytes',
+  'zookeeper.zkts.cnxn.descriptorReserve',
+  'zookeeper.nio.sessionlessCnxnTimeout',
   'zookeeper.DigestAuthenticationProvider.superDigest',
   'zookeeper.DigestAuthenticationProvider.enabled',
   'zookeeper.extendedTypesEnabled',
@@ -1012,6 +1018,9 @@ export function loadConfig(
     clientPortListenBacklog: ints.get('clientPortListenBacklog') ?? -1,
     maxClientCnxns: ints.get('maxClientCnxns') ?? 60,
     maxCnxns,
+    sessionlessCnxnTimeoutMs: positiveOr(sys, 'zookeeper.nio.sessionlessCnxnTimeout', sys.int('zookeeper.nio.sessionlessCnxnTimeout', 10000), 10000),
+    // zoo.cfg's key arrives as "zookeeper.zkts.cnxn.*"; a -D property may name it either way.
+    descriptorReserve: Math.max(0, sys.int('zookeeper.zkts.cnxn.descriptorReserve', sys.int('zkts.cnxn.descriptorReserve', 64))),
     minSessionTimeoutMs,
     maxSessionTimeoutMs,
     localSessionsEnabled: bools.get('localSessionsEnabled') ?? false,
@@ -1118,6 +1127,13 @@ export const MIN_DEFAULT_OUTPUT_HARD_LIMIT_BYTES = 8 * 1024 * 1024;
  * a -D property may name it either way. Unlike ZooKeeper's own properties, a bad value stops the
  * start: these keys are zkts's, with no Java parsing to mimic.
  */
+/** A timeout that must be positive: anything else falls back to the default, with a warning. */
+function positiveOr(sys: SysView, key: string, value: number, fallback: number): number {
+  if (value > 0) return value;
+  sys.warnings.push(`${key}: ${value} is not positive, using ${fallback}`);
+  return fallback;
+}
+
 function outputLimitsOf(sys: SysView, juteMaxBufferBytes: number): { outputSoftLimitBytes: number; outputHardLimitBytes: number } {
   const read = (key: string): { key: string; value: number } | undefined => {
     for (const name of [`zookeeper.${key}`, key]) {

@@ -14,6 +14,7 @@ import type { Txn, TxnBody } from '../storage/txn';
 import { FourLetterWords } from '../admin/fourletter';
 import { LatencyRecorder } from '../admin/metricslatency';
 import { ServerMetrics } from '../admin/servermetrics';
+import { AcceptLimits, RateLimitedLog } from './acceptlimits';
 import { addIdentities, AuthRegistry } from './auth';
 import { Hold, ServerCnxn, type CnxnHandler, type OutputLimits, type Request } from './cnxn';
 import { LogCommitStage, type CommitStage } from './commit';
@@ -103,6 +104,12 @@ export class ZooKeeperServer implements CnxnHandler {
   private readonly cnxnBySession = new Map<bigint, ServerCnxn>();
   private readonly paused = new Set<ServerCnxn>();
   private listener: net.Server | undefined;
+  private acceptLimits: AcceptLimits | undefined;
+  /** Refusals for maxClientCnxns: one address can open connections faster than they can be logged. */
+  private readonly perIpRefusalLog: RateLimitedLog;
+  /** Expiries of connections without a session, logged at most once a second. */
+  private readonly sessionlessLog: RateLimitedLog;
+  readonly sessionlessCnxnTimeoutMs: number;
   private timers: NodeJS.Timeout[] = [];
   private expiryTimer: NodeJS.Timeout | undefined;
   /** The zxid handed to the newest prepared txn. */
@@ -128,6 +135,9 @@ export class ZooKeeperServer implements CnxnHandler {
     db?: Database,
   ) {
     this.maxFrameBytes = config.juteMaxBufferBytes;
+    this.sessionlessCnxnTimeoutMs = config.sessionlessCnxnTimeoutMs;
+    this.perIpRefusalLog = new RateLimitedLog(log);
+    this.sessionlessLog = new RateLimitedLog(log);
     this.outputLimits = { softBytes: config.outputSoftLimitBytes, hardBytes: config.outputHardLimitBytes };
     this.db = db ?? new MemoryDatabase(config.extendedTypesEnabled);
     this.tree = this.db.tree;
@@ -169,7 +179,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const port = this.config.clientPort ?? 2181;
     const host = this.config.clientPortAddress;
     this.listener = net.createServer((socket) => this.accept(socket));
-    this.listener.maxConnections = this.config.maxCnxns > 0 ? this.config.maxCnxns : Infinity;
+    this.acceptLimits = new AcceptLimits(this.listener, this.config.maxCnxns, this.config.descriptorReserve, this.metrics, this.log);
     await new Promise<void>((resolve, reject) => {
       this.listener!.once('error', reject);
       this.listener!.listen({ port, host, backlog: this.config.clientPortListenBacklog > 0 ? this.config.clientPortListenBacklog : undefined }, () => {
@@ -177,7 +187,12 @@ export class ZooKeeperServer implements CnxnHandler {
         resolve();
       });
     });
-    this.listener.on('error', (err) => this.log.error({ err: err.message }, 'client listener error'));
+    this.listener.on('error', (err: NodeJS.ErrnoException) => {
+      // A failed accept (EMFILE, ...) leaves the listener listening.
+      if (err.syscall === 'accept') this.acceptLimits?.acceptFailed(err);
+      else this.log.error({ err: err.message }, 'client listener error');
+    });
+    await this.acceptLimits.start();
     this.scheduleExpiry();
     this.timers.push(setInterval(() => this.checkContainers(), this.config.containerCheckIntervalMs));
     for (const t of this.timers) t.unref();
@@ -188,7 +203,14 @@ export class ZooKeeperServer implements CnxnHandler {
     return this.listener!.address() as net.AddressInfo;
   }
 
+  /** Client connections the listener lets in now (-1: no limit). */
+  get clientSocketsAllowed(): number {
+    const n = this.acceptLimits?.allowed ?? Infinity;
+    return Number.isFinite(n) ? n : -1;
+  }
+
   async stop(): Promise<void> {
+    this.acceptLimits?.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     clearTimeout(this.expiryTimer);
@@ -199,11 +221,13 @@ export class ZooKeeperServer implements CnxnHandler {
     await this.db.close();
   }
 
+  /** A new socket: refused before anything is made for it when a limit says so. */
   private accept(socket: net.Socket): void {
+    if (this.acceptLimits && !this.acceptLimits.admit(socket)) return;
     const ip = socket.remoteAddress ?? '';
     const count = this.cnxnsPerIp.get(ip) ?? 0;
     if (this.config.maxClientCnxns > 0 && count >= this.config.maxClientCnxns) {
-      this.log.warn({ ip, max: this.config.maxClientCnxns }, 'too many connections from this address; closing');
+      this.perIpRefusalLog.note({ ip, max: this.config.maxClientCnxns }, 'too many connections from this address; closing');
       this.metrics.connectionRejected++;
       socket.destroy();
       return;
@@ -243,6 +267,14 @@ export class ZooKeeperServer implements CnxnHandler {
     c.queue.length = 0;
     this.paused.delete(c);
     this.resumePaused();
+  }
+
+  onSessionlessExpired(c: ServerCnxn): void {
+    this.metrics.sessionlessExpired++;
+    this.sessionlessLog.note(
+      { remote: `${c.remoteAddress}:${c.remotePort}`, timeoutMs: this.sessionlessCnxnTimeoutMs },
+      'closing a connection that sent no ConnectRequest in time',
+    );
   }
 
   onOutputPaused(): void {

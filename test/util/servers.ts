@@ -249,6 +249,8 @@ interface LaunchSpec {
   // Extra files to write into the temp dir before starting.
   files?: Record<string, string>;
   env?: NodeJS.ProcessEnv;
+  /** RLIMIT_NOFILE (soft and hard) for the server process, set by a shell that then execs it. */
+  nofileLimit?: number;
 }
 
 function zooCfg(dataDir: string, port: number, extraConfig: Record<string, string>): string {
@@ -315,7 +317,12 @@ async function launchOnce(
 
   let child: ChildProcess;
   try {
-    child = spawn(spec.command, spec.args(rootDir, cfgPath), {
+    const args = spec.args(rootDir, cfgPath);
+    const [command, argv] =
+      spec.nofileLimit === undefined
+        ? [spec.command, args]
+        : ['/bin/sh', ['-c', `ulimit -n ${spec.nofileLimit} && exec "$@"`, 'sh', spec.command, ...args]];
+    child = spawn(command, argv, {
       cwd: rootDir,
       stdio: ['ignore', logFd, logFd],
       env: spec.env ?? process.env,
@@ -432,12 +439,13 @@ async function launch(
 }
 
 export async function startReferenceZooKeeper(
-  opts: { extraConfig?: Record<string, string>; jvmFlags?: string[]; port?: number } = {},
+  opts: { extraConfig?: Record<string, string>; jvmFlags?: string[]; port?: number; nofileLimit?: number } = {},
 ): Promise<RunningServer> {
   const jvmFlags = opts.jvmFlags ?? [];
   const spec: LaunchSpec = {
     kind: 'zookeeper',
     command: 'java',
+    nofileLimit: opts.nofileLimit,
     files: { 'log4j.properties': LOG4J_PROPERTIES },
     args: (rootDir, cfgPath) => [
       '-Xmx512m',
@@ -454,7 +462,7 @@ export async function startReferenceZooKeeper(
 }
 
 export async function startZkts(
-  opts: { extraConfig?: Record<string, string>; systemProps?: Record<string, string>; port?: number } = {},
+  opts: { extraConfig?: Record<string, string>; systemProps?: Record<string, string>; port?: number; nofileLimit?: number } = {},
 ): Promise<RunningServer> {
   const cliPath = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
   if (!fs.existsSync(cliPath)) throw new Error(`startZkts: ${cliPath} not found (run npm run build)`);
@@ -465,6 +473,7 @@ export async function startZkts(
   const spec: LaunchSpec = {
     kind: 'zkts',
     command: process.execPath,
+    nofileLimit: opts.nofileLimit,
     env,
     args: (_rootDir, cfgPath) => [cliPath, 'server', ...propArgs, cfgPath],
   };
