@@ -70,7 +70,10 @@ public class LoadDriver {
   static void throughput(String cs, String op, int sessions, int outstanding, long seconds, byte[] value, double warmupSeconds) throws Exception {
     ZooKeeper[] zks = new ZooKeeper[sessions];
     for (int i = 0; i < sessions; i++) zks[i] = connect(cs, null);
-    String base = "/bench-" + op;
+    // Ops that make or remove nodes get a parent of their own per run: a second run on the same
+    // server (the other client socket, another round) would otherwise meet the first run's nodes.
+    boolean makesNodes = op.equals("create") || op.equals("multi") || op.equals("delete");
+    String base = "/bench-" + op + (makesNodes ? "-" + Long.toString(System.nanoTime(), 36) : "");
     ensure(zks[0], base, value);
     final int readPct = op.startsWith("mix") ? Integer.parseInt(op.substring(3)) : -1;
     final int expectedRc = op.equals("badver") ? KeeperException.Code.BADVERSION.intValue() : 0;
