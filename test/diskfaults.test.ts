@@ -13,18 +13,22 @@ import { loadConfig } from '../src/server/config';
 import { STORAGE_FAILURE_EXIT_CODE, ZooKeeperServer } from '../src/server/server';
 import { DiskDatabase } from '../src/storage/diskdb';
 import { realFs, type FsShim } from '../src/storage/txnlog';
+import { COMMANDS } from '../src/admin/commands';
 import { ZkClient, waitFor } from './util/client';
+import { fourLetterWord } from './util/servers';
 
 interface DiskServer {
   server: ZooKeeperServer;
   lines: string[];
   exits: number[];
   port: number;
+  /** The next txn starts a new log file, as after a snapshot. */
+  rollLog(): void;
   stop(): Promise<void>;
 }
 
 async function diskServer(dataDir: string, shim: FsShim, props: Record<string, string> = {}): Promise<DiskServer> {
-  const config = loadConfig(`tickTime=2000\ndataDir=${dataDir}\nclientPort=0\nclientPortAddress=127.0.0.1\npreAllocSize=64\n`, new Map(Object.entries(props)), dataDir);
+  const config = loadConfig(`tickTime=2000\ndataDir=${dataDir}\nclientPort=0\nclientPortAddress=127.0.0.1\npreAllocSize=64\n4lw.commands.whitelist=*\n`, new Map(Object.entries(props)), dataDir);
   const lines: string[] = [];
   const exits: number[] = [];
   const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
@@ -35,7 +39,7 @@ async function diskServer(dataDir: string, shim: FsShim, props: Record<string, s
   server.onFatal = (code) => void exits.push(code);
   await server.start();
   const s = server;
-  return { server: s, lines, exits, port: s.address().port, stop: () => s.stop() };
+  return { server: s, lines, exits, port: s.address().port, rollLog: () => db['writer'].rollLog(), stop: () => s.stop() };
 }
 
 /** realFs, or the broken variant while `failing()` says so. */
@@ -136,4 +140,76 @@ t.test('thousands of refused writes give back their outstanding counts; no conne
   for (let i = 0; i < 3 * outstandingLimit; i++) t.equal((await reader.exists('/before')).header.err, 0);
   t.equal(s.server.outstanding, 0);
   t.same(s.exits, [STORAGE_FAILURE_EXIT_CODE], 'the exit was asked for once');
+});
+
+/** What each health surface says, over the wire for the four-letter words. */
+async function health(s: DiskServer) {
+  const ruok = COMMANDS.find((c) => c.names[0] === 'ruok')!.run(s.server.fourLetterWords.context, {});
+  const mntr = await fourLetterWord('127.0.0.1', s.port, 'mntr');
+  return {
+    ruok: await fourLetterWord('127.0.0.1', s.port, 'ruok'),
+    srvr: await fourLetterWord('127.0.0.1', s.port, 'srvr'),
+    writable: /zk_zkts_storage_writable\t(\d)/.exec(mntr)?.[1],
+    adminRuokStatus: ruok.status,
+    adminRuokError: ruok.error,
+  };
+}
+
+t.test('a txn log file that cannot be opened (EMFILE): writes wait, health says so, and all goes on once it opens', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-faults-'));
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  let failing = false;
+  let refusedOpens = 0;
+  const broken: FsShim = {
+    ...realFs,
+    open: async () => {
+      refusedOpens++;
+      throw errno('EMFILE', 'open');
+    },
+  };
+  const s = await diskServer(dataDir, switchable(broken, () => failing), { 'zkts.storage.openRetryMs': '60000' });
+  t.teardown(() => s.stop());
+  const reader = await ZkClient.connect('127.0.0.1', s.port, { timeoutMs: 30000 });
+  const healthy = await health(s);
+  t.same(healthy, { ruok: 'imok', srvr: healthy.srvr, writable: '1', adminRuokStatus: 200, adminRuokError: undefined }, 'healthy before');
+  t.match(healthy.srvr, /^Zookeeper version: /);
+  s.rollLog();
+  failing = true;
+  const writer = await ZkClient.connect('127.0.0.1', s.port, { timeoutMs: 30000 }).catch(() => undefined);
+  t.notOk(writer, 'a new session waits (its createSession is a txn)');
+  await waitFor(() => refusedOpens >= 3, 'the open to be retried');
+  const stalled = await health(s);
+  t.same(
+    stalled,
+    { ruok: '', srvr: 'This ZooKeeper instance is not currently serving requests\n', writable: '0', adminRuokStatus: 503, adminRuokError: stalled.adminRuokError },
+    'every health surface says the server cannot take writes',
+  );
+  t.match(stalled.adminRuokError, /cannot take writes: .*EMFILE/);
+  t.ok(s.lines.some((l) => l.includes('cannot open a txn log file')), 'the log says why');
+  t.same(s.exits, [], 'no exit within the bound');
+  failing = false;
+  await waitFor(() => s.server.storageProblem === undefined, 'the open to succeed', 15000);
+  t.equal((await reader.create('/after')).header.err, 0, 'writes go on');
+  t.equal((await health(s)).ruok, 'imok', 'healthy again');
+  t.equal(s.server.outstanding, 0);
+  t.same(s.exits, []);
+});
+
+t.test('a txn log file that stays unopenable past zkts.storage.openRetryMs: exit code 10, counts released', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-faults-'));
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  let failing = false;
+  const broken: FsShim = { ...realFs, open: async () => { throw errno('ENFILE', 'open'); } };
+  const s = await diskServer(dataDir, switchable(broken, () => failing), { 'zkts.storage.openRetryMs': '500' });
+  t.teardown(() => s.stop());
+  const reader = await ZkClient.connect('127.0.0.1', s.port);
+  s.rollLog();
+  failing = true;
+  const started = Date.now();
+  const reply = await reader.create('/during').catch(() => undefined);
+  t.notOk(reply, 'the waiting write is not acknowledged');
+  t.same(s.exits, [STORAGE_FAILURE_EXIT_CODE], 'exit code 10 once the bound passed');
+  t.ok(Date.now() - started >= 450, 'not before the bound');
+  t.match(s.lines.find((l) => JSON.parse(l).level === 60), /could not open a txn log file.*Severe unrecoverable error/);
+  t.equal(s.server.outstanding, 0, 'its outstanding count was given back');
 });

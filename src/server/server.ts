@@ -168,6 +168,14 @@ export class ZooKeeperServer implements CnxnHandler {
     }
   }
 
+  /**
+   * Why the server cannot take writes now, or undefined when it can: the storage failed (the
+   * process is about to end) or is waiting for a file it cannot open yet. Health answers use it.
+   */
+  get storageProblem(): Error | undefined {
+    return this.commit.failure ?? this.commit.stalled;
+  }
+
   get lastProcessedZxid(): bigint {
     return this.tree.lastProcessedZxid;
   }
