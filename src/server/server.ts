@@ -41,7 +41,7 @@ const SUPER_IDS: R.Id[] = [{ scheme: 'super', id: '' }];
 /** DataTree.DIGEST_LOG_INTERVAL / DIGEST_LOG_LIMIT: a digest every 128 zxids, the last 1024 kept. */
 const DIGEST_LOG_INTERVAL = 128n;
 const DIGEST_LOG_LIMIT = 1024;
-/** ZooKeeper's ExitCode.EXECUTION_FINISHED, with which it exits on a storage error. */
+/** The exit code ZooKeeper ends with on an unrecoverable txn log error (10). */
 export const STORAGE_FAILURE_EXIT_CODE = 10;
 
 /** One entry of the digest history (the `hash` command). */

@@ -16,6 +16,8 @@ export interface RunningServer {
   connectString: string;
   dataDir: string;
   log(): string;
+  /** Settles when the process ends, with its exit code (null when a signal ended it). */
+  exited?: Promise<{ code: number | null; signal: string | null }>;
   stop(): Promise<void>;
 }
 
@@ -249,6 +251,8 @@ interface LaunchSpec {
   // Extra files to write into the temp dir before starting.
   files?: Record<string, string>;
   env?: NodeJS.ProcessEnv;
+  /** A command the server runs under, such as `prlimit --nofile=400:400 --` (it must exec the server). */
+  wrapper?: string[];
 }
 
 function zooCfg(dataDir: string, port: number, extraConfig: Record<string, string>): string {
@@ -315,7 +319,9 @@ async function launchOnce(
 
   let child: ChildProcess;
   try {
-    child = spawn(spec.command, spec.args(rootDir, cfgPath), {
+    const args = spec.args(rootDir, cfgPath);
+    const wrapper = spec.wrapper ?? [];
+    child = spawn(wrapper.length > 0 ? wrapper[0] : spec.command, wrapper.length > 0 ? [...wrapper.slice(1), spec.command, ...args] : args, {
       cwd: rootDir,
       stdio: ['ignore', logFd, logFd],
       env: spec.env ?? process.env,
@@ -327,6 +333,10 @@ async function launchOnce(
   let exited = false;
   let exitDescription = '';
   let spawnError: Error | undefined;
+  const exitStatus = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: null, signal: null }));
+  });
   const exitedPromise = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exited = true;
@@ -382,6 +392,7 @@ async function launchOnce(
     connectString: `${HOST}:${port}`,
     dataDir,
     log,
+    exited: exitStatus,
     stop,
   };
 
@@ -432,12 +443,13 @@ async function launch(
 }
 
 export async function startReferenceZooKeeper(
-  opts: { extraConfig?: Record<string, string>; jvmFlags?: string[]; port?: number } = {},
+  opts: { extraConfig?: Record<string, string>; jvmFlags?: string[]; port?: number; wrapper?: string[] } = {},
 ): Promise<RunningServer> {
   const jvmFlags = opts.jvmFlags ?? [];
   const spec: LaunchSpec = {
     kind: 'zookeeper',
     command: 'java',
+    wrapper: opts.wrapper,
     files: { 'log4j.properties': LOG4J_PROPERTIES },
     args: (rootDir, cfgPath) => [
       '-Xmx512m',
@@ -454,7 +466,7 @@ export async function startReferenceZooKeeper(
 }
 
 export async function startZkts(
-  opts: { extraConfig?: Record<string, string>; systemProps?: Record<string, string>; port?: number } = {},
+  opts: { extraConfig?: Record<string, string>; systemProps?: Record<string, string>; port?: number; wrapper?: string[] } = {},
 ): Promise<RunningServer> {
   const cliPath = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
   if (!fs.existsSync(cliPath)) throw new Error(`startZkts: ${cliPath} not found (run npm run build)`);
@@ -466,6 +478,7 @@ export async function startZkts(
     kind: 'zkts',
     command: process.execPath,
     env,
+    wrapper: opts.wrapper,
     args: (_rootDir, cfgPath) => [cliPath, 'server', ...propArgs, cfgPath],
   };
   return launch(spec, opts.port, opts.extraConfig ?? {});
