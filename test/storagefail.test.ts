@@ -141,3 +141,41 @@ t.test('descriptor starvation at a log roll (prlimit --nofile=400): ZooKeeper an
   t.ok(ts.fillers > 100 && zk.fillers > 100, 'the fillers took the descriptors');
   t.match(ts.log, /cannot open a txn log file; writes wait/, 'zkts retried first');
 });
+
+t.test('descriptor starvation that clears within zkts.storage.openRetryMs: zkts goes on without a restart (ZooKeeper exits at once, above)', async (t) => {
+  const dataDir = tempDataDir(t);
+  const limit = 400;
+  const s = await startZkts({
+    extraConfig: { dataDir, snapCount: '10', maxClientCnxns: '0' },
+    wrapper: ['prlimit', `--nofile=${limit}:${limit}`, '--'],
+    systemProps: { 'zkts.storage.openRetryMs': '60000' },
+  });
+  t.teardown(() => s.stop());
+  const fillers: ZkClient[] = [];
+  t.teardown(() => fillers.forEach((f) => f.destroy()));
+  const writer = await ZkClient.connect(HOST, s.port, { timeoutMs: 30000 });
+  for (let i = 0; i < limit; i++) {
+    const f = await ZkClient.connect(HOST, s.port, {}, 2000).catch(() => undefined);
+    if (!f) break;
+    fillers.push(f);
+  }
+  // Writes until one waits: the roll that cannot open its file.
+  let waiting: Promise<unknown> | undefined;
+  const acked: string[] = [];
+  for (let i = 0; i < 100 && waiting === undefined; i++) {
+    const p = `/w-${i}`;
+    const r = writer.create(p);
+    const settled = await Promise.race([r.then(() => true, () => true), new Promise((resolve) => setTimeout(() => resolve(false), 1500))]);
+    if (settled) acked.push(p);
+    else waiting = r;
+  }
+  t.ok(waiting, `a write waits for the storage (after ${acked.length})`);
+  await waitFor(() => s.log().includes('cannot open a txn log file'), 'the stall to be logged');
+  for (const f of fillers.splice(0)) f.destroy();
+  const r = (await waiting) as { header: { err: number } } | undefined;
+  t.equal(r?.header.err, 0, 'the waiting write is acknowledged once descriptors are free');
+  t.same(await writeUntilRefused(writer, 30, '/after-'), Array.from({ length: 30 }, (_, i) => `/after-${i}`), 'later writes are acknowledged');
+  t.match(s.log(), /txn log file opened; writes go on/);
+  const exited = await Promise.race([s.exited!.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 100))]);
+  t.equal(exited, false, 'still running');
+});
