@@ -13,22 +13,27 @@ import { loadConfig } from '../src/server/config';
 import { STORAGE_FAILURE_EXIT_CODE, ZooKeeperServer } from '../src/server/server';
 import { DiskDatabase } from '../src/storage/diskdb';
 import { realFs, type FsShim } from '../src/storage/txnlog';
-import { COMMANDS } from '../src/admin/commands';
+import * as http from 'node:http';
+import { AdminServer } from '../src/admin/adminserver';
 import { ZkClient, waitFor } from './util/client';
-import { fourLetterWord } from './util/servers';
+import { fourLetterWord, freePort } from './util/servers';
 
 interface DiskServer {
   server: ZooKeeperServer;
   lines: string[];
   exits: number[];
   port: number;
+  /** The AdminServer's port, when one was asked for. */
+  adminPort?: number;
   /** The next txn starts a new log file, as after a snapshot. */
   rollLog(): void;
   stop(): Promise<void>;
 }
 
-async function diskServer(dataDir: string, shim: FsShim, props: Record<string, string> = {}): Promise<DiskServer> {
-  const config = loadConfig(`tickTime=2000\ndataDir=${dataDir}\nclientPort=0\nclientPortAddress=127.0.0.1\npreAllocSize=64\n4lw.commands.whitelist=*\n`, new Map(Object.entries(props)), dataDir);
+async function diskServer(dataDir: string, shim: FsShim, props: Record<string, string> = {}, withAdmin = false): Promise<DiskServer> {
+  const adminPort = withAdmin ? await freePort() : undefined;
+  const admin = adminPort === undefined ? '' : `admin.serverAddress=127.0.0.1\nadmin.serverPort=${adminPort}\n`;
+  const config = loadConfig(`tickTime=2000\ndataDir=${dataDir}\nclientPort=0\nclientPortAddress=127.0.0.1\npreAllocSize=64\n4lw.commands.whitelist=*\n${admin}`, new Map(Object.entries(props)), dataDir);
   const lines: string[] = [];
   const exits: number[] = [];
   const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
@@ -39,7 +44,20 @@ async function diskServer(dataDir: string, shim: FsShim, props: Record<string, s
   server.onFatal = (code) => void exits.push(code);
   await server.start();
   const s = server;
-  return { server: s, lines, exits, port: s.address().port, rollLog: () => db['writer'].rollLog(), stop: () => s.stop() };
+  const adminServer = adminPort === undefined ? undefined : new AdminServer(s, log);
+  await adminServer?.start();
+  return {
+    server: s,
+    lines,
+    exits,
+    port: s.address().port,
+    adminPort,
+    rollLog: () => db['writer'].rollLog(),
+    stop: async () => {
+      await adminServer?.stop();
+      await s.stop();
+    },
+  };
 }
 
 /** realFs, or the broken variant while `failing()` says so. */
@@ -142,16 +160,32 @@ t.test('thousands of refused writes give back their outstanding counts; no conne
   t.same(s.exits, [STORAGE_FAILURE_EXIT_CODE], 'the exit was asked for once');
 });
 
-/** What each health surface says, over the wire for the four-letter words. */
+function httpGet(port: number, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: p }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** What each health surface says: four-letter words, AdminServer, console, Prometheus-style metrics. */
 async function health(s: DiskServer) {
-  const ruok = COMMANDS.find((c) => c.names[0] === 'ruok')!.run(s.server.fourLetterWords.context, {});
   const mntr = await fourLetterWord('127.0.0.1', s.port, 'mntr');
+  const ruok = await httpGet(s.adminPort!, '/commands/ruok');
+  const monitor = JSON.parse((await httpGet(s.adminPort!, '/commands/monitor')).body);
+  const console = JSON.parse((await httpGet(s.adminPort!, '/console/api/stats')).body);
   return {
     ruok: await fourLetterWord('127.0.0.1', s.port, 'ruok'),
     srvr: await fourLetterWord('127.0.0.1', s.port, 'srvr'),
     writable: /zk_zkts_storage_writable\t(\d)/.exec(mntr)?.[1],
     adminRuokStatus: ruok.status,
-    adminRuokError: ruok.error,
+    adminRuokError: JSON.parse(ruok.body).error as string | null,
+    adminMonitorWritable: monitor.zkts_storage_writable,
+    consoleStorageError: console.storageError as string | null,
   };
 }
 
@@ -167,30 +201,44 @@ t.test('a txn log file that cannot be opened (EMFILE): writes wait, health says 
       throw errno('EMFILE', 'open');
     },
   };
-  const s = await diskServer(dataDir, switchable(broken, () => failing), { 'zkts.storage.openRetryMs': '60000' });
+  const s = await diskServer(dataDir, switchable(broken, () => failing), { 'zkts.storage.openRetryMs': '60000' }, true);
   t.teardown(() => s.stop());
   const reader = await ZkClient.connect('127.0.0.1', s.port, { timeoutMs: 30000 });
   const healthy = await health(s);
-  t.same(healthy, { ruok: 'imok', srvr: healthy.srvr, writable: '1', adminRuokStatus: 200, adminRuokError: undefined }, 'healthy before');
+  t.same(
+    healthy,
+    { ruok: 'imok', srvr: healthy.srvr, writable: '1', adminRuokStatus: 200, adminRuokError: null, adminMonitorWritable: 1, consoleStorageError: null },
+    'healthy before',
+  );
   t.match(healthy.srvr, /^Zookeeper version: /);
   s.rollLog();
   failing = true;
-  const writer = await ZkClient.connect('127.0.0.1', s.port, { timeoutMs: 30000 }).catch(() => undefined);
+  const writer = await ZkClient.connect('127.0.0.1', s.port, { timeoutMs: 30000 }, 1500).catch(() => undefined);
   t.notOk(writer, 'a new session waits (its createSession is a txn)');
   await waitFor(() => refusedOpens >= 3, 'the open to be retried');
   const stalled = await health(s);
   t.same(
     stalled,
-    { ruok: '', srvr: 'This ZooKeeper instance is not currently serving requests\n', writable: '0', adminRuokStatus: 503, adminRuokError: stalled.adminRuokError },
+    {
+      ruok: '',
+      srvr: 'This ZooKeeper instance is not currently serving requests\n',
+      writable: '0',
+      adminRuokStatus: 503,
+      adminRuokError: stalled.adminRuokError,
+      adminMonitorWritable: 0,
+      consoleStorageError: stalled.consoleStorageError,
+    },
     'every health surface says the server cannot take writes',
   );
   t.match(stalled.adminRuokError, /cannot take writes: .*EMFILE/);
+  t.match(stalled.consoleStorageError, /EMFILE/);
   t.ok(s.lines.some((l) => l.includes('cannot open a txn log file')), 'the log says why');
   t.same(s.exits, [], 'no exit within the bound');
   failing = false;
   await waitFor(() => s.server.storageProblem === undefined, 'the open to succeed', 15000);
   t.equal((await reader.create('/after')).header.err, 0, 'writes go on');
-  t.equal((await health(s)).ruok, 'imok', 'healthy again');
+  const again = await health(s);
+  t.same([again.ruok, again.writable, again.adminRuokStatus, again.consoleStorageError], ['imok', '1', 200, null], 'healthy again');
   t.equal(s.server.outstanding, 0);
   t.same(s.exits, []);
 });
