@@ -140,6 +140,8 @@ t.test('descriptor starvation at a log roll (prlimit --nofile=400): ZooKeeper an
   t.same(ts.missing, [], 'zkts: every acknowledged write recovered');
   t.ok(ts.fillers > 100 && zk.fillers > 100, 'the fillers took the descriptors');
   t.match(ts.log, /cannot open a txn log file; writes wait/, 'zkts retried first');
+  t.match(zk.log, /Severe unrecoverable error/, 'ZooKeeper logs a severe unrecoverable error');
+  t.match(ts.log, /Severe unrecoverable error/, 'so does zkts');
 });
 
 t.test('descriptor starvation that clears within zkts.storage.openRetryMs: zkts goes on without a restart (ZooKeeper exits at once, above)', async (t) => {
