@@ -484,6 +484,7 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.zkts.console.editable',
   'zookeeper.zkts.cnxn.outputSoftLimitBytes',
   'zookeeper.zkts.cnxn.outputHardLimitBytes',
+  'zookeeper.zkts.storage.openRetryMs',
   'zookeeper.DigestAuthenticationProvider.superDigest',
   'zookeeper.DigestAuthenticationProvider.enabled',
   'zookeeper.extendedTypesEnabled',
