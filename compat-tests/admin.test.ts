@@ -208,6 +208,8 @@ t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper'
     t.same(
       own.map(([k]) => k),
       [
+        'zk_zkts_storage_writable',
+        'zk_zkts_writes_abandoned_count',
         'zk_zkts_output_paused_connections',
         'zk_zkts_output_pending_bytes',
         'zk_zkts_output_pause_count',

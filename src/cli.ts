@@ -18,7 +18,8 @@ import { statusMain } from './admin/status';
 import { DiskDatabase, RecoveryError } from './storage/diskdb';
 import { IdleCompactor } from './storage/heap';
 import { CorruptSnapshotError } from './storage/snapshot';
-import { CorruptLogError } from './storage/txnlog';
+import { CorruptLogError, realFs } from './storage/txnlog';
+import { withFailpoints } from './storage/failpoints';
 import { purge } from './storage/purge';
 import { logDumpMain } from './storage/logdump';
 import { snapshotDumpMain } from './storage/snapdump';
@@ -69,7 +70,10 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   let server: ZooKeeperServer | undefined;
   let db: DiskDatabase;
   try {
-    db = await DiskDatabase.open(config, log, (err) => server?.storageFailed(err));
+    // Storage faults for tests only (failpoints.ts): nothing is injected unless named.
+    const failpoints = props.get('zkts.failpoints') ?? process.env.ZKTS_FAILPOINTS;
+    if (failpoints) log.warn({ failpoints }, 'storage failpoints armed (for tests only)');
+    db = await DiskDatabase.open(config, log, (err) => server?.storageFailed(err), failpoints ? withFailpoints(realFs, failpoints) : undefined);
   } catch (e) {
     await metrics?.stop();
     if (e instanceof RecoveryError || e instanceof CorruptSnapshotError || e instanceof CorruptLogError) {

@@ -74,9 +74,11 @@ t.test('4lw text and JSON from the same data', async (t) => {
 
   const values = monitorValues(s, Date.now());
   const fixed = MNTR_LAYOUT.reduce((n, e) => n + (e.startsWith('%P') ? 9 : e.startsWith('%S') ? 5 : 1), 0);
-  t.equal(values.length, fixed + 10 + 7, 'the fixed keys, then app_read/app_write per-namespace summaries, then zkts\'s own');
-  t.same(values.slice(-17, -7).map(([k]) => k).filter((k) => k.startsWith('avg_')), ['avg_app_read_per_namespace', 'avg_app_write_per_namespace']);
-  t.same(values.slice(-7), [
+  t.equal(values.length, fixed + 10 + 9, 'the fixed keys, then app_read/app_write per-namespace summaries, then zkts\'s own');
+  t.same(values.slice(-19, -9).map(([k]) => k).filter((k) => k.startsWith('avg_')), ['avg_app_read_per_namespace', 'avg_app_write_per_namespace']);
+  t.same(values.slice(-9), [
+    ['zkts_storage_writable', 1],
+    ['zkts_writes_abandoned_count', 0],
     ['zkts_output_paused_connections', 0],
     ['zkts_output_pending_bytes', 0],
     ['zkts_output_pause_count', 0],

@@ -142,3 +142,29 @@ t.test('a txn submitted while the last batch is applied is committed too', async
   t.same(done, ['1', '2'], 'and is applied');
   t.equal(stage.pending, 0);
 });
+
+t.test('a failed fsync abandons every txn and barrier not committed, each once; later ones at once', async (t) => {
+  const log = new ManualLog();
+  const failures: string[] = [];
+  const stage = new LogCommitStage(log, 100, (e) => failures.push(e.message));
+  const outcome = new Map<string, string[]>();
+  const track = (name: string) => {
+    outcome.set(name, []);
+    return [() => outcome.get(name)!.push('done'), () => outcome.get(name)!.push('abandoned')] as const;
+  };
+  stage.submit(txn(1n), ...track('1'));
+  await turn();
+  // 1 is in the fsync in flight; 2, the barrier and 3 wait behind it.
+  stage.submit(txn(2n), ...track('2'));
+  stage.barrier(...track('barrier'));
+  stage.submit(txn(3n), ...track('3'));
+  log.fail();
+  await turn();
+  t.same(failures, ['EIO']);
+  t.same(Object.fromEntries(outcome), { 1: ['abandoned'], 2: ['abandoned'], barrier: ['abandoned'], 3: ['abandoned'] });
+  t.equal(stage.pending, 0);
+  stage.submit(txn(4n), ...track('4'));
+  stage.barrier(...track('late barrier'));
+  t.same([outcome.get('4'), outcome.get('late barrier')], [['abandoned'], ['abandoned']], 'abandoned at once after the failure');
+  t.equal(log.inFlight, 0, 'nothing more goes to the log');
+});

@@ -775,3 +775,11 @@ t.test('zkts.cnxn.outputSoftLimitBytes and outputHardLimitBytes', async (t) => {
   expectConfigError(t, () => load('', { [soft]: '2000', [hard]: '2000' }), hard, /hard bound \(2000\) must exceed the soft bound \(2000\)/);
   expectConfigError(t, () => load('', { [hard]: '65536' }), hard, /must exceed the soft bound \(1048576\)/, 'hard below the default soft');
 });
+
+t.test('zkts.storage.openRetryMs: default 30 s, from zoo.cfg or -D', async (t) => {
+  t.equal(loadConfig(`dataDir=${DATA}\n`, new Map(), BASE).storageOpenRetryMs, 30000);
+  const fromCfg = loadConfig(`dataDir=${DATA}\nzkts.storage.openRetryMs=5000\n`, new Map(), BASE);
+  t.equal(fromCfg.storageOpenRetryMs, 5000);
+  t.same(fromCfg.unknownKeys, [], 'a known key');
+  t.equal(loadConfig(`dataDir=${DATA}\n`, new Map([['zkts.storage.openRetryMs', '700']]), BASE).storageOpenRetryMs, 700);
+});

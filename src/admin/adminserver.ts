@@ -112,7 +112,7 @@ export class AdminServer {
       });
       return;
     }
-    this.sendJson(res, result.status, commandResponse(cmd.names[0], result.data), result.headers);
+    this.sendJson(res, result.status, commandResponse(cmd.names[0], result.data, result.error ?? null), result.headers);
   }
 
   /** ZooKeeper's StreamOutputter (or, without a body to send, the JSON with the same headers). */

@@ -41,6 +41,8 @@ export const DEFAULT_TRACE_MASK = 306n;
 export interface CommandResult {
   data: Data;
   status: number;
+  /** The response's `error` field (null unless set). */
+  error?: string;
   /** Extra response headers (ZooKeeper's CommandResponse headers). */
   headers?: Record<string, string>;
   /**
@@ -406,6 +408,8 @@ export function zktsValues(s: ZooKeeperServer): Record<string, number> {
     pendingBytes += c.pendingOutputBytes;
   }
   return {
+    zkts_storage_writable: s.storageProblem ? 0 : 1,
+    zkts_writes_abandoned_count: s.metrics.writesAbandoned,
     zkts_output_paused_connections: paused,
     zkts_output_pending_bytes: pendingBytes,
     zkts_output_pause_count: s.metrics.outputPauses,
@@ -660,7 +664,15 @@ export const COMMANDS: readonly AdminCommand[] = [
     // Reached only with valid credentials; restoring a snapshot over HTTP is not offered.
     run: () => ({ data: {}, status: 503 }),
   },
-  get(['ruok'], () => ({})),
+  // ZooKeeper answers an empty 200 whenever it runs; zkts says when it cannot take writes.
+  {
+    names: ['ruok'],
+    serverRequired: true,
+    run: ({ server }) => {
+      const problem = server.storageProblem;
+      return problem ? { data: {}, status: 503, error: `the server cannot take writes: ${problem.message}` } : ok();
+    },
+  },
   get(
     ['set_trace_mask', 'stmk'],
     (ctx, args): Data => {

@@ -71,10 +71,15 @@ function connectionLines(s: ZooKeeperServer, brief: boolean): string {
   return out;
 }
 
+/** ZooKeeper's answer of srvr and stat when it is not serving. */
+export const ZK_NOT_SERVING = 'This ZooKeeper instance is not currently serving requests\n';
+
 const WORDS: Record<string, Word> = {
-  ruok: () => 'imok',
-  srvr: ({ server }) => `Zookeeper version: ${VERSION_LINE}\n` + serverSummary(server),
-  stat: ({ server }) => `Zookeeper version: ${VERSION_LINE}\nClients:\n${connectionLines(server, true)}\n` + serverSummary(server),
+  // "imok" only while writes can be taken: otherwise no answer at all, as documented for ruok.
+  ruok: ({ server }) => (server.storageProblem ? '' : 'imok'),
+  srvr: ({ server }) => (server.storageProblem ? ZK_NOT_SERVING : `Zookeeper version: ${VERSION_LINE}\n` + serverSummary(server)),
+  stat: ({ server }) =>
+    server.storageProblem ? ZK_NOT_SERVING : `Zookeeper version: ${VERSION_LINE}\nClients:\n${connectionLines(server, true)}\n` + serverSummary(server),
   cons: ({ server }) => connectionLines(server, false) + '\n',
   isro: () => 'rw',
   // DigestCommand: the zxid in hex, then the digest as a signed long.

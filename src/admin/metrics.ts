@@ -217,6 +217,8 @@ export class PrometheusMetrics {
     if (!s) return;
     const v = zktsValues(s);
     const families: Array<[string, MetricType, string]> = [
+      ['zkts_storage_writable', 'gauge', '1 while the txn log takes writes, 0 while it cannot (a failed or stalled disk).'],
+      ['zkts_writes_abandoned_count', 'counter', 'Writes never applied because the storage failed; each closed its connection.'],
       ['zkts_output_paused_connections', 'gauge', 'Connections not read because their clients do not take their replies.'],
       ['zkts_output_pending_bytes', 'gauge', 'Bytes of replies encoded and not yet taken by the kernel, over all connections.'],
       ['zkts_output_pause_count', 'counter', 'Times a connection stopped being read for its pending replies.'],

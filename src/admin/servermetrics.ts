@@ -50,6 +50,8 @@ export class ServerMetrics {
   outputOverflowCloses = 0;
   /** The txn log failed; nothing more is made durable (unrecoverable_error_count). */
   unrecoverableErrors = 0;
+  /** Writes never applied because the storage failed; each closed its connection (zkts). */
+  writesAbandoned = 0;
 
   readonly fsyncTime: LatencyRecorder;
   readonly batchSize: LatencyRecorder;

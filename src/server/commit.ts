@@ -6,14 +6,23 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Txn } from '../storage/txn';
 
 export interface CommitStage {
-  submit(txn: Txn, done: () => void): void;
-  /** Calls `done` once every txn submitted before it is committed (sync). */
-  barrier(done: () => void): void;
+  /**
+   * Calls `done` once the txn is committed, or `abandoned` if it never will be (the stage failed
+   * before or while committing it): exactly one of the two is called, so that the caller can
+   * release what the request holds.
+   */
+  submit(txn: Txn, done: () => void, abandoned?: () => void): void;
+  /** Calls `done` once every txn submitted before it is committed (sync), or `abandoned`. */
+  barrier(done: () => void, abandoned?: () => void): void;
   /** Txns submitted and not yet committed. */
   readonly pending: number;
   /** Set once the stage can no longer make txns durable; nothing more is committed. */
   readonly failure: Error | undefined;
+  /** Set while commits wait for the storage to become writable again (see TxnLogWriter). */
+  readonly stalled: Error | undefined;
 }
+
+const noop = (): void => undefined;
 
 /** Longest run of callbacks of one batch before the event loop gets a turn. */
 const APPLY_SLICE_MS = 10;
@@ -22,10 +31,11 @@ const APPLY_SLICE_MS = 10;
 export class MemoryCommitStage implements CommitStage {
   readonly pending = 0;
   readonly failure = undefined;
-  submit(_txn: Txn, done: () => void): void {
+  readonly stalled = undefined;
+  submit(_txn: Txn, done: () => void, _abandoned?: () => void): void {
     done();
   }
-  barrier(done: () => void): void {
+  barrier(done: () => void, _abandoned?: () => void): void {
     done();
   }
 }
@@ -35,6 +45,8 @@ export interface TxnLogSink {
   append(txn: Txn): void;
   /** Writes what was appended and makes it durable (one fsync). */
   commit(): Promise<void>;
+  /** Why commits are waiting for the storage, while they are (a file that cannot be opened yet). */
+  readonly stalled?: Error | undefined;
 }
 
 /** Where the log stage reports each fsync (the server's metrics); without one nothing is measured. */
@@ -54,7 +66,7 @@ export interface LogCommitStats {
  */
 export class LogCommitStage implements CommitStage {
   /** Completions waiting for the next fsync; undefined txn marks a barrier. */
-  private waiting: { txn?: Txn; done: () => void }[] = [];
+  private waiting: Waiting[] = [];
   private flushing = false;
   /** Entries of the batches handed to the log and not yet done. */
   private inFlight = 0;
@@ -72,17 +84,21 @@ export class LogCommitStage implements CommitStage {
     return this.waiting.length + this.inFlight;
   }
 
-  submit(txn: Txn, done: () => void): void {
-    if (this.failure) return;
-    this.waiting.push({ txn, done });
+  get stalled(): Error | undefined {
+    return this.failure ? undefined : this.log.stalled;
+  }
+
+  submit(txn: Txn, done: () => void, abandoned: () => void = noop): void {
+    if (this.failure) return abandoned();
+    this.waiting.push({ txn, done, abandoned });
     this.schedule();
   }
 
-  barrier(done: () => void): void {
-    if (this.failure) return;
+  barrier(done: () => void, abandoned: () => void = noop): void {
+    if (this.failure) return abandoned();
     if (!this.flushing && this.waiting.length === 0) done();
     else {
-      this.waiting.push({ done });
+      this.waiting.push({ done, abandoned });
       this.schedule();
     }
   }
@@ -107,9 +123,12 @@ export class LogCommitStage implements CommitStage {
         durableAtMs = await current.durable;
       } catch (e) {
         this.failure = e instanceof Error ? e : new Error(String(e));
+        const lost = [...current.batch, ...this.waiting];
         this.waiting = [];
         this.inFlight = 0;
         this.onFailure(this.failure);
+        // Nothing of these is committed: their requests give back what they hold.
+        for (const w of lost) w.abandoned();
         break;
       }
       const fsyncMs = durableAtMs - current.fsyncStartedMs;
@@ -160,8 +179,14 @@ export class LogCommitStage implements CommitStage {
   }
 }
 
+interface Waiting {
+  txn?: Txn;
+  done: () => void;
+  abandoned: () => void;
+}
+
 interface InFlightBatch {
-  batch: { txn?: Txn; done: () => void }[];
+  batch: Waiting[];
   txns: number;
   queued: number;
   startedMs: number;

@@ -79,6 +79,11 @@ export interface ServerConfig {
   consoleEnabled: boolean;
   /** Whether the console may create, set and delete nodes (zkts.console.editable, default false). */
   consoleEditable: boolean;
+  /**
+   * How long the txn log keeps retrying to open a file it cannot open yet (EMFILE, ENFILE, ENOSPC
+   * at creation) before the server gives up and exits (zkts.storage.openRetryMs, default 30 s).
+   */
+  storageOpenRetryMs: number;
   /** A connection's pending output past which it is not read (zkts.cnxn.outputSoftLimitBytes). */
   outputSoftLimitBytes: number;
   /** A connection's pending output past which it is closed (zkts.cnxn.outputHardLimitBytes). */
@@ -485,6 +490,7 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.zkts.cnxn.outputHardLimitBytes',
   'zookeeper.zkts.cnxn.descriptorReserve',
   'zookeeper.nio.sessionlessCnxnTimeout',
+  'zookeeper.zkts.storage.openRetryMs',
   'zookeeper.DigestAuthenticationProvider.superDigest',
   'zookeeper.DigestAuthenticationProvider.enabled',
   'zookeeper.extendedTypesEnabled',
@@ -1035,6 +1041,7 @@ export function loadConfig(
     // zoo.cfg's key arrives as "zookeeper.zkts.console.*"; a -D property may name it either way.
     consoleEnabled: sys.bool('zookeeper.zkts.console.enabled', sys.bool('zkts.console.enabled', true)),
     consoleEditable: sys.bool('zookeeper.zkts.console.editable', sys.bool('zkts.console.editable', false)),
+    storageOpenRetryMs: Math.max(0, sys.int('zookeeper.zkts.storage.openRetryMs', sys.int('zkts.storage.openRetryMs', 30_000))),
     ...outputLimits,
     authProviders,
     digestAuthEnabled,

@@ -42,6 +42,8 @@ const SUPER_IDS: R.Id[] = [{ scheme: 'super', id: '' }];
 /** DataTree.DIGEST_LOG_INTERVAL / DIGEST_LOG_LIMIT: a digest every 128 zxids, the last 1024 kept. */
 const DIGEST_LOG_INTERVAL = 128n;
 const DIGEST_LOG_LIMIT = 1024;
+/** The exit code ZooKeeper ends with on an unrecoverable txn log error (10). */
+export const STORAGE_FAILURE_EXIT_CODE = 10;
 
 /** One entry of the digest history (the `hash` command). */
 export interface ZxidDigest {
@@ -127,6 +129,11 @@ export class ZooKeeperServer implements CnxnHandler {
   readonly outputLimits: OutputLimits;
 
   readonly db: Database;
+  /**
+   * Ends the process after an unrecoverable storage error. Embedders and tests that must keep the
+   * process replace it (the server then refuses every write).
+   */
+  onFatal: (exitCode: number) => void = (exitCode) => process.exit(exitCode);
 
   constructor(
     readonly config: ServerConfig,
@@ -169,6 +176,14 @@ export class ZooKeeperServer implements CnxnHandler {
       if (st.snapshotMs > 0) this.metrics.snapshotTaken(st.snapshotMs);
       this.db.onSnapshot = (ms) => this.metrics.snapshotTaken(ms);
     }
+  }
+
+  /**
+   * Why the server cannot take writes now, or undefined when it can: the storage failed (the
+   * process is about to end) or is waiting for a file it cannot open yet. Health answers use it.
+   */
+  get storageProblem(): Error | undefined {
+    return this.commit.failure ?? this.commit.stalled;
   }
 
   get lastProcessedZxid(): bigint {
@@ -317,6 +332,7 @@ export class ZooKeeperServer implements CnxnHandler {
           c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: false });
           this.writeDone(c);
         },
+        () => this.abandonWrite(c, false),
       );
       return;
     }
@@ -571,7 +587,26 @@ export class ZooKeeperServer implements CnxnHandler {
     if (c.queue.length > 0) this.dispatch(c);
   }
 
+  /**
+   * A client's write (or sync) that will never be applied: it gives back what it holds (its
+   * outstanding slot, its in-flight count, paused connections waiting on the slot), and its
+   * connection is closed, as the client cannot know the outcome; its session lives on.
+   * `counted`: the request took an outstanding slot (a createSession does not).
+   */
+  private abandonWrite(c: ServerCnxn, counted: boolean): void {
+    if (counted) this.outstanding--;
+    c.inflightWrites--;
+    this.metrics.writesAbandoned++;
+    c.close();
+    if (this.paused.size > 0) this.resumePaused();
+  }
+
   private processWrite(c: ServerCnxn, req: Request): void {
+    if (this.commit.failure) {
+      this.log.warn({ sessionId: c.hexSessionId(), reason: this.commit.failure.message }, 'write refused: storage has failed; closing');
+      this.abandonWrite(c, true);
+      return;
+    }
     if (req.type === OpCode.sync || req.body === NULL_PATH_MULTI) {
       // Answered in order after the writes before it, without a txn of its own.
       this.metrics.requestsQueued++;
@@ -585,12 +620,7 @@ export class ZooKeeperServer implements CnxnHandler {
         c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body, req.body === NULL_PATH_MULTI);
         this.finishRequest(c, req, this.lastProcessedZxid);
         this.writeDone(c);
-      });
-      return;
-    }
-    if (this.commit.failure) {
-      this.log.warn({ sessionId: c.hexSessionId(), reason: this.commit.failure.message }, 'write refused: storage has failed; closing');
-      c.close();
+      }, () => this.abandonWrite(c, true));
       return;
     }
     const origin: WriteOrigin = { cnxn: c, xid: req.xid, type: req.type, sessionId: c.sessionId, ids: c.ids, receivedAtMs: req.receivedAtMs };
@@ -601,7 +631,7 @@ export class ZooKeeperServer implements CnxnHandler {
       this.finishRequest(c, req, zxid);
       if (req.type === OpCode.closeSession) c.close();
       this.writeDone(c);
-    });
+    }, () => this.abandonWrite(c, true));
   }
 
   /**
@@ -611,13 +641,20 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   submitInternalWrite(write: WriteOp, ids: readonly R.Id[]): Promise<TxnResult> {
     if (this.commit.failure) return Promise.reject(this.commit.failure);
-    return new Promise((resolve) => {
-      this.submitWrite({ xid: 0, type: write.type, sessionId: 0n, ids, receivedAtMs: this.now() }, write, (result) => resolve(result));
+    return new Promise((resolve, reject) => {
+      this.submitWrite({ xid: 0, type: write.type, sessionId: 0n, ids, receivedAtMs: this.now() }, write, (result) => resolve(result), () =>
+        reject(this.commit.failure ?? new Error('the write was not committed')),
+      );
     });
   }
 
   /** Prepares, commits and applies one write; `undefined` stands for an undecodable body. */
-  private submitWrite(origin: WriteOrigin, write: WriteRequest | undefined, onApplied: (r: TxnResult, zxid: bigint) => void): void {
+  private submitWrite(
+    origin: WriteOrigin,
+    write: WriteRequest | undefined,
+    onApplied: (r: TxnResult, zxid: bigint) => void,
+    onAbandoned: () => void = () => undefined,
+  ): void {
     const zxid = ++this.lastProposedZxid;
     const time = BigInt(this.now());
     const m = this.metrics;
@@ -639,7 +676,7 @@ export class ZooKeeperServer implements CnxnHandler {
       if (body.type === OpCode.closeSession) this.sessionClosed(origin.sessionId, origin.cnxn);
       onApplied(result, zxid);
       this.db.afterApply(txn, () => this.sessionTimeouts());
-    });
+    }, onAbandoned);
   }
 
   private logDigest(zxid: bigint): void {
@@ -655,14 +692,18 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   /**
-   * The commit stage cannot make txns durable any more (failed fsync, full disk). Nothing more
-   * is acknowledged: connections waiting on a write are closed, as its outcome is unknown, and
-   * later writes close their connection; reads go on.
+   * The commit stage cannot make txns durable any more (failed fsync, short write, full disk, a
+   * file that stayed unopenable): what reached the disk is unknown, so the process ends (onFatal)
+   * and its supervisor restarts it, which recovers what the disk really holds, as ZooKeeper exits
+   * with code 10. Until onFatal ends it (in tests it does not), nothing more is acknowledged: the
+   * commit stage abandons the waiting writes, which close their connections and give back their
+   * counts, and later writes are refused the same way; reads go on.
    */
   storageFailed(err: Error): void {
-    this.log.fatal({ err: err.message }, 'cannot make txns durable; no further writes are acknowledged');
     this.metrics.unrecoverableErrors++;
-    for (const c of [...this.cnxns]) if (c.inflightWrites > 0) c.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    this.log.fatal({ err: err.message, code, exitCode: STORAGE_FAILURE_EXIT_CODE }, 'Severe unrecoverable error: cannot make txns durable; exiting');
+    this.onFatal(STORAGE_FAILURE_EXIT_CODE);
   }
 
   private sessionClosed(sessionId: bigint, requester: ServerCnxn | undefined): void {

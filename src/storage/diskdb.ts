@@ -155,7 +155,16 @@ export class DiskDatabase implements Database {
       { snapshot: r.snapshotFile ?? null, snapshotZxid: '0x' + r.snapshotZxid.toString(16), replayed: r.replayed, zxid: '0x' + r.tree.lastProcessedZxid.toString(16), nodes: r.tree.nodeCount, sessions: r.sessions.size, ms: Date.now() - started },
       'database recovered',
     );
-    const writer = new TxnLogWriter(config.dataLogDir, { preAllocBytes: config.preAllocSizeKb * 1024, forceSync: config.forceSync, fs: fsShim });
+    const writer = new TxnLogWriter(config.dataLogDir, {
+      preAllocBytes: config.preAllocSizeKb * 1024,
+      forceSync: config.forceSync,
+      fs: fsShim,
+      openRetryMs: config.storageOpenRetryMs,
+      onStall: (err) => {
+        if (err) log.error({ err: err.message, code: (err as NodeJS.ErrnoException).code, retryMs: config.storageOpenRetryMs }, 'cannot open a txn log file; writes wait while it is retried');
+        else log.info('txn log file opened; writes go on');
+      },
+    });
     const db = new DiskDatabase(r.tree, r.sessions, writer, config, log, onFailure);
     db.startup = { dbInitMs, snapLoadMs: r.snapLoadMs, txnsLoaded: r.replayed, txnsLoadMs: r.txnsLoadMs, snapshotMs: 0 };
     const zxid = r.tree.lastProcessedZxid;

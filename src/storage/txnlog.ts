@@ -477,6 +477,30 @@ export interface TxnLogWriterOptions {
   /** false skips fdatasync (zookeeper.forceSync=no). */
   forceSync: boolean;
   fs?: FsShim;
+  /**
+   * How long opening a file is retried while it fails with an error that wrote nothing (EMFILE,
+   * ENFILE, ENOSPC at creation); default DEFAULT_OPEN_RETRY_MS. Past it the commit fails.
+   */
+  openRetryMs?: number;
+  /** Told when opening starts to be retried (with the error) and when it succeeds again (undefined). */
+  onStall?: (err: Error | undefined) => void;
+}
+
+export const DEFAULT_OPEN_RETRY_MS = 30_000;
+/** Errors of open() that leave nothing behind: the open can simply be tried again. */
+const RETRYABLE_OPEN_CODES = new Set(['EMFILE', 'ENFILE', 'ENOSPC']);
+const OPEN_RETRY_FIRST_DELAY_MS = 10;
+const OPEN_RETRY_MAX_DELAY_MS = 1000;
+
+/** Opening a file kept failing for the whole retry bound. */
+export class StorageStalledError extends Error {
+  constructor(
+    override readonly cause: Error,
+    readonly waitedMs: number,
+  ) {
+    super(`could not open a txn log file for ${Math.round(waitedMs)} ms: ${cause.message}`);
+    this.name = 'StorageStalledError';
+  }
 }
 
 /** The writer refuses appends after a failed write or sync: what reached the disk is unknown. */
@@ -542,6 +566,8 @@ export class TxnLogWriter {
   private closed = false;
   private chain: Promise<void> = Promise.resolve();
   private lastZxid: bigint | undefined;
+  /** While an open is being retried: why. */
+  private stall: Error | undefined;
 
   constructor(
     dataLogDir: string,
@@ -587,6 +613,11 @@ export class TxnLogWriter {
   /** The next append starts a new file (after a snapshot). */
   rollLog(): void {
     if (this.current !== null) this.rollPending = true;
+  }
+
+  /** Why commits are waiting, while an open is retried. */
+  get stalled(): Error | undefined {
+    return this.stall;
   }
 
   /** The file appends currently go to, if any. */
@@ -648,13 +679,13 @@ export class TxnLogWriter {
     fs.mkdirSync(this.dir, { recursive: true });
     let fd: number;
     try {
-      fd = await this.fs.open(log.file, 'wx');
+      fd = await this.openRetrying(log.file, 'wx');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       // Left by a crash before any txn in it was complete (its torn tail was cut at recovery):
       // reuse the name, as ZooKeeper does. A file that holds txns is never overwritten.
       if (lastLoggedZxidInFile(log.file) !== undefined) throw new Error(`${log.file} already exists and holds txns`);
-      fd = await this.fs.open(log.file, 'w');
+      fd = await this.openRetrying(log.file, 'w');
     }
     log.fd = fd;
     await this.writeAll(fd, encodeFileHeaderBytes(), 0);
@@ -670,8 +701,43 @@ export class TxnLogWriter {
     }
   }
 
+  /**
+   * Opens a file, retrying with backoff while the open fails with an error that wrote nothing
+   * (out of descriptors, or no room for a new file): the commits behind it wait meanwhile. Gives
+   * up after openRetryMs with StorageStalledError.
+   */
+  private async openRetrying(file: string, flags: string): Promise<number> {
+    const boundMs = this.opts.openRetryMs ?? DEFAULT_OPEN_RETRY_MS;
+    const startedMs = performance.now();
+    let delayMs = OPEN_RETRY_FIRST_DELAY_MS;
+    for (;;) {
+      try {
+        const fd = await this.fs.open(file, flags);
+        if (this.stall) {
+          this.stall = undefined;
+          this.opts.onStall?.(undefined);
+        }
+        return fd;
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        if (!RETRYABLE_OPEN_CODES.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+        const waitedMs = performance.now() - startedMs;
+        if (waitedMs >= boundMs) {
+          this.stall = undefined;
+          throw new StorageStalledError(err, waitedMs);
+        }
+        if (!this.stall) {
+          this.stall = err;
+          this.opts.onStall?.(err);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, boundMs - waitedMs)));
+        delayMs = Math.min(2 * delayMs, OPEN_RETRY_MAX_DELAY_MS);
+      }
+    }
+  }
+
   private async syncDir(): Promise<void> {
-    const fd = await this.fs.open(this.dir, 'r');
+    const fd = await this.openRetrying(this.dir, 'r');
     try {
       await this.fs.fdatasync(fd);
     } finally {

@@ -16,6 +16,8 @@ export interface RunningServer {
   connectString: string;
   dataDir: string;
   log(): string;
+  /** Settles when the process ends, with its exit code (null when a signal ended it). */
+  exited?: Promise<{ code: number | null; signal: string | null }>;
   stop(): Promise<void>;
 }
 
@@ -251,6 +253,8 @@ interface LaunchSpec {
   env?: NodeJS.ProcessEnv;
   /** RLIMIT_NOFILE (soft and hard) for the server process, set by a shell that then execs it. */
   nofileLimit?: number;
+  /** A command the server runs under, such as `prlimit --nofile=400:400 --` (it must exec the server). */
+  wrapper?: string[];
 }
 
 function zooCfg(dataDir: string, port: number, extraConfig: Record<string, string>): string {
@@ -318,10 +322,9 @@ async function launchOnce(
   let child: ChildProcess;
   try {
     const args = spec.args(rootDir, cfgPath);
-    const [command, argv] =
-      spec.nofileLimit === undefined
-        ? [spec.command, args]
-        : ['/bin/sh', ['-c', `ulimit -n ${spec.nofileLimit} && exec "$@"`, 'sh', spec.command, ...args]];
+    const wrapped = [...(spec.wrapper ?? []), spec.command, ...args];
+    const [command, ...argv] =
+      spec.nofileLimit === undefined ? wrapped : ['/bin/sh', '-c', `ulimit -n ${spec.nofileLimit} && exec "$@"`, 'sh', ...wrapped];
     child = spawn(command, argv, {
       cwd: rootDir,
       stdio: ['ignore', logFd, logFd],
@@ -334,6 +337,10 @@ async function launchOnce(
   let exited = false;
   let exitDescription = '';
   let spawnError: Error | undefined;
+  const exitStatus = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: null, signal: null }));
+  });
   const exitedPromise = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exited = true;
@@ -389,6 +396,7 @@ async function launchOnce(
     connectString: `${HOST}:${port}`,
     dataDir,
     log,
+    exited: exitStatus,
     stop,
   };
 
@@ -439,13 +447,14 @@ async function launch(
 }
 
 export async function startReferenceZooKeeper(
-  opts: { extraConfig?: Record<string, string>; jvmFlags?: string[]; port?: number; nofileLimit?: number } = {},
+  opts: { extraConfig?: Record<string, string>; jvmFlags?: string[]; port?: number; nofileLimit?: number; wrapper?: string[] } = {},
 ): Promise<RunningServer> {
   const jvmFlags = opts.jvmFlags ?? [];
   const spec: LaunchSpec = {
     kind: 'zookeeper',
     command: 'java',
     nofileLimit: opts.nofileLimit,
+    wrapper: opts.wrapper,
     files: { 'log4j.properties': LOG4J_PROPERTIES },
     args: (rootDir, cfgPath) => [
       '-Xmx512m',
@@ -462,7 +471,7 @@ export async function startReferenceZooKeeper(
 }
 
 export async function startZkts(
-  opts: { extraConfig?: Record<string, string>; systemProps?: Record<string, string>; port?: number; nofileLimit?: number } = {},
+  opts: { extraConfig?: Record<string, string>; systemProps?: Record<string, string>; port?: number; nofileLimit?: number; wrapper?: string[] } = {},
 ): Promise<RunningServer> {
   const cliPath = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
   if (!fs.existsSync(cliPath)) throw new Error(`startZkts: ${cliPath} not found (run npm run build)`);
@@ -475,6 +484,7 @@ export async function startZkts(
     command: process.execPath,
     nofileLimit: opts.nofileLimit,
     env,
+    wrapper: opts.wrapper,
     args: (_rootDir, cfgPath) => [cliPath, 'server', ...propArgs, cfgPath],
   };
   return launch(spec, opts.port, opts.extraConfig ?? {});

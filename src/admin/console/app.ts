@@ -25,6 +25,7 @@
     nowMs: number;
     editable: boolean;
     user: string | null;
+    storageError: string | null;
   }
   interface ChildEntry {
     name: string;
@@ -194,8 +195,10 @@
 
   async function poll(): Promise<void> {
     try {
-      renderStats(await api<Stats>('stats'));
-      if ($('status-line').dataset.kind === 'poll') setStatus('');
+      const s = await api<Stats>('stats');
+      renderStats(s);
+      if (s.storageError !== null) setStatus(`the server cannot take writes: ${s.storageError}`, true, 'poll');
+      else if ($('status-line').dataset.kind === 'poll') setStatus('');
     } catch (e) {
       setStatus(`cannot reach the server: ${(e as Error).message}`, true, 'poll');
     }

@@ -239,6 +239,8 @@ export class WebConsole {
       nowMs: Date.now(),
       editable: this.editable,
       user: l ? l.user : null,
+      // Why the server cannot take writes now (a failed or stalled disk), or null.
+      storageError: s.storageProblem?.message ?? null,
     };
   }
 
