@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { createGssapiServer, gssapiServerOptionsFromJaas } from '../src/server/sasl/gssapi';
 import { ReplayCache } from '../src/server/sasl/kerberos/replay';
 import { runExchange } from '../test/util/gssapiclient';
-import { TestKdc, kdcAvailable, startKdc } from '../test/util/kdc';
+import { TestKdc, jaasSection, kdcAvailable, startKdc } from '../test/util/kdc';
 import { javaClasspath, startReferenceZooKeeper } from '../test/util/servers';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'gssapi');
@@ -28,17 +28,6 @@ let classes = '';
 let serviceKeytab = '';
 const clientJaas = new Map<string, string>();
 const CLIENTS = ['client@EXAMPLE.COM', 'client/host1@EXAMPLE.COM'];
-
-function jaasSection(section: string, keytab: string, principal: string, storeKey: boolean): string {
-  return [
-    `${section} {`,
-    '  com.sun.security.auth.module.Krb5LoginModule required',
-    `  useKeyTab=true keyTab="${keytab}" storeKey=${storeKey} useTicketCache=false doNotPrompt=true`,
-    `  principal="${principal}";`,
-    '};',
-    '',
-  ].join('\n');
-}
 
 function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -16,7 +16,7 @@ import * as R from '../src/protocol/generated/records';
 import { OpCode } from '../src/protocol/constants';
 import { ZkClient } from '../test/util/client';
 import { sendSasl, saslToken } from '../test/util/saslclient';
-import { TestKdc, kdcAvailable, startKdc } from '../test/util/kdc';
+import { TestKdc, jaasSection, kdcAvailable, startKdc } from '../test/util/kdc';
 import { dumpTranscript, firstDifference, runProcess, startTarget, TARGETS, TargetName } from './util/harness';
 import { cliTranscript, runZkCli } from './util/zkcli';
 
@@ -41,17 +41,6 @@ let kdc: TestKdc;
 let serverProps: Record<string, string> = {};
 const jaas: Record<string, string> = {};
 const ccache: Record<string, string> = {};
-
-function jaasSection(section: string, keytab: string, principal: string, storeKey: boolean): string {
-  return [
-    `${section} {`,
-    '  com.sun.security.auth.module.Krb5LoginModule required',
-    `  useKeyTab=true keyTab="${keytab}" storeKey=${storeKey} useTicketCache=false doNotPrompt=true`,
-    `  principal="${principal}";`,
-    '};',
-    '',
-  ].join('\n');
-}
 
 function writeFile(name: string, text: string): string {
   const p = path.join(kdc.dir, name);

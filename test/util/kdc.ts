@@ -229,3 +229,15 @@ export async function startKdc(opts: { realm?: string } = {}): Promise<TestKdc> 
     },
   };
 }
+
+/** A JAAS section that logs `principal` in with Krb5LoginModule from `keytab`, as ZooKeeper's Kerberos setups write it. */
+export function jaasSection(section: string, keytab: string, principal: string, storeKey: boolean): string {
+  return [
+    `${section} {`,
+    '  com.sun.security.auth.module.Krb5LoginModule required',
+    `  useKeyTab=true keyTab="${keytab}" storeKey=${storeKey} useTicketCache=false doNotPrompt=true`,
+    `  principal="${principal}";`,
+    '};',
+    '',
+  ].join('\n');
+}
