@@ -668,15 +668,32 @@ export class ZooKeeperServer implements CnxnHandler {
       body,
     };
     this.commit.submit(txn, () => {
-      const { result, events } = this.tree.apply(txn);
       this.prep.applied(zxid);
-      if (zxid % DIGEST_LOG_INTERVAL === 0n) this.logDigest(zxid);
-      this.watches.trigger(events);
-      for (const e of events) if (e.type !== EventType.NodeChildrenChanged) noteNamespace(this.stats.writeNamespaces, e.path);
-      if (body.type === OpCode.closeSession) this.sessionClosed(origin.sessionId, origin.cnxn);
-      onApplied(result, zxid);
-      this.db.afterApply(txn, () => this.sessionTimeouts());
+      this.applyCommitted(txn, origin.cnxn, (result) => onApplied(result, zxid));
     }, onAbandoned);
+  }
+
+  /**
+   * Applies one committed txn, whoever made it (this server's prep, or a leader's proposal on a
+   * learner): the tree, the digest history, watches, the session table, then `reply` (the
+   * requester's answer, before the database's bookkeeping), then the database's snapshot upkeep.
+   * Every role applies txns here and nowhere else, in zxid order.
+   */
+  applyCommitted(txn: Txn, requester?: ServerCnxn, reply?: (result: TxnResult) => void): TxnResult {
+    const zxid = txn.hdr.zxid;
+    const { result, events } = this.tree.apply(txn);
+    if (zxid % DIGEST_LOG_INTERVAL === 0n) this.logDigest(zxid);
+    this.watches.trigger(events);
+    for (const e of events) if (e.type !== EventType.NodeChildrenChanged) noteNamespace(this.stats.writeNamespaces, e.path);
+    const body = txn.body;
+    // The session table follows the committed txns: a session another server created becomes known
+    // here when its createSession commits (this server's own were added when the client asked).
+    if (body.type === OpCode.createSession && this.sessions.get(txn.hdr.clientId) === undefined)
+      this.sessions.add(txn.hdr.clientId, body.record.timeOut, this.now());
+    else if (body.type === OpCode.closeSession) this.sessionClosed(txn.hdr.clientId, requester);
+    reply?.(result);
+    this.db.afterApply(txn, () => this.sessionTimeouts());
+    return result;
   }
 
   private logDigest(zxid: bigint): void {
