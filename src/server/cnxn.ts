@@ -23,6 +23,8 @@ export interface Request {
   receivedAtMs: number;
   /** For a read: how many of the session's writes must be applied before it is answered. */
   writesBefore: number;
+  /** A write's body as the client sent it (after the RequestHeader): what a learner forwards. */
+  raw?: Buffer;
 }
 
 export interface CnxnHandler {

@@ -29,6 +29,8 @@ import { writeReply } from './replies';
 import { SessionTracker, type Session } from './sessions';
 import { WatchManager } from './watches';
 import { DIGEST_VERSION } from '../storage/digest';
+import { ForwardedWrites } from './forwarded';
+import { sessionPassword } from './sessions';
 
 /** Per connection: queued plus in-flight requests before we stop reading from its socket. */
 const MAX_OUTSTANDING_PER_CNXN = 1000;
@@ -92,6 +94,28 @@ interface WriteOrigin {
   receivedAtMs: number;
 }
 
+/**
+ * How a learner's server reaches its leader; the quorum's learner implements it. Writes go to the
+ * leader as they came from the client and come back as committed txns (`learnerCommitted`).
+ */
+export interface LeaderLink {
+  /** A client's write (ZooKeeper's REQUEST): op and body as the client sent them, and its ids. */
+  forwardRequest(sessionId: bigint, cxid: number, type: number, body: Buffer, ids: readonly R.Id[] | null): void;
+  /** Whether the leader knows a session reconnecting here as alive (REVALIDATE); it then owns it here. */
+  revalidate(sessionId: bigint, timeoutMs: number): Promise<boolean>;
+}
+
+/** A write a learner forwarded, until the leader commits its txn (or the link is lost). */
+interface PendingForward {
+  sessionId: bigint;
+  cxid: number;
+  done: (result: TxnResult | undefined, zxid: bigint) => void;
+  abandoned: () => void;
+}
+
+/** Writes a learner may have at the leader at once; past it, clients are not read. */
+const MAX_FORWARDED_WRITES = 10_000;
+
 export class ZooKeeperServer implements CnxnHandler {
   readonly tree: DataTree;
   readonly watches = new WatchManager();
@@ -129,6 +153,11 @@ export class ZooKeeperServer implements CnxnHandler {
   readonly outputLimits: OutputLimits;
 
   readonly db: Database;
+  /** Set while this server is a learner: its writes go to the leader. */
+  private leaderLink: LeaderLink | undefined;
+  private readonly forwarded = new ForwardedWrites<PendingForward>(MAX_FORWARDED_WRITES);
+  /** A learner's sessions active since the last PING, with their timeouts (the leader touches them). */
+  private touched = new Map<bigint, number>();
   /**
    * Ends the process after an unrecoverable storage error. Embedders and tests that must keep the
    * process replace it (the server then refuses every write).
@@ -150,7 +179,7 @@ export class ZooKeeperServer implements CnxnHandler {
     this.tree = this.db.tree;
     this.lastProposedZxid = this.tree.lastProcessedZxid;
     this.auth = new AuthRegistry(config.superDigest, config.skipACL, config.saslAuthProvider ? { letAnySaslUserDoX: config.letAnySaslUserDoX } : undefined);
-    this.sessions = new SessionTracker(config.tickTimeMs, STANDALONE_SERVER_ID, now());
+    this.sessions = new SessionTracker(config.tickTimeMs, config.distributed ? (config.serverId ?? STANDALONE_SERVER_ID) : STANDALONE_SERVER_ID, now());
     this.reads = new ReadProcessor(this.tree, this.watches, this.auth);
     this.prep = new Prep(this.tree, this.auth, {
       extendedTypesEnabled: config.extendedTypesEnabled,
@@ -325,6 +354,17 @@ export class ZooKeeperServer implements CnxnHandler {
       const session = this.sessions.add(id, timeoutMs, this.now());
       this.attach(c, session);
       this.beginWrite(c);
+      if (this.leaderLink) {
+        // A learner makes the id (its sid in the top byte) and the leader commits the session.
+        const body = Buffer.alloc(4);
+        body.writeInt32BE(timeoutMs);
+        this.forward(id, 0, OpCode.createSession, body, null, (result) => {
+          if (result === undefined || result.err !== Err.OK) return this.abandonWrite(c, false);
+          c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: false });
+          this.writeDone(c);
+        }, () => this.abandonWrite(c, false));
+        return;
+      }
       this.submitWrite(
         { cnxn: c, xid: 0, type: OpCode.createSession, sessionId: id, ids: c.ids, receivedAtMs: this.now() },
         { type: OpCode.createSession, record: { timeOut: timeoutMs } },
@@ -345,6 +385,7 @@ export class ZooKeeperServer implements CnxnHandler {
       this.cnxnBySession.delete(req.sessionId);
       holder.close();
     }
+    if (this.leaderLink) return this.revalidateAtLeader(c, req.sessionId, req.passwd, timeoutMs);
     const session = this.sessions.get(req.sessionId);
     const valid = session !== undefined && !session.closing && req.passwd !== null && session.passwd.equals(req.passwd);
     if (!valid) {
@@ -356,6 +397,29 @@ export class ZooKeeperServer implements CnxnHandler {
     this.sessions.touch(session, this.now());
     this.attach(c, session);
     c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: session.id, passwd: session.passwd, readOnly: false });
+  }
+
+  /**
+   * A learner checks the password itself (the same on every server), then asks the leader, which
+   * owns the session table; an invalid session gets ZooKeeper's answer for an expired one.
+   */
+  private revalidateAtLeader(c: ServerCnxn, sessionId: bigint, passwd: Buffer | null, timeoutMs: number): void {
+    const expired = () => {
+      c.sendConnectResponse({ protocolVersion: 0, timeOut: 0, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: false });
+      c.close();
+    };
+    if (passwd === null || !sessionPassword(sessionId).equals(passwd)) return expired();
+    this.leaderLink!.revalidate(sessionId, timeoutMs).then(
+      (valid) => {
+        if (c.state !== 'open') return;
+        if (!valid) return expired();
+        const session = this.sessions.add(sessionId, timeoutMs, this.now());
+        this.attach(c, session);
+        this.touched.set(sessionId, timeoutMs);
+        c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: session.passwd, readOnly: false });
+      },
+      () => c.close(),
+    );
   }
 
   /** A session lives on one connection: a reconnect takes it over from the old one. */
@@ -374,7 +438,10 @@ export class ZooKeeperServer implements CnxnHandler {
     const r = new JuteReader(frame);
     const hdr = R.decodeRequestHeader(r);
     const nowMs = this.now();
-    if (c.session) this.sessions.touch(c.session, nowMs);
+    if (c.session) {
+      this.sessions.touch(c.session, nowMs);
+      if (this.leaderLink) this.touched.set(c.session.id, c.session.timeoutMs);
+    }
     if (hdr.type === OpCode.auth) return this.handleAuth(c, hdr.xid, r);
     if (hdr.type === OpCode.sasl) return this.handleSasl(c, hdr.xid, r);
     if (this.config.enforceAuthSchemes.length > 0 && !c.ids.some((id) => this.config.enforceAuthSchemes.includes(id.scheme))) {
@@ -402,8 +469,10 @@ export class ZooKeeperServer implements CnxnHandler {
     if (hdr.type === OpCode.multi && Array.isArray(body) && body.some((op: { type: number }) => op.type === OpCode.getData || op.type === OpCode.getChildren))
       body = undefined;
     c.lastCxid = hdr.xid;
-    const isWrite = WRITE_TYPES.has(hdr.type) || hdr.type === OpCode.sync;
+    // A multi with a null path never reaches a txn; a learner answers it after the session's writes, as a read.
+    const isWrite = (WRITE_TYPES.has(hdr.type) || hdr.type === OpCode.sync) && !(this.leaderLink && body === NULL_PATH_MULTI);
     const req: Request = { xid: hdr.xid, type: hdr.type, body, isWrite, receivedAtMs: nowMs, writesBefore: c.writesSubmitted };
+    if (isWrite && this.leaderLink) req.raw = frame.subarray(8);
     this.outstanding++;
     if (c.queue.length + c.inflightWrites + 1 > MAX_OUTSTANDING_PER_CNXN || this.outstanding > this.config.globalOutstandingLimit) {
       if (!this.paused.has(c)) this.metrics.throttleWaits++;
@@ -602,6 +671,7 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   private processWrite(c: ServerCnxn, req: Request): void {
+    if (this.leaderLink) return this.forwardWrite(c, req);
     if (this.commit.failure) {
       this.log.warn({ sessionId: c.hexSessionId(), reason: this.commit.failure.message }, 'write refused: storage has failed; closing');
       this.abandonWrite(c, true);
@@ -632,6 +702,133 @@ export class ZooKeeperServer implements CnxnHandler {
       if (req.type === OpCode.closeSession) c.close();
       this.writeDone(c);
     }, () => this.abandonWrite(c, true));
+  }
+
+  /** A learner's client write: to the leader as it came; answered when its txn commits here. */
+  private forwardWrite(c: ServerCnxn, req: Request): void {
+    this.metrics.requestsQueued++;
+    const done = (result: TxnResult | undefined, zxid: bigint) => {
+      if (req.type === OpCode.sync) {
+        const rsp = req.body === undefined ? { err: Err.MARSHALLINGERROR } : this.reads.process(c, req.type, req.body);
+        c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body);
+        this.finishRequest(c, req, this.lastProcessedZxid);
+      } else {
+        const rsp = writeReply(req.type, result!);
+        c.sendReply(req.xid, zxid, rsp.err, rsp.body);
+        this.finishRequest(c, req, zxid);
+        if (req.type === OpCode.closeSession) c.close();
+      }
+      this.writeDone(c);
+    };
+    this.forward(c.sessionId, req.xid, req.type, req.raw ?? Buffer.alloc(0), c.ids, done, () => this.abandonWrite(c, true));
+  }
+
+  private forward(
+    sessionId: bigint,
+    cxid: number,
+    type: number,
+    body: Buffer,
+    ids: readonly R.Id[] | null,
+    done: (result: TxnResult | undefined, zxid: bigint) => void,
+    abandoned: () => void,
+  ): void {
+    const pending: PendingForward = { sessionId, cxid, done, abandoned };
+    if (this.forwarded.full) {
+      this.log.warn({ sessionId: '0x' + BigInt.asUintN(64, sessionId).toString(16), limit: this.forwarded.limit }, 'too many writes at the leader; refusing');
+      return abandoned();
+    }
+    if (type === OpCode.sync) this.forwarded.addSync(pending);
+    else this.forwarded.add(pending);
+    this.leaderLink!.forwardRequest(sessionId, cxid, type, body, ids);
+  }
+
+  /**
+   * Makes this server a learner of a leader (writes are forwarded through `link`), or, with
+   * undefined, ends that: the writes still at the leader will never be answered here, so their
+   * requests give back what they hold and their connections close (the clients reconnect).
+   */
+  setLeaderLink(link: LeaderLink | undefined): void {
+    this.leaderLink = link;
+    if (link === undefined) {
+      for (const w of this.forwarded.drain()) w.abandoned();
+      this.touched.clear();
+    }
+  }
+
+  /** A txn the leader committed, in zxid order: applied, and the local request it answers answered. */
+  learnerCommitted(txn: Txn): void {
+    const match = this.forwarded.committed(txn.hdr.clientId, txn.hdr.cxid);
+    if (match.kind === 'local') {
+      const cnxn = this.cnxnBySession.get(txn.hdr.clientId);
+      this.applyCommitted(txn, cnxn, (result) => match.write.done(result, txn.hdr.zxid));
+      return;
+    }
+    if (match.kind === 'mismatch') {
+      // The leader committed a txn of this session other than the one it sent first: its client
+      // cannot be told which of its writes this was, so its connection goes.
+      this.log.warn(
+        { sessionId: '0x' + BigInt.asUintN(64, txn.hdr.clientId).toString(16), cxid: txn.hdr.cxid, expectedCxid: match.expectedCxid },
+        'committed txn does not match the session oldest forwarded write; closing its connection',
+      );
+      match.write.abandoned();
+    }
+    this.applyCommitted(txn);
+  }
+
+  /** The leader's SYNC: every txn committed before it is applied here; the oldest sync is answered. */
+  learnerSynced(): void {
+    this.forwarded.syncDone()?.done(undefined, this.lastProcessedZxid);
+  }
+
+  /** A learner's sessions active since the last call, with their timeouts (PING's touch table). */
+  takeTouchedSessions(): Map<bigint, number> {
+    const t = this.touched;
+    this.touched = new Map();
+    return t;
+  }
+
+  /**
+   * A write a learner forwarded (the leader's side of REQUEST): prepared, committed and applied
+   * here like a local client's, under the session and identities the learner sent.
+   */
+  submitForwarded(sessionId: bigint, cxid: number, type: number, body: Buffer, ids: readonly R.Id[]): void {
+    let write: WriteRequest | undefined;
+    if (type === OpCode.createSession) {
+      if (body.length < 4) write = undefined;
+      else {
+        const timeOut = body.readInt32BE(0);
+        // The leader owns global sessions: tracked from now, as ZooKeeper's prep does.
+        this.sessions.add(sessionId, timeOut, this.now());
+        write = { type: OpCode.createSession, record: { timeOut } } as WriteRequest;
+      }
+    } else if (type === OpCode.closeSession) {
+      write = { type: OpCode.closeSession, record: null } as WriteRequest;
+    } else if (type === OpCode.sync) {
+      this.commit.barrier(() => this.onForwardedSync?.(sessionId, cxid), () => undefined);
+      return;
+    } else {
+      try {
+        const decoded = WRITE_TYPES.has(type) ? decodeRequestBody(type, new JuteReader(body)) : undefined;
+        const readInMulti =
+          type === OpCode.multi && Array.isArray(decoded) && decoded.some((op: { type: number }) => op.type === OpCode.getData || op.type === OpCode.getChildren);
+        write = decoded === undefined || decoded === null || readInMulti ? undefined : ({ type, record: decoded } as WriteRequest);
+      } catch (e) {
+        if (!(e instanceof JuteError)) throw e;
+        write = undefined;
+      }
+    }
+    this.submitWrite({ xid: cxid, type, sessionId, ids, receivedAtMs: this.now() }, write, () => undefined);
+  }
+
+  /** Where a leader answers a learner's sync, once every txn before it is committed (the quorum's SYNC). */
+  onForwardedSync: ((sessionId: bigint, cxid: number) => void) | undefined;
+
+  /** Touches a session a learner reports active (PING) ; false when it is not alive here. */
+  touchSession(sessionId: bigint, timeoutMs: number): boolean {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.closing) return false;
+    s.timeoutMs = timeoutMs;
+    return this.sessions.touch(s, this.now());
   }
 
   /**
@@ -745,6 +942,8 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   private expireSessions(): void {
+    // A learner's sessions belong to the leader, which expires them.
+    if (this.leaderLink) return;
     for (const s of this.sessions.expired(this.now())) {
       this.log.info({ sessionId: '0x' + BigInt.asUintN(64, s.id).toString(16), timeoutMs: s.timeoutMs }, 'session expired');
       this.metrics.staleSessionsExpired++;
@@ -757,6 +956,7 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   private checkContainers(): void {
+    if (this.leaderLink) return;
     const candidates = containerCandidates(this.tree, this.now(), this.config.containerMaxNeverUsedIntervalMs);
     const budget = Math.max(1, Math.floor((this.config.containerMaxPerMinute * this.config.containerCheckIntervalMs) / 60000));
     for (const path of candidates.slice(0, budget)) {
