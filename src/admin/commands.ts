@@ -669,7 +669,7 @@ export const COMMANDS: readonly AdminCommand[] = [
     names: ['ruok'],
     serverRequired: true,
     run: ({ server }) => {
-      const problem = server.storageProblem;
+      const problem = server.notServing;
       return problem ? { data: {}, status: 503, error: `the server cannot take writes: ${problem.message}` } : ok();
     },
   },

@@ -76,10 +76,10 @@ export const ZK_NOT_SERVING = 'This ZooKeeper instance is not currently serving 
 
 const WORDS: Record<string, Word> = {
   // "imok" only while writes can be taken: otherwise no answer at all, as documented for ruok.
-  ruok: ({ server }) => (server.storageProblem ? '' : 'imok'),
-  srvr: ({ server }) => (server.storageProblem ? ZK_NOT_SERVING : `Zookeeper version: ${VERSION_LINE}\n` + serverSummary(server)),
+  ruok: ({ server }) => (server.notServing ? '' : 'imok'),
+  srvr: ({ server }) => (server.notServing ? ZK_NOT_SERVING : `Zookeeper version: ${VERSION_LINE}\n` + serverSummary(server)),
   stat: ({ server }) =>
-    server.storageProblem ? ZK_NOT_SERVING : `Zookeeper version: ${VERSION_LINE}\nClients:\n${connectionLines(server, true)}\n` + serverSummary(server),
+    server.notServing ? ZK_NOT_SERVING : `Zookeeper version: ${VERSION_LINE}\nClients:\n${connectionLines(server, true)}\n` + serverSummary(server),
   cons: ({ server }) => connectionLines(server, false) + '\n',
   isro: () => 'rw',
   // DigestCommand: the zxid in hex, then the digest as a signed long.

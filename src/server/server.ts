@@ -215,6 +215,28 @@ export class ZooKeeperServer implements CnxnHandler {
     return this.commit.failure ?? this.commit.stalled;
   }
 
+  /**
+   * Why the server does not serve clients now, or undefined when it does: its storage (above), or
+   * its quorum role (no leader yet, syncing with one). Every health answer says it, and while it
+   * is set new client connections are closed once they ask for a session, as ZooKeeper does when
+   * no server is running behind its listener.
+   */
+  get notServing(): Error | undefined {
+    return this.storageProblem ?? this.roleProblem;
+  }
+
+  private roleProblem: Error | undefined;
+
+  /**
+   * Sets or clears why the quorum role keeps this server from serving (LOOKING, syncing). Setting
+   * it closes the clients' connections: ZooKeeper drops them when a server leaves its role, and
+   * they reconnect to a member that serves.
+   */
+  setRoleProblem(reason: string | undefined): void {
+    this.roleProblem = reason === undefined ? undefined : new Error(reason);
+    if (reason !== undefined) for (const c of [...this.cnxns]) if (c.state !== 'handshake') c.close();
+  }
+
   get lastProcessedZxid(): bigint {
     return this.tree.lastProcessedZxid;
   }
@@ -333,6 +355,11 @@ export class ZooKeeperServer implements CnxnHandler {
     const req = decodeConnectRequest(new JuteReader(frame));
     c.oldClient = req.oldClient;
     this.metrics.connectionRequests++;
+    if (this.roleProblem) {
+      this.log.info({ reason: this.roleProblem.message }, 'closing a new connection: the server is not serving');
+      c.close();
+      return;
+    }
     if (req.lastZxidSeen > this.lastProcessedZxid) {
       this.log.info(
         { sessionId: req.sessionId.toString(16), clientZxid: req.lastZxidSeen.toString(16), serverZxid: this.lastProcessedZxid.toString(16) },

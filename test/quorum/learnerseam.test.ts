@@ -64,6 +64,7 @@ async function startPair(t: Test) {
       `dataDir=${dataDir}`,
       'clientPort=0',
       'clientPortAddress=127.0.0.1',
+      '4lw.commands.whitelist=*',
       'server.1=127.0.0.1:1:2',
       'server.2=127.0.0.1:3:4',
       'server.3=127.0.0.1:5:6',
@@ -192,4 +193,21 @@ t.test('losing the leader gives back the forwarded writes and closes their conne
   relay.learners.length = 0;
   relay.release();
   void leader;
+});
+
+t.test('a server its role keeps from serving closes its clients, refuses sessions and says so to ruok and srvr', async (t) => {
+  const { learner } = await startPair(t);
+  const { fourLetterWord } = await import('../util/servers');
+  const c = await connect(learner);
+  learner.setRoleProblem('no leader yet (LOOKING)');
+  await waitFor(() => c.closed, 'the client connection closed');
+  await t.rejects(connect(learner), /connection closed/, 'a new session is refused');
+  const port = learner.address().port;
+  t.equal(await fourLetterWord('127.0.0.1', port, 'ruok'), '', 'ruok stays silent');
+  t.match(await fourLetterWord('127.0.0.1', port, 'srvr'), /not currently serving/);
+  learner.setRoleProblem(undefined);
+  t.equal(await fourLetterWord('127.0.0.1', port, 'ruok'), 'imok');
+  const again = await connect(learner);
+  t.ok(again.connectResponse.timeOut > 0, 'serving again');
+  await again.close();
 });
