@@ -117,14 +117,14 @@ interface PendingForward {
 const MAX_FORWARDED_WRITES = 10_000;
 
 export class ZooKeeperServer implements CnxnHandler {
-  readonly tree: DataTree;
+  tree: DataTree;
   readonly watches = new WatchManager();
   readonly auth: AuthRegistry;
-  readonly sessions: SessionTracker;
-  readonly reads: ReadProcessor;
+  sessions: SessionTracker;
+  reads: ReadProcessor;
   readonly fourLetterWords: FourLetterWords;
-  private readonly prep: Prep;
-  private readonly commit: CommitStage;
+  private prep: Prep;
+  private commit: CommitStage;
   readonly cnxns = new Set<ServerCnxn>();
   private readonly cnxnsPerIp = new Map<string, number>();
   private readonly cnxnBySession = new Map<bigint, ServerCnxn>();
@@ -152,7 +152,7 @@ export class ZooKeeperServer implements CnxnHandler {
   readonly maxFrameBytes: number;
   readonly outputLimits: OutputLimits;
 
-  readonly db: Database;
+  db: Database;
   /** Set while this server is a learner: its writes go to the leader. */
   private leaderLink: LeaderLink | undefined;
   private readonly forwarded = new ForwardedWrites<PendingForward>(MAX_FORWARDED_WRITES);
@@ -176,20 +176,13 @@ export class ZooKeeperServer implements CnxnHandler {
     this.sessionlessLog = new RateLimitedLog(log);
     this.outputLimits = { softBytes: config.outputSoftLimitBytes, hardBytes: config.outputHardLimitBytes };
     this.db = db ?? new MemoryDatabase(config.extendedTypesEnabled);
-    this.tree = this.db.tree;
-    this.lastProposedZxid = this.tree.lastProcessedZxid;
     this.auth = new AuthRegistry(config.superDigest, config.skipACL, config.saslAuthProvider ? { letAnySaslUserDoX: config.letAnySaslUserDoX } : undefined);
-    this.sessions = new SessionTracker(config.tickTimeMs, config.distributed ? (config.serverId ?? STANDALONE_SERVER_ID) : STANDALONE_SERVER_ID, now());
-    this.reads = new ReadProcessor(this.tree, this.watches, this.auth);
-    this.prep = new Prep(this.tree, this.auth, {
-      extendedTypesEnabled: config.extendedTypesEnabled,
-      reconfigEnabled: config.reconfigEnabled,
-      enforceQuota: config.enforceQuota,
-    });
-    this.tree.onQuotaExceeded = (message) => this.log.warn(message);
+    this.tree = this.db.tree;
     this.commit = this.db.commit;
-    // Sessions open at the last stop live on; they expire unless their clients come back in time.
-    for (const [id, timeoutMs] of this.db.sessions) this.sessions.add(id, timeoutMs, now());
+    this.sessions = this.newSessionTracker();
+    this.reads = new ReadProcessor(this.tree, this.watches, this.auth);
+    this.prep = this.newPrep();
+    this.useDatabase(this.db);
     this.fourLetterWords = new FourLetterWords(this);
     this.stats = { ...resettableStats(), startedAtMs: now(), readNamespaces: new Set(), writeNamespaces: new Set() };
     this.readLatency = new LatencyRecorder(this.stats.startedAtMs);
@@ -205,6 +198,50 @@ export class ZooKeeperServer implements CnxnHandler {
       if (st.snapshotMs > 0) this.metrics.snapshotTaken(st.snapshotMs);
       this.db.onSnapshot = (ms) => this.metrics.snapshotTaken(ms);
     }
+  }
+
+  private newSessionTracker(): SessionTracker {
+    const serverId = this.config.distributed ? (this.config.serverId ?? STANDALONE_SERVER_ID) : STANDALONE_SERVER_ID;
+    return new SessionTracker(this.config.tickTimeMs, serverId, this.now());
+  }
+
+  private newPrep(): Prep {
+    return new Prep(this.tree, this.auth, {
+      extendedTypesEnabled: this.config.extendedTypesEnabled,
+      reconfigEnabled: this.config.reconfigEnabled,
+      enforceQuota: this.config.enforceQuota,
+    });
+  }
+
+  /** Takes the database's tree, commit stage and sessions as the ones this server serves from. */
+  private useDatabase(db: Database): void {
+    this.db = db;
+    this.tree = db.tree;
+    this.commit = db.commit;
+    this.lastProposedZxid = this.tree.lastProcessedZxid;
+    this.tree.onQuotaExceeded = (message) => this.log.warn(message);
+    // Sessions open at the last stop live on; they expire unless their clients come back in time.
+    for (const [id, timeoutMs] of db.sessions) this.sessions.add(id, timeoutMs, this.now());
+  }
+
+  /**
+   * Serves from another database from now on: a learner's after its leader sent a whole snapshot
+   * (SNAP) or truncated its log (TRUNC). Only while the role keeps the server from serving (no
+   * client is connected then); the prep, the reads and the session table start afresh over it.
+   * The old database is the caller's to close.
+   */
+  replaceDatabase(db: Database): void {
+    if (this.roleProblem === undefined) throw new Error('replaceDatabase: the server is serving clients');
+    for (const w of this.forwarded.drain()) w.abandoned();
+    this.touched.clear();
+    this.digestLog.length = 0;
+    this.tree = db.tree;
+    this.sessions = this.newSessionTracker();
+    this.reads = new ReadProcessor(this.tree, this.watches, this.auth);
+    this.prep = this.newPrep();
+    this.metrics.changeCounts = () => ({ queued: this.prep.changesQueued, removed: this.prep.changesRemoved });
+    this.useDatabase(db);
+    if (this.commit instanceof LogCommitStage) this.commit.metrics = this.metrics;
   }
 
   /**

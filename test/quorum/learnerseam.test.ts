@@ -211,3 +211,27 @@ t.test('a server its role keeps from serving closes its clients, refuses session
   t.ok(again.connectResponse.timeOut > 0, 'serving again');
   await again.close();
 });
+
+t.test('a learner serves from a database put in place while it does not serve (a SNAP), with its sessions', async (t) => {
+  const { learner, relay } = await startPair(t);
+  const c = await connect(learner);
+  t.equal((await c.create('/before', null)).header.err, Err.OK);
+  t.throws(() => learner.replaceDatabase(memoryDb(relay)), /serving clients/, 'not while serving');
+  learner.setRoleProblem('syncing with the leader');
+  const db = memoryDb(relay);
+  const tree = db.tree;
+  // A tree as a snapshot from the leader would bring it: a node and a session at zxid 0x100000005.
+  const sessionId = 0x0100000000000042n;
+  const txn = (zxid: bigint, cxid: number, body: Txn['body']): Txn => ({ hdr: { clientId: sessionId, cxid, zxid, time: 1n, type: body.type }, body });
+  tree.replay(txn(0x100000004n, 0, { type: OpCode.createSession, record: { timeOut: 30000 } }));
+  tree.replay(txn(0x100000005n, 1, { type: OpCode.create, record: { path: '/fromsnap', data: Buffer.from('s'), acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], ephemeral: false, parentCVersion: 1 } } as Txn['body']));
+  db.sessions.set(sessionId, 30000);
+  learner.replaceDatabase(db);
+  learner.setRoleProblem(undefined);
+  t.equal(learner.lastProcessedZxid, 0x100000005n);
+  t.ok(learner.sessions.get(sessionId), 'the snapshot sessions are known');
+  const again = await connect(learner);
+  t.equal((await again.exists('/fromsnap')).header.err, Err.OK, 'the new tree is served');
+  t.equal((await again.exists('/before')).header.err, Err.NONODE, 'the old one is gone');
+  await again.close();
+});
