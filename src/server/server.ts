@@ -113,6 +113,8 @@ interface PendingForward {
   abandoned: () => void;
 }
 
+/** The last counter a leader gives in an epoch (ZooKeeper stops at 0xffffffff). */
+const ZXID_COUNTER_LIMIT = 0xfffffffen;
 /** Writes a learner may have at the leader at once; past it, clients are not read. */
 const MAX_FORWARDED_WRITES = 10_000;
 
@@ -884,6 +886,23 @@ export class ZooKeeperServer implements CnxnHandler {
     this.submitWrite({ xid: cxid, type, sessionId, ids, receivedAtMs: this.now() }, write, () => undefined);
   }
 
+  /** Set while this server leads: the epoch of the zxids it gives. */
+  private leaderEpoch: bigint | undefined;
+  /** Called when a leader's zxid counter is exhausted (the quorum then starts a new epoch). */
+  onZxidExhausted: (() => void) | undefined;
+
+  /**
+   * As the leader of `epoch`, the txns this server prepares get zxids epoch << 32 | 1, 2, ...;
+   * only a leader gives zxids in an ensemble. Undefined: no longer leading.
+   */
+  beginEpoch(epoch: bigint | undefined): void {
+    this.leaderEpoch = epoch;
+    if (epoch === undefined) return;
+    const first = epoch << 32n;
+    if (first <= this.lastProposedZxid) throw new Error(`beginEpoch: epoch ${epoch} does not follow zxid 0x${this.lastProposedZxid.toString(16)}`);
+    this.lastProposedZxid = first;
+  }
+
   /** Where a leader answers a learner's sync, once every txn before it is committed (the quorum's SYNC). */
   onForwardedSync: ((sessionId: bigint, cxid: number) => void) | undefined;
 
@@ -916,6 +935,13 @@ export class ZooKeeperServer implements CnxnHandler {
     onApplied: (r: TxnResult, zxid: bigint) => void,
     onAbandoned: () => void = () => undefined,
   ): void {
+    if (this.leaderEpoch !== undefined && (this.lastProposedZxid & 0xffffffffn) >= ZXID_COUNTER_LIMIT) {
+      // The counter would run into the epoch bits: ZooKeeper's leader gives up its role, and the
+      // next election starts a new epoch. The write is refused like one the storage cannot take.
+      this.log.warn({ zxid: '0x' + this.lastProposedZxid.toString(16) }, 'zxid counter exhausted; a new epoch is needed');
+      this.onZxidExhausted?.();
+      return onAbandoned();
+    }
     const zxid = ++this.lastProposedZxid;
     const time = BigInt(this.now());
     const m = this.metrics;

@@ -235,3 +235,20 @@ t.test('a learner serves from a database put in place while it does not serve (a
   t.equal((await again.exists('/before')).header.err, Err.NONODE, 'the old one is gone');
   await again.close();
 });
+
+t.test('a leader gives zxids of its epoch, and refuses a write that would exhaust the counter', async (t) => {
+  const { leader, learner } = await startPair(t);
+  leader.beginEpoch(5n);
+  t.throws(() => leader.beginEpoch(4n), /does not follow/, 'epochs only go up');
+  const c = await connect(learner);
+  t.equal(c.connectResponse.timeOut > 0, true);
+  t.equal(learner.lastProcessedZxid, 0x500000001n, 'the first txn of epoch 5 is 0x500000001');
+  t.equal((await c.create('/e', null)).header.zxid, 0x500000002n);
+  let exhausted = 0;
+  leader.onZxidExhausted = () => exhausted++;
+  (leader as unknown as { lastProposedZxid: bigint }).lastProposedZxid = 0x5fffffffdn;
+  t.equal((await c.create('/last', null)).header.zxid, 0x5fffffffen, 'counter 0xfffffffe is the last one given');
+  await t.rejects(c.create('/over', null), /connection closed/, 'the next write is refused and its client disconnected');
+  t.equal(exhausted, 1, 'the quorum is told to start a new epoch');
+  t.equal(leader.tree.getNode('/over'), undefined);
+});
