@@ -3,6 +3,7 @@
 // voter is one of our managers.
 import t from 'tap';
 import pino from 'pino';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -372,6 +373,28 @@ t.test('asking again and again does not hammer a dead peer: the backoff spaces t
   // The peer comes up: the next ask (the pending one) connects and the queued message goes out.
   const a = await manager(1n, new Map(), { listenAddress: { host: HOST, port: deadPort } });
   await waitFor(() => from(a, 2n).length === 1, 'delivered once the peer is up', WAIT_MS);
+});
+
+t.test('a connect that gets no answer gives up after cnxTimeoutMs', async (t) => {
+  // A listener with a full accept queue: the kernel drops further SYNs, so a connect hangs.
+  const py = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)']);
+  t.teardown(() => {
+    if (py.pid !== undefined) process.kill(py.pid, 'SIGKILL');
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    py.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+    py.once('error', reject);
+  });
+  const filler = await RawPeer.connect(port);
+  t.teardown(() => filler.socket.destroy());
+  const b = await manager(2n, new Map([[1n, { host: HOST, port }]]), { cnxTimeoutMs: 300 });
+  const t0 = Date.now();
+  b.peers.send(1n, vote(PeerState.LOOKING, 2n, 1n));
+  await waitFor(() => logged(b, /cannot open election channel/).length === 1, 'the connect gave up', WAIT_MS);
+  const elapsedMs = Date.now() - t0;
+  t.ok(elapsedMs >= 290 && elapsedMs < 3000, `gave up after ${elapsedMs} ms`);
+  t.match(logged(b, /cannot open election channel/)[0], { err: 'connect timed out after 300 ms', sid: '1' });
+  t.notOk(b.peers.isConnected(1n));
 });
 
 // ---------------------------------------------------------------------------------------------
