@@ -375,6 +375,64 @@ t.test('asking again and again does not hammer a dead peer: the backoff spaces t
   await waitFor(() => from(a, 2n).length === 1, 'delivered once the peer is up', WAIT_MS);
 });
 
+/** A clock the test moves: timers fire only in advance(). */
+class FakeTimers {
+  nowMs = 0;
+  private nextId = 0;
+  private readonly pending = new Map<number, { at: number; fn: () => void }>();
+  now(): number {
+    return this.nowMs;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.nextId;
+    this.pending.set(id, { at: this.nowMs + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  /** Moves to the earliest pending timer and fires it; false when none. */
+  fireNext(): boolean {
+    let first: [number, { at: number; fn: () => void }] | undefined;
+    for (const entry of this.pending) if (!first || entry[1].at < first[1].at) first = entry;
+    if (!first) return false;
+    this.pending.delete(first[0]);
+    this.nowMs = Math.max(this.nowMs, first[1].at);
+    first[1].fn();
+    return true;
+  }
+}
+
+t.test('reconnect backoff doubles up to its cap and resets when a link forms (injected clock)', async (t) => {
+  const timers = new FakeTimers();
+  const deadPort = await freePort();
+  const b = await manager(2n, new Map([[1n, { host: HOST, port: deadPort }]]), {
+    timers,
+    reconnectBackoffMinMs: 100,
+    reconnectBackoffMaxMs: 800,
+  });
+  const attemptTimes: number[] = [];
+  const failures = (): number => logged(b, /cannot open election channel/).length;
+  b.peers.send(1n, vote(PeerState.LOOKING, 2n, 1n));
+  attemptTimes.push(timers.nowMs);
+  for (let i = 1; i <= 6; i++) {
+    await waitFor(() => failures() === i, `attempt ${i} fails`, WAIT_MS);
+    // Asked at once: the ask waits for the end of the backoff.
+    b.peers.connectAll();
+    b.peers.connectAll();
+    // Fire timers until the next attempt starts (the connect timeout timer is cleared on failure).
+    t.ok(timers.fireNext(), 'a deferred attempt is pending');
+    attemptTimes.push(timers.nowMs);
+  }
+  const gaps = attemptTimes.slice(1).map((at, i) => at - attemptTimes[i]);
+  t.same(gaps, [100, 200, 400, 800, 800, 800], 'doubling from the minimum to the cap');
+  // The peer comes up and connects to us (a smaller sid): the backoff is forgotten and the call-back is immediate.
+  const a = await manager(1n, new Map([[2n, b.address]]), { listenAddress: { host: HOST, port: deadPort } });
+  a.peers.send(2n, vote(PeerState.LOOKING, 1n, 1n));
+  await waitFor(() => b.peers.isConnected(1n) && from(a, 2n).length === 1, 'linked, queued vote delivered', WAIT_MS);
+  t.equal(b.peers.linkInfo(1n)!.initiatedByMe, true);
+});
+
 t.test('a connect that gets no answer gives up after cnxTimeoutMs', async (t) => {
   // A listener with a full accept queue: the kernel drops further SYNs, so a connect hangs.
   const py = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)']);
