@@ -23,8 +23,10 @@
  * `protocolVersion` (PROTOCOL_VERSION_V1, or _V2 for multi-address), `cnxTimeoutMs` (5000),
  * `sendStallTimeoutMs`, `reconnectBackoffMinMs`/`MaxMs`, `receiveQueueCapacity` (100),
  * `maxHandshakingConnections`, `maxLinks`, `timers` (an injected clock), and the callbacks
- * `onRejected(sid, error)` (a message that failed to decode; the link stays), `onLink(event)`
+ * `onRejected(sid, error)` (a message that failed to decode; the link stays; for `unknown-state`
+ * `error.partial` has the rest, since ZooKeeper still answers a non-voter in any state), `onLink(event)`
  * (a link up or down) and `onInitialMessage(message, remote)` (each handshake read).
+ * `send` throws ElectionWireError when the config makes the frame exceed 524288 bytes.
  * `setPeers(map)` replaces the view; `disconnect(sid)` closes a link; `linkInfo(sid)` and
  * `connectedSids()` describe the links; `stats()` counts drops.
  *

@@ -553,6 +553,16 @@ t.test('live ZooKeeper 3.8.0: servers 1 and 2 are ZooKeeper, server 3 is our man
   t.ok(small.initials.includes(1n));
   t.equal(from(small, 1n)[0].leader, leader);
 
+  // A non-voter is answered before its state is looked at: even an unknown state (9) gets the vote.
+  const raw = await RawPeer.connect(members[1].electionPort);
+  t.teardown(() => raw.socket.destroy());
+  const odd = frameOf({ state: PeerState.LOOKING, leader: LONG_MIN, zxid: LONG_MIN, electionEpoch: 1n, peerEpoch: LONG_MIN, config });
+  odd.writeInt32BE(9, 4);
+  raw.socket.write(Buffer.concat([encodeInitialMessage(101n, [{ host: HOST, port: 1 }]), odd]));
+  await waitFor(() => new ElectionFrameReader().push(raw.bytes).length >= 1, 'server 2 answers a stranger in state 9', WAIT_MS);
+  const oddAnswer = decodeNotification(2n, new ElectionFrameReader().push(raw.bytes)[0]);
+  t.equal(oddAnswer.leader, leader, 'answered with its vote');
+
   // ZooKeeper's own account of the handshakes with us (3 is larger than both) and with sid 0.
   for (const [i, sid] of [[0, 1n], [1, 2n]] as const) {
     t.match(servers[i].log(), new RegExp(`Have smaller server identifier, so dropping the connection: \\(myId:${sid} --> sid:3\\)`), `${sid} gave way to 3`);
