@@ -257,7 +257,8 @@ export class ElectionPeers {
     if (this.server) throw new Error('election peers: already started');
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
-    const host = this.options.listenOnAllIPs ? '0.0.0.0' : this.options.listenAddress.host;
+    const listenHost = this.options.listenAddress.host;
+    const host = this.options.listenOnAllIPs ? (listenHost.includes(':') ? '::' : '0.0.0.0') : listenHost;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
@@ -388,6 +389,10 @@ export class ElectionPeers {
     const target = address ?? this.view.get(sid);
     if (target === undefined) {
       this.log.warn({ sid: sidText(sid) }, 'invalid server id: no election address to connect to');
+      return;
+    }
+    if (!this.view.has(sid) && this.links.size + this.connecting.size >= this.maxLinks) {
+      this.log.warn({ sid: sidText(sid), limit: this.maxLinks }, 'too many election links: not calling back an unknown server id');
       return;
     }
     const backoff = this.backoffs.get(sid);
