@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Turns pcaps from capture-quorum.sh into the text fixtures of test/fixtures/quorum/.
 
-Usage: quorum-fixtures.py MAIN.pcap TRUNC.pcap OUTDIR
+Usage: quorum-fixtures.py MAIN.pcap TRUNC.pcap OUTDIR   (.pcap.gz works too; the captures used are in
+  test/fixtures/quorum/pcap/)
 Writes:
   packets.txt   one packet of every distinct kind: TYPE <tab> note <tab> hex
   proposals.txt every PROPOSAL of MAIN from the cold start on, by zxid (for the digest check)

@@ -3,7 +3,6 @@
 // sheet gives, re-encodes to the same bytes, and the incremental framer finds the same packets in
 // the concatenated stream however it is split, including a SNAP sync with its raw snapshot.
 import t, { type Test } from 'tap';
-import { JuteReader } from '../../src/protocol/jute';
 import { OpCode } from '../../src/protocol/constants';
 import { deserializeTxn, serializeTxn } from '../../src/storage/txnserde';
 import {
@@ -33,9 +32,12 @@ import {
   txnData,
   QuorumWireError,
   ZAB_PROTOCOL_VERSION,
+  QUORUM_AUTH_MAGIC,
   type QuorumPacket,
 } from '../../src/quorum/wire/packets';
 import { QuorumPacketEncoder, QuorumPacketFramer, type RawConsumer } from '../../src/quorum/wire/framer';
+import { encodeQuorumAuthPacket } from '../../src/protocol/generated/records';
+import { JuteReader, JuteWriter } from '../../src/protocol/jute';
 import { readFixture } from './fixtures';
 
 const packets = readFixture('packets.txt');
@@ -394,4 +396,27 @@ t.test('null data, 0-length data and null authinfo survive a round trip', async 
   t.equal(bytes[2].readInt32BE(19), 0, 'empty authinfo: 0');
   for (let i = 0; i < cases.length; i++) t.same(quorumPacketFromBytes(bytes[i]), cases[i]);
   t.same(decodeAll(randomSplits(Buffer.concat(bytes), 11, 1)), cases);
+});
+
+t.test('memory held is one packet at most, however the bytes arrive', async (t) => {
+  const big: QuorumPacket = { type: 2, zxid: 9n, data: Buffer.alloc(3000, 7), authinfo: [{ scheme: 'ip', id: '127.0.0.1' }] };
+  const one = quorumPacketBytes(big);
+  const stream = Buffer.concat([one, one, one, one]);
+  let got = 0;
+  let maxHeld = 0;
+  const f = new QuorumPacketFramer(() => got++, { maxBufferBytes: 4000, extraBufferBytes: 0 });
+  for (const c of randomSplits(stream, 12, 7)) {
+    f.push(c);
+    maxHeld = Math.max(maxHeld, f.heldBytes);
+  }
+  f.end();
+  t.equal(got, 4);
+  t.ok(maxHeld <= one.length, `held at most ${maxHeld} bytes for a ${one.length}-byte packet`);
+  t.equal(f.heldBytes, 16, 'between packets: the fixed head scratch only');
+});
+
+t.test('QuorumAuthPacket: the magic as ZooKeeper writes it', async (t) => {
+  const w = new JuteWriter(32);
+  encodeQuorumAuthPacket(w, { magic: QUORUM_AUTH_MAGIC, status: 0, token: null });
+  t.equal(w.toBuffer().toString('hex'), '5f2435013501edcc' + '00000000' + 'ffffffff');
 });

@@ -417,3 +417,16 @@ export function txnData(type: number, data: Buffer | null): Buffer {
   if (b.length === 0) fail(type, 'empty txn');
   return b;
 }
+
+/**
+ * The first long of a QuorumAuthPacket (quorum SASL, off by default): a leader peeks at 8 bytes and
+ * runs the SASL exchange only when they are this value.
+ */
+export const QUORUM_AUTH_MAGIC = -0xa0dbcafecafe1234n;
+
+/** QuorumAuthPacket status values. */
+export const enum QuorumAuthStatus {
+  IN_PROGRESS = 0,
+  SUCCESS = 1,
+  ERROR = -1,
+}
