@@ -1837,3 +1837,91 @@ export const FileHeader_SIZE = 16;
 export function sizeFileHeader(_x: FileHeader): number {
   return 16;
 }
+
+/** org.apache.zookeeper.server.quorum.QuorumPacket */
+export interface QuorumPacket {
+  type: number;
+  zxid: bigint;
+  data: Buffer | null;
+  authinfo: Id[];
+}
+
+export function encodeQuorumPacket(w: JuteWriter, x: QuorumPacket): void {
+  w.writeInt(x.type);
+  w.writeLong(x.zxid);
+  w.writeBuffer(x.data);
+  {
+    const v0 = x.authinfo;
+    w.writeInt(v0.length);
+    for (const e0 of v0) {
+      encodeId(w, e0);
+    }
+  }
+}
+
+export function decodeQuorumPacket(r: JuteReader): QuorumPacket {
+  const f_type = r.readInt();
+  const f_zxid = r.readLong();
+  const f_data = r.readBuffer();
+  const f_authinfo_n = r.readVectorLength(8);
+  const f_authinfo: Id[] = new Array(f_authinfo_n);
+  for (let f_authinfo_i = 0; f_authinfo_i < f_authinfo_n; f_authinfo_i++) {
+    const f_authinfo_e = decodeId(r);
+    f_authinfo[f_authinfo_i] = f_authinfo_e;
+  }
+  return { type: f_type, zxid: f_zxid, data: f_data, authinfo: f_authinfo };
+}
+
+export function sizeQuorumPacket(x: QuorumPacket): number {
+  return 4 + 8 + (4 + (x.data === null ? 0 : x.data.length)) + x.authinfo.reduce((n: number, e0: Id) => n + sizeId(e0), 4);
+}
+
+/** org.apache.zookeeper.server.quorum.LearnerInfo */
+export interface LearnerInfo {
+  serverid: bigint;
+  protocolVersion: number;
+  configVersion: bigint;
+}
+
+export function encodeLearnerInfo(w: JuteWriter, x: LearnerInfo): void {
+  w.writeLong(x.serverid);
+  w.writeInt(x.protocolVersion);
+  w.writeLong(x.configVersion);
+}
+
+export function decodeLearnerInfo(r: JuteReader): LearnerInfo {
+  const f_serverid = r.readLong();
+  const f_protocolVersion = r.readInt();
+  const f_configVersion = r.readLong();
+  return { serverid: f_serverid, protocolVersion: f_protocolVersion, configVersion: f_configVersion };
+}
+
+export const LearnerInfo_SIZE = 20;
+
+export function sizeLearnerInfo(_x: LearnerInfo): number {
+  return 20;
+}
+
+/** org.apache.zookeeper.server.quorum.QuorumAuthPacket */
+export interface QuorumAuthPacket {
+  magic: bigint;
+  status: number;
+  token: Buffer | null;
+}
+
+export function encodeQuorumAuthPacket(w: JuteWriter, x: QuorumAuthPacket): void {
+  w.writeLong(x.magic);
+  w.writeInt(x.status);
+  w.writeBuffer(x.token);
+}
+
+export function decodeQuorumAuthPacket(r: JuteReader): QuorumAuthPacket {
+  const f_magic = r.readLong();
+  const f_status = r.readInt();
+  const f_token = r.readBuffer();
+  return { magic: f_magic, status: f_status, token: f_token };
+}
+
+export function sizeQuorumAuthPacket(x: QuorumAuthPacket): number {
+  return 8 + 4 + (4 + (x.token === null ? 0 : x.token.length));
+}
