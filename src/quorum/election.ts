@@ -67,6 +67,12 @@ export interface ElectionDecision {
   vote: Vote;
   /** The round the decision belongs to (my logicalclock, or the ensemble's when joining late). */
   electionEpoch: bigint;
+  /**
+   * How it was reached: `looking` = a quorum agreed with my proposal and the finalize wait passed;
+   * `following` = a quorum of FOLLOWING/LEADING votes in my round; `outOfElection` = a quorum of
+   * them from any round (joining an established ensemble).
+   */
+  via: 'looking' | 'following' | 'outOfElection';
 }
 
 export interface ElectionReady {
@@ -379,7 +385,7 @@ export class Election {
     if (n.electionEpoch === this.logicalclock) {
       this.record(this.recvset, n.sid, { ...theirs, version: 0 });
       if (this.hasAllQuorums(this.recvset, theirs) && this.checkLeader(this.recvset, n.leader, n.electionEpoch)) {
-        this.decide(n.leader, { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch }, n.electionEpoch);
+        this.decide(n.leader, { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch }, n.electionEpoch, 'following');
         return;
       }
     }
@@ -387,15 +393,15 @@ export class Election {
     this.record(this.outofelection, n.sid, theirs);
     if (this.hasAllQuorums(this.outofelection, theirs) && this.checkLeader(this.outofelection, n.leader, n.electionEpoch)) {
       this.logicalclock = n.electionEpoch;
-      this.decide(n.leader, { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch }, n.electionEpoch);
+      this.decide(n.leader, { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch }, n.electionEpoch, 'outOfElection');
     }
   }
 
   private decideFromProposal(): void {
-    this.decide(this.proposal.leader, { ...this.proposal }, this.logicalclock);
+    this.decide(this.proposal.leader, { ...this.proposal }, this.logicalclock, 'looking');
   }
 
-  private decide(leader: bigint, vote: Vote, electionEpoch: bigint): void {
+  private decide(leader: bigint, vote: Vote, electionEpoch: bigint, via: ElectionDecision['via']): void {
     invariant(this.isVoter(leader), `the decided leader ${leader} is a voter`);
     invariant(vote.leader === leader, 'the decided vote names the leader');
     const state =
@@ -404,7 +410,7 @@ export class Election {
     this.state = state;
     this.finalizeDeadlineMs = undefined;
     this.currentVote = { ...vote, electionEpoch, state, version: 0 };
-    this.pendingDecision = { state, vote: { ...vote }, electionEpoch };
+    this.pendingDecision = { state, vote: { ...vote }, electionEpoch, via };
   }
 
   /** A vote beats the current one on peerEpoch, then zxid, then sid; a weight-0 sid never wins. */

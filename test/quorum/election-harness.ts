@@ -326,7 +326,7 @@ export class ScriptedCluster {
     if (rd.decided !== undefined) {
       const d = rd.decided;
       this.out.push(
-        `${sid}: decided ${STATE_NAMES[d.state]} leader=${fmtLong(d.vote.leader)} zxid=${fmtZxid(d.vote.zxid)} peerEpoch=${fmtLong(d.vote.peerEpoch)} round=${d.electionEpoch}`,
+        `${sid}: decided ${STATE_NAMES[d.state]} leader=${fmtLong(d.vote.leader)} zxid=${fmtZxid(d.vote.zxid)} peerEpoch=${fmtLong(d.vote.peerEpoch)} round=${d.electionEpoch} via=${d.via}`,
       );
     }
     if (rd.configChange !== undefined) {
