@@ -76,16 +76,67 @@ function javaHashMapCapacity(size: number): number {
 
 /**
  * Keys in the order a java.util.HashMap<Long, _> iterates them: by bucket, then by insertion within
- * a bucket. Insertion order is taken to be ascending sid; it only matters for sids that share a
- * bucket (equal modulo the table size, e.g. 1 and 17), where Java's order depends on its Properties
- * iteration.
+ * a bucket. `keys` come in insertion order. (A bucket holding 8 or more keys would become a tree in
+ * Java; that takes sids equal modulo the table size eight times over and is not modelled.)
  */
 export function javaHashMapOrder(keys: Iterable<bigint>): bigint[] {
-  const sorted = [...new Set(keys)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const mask = javaHashMapCapacity(sorted.length) - 1;
+  const inOrder = [...new Set(keys)];
+  const mask = javaHashMapCapacity(inOrder.length) - 1;
   const bucket = (k: bigint): number => javaLongHash(k) & mask;
-  // Array.prototype.sort is stable, so ascending order survives within a bucket.
-  return sorted.sort((a, b) => bucket(a) - bucket(b));
+  // Array.prototype.sort is stable, so insertion order survives within a bucket.
+  return inOrder.sort((a, b) => bucket(a) - bucket(b));
+}
+
+function javaStringHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/**
+ * The order in which java.util.Properties (a ConcurrentHashMap of 16 bins, grown at 3/4 load, as
+ * Java 17 builds it) iterates keys put in this order. ZooKeeper builds a verifier by iterating the
+ * Properties of its config file (or of a config string), so this order is the insertion order of
+ * its member map. Resizing moves a bin's nodes ahead of its unchanged tail in reverse order, as
+ * ConcurrentHashMap.transfer does. (Bins of 8 or more keys are not modelled.)
+ */
+export function javaPropertiesOrder(keys: Iterable<string>): string[] {
+  let n = 16;
+  let sizeCtl = 12;
+  let table: string[][] = Array.from({ length: n }, () => []);
+  const hashes = new Map<string, number>();
+  for (const k of keys) {
+    if (hashes.has(k)) continue; // a repeated key keeps its node
+    const h0 = javaStringHash(k);
+    const h = (h0 ^ (h0 >>> 16)) & 0x7fffffff;
+    hashes.set(k, h);
+    table[h & (n - 1)].push(k);
+    while (hashes.size >= sizeCtl) {
+      const next: string[][] = Array.from({ length: 2 * n }, () => []);
+      for (let i = 0; i < n; i++) {
+        const bin = table[i];
+        if (bin.length === 0) continue;
+        let runBit = hashes.get(bin[0])! & n;
+        let lastRun = 0;
+        for (let j = 1; j < bin.length; j++) {
+          const b = hashes.get(bin[j])! & n;
+          if (b !== runBit) {
+            runBit = b;
+            lastRun = j;
+          }
+        }
+        const low: string[] = runBit === 0 ? bin.slice(lastRun) : [];
+        const high: string[] = runBit !== 0 ? bin.slice(lastRun) : [];
+        for (let j = 0; j < lastRun; j++) ((hashes.get(bin[j])! & n) === 0 ? low : high).unshift(bin[j]);
+        next[i] = low;
+        next[i + n] = high;
+      }
+      table = next;
+      n *= 2;
+      sizeCtl = n - (n >>> 2);
+    }
+  }
+  return table.flat();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +334,9 @@ export class HierarchicalVerifier implements QuorumVerifier {
       }
     }
     const serverWeight = new Map<bigint, bigint>(weights);
-    for (const sid of ix.voting) {
+    // Participants without a weight line weigh 1, added in member-map order as ZooKeeper does.
+    for (const sid of javaHashMapOrder(ix.members.keys())) {
+      if (!ix.voting.has(sid)) continue;
       if (!serverGroup.has(sid)) throw new ConfigError(`server.${sid}`, `server ${sid} is not in a group`);
       if (!serverWeight.has(sid)) serverWeight.set(sid, 1n);
     }
@@ -380,19 +433,44 @@ function memberFromSpec(sid: number, spec: QuorumServerSpec): QuorumMember {
   return m;
 }
 
+/** Java's insertion order: the Properties order of the keys, when the text is known; else ascending ids. */
+function orderedIds(ids: Iterable<number>, prefix: string, keyOrder: string[] | undefined): bigint[] {
+  const all = [...ids].map((x) => BigInt(x)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (keyOrder === undefined) return all;
+  const present = new Set(all);
+  const out: bigint[] = [];
+  for (const raw of keyOrder) {
+    const key = raw.trim();
+    if (!key.startsWith(prefix) || !/^[+-]?[0-9]+$/.test(key.slice(prefix.length))) continue;
+    const id = BigInt(key.slice(prefix.length));
+    if (present.delete(id)) out.push(id);
+  }
+  return [...out, ...all.filter((id) => present.has(id))];
+}
+
 function fromMembership(
   servers: ReadonlyMap<number, QuorumServerSpec>,
   groups: ReadonlyMap<number, number[]>,
   weights: ReadonlyMap<number, number>,
   hierarchical: boolean,
   version: bigint,
+  propertiesText: string | undefined,
 ): QuorumVerifier {
-  const members = [...servers].map(([sid, spec]) => memberFromSpec(sid, spec));
+  const keyOrder = propertiesText === undefined ? undefined : javaPropertiesOrder(parseProperties(propertiesText).keys());
+  const members = orderedIds(servers.keys(), 'server.', keyOrder).map((sid) => memberFromSpec(Number(sid), servers.get(Number(sid))!));
   if (!hierarchical) return new MajorityVerifier(members, version);
   const g = new Map<bigint, bigint[]>();
-  for (const [gid, sids] of groups) g.set(BigInt(gid), sids.map((s) => BigInt(s)));
+  for (const gid of orderedIds(groups.keys(), 'group.', keyOrder)) g.set(gid, groups.get(Number(gid))!.map((s) => BigInt(s)));
   const w = new Map<bigint, bigint>();
-  for (const [sid, weight] of weights) w.set(BigInt(sid), BigInt(weight));
+  // Only the weight lines: the verifier adds the default weights itself, in ZooKeeper's order.
+  const explicit =
+    keyOrder === undefined
+      ? undefined
+      : new Set(keyOrder.map((k) => k.trim()).filter((k) => k.startsWith('weight.')).map((k) => k.slice('weight.'.length)));
+  for (const sid of orderedIds(weights.keys(), 'weight.', keyOrder)) {
+    if (explicit !== undefined && !explicit.has(sid.toString())) continue;
+    w.set(sid, BigInt(weights.get(Number(sid))!));
+  }
   return new HierarchicalVerifier(members, g, w, version);
 }
 
@@ -400,10 +478,22 @@ function hexVersion(v: string | undefined): bigint {
   return v === undefined ? 0n : BigInt('0x' + v);
 }
 
-/** The verifier of a parsed zoo.cfg (and its dynamic file): hierarchical when it has group/weight lines. */
-export function verifierFromConfig(config: ServerConfig): QuorumVerifier {
+/**
+ * The verifier of a parsed zoo.cfg (and its dynamic file): hierarchical when it has group/weight
+ * lines. `propertiesText`, the text of the file the members came from (zoo.cfg, or the dynamic
+ * file), gives ZooKeeper's order for sids that share a hash bucket (e.g. 1 and 17); without it they
+ * go in ascending order.
+ */
+export function verifierFromConfig(config: ServerConfig, opts: { propertiesText?: string } = {}): QuorumVerifier {
   const hierarchical = config.groups.size > 0 || config.weights.size > 0;
-  return fromMembership(config.servers, config.groups, config.weights, hierarchical, hexVersion(config.dynamicConfigVersion));
+  return fromMembership(
+    config.servers,
+    config.groups,
+    config.weights,
+    hierarchical,
+    hexVersion(config.dynamicConfigVersion),
+    opts.propertiesText,
+  );
 }
 
 /**
@@ -420,5 +510,5 @@ export function parseQuorumVerifier(text: string, opts: { multiAddressEnabled?: 
     entries.push([key, v.trim()]);
   }
   const m: Membership = parseMembership(entries, opts.multiAddressEnabled ?? false);
-  return fromMembership(m.servers, m.groups, m.weights, hierarchical, hexVersion(m.version));
+  return fromMembership(m.servers, m.groups, m.weights, hierarchical, hexVersion(m.version), text);
 }

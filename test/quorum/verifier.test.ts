@@ -177,6 +177,16 @@ async function ports(n: number): Promise<number[]> {
  * members that never start: the string it serves depends only on its config.
  */
 async function liveConfigString(t: { teardown(fn: () => unknown): void }, clientPort: number, lines: string[], extra: Record<string, string>): Promise<string> {
+  return (await liveConfig(t, clientPort, lines, extra)).live;
+}
+
+/** Also returns the zoo.cfg ZooKeeper read, and the server's data dir (which holds myid). */
+async function liveConfig(
+  t: { teardown(fn: () => unknown): void },
+  clientPort: number,
+  lines: string[],
+  extra: Record<string, string>,
+): Promise<{ live: string; cfgText: string; dataDir: string }> {
   const extraConfig: Record<string, string> = { standaloneEnabled: 'false', initLimit: '10', syncLimit: '5', ...extra };
   for (const l of lines) {
     const eq = l.indexOf('=');
@@ -184,7 +194,8 @@ async function liveConfigString(t: { teardown(fn: () => unknown): void }, client
   }
   const zk = await startReferenceZooKeeper({ port: clientPort, extraConfig, files: { 'data/myid': '1' } });
   t.teardown(() => zk.stop());
-  return readConfigNode(zk);
+  const cfgText = fs.readFileSync(path.join(path.dirname(zk.dataDir), 'zoo.cfg'), 'utf8');
+  return { live: await readConfigNode(zk), cfgText, dataDir: zk.dataDir };
 }
 
 t.test('differential: a majority config with client parts, observers, IPv6 and a 32-bucket table', async (t) => {
@@ -192,8 +203,7 @@ t.test('differential: a majority config with client parts, observers, IPv6 and a
   const clientPort = p[0];
   let i = 1;
   const q = (): string => `${p[i++]}:${p[i++]}`;
-  // Fourteen members (a 32-bucket HashMap), no two in one bucket: within a bucket Java's order
-  // follows its Properties iteration, which is not modelled (see javaHashMapOrder).
+  // Fourteen members (a 32-bucket HashMap), no two in one bucket.
   const lines = [
     `server.1=127.0.0.1:${q()};127.0.0.1:${clientPort}`,
     `server.2=127.0.0.1:${q()}:observer;4001`,
@@ -214,6 +224,28 @@ t.test('differential: a majority config with client parts, observers, IPv6 and a
   const ours = verifierFromConfig(configFrom(lines, clientPort)).toString();
   t.equal(ours, live, 'verifierFromConfig(zoo.cfg).toString() = ZooKeeper\'s /zookeeper/config');
   t.equal(parseQuorumVerifier(live).toString(), live, 'parsing ZooKeeper\'s string gives it back');
+});
+
+t.test('differential: sids sharing a hash bucket keep ZooKeeper\'s order (its Properties iteration)', async (t) => {
+  const p = await ports(40);
+  const clientPort = p[0];
+  let i = 1;
+  const q = (): string => `${p[i++]}:${p[i++]}`;
+  // 1, 33 and 65 share a bucket of 32; so do 8, 40 and 1000; 2 and 34; 3, 19 (of 16) and so on.
+  const lines = [1, 33, 65, 2, 34, 8, 40, 1000, 3, 19, 35, 51, 4, 100, 132, 7].map((sid) =>
+    sid === 1 ? `server.1=127.0.0.1:${q()}` : `server.${sid}=127.0.0.1:${q()}:observer`,
+  );
+  const { live, cfgText, dataDir } = await liveConfig(t, clientPort, lines, {});
+  const config = loadConfig(cfgText, new Map(), dataDir);
+  t.equal(verifierFromConfig(config, { propertiesText: cfgText }).toString(), live, 'with the zoo.cfg text: ZooKeeper\'s order');
+  // A string parsed back is a Properties of other keys, so colliding sids may come out in another
+  // order (in ZooKeeper too): the same lines, an equal verifier.
+  const reparsed = parseQuorumVerifier(live);
+  t.same(reparsed.toString().split('\n').sort(), live.split('\n').sort());
+  t.ok(verifiersEqual(reparsed, verifierFromConfig(config)));
+  // Lines listed in another order (a different Properties layout) still parse to an equal verifier.
+  const shuffled = live.split('\n').reverse().join('\n');
+  t.ok(verifiersEqual(parseQuorumVerifier(shuffled), parseQuorumVerifier(live)));
 });
 
 t.test('differential: the static client port is left out of the member line', async (t) => {
