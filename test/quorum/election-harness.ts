@@ -2,7 +2,7 @@
 // transcript tests. Each link is FIFO; nothing moves unless a command says so, except loopback
 // (a core's notification to itself), which is delivered at once, as QuorumCnxManager does.
 import { Election, ElectionReady } from '../../src/quorum/election';
-import { MajorityVerifier, QuorumMember, QuorumVerifier } from '../../src/quorum/verifier';
+import { HierarchicalVerifier, MajorityVerifier, QuorumMember, QuorumVerifier } from '../../src/quorum/verifier';
 import { LONG_MIN, Notification, PeerState } from '../../src/quorum/vote';
 
 const STATE_NAMES = ['LOOKING', 'FOLLOWING', 'LEADING', 'OBSERVING'];
@@ -130,7 +130,17 @@ export class ScriptedCluster {
     const members: QuorumMember[] = [];
     for (const sid of voters) members.push(member(sid, 'participant'));
     for (const sid of observers) members.push(member(sid, 'observer'));
-    this.verifier = new MajorityVerifier(members, 0n);
+    // weights=3:0,2:2 makes a hierarchical verifier: one group of all voters, these weights.
+    const weights = m.get('weights');
+    this.verifier =
+      weights === undefined
+        ? new MajorityVerifier(members, 0n)
+        : new HierarchicalVerifier(
+            members,
+            new Map([[1n, voters]]),
+            new Map(weights.split(',').map((w) => w.split(':').map((x) => BigInt(x)) as [bigint, bigint])),
+            0n,
+          );
     for (const sid of voters) this.specs.set(sid, { sid, learnerType: 'participant' });
     for (const sid of observers) this.specs.set(sid, { sid, learnerType: 'observer' });
     for (const sid of nonvoters) this.specs.set(sid, { sid, learnerType: 'participant' });
