@@ -9,6 +9,7 @@
  *   loop:
  *     e.step(nowMs, notification)   // every decoded notification, from peers and from self (loopback)
  *     e.tick(nowMs)                 // whenever nowMs >= e.nextWakeMs()
+ *     if (e.hasReady()) {}          // whether ready() holds anything
  *     const rd = e.ready();         // then execute rd:
  *       rd.send        -> queue each notification to its sid; one addressed to mySid is the
  *                         loopback and goes straight back into step()
@@ -16,6 +17,7 @@
  *                         that timeout are in rd.send as well (ZooKeeper sends them when a link has
  *                         delivered something, else connects: either way, send them)
  *       rd.decided     -> the search ended: become LEADING, FOLLOWING or OBSERVING for rd.decided.vote
+ *                         (its round, and `via`: how it was reached, for logs)
  *       rd.configChange-> a LOOKING server heard a config of a higher version: adopt it; when
  *                         restartElection is set this core is finished (it ignores everything from
  *                         now on): build a new Election with the new verifier and startLooking it
