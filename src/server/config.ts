@@ -638,14 +638,15 @@ function idSuffix(key: string, prefix: string): number {
   return n;
 }
 
-interface Membership {
+export interface Membership {
   servers: Map<number, QuorumServerSpec>;
   groups: Map<number, number[]>;
   weights: Map<number, number>;
   version?: string;
 }
 
-function parseMembership(entries: Array<[string, string]>, multiAddressEnabled: boolean): Membership {
+/** Parses server./group./weight./version entries, as zoo.cfg, a dynamic file or a config string carries them. */
+export function parseMembership(entries: Array<[string, string]>, multiAddressEnabled: boolean): Membership {
   const m: Membership = { servers: new Map(), groups: new Map(), weights: new Map() };
   const groupOf = new Map<number, number>();
   for (const [key, value] of entries) {

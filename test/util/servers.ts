@@ -447,7 +447,15 @@ async function launch(
 }
 
 export async function startReferenceZooKeeper(
-  opts: { extraConfig?: Record<string, string>; jvmFlags?: string[]; port?: number; nofileLimit?: number; wrapper?: string[] } = {},
+  opts: {
+    extraConfig?: Record<string, string>;
+    jvmFlags?: string[];
+    port?: number;
+    nofileLimit?: number;
+    wrapper?: string[];
+    /** Extra files, by path relative to the server's temp dir (e.g. `data/myid`). */
+    files?: Record<string, string>;
+  } = {},
 ): Promise<RunningServer> {
   const jvmFlags = opts.jvmFlags ?? [];
   const spec: LaunchSpec = {
@@ -455,7 +463,7 @@ export async function startReferenceZooKeeper(
     command: 'java',
     nofileLimit: opts.nofileLimit,
     wrapper: opts.wrapper,
-    files: { 'log4j.properties': LOG4J_PROPERTIES },
+    files: { ...(opts.files ?? {}), 'log4j.properties': LOG4J_PROPERTIES },
     args: (rootDir, cfgPath) => [
       '-Xmx512m',
       `-Dlog4j.configuration=file:${path.join(rootDir, 'log4j.properties')}`,
