@@ -62,6 +62,11 @@ export interface LeaderOptions {
   maxLearners?: number;
   /** Syncs waiting for a commit. */
   maxPendingSyncs?: number;
+  /**
+   * Testing only (ZooKeeper's zookeeper.testingonly.initialZxid): the counter the epoch starts from, to
+   * reach counter exhaustion without 2^32 writes.
+   */
+  testingInitialCounter?: bigint;
   nowMs: number;
 }
 
@@ -98,7 +103,7 @@ interface Proposal {
 
 export type ProposeResult = { ok: true } | { ok: false; reason: string };
 
-const DEFAULTS = { commitLogCount: 500, maxOutstandingProposals: 10_000, maxLearners: 1024, maxPendingSyncs: 10_000 };
+const DEFAULTS = { commitLogCount: 500, maxOutstandingProposals: 10_000, maxLearners: 1024, maxPendingSyncs: 10_000, testingInitialCounter: 0n };
 
 export class ZabLeader {
   private readonly opts: Required<Omit<LeaderOptions, 'txnLog'>> & Pick<LeaderOptions, 'txnLog'>;
@@ -493,7 +498,7 @@ export class ZabLeader {
     if (this.phaseValue !== 'newleader' || !this.newLeaderAcks.has(this.opts.sid)) return;
     if (!this.verifier.containsQuorum(this.newLeaderAcks)) return;
     this.phaseValue = 'broadcast';
-    this.lastCommitted = makeZxid(this.epochValue, 0n);
+    this.lastCommitted = makeZxid(this.epochValue, this.opts.testingInitialCounter);
     this.lastProposedValue = this.lastCommitted;
     this.tickValue = 0;
     this.tickSkip = true;

@@ -6,8 +6,11 @@
  *  1. `truncateTo`       learner, TRUNC: cut the txn log after this zxid, reload the tree to it.
  *  2. `installSnapshot`  learner, SNAP: the snapshot stream that followed the SNAP packet replaces the
  *                        tree (in memory); its zxid is the tree's last processed zxid.
- *  3. `takeSnapshot`     learner at NEWLEADER after SNAP or TRUNC: write the tree as a snapshot and
- *                        fsync it, because the log alone no longer rebuilds it.
+ *  3. `takeSnapshot`     learner at NEWLEADER after SNAP or TRUNC: write the tree as a snapshot at
+ *                        this zxid and fsync it, because the log alone no longer rebuilds it. Logged
+ *                        txns up to here are superseded: after a SNAP the old log may hold txns the
+ *                        leader never committed, so recovery starts from this snapshot and must never
+ *                        replay them (nor report them as the last logged zxid).
  *  4. `append`           log these txns in order and fsync them.
  *  5. `acceptedEpoch`, then `currentEpoch`: each written atomically (tmp, fsync, rename), accepted
  *                        first, so that accepted >= current holds on disk at every instant.
