@@ -98,7 +98,9 @@ export function planSync(input: SyncInput): SyncPlan {
       !empty && r.last >= minCommitted ? { first: r.first, last: minCommitted - 1n } : r,
     );
     const runs = [...diskRuns, ...committedLog];
-    const reaches = diskRuns.length > 0 && (diskRuns[0].first <= peer || isNextZxid(peer, diskRuns[0].first));
+    // The log must hold the learner's own zxid or an older one: a log starting after it cannot tell
+    // what the learner lacks (an empty learner, zxid 0, always needs the whole history: SNAP).
+    const reaches = diskRuns.length > 0 && diskRuns[0].first <= peer;
     if (reaches && runsAreGapFree(runs) && input.txnLog.withinSizeLimit(peer)) {
       const diskLast = diskRuns[diskRuns.length - 1].last;
       const plan = walk(runs, peer, maxCommitted, diskLast);
