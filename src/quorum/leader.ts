@@ -47,7 +47,7 @@ export interface LeaderOptions {
    * committed: election picked it because no quorum-acked txn is missing from its log.
    */
   lastLoggedZxid: bigint;
-  /** The tail of its log (at most commitLogCount txns), ascending, ending at lastLoggedZxid. */
+  /** The tail of its log (at most commitLogCount txns), ascending, gap-free, up to lastLoggedZxid. */
   committedLog: readonly LoggedTxn[];
   /** In-memory committed log kept for DIFFs (zookeeper.commitLogCount). */
   commitLogCount?: number;
@@ -144,7 +144,8 @@ export class ZabLeader {
     this.lastProposedValue = options.lastLoggedZxid;
     const tail = options.committedLog.slice(-this.opts.commitLogCount);
     for (const txn of tail) this.pushWindow(txn);
-    invariant(tail.length === 0 || tail[tail.length - 1].zxid === options.lastLoggedZxid, 'committed log does not end at the last logged zxid');
+    // The log may end before lastLoggedZxid when a snapshot taken at a new epoch's zxid is newer.
+    invariant(tail.length === 0 || tail[tail.length - 1].zxid <= options.lastLoggedZxid, 'committed log goes past the last logged zxid');
     // getEpochToPropose with the leader's own acceptedEpoch.
     this.epochValue = options.acceptedEpoch + 1n;
     this.connecting.add(options.sid);
@@ -446,6 +447,10 @@ export class ZabLeader {
     this.pending.notes.push(`sync sid ${h.sid}: ${plan.kind} ${zxidHex(plan.zxid)} (${plan.reason}; peer ${zxidHex(h.peerLastZxid)})`);
     this.queuePlan(h, plan);
     // startForwarding: the proposals not yet committed follow (not for observers, who get INFORM).
+    // This learner may have acked some of them on an earlier connection and since truncated them
+    // (TRUNC drops a tail the leader has not committed): those acks no longer stand for a copy on
+    // its disk, so they are forgotten; it acks the re-sent proposals once they are durable again.
+    for (const p of this.outstanding.values()) p.acks.delete(h.sid);
     if (h.type === 'participant') {
       for (const p of this.outstanding.values()) {
         if (p.txn.zxid <= plan.lastQueuedZxid) continue;
