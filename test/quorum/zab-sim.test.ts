@@ -57,6 +57,8 @@ interface Node {
 
 interface Msg {
   packet: QuorumPacket;
+  /** The sender closed the connection after its earlier packets. */
+  close?: true;
   snapshot?: LoggedTxn[];
 }
 
@@ -209,8 +211,7 @@ class Sim {
   /** The role is over: in-memory state goes, the tree is rebuilt from disk. */
   endRole(n: Node): void {
     if (n.learner !== undefined) {
-      this.dropConn(n.conn);
-      this.leaderNode()?.leader!.disconnected(n.conn);
+      if (this.leaderSid !== undefined) this.closeFrom(n.sid, this.leaderSid, n.conn);
     }
     n.leader = undefined;
     n.learner = undefined;
@@ -225,9 +226,7 @@ class Sim {
     const wasLeader = n.leader !== undefined;
     if (wasLeader) {
       for (const conn of [...this.connSid.keys()]) {
-        const l = this.node(this.connSid.get(conn)!);
-        this.dropConn(conn);
-        if (l.learner !== undefined && l.conn === conn) l.learner.disconnected();
+        this.closeFrom(n.sid, this.connSid.get(conn)!, conn);
       }
       this.connSid.clear();
     }
@@ -235,6 +234,15 @@ class Sim {
     n.up = false;
     n.restartAtMs = this.nowMs + 100 + Math.floor(this.r() * 2000);
     if (wasLeader) this.electionAtMs = this.nowMs + 200 + Math.floor(this.r() * 300);
+  }
+
+  /**
+   * A server drops a connection (crash or end of role): what it already sent still arrives, then the
+   * close; what was on its way to it is lost.
+   */
+  closeFrom(from: bigint, to: bigint, conn: number): void {
+    this.links.delete(`${to}>${from}#${conn}`);
+    this.send(from, to, conn, { packet: { type: -1, zxid: 0n, data: null, authinfo: null }, close: true });
   }
 
   dropConn(conn: number): void {
@@ -462,6 +470,14 @@ class Sim {
     const conn = Number(connText);
     const n = this.node(to);
     if (!n.up) return true;
+    if (m.close) {
+      this.log(`deliver ${key} close`);
+      if (n.leader !== undefined) {
+        this.connSid.delete(conn);
+        n.leader.disconnected(conn);
+      } else if (n.learner !== undefined && n.conn === conn) n.learner.disconnected();
+      return true;
+    }
     this.log(`deliver ${key} ${packetText(m.packet)}`);
     if (n.leader !== undefined) n.leader.step(conn, m.packet);
     else if (n.learner !== undefined && n.conn === conn) {
