@@ -165,7 +165,10 @@ class Cluster {
       }
       case 'inject': {
         // inject from=2 ACK 0x100000001   (to the leader)   |   inject to=2 PING 0x...   (to a learner)
-        const packet: QuorumPacket = { type: TYPE_BY_NAME[positional[0]], zxid: BigInt(positional[1] ?? '0'), data: null, authinfo: null };
+        // data=<hex> gives the packet a payload; an unknown type name is taken as a number.
+        const type = TYPE_BY_NAME[positional[0]] ?? Number(positional[0]);
+        const data = args.has('data') ? Buffer.from(args.get('data')!, 'hex') : null;
+        const packet: QuorumPacket = { type, zxid: BigInt(positional[1] ?? '0'), data, authinfo: null };
         if (args.has('from')) {
           this.out.push(`s${args.get('from')} => ${packetText(packet)}`);
           this.leader().step(Number(args.get('from')), packet);
