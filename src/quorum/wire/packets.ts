@@ -228,19 +228,18 @@ export interface LearnerInfo {
   configVersion?: bigint;
 }
 
-/** Decodes the 8, 12 or 20 byte LearnerInfo (the type names the packet in errors). */
+/**
+ * Decodes a LearnerInfo (the type names the packet in errors). As ZooKeeper's leader reads it:
+ * at least the 8-byte sid, the protocol version when 12 bytes or more came, the config version
+ * when 20 or more; bytes past those are not read.
+ */
 export function learnerInfo(data: Buffer | null, type: number = PacketType.FOLLOWERINFO): LearnerInfo {
   const b = need(type, data, 'LearnerInfo');
-  switch (b.length) {
-    case 8:
-      return { sid: b.readBigInt64BE(0) };
-    case 12:
-      return { sid: b.readBigInt64BE(0), protocolVersion: b.readInt32BE(8) };
-    case 20:
-      return { sid: b.readBigInt64BE(0), protocolVersion: b.readInt32BE(8), configVersion: b.readBigInt64BE(12) };
-    default:
-      fail(type, `LearnerInfo must be 8, 12 or 20 bytes, got ${b.length}`);
-  }
+  if (b.length < 8) fail(type, `LearnerInfo must be at least 8 bytes, got ${b.length}`);
+  const info: LearnerInfo = { sid: b.readBigInt64BE(0) };
+  if (b.length >= 12) info.protocolVersion = b.readInt32BE(8);
+  if (b.length >= 20) info.configVersion = b.readBigInt64BE(12);
+  return info;
 }
 
 export function encodeLearnerInfo(info: LearnerInfo): Buffer {
