@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listSnapshots, VERSION_DIR } from './snapshot';
 import { CorruptLogError, fileRecords, listLogFiles, logDirOf, RECORD_OVERHEAD_BYTES, syncDirSync } from './txnlog';
-import { isNextZxid, zxidHex } from './zxid';
+import { makeZxid, zxidHex } from './zxid';
 
 /** The zxid cannot be truncated to: nothing was changed. */
 export class TruncateError extends Error {
@@ -68,7 +68,8 @@ function locate(dataLogDir: string, zxid: bigint): { file: string; end: number; 
  * Makes the log end exactly at `zxid` (see the order above). `dataDir` holds the snapshots,
  * `dataLogDir` the logs (the same directory unless dataLogDir is configured). Throws TruncateError,
  * changing nothing, when the zxid is not in the log or no snapshot at or before it would be left
- * to rebuild the tree from (unless the log starts at the first txn of an epoch from an empty tree).
+ * to rebuild the tree from (unless the log starts at the very first txn: 1, or an ensemble's
+ * 0x100000001).
  */
 export function truncateLogTo(dataDir: string, dataLogDir: string, zxid: bigint): TruncateResult {
   const { file, end, later } = locate(dataLogDir, zxid);
@@ -77,7 +78,7 @@ export function truncateLogTo(dataDir: string, dataLogDir: string, zxid: bigint)
   const newer = snaps.filter((s) => s.zxid > zxid);
   const kept = snaps.filter((s) => s.zxid <= zxid);
   const firstLog = listLogFiles(dataLogDir)[0].zxid;
-  if (kept.length === 0 && !isNextZxid(0n, firstLog)) {
+  if (kept.length === 0 && firstLog !== 1n && firstLog !== makeZxid(1n, 1n)) {
     throw new TruncateError(
       `cannot truncate to ${zxidHex(zxid)}: no snapshot at or before it would be left (${snaps.map((s) => path.basename(s.file)).join(' ') || 'none'}) and the log starts at ${zxidHex(firstLog)}`,
     );
