@@ -370,13 +370,14 @@ export class SnapStreamDecoder {
       return true;
     }
     if ((p === '') === this.rootSeen) this.fail(at, this.rootSeen ? 'a second root' : `the first node is ${JSON.stringify(p)}, not the root`);
-    this.rootSeen = true;
     const d = this.field('node data');
     const aclAt = this.base + this.pos;
     this.need(8 + StatPersisted_SIZE);
     const aclId = this.long();
     const statAt = this.pos;
     this.pos += StatPersisted_SIZE;
+    // The whole record is here: from now on nothing is retried, so state may change.
+    this.rootSeen = true;
     const nodePath = p === '' ? '/' : p;
     if (nodePath[0] !== '/' || (nodePath.length > 1 && nodePath.endsWith('/'))) this.fail(at, `bad node path ${JSON.stringify(p)}`);
     const acl = aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : this.aclLists.get(aclId);
