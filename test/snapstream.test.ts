@@ -206,6 +206,32 @@ t.test('the stream is the tree as it was when the encoder was made (3,000 childr
   t.notSame(describe(db.tree, db.sessions), want, 'while the live tree did change');
 });
 
+t.test('the async stream gives the event loop turns, and the tree may change in them', async (t) => {
+  const db = new Db();
+  populate(db, 3000);
+  const want = describe(db.tree, db.sessions);
+  const zxid = db.tree.lastProcessedZxid;
+  const enc = new SnapStreamEncoder(db.tree, db.sessions, { nodesPerStep: 4 });
+  let turns = 0;
+  let k = 0;
+  // A timer-driven writer: it only runs when the stream yields the event loop.
+  const writer = setInterval(() => {
+    turns++;
+    db.apply(create(`/big/t${k++}`, null));
+    db.apply({ type: OpCode.delete, record: { path: `/big/c${k}` } });
+  }, 0);
+  const parts: Buffer[] = [];
+  try {
+    // The consumer itself never waits for a macrotask: any writer turn is one the stream gave.
+    for await (const c of enc.chunks(8)) parts.push(c);
+  } finally {
+    clearInterval(writer);
+  }
+  t.ok(turns > 0, `the event loop ran ${turns} writer turns during the stream`);
+  const d = decodeSplit(t, Buffer.concat(parts), zxid, () => 65536).decoded();
+  t.same(describe(d.tree, d.sessions), want, 'the stream is the tree as of the encoder\'s creation');
+});
+
 t.test('bounded memory: chunks stay small however large the tree', async (t) => {
   const db = new Db();
   populate(db, 3000);

@@ -14,6 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { JuteWriter } from '../protocol/jute';
 import { type ACL, encodeFileHeader, StatPersisted_SIZE } from '../protocol/generated/records';
 import { Adler32 } from './adler32';
@@ -23,6 +24,8 @@ import { NameTable } from './names';
 import { AclIdRecorder, SNAP_DBID, SNAP_MAGIC, SNAP_STREAM_TRAILER, SNAP_VERSION, SnapshotJob, snapshotFileName } from './snapshot';
 
 const OPEN_UNSAFE_ACL_ID = -1n;
+/** Steps between two event-loop turns while the walk makes no bytes. */
+const DEFAULT_STEPS_PER_SLICE = 64;
 
 // ---------------------------------------------------------------------------------------------
 // Encoding (leader)
@@ -52,10 +55,26 @@ export class SnapStreamEncoder implements Iterable<Buffer> {
     this.job = new SnapshotJob(tree, sessions, this.zxid, { nodesPerStep: opts.nodesPerStep, digest: null }, false, 'learner');
   }
 
-  /** The next chunk of the stream, or null after the last. Each call does a bounded amount of work. */
+  /**
+   * The next chunk of the stream, or null after the last. Runs steps until a chunk is made: the
+   * first call also walks the whole tree to list its nodes (no bytes come out of that walk), so on
+   * a large tree a caller on the event loop uses chunks() instead, which pauses between slices.
+   */
   next(): Buffer | null {
-    while (this.pending.length === 0) {
+    for (;;) {
+      const c = this.tryNext(Infinity);
+      if (c !== undefined) return c;
+    }
+  }
+
+  /**
+   * At most `maxSteps` steps of work: a chunk, null after the last, or undefined when the steps
+   * made no bytes yet (call again).
+   */
+  tryNext(maxSteps: number): Buffer | null | undefined {
+    for (let n = 0; this.pending.length === 0; n++) {
       if (this.finished) return null;
+      if (n >= maxSteps) return undefined;
       const done = this.job.step();
       this.pending = this.job.sink.take();
       if (done) this.finished = true;
@@ -63,6 +82,24 @@ export class SnapStreamEncoder implements Iterable<Buffer> {
     const chunk = this.pending.shift()!;
     this.bytesOut += chunk.length;
     return chunk;
+  }
+
+  /**
+   * The chunks, giving the event loop a turn after every `stepsPerSlice` steps that made no chunk
+   * (txns go on being applied meanwhile; the stream stays the tree as of the encoder's creation).
+   * Pull-based: nothing is made while the consumer is not asking.
+   */
+  async *chunks(stepsPerSlice = DEFAULT_STEPS_PER_SLICE): AsyncGenerator<Buffer> {
+    try {
+      for (;;) {
+        const c = this.tryNext(stepsPerSlice);
+        if (c === null) return;
+        if (c === undefined) await nextTurn();
+        else yield c;
+      }
+    } finally {
+      this.close();
+    }
   }
 
   get done(): boolean {
