@@ -101,6 +101,11 @@ async function buildFixture(t: Test): Promise<Fixture> {
   return { dir, txns, treeAt };
 }
 
+/** The fixture's last zxid. */
+function f0Last(): bigint {
+  return z(EPOCH_TXNS.length, EPOCH_TXNS[EPOCH_TXNS.length - 1]);
+}
+
 function dirState(dir: string): string[] {
   const v2 = path.join(dir, 'version-2');
   return fs
@@ -147,6 +152,26 @@ t.test('truncating to a zxid', async (t) => {
       t.same(loggedZxids(f.dir).map(hex), expected.map(hex));
     });
   }
+
+  t.test('a crash between the steps leaves a consistent dataDir, and running it again finishes', async (t) => {
+    const target = z(2, 3);
+    const last = f0Last();
+    const f = await buildFixture(t);
+    const v2 = path.join(f.dir, 'version-2');
+    const rebuild = (): string[] => listing(recover(loadConfig(`dataDir=${f.dir}\n`, new Map(), f.dir), silent).tree);
+    // Crash after step 1: the newer snapshots are gone, the log is whole: the same tree as before.
+    for (const n of fs.readdirSync(v2)) if (n.startsWith('snapshot.') && BigInt('0x' + n.slice(9)) > target) fs.unlinkSync(path.join(v2, n));
+    t.same(rebuild(), f.treeAt.get(last), 'after step 1: the tree before the truncation');
+    // Crash after step 2: the later files are gone (newest first), the holder is not cut yet: a
+    // prefix of the log, up to the holder's last txn.
+    const files = listLogFiles(f.dir);
+    const holder = files.filter((l) => l.zxid <= target).pop()!;
+    for (const l of files.reverse()) if (l.zxid > target) fs.unlinkSync(l.file);
+    t.same(rebuild(), f.treeAt.get(z(2, 10)), 'after step 2: the tree as of the holder\'s last txn');
+    t.equal(path.basename(holder.file), 'log.200000001');
+    truncateLogTo(f.dir, f.dir, target);
+    t.same(rebuild(), f.treeAt.get(target), 'run again: the tree as of the zxid');
+  });
 
   t.test('refused, with nothing changed, when the zxid is not in the log', async (t) => {
     const f = await buildFixture(t);
