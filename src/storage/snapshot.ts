@@ -44,6 +44,8 @@ export const SNAP_MAGIC = 0x5a4b534e;
 export const SNAP_VERSION = 2;
 export const SNAP_DBID = -1n;
 export const SNAPSHOT_PREFIX = 'snapshot';
+/** What ends the snapshot stream a leader sends a learner (the learner checks it). */
+export const SNAP_STREAM_TRAILER = 'BenWasHere';
 /** The directory under dataDir that ZooKeeper keeps its files in. */
 export const VERSION_DIR = 'version-2';
 
@@ -149,7 +151,7 @@ function rememberedAclId(tree: DataTree, node: ZNode, acl: ACL[]): bigint | unde
 }
 
 /** Collects the ids of a snapshot's nodes: per list, and per node where they differ. */
-class AclIdRecorder {
+export class AclIdRecorder {
   private readonly byList = new Map<ACL[], bigint>();
   record(node: ZNode, acl: ACL[], id: bigint): void {
     let listId = this.byList.get(acl);
@@ -395,7 +397,7 @@ const STEPS_PER_CLOCK_READ = 2;
  * view) every node are taken as of then, however the tree changes while the steps run. The job
  * must be closed, which stops the copying.
  */
-class SnapshotJob {
+export class SnapshotJob {
   private readonly view: SnapshotView;
   private readonly steps: Generator<undefined, Buffer[]>;
   private closed = false;
@@ -410,6 +412,11 @@ class SnapshotJob {
     opts: SerializeOptions,
     /** The chunks taken are written out before the next steps (see CheckedSink.giveBack). */
     chunksWrittenOut = false,
+    /**
+     * 'learner': the stream a leader sends after SNAP instead of a file's bytes: no FileHeader, no
+     * checksums, no digest section, and "BenWasHere" after the nodes' "/".
+     */
+    private readonly form: 'file' | 'learner' = 'file',
   ) {
     this.sink = new CheckedSink(chunksWrittenOut);
     const sessionList = javaLongHashMapOrder([...sessions], (e) => e[0], javaHashMapCopyBuckets(sessions.size));
@@ -553,7 +560,7 @@ class SnapshotJob {
     const recorder = new AclIdRecorder();
     const sink = this.sink;
     const w = sink.w;
-    encodeFileHeader(w, { magic: SNAP_MAGIC, version: SNAP_VERSION, dbid: SNAP_DBID });
+    if (this.form === 'file') encodeFileHeader(w, { magic: SNAP_MAGIC, version: SNAP_VERSION, dbid: SNAP_DBID });
     w.writeInt(sessionList.length);
     for (const [id, timeoutMs] of sessionList) {
       w.writeLong(id);
@@ -600,6 +607,12 @@ class SnapshotJob {
       if (stepDone()) yield;
     }
     w.writeString('/');
+    if (this.form === 'learner') {
+      w.writeString(SNAP_STREAM_TRAILER);
+      sink.flush();
+      recorder.finish(tree, index);
+      return sink.chunks;
+    }
     sink.seal();
 
     if (digest !== null) {

@@ -275,13 +275,13 @@ function looksTorn(c: FileCursor, offset: number, extent: number): boolean {
   return !intactRecordIn(c, offset + 1, to);
 }
 
-type FileItem = { kind: 'entry'; entry: Buffer; offset: number } | { kind: 'tail'; offset: number; reason: string };
+export type FileItem = { kind: 'entry'; entry: Buffer; offset: number } | { kind: 'tail'; offset: number; reason: string };
 
 /**
  * The records of one log file. A damaged record with nothing intact after it ends the file as a
  * 'tail' item; a damaged record with intact records after it throws CorruptLogError.
  */
-function* fileRecords(file: string): Generator<FileItem> {
+export function* fileRecords(file: string): Generator<FileItem> {
   const fd = fs.openSync(file, 'r');
   try {
     const c = new FileCursor(fd);
@@ -431,7 +431,7 @@ export function truncateLog(file: string, offset: number): void {
   }
 }
 
-function syncDirSync(dir: string): void {
+export function syncDirSync(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);

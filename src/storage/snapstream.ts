@@ -1,0 +1,573 @@
+/**
+ * The snapshot stream a leader writes on the quorum port right after a SNAP packet, and what a
+ * learner makes of it. Its layout is a snapshot file's body without the FileHeader, the Adler-32
+ * seals and the digest section, ended by the string "BenWasHere":
+ *
+ *   int sessionCount, sessionCount x { long sessionId; int timeoutMs }
+ *   int aclCount,     aclCount x { long aclId; vector<ACL> }
+ *   every node, parents first: ustring path (the root as ""), buffer data, long aclId, StatPersisted
+ *   ustring "/"
+ *   ustring "BenWasHere"
+ *
+ * The quorum port has no framing, so the learner decodes the stream as it arrives and resumes
+ * packet decoding right after its last byte.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { JuteWriter } from '../protocol/jute';
+import { type ACL, encodeFileHeader, StatPersisted_SIZE } from '../protocol/generated/records';
+import { Adler32 } from './adler32';
+import { DataTree, OPEN_ACL_UNSAFE } from './datatree';
+import { DIGEST_VERSION } from './digest';
+import { NameTable } from './names';
+import { AclIdRecorder, SNAP_DBID, SNAP_MAGIC, SNAP_STREAM_TRAILER, SNAP_VERSION, SnapshotJob, snapshotFileName } from './snapshot';
+
+const OPEN_UNSAFE_ACL_ID = -1n;
+/** Steps between two event-loop turns while the walk makes no bytes. */
+const DEFAULT_STEPS_PER_SLICE = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Encoding (leader)
+
+export interface SnapStreamEncoderOptions {
+  /** Nodes per step of the walk (default: the snapshot writer's). */
+  nodesPerStep?: number;
+}
+
+/**
+ * The stream of a tree as it is when the encoder is made, handed out chunk by chunk as the caller
+ * asks: an exact copy-on-write snapshot, however the tree changes between calls (the SNAP packet's
+ * zxid is `zxid`, the tree's last processed zxid at that moment). Only the chunks of one step are
+ * held, so the caller's pace (its socket draining) bounds the memory. close() must be called if the
+ * stream is abandoned before its end.
+ */
+export class SnapStreamEncoder implements Iterable<Buffer> {
+  readonly zxid: bigint;
+  private readonly job: SnapshotJob;
+  private pending: Buffer[] = [];
+  private finished = false;
+  /** Stream bytes handed out so far. */
+  bytesOut = 0;
+
+  constructor(tree: DataTree, sessions: ReadonlyMap<bigint, number>, opts: SnapStreamEncoderOptions = {}) {
+    this.zxid = tree.lastProcessedZxid;
+    this.job = new SnapshotJob(tree, sessions, this.zxid, { nodesPerStep: opts.nodesPerStep, digest: null }, false, 'learner');
+  }
+
+  /**
+   * The next chunk of the stream, or null after the last. Runs steps until a chunk is made: the
+   * first call also walks the whole tree to list its nodes (no bytes come out of that walk), so on
+   * a large tree a caller on the event loop uses chunks() instead, which pauses between slices.
+   */
+  next(): Buffer | null {
+    for (;;) {
+      const c = this.tryNext(Infinity);
+      if (c !== undefined) return c;
+    }
+  }
+
+  /**
+   * At most `maxSteps` steps of work: a chunk, null after the last, or undefined when the steps
+   * made no bytes yet (call again).
+   */
+  tryNext(maxSteps: number): Buffer | null | undefined {
+    for (let n = 0; this.pending.length === 0; n++) {
+      if (this.finished) return null;
+      if (n >= maxSteps) return undefined;
+      const done = this.job.step();
+      this.pending = this.job.sink.take();
+      if (done) this.finished = true;
+    }
+    const chunk = this.pending.shift()!;
+    this.bytesOut += chunk.length;
+    return chunk;
+  }
+
+  /**
+   * The chunks, giving the event loop a turn after every `stepsPerSlice` steps that made no chunk
+   * (txns go on being applied meanwhile; the stream stays the tree as of the encoder's creation).
+   * Pull-based: nothing is made while the consumer is not asking.
+   */
+  async *chunks(stepsPerSlice = DEFAULT_STEPS_PER_SLICE): AsyncGenerator<Buffer> {
+    try {
+      for (;;) {
+        const c = this.tryNext(stepsPerSlice);
+        if (c === null) return;
+        if (c === undefined) await nextTurn();
+        else yield c;
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  get done(): boolean {
+    return this.finished && this.pending.length === 0;
+  }
+
+  close(): void {
+    this.job.close();
+    this.finished = true;
+    this.pending = [];
+  }
+
+  *[Symbol.iterator](): Iterator<Buffer> {
+    try {
+      for (let c = this.next(); c !== null; c = this.next()) yield c;
+    } finally {
+      this.close();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding (learner)
+
+/** The stream is damaged or hostile; `offset` counts stream bytes from its first. */
+export class SnapStreamError extends Error {
+  constructor(
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`snapshot stream at offset ${offset}: ${reason}`);
+    this.name = 'SnapStreamError';
+  }
+}
+
+export interface SnapStreamDecoderOptions {
+  /** The SNAP packet's zxid: the tree's lastProcessedZxid once decoded. */
+  zxid: bigint;
+  extendedTypesEnabled?: boolean;
+  /**
+   * Largest path, data or ACL string accepted, in bytes: jute.maxbuffer (0xfffff) plus its extra
+   * size by default, as a ZooKeeper learner reads the stream.
+   */
+  maxFieldBytes?: number;
+  /** Most sessions and ACL lists accepted. */
+  maxSessions?: number;
+  maxAclLists?: number;
+  /** Most entries in one ACL list. */
+  maxAclEntries?: number;
+}
+
+export interface SnapPushResult {
+  /** "BenWasHere" has been consumed: the stream is complete. */
+  done: boolean;
+  /** Bytes of the pushed chunk that belonged to the stream (all of them unless done). */
+  consumed: number;
+}
+
+export interface DecodedSnap {
+  tree: DataTree;
+  sessions: Map<bigint, number>;
+  zxid: bigint;
+}
+
+const DEFAULT_MAX_FIELD_BYTES = 2 * 0xfffff;
+const DEFAULT_MAX_SESSIONS = 1 << 24;
+const DEFAULT_MAX_ACL_LISTS = 1 << 24;
+const DEFAULT_MAX_ACL_ENTRIES = 1 << 16;
+/** A pushed chunk is taken in slices of this size, so the decoder never copies a huge one whole. */
+const SLICE_BYTES = 64 * 1024;
+
+const enum Phase {
+  SessionCount,
+  Sessions,
+  AclCount,
+  AclHeader,
+  AclEntries,
+  Nodes,
+  Trailer,
+  Done,
+  Failed,
+}
+
+/** Thrown inside a parse when the record is not all there yet; the parse is retried later. */
+const NEED_MORE = Symbol('need more');
+
+/**
+ * Decodes the stream from chunks of any size, building the DataTree and the session table as it
+ * goes. Holds at most one record (one node: path, data, ACL id, stat) beyond what it has parsed,
+ * bounded by maxFieldBytes. The first error makes it fail for good.
+ */
+export class SnapStreamDecoder {
+  private readonly tree: DataTree;
+  private readonly sessions = new Map<bigint, number>();
+  private readonly aclLists = new Map<bigint, ACL[]>();
+  private readonly recorder = new AclIdRecorder();
+  private readonly names = new NameTable();
+  private readonly maxField: number;
+  private readonly maxSessions: number;
+  private readonly maxAclLists: number;
+  private readonly maxAclEntries: number;
+  private phase = Phase.SessionCount;
+  /** Items left in the current section (sessions, ACL lists, entries of the current list). */
+  private left = 0;
+  private aclListsLeft = 0;
+  private aclId = 0n;
+  private aclIndex = 0n;
+  private acl: ACL[] = [];
+  private rootSeen = false;
+  /** Unparsed bytes: buf[pos, end). `base` is the stream offset of buf[0]. */
+  private buf = Buffer.alloc(SLICE_BYTES);
+  private pos = 0;
+  private end = 0;
+  private base = 0;
+  private failure: SnapStreamError | undefined;
+  private result: DecodedSnap | undefined;
+
+  constructor(private readonly opts: SnapStreamDecoderOptions) {
+    this.tree = new DataTree(opts.extendedTypesEnabled ?? false);
+    this.maxField = opts.maxFieldBytes ?? DEFAULT_MAX_FIELD_BYTES;
+    this.maxSessions = opts.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.maxAclLists = opts.maxAclLists ?? DEFAULT_MAX_ACL_LISTS;
+    this.maxAclEntries = opts.maxAclEntries ?? DEFAULT_MAX_ACL_ENTRIES;
+  }
+
+  get done(): boolean {
+    return this.phase === Phase.Done;
+  }
+
+  /** Stream bytes parsed so far. */
+  get bytesConsumed(): number {
+    return this.base + this.pos;
+  }
+
+  /** The decoded tree and sessions, once done. */
+  decoded(): DecodedSnap {
+    if (this.result === undefined) throw new Error('the snapshot stream is not complete');
+    return this.result;
+  }
+
+  /** Feeds the next bytes received. Throws SnapStreamError on damage (and on every call after). */
+  push(chunk: Buffer): SnapPushResult {
+    if (this.failure) throw this.failure;
+    if (this.phase === Phase.Done) return { done: true, consumed: 0 };
+    let taken = 0;
+    while (taken < chunk.length) {
+      const n = Math.min(SLICE_BYTES, chunk.length - taken);
+      this.append(chunk, taken, taken + n);
+      taken += n;
+      this.parse();
+      if (this.done) {
+        // What was appended but not parsed belongs to the packets after the stream.
+        const consumed = taken - (this.end - this.pos);
+        this.end = this.pos;
+        return { done: true, consumed };
+      }
+    }
+    return { done: false, consumed: chunk.length };
+  }
+
+  private append(chunk: Buffer, from: number, to: number): void {
+    const n = to - from;
+    if (this.end + n > this.buf.length) {
+      const keep = this.end - this.pos;
+      // A record never needs more than this: a bigger one failed its length check already.
+      const target = Math.max(keep + n, SLICE_BYTES);
+      const dst = target > this.buf.length ? Buffer.allocUnsafe(Math.max(target, Math.min(this.buf.length * 2, 3 * this.maxField + SLICE_BYTES))) : this.buf;
+      this.buf.copy(dst, 0, this.pos, this.end);
+      this.buf = dst;
+      this.base += this.pos;
+      this.pos = 0;
+      this.end = keep;
+    }
+    chunk.copy(this.buf, this.end, from, to);
+    this.end += n;
+  }
+
+  private fail(offset: number, reason: string): never {
+    this.phase = Phase.Failed;
+    this.failure = new SnapStreamError(offset, reason);
+    throw this.failure;
+  }
+
+  private parse(): void {
+    for (;;) {
+      const start = this.pos;
+      try {
+        if (!this.step()) return;
+      } catch (e) {
+        if (e === NEED_MORE) {
+          this.pos = start;
+          return;
+        }
+        throw e;
+      }
+    }
+  }
+
+  // Readers over buf[pos, end); NEED_MORE when the bytes are not there yet.
+  private need(n: number): void {
+    if (this.end - this.pos < n) throw NEED_MORE;
+  }
+  private int(): number {
+    this.need(4);
+    const v = this.buf.readInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  private long(): bigint {
+    this.need(8);
+    const v = this.buf.readBigInt64BE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  /** A length-prefixed field's bounds; -1 length is null (start -1). */
+  private field(what: string): { at: number; len: number } {
+    const lenAt = this.base + this.pos;
+    const len = this.int();
+    if (len < -1) this.fail(lenAt, `${what} has length ${len}`);
+    if (len > this.maxField) this.fail(lenAt, `${what} length ${len} is over the limit of ${this.maxField} bytes`);
+    if (len === -1) return { at: -1, len: -1 };
+    this.need(len);
+    const at = this.pos;
+    this.pos += len;
+    return { at, len };
+  }
+  private string(what: string): string | null {
+    const f = this.field(what);
+    return f.len < 0 ? null : this.buf.toString('utf8', f.at, f.at + f.len);
+  }
+
+  /** Parses one record of the current phase; false once done. */
+  private step(): boolean {
+    const at = this.base + this.pos;
+    switch (this.phase) {
+      case Phase.SessionCount: {
+        const n = this.int();
+        if (n < 0 || n > this.maxSessions) this.fail(at, `session count ${n} is out of range`);
+        this.left = n;
+        this.phase = n > 0 ? Phase.Sessions : Phase.AclCount;
+        return true;
+      }
+      case Phase.Sessions: {
+        this.need(12);
+        const id = this.long();
+        const timeoutMs = this.int();
+        this.sessions.set(id, timeoutMs);
+        if (--this.left === 0) this.phase = Phase.AclCount;
+        return true;
+      }
+      case Phase.AclCount: {
+        const n = this.int();
+        if (n < 0 || n > this.maxAclLists) this.fail(at, `ACL list count ${n} is out of range`);
+        this.aclListsLeft = n;
+        this.phase = n > 0 ? Phase.AclHeader : Phase.Nodes;
+        return true;
+      }
+      case Phase.AclHeader: {
+        this.need(12);
+        const id = this.long();
+        const n = this.int();
+        if (n < 0 || n > this.maxAclEntries) this.fail(at + 8, `ACL list ${id} has ${n} entries`);
+        if (this.aclLists.has(id)) this.fail(at, `ACL list ${id} appears twice`);
+        this.aclId = id;
+        this.acl = [];
+        this.left = n;
+        if (n === 0) this.endAclList();
+        else this.phase = Phase.AclEntries;
+        return true;
+      }
+      case Phase.AclEntries: {
+        const perms = this.int();
+        const scheme = this.string('ACL scheme');
+        const id = this.string('ACL id');
+        if (scheme === null || id === null) this.fail(at, `ACL list ${this.aclId} holds a null scheme or id`);
+        this.acl.push({ perms, id: { scheme, id } });
+        if (--this.left === 0) this.endAclList();
+        return true;
+      }
+      case Phase.Nodes:
+        return this.node(at);
+      case Phase.Trailer: {
+        const s = this.string('trailer');
+        if (s !== SNAP_STREAM_TRAILER) this.fail(at, `expected "${SNAP_STREAM_TRAILER}" after the nodes, found ${JSON.stringify(s)}`);
+        this.finish();
+        return false;
+      }
+      default:
+        return false;
+    }
+  }
+
+  private endAclList(): void {
+    this.aclLists.set(this.aclId, this.tree.acls.intern(this.acl));
+    if (this.aclId > this.aclIndex) this.aclIndex = this.aclId;
+    this.phase = --this.aclListsLeft === 0 ? Phase.Nodes : Phase.AclHeader;
+  }
+
+  private node(at: number): boolean {
+    const p = this.string('node path');
+    if (p === null) this.fail(at, 'null node path');
+    if (p === '/') {
+      if (!this.rootSeen) this.fail(at, 'the nodes end before the root');
+      this.phase = Phase.Trailer;
+      return true;
+    }
+    if ((p === '') === this.rootSeen) this.fail(at, this.rootSeen ? 'a second root' : `the first node is ${JSON.stringify(p)}, not the root`);
+    const d = this.field('node data');
+    const aclAt = this.base + this.pos;
+    this.need(8 + StatPersisted_SIZE);
+    const aclId = this.long();
+    const statAt = this.pos;
+    this.pos += StatPersisted_SIZE;
+    // The whole record is here: from now on nothing is retried, so state may change.
+    this.rootSeen = true;
+    const nodePath = p === '' ? '/' : p;
+    if (nodePath[0] !== '/' || (nodePath.length > 1 && nodePath.endsWith('/'))) this.fail(at, `bad node path ${JSON.stringify(p)}`);
+    const acl = aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : this.aclLists.get(aclId);
+    if (acl === undefined) this.fail(aclAt, `node ${nodePath} refers to ACL id ${aclId}, which the stream did not list`);
+    // Data as the latin1 text the tree keeps it in (as the snapshot reader does).
+    const data = d.len < 0 ? null : this.buf.toString('latin1', d.at, d.at + d.len);
+    let node;
+    try {
+      node = this.tree.restoreNode(nodePath, data, acl, this.buf, statAt, this.names);
+    } catch (e) {
+      this.fail(at, (e as Error).message);
+    }
+    this.recorder.record(node, node.acl, aclId);
+    return true;
+  }
+
+  private finish(): void {
+    const tree = this.tree;
+    this.recorder.finish(tree, this.aclIndex);
+    tree.lastProcessedZxid = this.opts.zxid;
+    tree.setDigest();
+    tree.recountQuotas();
+    this.phase = Phase.Done;
+    this.result = { tree, sessions: this.sessions, zxid: this.opts.zxid };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spooling (learner)
+
+/** The trailer as it ends the stream: int length, then the bytes. */
+const TRAILER_BYTES = (() => {
+  const w = new JuteWriter(32);
+  w.writeString(SNAP_STREAM_TRAILER);
+  return w.toBuffer();
+})();
+
+/**
+ * Writes the stream a learner receives, as it receives it, into `snapshot.<zxid hex>` in
+ * ZooKeeper's file format: the FileHeader, the stream's bytes up to the nodes' "/", the Adler-32
+ * seal, the digest section (the tree's digest as decoded, for the SNAP zxid) and its seal. The
+ * file is under a temp name until finish() has fsynced it, renamed it and fsynced the directory:
+ * the learner calls finish() before it acknowledges NEWLEADER, so a snapshot it acknowledged is
+ * one a crash cannot take away.
+ */
+export class SnapSpool {
+  private readonly adler = new Adler32();
+  /** The stream's last bytes, held back until the end shows whether they are the trailer. */
+  private held = Buffer.alloc(0);
+  private position = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly fh: fs.promises.FileHandle,
+    readonly dir: string,
+    readonly zxid: bigint,
+    private readonly tempPath: string,
+    readonly finalPath: string,
+  ) {}
+
+  /** Starts the file in `dir`, the snapshot directory (`<dataDir>/version-2`, created if missing). */
+  static async create(dir: string, zxid: bigint): Promise<SnapSpool> {
+    await fs.promises.mkdir(dir, { recursive: true });
+    const name = snapshotFileName(zxid);
+    const tempPath = path.join(dir, 'tmp.' + name);
+    const fh = await fs.promises.open(tempPath, 'w', 0o644);
+    const spool = new SnapSpool(fh, dir, zxid, tempPath, path.join(dir, name));
+    const w = new JuteWriter(16);
+    encodeFileHeader(w, { magic: SNAP_MAGIC, version: SNAP_VERSION, dbid: SNAP_DBID });
+    try {
+      await spool.out(w.toBuffer());
+    } catch (e) {
+      await spool.abort();
+      throw e;
+    }
+    return spool;
+  }
+
+  /** Stream bytes as received (only those that belong to the stream: see SnapPushResult.consumed). */
+  async write(bytes: Buffer): Promise<void> {
+    if (this.closed) throw new Error('snapshot spool is closed');
+    if (bytes.length === 0) return;
+    const keep = TRAILER_BYTES.length;
+    if (bytes.length >= keep) {
+      // Everything held and all but the last bytes of this write go out; no copy of the bytes.
+      const held = this.held;
+      this.held = Buffer.from(bytes.subarray(bytes.length - keep));
+      if (held.length > 0) await this.out(held);
+      await this.out(bytes.subarray(0, bytes.length - keep));
+      return;
+    }
+    const all = Buffer.concat([this.held, bytes]);
+    const cut = Math.max(0, all.length - keep);
+    this.held = all.subarray(cut);
+    if (cut > 0) await this.out(all.subarray(0, cut));
+  }
+
+  /**
+   * Seals the file with `treeDigest` (the decoded tree's digest), makes it durable and gives it its
+   * name; returns the path. The stream must have ended with its trailer.
+   */
+  async finish(treeDigest: bigint): Promise<string> {
+    if (this.closed) throw new Error('snapshot spool is closed');
+    try {
+      if (!this.held.equals(TRAILER_BYTES)) throw new Error(`the spooled stream does not end with "${SNAP_STREAM_TRAILER}"`);
+      const w = new JuteWriter(64);
+      w.writeLong(BigInt(this.adler.value()));
+      w.writeString('/');
+      const sealed = w.toBuffer();
+      await this.out(sealed);
+      const d = new JuteWriter(64);
+      d.writeLong(this.zxid);
+      d.writeInt(DIGEST_VERSION);
+      d.writeLong(treeDigest);
+      await this.out(d.toBuffer());
+      const s = new JuteWriter(16);
+      s.writeLong(BigInt(this.adler.value()));
+      s.writeString('/');
+      await this.out(s.toBuffer());
+      await this.fh.sync();
+      await this.fh.close();
+      this.closed = true;
+      await fs.promises.rename(this.tempPath, this.finalPath);
+      const dh = await fs.promises.open(this.dir, 'r');
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+      return this.finalPath;
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+  }
+
+  /** Drops the temp file (a sync that failed or was cut off). */
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.fh.close().catch(() => undefined);
+    }
+    await fs.promises.unlink(this.tempPath).catch(() => undefined);
+  }
+
+  private async out(b: Buffer): Promise<void> {
+    // A seal covers every byte before it, an earlier seal's bytes included.
+    this.adler.update(b);
+    let off = 0;
+    while (off < b.length) {
+      const { bytesWritten } = await this.fh.write(b, off, b.length - off, this.position + off);
+      off += bytesWritten;
+    }
+    this.position += b.length;
+  }
+}
