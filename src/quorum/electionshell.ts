@@ -1,0 +1,216 @@
+/**
+ * The election's I/O shell: it drives the pure FastLeaderElection core (`election.ts`) with the
+ * election port's links (`peers.ts`) and a timer. Notifications from peers go into `step`, the
+ * core's sends go out on the links (the ones to this server loop straight back into `step`), its
+ * wake-up time becomes one timer, and its decision resolves `lookForLeader`.
+ *
+ * ```ts
+ * const shell = new ElectionShell({ mySid, verifier, learnerType, tickTimeMs, syncLimitTicks, logger });
+ * await shell.start();                                   // listens on this server's election port
+ * const d = await shell.lookForLeader(lastLoggedZxid, currentEpoch);   // LEADING / FOLLOWING / OBSERVING
+ * shell.settled(d.state, { ...d.vote, peerEpoch: newEpoch });          // after sync with the leader
+ * ...                                                    // the role ends: lookForLeader again
+ * await shell.close();
+ * ```
+ *
+ * Between searches the core keeps answering LOOKING servers with the settled vote, so servers that
+ * start or restart later find the running ensemble.
+ */
+import type { Logger } from 'pino';
+import { Election, type ElectionDecision, type ElectionOptions } from './election';
+import { ElectionPeers, type ElectionPeersOptions } from './peers';
+import type { QuorumVerifier } from './verifier';
+import type { Notification, PeerState, Vote } from './vote';
+import type { ElectionAddress } from './wire/election';
+
+export interface ElectionShellOptions {
+  mySid: bigint;
+  verifier: QuorumVerifier;
+  learnerType: ElectionOptions['learnerType'];
+  tickTimeMs: number;
+  syncLimitTicks: number;
+  logger: Logger;
+  /** quorumListenOnAllIPs. */
+  listenOnAllIPs?: boolean;
+  /** zookeeper.cnxTimeout (5000 ms). */
+  cnxTimeoutMs?: number;
+  minNotificationIntervalMs?: number;
+  maxNotificationIntervalMs?: number;
+  finalizeWaitMs?: number;
+  /** The clock the core reads through this shell; Date.now by default. */
+  now?: () => number;
+}
+
+/** Loopback notifications handled in one turn at most; more means the core talks to itself forever. */
+const LOOPBACK_STEPS_MAX = 10_000;
+
+export class ElectionShell {
+  private election: Election;
+  private readonly peers: ElectionPeers;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAtMs: number | undefined;
+  private waiting: { resolve: (d: ElectionDecision) => void; reject: (e: Error) => void } | undefined;
+  private closed = false;
+  /** The search's start, for the election time (ZooKeeper's election_time). */
+  private lookingSinceMs = 0;
+  lastElectionMs = 0;
+
+  constructor(private readonly options: ElectionShellOptions) {
+    this.now = options.now ?? Date.now;
+    this.log = options.logger.child({ module: 'election', myid: options.mySid.toString() });
+    this.election = this.newElection(options.verifier);
+    const me = options.verifier.members.get(options.mySid);
+    if (me === undefined) throw new Error(`server ${options.mySid} is not in the configuration`);
+    const peerOptions: ElectionPeersOptions = {
+      mySid: options.mySid,
+      listenAddress: { host: me.host, port: me.electionPort },
+      listenOnAllIPs: options.listenOnAllIPs,
+      peers: electionAddresses(options.verifier),
+      cnxTimeoutMs: options.cnxTimeoutMs,
+      handshakeTimeoutMs: options.tickTimeMs * options.syncLimitTicks,
+      logger: options.logger,
+      onNotification: ({ notification }) => this.receive(notification),
+    };
+    this.peers = new ElectionPeers(peerOptions);
+  }
+
+  private newElection(verifier: QuorumVerifier): Election {
+    const o = this.options;
+    return new Election({
+      mySid: o.mySid,
+      verifier,
+      learnerType: o.learnerType,
+      minNotificationIntervalMs: o.minNotificationIntervalMs,
+      maxNotificationIntervalMs: o.maxNotificationIntervalMs,
+      finalizeWaitMs: o.finalizeWaitMs,
+    });
+  }
+
+  /** Listens on the election port; resolves with the bound address. */
+  start(): Promise<ElectionAddress> {
+    return this.peers.start();
+  }
+
+  get verifier(): QuorumVerifier {
+    return this.election.quorumVerifier;
+  }
+
+  /** The vote this server holds now (its proposal while LOOKING, the settled vote after). */
+  get currentVote(): Vote {
+    return this.election.proposedVote;
+  }
+
+  get state(): PeerState {
+    return this.election.peerState;
+  }
+
+  /** Starts a search and resolves with its decision. One search at a time. */
+  lookForLeader(lastLoggedZxid: bigint, currentEpoch: bigint): Promise<ElectionDecision> {
+    if (this.closed) return Promise.reject(new Error('the election is closed'));
+    if (this.waiting) return Promise.reject(new Error('a search is already running'));
+    const p = new Promise<ElectionDecision>((resolve, reject) => (this.waiting = { resolve, reject }));
+    this.lookingSinceMs = this.now();
+    this.log.info({ lastLoggedZxid: '0x' + lastLoggedZxid.toString(16), currentEpoch: currentEpoch.toString() }, 'LOOKING');
+    this.election.startLooking(this.now(), lastLoggedZxid, currentEpoch);
+    this.flush();
+    return p;
+  }
+
+  /** The role is established: answer LOOKING servers with this vote from now on. */
+  settled(state: PeerState, vote: Vote): void {
+    this.election.setSettledState(state, vote);
+    this.flush();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.waiting?.reject(new Error('the election is closed'));
+    this.waiting = undefined;
+    await this.peers.close();
+  }
+
+  private receive(n: Notification): void {
+    if (this.closed) return;
+    this.election.step(this.now(), n);
+    this.flush();
+  }
+
+  /** Executes the core's Ready until it has none: sends, loopback, decisions, then the next wake-up. */
+  private flush(): void {
+    let loopbackSteps = 0;
+    while (!this.closed && this.election.hasReady()) {
+      const rd = this.election.ready();
+      const loopback: Notification[] = [];
+      for (const { to, n } of rd.send) {
+        if (to === this.options.mySid) loopback.push(n);
+        else
+          this.peers.send(to, {
+            state: n.state,
+            leader: n.leader,
+            zxid: n.zxid,
+            electionEpoch: n.electionEpoch,
+            peerEpoch: n.peerEpoch,
+            config: n.config ?? this.election.quorumVerifier.toString(),
+          });
+      }
+      if (rd.connectAll) this.peers.connectAll();
+      const decided = rd.decided;
+      const configChange = rd.configChange;
+      this.election.advance();
+      if (configChange) {
+        this.log.info({ version: configChange.verifier.version.toString(16), restart: configChange.restartElection }, 'a newer configuration was heard');
+        this.peers.setPeers(electionAddresses(configChange.verifier));
+        if (configChange.restartElection) {
+          // The core that heard it is finished; the search goes on with the new members.
+          const zxidEpoch = this.election.proposedVote;
+          this.election = this.newElection(configChange.verifier);
+          if (this.waiting) this.election.startLooking(this.now(), zxidEpoch.zxid, zxidEpoch.peerEpoch);
+          continue;
+        }
+      }
+      if (decided && this.waiting) {
+        this.lastElectionMs = this.now() - this.lookingSinceMs;
+        this.log.info(
+          { state: decided.state, leader: decided.vote.leader.toString(), round: decided.electionEpoch.toString(), via: decided.via, ms: this.lastElectionMs },
+          'election decided',
+        );
+        const w = this.waiting;
+        this.waiting = undefined;
+        w.resolve(decided);
+      }
+      for (const n of loopback) {
+        if (++loopbackSteps > LOOPBACK_STEPS_MAX) throw new Error('election: the core keeps sending to itself');
+        this.election.step(this.now(), n);
+      }
+    }
+    this.scheduleWake();
+  }
+
+  private scheduleWake(): void {
+    if (this.closed) return;
+    const at = this.election.nextWakeMs();
+    if (at === this.timerAtMs && this.timer !== undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAtMs = at;
+    if (at === undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAtMs = undefined;
+      if (this.closed) return;
+      this.election.tick(this.now());
+      this.flush();
+    }, Math.max(0, at - this.now()));
+  }
+}
+
+/** Every member's election address, voters and observers: election answers observers too. */
+function electionAddresses(v: QuorumVerifier): Map<bigint, ElectionAddress> {
+  const out = new Map<bigint, ElectionAddress>();
+  for (const [sid, m] of v.members) out.set(sid, { host: m.host, port: m.electionPort });
+  return out;
+}

@@ -1,0 +1,125 @@
+// The election shell on real sockets: zkts servers elect a leader among themselves as
+// FastLeaderElection does (the best (epoch, zxid, sid) wins, a restarted or late server follows the
+// running leader, the rest elect again when the leader goes), and a zkts server joining a running
+// Apache ZooKeeper 3.8.0 ensemble decides what the ZooKeeper servers decided.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import pino from 'pino';
+import t from 'tap';
+import type { ElectionDecision } from '../../src/quorum/election';
+import { ElectionShell } from '../../src/quorum/electionshell';
+import { MajorityVerifier, type QuorumMember } from '../../src/quorum/verifier';
+import { PeerState } from '../../src/quorum/vote';
+import { waitFor } from '../util/client';
+import { fourLetterWord, freePort, type RunningServer, startReferenceZooKeeper } from '../util/servers';
+
+const HOST = '127.0.0.1';
+const DECIDE_MS = 15_000;
+const log = pino({ level: 'silent' });
+
+async function members(n: number): Promise<QuorumMember[]> {
+  const out: QuorumMember[] = [];
+  for (let sid = 1; sid <= n; sid++) out.push({ sid: BigInt(sid), host: HOST, quorumPort: await freePort(), electionPort: await freePort(), type: 'participant' });
+  return out;
+}
+
+function shell(t: { teardown(f: () => unknown): void }, sid: bigint, ms: QuorumMember[]): ElectionShell {
+  const s = new ElectionShell({ mySid: sid, verifier: new MajorityVerifier(ms, 0n), learnerType: 'participant', tickTimeMs: 2000, syncLimitTicks: 5, logger: log });
+  t.teardown(() => s.close());
+  return s;
+}
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+const stateName = (s: PeerState) => ['LOOKING', 'FOLLOWING', 'LEADING', 'OBSERVING'][s];
+
+t.test('three zkts servers elect the largest sid when their histories are equal', async (t) => {
+  const ms = await members(3);
+  const shells = ms.map((m) => shell(t, m.sid, ms));
+  for (const s of shells) await s.start();
+  const decisions = await within(Promise.all(shells.map((s) => s.lookForLeader(0n, 0n))), DECIDE_MS, 'decisions');
+  t.same(decisions.map((d) => d.vote.leader), [3n, 3n, 3n], 'all follow 3');
+  t.same(decisions.map((d) => stateName(d.state)), ['FOLLOWING', 'FOLLOWING', 'LEADING']);
+  t.same(new Set(decisions.map((d) => d.electionEpoch)).size, 1, 'in one round');
+});
+
+t.test('the longest history wins: a higher zxid beats a larger sid, a higher epoch beats a higher zxid', async (t) => {
+  const ms = await members(3);
+  const shells = ms.map((m) => shell(t, m.sid, ms));
+  for (const s of shells) await s.start();
+  let d = await within(Promise.all([shells[0].lookForLeader(0x100000009n, 1n), shells[1].lookForLeader(0x100000003n, 1n), shells[2].lookForLeader(0x100000003n, 1n)]), DECIDE_MS, 'zxid');
+  t.same(d.map((x) => x.vote.leader), [1n, 1n, 1n], 'the server with zxid 0x100000009 leads');
+  t.equal(d[0].state, PeerState.LEADING);
+  // A new search of all three, as after the leader stepped down: the epoch now decides.
+  d = await within(Promise.all([shells[0].lookForLeader(0x100000009n, 1n), shells[1].lookForLeader(0x200000001n, 2n), shells[2].lookForLeader(0x100000003n, 1n)]), DECIDE_MS, 'epoch');
+  t.same(d.map((x) => x.vote.leader), [2n, 2n, 2n], 'the server of epoch 2 leads');
+});
+
+t.test('a server that starts late follows the running leader; when the leader goes the others elect again', async (t) => {
+  const ms = await members(3);
+  const [s1, s2, s3] = ms.map((m) => shell(t, m.sid, ms));
+  await s1.start();
+  await s2.start();
+  const first = await within(Promise.all([s1.lookForLeader(0n, 0n), s2.lookForLeader(0n, 0n)]), DECIDE_MS, 'two of three');
+  t.same(first.map((d) => d.vote.leader), [2n, 2n], 'a quorum of two elects 2');
+  // Both take up their roles: the settled votes carry the new epoch.
+  s1.settled(PeerState.FOLLOWING, { ...first[0].vote, peerEpoch: 1n });
+  s2.settled(PeerState.LEADING, { ...first[1].vote, peerEpoch: 1n });
+  await s3.start();
+  const late = await within(s3.lookForLeader(0n, 0n), DECIDE_MS, 'late joiner');
+  t.equal(late.vote.leader, 2n, 'the late server follows 2 although its own sid is larger');
+  t.equal(late.state, PeerState.FOLLOWING);
+  t.not(late.via, 'looking', 'from the settled servers answers, not from its own proposal');
+  s3.settled(PeerState.FOLLOWING, { ...late.vote, peerEpoch: 1n });
+  await s2.close();
+  const again = await within(Promise.all([s1.lookForLeader(0x100000004n, 1n), s3.lookForLeader(0x100000004n, 1n)]), DECIDE_MS, 'after the leader left');
+  t.same(again.map((d) => d.vote.leader), [3n, 3n], 'the two left elect 3');
+  t.equal(again[1].state, PeerState.LEADING);
+});
+
+t.test('live ZooKeeper 3.8.0: a zkts server joining a running ensemble decides what ZooKeeper decided, and they elect together', async (t) => {
+  const ms = await members(3);
+  const servers: RunningServer[] = [];
+  t.teardown(async () => {
+    for (const s of servers) await s.stop();
+  });
+  const start = (m: QuorumMember) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `zk-elect-${m.sid}-`));
+    fs.writeFileSync(path.join(dataDir, 'myid'), `${m.sid}\n`);
+    t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const extraConfig: Record<string, string> = { dataDir, initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*' };
+    for (const x of ms) extraConfig[`server.${x.sid}`] = `${HOST}:${x.quorumPort}:${x.electionPort}`;
+    return startReferenceZooKeeper({ extraConfig });
+  };
+  const launched = await Promise.allSettled([start(ms[0]), start(ms[1])]);
+  for (const r of launched) if (r.status === 'fulfilled') servers.push(r.value);
+  for (const r of launched) if (r.status === 'rejected') throw r.reason;
+  const modes = await Promise.all(servers.map(async (s) => /Mode: (\w+)/.exec(await fourLetterWord(HOST, s.port, 'srvr'))![1]));
+  const leader = BigInt(modes.indexOf('leader') + 1);
+  t.ok(leader === 1n || leader === 2n, 'ZooKeeper 1 and 2 elected one of them');
+
+  const ours = shell(t, 3n, ms);
+  await ours.start();
+  const d: ElectionDecision = await within(ours.lookForLeader(0n, 0n), DECIDE_MS, 'zkts joins');
+  t.equal(d.vote.leader, leader, 'zkts follows the leader ZooKeeper elected');
+  t.equal(d.state, PeerState.FOLLOWING);
+  t.equal(d.vote.peerEpoch, 1n, 'at the epoch ZooKeeper established');
+  ours.settled(PeerState.FOLLOWING, d.vote);
+
+  // The ZooKeeper leader goes: the ZooKeeper server left and zkts elect together. ZooKeeper's
+  // history is longer (epoch 1), so it leads, and both sides say so.
+  const survivorIndex = leader === 1n ? 1 : 0;
+  const survivor = servers[survivorIndex];
+  await servers[1 - survivorIndex].stop();
+  const again = await within(ours.lookForLeader(0n, 0n), DECIDE_MS, 'the second election');
+  t.equal(again.vote.leader, BigInt(survivorIndex + 1), 'zkts follows the surviving ZooKeeper server');
+  await waitFor(() => /LEADING - LEADER ELECTION TOOK/.test(survivor.log()), 'ZooKeeper leads', DECIDE_MS);
+  t.pass('the ZooKeeper server took the lead that zkts voted for');
+});
