@@ -1,0 +1,342 @@
+/**
+ * A learner's I/O shell: it connects to the elected leader's quorum port and drives the pure
+ * learner core (`learner.ts`) with the packets read there, executing each Ready in the order
+ * `ready.ts` states (truncate, snapshot, log + fsync, epoch files, commits, then sends) before the
+ * next. The server (`ZooKeeperServer`) sees only its learner seams: `replaceDatabase` after a SNAP
+ * or TRUNC, `learnerCommitted` for each commit, `setLeaderLink` while serving, `setRoleProblem`
+ * while not.
+ *
+ * `run()` resolves when the role ends (the leader went silent or away, or it sent something out of
+ * protocol), with the reason; the caller goes back to election. Everything this shell opened is
+ * closed by then.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../server/config';
+import type { LeaderLink, ZooKeeperServer } from '../server/server';
+import type { Database } from '../storage/database';
+import { writeAcceptedEpoch, writeCurrentEpoch } from '../storage/epochs';
+import { truncateLogTo } from '../storage/logtrunc';
+import { VERSION_DIR } from '../storage/purge';
+import { SnapSpool, SnapStreamDecoder } from '../storage/snapstream';
+import { deserializeTxn } from '../storage/txnserde';
+import type { Txn } from '../storage/txn';
+import { LEADER_CONN, ZabLearner } from './learner';
+import type { Ready } from './ready';
+import type { QuorumMember } from './verifier';
+import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
+import { PacketType, type PacketId, type QuorumPacket } from './wire/packets';
+
+export interface LearnerShellDeps {
+  config: ServerConfig;
+  server: ZooKeeperServer;
+  log: Logger;
+  mySid: bigint;
+  role: 'follower' | 'observer';
+  leader: QuorumMember;
+  acceptedEpoch: bigint;
+  currentEpoch: bigint;
+  configVersion: bigint;
+  /** Closes the server's database and opens it again from disk (after TRUNC or SNAP changed the files). */
+  reopenDatabase(): Promise<Database>;
+  /** The role is serving at `epoch` (the election's settled vote takes it). */
+  onServing(epoch: bigint): void;
+  now?: () => number;
+}
+
+/** ZooKeeper's learner tries to connect 5 times, 100 ms apart (Learner.connectToLeader). */
+const CONNECT_ATTEMPTS = 5;
+const CONNECT_RETRY_MS = 100;
+/** Unsent bytes to the leader past which the link is given up: the leader stopped reading. */
+const OUTPUT_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+export class LearnerShell {
+  private readonly core: ZabLearner;
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private socket: net.Socket | undefined;
+  private readonly encoder = new QuorumPacketEncoder();
+  private ended: ((reason: string) => void) | undefined;
+  private endReason: string | undefined;
+  private driving = false;
+  private tickTimer: NodeJS.Timeout | undefined;
+  /** The snapshot stream after SNAP: decoded into a tree and spooled to disk as it arrives. */
+  private snap: { decoder: SnapStreamDecoder; spool: Promise<SnapSpool>; writes: Promise<void>; done: Promise<string>; finish: () => void; fail: (e: Error) => void } | undefined;
+  private readonly revalidations = new Map<bigint, Array<(valid: boolean) => void>>();
+
+  constructor(private readonly deps: LearnerShellDeps) {
+    this.now = deps.now ?? Date.now;
+    this.log = deps.log.child({ module: 'learner', leader: deps.leader.sid.toString() });
+    const server = deps.server;
+    this.core = new ZabLearner({
+      sid: deps.mySid,
+      role: deps.role,
+      tickTimeMs: deps.config.tickTimeMs,
+      initLimitTicks: deps.config.initLimitTicks,
+      syncLimitTicks: deps.config.syncLimitTicks,
+      acceptedEpoch: deps.acceptedEpoch,
+      currentEpoch: deps.currentEpoch,
+      lastLoggedZxid: server.lastProcessedZxid,
+      configVersion: deps.configVersion,
+      touches: { take: () => [...server.takeTouchedSessions()].map(([sessionId, timeoutMs]) => ({ sessionId, timeoutMs })) },
+      nowMs: this.now(),
+    });
+  }
+
+  /** Follows the leader until the role ends; resolves with why it ended. */
+  async run(): Promise<string> {
+    const done = new Promise<string>((resolve) => (this.ended = resolve));
+    try {
+      this.socket = await this.connect();
+    } catch (e) {
+      return `cannot connect to the leader: ${(e as Error).message}`;
+    }
+    const framer = new QuorumPacketFramer((p) => this.onPacket(p, framer), {
+      maxBufferBytes: this.deps.config.juteMaxBufferBytes,
+      extraBufferBytes: this.deps.config.juteMaxBufferExtraSizeBytes,
+    });
+    const socket = this.socket;
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        framer.push(chunk);
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'malformed data from the leader; dropping the link');
+        socket.destroy();
+      }
+    });
+    socket.on('close', () => {
+      this.core.disconnected();
+      this.drive();
+    });
+    socket.on('error', (err) => this.log.info({ err: err.message }, 'link to the leader failed'));
+    this.tickTimer = setInterval(() => {
+      this.core.tick(this.now());
+      this.drive();
+    }, Math.max(10, Math.floor(this.deps.config.tickTimeMs / 2)));
+    this.drive();
+    return done;
+  }
+
+  private connect(): Promise<net.Socket> {
+    const { host, quorumPort } = this.deps.leader;
+    const timeoutMs = this.deps.config.tickTimeMs * this.deps.config.initLimitTicks;
+    const attempt = (n: number): Promise<net.Socket> =>
+      new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ host, port: quorumPort });
+        s.setNoDelay(true);
+        const timer = setTimeout(() => s.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
+        s.once('connect', () => {
+          clearTimeout(timer);
+          s.removeAllListeners('error');
+          resolve(s);
+        });
+        s.once('error', (err) => {
+          clearTimeout(timer);
+          s.destroy();
+          reject(err);
+        });
+      }).catch(async (err: Error) => {
+        if (n + 1 >= CONNECT_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
+        return attempt(n + 1);
+      });
+    return attempt(0);
+  }
+
+  private onPacket(p: QuorumPacket, framer: QuorumPacketFramer): void {
+    if (p.type === PacketType.SNAP) this.startSnapStream(p.zxid, framer);
+    this.core.step(p);
+    this.drive();
+  }
+
+  /** The raw snapshot stream follows SNAP inline: decoded and spooled until its trailer. */
+  private startSnapStream(zxid: bigint, framer: QuorumPacketFramer): void {
+    const decoder = new SnapStreamDecoder({ zxid, extendedTypesEnabled: this.deps.config.extendedTypesEnabled, maxFieldBytes: this.deps.config.juteMaxBufferBytes + this.deps.config.juteMaxBufferExtraSizeBytes });
+    const spool = SnapSpool.create(path.join(this.deps.config.dataDir, VERSION_DIR), zxid);
+    let finish!: () => void;
+    let fail!: (e: Error) => void;
+    const ended = new Promise<void>((resolve, reject) => {
+      finish = resolve;
+      fail = reject;
+    });
+    const snap = { decoder, spool, writes: spool.then((): void => undefined), done: undefined as unknown as Promise<string>, finish, fail };
+    snap.done = ended.then(async () => {
+      await snap.writes;
+      return (await spool).finish(decoder.decoded().tree.digest.value);
+    });
+    snap.done.catch(() => undefined);
+    this.snap = snap;
+    framer.rawMode((chunk) => {
+      let result;
+      try {
+        result = decoder.push(chunk);
+      } catch (e) {
+        snap.fail(e as Error);
+        throw e;
+      }
+      const bytes = Buffer.from(chunk.subarray(0, result.consumed));
+      snap.writes = snap.writes.then(async () => (await spool).write(bytes));
+      if (result.done) snap.finish();
+      return { used: result.consumed, done: result.done };
+    });
+  }
+
+  /** Executes the core's Readies one after another, each completely (with its fsyncs) before the next. */
+  private drive(): void {
+    if (this.driving || this.endReason !== undefined) return;
+    this.driving = true;
+    void (async () => {
+      try {
+        while (this.core.hasReady() && this.endReason === undefined) {
+          const rd = this.core.ready();
+          await this.execute(rd);
+          this.core.advance();
+        }
+      } catch (e) {
+        this.log.error({ err: (e as Error).message }, 'learner failed to carry out the protocol; leaving the role');
+        this.finish(`learner error: ${(e as Error).message}`);
+      } finally {
+        this.driving = false;
+      }
+    })();
+  }
+
+  private async execute(rd: Ready): Promise<void> {
+    const { server, config } = this.deps;
+    for (const note of rd.notes) this.log.info(note);
+    if (rd.truncateTo !== undefined) {
+      this.log.info({ zxid: hex(rd.truncateTo) }, 'TRUNC: truncating the txn log');
+      await server.db.close();
+      truncateLogTo(config.dataDir, config.dataLogDir, rd.truncateTo);
+      server.replaceDatabase(await this.deps.reopenDatabase());
+    }
+    if (rd.installSnapshot !== undefined) {
+      const snap = this.snap;
+      if (snap === undefined) throw new Error('SNAP without its snapshot stream');
+      const file = await snap.done;
+      this.snap = undefined;
+      // The spooled snapshot holds every committed txn up to its zxid and is durable; the old log
+      // holds nothing the leader committed after it, so it goes, and recovery starts from the snapshot.
+      await server.db.close();
+      removeTxnLogs(config.dataLogDir);
+      this.log.info({ file, zxid: hex(rd.installSnapshot) }, 'SNAP: installed the leader snapshot');
+      server.replaceDatabase(await this.deps.reopenDatabase());
+    }
+    // takeSnapshot: after SNAP the spooled file is durable already; after TRUNC the truncated log
+    // and the snapshots before it rebuild the tree at that zxid. Nothing else to write.
+    if (rd.append.length > 0) await this.append(rd.append.map((t) => decodeTxn(t.data)));
+    if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
+    if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
+    for (const t of rd.commit) server.learnerCommitted(decodeTxn(t.data));
+    for (let i = 0; i < rd.syncsCompleted; i++) server.learnerSynced();
+    for (const r of rd.revalidated) {
+      const waiters = this.revalidations.get(r.sessionId);
+      const w = waiters?.shift();
+      if (waiters && waiters.length === 0) this.revalidations.delete(r.sessionId);
+      w?.(r.valid);
+    }
+    for (const s of rd.send) {
+      if (s.kind !== 'packet' || s.to !== LEADER_CONN) throw new Error(`a learner cannot send ${s.kind} to ${s.to}`);
+      this.write(s.packet);
+    }
+    if (rd.state?.kind === 'serving') {
+      this.log.info({ epoch: rd.state.epoch.toString() }, 'synced with the leader; serving');
+      server.setLeaderLink(this.leaderLink());
+      server.setRoleProblem(undefined);
+      this.deps.onServing(rd.state.epoch);
+    } else if (rd.state?.kind === 'looking') {
+      this.finish(rd.state.reason);
+    }
+  }
+
+  /** Logs txns and waits for the fsync that covers them (the commit stage's group commit). */
+  private append(txns: Txn[]): Promise<void> {
+    const commit = this.deps.server.db.commit;
+    return new Promise<void>((resolve, reject) => {
+      let left = txns.length;
+      for (const txn of txns)
+        commit.submit(
+          txn,
+          () => {
+            if (--left === 0) resolve();
+          },
+          () => reject(commit.failure ?? new Error('the txn log failed')),
+        );
+    });
+  }
+
+  private write(p: QuorumPacket): void {
+    const s = this.socket;
+    if (!s || s.destroyed) return;
+    s.write(Buffer.from(this.encoder.encode(p)));
+    if (s.writableLength > OUTPUT_HARD_LIMIT_BYTES) {
+      this.log.warn({ bytes: s.writableLength }, 'the leader does not read; dropping the link');
+      s.destroy();
+    }
+  }
+
+  private leaderLink(): LeaderLink {
+    return {
+      forwardRequest: (sessionId, cxid, type, body, ids) => {
+        const authinfo: PacketId[] | null = ids === null ? null : ids.map((id) => ({ scheme: id.scheme, id: id.id }));
+        if (!this.core.forward({ sessionId, cxid, op: type, body }, authinfo)) this.log.warn({ type }, 'request not forwarded: not serving');
+        this.drive();
+      },
+      revalidate: (sessionId, timeoutMs) =>
+        new Promise<boolean>((resolve) => {
+          if (!this.core.revalidate(sessionId, timeoutMs)) return resolve(false);
+          const list = this.revalidations.get(sessionId) ?? [];
+          list.push(resolve);
+          this.revalidations.set(sessionId, list);
+          this.drive();
+        }),
+    };
+  }
+
+  /** Ends the role now (the server is stopping). */
+  stop(): void {
+    this.finish('the server is stopping');
+  }
+
+  private finish(reason: string): void {
+    if (this.endReason !== undefined) return;
+    this.endReason = reason;
+    this.log.info({ reason }, 'leaving the learner role');
+    clearInterval(this.tickTimer);
+    this.socket?.destroy();
+    this.deps.server.setRoleProblem(`no leader: ${reason}`);
+    this.deps.server.setLeaderLink(undefined);
+    for (const list of this.revalidations.values()) for (const w of list) w(false);
+    this.revalidations.clear();
+    void this.snap?.spool.then((s) => s.abort()).catch(() => undefined);
+    this.ended?.(reason);
+  }
+}
+
+function decodeTxn(data: Buffer): Txn {
+  return deserializeTxn(data).txn;
+}
+
+function hex(z: bigint): string {
+  return '0x' + z.toString(16);
+}
+
+/** Removes every txn log file (`log.<zxid>`) of the log directory. */
+function removeTxnLogs(dataLogDir: string): void {
+  const dir = path.join(dataLogDir, VERSION_DIR);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (/^log\.[0-9a-f]+$/.test(n)) fs.rmSync(path.join(dir, n), { force: true });
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

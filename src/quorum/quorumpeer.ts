@@ -1,0 +1,121 @@
+/**
+ * One member of an ensemble: election, then the role it decided, then election again, for as long
+ * as the server runs (ZooKeeper's QuorumPeer.run). While there is no role the server does not serve
+ * (`setRoleProblem`); each role ends with the database reloaded from disk, so the next election
+ * votes with what the log holds.
+ *
+ * Roles built: follower and observer of a leader (`learnershell.ts`). Leading is not built yet: a
+ * server that an election makes leader says so in its log and elects again after a tick, so it never
+ * serves as a leader it cannot be.
+ */
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../server/config';
+import type { ZooKeeperServer } from '../server/server';
+import type { Database } from '../storage/database';
+import { loadEpochs } from '../storage/epochs';
+import { ElectionShell } from './electionshell';
+import { LearnerShell } from './learnershell';
+import type { QuorumVerifier } from './verifier';
+import { PeerState } from './vote';
+
+export interface QuorumPeerDeps {
+  config: ServerConfig;
+  log: Logger;
+  server: ZooKeeperServer;
+  verifier: QuorumVerifier;
+  /** Opens the database from disk (recovery: the newest snapshot and the log after it). */
+  openDatabase(): Promise<Database>;
+}
+
+export type QuorumRole = 'looking' | 'following' | 'observing' | 'leading';
+
+export class QuorumPeer {
+  readonly mySid: bigint;
+  private readonly election: ElectionShell;
+  private readonly log: Logger;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private learner: LearnerShell | undefined;
+  role: QuorumRole = 'looking';
+  /** The leader of the current role, while there is one. */
+  leaderSid: bigint | undefined;
+
+  constructor(private readonly deps: QuorumPeerDeps) {
+    const { config } = deps;
+    if (config.serverId === undefined) throw new Error('a quorum member needs its myid');
+    this.mySid = BigInt(config.serverId);
+    this.log = deps.log.child({ module: 'quorum', myid: config.serverId });
+    this.election = new ElectionShell({
+      mySid: this.mySid,
+      verifier: deps.verifier,
+      learnerType: config.peerType,
+      tickTimeMs: config.tickTimeMs,
+      syncLimitTicks: config.syncLimitTicks,
+      listenOnAllIPs: config.quorumListenOnAllIPs,
+      logger: deps.log,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.deps.server.setRoleProblem('no leader yet (LOOKING)');
+    await this.election.start();
+    this.running = this.loop();
+    this.running.catch((e) => this.log.fatal({ err: (e as Error).message }, 'quorum peer stopped'));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.learner?.stop();
+    await this.election.close();
+    await this.running?.catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    const { server, config } = this.deps;
+    while (!this.stopped) {
+      this.role = 'looking';
+      this.leaderSid = undefined;
+      const lastZxid = server.lastProcessedZxid;
+      const epochs = loadEpochs(config.dataDir, lastZxid);
+      let decision;
+      try {
+        decision = await this.election.lookForLeader(lastZxid, epochs.currentEpoch);
+      } catch (e) {
+        if (this.stopped) return;
+        throw e;
+      }
+      if (this.stopped) return;
+      const leader = this.election.verifier.members.get(decision.vote.leader);
+      if (decision.state === PeerState.LEADING || leader === undefined) {
+        this.log.error({ leader: decision.vote.leader.toString() }, 'elected to lead, which this server cannot do yet; electing again');
+        await new Promise((r) => setTimeout(r, config.tickTimeMs));
+        continue;
+      }
+      this.role = decision.state === PeerState.OBSERVING ? 'observing' : 'following';
+      this.leaderSid = leader.sid;
+      const learner = new LearnerShell({
+        config,
+        server,
+        log: this.deps.log,
+        mySid: this.mySid,
+        role: this.role === 'observing' ? 'observer' : 'follower',
+        leader,
+        acceptedEpoch: epochs.acceptedEpoch,
+        currentEpoch: epochs.currentEpoch,
+        configVersion: this.election.verifier.version,
+        reopenDatabase: () => this.deps.openDatabase(),
+        onServing: (epoch) => this.election.settled(decision.state, { ...decision.vote, peerEpoch: epoch }),
+      });
+      this.learner = learner;
+      const reason = await learner.run();
+      this.learner = undefined;
+      this.log.info({ reason }, 'role ended');
+      if (this.stopped) return;
+      // What the role left in memory may be ahead of or behind the disk: the next election votes
+      // with the log as it is.
+      server.setRoleProblem(`no leader: ${reason}`);
+      await server.db.close();
+      server.replaceDatabase(await this.deps.openDatabase());
+    }
+  }
+}
