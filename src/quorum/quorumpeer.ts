@@ -4,9 +4,7 @@
  * (`setRoleProblem`); each role ends with the database reloaded from disk, so the next election
  * votes with what the log holds.
  *
- * Roles built: follower and observer of a leader (`learnershell.ts`). Leading is not built yet: a
- * server that an election makes leader says so in its log and elects again after a tick, so it never
- * serves as a leader it cannot be.
+ * Roles: leader (`leadershell.ts`), follower and observer (`learnershell.ts`).
  */
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../server/config';
@@ -14,6 +12,7 @@ import type { ZooKeeperServer } from '../server/server';
 import type { Database } from '../storage/database';
 import { loadEpochs } from '../storage/epochs';
 import { ElectionShell } from './electionshell';
+import { LeaderShell } from './leadershell';
 import { LearnerShell } from './learnershell';
 import type { QuorumVerifier } from './verifier';
 import { PeerState } from './vote';
@@ -36,6 +35,7 @@ export class QuorumPeer {
   private stopped = false;
   private running: Promise<void> | undefined;
   private learner: LearnerShell | undefined;
+  private leader: LeaderShell | undefined;
   role: QuorumRole = 'looking';
   /** The leader of the current role, while there is one. */
   leaderSid: bigint | undefined;
@@ -66,6 +66,7 @@ export class QuorumPeer {
   async stop(): Promise<void> {
     this.stopped = true;
     this.learner?.stop();
+    this.leader?.stop();
     await this.election.close();
     await this.running?.catch(() => undefined);
   }
@@ -86,9 +87,29 @@ export class QuorumPeer {
       }
       if (this.stopped) return;
       const leader = this.election.verifier.members.get(decision.vote.leader);
-      if (decision.state === PeerState.LEADING || leader === undefined) {
-        this.log.error({ leader: decision.vote.leader.toString() }, 'elected to lead, which this server cannot do yet; electing again');
-        await new Promise((r) => setTimeout(r, config.tickTimeMs));
+      if (leader === undefined) {
+        this.log.error({ leader: decision.vote.leader.toString() }, 'elected a leader that is not a member; electing again');
+        continue;
+      }
+      if (decision.state === PeerState.LEADING) {
+        this.role = 'leading';
+        this.leaderSid = this.mySid;
+        const shell = new LeaderShell({
+          config,
+          server,
+          log: this.deps.log,
+          mySid: this.mySid,
+          me: leader,
+          verifier: this.election.verifier,
+          acceptedEpoch: epochs.acceptedEpoch,
+          currentEpoch: epochs.currentEpoch,
+          listenOnAllIPs: config.quorumListenOnAllIPs,
+          onServing: (epoch) => this.election.settled(PeerState.LEADING, { ...decision.vote, peerEpoch: epoch }),
+        });
+        this.leader = shell;
+        const reason = await shell.run();
+        this.leader = undefined;
+        await this.roleEnded(reason);
         continue;
       }
       this.role = decision.state === PeerState.OBSERVING ? 'observing' : 'following';
@@ -109,13 +130,20 @@ export class QuorumPeer {
       this.learner = learner;
       const reason = await learner.run();
       this.learner = undefined;
-      this.log.info({ reason }, 'role ended');
-      if (this.stopped) return;
-      // What the role left in memory may be ahead of or behind the disk: the next election votes
-      // with the log as it is.
-      server.setRoleProblem(`no leader: ${reason}`);
-      await server.db.close();
-      server.replaceDatabase(await this.deps.openDatabase());
+      await this.roleEnded(reason);
     }
+  }
+
+  /**
+   * What the role left in memory may be ahead of or behind the disk: the next election votes with
+   * the log as it is.
+   */
+  private async roleEnded(reason: string): Promise<void> {
+    this.log.info({ reason }, 'role ended');
+    if (this.stopped) return;
+    const server = this.deps.server;
+    server.setRoleProblem(`no leader: ${reason}`);
+    await server.db.close();
+    server.replaceDatabase(await this.deps.openDatabase());
   }
 }

@@ -886,6 +886,15 @@ export class ZooKeeperServer implements CnxnHandler {
     this.submitWrite({ xid: cxid, type, sessionId, ids, receivedAtMs: this.now() }, write, () => undefined);
   }
 
+  /**
+   * As a leader, txns become durable through the quorum (`stage`); undefined goes back to the
+   * database's own stage (the txn log). Only between txns: nothing may be pending in either.
+   */
+  setCommitStage(stage: CommitStage | undefined): void {
+    if (this.commit.pending > 0) throw new Error('setCommitStage: txns are still pending');
+    this.commit = stage ?? this.db.commit;
+  }
+
   /** Set while this server leads: the epoch of the zxids it gives. */
   private leaderEpoch: bigint | undefined;
   /** Called when a leader's zxid counter is exhausted (the quorum then starts a new epoch). */
