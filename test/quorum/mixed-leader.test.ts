@@ -1,0 +1,83 @@
+// Apache ZooKeeper 3.8.0 servers following a zkts leader: ZooKeeper 1 and 2 and zkts 3 start
+// together; zkts (the largest sid) is elected and leads the epoch on ZooKeeper's own learner
+// protocol. Writes through every member commit; ZooKeeper's followers apply zkts's proposals and
+// serve them; a ZooKeeper follower restarted catches up from the zkts leader.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { Err, OpCode } from '../../src/protocol/constants';
+import * as R from '../../src/protocol/generated/records';
+import { waitFor, ZkClient } from '../util/client';
+import { fourLetterWord, type RunningServer, startReferenceZooKeeper } from '../util/servers';
+import { HOST, memberPorts, newDataDir, serverLines, startZktsMember, type MemberPorts } from './members';
+
+const WAIT_MS = 30_000;
+const data = (r: { reader: unknown }) => R.decodeGetDataResponse(r.reader as never).data?.toString();
+
+function zkDataDir(sid: number, teardown: (f: () => void) => void): string {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `zk-mixed-${sid}-`));
+  fs.writeFileSync(path.join(dataDir, 'myid'), `${sid}\n`);
+  teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  return dataDir;
+}
+
+function startZk(sid: number, dataDir: string, ports: MemberPorts[]): Promise<RunningServer> {
+  const extraConfig: Record<string, string> = { dataDir, tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*' };
+  for (const line of serverLines(ports)) {
+    const [k, v] = line.split('=');
+    extraConfig[k] = v;
+  }
+  return startReferenceZooKeeper({ extraConfig, port: ports[sid - 1].client });
+}
+
+t.test('ZooKeeper 3.8.0 followers of a zkts leader', async (t) => {
+  const ports = await memberPorts(3);
+  const zktsDir = newDataDir(3, (f) => t.teardown(f));
+  const z = await startZktsMember(3, zktsDir, ports);
+  t.teardown(() => z.stop());
+  const zkDirs = [zkDataDir(1, (f) => t.teardown(f)), zkDataDir(2, (f) => t.teardown(f))];
+  const servers: RunningServer[] = [];
+  t.teardown(async () => {
+    for (const s of servers) await s.stop();
+  });
+  const launched = await Promise.allSettled([startZk(1, zkDirs[0], ports), startZk(2, zkDirs[1], ports)]);
+  for (const r of launched) if (r.status === 'fulfilled') servers.push(r.value);
+  for (const r of launched) if (r.status === 'rejected') throw r.reason;
+  await waitFor(() => z.server.notServing === undefined, 'zkts serving', WAIT_MS);
+  t.equal(z.peer.role, 'leading', 'zkts leads');
+  for (const s of servers) t.match(await fourLetterWord(HOST, s.port, 'srvr'), /Mode: follower/, 'ZooKeeper follows');
+
+  const cz = await ZkClient.connect(HOST, ports[2].client);
+  const c1 = await ZkClient.connect(HOST, ports[0].client);
+  const c2 = await ZkClient.connect(HOST, ports[1].client);
+  t.equal((await cz.create('/fromZkts', Buffer.from('z'))).header.err, Err.OK, 'a write through the zkts leader');
+  t.equal((await c1.create('/fromZk1', Buffer.from('1'))).header.err, Err.OK, 'a write through a ZooKeeper follower, forwarded to zkts');
+  t.equal((await c2.create('/fromZk2', Buffer.from('2'), 1)).header.err, Err.OK, 'an ephemeral through the other');
+  t.equal((await c1.setData('/fromZkts', Buffer.from('zz'))).header.err, Err.OK);
+  t.equal((await c2.create('/fromZk1', null)).header.err, Err.NODEEXISTS, 'a failing write is answered by the ZooKeeper follower as ZooKeeper answers it');
+  for (const c of [cz, c1, c2]) {
+    t.equal((await c.request(OpCode.sync, (w) => w.writeString('/'))).header.err, Err.OK, 'sync');
+    t.equal(data(await c.getData('/fromZkts')), 'zz');
+    t.equal(data(await c.getData('/fromZk1')), '1');
+    t.equal((await c.exists('/fromZk2')).header.err, Err.OK);
+  }
+  // ZooKeeper followers check the tree against the leader's digests only when a txn carries one;
+  // what they count as mismatches must stay 0.
+  for (const s of servers) t.match(await fourLetterWord(HOST, s.port, 'mntr'), /zk_digest_mismatches_count\t0/);
+  await c2.close();
+  await cz.request(OpCode.sync, (w) => w.writeString('/'));
+  t.equal((await cz.exists('/fromZk2')).header.err, Err.NONODE, 'the session closed through ZooKeeper removed its ephemeral on the zkts leader');
+
+  // A ZooKeeper follower restarted catches up from the zkts leader.
+  await servers[0].stop();
+  servers.shift();
+  for (let i = 0; i < 10; i++) t.equal((await cz.create(`/while${i}`, Buffer.from(String(i)))).header.err, Err.OK);
+  servers.unshift(await startZk(1, zkDirs[0], ports));
+  const again = await ZkClient.connect(HOST, ports[0].client);
+  await again.request(OpCode.sync, (w) => w.writeString('/'));
+  t.equal(data(await again.getData('/while9')), '9', 'the restarted ZooKeeper follower has what it missed');
+  const zkZxid = BigInt(/Zxid: (0x[0-9a-f]+)/.exec(await fourLetterWord(HOST, servers[0].port, 'srvr'))![1]);
+  t.equal(zkZxid, z.server.lastProcessedZxid, 'at the leader zxid');
+  for (const c of [cz, c1, again]) c.destroy();
+});
