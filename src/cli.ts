@@ -23,6 +23,8 @@ import { withFailpoints } from './storage/failpoints';
 import { purge } from './storage/purge';
 import { logDumpMain } from './storage/logdump';
 import { snapshotDumpMain } from './storage/snapdump';
+import { QuorumPeer } from './quorum/quorumpeer';
+import { verifierFromConfig } from './quorum/verifier';
 
 async function runServer(cfgFile: string | undefined, props: Map<string, string>): Promise<number> {
   const log = pino({ level: props.get('zkts.logLevel') ?? process.env.ZKTS_LOG_LEVEL ?? 'info' });
@@ -46,12 +48,6 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   }
   for (const key of config.unknownKeys) log.warn({ key }, 'unknown configuration key, ignored');
   for (const w of config.warnings) log.warn(w);
-  if (config.distributed) {
-    const msg = 'a replicated quorum (more than one server.N) is not supported yet; run standalone';
-    log.fatal({ servers: [...config.servers.keys()] }, msg);
-    process.stderr.write(`zkts: ${msg}\n`);
-    return 2;
-  }
   // ZooKeeper boots its metrics provider first, and a provider that cannot start stops the start.
   let metrics: MetricsServer | undefined;
   const providerClass = config.metricsProviderClassName;
@@ -69,11 +65,14 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   }
   let server: ZooKeeperServer | undefined;
   let db: DiskDatabase;
+  let openDatabase: () => Promise<DiskDatabase>;
   try {
     // Storage faults for tests only (failpoints.ts): nothing is injected unless named.
     const failpoints = props.get('zkts.failpoints') ?? process.env.ZKTS_FAILPOINTS;
     if (failpoints) log.warn({ failpoints }, 'storage failpoints armed (for tests only)');
-    db = await DiskDatabase.open(config, log, (err) => server?.storageFailed(err), failpoints ? withFailpoints(realFs, failpoints) : undefined);
+    const fsShim = failpoints ? withFailpoints(realFs, failpoints) : undefined;
+    openDatabase = () => DiskDatabase.open(config, log, (err) => server?.storageFailed(err), fsShim);
+    db = await openDatabase();
   } catch (e) {
     await metrics?.stop();
     if (e instanceof RecoveryError || e instanceof CorruptSnapshotError || e instanceof CorruptLogError) {
@@ -101,6 +100,8 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
       return 4;
     }
   }
+  // A member of an ensemble serves only once its role is established.
+  if (config.distributed) server.setRoleProblem('no leader yet (LOOKING)');
   try {
     await server!.start();
   } catch (e) {
@@ -109,6 +110,19 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     await metrics?.stop();
     return 1;
   }
+  let peer: QuorumPeer | undefined;
+  if (config.distributed) {
+    peer = new QuorumPeer({ config, log, server, verifier: verifierFromConfig(config, { propertiesText: text }), openDatabase: openDatabase! });
+    try {
+      await peer.start();
+    } catch (e) {
+      const msg = `cannot start the quorum peer: ${(e as Error).message}`;
+      log.fatal({ err: (e as Error).message }, msg);
+      process.stderr.write(`zkts: ${msg}\n`);
+      await Promise.all([admin?.stop(), metrics?.stop(), server.stop()]);
+      return 1;
+    }
+  }
   const mb = (bytes: number) => Math.round(bytes / 1048576);
   const compactor = new IdleCompactor((ms, before, after) => log.info({ ms: Math.round(ms), heapMb: mb(before), afterMb: mb(after) }, 'heap compacted while idle'));
   compactor.start();
@@ -116,7 +130,9 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
       compactor.stop();
-      Promise.all([admin?.stop(), metrics?.stop(), server!.stop()]).then(() => resolve(), () => resolve());
+      (peer?.stop() ?? Promise.resolve())
+        .then(() => Promise.all([admin?.stop(), metrics?.stop(), server!.stop()]))
+        .then(() => resolve(), () => resolve());
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

@@ -351,7 +351,7 @@ export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string,
   const fds = readFdCounts();
   const real: Record<string, Value> = {
     version: VERSION_LINE,
-    server_state: 'standalone',
+    server_state: s.serverState,
     ephemerals_count: ephemeralsCount(s),
     num_alive_connections: s.cnxns.size,
     avg_latency: javaDouble(lat.avg),
@@ -430,7 +430,7 @@ export function serverStatsJson(s: ZooKeeperServer, nowMs: number): Data {
     data_dir_size: dataDirSize(s),
     log_dir_size: logDirSize(s),
     provider_null: false,
-    server_state: 'standalone',
+    server_state: s.serverState,
     last_processed_zxid: signed(s.lastProcessedZxid),
     outstanding_requests: s.outstanding,
     avg_latency: javaDouble(lat.avg),

@@ -48,7 +48,7 @@ function serverSummary(s: ZooKeeperServer): string {
     `Connections: ${s.cnxns.size}\n` +
     `Outstanding: ${s.outstanding}\n` +
     `Zxid: ${hex(s.lastProcessedZxid)}\n` +
-    `Mode: standalone\n` +
+    `Mode: ${s.serverState}\n` +
     `Node count: ${nodeCount(s)}\n`
   );
 }

@@ -76,6 +76,7 @@ export class QuorumPeer {
     while (!this.stopped) {
       this.role = 'looking';
       this.leaderSid = undefined;
+      server.serverState = 'looking';
       const lastZxid = server.lastProcessedZxid;
       const epochs = loadEpochs(config.dataDir, lastZxid);
       let decision;
@@ -94,6 +95,7 @@ export class QuorumPeer {
       if (decision.state === PeerState.LEADING) {
         this.role = 'leading';
         this.leaderSid = this.mySid;
+        server.serverState = 'leader';
         const shell = new LeaderShell({
           config,
           server,
@@ -114,6 +116,7 @@ export class QuorumPeer {
       }
       this.role = decision.state === PeerState.OBSERVING ? 'observing' : 'following';
       this.leaderSid = leader.sid;
+      server.serverState = this.role === 'observing' ? 'observer' : 'follower';
       const learner = new LearnerShell({
         config,
         server,

@@ -155,6 +155,8 @@ export class ZooKeeperServer implements CnxnHandler {
   readonly outputLimits: OutputLimits;
 
   db: Database;
+  /** What srvr's Mode and mntr's server_state say: standalone, or the quorum role being served. */
+  serverState: 'standalone' | 'leader' | 'follower' | 'observer' | 'looking' = 'standalone';
   /** Set while this server is a learner: its writes go to the leader. */
   private leaderLink: LeaderLink | undefined;
   private readonly forwarded = new ForwardedWrites<PendingForward>(MAX_FORWARDED_WRITES);
