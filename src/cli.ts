@@ -112,8 +112,8 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   }
   let peer: QuorumPeer | undefined;
   if (config.distributed) {
-    peer = new QuorumPeer({ config, log, server, verifier: verifierFromConfig(config, { propertiesText: text }), openDatabase: openDatabase! });
     try {
+      peer = new QuorumPeer({ config, log, server, verifier: verifierFromConfig(config, { propertiesText: text }), openDatabase: openDatabase! });
       await peer.start();
     } catch (e) {
       const msg = `cannot start the quorum peer: ${(e as Error).message}`;
