@@ -24,8 +24,14 @@ export interface BrokerOptions {
   extraProperties?: Record<string, string>;
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits for `promise` or `ms`, whichever is first, leaving no timer behind. */
+async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function serverProperties(opts: BrokerOptions, port: number, logDir: string): string {
@@ -156,7 +162,7 @@ export class KafkaBroker {
     const pid = this.pid;
     if (pid !== undefined) {
       process.kill(pid, 'SIGKILL');
-      await Promise.race([this.exited, delay(KILL_WAIT_MS)]);
+      await waitAtMost(this.exited, KILL_WAIT_MS);
     }
     this.release();
   }
@@ -166,7 +172,7 @@ export class KafkaBroker {
     const pid = this.pid;
     if (pid !== undefined) {
       process.kill(pid, 'SIGTERM');
-      await Promise.race([this.exited, delay(STOP_GRACE_MS)]);
+      await waitAtMost(this.exited, STOP_GRACE_MS);
     }
     await this.kill();
   }

@@ -75,6 +75,21 @@ export class ZnodeReader {
     );
   }
 
+  /** The node's ACL as `scheme:id:perms` entries, or undefined when it does not exist. */
+  acl(path: string): Promise<string[] | undefined> {
+    return withTimeout(
+      new Promise<string[] | undefined>((resolve, reject) =>
+        this.client.getACL(path, (err, acls) => {
+          if (!err) resolve(acls.map((a) => `${a.id.scheme}:${a.id.id}:${a.permission}`));
+          else if ((err as { code?: number }).code === NO_NODE) resolve(undefined);
+          else reject(err);
+        }),
+      ),
+      OP_TIMEOUT_MS,
+      `getACL ${path}`,
+    );
+  }
+
   /** Every node under `root` (root included), depth first in sorted order, as shape lines. */
   async treeShape(root: string): Promise<string[]> {
     const lines: string[] = [];
@@ -83,7 +98,8 @@ export class ZnodeReader {
       const node = await this.get(path);
       if (node === undefined) return; // deleted while walking
       const ephemeral = node.stat.ephemeralOwner.readBigInt64BE(0) !== 0n;
-      lines.push(`${path}${ephemeral ? ' (ephemeral)' : ''} ${dataShape(node.data)}`);
+      const acl = (await this.acl(path)) ?? [];
+      lines.push(`${path}${ephemeral ? ' (ephemeral)' : ''} ${dataShape(node.data)} acl=[${acl.join(',')}]`);
       const children = (await this.children(path)) ?? [];
       for (const child of children) await walk(path === '/' ? `/${child}` : `${path}/${child}`);
     };
