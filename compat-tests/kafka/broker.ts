@@ -177,9 +177,17 @@ export class KafkaBroker {
     await this.kill();
   }
 
-  /** Stops the broker and removes its directory. */
-  async remove(): Promise<void> {
+  /**
+   * Stops the broker and removes its directory; with ZK_COMPAT_DUMP=<dir> its log is kept there
+   * first, as `<dumpName>.log`.
+   */
+  async remove(dumpName?: string): Promise<void> {
     await this.stop();
+    const dumpDir = process.env.ZK_COMPAT_DUMP;
+    if (dumpDir && dumpName) {
+      fs.mkdirSync(dumpDir, { recursive: true });
+      fs.writeFileSync(path.join(dumpDir, `${dumpName}.log`), this.log());
+    }
     fs.rmSync(this.rootDir, { recursive: true, force: true });
   }
 
@@ -191,10 +199,10 @@ export class KafkaBroker {
     }
   }
 
-  /** Lines of the log of the current (or last) run that match `pattern`. */
-  logLines(pattern: RegExp): string[] {
+  /** Lines of the log of the current (or last) run, or of every run, that match `pattern`. */
+  logLines(pattern: RegExp, opts: { allRuns?: boolean } = {}): string[] {
     const text = this.log();
-    const runStart = text.lastIndexOf('==== start at ');
+    const runStart = opts.allRuns ? 0 : text.lastIndexOf('==== start at ');
     return text
       .slice(runStart < 0 ? 0 : runStart)
       .split('\n')

@@ -26,6 +26,8 @@ const ISR_WAIT_MS = 60_000;
 const FAILOVER_WAIT_MS = 45_000;
 const NOTIFICATION_WAIT_MS = 30_000;
 const POLL_MS = 100;
+const ZK_CLIENT_COMPLAINT = /\] (WARN|ERROR) .*\((kafka\.zookeeper\.ZooKeeperClient|org\.apache\.zookeeper\.[\w.$]+)\)$/;
+const ZK_SESSION_OPENED = /\[ZooKeeperClient [^\]]+\] Initializing a new session to /;
 
 export type Outcome = Array<[string, unknown]>;
 
@@ -66,7 +68,7 @@ export async function kafkaScenario(t: Test, label: string, connectString: strin
   } finally {
     zk.close();
     const stopStart = Date.now();
-    await Promise.all(brokers.map((b) => b.remove()));
+    await Promise.all(brokers.map((b) => b.remove(`kafka.${label}.broker${b.brokerId}`)));
     t.comment(`${label}: brokers stopped in ${Date.now() - stopStart} ms`);
   }
 
@@ -256,6 +258,18 @@ export async function kafkaScenario(t: Test, label: string, connectString: strin
     t.ok(refusedAsUnauthorized, `a write denied by the ACL is refused\n${denied}`);
     out.push(['write denied by the ACL', refusedAsUnauthorized]);
     phase('acls');
+
+    // The brokers' ZooKeeper clients had nothing to complain about: no warning or error from
+    // Kafka's ZooKeeperClient or the ZooKeeper client library (unexpected replies, disconnects,
+    // expired sessions), in any run of either broker.
+    for (const b of brokers) {
+      const complaints = b.logLines(ZK_CLIENT_COMPLAINT, { allRuns: true });
+      t.same(complaints, [], `${b.name}: no warning or error from its ZooKeeper client`);
+      out.push([`${b.name}: ZooKeeper client warnings`, complaints.length]);
+      // One session with the chroot and one without (to create it), for the broker and for the
+      // authorizer, in each run; a reconnect after an expiry would add more.
+      out.push([`${b.name}: ZooKeeper sessions opened in this run`, b.logLines(ZK_SESSION_OPENED).length]);
+    }
 
     const tree = await zk.treeShape(CHROOT);
     t.comment(`${label}: ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join('; ')}`);
