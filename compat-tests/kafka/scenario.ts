@@ -26,6 +26,21 @@ const ISR_WAIT_MS = 60_000;
 const FAILOVER_WAIT_MS = 45_000;
 const NOTIFICATION_WAIT_MS = 30_000;
 const POLL_MS = 100;
+const STAT_PATHS = [
+  '',
+  '/brokers/ids',
+  '/brokers/topics',
+  `/brokers/topics/${TOPIC}`,
+  `/brokers/topics/${TOPIC}/partitions`,
+  '/config/topics',
+  `/config/topics/${TOPIC}`,
+  '/config/changes',
+  '/controller_epoch',
+  '/kafka-acl/Topic',
+  `/kafka-acl/Topic/${TOPIC}`,
+  '/kafka-acl-changes',
+  '/cluster/id',
+] as const;
 const ZK_CLIENT_COMPLAINT = /\] (WARN|ERROR) .*\((kafka\.zookeeper\.ZooKeeperClient|org\.apache\.zookeeper\.[\w.$]+)\)$/;
 const ZK_SESSION_OPENED = /\[ZooKeeperClient [^\]]+\] Initializing a new session to /;
 
@@ -269,6 +284,13 @@ export async function kafkaScenario(t: Test, label: string, connectString: strin
       // One session with the chroot and one without (to create it), for the broker and for the
       // authorizer, in each run; a reconnect after an expiry would add more.
       out.push([`${b.name}: ZooKeeper sessions opened in this run`, b.logLines(ZK_SESSION_OPENED).length]);
+    }
+
+    // Versions of the znodes whose history the scenario fixes (partition states are left out: how
+    // often an ISR changes depends on timing).
+    for (const p of STAT_PATHS) {
+      const node = await zk.get(`${CHROOT}${p}`);
+      out.push([`stat ${p}`, node === undefined ? 'absent' : { version: node.stat.version, cversion: node.stat.cversion, aversion: node.stat.aversion, numChildren: node.stat.numChildren }]);
     }
 
     const tree = await zk.treeShape(CHROOT);
