@@ -15,6 +15,7 @@
 
 import t from 'tap';
 import { startTarget, TARGETS, type TargetName } from './util/harness';
+import { startZktsEnsemble } from '../test/util/zktsensemble';
 import { kafkaMissing, KAFKA_VERSION } from './kafka/jvm';
 import { KAFKA_SERVER_CONFIG, kafkaScenario, type Outcome } from './kafka/scenario';
 
@@ -37,4 +38,19 @@ t.test(`Kafka ${KAFKA_VERSION} (ZooKeeper mode) through zkts and through ZooKeep
   }
   t.same(outcomes.zkts, outcomes.reference, 'zkts and ZooKeeper give the same outcome');
   t.same(trees.zkts, trees.reference, 'the same znodes under /kafka, with the same data shapes');
+  // The same brokers on a 3-member zkts ensemble, their connect string naming every member.
+  let ensembleOutcome: Outcome | undefined;
+  let ensembleTree: string[] | undefined;
+  await t.test('zkts ensemble of 3', async (t) => {
+    const ensemble = await startZktsEnsemble(3, KAFKA_SERVER_CONFIG);
+    try {
+      const r = await kafkaScenario(t, 'zkts-ensemble', ensemble.connectString);
+      ensembleOutcome = r.outcome;
+      ensembleTree = r.tree;
+    } finally {
+      await ensemble.stop();
+    }
+  });
+  t.same(ensembleOutcome, outcomes.reference, 'a zkts ensemble gives the same outcome as ZooKeeper');
+  t.same(ensembleTree, trees.reference, 'and the same znodes under /kafka');
 });
