@@ -2,8 +2,10 @@
 # Installs the Debian packages the tests need: the reference Apache ZooKeeper 3.8 server and its
 # Java libraries, the real clients used by compat-tests (zkCli via ZooKeeperMain, the C client
 # cli_mt, Kazoo, Curator, ClickHouse 18.16), pytest, and an MIT KDC with Kerberos clients for the
-# SASL GSSAPI tests. Idempotent: does nothing when everything is installed, and runs `apt-get
-# update` only when a package cannot be found in the current lists.
+# SASL GSSAPI tests. Then, with Maven, a second reference server: Apache ZooKeeper 3.9.5 and its
+# runtime jars from Maven Central (scripts/zookeeper39.sh). Idempotent: does nothing when everything
+# is installed and cached, and runs `apt-get update` only when a package cannot be found in the
+# current lists.
 set -euo pipefail
 
 PACKAGES=(
@@ -27,7 +29,10 @@ PACKAGES=(
   python3-gssapi         # an MIT GSS-API client for the GSSAPI tests
   python3-pure-sasl      # Kazoo's SASL client ...
   python3-kerberos       # ... and the pykerberos it runs GSSAPI on
+  maven                  # fetches the second reference server, ZooKeeper 3.9.5 (scripts/zookeeper39.sh)
 )
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -39,6 +44,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  bash "$SCRIPT_DIR/zookeeper39.sh"
   exit 0
 fi
 
@@ -89,3 +95,4 @@ if ! "${SUDO[@]}" apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/tmp/zkts-in
   fi
 fi
 echo "install-deps: done"
+bash "$SCRIPT_DIR/zookeeper39.sh"
