@@ -136,6 +136,27 @@ function splitMixedWatchModes(lines: string[]): { block: string[]; rest: string[
   return { block, rest };
 }
 
+/**
+ * 3.8.0's lines with the answers 3.9 gives by design put in: exists asks READ of a node that
+ * exists in 3.9 (ZOOKEEPER-2590), so where 3.8.0 printed a Stat, 3.9.5 prints NOAUTH. Returns the
+ * lines and how many were put in.
+ */
+function as39(lines38: string[], lines39: string[]): { lines: string[]; replaced: number } {
+  let replaced = 0;
+  const lines = lines38.map((l38, i) => {
+    const l39 = lines39[i];
+    if (l39 === undefined || l38 === l39) return l38;
+    const [op38, answer38] = [l38.slice(0, l38.indexOf(' -> ')), l38.slice(l38.indexOf(' -> ') + 4)];
+    const [op39, answer39] = [l39.slice(0, l39.indexOf(' -> ')), l39.slice(l39.indexOf(' -> ') + 4)];
+    if (op38 === op39 && /(^|\s)exists\s/.test(op38) && answer38.startsWith('czxid=') && answer39.startsWith('ERR NOAUTH(-102)')) {
+      replaced++;
+      return l39;
+    }
+    return l38;
+  });
+  return { lines, replaced };
+}
+
 function sameLines(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((l, k) => l === b[k]);
 }
@@ -209,10 +230,14 @@ t.test('Java client and Curator scenarios: ZooKeeper 3.8.0, ZooKeeper 3.9.5 and 
       }
       const ref38 = references.get('3.8.0')!;
       const ref39 = references.get('3.9.5')!;
-      const rest38 = comparedLines(ref38);
       const rest39 = comparedLines(ref39);
+      const exists39 = as39(comparedLines(ref38), rest39);
+      const rest38 = exists39.lines;
+      if (program.mainClass === 'RawClientScenarios') {
+        t.ok(exists39.replaced > 0, `${program.mainClass}: exists on a node without READ: a Stat on 3.8.0, NOAUTH on 3.9.5 (${exists39.replaced} lines)`);
+      }
       if (!sameLines(rest38, rest39)) t.comment(`${program.mainClass} 3.8.0 vs 3.9.5 diff:\n${lineDiff(rest38, rest39, ['3.8.0', '3.9.5'])}`);
-      t.same(rest39, rest38, `${program.mainClass}: ZooKeeper 3.9.5's transcript is 3.8.0's outside the mixed-watch-modes block`);
+      t.same(rest39, rest38, `${program.mainClass}: ZooKeeper 3.9.5's transcript is 3.8.0's outside the mixed-watch-modes block and exists without READ`);
       const block38 = splitMixedWatchModes(ref38).block;
       const block39 = splitMixedWatchModes(ref39).block;
       if (block39.length > 0) {
