@@ -3,7 +3,7 @@
 // workload. Both must answer with the same labels and keys (and value types); counts that follow
 // from the workload (znodes, watches, ephemerals, zxid, state) must be equal.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { fourLetterWord, freePort, RunningServer, startReferenceZooKeeper, startZkts } from '../test/util/servers';
@@ -75,7 +75,12 @@ async function collect(side: Side): Promise<void> {
 async function start(name: string): Promise<Side> {
   const adminPort = await freePort();
   const extraConfig = { 'admin.enableServer': 'true', 'admin.serverPort': String(adminPort), 'admin.serverAddress': '127.0.0.1' };
-  const server = name === 'zookeeper' ? await startReferenceZooKeeper({ extraConfig }) : await startZkts({ extraConfig });
+  const server =
+    name === 'zookeeper'
+      ? await startReferenceZooKeeper({ extraConfig })
+      : name === 'zookeeper39'
+        ? await startReferenceZooKeeper({ version: '3.9.5', extraConfig })
+        : await startZkts({ extraConfig });
   return { name, server, adminPort, clients: [], words: {}, http: {} };
 }
 
@@ -151,23 +156,29 @@ function sortedBlocks(text: string): string[] {
     .sort();
 }
 
-t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper', async (t) => {
-  const sides: Side[] = [];
-  t.teardown(async () => {
-    for (const s of sides) {
-      for (const c of s.clients) c.destroy();
-      await s.server.stop();
-    }
-  });
-  for (const name of ['zookeeper', 'zkts']) {
-    const side = await start(name);
-    sides.push(side);
-    await workload(side);
-    await collect(side);
-  }
-  const [zk, ts] = sides;
+/**
+ * Where ZooKeeper 3.9.5 answers otherwise than 3.8.0 and zkts does not follow 3.9 yet: mntr (and
+ * the monitor command) has 3.9's snapshot and restore metrics and another key order (a hash map's).
+ * These checks are todo against 3.9.5 and must hold against 3.8.0.
+ */
+const MNTR_3_9_TODO = 'zkts still has the mntr layout of 3.8.0 (3.9.5 adds snapshot/restore metrics and reorders the keys)';
 
-  t.test('four-letter words', async (t) => {
+/** The mntr keys ZooKeeper 3.9.5 has that 3.8.0 has not (standalone), in 3.9.5's order. */
+const MNTR_KEYS_NEW_IN_3_9 = [
+  'zk_restore_error_count',
+  'zk_snapshot_rate_limited_count',
+  'zk_snapshot_error_count',
+  'zk_restore_rate_limited_count',
+  'zk_avg_restore_time',
+  'zk_min_restore_time',
+  'zk_max_restore_time',
+  'zk_cnt_restore_time',
+  'zk_sum_restore_time',
+];
+
+function compareWith(t: Test, zk: Side, ts: Side): void {
+  const todo39 = zk.name === 'zookeeper39' ? { todo: MNTR_3_9_TODO } : {};
+  t.test(`four-letter words, zkts vs ${zk.name}`, async (t) => {
     for (const w of ['ruok', 'isro', 'hash', 'gtmk', 'crst', 'srst']) t.equal(ts.words[w], zk.words[w], `${w}: same answer`);
     t.same(labels(ts.words.conf, /^([^=]+)=/), labels(zk.words.conf, /^([^=]+)=/), 'conf: same keys, same order');
     t.same(labels(ts.words.envi, /^([^=]+)=/), labels(zk.words.envi, /^([^=]+)=/), 'envi: same keys, same order');
@@ -197,8 +208,8 @@ t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper'
 
     const a = mntr(ts.words.mntr);
     const b = mntr(zk.words.mntr);
-    t.same(a.map(([k]) => k), b.map(([k]) => k), 'mntr: same keys, same order');
-    t.same(a.map(([, v]) => valueType(v)), b.map(([, v]) => valueType(v)), 'mntr: same value types');
+    t.same(a.map(([k]) => k), b.map(([k]) => k), 'mntr: same keys, same order', todo39);
+    t.same(a.map(([, v]) => valueType(v)), b.map(([, v]) => valueType(v)), 'mntr: same value types', todo39);
     const ma = new Map(a);
     const mb = new Map(b);
     for (const k of ['zk_server_state', 'zk_znode_count', 'zk_watch_count', 'zk_ephemerals_count', 'zk_global_sessions', 'zk_local_sessions', 'zk_approximate_data_size', 'zk_outstanding_requests', 'zk_num_alive_connections'])
@@ -224,11 +235,12 @@ t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper'
     t.ok(Number(ma.get('zk_max_file_descriptor_count')) > 0, 'mntr: max fds read');
   });
 
-  t.test('AdminServer commands', async (t) => {
+  t.test(`AdminServer commands, zkts vs ${zk.name}`, async (t) => {
     const zkLinks = zk.http['/commands'].body;
     const tsLinks = ts.http['/commands'].body;
     const names = (s: string) => [...s.matchAll(/<a href="\/commands\/([a-z_]+)">/g)].map((m) => m[1]);
-    t.same(names(tsLinks).filter((n) => n !== 'snapshot' && n !== 'restore'), names(zkLinks), 'GET /commands lists the same commands (plus 3.9 snapshot and restore)');
+    if (zk.name === 'zookeeper39') t.same(names(tsLinks), names(zkLinks), 'GET /commands lists the same commands (snapshot and restore included)');
+    else t.same(names(tsLinks).filter((n) => n !== 'snapshot' && n !== 'restore'), names(zkLinks), 'GET /commands lists the same commands (plus 3.9 snapshot and restore)');
     t.match(tsLinks, /^<a href="\/commands\/configuration">configuration<\/a>\n<br\/>\n/, 'links as ZooKeeper prints them');
 
     for (const c of [...READ_COMMANDS, ...RESET_COMMANDS]) {
@@ -248,16 +260,16 @@ t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper'
       } else if (['initial_configuration', 'icfg'].includes(c)) {
         const keys = (o: Record<string, unknown>) => labels(String(o.initial_configuration), /^([^=]+)=/);
         t.same(keys(aj), keys(bj), `${c}: the same zoo.cfg`);
-      } else t.same(shape(withoutTimedBuckets(aj)), shape(withoutTimedBuckets(bj)), `${c}: same keys and value types`);
+      } else t.same(shape(withoutTimedBuckets(aj)), shape(withoutTimedBuckets(bj)), `${c}: same keys and value types`, ['monitor', 'mntr'].includes(c) ? todo39 : {});
       t.same(Object.keys(aj).slice(-2).sort(), ['command', 'error'], `${c}: command and error come last`);
     }
 
     const mon = (s: Side) => s.http.monitor.json as Record<string, unknown>;
     const zkKeys = (o: Record<string, unknown>) => Object.keys(o).filter((k) => !k.startsWith('zkts_'));
-    t.same(zkKeys(mon(ts)), zkKeys(mon(zk)), 'monitor: same keys, same order');
+    t.same(zkKeys(mon(ts)), zkKeys(mon(zk)), 'monitor: same keys, same order', todo39);
     t.ok(Object.keys(mon(ts)).includes('zkts_output_pending_bytes'), 'monitor: zkts\'s own keys too');
     const zkTypes = (body: string) => rawTypes(body).filter(([k]) => !k.startsWith('zkts_'));
-    t.same(zkTypes(ts.http.monitor.body), zkTypes(zk.http.monitor.body), 'monitor: same literal types (long, double)');
+    t.same(zkTypes(ts.http.monitor.body), zkTypes(zk.http.monitor.body), 'monitor: same literal types (long, double)', todo39);
     // ZooKeeper's `stats` answer does not keep one key order from run to run, so the types are
     // compared key by key, in sorted order.
     const statTypes = (body: string) => rawTypes(body).filter(([k]) => k !== 'remote_socket_address' && !k.startsWith('zkts_')).sort((a, b) => (a[0] + a[1] < b[0] + b[1] ? -1 : a[0] + a[1] > b[0] + b[1] ? 1 : 0));
@@ -273,6 +285,42 @@ t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper'
     const paths = (s: Side) => Object.keys((s.http.watches_by_path.json as { path_to_session_ids: object }).path_to_session_ids).sort();
     t.same(paths(ts), paths(zk), 'watches_by_path: same paths');
     t.match(ts.http.dump.body, /"session_id_to_ephemeral_paths" : \{\n {4}"\d+" : \[ "\/e" \]\n {2}\}/, 'dump: the ephemeral, Jackson-style');
+  });
+}
+
+t.test('four-letter words and AdminServer commands: zkts answers like ZooKeeper', async (t) => {
+  const sides: Side[] = [];
+  t.teardown(async () => {
+    for (const s of sides) {
+      for (const c of s.clients) c.destroy();
+      await s.server.stop();
+    }
+  });
+  for (const name of ['zookeeper', 'zookeeper39', 'zkts']) {
+    const side = await start(name);
+    sides.push(side);
+    await workload(side);
+    await collect(side);
+  }
+  const [zk38, zk39, ts] = sides;
+  for (const zk of [zk39, zk38]) compareWith(t, zk, ts);
+
+  t.test('what ZooKeeper 3.9.5 answers otherwise than 3.8.0', async (t) => {
+    const keys = (side: Side) => mntr(side.words.mntr).map(([k]) => k);
+    const k38 = keys(zk38);
+    const k39 = keys(zk39);
+    t.same(k39.filter((k) => !k38.includes(k)), MNTR_KEYS_NEW_IN_3_9, 'mntr: 3.9.5 adds the snapshot and restore metrics');
+    t.same(k38.filter((k) => !k39.includes(k)), [], 'mntr: 3.9.5 keeps every key of 3.8.0');
+    t.notSame(k39.filter((k) => k38.includes(k)), k38, 'mntr: in another order');
+    const names = (s: Side) => [...s.http['/commands'].body.matchAll(/<a href="\/commands\/([a-z_]+)">/g)].map((m) => m[1]);
+    t.same(names(zk39).filter((n) => !names(zk38).includes(n)), ['restore', 'snapshot'], 'GET /commands: 3.9.5 adds restore and snapshot');
+    for (const [c, method] of [['snapshot', 'GET'], ['restore', 'POST']]) {
+      const [r39, rts] = await Promise.all([zk39, ts].map((side) => httpGet(side.adminPort, `/commands/${c}`, method)));
+      // 3.8.0 has no such command (and takes no POST at all: 405).
+      const r38 = await httpGet(zk38.adminPort, `/commands/${c}`);
+      t.same([r38.status, r38.json], [200, { command: c, error: `Unknown command: ${c}` }], `${c}: unknown to 3.8.0`);
+      t.same([rts.status, rts.json], [r39.status, r39.json], `${c} without credentials: zkts answers as 3.9.5 (${r39.status})`);
+    }
   });
 
   t.test('snapshot and restore are guarded as in ZooKeeper 3.9', async (t) => {

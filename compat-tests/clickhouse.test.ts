@@ -9,7 +9,7 @@
 
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
-import { dumpTranscript, startTarget, TARGETS, waitFor, type TargetName } from './util/harness';
+import { dumpTranscript, startTarget, waitFor, type TargetName } from './util/harness';
 import { ClickHouseServer, CLICKHOUSE_SERVER } from './clickhouse/server';
 
 // Short ticks, so that the killed replica's session expires within seconds.
@@ -157,7 +157,8 @@ async function scenario(t: Test, target: TargetName): Promise<Outcome> {
 
 t.test('ClickHouse 18.16 replicas through zkts and through ZooKeeper', { skip: !fs.existsSync(CLICKHOUSE_SERVER) && `${CLICKHOUSE_SERVER} not installed (scripts/install-deps.sh)` }, async (t) => {
   const outcomes: Partial<Record<TargetName, Outcome>> = {};
-  for (const target of TARGETS) {
+  // ClickHouse's run is long: against ZooKeeper 3.8.0 and zkts only, not 3.9.5 too.
+  for (const target of ['reference', 'zkts'] as const) {
     await t.test(target, async (t) => {
       outcomes[target] = await scenario(t, target);
     });

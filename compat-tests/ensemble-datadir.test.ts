@@ -16,63 +16,22 @@ import * as path from 'node:path';
 import { CreateFlag, Err } from '../src/protocol/constants';
 import { logDumpMain } from '../src/storage/logdump';
 import { epochOf, isNextZxid, makeZxid } from '../src/storage/zxid';
-import { fourLetterWord, freePort, startReferenceZooKeeper, startZkts, type RunningServer } from '../test/util/servers';
+import { startReferenceEnsemble, type EnsembleMember } from '../test/util/ensemble';
+import { startReferenceZooKeeper, startZkts, type RunningServer } from '../test/util/servers';
 import { lineOf, Zk } from './datadir/zk';
 import { delay } from './util/harness';
 
-const MEMBERS = [1, 2, 3];
 const ELECTION_WAIT_MS = 45_000;
 const SYNC_WAIT_MS = 30_000;
 const SESSION_MS = 30_000;
 const buf = (s: string): Buffer => Buffer.from(s, 'utf8');
 const hex = (v: bigint): string => '0x' + v.toString(16);
 
-interface Member {
-  id: number;
-  dataDir: string;
-  server?: RunningServer;
-}
-
-function memberConfig(root: string, id: number, ports: number[]): Record<string, string> {
-  const cfg: Record<string, string> = {
-    dataDir: path.join(root, `member${id}`),
-    initLimit: '10',
-    syncLimit: '5',
-    preAllocSize: '64',
-    maxSessionTimeout: String(SESSION_MS * 2),
-  };
-  for (const i of MEMBERS) cfg[`server.${i}`] = `127.0.0.1:${ports[2 * (i - 1)]}:${ports[2 * (i - 1) + 1]}`;
-  return cfg;
-}
-
-async function srvr(server: RunningServer): Promise<{ mode?: string; zxid?: bigint }> {
-  try {
-    const reply = await fourLetterWord(server.host, server.port, 'srvr', 2_000);
-    const mode = /^Mode: (\w+)/m.exec(reply)?.[1];
-    const zxid = /^Zxid: (0x[0-9a-f]+)/m.exec(reply)?.[1];
-    return { mode, zxid: zxid === undefined ? undefined : BigInt(zxid) };
-  } catch {
-    return {};
-  }
-}
-
-/** The member that is leader once the live ones agree on one (bounded). */
-async function waitForLeader(live: Member[]): Promise<Member> {
-  const deadline = Date.now() + ELECTION_WAIT_MS;
-  for (;;) {
-    const modes = await Promise.all(live.map((m) => srvr(m.server!)));
-    const leaders = live.filter((_m, i) => modes[i].mode === 'leader');
-    if (leaders.length === 1 && modes.every((s) => s.mode === 'leader' || s.mode === 'follower')) return leaders[0];
-    if (Date.now() > deadline) throw new Error(`no leader after ${ELECTION_WAIT_MS} ms: ${JSON.stringify(modes.map((s) => s.mode))}`);
-    await delay(100);
-  }
-}
-
 /** Until every live member has applied `zxid` (bounded). */
-async function waitForZxid(live: Member[], zxid: bigint): Promise<void> {
+async function waitForZxid(live: EnsembleMember[], zxid: bigint): Promise<void> {
   const deadline = Date.now() + SYNC_WAIT_MS;
   for (;;) {
-    const got = await Promise.all(live.map((m) => srvr(m.server!)));
+    const got = await Promise.all(live.map((m) => m.srvr()));
     if (got.every((s) => s.zxid === zxid)) return;
     if (Date.now() > deadline) throw new Error(`members not at ${hex(zxid)} after ${SYNC_WAIT_MS} ms: ${got.map((s) => (s.zxid === undefined ? '?' : hex(s.zxid))).join(' ')}`);
     await delay(50);
@@ -193,42 +152,34 @@ t.test('a ZooKeeper ensemble member\'s dataDir, across leader epochs, on zkts st
     servers.delete(s);
   };
 
-  const ports: number[] = [];
-  while (ports.length < 2 * MEMBERS.length) {
-    const p = await freePort();
-    if (!ports.includes(p)) ports.push(p);
-  }
-  const members: Member[] = MEMBERS.map((id) => {
-    const dataDir = path.join(root, `member${id}`);
-    fs.mkdirSync(dataDir);
-    fs.writeFileSync(path.join(dataDir, 'myid'), `${id}\n`);
-    return { id, dataDir };
-  });
-  const startMember = async (m: Member): Promise<void> => {
-    m.server = await track(startReferenceZooKeeper({ extraConfig: memberConfig(root, m.id, ports), jvmFlags: ['-Xmx128m'] }));
-  };
   const started = Date.now();
-  await Promise.all(members.map(startMember));
+  const ensemble = await startReferenceEnsemble({
+    extraConfig: { preAllocSize: '64', maxSessionTimeout: String(SESSION_MS * 2) },
+    quorumTimeoutMs: ELECTION_WAIT_MS,
+  });
+  // After the members are stopped their dataDirs are read; the ensemble's directory goes last.
+  t.teardown(() => ensemble.stop());
+  const members = [...ensemble.members];
   let live = [...members];
+  const waitForLeader = (among: EnsembleMember[]): Promise<EnsembleMember> => ensemble.waitForQuorum({ members: among, timeoutMs: ELECTION_WAIT_MS });
 
   // Epoch 1, then the leader is killed; epoch 2 among the other two, and its leader is killed too.
-  const killed: Member[] = [];
+  const killed: EnsembleMember[] = [];
   for (const epoch of [1, 2]) {
     const leader = await waitForLeader(live);
     const follower = live.find((m) => m !== leader)!;
     await epochWrites(t, follower.server!, epoch);
-    await stop(leader.server!, 'SIGKILL');
-    leader.server = undefined;
+    await leader.kill();
     live = live.filter((m) => m !== leader);
     killed.push(leader);
   }
   // The first leader comes back: with the survivor it forms epoch 3.
-  await startMember(killed[0]);
+  await killed[0].start();
   live.push(killed[0]);
   const leader3 = await waitForLeader(live);
   await epochWrites(t, live.find((m) => m !== leader3)!.server!, 3);
   // The second comes back too and catches up, so that every member holds every txn.
-  await startMember(killed[1]);
+  await killed[1].start();
   live.push(killed[1]);
   await waitForLeader(live);
   const held = await Zk.connect(live[0].server!, { timeoutMs: SESSION_MS });
@@ -238,10 +189,7 @@ t.test('a ZooKeeper ensemble member\'s dataDir, across leader epochs, on zkts st
   t.equal(epochOf(served.closeZxid), 3n, `the ensemble ended in epoch 3 (${hex(served.closeZxid)})`);
   t.ok(lineOf(served.lines, '/held'), 'the ensemble serves the ephemeral of the open session');
   held.drop();
-  for (const m of live) {
-    await stop(m.server!, 'SIGTERM');
-    m.server = undefined;
-  }
+  for (const m of live) await m.stop();
   t.comment(`ensemble phase: ${Date.now() - started} ms`);
 
   const layouts: string[][] = [];
@@ -249,22 +197,22 @@ t.test('a ZooKeeper ensemble member\'s dataDir, across leader epochs, on zkts st
     const v2 = path.join(m.dataDir, 'version-2');
     const files = fs.readdirSync(v2).sort();
     layouts.push(files);
-    t.comment(`member ${m.id}: ${files.join(' ')}`);
+    t.comment(`member ${m.sid}: ${files.join(' ')}`);
     // The logs: readable by log-dump, and every txn follows the one before by the epoch rule
     // (ZooKeeper writes none at counter 0); they step into a higher epoch at counter 1.
     const logs = files.filter((f) => f.startsWith('log.')).sort((a, b) => (BigInt('0x' + a.slice(4)) < BigInt('0x' + b.slice(4)) ? -1 : 1));
     const zxids: bigint[] = [];
     for (const f of logs) zxids.push(...(await logDumpZxids(t, path.join(v2, f))));
-    t.equal(zxids[0], makeZxid(1n, 1n), `member ${m.id}: the log starts at the ensemble's first txn`);
+    t.equal(zxids[0], makeZxid(1n, 1n), `member ${m.sid}: the log starts at the ensemble's first txn`);
     const breaks = zxids.filter((z, i) => i > 0 && !isNextZxid(zxids[i - 1], z)).map(hex);
-    t.same(breaks, [], `member ${m.id}: no gap in its logs`);
+    t.same(breaks, [], `member ${m.sid}: no gap in its logs`);
     const steps = zxids.filter((z, i) => i > 0 && epochOf(z) !== epochOf(zxids[i - 1])).map(hex);
-    t.same(steps, [makeZxid(2n, 1n), makeZxid(3n, 1n)].map(hex), `member ${m.id}: its logs step into epochs 2 and 3 at counter 1`);
+    t.same(steps, [makeZxid(2n, 1n), makeZxid(3n, 1n)].map(hex), `member ${m.sid}: its logs step into epochs 2 and 3 at counter 1`);
     const epochFiles = ['acceptedEpoch', 'currentEpoch'].map((f) => fs.readFileSync(path.join(v2, f), 'utf8'));
-    t.same(epochFiles, ['3', '3'], `member ${m.id}: acceptedEpoch and currentEpoch are 3`);
+    t.same(epochFiles, ['3', '3'], `member ${m.sid}: acceptedEpoch and currentEpoch are 3`);
 
-    const zkDir = path.join(root, `zk${m.id}`);
-    const oursDir = path.join(root, `zkts${m.id}`);
+    const zkDir = path.join(root, `zk${m.sid}`);
+    const oursDir = path.join(root, `zkts${m.sid}`);
     copyDir(m.dataDir, zkDir);
     copyDir(m.dataDir, oursDir);
 
@@ -276,29 +224,29 @@ t.test('a ZooKeeper ensemble member\'s dataDir, across leader epochs, on zkts st
 
     const ours = await track(startZkts({ extraConfig: { dataDir: oursDir, maxSessionTimeout: String(SESSION_MS * 2) } }));
     const oursSeen = await listing(ours);
-    t.same(oursSeen.lines, zkSeen.lines, `member ${m.id}: zkts serves the tree ZooKeeper standalone serves from the same dataDir`);
-    t.same(configTimeless(oursSeen.lines), configTimeless(served.lines), `member ${m.id}: zkts serves the tree the ensemble served`);
-    t.equal(hex(oursSeen.openZxid), hex(zkSeen.openZxid), `member ${m.id}: both go on in epoch 3 from the ensemble's last zxid`);
-    t.equal(hex(oursSeen.openZxid), hex(served.closeZxid + 1n), `member ${m.id}: the next zxid follows the ensemble's last`);
+    t.same(oursSeen.lines, zkSeen.lines, `member ${m.sid}: zkts serves the tree ZooKeeper standalone serves from the same dataDir`);
+    t.same(configTimeless(oursSeen.lines), configTimeless(served.lines), `member ${m.sid}: zkts serves the tree the ensemble served`);
+    t.equal(hex(oursSeen.openZxid), hex(zkSeen.openZxid), `member ${m.sid}: both go on in epoch 3 from the ensemble's last zxid`);
+    t.equal(hex(oursSeen.openZxid), hex(served.closeZxid + 1n), `member ${m.sid}: the next zxid follows the ensemble's last`);
     const ourWrites = await standaloneWrites(ours, 'standalone');
     const oursAfter = await listing(ours);
-    t.same(ourWrites.map(hex), zkWrites.map(hex), `member ${m.id}: the same writes get the same zxids`);
-    t.same(timeless(oursAfter.lines), timeless(zkAfter.lines), `member ${m.id}: and leave the same tree (times aside)`);
-    t.same(serverLogProblems(ours.log()), [], `member ${m.id}: zkts logs no error`);
+    t.same(ourWrites.map(hex), zkWrites.map(hex), `member ${m.sid}: the same writes get the same zxids`);
+    t.same(timeless(oursAfter.lines), timeless(zkAfter.lines), `member ${m.sid}: and leave the same tree (times aside)`);
+    t.same(serverLogProblems(ours.log()), [], `member ${m.sid}: zkts logs no error`);
     await stop(ours, 'SIGTERM');
     const oursV2 = path.join(oursDir, 'version-2');
-    t.same(['acceptedEpoch', 'currentEpoch'].map((f) => fs.readFileSync(path.join(oursV2, f), 'utf8')), epochFiles, `member ${m.id}: zkts leaves the epoch files as they were`);
+    t.same(['acceptedEpoch', 'currentEpoch'].map((f) => fs.readFileSync(path.join(oursV2, f), 'utf8')), epochFiles, `member ${m.sid}: zkts leaves the epoch files as they were`);
 
     const back = await track(startReferenceZooKeeper({ extraConfig: { dataDir: oursDir, maxSessionTimeout: String(SESSION_MS * 2) }, jvmFlags: ['-Xmx128m'] }));
     const backSeen = await listing(back);
-    t.same(backSeen.lines, oursAfter.lines, `member ${m.id}: ZooKeeper serves what zkts wrote`);
-    t.equal(hex(backSeen.openZxid), hex(oursAfter.closeZxid + 1n), `member ${m.id}: ZooKeeper goes on after zkts's last zxid`);
+    t.same(backSeen.lines, oursAfter.lines, `member ${m.sid}: ZooKeeper serves what zkts wrote`);
+    t.equal(hex(backSeen.openZxid), hex(oursAfter.closeZxid + 1n), `member ${m.sid}: ZooKeeper goes on after zkts's last zxid`);
     const w = await Zk.connect(back, { timeoutMs: SESSION_MS });
     await w.create('/standalone/after-zkts', buf('z'));
-    t.equal(epochOf(await w.zxid()), 3n, `member ${m.id}: still in epoch 3`);
+    t.equal(epochOf(await w.zxid()), 3n, `member ${m.sid}: still in epoch 3`);
     await w.close();
     w.drop();
-    t.same(serverLogProblems(back.log()), [], `member ${m.id}: ZooKeeper logs no error on zkts's files`);
+    t.same(serverLogProblems(back.log()), [], `member ${m.sid}: ZooKeeper logs no error on zkts's files`);
     await stop(back, 'SIGTERM');
   }
   // What the run is meant to cover: a new leader's snapshot at the end of the epoch before its own

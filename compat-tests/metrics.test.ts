@@ -10,7 +10,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import { fourLetterWord, freePort, javaClasspath, RunningServer, startReferenceZooKeeper, startZkts } from '../test/util/servers';
+import { fourLetterWord, freePort, javaClasspath, REFERENCE_VERSIONS, RunningServer, startReferenceZooKeeper, startZkts } from '../test/util/servers';
 import { ZkClient } from '../test/util/client';
 
 const PROVIDER = 'org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider';
@@ -58,37 +58,45 @@ function referenceHasPrometheus(): boolean {
     .some((p) => /prometheus-metrics|simpleclient/.test(p));
 }
 
-t.test('every metric in the reference\'s mntr is served by zkts\'s /metrics with the same kind', async (t) => {
-  const metricsPort = await freePort();
-  const ref = await startReferenceZooKeeper();
-  t.teardown(() => ref.stop());
-  const zk = await startZkts({
-    extraConfig: { 'metricsProvider.className': PROVIDER, 'metricsProvider.httpPort': String(metricsPort), 'metricsProvider.httpHost': '127.0.0.1' },
-  });
-  t.teardown(() => zk.stop());
-  await workload(ref);
-  await workload(zk);
-  const mntr = (await fourLetterWord(ref.host, ref.port, 'mntr'))
-    .split('\n')
-    .filter((l) => l.startsWith('zk_'))
-    .map((l) => l.slice(3, l.indexOf('\t')));
-  t.ok(mntr.length > 200, `the reference's mntr has ${mntr.length} keys`);
-  const text = await get(metricsPort, '/metrics');
-  const fams = families(text);
-  for (const key of mntr) {
-    if (key === 'version' || key === 'server_state') continue;
-    // Gauges such as min_client_response_size look like summary keys: a family of that very name wins.
-    const f = fams.has(key) && fams.get(key) !== 'summary' ? { family: key, summary: false, percentiles: false, label: undefined } : familyOfMntrKey(key);
-    const type = fams.get(f.family);
-    if (f.summary) {
-      t.equal(type, 'summary', `${key} -> summary ${f.family}`);
-      if (f.percentiles) t.match(text, new RegExp(`^${f.family}\\{quantile="0.99",\\} `, 'm'), `${f.family} has the detailed quantiles`);
-      if (f.label) t.match(text, new RegExp(`^${f.family}_count\\{key="${f.label}",\\} `, 'm'), `${f.family} has a child for ${f.label}`);
-    } else {
-      t.ok(type === 'gauge' || type === 'counter', `${key} -> ${type} ${f.family}`);
+/** mntr keys ZooKeeper 3.9.5 has and 3.8.0 has not: zkts does not serve them yet. */
+const NEW_IN_3_9 = /^(snapshot_rate_limited_count|snapshot_error_count|restore_rate_limited_count|restore_error_count|(avg|min|max|cnt|sum)_restore_time)$/;
+const TODO_NEW_IN_3_9 = 'ZooKeeper 3.9\'s snapshot and restore metrics are not served by zkts yet';
+
+for (const version of REFERENCE_VERSIONS) {
+  t.test(`every metric in ZooKeeper ${version}'s mntr is served by zkts's /metrics with the same kind`, async (t) => {
+    const metricsPort = await freePort();
+    const ref = await startReferenceZooKeeper({ version });
+    t.teardown(() => ref.stop());
+    const zk = await startZkts({
+      extraConfig: { 'metricsProvider.className': PROVIDER, 'metricsProvider.httpPort': String(metricsPort), 'metricsProvider.httpHost': '127.0.0.1' },
+    });
+    t.teardown(() => zk.stop());
+    await workload(ref);
+    await workload(zk);
+    const mntr = (await fourLetterWord(ref.host, ref.port, 'mntr'))
+      .split('\n')
+      .filter((l) => l.startsWith('zk_'))
+      .map((l) => l.slice(3, l.indexOf('\t')));
+    t.ok(mntr.length > 200, `the reference's mntr has ${mntr.length} keys`);
+    if (version === '3.9.5') t.equal(mntr.filter((k) => NEW_IN_3_9.test(k)).length, 9, '3.9.5 has the 9 snapshot and restore keys');
+    const text = await get(metricsPort, '/metrics');
+    const fams = families(text);
+    for (const key of mntr) {
+      if (key === 'version' || key === 'server_state') continue;
+      const opts = NEW_IN_3_9.test(key) ? { todo: TODO_NEW_IN_3_9 } : {};
+      // Gauges such as min_client_response_size look like summary keys: a family of that very name wins.
+      const f = fams.has(key) && fams.get(key) !== 'summary' ? { family: key, summary: false, percentiles: false, label: undefined } : familyOfMntrKey(key);
+      const type = fams.get(f.family);
+      if (f.summary) {
+        t.equal(type, 'summary', `${key} -> summary ${f.family}`, opts);
+        if (f.percentiles) t.match(text, new RegExp(`^${f.family}\\{quantile="0.99",\\} `, 'm'), `${f.family} has the detailed quantiles`, opts);
+        if (f.label) t.match(text, new RegExp(`^${f.family}_count\\{key="${f.label}",\\} `, 'm'), `${f.family} has a child for ${f.label}`, opts);
+      } else {
+        t.ok(type === 'gauge' || type === 'counter', `${key} -> ${type} ${f.family}`, opts);
+      }
     }
-  }
-});
+  });
+}
 
 t.test('reference /metrics and zkts /metrics: same ZooKeeper names and types', { skip: referenceHasPrometheus() ? false : 'Debian\'s zookeeper 3.8.0 ships no PrometheusMetricsProvider jars' }, async (t) => {
   const refPort = await freePort();

@@ -17,7 +17,7 @@ import { OpCode } from '../src/protocol/constants';
 import { ZkClient } from '../test/util/client';
 import { sendSasl, saslToken } from '../test/util/saslclient';
 import { TestKdc, jaasSection, kdcAvailable, startKdc } from '../test/util/kdc';
-import { dumpTranscript, firstDifference, runProcess, startTarget, TARGETS, TargetName } from './util/harness';
+import { compareWithReferences, dumpTranscript, runProcess, startTarget, TARGETS, TargetName } from './util/harness';
 import { cliTranscript, runZkCli } from './util/zkcli';
 
 const SASL_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
@@ -90,10 +90,8 @@ async function compare(
       await server.stop();
     }
   }
-  const reference = transcripts.get('reference') ?? [];
-  const zkts = transcripts.get('zkts') ?? [];
   for (const target of TARGETS) dumpTranscript(name, target, transcripts.get(target) ?? []);
-  t.strictSame(zkts, reference, firstDifference(reference, zkts));
+  compareWithReferences(t, transcripts);
   return transcripts;
 }
 

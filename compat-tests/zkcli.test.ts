@@ -2,7 +2,7 @@
 // same command scripts, the same expectations, and identical normalized transcripts.
 
 import t from 'tap';
-import { dumpTranscript, firstDifference, startTarget, TARGETS, TargetName } from './util/harness';
+import { compareWithReferences, dumpTranscript, startTarget, TARGETS, TargetName } from './util/harness';
 import { cliTranscript, CliRun, runZkCli } from './util/zkcli';
 import { expectSteps, Expected } from './util/expect';
 import { ALICE, SESSION_1, SESSION_2 } from './zkcli/scenario';
@@ -216,12 +216,6 @@ for (const target of TARGETS) {
   });
 }
 
-t.test('zkts transcript is identical to the reference transcript', async (t) => {
-  const reference = transcripts.get('reference');
-  const zkts = transcripts.get('zkts');
-  if (!reference || !zkts) {
-    t.fail(`missing transcript: reference=${Boolean(reference)} zkts=${Boolean(zkts)}`);
-    return;
-  }
-  t.strictSame(zkts, reference, firstDifference(reference, zkts));
+t.test('zkts transcript is identical to the reference transcripts (3.8.0 and 3.9.5)', async (t) => {
+  compareWithReferences(t, transcripts);
 });

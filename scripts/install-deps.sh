@@ -2,9 +2,10 @@
 # Installs the Debian packages the tests need: the reference Apache ZooKeeper 3.8 server and its
 # Java libraries, the real clients used by compat-tests (zkCli via ZooKeeperMain, the C client
 # cli_mt, Kazoo, Curator, ClickHouse 18.16), pytest, and an MIT KDC with Kerberos clients for the
-# SASL GSSAPI tests, and Maven, which then fetches Apache Kafka's jars from Maven Central for the
-# Kafka compat test (scripts/fetch-kafka.sh). Idempotent: does nothing when everything is installed
-# and fetched, and runs `apt-get update` only when a package cannot be found in the current lists.
+# SASL GSSAPI tests, and Maven, which then fetches from Maven Central a second reference server,
+# Apache ZooKeeper 3.9.5 (scripts/zookeeper39.sh), and Apache Kafka's jars for the Kafka compat test
+# (scripts/fetch-kafka.sh). Idempotent: does nothing when everything is installed and fetched, and
+# runs `apt-get update` only when a package cannot be found in the current lists.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +31,7 @@ PACKAGES=(
   python3-gssapi         # an MIT GSS-API client for the GSSAPI tests
   python3-pure-sasl      # Kazoo's SASL client ...
   python3-kerberos       # ... and the pykerberos it runs GSSAPI on
-  maven                  # fetches Kafka's jars (scripts/fetch-kafka.sh)
+  maven                  # fetches ZooKeeper 3.9.5 (scripts/zookeeper39.sh) and Kafka (scripts/fetch-kafka.sh)
 )
 
 missing=()
@@ -43,6 +44,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  bash "$SCRIPT_DIR/zookeeper39.sh"
   exec bash "$SCRIPT_DIR/fetch-kafka.sh"
 fi
 
@@ -93,4 +95,5 @@ if ! "${SUDO[@]}" apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/tmp/zkts-in
   fi
 fi
 echo "install-deps: done"
+bash "$SCRIPT_DIR/zookeeper39.sh"
 exec bash "$SCRIPT_DIR/fetch-kafka.sh"

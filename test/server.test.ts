@@ -74,16 +74,39 @@ async function auth(c: ZkClient, scheme: string, credentials: string): Promise<R
   return c.request(OpCode.auth, (w) => R.encodeAuthPacket(w, { type: 0, scheme, auth: Buffer.from(credentials) }), { xid: Xid.auth });
 }
 
+// Where ZooKeeper 3.9.5 answers otherwise than 3.8.0 and zkts does not follow 3.9 yet; those
+// scenarios are compared with 3.8.0, and with 3.9.5 as todo.
+// Not a 3.8/3.9 difference: both references (Debian's 3.8.0 carries the fix of CVE-2024-23944)
+// keep a notification from a watcher without READ on the node; zkts still delivers it.
+const TODO_WATCH_READ =
+  'a watch notification for a node the watcher may not READ: ZooKeeper 3.8.0 and 3.9.5 drop it, zkts delivers it (NodeCreated of a node created without READ for the watcher)';
+const TODO_MULTI_CREATE2_39 =
+  'a create2 op in a multi: 3.8.0 and zkts answer a create result (type 1, path), 3.9.5 a create2 result (type 15, path and Stat)';
+
 t.test('opcodes, zkts against ZooKeeper', async (t) => {
-  const [zk, ref] = await Promise.all([
-    startInProcessZkts({}, { 'znode.container.checkIntervalMs': CONTAINER_CHECK_MS }),
-    startReferenceZooKeeper({ jvmFlags: [`-Dznode.container.checkIntervalMs=${CONTAINER_CHECK_MS}`] }),
+  const props = { 'znode.container.checkIntervalMs': CONTAINER_CHECK_MS };
+  const jvmFlags = [`-Dznode.container.checkIntervalMs=${CONTAINER_CHECK_MS}`];
+  // Two pairs, each with its own zkts so that a scenario can run on both: zkts against 3.9.5 (the
+  // release zkts follows) and zkts against 3.8.0.
+  const [zk, ref, zk38, ref38] = await Promise.all([
+    startInProcessZkts({}, props),
+    startReferenceZooKeeper({ version: '3.9.5', jvmFlags }),
+    startInProcessZkts({}, props),
+    startReferenceZooKeeper({ jvmFlags }),
   ]);
   t.teardown(async () => {
     await zk.stop();
     await ref.stop();
+    await zk38.stop();
+    await ref38.stop();
   });
   const compare = differential(zk, ref);
+  const compare38 = differential(zk38, ref38);
+  /** A scenario where 3.9.5 differs and zkts answers as 3.8.0: equal to 3.8.0, todo against 3.9.5. */
+  const compareAs38 = async (t: Test, todo39: string, fn: (s: Scenario) => Promise<void>): Promise<void> => {
+    await t.test('as ZooKeeper 3.8.0', (t) => compare38(t, fn));
+    await t.test('as ZooKeeper 3.9.5', { todo: todo39 }, (t) => compare(t, fn));
+  };
 
   await t.test('create: results, Stat fields and error codes', async (t) => {
     await compare(t, async (s) => {
@@ -183,6 +206,11 @@ t.test('opcodes, zkts against ZooKeeper', async (t) => {
       s.reply('getData without read', await other.getData('/c2'), R.decodeGetDataResponse);
       s.reply('getACL without read or admin', await other.request(OpCode.getACL, (w) => R.encodeGetACLRequest(w, { path: '/c2' })), R.decodeGetACLResponse);
       s.reply('exists without read', await other.exists('/c2'), R.decodeExistsResponse);
+      // 3.9 asks READ before it sets the watch: a refused exists leaves none.
+      s.reply('exists with a watch, without read', await other.exists('/c2', true), R.decodeExistsResponse);
+      s.reply('setData by a writer', await owner.setData('/c2', Buffer.from('w')), R.decodeSetDataResponse);
+      s.reply('ping after the write', await other.ping());
+      s.note('events after the refused exists', events(other));
       s.reply('getChildren without read', await other.getChildren('/c2'), R.decodeGetChildrenResponse);
       s.reply('create read-only', await owner.create('/c3', null, 0, READ_ALL), R.decodeCreateResponse);
       s.reply('setData read-only', await owner.setData('/c3', Buffer.from('z')), R.decodeSetDataResponse);
@@ -191,6 +219,17 @@ t.test('opcodes, zkts against ZooKeeper', async (t) => {
       const failed = await auth(bad, 'nosuch', 'x').catch((e: Error) => e);
       s.note('auth with an unknown scheme', failed instanceof Error ? failed.name : { err: failed.header.err, zxid: s.zxid(failed.header.zxid) });
       s.note('closed after the failed auth', await bad.raw.waitClosed());
+    });
+  });
+
+  await t.test('a watch notification for a node the watcher may not read', { todo: TODO_WATCH_READ }, async (t) => {
+    await compare(t, async (s) => {
+      const owner = await s.connect();
+      const other = await s.connect();
+      s.reply('exists of a missing node, with a watch', await other.exists('/unreadable-later', true), R.decodeExistsResponse);
+      s.reply('create it without READ for anyone', await owner.create('/unreadable-later', null, 0, [{ perms: 2, id: { scheme: 'world', id: 'anyone' } }]), R.decodeCreateResponse);
+      s.reply('ping after the create', await other.ping());
+      s.note('events', events(other));
     });
   });
 
@@ -211,6 +250,8 @@ t.test('opcodes, zkts against ZooKeeper', async (t) => {
     });
   });
 
+  // checkWatches of type Children or Data on a path with only a persistent (recursive) watch:
+  // 3.9.5 and zkts answer NOWATCHER, 3.8.0 answered OK.
   await t.test('watches: one-shot, persistent, recursive, checkWatches, removeWatches', async (t) => {
     await compare(t, async (s) => {
       const w = await s.connect();
@@ -283,7 +324,7 @@ t.test('opcodes, zkts against ZooKeeper', async (t) => {
   });
 
   await t.test('multi and multiRead', async (t) => {
-    await compare(t, async (s) => {
+    await compareAs38(t, TODO_MULTI_CREATE2_39, async (s) => {
       const c = await s.connect();
       const ok: Op[] = [
         { type: OpCode.create, write: createReq('/f', 0, OPEN_ACL, Buffer.from('a')) },

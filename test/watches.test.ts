@@ -54,6 +54,13 @@ t.test('persistent watches stay; recursive ones see descendants but not their ch
   ]);
   t.ok(m.contains('/a', WatcherType.Persistent, p));
   t.ok(m.contains('/a', WatcherType.PersistentRecursive, r));
+  // checkWatches as ZooKeeper 3.9.5 answers it: Children and Data are one-shot watches only.
+  for (const w of [p, r]) {
+    t.notOk(m.contains('/a', WatcherType.Data, w), 'a persistent watch is no Data watch for checkWatches');
+    t.notOk(m.contains('/a', WatcherType.Children, w), 'nor a Children watch');
+    t.ok(m.contains('/a', WatcherType.Any, w), 'but an Any one');
+    t.ok(m.inDataTable('/a', w) && m.inChildTable('/a', w), 'and counted in both of ZooKeeper\'s tables for the admin reports');
+  }
   t.ok(m.remove('/a', WatcherType.Any, r));
   t.notOk(m.remove('/a', WatcherType.Any, r), 'nothing left to remove');
 });

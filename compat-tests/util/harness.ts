@@ -1,14 +1,17 @@
-// Shared helpers for the differential compat tests: the two servers under comparison, bounded
-// waits, child processes with a deadline, and transcript comparison.
+// Shared helpers for the differential compat tests: the servers under comparison (the reference
+// Apache ZooKeeper 3.8.0, the second reference 3.9.5, and zkts), bounded waits, child processes
+// with a deadline, and transcript comparison. Where 3.8.0 and 3.9.5 differ, zkts follows 3.9.5.
 
+import type { Test } from 'tap';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RunningServer, startReferenceZooKeeper, startZkts } from '../../test/util/servers';
+import { RunningServer, startReferenceZooKeeper, startZkts, type ReferenceVersion } from '../../test/util/servers';
 
-export type TargetName = 'reference' | 'zkts';
+/** 'reference' is ZooKeeper 3.8.0 (Debian's), 'reference39' ZooKeeper 3.9.5. */
+export type TargetName = 'reference' | 'reference39' | 'zkts';
 
 export interface ServerOptions {
   extraConfig?: Record<string, string>;
@@ -16,12 +19,19 @@ export interface ServerOptions {
   systemProps?: Record<string, string>;
 }
 
-export const TARGETS: readonly TargetName[] = ['reference', 'zkts'];
+export const TARGETS: readonly TargetName[] = ['reference', 'reference39', 'zkts'];
+
+/** The reference release behind a target name (undefined for zkts). */
+export function referenceVersionOf(name: TargetName): ReferenceVersion | undefined {
+  return name === 'reference' ? '3.8.0' : name === 'reference39' ? '3.9.5' : undefined;
+}
 
 export async function startTarget(name: TargetName, opts: ServerOptions = {}): Promise<RunningServer> {
   const props = opts.systemProps ?? {};
-  if (name === 'reference') {
+  const version = referenceVersionOf(name);
+  if (version !== undefined) {
     return startReferenceZooKeeper({
+      version,
       extraConfig: opts.extraConfig,
       jvmFlags: Object.entries(props).map(([k, v]) => `-D${k}=${v}`),
     });
@@ -152,7 +162,11 @@ export function log4jOffConfig(): string {
 }
 
 // A readable first difference between two line lists, for assertion messages.
-export function firstDifference(expected: readonly string[], actual: readonly string[]): string {
+export function firstDifference(
+  expected: readonly string[],
+  actual: readonly string[],
+  labels: readonly [string, string] = ['reference', 'zkts'],
+): string {
   const n = Math.max(expected.length, actual.length);
   for (let i = 0; i < n; i++) {
     if (expected[i] !== actual[i]) {
@@ -162,10 +176,27 @@ export function firstDifference(expected: readonly string[], actual: readonly st
           .slice(from, i + 4)
           .map((l, k) => `  ${from + k + 1}: ${l}`)
           .join('\n');
-      return `line ${i + 1}:\nreference:\n${show(expected)}\nzkts:\n${show(actual)}`;
+      return `line ${i + 1}:\n${labels[0]}:\n${show(expected)}\n${labels[1]}:\n${show(actual)}`;
     }
   }
   return 'identical';
+}
+
+/**
+ * The closing comparison of a per-target scenario: ZooKeeper 3.9.5 told the same story as 3.8.0,
+ * and zkts the same as 3.9.5 (where the two releases differ, zkts follows 3.9.5).
+ */
+export function compareWithReferences(t: Test, transcripts: ReadonlyMap<TargetName, readonly string[]>): void {
+  const missing = TARGETS.filter((name) => !transcripts.has(name));
+  if (missing.length > 0) {
+    t.fail(`missing transcripts: ${missing.join(', ')}`);
+    return;
+  }
+  const ref38 = transcripts.get('reference')!;
+  const ref39 = transcripts.get('reference39')!;
+  const zkts = transcripts.get('zkts')!;
+  t.strictSame(ref39, ref38, `ZooKeeper 3.9.5's transcript is 3.8.0's: ${firstDifference(ref38, ref39, ['3.8.0', '3.9.5'])}`);
+  t.strictSame(zkts, ref39, `zkts's transcript is ZooKeeper 3.9.5's: ${firstDifference(ref39, zkts, ['3.9.5', 'zkts'])}`);
 }
 
 // With ZK_COMPAT_DUMP=<dir>, transcripts are also written there (one file per test and target), to

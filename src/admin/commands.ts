@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { WatcherType } from '../protocol/constants';
 import type { ServerCnxn } from '../server/cnxn';
 import { resettableStats, type ZooKeeperServer } from '../server/server';
 import type { LatencyRecorder } from './metricslatency';
@@ -249,7 +248,7 @@ function sessionIdOf(w: Watcher): bigint {
 export function dataWatches(s: ZooKeeperServer): Map<string, Watcher[]> {
   const out = new Map<string, Watcher[]>();
   for (const [p, set] of s.watches.byPath()) {
-    const ws = [...set].filter((w) => s.watches.contains(p, WatcherType.Data, w));
+    const ws = [...set].filter((w) => s.watches.inDataTable(p, w));
     if (ws.length > 0) out.set(p, ws);
   }
   return out;
@@ -260,8 +259,8 @@ export function watchCount(s: ZooKeeperServer): number {
   for (const [p, set] of s.watches.byPath())
     for (const w of set) {
       // ZooKeeper 3.8.0 puts persistent and persistent-recursive watches in both tables.
-      if (s.watches.contains(p, WatcherType.Data, w)) n++;
-      if (s.watches.contains(p, WatcherType.Children, w)) n++;
+      if (s.watches.inDataTable(p, w)) n++;
+      if (s.watches.inChildTable(p, w)) n++;
     }
   return n;
 }

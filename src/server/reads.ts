@@ -74,7 +74,9 @@ export class ReadProcessor {
         const req = body as R.ExistsRequest;
         if (req.path.includes('\0')) return { err: Err.BADARGUMENTS };
         const n = this.tree.getNode(req.path);
-        // A watch on a missing node waits for its creation.
+        // ZooKeeper 3.9 (ZOOKEEPER-2590) asks READ of a node that exists, before any watch is set;
+        // a missing node has no ACL to ask, and its watch waits for the creation.
+        if (n) this.auth.checkACL(n.acl, Perms.READ, c.ids);
         if (req.watch) this.watches.addDataWatch(req.path, c);
         if (!n) return { err: Err.NONODE };
         // The reply is encoded as soon as process returns (see sendReply), so the node's Stat

@@ -125,15 +125,29 @@ export class WatchManager {
     set.forEach(deliver);
   }
 
+  /**
+   * Whether ZooKeeper would hold the watcher's watch on the path in its data table (one-shot data
+   * and exists watches, persistent and persistent-recursive ones), for the admin reports.
+   */
+  inDataTable(path: string, w: Watcher): boolean {
+    return [this.data, this.persistent, this.recursive].some((t) => t.get(path)?.has(w) ?? false);
+  }
+
+  /** Likewise for its child table (one-shot child watches and both persistent modes). */
+  inChildTable(path: string, w: Watcher): boolean {
+    return [this.child, this.persistent, this.recursive].some((t) => t.get(path)?.has(w) ?? false);
+  }
+
   /** For checkWatches: whether the watcher has a watch of this type on the path. */
   contains(path: string, type: number, w: Watcher): boolean {
     const has = (t: Table) => t.get(path)?.has(w) ?? false;
     switch (type) {
-      // Persistent watches sit in ZooKeeper's data and child tables too, so they count here.
+      // Children and Data ask for one-shot watches only, as in ZooKeeper 3.9 (3.8.0 counted
+      // persistent watches here too); Any counts every mode.
       case WatcherType.Children:
-        return has(this.child) || has(this.persistent) || has(this.recursive);
+        return has(this.child);
       case WatcherType.Data:
-        return has(this.data) || has(this.persistent) || has(this.recursive);
+        return has(this.data);
       case WatcherType.Any:
         return has(this.child) || has(this.data) || has(this.persistent) || has(this.recursive);
       case WatcherType.Persistent:

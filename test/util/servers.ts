@@ -1,7 +1,8 @@
-// Launchers for the servers that tests talk to: the reference Apache ZooKeeper 3.8 from Debian's
-// packages, and zkts itself. Both get a private temp dir, a generated zoo.cfg, a free port on
-// 127.0.0.1 and a log file, and both are ready only once the four-letter word `srvr` answers with a
-// "Mode:" line. Every child started here is SIGKILLed when the test process exits.
+// Launchers for the servers that tests talk to: the reference Apache ZooKeeper 3.8.0 from Debian's
+// packages, the second reference Apache ZooKeeper 3.9.5 (jars fetched from Maven Central by
+// scripts/zookeeper39.sh), and zkts itself. Each gets a private temp dir, a generated zoo.cfg, a free
+// port on 127.0.0.1 and a log file, and is ready only once the four-letter word `srvr` answers with
+// a "Mode:" line. Every child started here is SIGKILLed when the test process exits.
 
 import { spawn, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -74,6 +75,58 @@ const JAVA_JARS: readonly string[] = [
   'curator-recipes.jar',
   'curator-x-discovery.jar',
 ];
+
+/** The reference ZooKeeper releases the tests can run. */
+export type ReferenceVersion = '3.8.0' | '3.9.5';
+export const REFERENCE_VERSIONS: readonly ReferenceVersion[] = ['3.8.0', '3.9.5'];
+
+/**
+ * Where scripts/zookeeper39.sh put ZooKeeper 3.9.5 and its runtime jars (the same rule as the
+ * script: $ZKTS_CACHE_DIR, else $XDG_CACHE_HOME/zkts, else ~/.cache/zkts).
+ */
+export function zookeeper39LibDir(): string {
+  const cacheRoot =
+    process.env.ZKTS_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zkts');
+  return path.join(cacheRoot, 'zookeeper-3.9.5', 'lib');
+}
+
+/** Whether ZooKeeper 3.9.5 has been fetched (scripts/install-deps.sh does it). */
+export function zookeeper39Available(): boolean {
+  return fs.existsSync(path.join(zookeeper39LibDir(), '.complete'));
+}
+
+/**
+ * The classpath of ZooKeeper 3.9.5: server, client (ZooKeeperMain, the Java client API), logback
+ * as the slf4j backend, and what the AdminServer needs. Throws when the jars were not fetched.
+ */
+export function javaClasspath39(): string {
+  const dir = zookeeper39LibDir();
+  if (!zookeeper39Available()) {
+    throw new Error(`ZooKeeper 3.9.5 is not in ${dir}: run scripts/install-deps.sh (or scripts/zookeeper39.sh)`);
+  }
+  // zookeeper-3.9.5.jar first so that its classes win over anything else's copy.
+  const jars = fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith('.jar'))
+    .sort((a, b) => Number(b.startsWith('zookeeper-')) - Number(a.startsWith('zookeeper-')) || a.localeCompare(b));
+  return jars.map((jar) => path.join(dir, jar)).join(path.delimiter);
+}
+
+/** The classpath of a reference release's server and Java client. */
+export function referenceClasspath(version: ReferenceVersion = '3.8.0'): string {
+  return version === '3.9.5' ? javaClasspath39() : javaClasspath();
+}
+
+// ZooKeeper 3.9 logs through slf4j 2 to logback; the same console format as the 3.8 log4j one.
+const LOGBACK_XML = [
+  '<configuration>',
+  '  <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">',
+  '    <encoder><pattern>%d{ISO8601} %-5p [%t:%C{0}@%L] - %m%n</pattern></encoder>',
+  '  </appender>',
+  '  <root level="INFO"><appender-ref ref="CONSOLE"/></root>',
+  '</configuration>',
+  '',
+].join('\n');
 
 const LOG4J_PROPERTIES = [
   'log4j.rootLogger=INFO, CONSOLE',
@@ -255,6 +308,11 @@ interface LaunchSpec {
   nofileLimit?: number;
   /** A command the server runs under, such as `prlimit --nofile=400:400 --` (it must exec the server). */
   wrapper?: string[];
+  /**
+   * 'serving' (the default): ready once `srvr` reports a Mode. 'answering': once `srvr` answers at
+   * all; an ensemble member alone answers "not currently serving requests" until a quorum forms.
+   */
+  ready?: 'serving' | 'answering';
 }
 
 function zooCfg(dataDir: string, port: number, extraConfig: Record<string, string>): string {
@@ -414,6 +472,7 @@ async function launchOnce(
     try {
       const reply = await fourLetterWord(HOST, port, 'srvr', READY_PROBE_TIMEOUT_MS);
       if (/^Mode: /m.test(reply)) return server;
+      if (spec.ready === 'answering' && reply.length > 0) return server;
       lastProbe = `srvr replied: ${JSON.stringify(reply)}`;
     } catch (err) {
       lastProbe = `srvr failed: ${(err as Error).message}`;
@@ -446,36 +505,65 @@ async function launch(
   }
 }
 
-export async function startReferenceZooKeeper(
-  opts: {
-    extraConfig?: Record<string, string>;
-    jvmFlags?: string[];
-    port?: number;
-    nofileLimit?: number;
-    wrapper?: string[];
-    /** Extra files, by path relative to the server's temp dir (e.g. `data/myid`). */
-    files?: Record<string, string>;
-  } = {},
-): Promise<RunningServer> {
+export interface ReferenceServerOptions {
+  /** Which release; 3.8.0 (Debian's) unless said. */
+  version?: ReferenceVersion;
+  extraConfig?: Record<string, string>;
+  jvmFlags?: string[];
+  port?: number;
+  nofileLimit?: number;
+  wrapper?: string[];
+  /**
+   * 'serving' (the default): ready once `srvr` reports a Mode. 'answering': once `srvr` answers at
+   * all, for an ensemble member that cannot serve before a quorum forms.
+   */
+  readyWhen?: 'serving' | 'answering';
+  /** Extra files, by path relative to the server's temp dir (e.g. `data/myid`). */
+  files?: Record<string, string>;
+}
+
+function referenceSpec(opts: ReferenceServerOptions): LaunchSpec {
+  const version = opts.version ?? '3.8.0';
   const jvmFlags = opts.jvmFlags ?? [];
-  const spec: LaunchSpec = {
-    kind: 'zookeeper',
+  const classpath = referenceClasspath(version);
+  const logging: { files: Record<string, string>; flag(rootDir: string): string } =
+    version === '3.9.5'
+      ? {
+          files: { 'logback.xml': LOGBACK_XML },
+          flag: (rootDir) => `-Dlogback.configurationFile=${path.join(rootDir, 'logback.xml')}`,
+        }
+      : {
+          files: { 'log4j.properties': LOG4J_PROPERTIES },
+          flag: (rootDir) => `-Dlog4j.configuration=file:${path.join(rootDir, 'log4j.properties')}`,
+        };
+  return {
+    kind: version === '3.9.5' ? 'zookeeper39' : 'zookeeper',
     command: 'java',
     nofileLimit: opts.nofileLimit,
     wrapper: opts.wrapper,
-    files: { ...(opts.files ?? {}), 'log4j.properties': LOG4J_PROPERTIES },
+    ready: opts.readyWhen,
+    files: { ...(opts.files ?? {}), ...logging.files },
     args: (rootDir, cfgPath) => [
       '-Xmx512m',
-      `-Dlog4j.configuration=file:${path.join(rootDir, 'log4j.properties')}`,
+      logging.flag(rootDir),
       `-Dzookeeper.log.dir=${rootDir}`,
       ...jvmFlags,
       '-cp',
-      javaClasspath(),
+      classpath,
       'org.apache.zookeeper.server.quorum.QuorumPeerMain',
       cfgPath,
     ],
   };
-  return launch(spec, opts.port, opts.extraConfig ?? {});
+}
+
+/** The reference Apache ZooKeeper, standalone: 3.8.0 unless `version` says otherwise. */
+export async function startReferenceZooKeeper(opts: ReferenceServerOptions = {}): Promise<RunningServer> {
+  return launch(referenceSpec(opts), opts.port, opts.extraConfig ?? {});
+}
+
+/** The second reference, Apache ZooKeeper 3.9.5, standalone. */
+export async function startReferenceZooKeeper39(opts: Omit<ReferenceServerOptions, 'version'> = {}): Promise<RunningServer> {
+  return startReferenceZooKeeper({ ...opts, version: '3.9.5' });
 }
 
 export async function startZkts(
