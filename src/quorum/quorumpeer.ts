@@ -52,6 +52,7 @@ export class QuorumPeer {
       tickTimeMs: config.tickTimeMs,
       syncLimitTicks: config.syncLimitTicks,
       listenOnAllIPs: config.quorumListenOnAllIPs,
+      cnxTimeoutMs: config.cnxTimeoutMs,
       logger: deps.log,
     });
   }

@@ -62,6 +62,8 @@ export interface ServerConfig {
   maxCnxns: number; // per listener, 0 = unlimited
   /** A connection that has not sent its ConnectRequest by then is closed (zookeeper.nio.sessionlessCnxnTimeout). */
   sessionlessCnxnTimeoutMs: number;
+  /** An election-port connect's timeout (zookeeper.cnxTimeout, ZooKeeper's default 5000 ms). */
+  cnxTimeoutMs: number;
   /** File descriptors kept free of client connections for the server's own files (zkts.cnxn.descriptorReserve). */
   descriptorReserve: number;
   minSessionTimeoutMs: number;
@@ -497,6 +499,7 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.emulate353TTLNodes',
   'zookeeper.skipACL',
   'zookeeper.snapCount',
+  'zookeeper.cnxTimeout',
   'zookeeper.preAllocSize',
   'zookeeper.forceSync',
   'zookeeper.enforceQuota',
@@ -1025,6 +1028,7 @@ export function loadConfig(
     clientPortListenBacklog: ints.get('clientPortListenBacklog') ?? -1,
     maxClientCnxns: ints.get('maxClientCnxns') ?? 60,
     maxCnxns,
+    cnxTimeoutMs: positiveOr(sys, 'zookeeper.cnxTimeout', sys.int('zookeeper.cnxTimeout', 5000), 5000),
     sessionlessCnxnTimeoutMs: positiveOr(sys, 'zookeeper.nio.sessionlessCnxnTimeout', sys.int('zookeeper.nio.sessionlessCnxnTimeout', 10000), 10000),
     // zoo.cfg's key arrives as "zookeeper.zkts.cnxn.*"; a -D property may name it either way.
     descriptorReserve: Math.max(0, sys.int('zookeeper.zkts.cnxn.descriptorReserve', sys.int('zkts.cnxn.descriptorReserve', 64))),
