@@ -24,6 +24,7 @@ import { purge } from './storage/purge';
 import { logDumpMain } from './storage/logdump';
 import { snapshotDumpMain } from './storage/snapdump';
 import { QuorumPeer } from './quorum/quorumpeer';
+import { runLocalEnsemble } from './quorum/localensemble';
 import { verifierFromConfig } from './quorum/verifier';
 
 async function runServer(cfgFile: string | undefined, props: Map<string, string>): Promise<number> {
@@ -150,6 +151,30 @@ function main(argv: string[]): void {
     .argument('[config]', 'zoo.cfg; without it, an embedded default: port 2181, data in ./data')
     .action(async (cfg: string | undefined) => {
       process.exitCode = await runServer(cfg, props);
+    });
+  program
+    .command('ensemble')
+    .description('start a local ensemble for development: each member its own process and dataDir under one folder; prints the connect string; Ctrl-C stops all')
+    .argument('[members]', 'how many members', '3')
+    .option('--dir <dir>', 'the folder for the members', './ensemble')
+    .option('--host <host>', 'the loopback address to bind', '127.0.0.1')
+    .option('--client-port <port>', "member 1's client port (member i: + i - 1)", '2181')
+    .option('--quorum-port <port>', "member 1's quorum port", '2888')
+    .option('--election-port <port>', "member 1's election port", '3888')
+    .action(async (members: string, opts: { dir: string; host: string; clientPort: string; quorumPort: string; electionPort: string }) => {
+      process.exitCode = await runLocalEnsemble(
+        {
+          members: Number(members),
+          dir: opts.dir,
+          host: opts.host,
+          clientPort: Number(opts.clientPort),
+          quorumPort: Number(opts.quorumPort),
+          electionPort: Number(opts.electionPort),
+          readyTimeoutMs: 60_000,
+          out: (s) => process.stdout.write(s),
+        },
+        __filename,
+      );
     });
   program
     .command('4lw')
