@@ -34,8 +34,8 @@ export interface ZktsMember {
 }
 
 /** zoo.cfg lines every member of the ensemble shares. */
-export function serverLines(ports: MemberPorts[]): string[] {
-  return ports.map((p, i) => `server.${i + 1}=${HOST}:${p.quorum}:${p.election}`);
+export function serverLines(ports: MemberPorts[], observers: readonly number[] = []): string[] {
+  return ports.map((p, i) => `server.${i + 1}=${HOST}:${p.quorum}:${p.election}${observers.includes(i + 1) ? ':observer' : ''}`);
 }
 
 export function newDataDir(sid: number, teardown: (f: () => void) => void): string {
@@ -46,8 +46,9 @@ export function newDataDir(sid: number, teardown: (f: () => void) => void): stri
 }
 
 /** Starts member `sid` (1-based) of the ensemble `ports` on `dataDir`; tickTime 500 ms by default. */
-export async function startZktsMember(sid: number, dataDir: string, ports: MemberPorts[], extra: string[] = []): Promise<ZktsMember> {
-  const lines = ['tickTime=500', 'initLimit=10', 'syncLimit=5', `dataDir=${dataDir}`, `clientPort=${ports[sid - 1].client}`, `clientPortAddress=${HOST}`, '4lw.commands.whitelist=*', ...extra, ...serverLines(ports)];
+export async function startZktsMember(sid: number, dataDir: string, ports: MemberPorts[], extra: string[] = [], observers: readonly number[] = []): Promise<ZktsMember> {
+  const lines = ['tickTime=500', 'initLimit=10', 'syncLimit=5', `dataDir=${dataDir}`, `clientPort=${ports[sid - 1].client}`, `clientPortAddress=${HOST}`, '4lw.commands.whitelist=*', ...extra, ...serverLines(ports, observers)];
+  if (observers.includes(sid)) lines.push('peerType=observer');
   const text = lines.join('\n');
   const config = loadConfig(text, new Map(), dataDir);
   const log = pino({ level: process.env.ZKTS_TEST_LOG ?? 'silent' }).child({ member: sid });
