@@ -19,6 +19,7 @@ import {
   writeSnapshot,
 } from '../src/storage/snapshot';
 import type { Txn, TxnBody } from '../src/storage/txn';
+import { prng } from './util/prng';
 
 const S1 = 0x1000000aaaa0001n;
 const S2 = 0x1000000aaaa0002n;
@@ -31,17 +32,6 @@ const IP_ACL: ACL[] = [{ perms: 31, id: { scheme: 'ip', id: '10.0.0.0/8' } }];
 /** A parent whose children the snapshot lists over several steps. */
 const WIDE = 300;
 
-/** A deterministic PRNG (mulberry32), so that every run applies the same txns. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Db {
   zxid = 0n;

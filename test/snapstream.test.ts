@@ -15,6 +15,7 @@ import { DataTree, OPEN_ACL_UNSAFE } from '../src/storage/datatree';
 import { isSnapshotTempFile, readSnapshot, serializeSnapshot } from '../src/storage/snapshot';
 import { SnapSpool, SnapStreamDecoder, SnapStreamEncoder, SnapStreamError } from '../src/storage/snapstream';
 import type { Txn, TxnBody } from '../src/storage/txn';
+import { prng } from './util/prng';
 
 const S1 = 0x100000aaaa0001n;
 const S2 = 0x200000bbbb0002n;
@@ -29,16 +30,6 @@ const BEN = Buffer.concat([Buffer.from([0, 0, 0, 10]), Buffer.from('BenWasHere')
 /** Bytes of the packet after the stream, as the quorum port would carry them. */
 const NEXT_PACKET = Buffer.from('000000000a0000000200000000', 'hex');
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Db {
   zxid = 0x500000000n;

@@ -23,6 +23,7 @@ import { ZabLeader } from './leader';
 import type { LoggedTxn, Ready, SnapshotSend } from './ready';
 import type { QuorumMember, QuorumVerifier } from './verifier';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
+import { appendDurably, ReadyLoop } from './readyloop';
 import { PacketType, type QuorumPacket } from './wire/packets';
 
 export interface LeaderShellDeps {
@@ -62,9 +63,17 @@ export class LeaderShell {
   private readonly encoder = new QuorumPacketEncoder();
   private ended: ((reason: string) => void) | undefined;
   private endReason: string | undefined;
-  private driving = false;
   private tickTimer: NodeJS.Timeout | undefined;
   private readonly stage = new QuorumCommitStage(this);
+  private readonly loop = new ReadyLoop(
+    () => this.core,
+    (rd) => this.execute(rd),
+    (e) => {
+      this.log.error({ err: e.message }, 'leader failed to carry out the protocol; leaving the role');
+      this.finish(`leader error: ${e.message}`);
+    },
+    () => this.endReason !== undefined,
+  );
   /** Txns proposed and not yet logged here, by zxid: logged as they are, not decoded again. */
   private readonly proposed = new Map<bigint, Txn>();
 
@@ -175,22 +184,7 @@ export class LeaderShell {
   }
 
   private drive(): void {
-    if (this.driving || this.endReason !== undefined) return;
-    this.driving = true;
-    void (async () => {
-      try {
-        while (this.core.hasReady() && this.endReason === undefined) {
-          const rd = this.core.ready();
-          await this.execute(rd);
-          this.core.advance();
-        }
-      } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'leader failed to carry out the protocol; leaving the role');
-        this.finish(`leader error: ${(e as Error).message}`);
-      } finally {
-        this.driving = false;
-      }
-    })();
+    this.loop.kick();
   }
 
   private async execute(rd: Ready): Promise<void> {
@@ -202,7 +196,7 @@ export class LeaderShell {
         this.proposed.delete(t.zxid);
         return txn;
       });
-      await this.appendDurably(txns);
+      await appendDurably(this.deps.server.db.commit, txns);
     }
     if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
     if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
@@ -257,22 +251,6 @@ export class LeaderShell {
     } else if (rd.state?.kind === 'looking') {
       this.finish(rd.state.reason);
     }
-  }
-
-  /** The leader's own copy: logged and fsynced through the database's txn log before it counts as an ACK. */
-  private appendDurably(txns: Txn[]): Promise<void> {
-    const commit = this.deps.server.db.commit;
-    return new Promise<void>((resolve, reject) => {
-      let left = txns.length;
-      for (const txn of txns)
-        commit.submit(
-          txn,
-          () => {
-            if (--left === 0) resolve();
-          },
-          () => reject(commit.failure ?? new Error('the txn log failed')),
-        );
-    });
   }
 
   private write(conn: Conn, p: QuorumPacket): void {

@@ -27,6 +27,7 @@ import { LEADER_CONN, ZabLearner } from './learner';
 import type { Ready } from './ready';
 import type { QuorumMember } from './verifier';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
+import { appendDurably, ReadyLoop } from './readyloop';
 import { PacketType, type PacketId, type QuorumPacket } from './wire/packets';
 
 export interface LearnerShellDeps {
@@ -60,8 +61,16 @@ export class LearnerShell {
   private readonly encoder = new QuorumPacketEncoder();
   private ended: ((reason: string) => void) | undefined;
   private endReason: string | undefined;
-  private driving = false;
   private tickTimer: NodeJS.Timeout | undefined;
+  private readonly loop = new ReadyLoop(
+    () => this.core,
+    (rd) => this.execute(rd),
+    (e) => {
+      this.log.error({ err: e.message }, 'learner failed to carry out the protocol; leaving the role');
+      this.finish(`learner error: ${e.message}`);
+    },
+    () => this.endReason !== undefined,
+  );
   /** The snapshot stream after SNAP: decoded into a tree and spooled to disk as it arrives. */
   private snap: { decoder: SnapStreamDecoder; spool: Promise<SnapSpool>; writes: Promise<void>; done: Promise<string>; finish: () => void; fail: (e: Error) => void } | undefined;
   private readonly revalidations = new Map<bigint, Array<(valid: boolean) => void>>();
@@ -185,22 +194,7 @@ export class LearnerShell {
 
   /** Executes the core's Readies one after another, each completely (with its fsyncs) before the next. */
   private drive(): void {
-    if (this.driving || this.endReason !== undefined) return;
-    this.driving = true;
-    void (async () => {
-      try {
-        while (this.core.hasReady() && this.endReason === undefined) {
-          const rd = this.core.ready();
-          await this.execute(rd);
-          this.core.advance();
-        }
-      } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'learner failed to carry out the protocol; leaving the role');
-        this.finish(`learner error: ${(e as Error).message}`);
-      } finally {
-        this.driving = false;
-      }
-    })();
+    this.loop.kick();
   }
 
   private async execute(rd: Ready): Promise<void> {
@@ -226,7 +220,7 @@ export class LearnerShell {
     }
     // takeSnapshot: after SNAP the spooled file is durable already; after TRUNC the truncated log
     // and the snapshots before it rebuild the tree at that zxid. Nothing else to write.
-    if (rd.append.length > 0) await this.append(rd.append.map((t) => decodeTxn(t.data)));
+    if (rd.append.length > 0) await appendDurably(server.db.commit, rd.append.map((t) => decodeTxn(t.data)));
     if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
     if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
     for (const t of rd.commit) server.learnerCommitted(decodeTxn(t.data));
@@ -249,22 +243,6 @@ export class LearnerShell {
     } else if (rd.state?.kind === 'looking') {
       this.finish(rd.state.reason);
     }
-  }
-
-  /** Logs txns and waits for the fsync that covers them (the commit stage's group commit). */
-  private append(txns: Txn[]): Promise<void> {
-    const commit = this.deps.server.db.commit;
-    return new Promise<void>((resolve, reject) => {
-      let left = txns.length;
-      for (const txn of txns)
-        commit.submit(
-          txn,
-          () => {
-            if (--left === 0) resolve();
-          },
-          () => reject(commit.failure ?? new Error('the txn log failed')),
-        );
-    });
   }
 
   private write(p: QuorumPacket): void {

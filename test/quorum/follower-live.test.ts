@@ -6,55 +6,20 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import pino from 'pino';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
-import { loadConfig } from '../../src/server/config';
-import { QuorumPeer } from '../../src/quorum/quorumpeer';
-import { verifierFromConfig } from '../../src/quorum/verifier';
-import { ZooKeeperServer } from '../../src/server/server';
-import { DiskDatabase } from '../../src/storage/diskdb';
 import { waitFor, ZkClient } from '../util/client';
-import { fourLetterWord, freePort, type RunningServer, startReferenceZooKeeper } from '../util/servers';
+import { fourLetterWord, type RunningServer, startReferenceZooKeeper } from '../util/servers';
+import { memberPorts, serverLines, startZktsMember } from './members';
 
 const HOST = '127.0.0.1';
 const WAIT_MS = 30_000;
 
-interface Ports {
-  quorum: number;
-  election: number;
-  client: number;
-}
-
-async function zktsMember(t: Test, dataDir: string, ports: Ports[]) {
-  const lines = ['tickTime=500', 'initLimit=10', 'syncLimit=5', `dataDir=${dataDir}`, `clientPort=${ports[2].client}`, `clientPortAddress=${HOST}`, '4lw.commands.whitelist=*'];
-  ports.forEach((p, i) => lines.push(`server.${i + 1}=${HOST}:${p.quorum}:${p.election}`));
-  const text = lines.join('\n');
-  const config = loadConfig(text, new Map(), dataDir);
-  const log = pino({ level: process.env.ZKTS_TEST_LOG ?? 'silent' });
-  let server: ZooKeeperServer | undefined;
-  const open = () => DiskDatabase.open(config, log, (err) => server?.storageFailed(err));
-  server = new ZooKeeperServer(config, log, Date.now, await open());
-  server.onFatal = () => undefined;
-  server.setRoleProblem('starting');
-  await server.start();
-  const peer = new QuorumPeer({ config, log, server, verifier: verifierFromConfig(config, { propertiesText: text }), openDatabase: open });
-  await peer.start();
-  const s = server;
-  const stop = async () => {
-    await peer.stop();
-    await s.stop();
-  };
-  t.teardown(stop);
-  return { server: s, peer, stop };
-}
-
 const data = (r: { reader: unknown }) => R.decodeGetDataResponse(r.reader as never).data?.toString();
 
 t.test('zkts follows a ZooKeeper 3.8.0 leader, serves, and catches up after a restart', async (t) => {
-  const ports: Ports[] = [];
-  for (let i = 0; i < 3; i++) ports.push({ quorum: await freePort(), election: await freePort(), client: await freePort() });
+  const ports = await memberPorts(3);
   const servers: RunningServer[] = [];
   t.teardown(async () => {
     for (const s of servers) await s.stop();
@@ -64,7 +29,10 @@ t.test('zkts follows a ZooKeeper 3.8.0 leader, serves, and catches up after a re
     fs.writeFileSync(path.join(dataDir, 'myid'), `${sid}\n`);
     t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
     const extraConfig: Record<string, string> = { dataDir, tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*' };
-    ports.forEach((p, i) => (extraConfig[`server.${i + 1}`] = `${HOST}:${p.quorum}:${p.election}`));
+    for (const line of serverLines(ports)) {
+      const [k, v] = line.split('=');
+      extraConfig[k] = v;
+    }
     return startReferenceZooKeeper({ extraConfig, port: ports[sid - 1].client });
   };
   const launched = await Promise.allSettled([startZk(1), startZk(2)]);
@@ -80,7 +48,8 @@ t.test('zkts follows a ZooKeeper 3.8.0 leader, serves, and catches up after a re
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-follow-'));
   fs.writeFileSync(path.join(dataDir, 'myid'), '3\n');
   t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  let z = await zktsMember(t, dataDir, ports);
+  let z = await startZktsMember(3, dataDir, ports);
+  t.teardown(() => z.stop());
   await waitFor(() => z.server.notServing === undefined, 'zkts serving', WAIT_MS);
   t.equal(z.peer.role, 'following');
   t.ok(z.peer.leaderSid === 1n || z.peer.leaderSid === 2n, 'it follows the ZooKeeper leader');
@@ -111,7 +80,7 @@ t.test('zkts follows a ZooKeeper 3.8.0 leader, serves, and catches up after a re
   // Restart zkts; meanwhile ZooKeeper takes more writes.
   await z.stop();
   for (let i = 0; i < 10; i++) await before.create(`/while/${i}`.replace('/while/', '/while-'), Buffer.from(String(i)));
-  z = await zktsMember(t, dataDir, ports);
+  z = await startZktsMember(3, dataDir, ports);
   await waitFor(() => z.server.notServing === undefined, 'zkts serving again', WAIT_MS);
   const again = await ZkClient.connect(HOST, ports[2].client);
   await again.request(OpCode.sync, (w) => w.writeString('/'));

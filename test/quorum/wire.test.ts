@@ -39,6 +39,7 @@ import { QuorumPacketEncoder, QuorumPacketFramer, type RawConsumer } from '../..
 import { encodeQuorumAuthPacket } from '../../src/protocol/generated/records';
 import { JuteReader, JuteWriter } from '../../src/protocol/jute';
 import { readFixture } from './fixtures';
+import { prng } from '../util/prng';
 
 const packets = readFixture('packets.txt');
 const proposals = readFixture('proposals.txt');
@@ -47,17 +48,6 @@ const snapStream = readFixture('snap-stream.txt');
 const counter = (zxid: bigint) => zxid & 0xffffffffn;
 const epochOf = (zxid: bigint) => zxid >> 32n;
 
-/** A small seeded PRNG (mulberry32), so that a failing split can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Splits bytes into chunks of 1..maxChunk bytes. */
 function randomSplits(b: Buffer, seed: number, maxChunk: number): Buffer[] {

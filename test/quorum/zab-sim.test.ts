@@ -16,18 +16,8 @@ import { PacketType, type QuorumPacket } from '../../src/quorum/wire/packets';
 import { OP_SYNC } from '../../src/quorum/zabpayloads';
 import { majorityVerifier } from './majority';
 import { hex, packetText, readyLines } from './zabprint';
+import { prng as rng } from '../util/prng';
 
-/** mulberry32: small, seedable, good enough to drive a simulation. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Disk {
   acceptedEpoch: bigint;
