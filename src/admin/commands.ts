@@ -386,12 +386,31 @@ export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string,
     out.push([`avg_${base}`, javaDouble(0)], [`min_${base}`, 0], [`max_${base}`, 0], [`cnt_${base}`, 0], [`sum_${base}`, 0]);
     if (percentiles) out.push([`p50_${base}`, 0], [`p95_${base}`, 0], [`p99_${base}`, 0], [`p999_${base}`, 0]);
   };
+  // An ensemble member's keys go in where ZooKeeper 3.8's mntr has them (captured from a live
+  // ensemble): after the standalone key they follow.
+  const quorum = s.quorumStatus?.();
+  const extras = new Map<string, Array<[string, Value]>>();
+  if (quorum) {
+    extras.set('server_state', [['peer_state', quorum.peerState]]);
+    extras.set('non_mtls_local_conn_count', [['quorum_size', quorum.quorumSize]]);
+    const l = quorum.leader;
+    if (l) {
+      extras.set('avg_latency', [['min_proposal_size', l.minProposalSize]]);
+      extras.set('packets_received', [['max_proposal_size', l.maxProposalSize]]);
+      extras.set('max_client_response_size', [['synced_followers', l.syncedFollowers]]);
+      extras.set('watch_count', [['synced_non_voting_followers', l.syncedNonVotingFollowers], ['synced_observers', l.syncedObservers]]);
+      extras.set('open_file_descriptor_count', [['last_proposal_size', l.lastProposalSize], ['pending_syncs', l.pendingSyncs], ['leader_uptime', l.leaderUptimeMs]]);
+      extras.set('outstanding_tls_handshake', [['learners', l.learners]]);
+    }
+  }
   for (const entry of MNTR_LAYOUT) {
     const sp = entry.indexOf(' ');
     const kind = entry.slice(0, sp);
     const key = entry.slice(sp + 1);
     if (kind === '%S' || kind === '%P') summary(key, kind === '%P');
     else out.push([key, key in real ? real[key] : kind === 'd' ? javaDouble(0) : kind === 's' ? '' : 0]);
+    const after = extras.get(key);
+    if (after) out.push(...after);
   }
   for (const ns of namespaceSummaries(s)) summary(ns, false);
   for (const [k, v] of Object.entries(zktsValues(s))) out.push([k, v]);

@@ -164,6 +164,10 @@ export class ZabLeader {
   get lastCommittedZxid(): bigint {
     return this.lastCommitted;
   }
+  /** Learner syncs waiting for a commit (mntr's pending_syncs). */
+  get pendingSyncCountNow(): number {
+    return this.pendingSyncCount;
+  }
   get currentTick(): number {
     return this.tickValue;
   }

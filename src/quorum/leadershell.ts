@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { CommitStage } from '../server/commit';
 import type { ServerConfig } from '../server/config';
-import type { ZooKeeperServer } from '../server/server';
+import type { QuorumStatus, ZooKeeperServer } from '../server/server';
 import { writeAcceptedEpoch, writeCurrentEpoch } from '../storage/epochs';
 import { logEntriesAfter } from '../storage/logdiff';
 import { SnapStreamEncoder } from '../storage/snapstream';
@@ -74,6 +74,8 @@ export class LeaderShell {
     },
     () => this.endReason !== undefined,
   );
+  private servingSinceMs: number | undefined;
+  private readonly proposalSizes = { last: -1, min: -1, max: -1 };
   /** Txns proposed and not yet logged here, by zxid: logged as they are, not decoded again. */
   private readonly proposed = new Map<bigint, Txn>();
 
@@ -165,6 +167,24 @@ export class LeaderShell {
     this.drive();
   }
 
+  /** mntr's leader figures, as ZooKeeper's leader counts them. */
+  status(): NonNullable<QuorumStatus['leader']> {
+    const learners = this.core.learners();
+    const voters = this.deps.verifier.votingMembers;
+    const synced = learners.filter((l) => l.synced && l.phase === 'broadcast');
+    return {
+      learners: learners.length,
+      syncedFollowers: synced.filter((l) => l.type === 'participant' && voters.has(l.sid)).length,
+      syncedNonVotingFollowers: synced.filter((l) => l.type === 'participant' && !voters.has(l.sid)).length,
+      syncedObservers: synced.filter((l) => l.type === 'observer').length,
+      pendingSyncs: this.core.pendingSyncCountNow,
+      leaderUptimeMs: this.servingSinceMs === undefined ? 0 : this.now() - this.servingSinceMs,
+      lastProposalSize: this.proposalSizes.last,
+      minProposalSize: this.proposalSizes.min,
+      maxProposalSize: this.proposalSizes.max,
+    };
+  }
+
   /** A txn the server prepared: proposed to the quorum. False when the epoch cannot take it. */
   propose(txn: Txn): boolean {
     if (this.endReason !== undefined) return false;
@@ -172,8 +192,15 @@ export class LeaderShell {
       this.log.error({ zxid: hex(txn.hdr.zxid), expected: hex(this.core.nextZxid()) }, 'prepared txn does not carry the next zxid');
       return false;
     }
-    const r = this.core.propose(txn.hdr.zxid, serializeTxn(txn));
-    if (r.ok) this.proposed.set(txn.hdr.zxid, txn);
+    const data = serializeTxn(txn);
+    const r = this.core.propose(txn.hdr.zxid, data);
+    if (r.ok) {
+      this.proposed.set(txn.hdr.zxid, txn);
+      const sizes = this.proposalSizes;
+      sizes.last = data.length;
+      sizes.min = sizes.min < 0 ? data.length : Math.min(sizes.min, data.length);
+      sizes.max = Math.max(sizes.max, data.length);
+    }
     else {
       this.log.warn({ zxid: hex(txn.hdr.zxid), reason: r.reason }, 'proposal refused');
       this.drive();
@@ -244,6 +271,7 @@ export class LeaderShell {
     for (const v of rd.revalidations) this.core.revalidated(v.conn, v.sessionId, server.touchSession(v.sessionId, v.timeoutMs));
     if (rd.state?.kind === 'serving') {
       this.log.info({ epoch: rd.state.epoch.toString(), learners: this.core.learners().length }, 'LEADING: the epoch is established; serving');
+      this.servingSinceMs = this.now();
       server.beginEpoch(rd.state.epoch);
       server.setCommitStage(this.stage);
       server.setRoleProblem(undefined);

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../server/config';
-import type { ZooKeeperServer } from '../server/server';
+import type { QuorumStatus, ZooKeeperServer } from '../server/server';
 import type { Database } from '../storage/database';
 import { loadEpochs } from '../storage/epochs';
 import { ElectionShell } from './electionshell';
@@ -57,7 +57,16 @@ export class QuorumPeer {
     });
   }
 
+  /** mntr's quorum figures of this member. */
+  status(): QuorumStatus {
+    const peerState = this.role === 'looking' ? 'looking' : `${this.role} - broadcast`;
+    const status: QuorumStatus = { peerState, quorumSize: this.election.verifier.votingMembers.size };
+    if (this.leader) status.leader = this.leader.status();
+    return status;
+  }
+
   async start(): Promise<void> {
+    this.deps.server.quorumStatus = () => this.status();
     this.deps.server.setRoleProblem('no leader yet (LOOKING)');
     await this.election.start();
     this.running = this.loop();

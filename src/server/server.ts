@@ -115,6 +115,26 @@ interface PendingForward {
 
 /** The last counter a leader gives in an epoch (ZooKeeper stops at 0xffffffff). */
 const ZXID_COUNTER_LIMIT = 0xfffffffen;
+/** What mntr shows of an ensemble member, with ZooKeeper's meanings. */
+export interface QuorumStatus {
+  /** "leading - broadcast", "following - broadcast", "observing - broadcast", or "looking". */
+  peerState: string;
+  /** Voting members of the configuration. */
+  quorumSize: number;
+  leader?: {
+    learners: number;
+    syncedFollowers: number;
+    syncedNonVotingFollowers: number;
+    syncedObservers: number;
+    pendingSyncs: number;
+    leaderUptimeMs: number;
+    /** Bytes of the last, smallest and largest proposal (-1 before the first). */
+    lastProposalSize: number;
+    minProposalSize: number;
+    maxProposalSize: number;
+  };
+}
+
 /** Writes a learner may have at the leader at once; past it, clients are not read. */
 const MAX_FORWARDED_WRITES = 10_000;
 
@@ -155,6 +175,8 @@ export class ZooKeeperServer implements CnxnHandler {
   readonly outputLimits: OutputLimits;
 
   db: Database;
+  /** An ensemble member's figures for mntr (set by its quorum peer); undefined when standalone. */
+  quorumStatus: (() => QuorumStatus) | undefined;
   /** What srvr's Mode and mntr's server_state say: standalone, or the quorum role being served. */
   serverState: 'standalone' | 'leader' | 'follower' | 'observer' | 'looking' = 'standalone';
   /** Set while this server is a learner: its writes go to the leader. */

@@ -11,7 +11,7 @@ import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { waitFor, ZkClient } from '../util/client';
 import { fourLetterWord, type RunningServer, startReferenceZooKeeper } from '../util/servers';
-import { memberPorts, serverLines, startZktsMember } from './members';
+import { memberPorts, mntrPairs, serverLines, startZktsMember } from './members';
 
 const HOST = '127.0.0.1';
 const WAIT_MS = 30_000;
@@ -54,6 +54,16 @@ t.test('zkts follows a ZooKeeper 3.8.0 leader, serves, and catches up after a re
   t.equal(z.peer.role, 'following');
   t.ok(z.peer.leaderSid === 1n || z.peer.leaderSid === 2n, 'it follows the ZooKeeper leader');
   t.match(await fourLetterWord(HOST, ports[2].client, 'ruok'), 'imok');
+
+  // mntr of a follower: the same keys in the same order as a ZooKeeper follower's, the same role.
+  const zkFollower = z.peer.leaderSid === 1n ? zk2 : zk1;
+  const ours = mntrPairs(await fourLetterWord(HOST, ports[2].client, 'mntr'));
+  const theirs = mntrPairs(await fourLetterWord(HOST, zkFollower.port, 'mntr'));
+  // Per-namespace summaries appear only once a namespace was used; zkts's own keys (zk_zkts_*) come last.
+  const keys = (pairs: Array<[string, string]>) => pairs.map(([k]) => k).filter((k) => !k.endsWith('_per_namespace') && !k.startsWith('zk_zkts_'));
+  t.same(keys(ours), keys(theirs), 'a follower mntr has ZooKeeper follower keys, in its order');
+  for (const k of ['zk_server_state', 'zk_peer_state', 'zk_quorum_size'])
+    t.equal(ours.find(([x]) => x === k)?.[1], theirs.find(([x]) => x === k)?.[1], `${k} as ZooKeeper says it`);
 
   const c = await ZkClient.connect(HOST, ports[2].client);
   t.equal(c.sessionId >> 56n, 3n, 'zkts made the session id, its sid in the top byte');

@@ -75,3 +75,14 @@ export async function startZktsMember(sid: number, dataDir: string, ports: Membe
     },
   };
 }
+
+/** mntr's answer as ordered [key, value] pairs. */
+export function mntrPairs(text: string): Array<[string, string]> {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('zk_'))
+    .map((l) => {
+      const tab = l.indexOf('\t');
+      return [l.slice(0, tab), l.slice(tab + 1)] as [string, string];
+    });
+}

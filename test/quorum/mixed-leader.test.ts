@@ -10,7 +10,7 @@ import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { waitFor, ZkClient } from '../util/client';
 import { fourLetterWord, type RunningServer, startReferenceZooKeeper } from '../util/servers';
-import { HOST, memberPorts, newDataDir, serverLines, startZktsMember, type MemberPorts } from './members';
+import { HOST, memberPorts, mntrPairs, newDataDir, serverLines, startZktsMember, type MemberPorts } from './members';
 
 const WAIT_MS = 30_000;
 const data = (r: { reader: unknown }) => R.decodeGetDataResponse(r.reader as never).data?.toString();
@@ -80,4 +80,30 @@ t.test('ZooKeeper 3.8.0 followers of a zkts leader', async (t) => {
   const zkZxid = BigInt(/Zxid: (0x[0-9a-f]+)/.exec(await fourLetterWord(HOST, servers[0].port, 'srvr'))![1]);
   t.equal(zkZxid, z.server.lastProcessedZxid, 'at the leader zxid');
   for (const c of [cz, c1, again]) c.destroy();
+
+  // mntr of the zkts leader against a ZooKeeper leader's: with zkts stopped, the ZooKeeper servers
+  // elect one of them, and its keys come in the order the zkts leader gave them.
+  const oursAsLeader = mntrPairs(await fourLetterWord(HOST, ports[2].client, 'mntr'));
+  const value = (pairs: Array<[string, string]>, k: string) => pairs.find(([x]) => x === k)?.[1];
+  t.equal(value(oursAsLeader, 'zk_server_state'), 'leader');
+  t.equal(value(oursAsLeader, 'zk_peer_state'), 'leading - broadcast');
+  t.equal(value(oursAsLeader, 'zk_synced_followers'), '2', 'both ZooKeeper followers synced');
+  t.equal(value(oursAsLeader, 'zk_learners'), '2');
+  t.equal(value(oursAsLeader, 'zk_quorum_size'), '3');
+  t.ok(Number(value(oursAsLeader, 'zk_max_proposal_size')) > 0, 'proposal sizes are counted');
+  await z.stop();
+  let zkLeader: RunningServer | undefined;
+  const deadline = Date.now() + WAIT_MS;
+  while (zkLeader === undefined && Date.now() < deadline) {
+    for (const s of servers) if (/Mode: leader/.test(await fourLetterWord(HOST, s.port, 'srvr').catch(() => ''))) zkLeader = s;
+    if (zkLeader === undefined) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(zkLeader, 'ZooKeeper elected a leader without zkts');
+  const theirs = mntrPairs(await fourLetterWord(HOST, zkLeader!.port, 'mntr'));
+  // Left out: per-namespace summaries (they appear once a namespace is used) and ZooKeeper's
+  // per-learner queue summaries (<sid>_learner_handler_qp_*), which zkts does not keep.
+  const keys = (pairs: Array<[string, string]>) => pairs.map(([k]) => k).filter((k) => !k.endsWith('_per_namespace') && !k.startsWith('zk_zkts_') && !/^zk_[a-z0-9]+_\d+_learner_handler_qp_/.test(k));
+  // The same keys. Their order is ZooKeeper's HashMap's, which changes when the map grows: a leader
+  // with more entries (its per-learner summaries) lists a few keys elsewhere.
+  t.same(keys(oursAsLeader).sort(), keys(theirs).sort(), 'a leader mntr has ZooKeeper leader keys');
 });
