@@ -934,6 +934,9 @@ export class ZooKeeperServer implements CnxnHandler {
     const first = epoch << 32n;
     if (first <= this.lastProposedZxid) throw new Error(`beginEpoch: epoch ${epoch} does not follow zxid 0x${this.lastProposedZxid.toString(16)}`);
     this.lastProposedZxid = first;
+    // The established epoch is the leader's last processed zxid, as in ZooKeeper: a learner that
+    // joins now gets a SNAP at epoch << 32 when it is behind the window.
+    this.tree.lastProcessedZxid = first;
   }
 
   /** Where a leader answers a learner's sync, once every txn before it is committed (the quorum's SYNC). */

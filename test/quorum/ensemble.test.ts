@@ -58,3 +58,34 @@ t.test('three zkts members elect, serve, fail over and catch up', async (t) => {
   await waitFor(() => new Set(live().map((m) => m.server.tree.digest.value)).size === 1, 'identical trees', WAIT_MS);
   c3.destroy();
 });
+
+t.test('five zkts members keep serving with two down, and stop with three down', async (t) => {
+  const ports = await memberPorts(5);
+  const sids = [1, 2, 3, 4, 5];
+  const members: (ZktsMember | undefined)[] = await Promise.all(sids.map((sid) => startZktsMember(sid, newDataDir(sid, (f) => t.teardown(f)), ports)));
+  t.teardown(async () => {
+    for (const m of members) await m?.stop();
+  });
+  const live = () => members.filter((m): m is ZktsMember => m !== undefined);
+  await waitFor(() => live().every((m) => m.server.notServing === undefined), 'all five serving', WAIT_MS);
+  t.equal(members[4]!.peer.role, 'leading', 'member 5 leads');
+  const c = await ZkClient.connect(HOST, ports[0].client);
+  t.equal((await c.create('/five', null)).header.err, Err.OK);
+  c.destroy();
+  // The leader and one follower go: three of five are a quorum.
+  await members[4]!.stop();
+  await members[3]!.stop();
+  members[4] = members[3] = undefined;
+  await waitFor(() => live().every((m) => m.server.notServing === undefined && m.peer.role !== 'looking'), 'three of five serving', WAIT_MS);
+  t.equal(live().filter((m) => m.peer.role === 'leading').length, 1, 'one new leader');
+  t.equal(members[2]!.peer.role, 'leading', 'member 3 (the largest left) leads');
+  const c2 = await ZkClient.connect(HOST, ports[1].client);
+  t.equal((await c2.exists('/five')).header.err, Err.OK, 'the acknowledged write is there');
+  t.equal((await c2.create('/three-of-five', null)).header.err, Err.OK, 'writes go on');
+  c2.destroy();
+  // A third goes: two of five are no quorum, and nobody serves.
+  await members[2]!.stop();
+  members[2] = undefined;
+  await waitFor(() => live().every((m) => m.server.notServing !== undefined), 'no quorum, no service', WAIT_MS);
+  t.pass('two of five do not serve');
+});
