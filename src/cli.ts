@@ -114,7 +114,17 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   let peer: QuorumPeer | undefined;
   if (config.distributed) {
     try {
-      peer = new QuorumPeer({ config, log, server, verifier: verifierFromConfig(config, { propertiesText: text }), openDatabase: openDatabase! });
+      peer = new QuorumPeer({
+        config,
+        log,
+        server,
+        verifier: verifierFromConfig(config, { propertiesText: text }),
+        openDatabase: openDatabase!,
+        onFatal: (err) => {
+          process.stderr.write(`zkts: the quorum peer cannot go on: ${err.message}\n`);
+          process.exit(1);
+        },
+      });
       await peer.start();
     } catch (e) {
       const msg = `cannot start the quorum peer: ${(e as Error).message}`;

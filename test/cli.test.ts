@@ -46,6 +46,20 @@ t.test('an ensemble member whose myid is not in the server list is refused, nami
   t.match(r.stderr, /cannot start the quorum peer: server 4 is not in the configuration/);
 });
 
+t.test('an ensemble member whose epoch files refuse to load exits with the reason, rather than serving nobody', async (t) => {
+  const p = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const cfg = tempCfg(t, `tickTime=2000\ndataDir=DATADIR\nclientPort=0\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\ninitLimit=5\nsyncLimit=2\nserver.1=127.0.0.1:${p[0]}:${p[1]}\nserver.2=127.0.0.1:${p[2]}:${p[3]}\n`);
+  const data = path.join(path.dirname(cfg), 'data');
+  fs.writeFileSync(path.join(data, 'myid'), '1\n');
+  fs.mkdirSync(path.join(data, 'version-2'));
+  // acceptedEpoch below currentEpoch: ZooKeeper refuses to start on it, and so does zkts.
+  fs.writeFileSync(path.join(data, 'version-2', 'acceptedEpoch'), '1');
+  fs.writeFileSync(path.join(data, 'version-2', 'currentEpoch'), '2');
+  const r = runCli(['server', cfg]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /the quorum peer cannot go on: .*acceptedEpoch/);
+});
+
 t.test('a missing config file is named', async (t) => {
   const r = runCli(['server', '/nonexistent/zoo.cfg']);
   t.equal(r.status, 2);

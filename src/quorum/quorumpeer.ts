@@ -24,6 +24,11 @@ export interface QuorumPeerDeps {
   verifier: QuorumVerifier;
   /** Opens the database from disk (recovery: the newest snapshot and the log after it). */
   openDatabase(): Promise<Database>;
+  /**
+   * The member cannot go on (its epoch files refuse to load, its database cannot be reopened):
+   * the process should end so that its supervisor sees it, rather than stay up serving nobody.
+   */
+  onFatal?(err: Error): void;
 }
 
 export type QuorumRole = 'looking' | 'following' | 'observing' | 'leading';
@@ -70,7 +75,11 @@ export class QuorumPeer {
     this.deps.server.setRoleProblem('no leader yet (LOOKING)');
     await this.election.start();
     this.running = this.loop();
-    this.running.catch((e) => this.log.fatal({ err: (e as Error).message }, 'quorum peer stopped'));
+    this.running.catch((e) => {
+      this.log.fatal({ err: (e as Error).message }, 'the quorum peer cannot go on');
+      this.deps.server.setRoleProblem(`the quorum peer stopped: ${(e as Error).message}`);
+      this.deps.onFatal?.(e as Error);
+    });
   }
 
   async stop(): Promise<void> {
