@@ -22,6 +22,7 @@ import { truncateLogTo } from '../storage/logtrunc';
 import { VERSION_DIR } from '../storage/purge';
 import { SnapSpool, SnapStreamDecoder } from '../storage/snapstream';
 import { deserializeTxn } from '../storage/txnserde';
+import { listLogFiles, syncDirSync } from '../storage/txnlog';
 import type { Txn } from '../storage/txn';
 import { LEADER_CONN, ZabLearner } from './learner';
 import type { Ready } from './ready';
@@ -301,20 +302,9 @@ function hex(z: bigint): string {
   return '0x' + z.toString(16);
 }
 
-/** Removes every txn log file (`log.<zxid>`) of the log directory. */
+/** Removes every txn log file of the log directory, durably. */
 function removeTxnLogs(dataLogDir: string): void {
-  const dir = path.join(dataLogDir, VERSION_DIR);
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) if (/^log\.[0-9a-f]+$/.test(n)) fs.rmSync(path.join(dir, n), { force: true });
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  const files = listLogFiles(dataLogDir);
+  for (const f of files) fs.rmSync(f.file, { force: true });
+  if (files.length > 0) syncDirSync(path.dirname(files[0].file));
 }

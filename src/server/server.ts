@@ -555,9 +555,7 @@ export class ZooKeeperServer implements CnxnHandler {
         body = e instanceof NullPathInMultiError ? NULL_PATH_MULTI : undefined;
       }
     } else body = null;
-    // A multi may name only write ops; read ops make it undecodable, as in ZooKeeper.
-    if (hdr.type === OpCode.multi && Array.isArray(body) && body.some((op: { type: number }) => op.type === OpCode.getData || op.type === OpCode.getChildren))
-      body = undefined;
+    if (multiWithReads(hdr.type, body)) body = undefined;
     c.lastCxid = hdr.xid;
     // A multi with a null path never reaches a txn; a learner answers it after the session's writes, as a read.
     const isWrite = (WRITE_TYPES.has(hdr.type) || hdr.type === OpCode.sync) && !(this.leaderLink && body === NULL_PATH_MULTI);
@@ -899,9 +897,7 @@ export class ZooKeeperServer implements CnxnHandler {
     } else {
       try {
         const decoded = WRITE_TYPES.has(type) ? decodeRequestBody(type, new JuteReader(body)) : undefined;
-        const readInMulti =
-          type === OpCode.multi && Array.isArray(decoded) && decoded.some((op: { type: number }) => op.type === OpCode.getData || op.type === OpCode.getChildren);
-        write = decoded === undefined || decoded === null || readInMulti ? undefined : ({ type, record: decoded } as WriteRequest);
+        write = decoded === undefined || decoded === null || multiWithReads(type, decoded) ? undefined : ({ type, record: decoded } as WriteRequest);
       } catch (e) {
         if (!(e instanceof JuteError)) throw e;
         write = undefined;
@@ -1095,6 +1091,11 @@ export class ZooKeeperServer implements CnxnHandler {
       );
     }
   }
+}
+
+/** A multi may name only write ops; read ops make it undecodable, as in ZooKeeper. */
+function multiWithReads(type: number, body: unknown): boolean {
+  return type === OpCode.multi && Array.isArray(body) && body.some((op: { type: number }) => op.type === OpCode.getData || op.type === OpCode.getChildren);
 }
 
 /** Bounded: a client touching many top-level paths must not grow the set without limit. */
