@@ -145,12 +145,14 @@ t.test('descriptor starvation at a log roll (prlimit --nofile=400): neither serv
   t.same(ts.missing, [], 'zkts: every acknowledged write recovered');
   t.ok(ts.fillers > 100 && zk.fillers > 100, 'the fillers took the descriptors');
   // Where the starved open happens depends on the race between fillers and the roll: ZooKeeper
-  // usually exits (its snapshot or log thread), and zkts, which retries, may get a descriptor
-  // back before its bound (a file of its own closed) and go on.
+  // usually exits with 10 after a severe error in its snapshot or log thread, but when a request
+  // processor fails first it shuts down through its ERROR state and exits 0; zkts, which retries,
+  // may get a descriptor back before its bound (a file of its own closed) and go on. ZooKeeper's
+  // outcome is reported, not asserted: only what it acknowledged must survive.
   t.match(ts.log, /cannot open a txn log file; writes wait/, 'zkts retried first');
-  for (const [who, r] of [['ZooKeeper', zk], ['zkts', ts]] as const) {
-    if (r.code === 'still running') continue;
-    t.equal(r.code, 10, `${who} exits with code 10`);
-    t.match(r.log, /Severe unrecoverable error/, `${who} logs a severe unrecoverable error`);
+  t.comment(`ZooKeeper's last line: ${zk.log.trim().split('\n').filter((l) => /ERROR|Severe/.test(l)).slice(-1)[0] ?? '(none)'}`);
+  if (ts.code !== 'still running') {
+    t.equal(ts.code, 10, 'zkts exits with code 10');
+    t.match(ts.log, /Severe unrecoverable error/, 'zkts logs a severe unrecoverable error');
   }
 });
