@@ -438,7 +438,12 @@ t.test('lenient system properties fall back to the default with a warning', asyn
     [{ 'zookeeper.skipACL': 'true' }, 'skipACL', false, /skipACL: "true" is neither "yes" nor "no"/],
     [{ 'zookeeper.admin.enableServer': 'off' }, 'adminEnableServer', true, /admin\.enableServer/],
     [{ 'zookeeper.snapCount': '1' }, 'snapCount', 2, /below 2/],
+    [{ 'zookeeper.snapshotSizeFactor': 'third' }, 'snapshotSizeFactor', 0.33, /snapshotSizeFactor: "third" is not a number/],
+    [{ 'zookeeper.snapshotSizeFactor': '1.5' }, 'snapshotSizeFactor', 0.33, /snapshotSizeFactor: 1.5 is above 1/],
+    [{ 'zookeeper.commitLogCount': '100' }, 'commitLogCount', 500, /commitLogCount: 100 is less than 500/],
   ];
+  const sync = load('clientPort=1\nsnapshotSizeFactor=-1\ncommitLogCount=2000\nforceSnapshotSync=true');
+  t.same([sync.snapshotSizeFactor, sync.commitLogCount, sync.forceSnapshotSync, sync.warnings], [-1, 2000, true, []], 'learner sync knobs from zoo.cfg');
   for (const [sys, field, expected, warning] of cases) {
     const c = load('clientPort=1', sys);
     t.same(c[field], expected, `${JSON.stringify(sys)} -> ${field}`);

@@ -14,12 +14,13 @@ import type { CommitStage } from '../server/commit';
 import type { ServerConfig } from '../server/config';
 import type { QuorumStatus, ZooKeeperServer } from '../server/server';
 import { writeAcceptedEpoch, writeCurrentEpoch } from '../storage/epochs';
-import { logEntriesAfter } from '../storage/logdiff';
+import { diffFromLogAllowed, LogGapError, logEntriesAfter, readLogTail } from '../storage/logdiff';
 import { SnapStreamEncoder } from '../storage/snapstream';
 import type { Txn } from '../storage/txn';
 import { deserializeTxn, serializeTxn } from '../storage/txnserde';
 import { OpCode } from '../protocol/constants';
 import { ZabLeader } from './leader';
+import { appendToRuns, type TxnLogSource, type ZxidRun } from './syncplan';
 import type { LoggedTxn, Ready, SnapshotSend } from './ready';
 import type { QuorumMember, QuorumVerifier } from './verifier';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
@@ -41,16 +42,28 @@ export interface LeaderShellDeps {
   now?: () => number;
 }
 
-/** Txns of the in-memory committed window a leader starts with (zookeeper.commitLogCount). */
-const COMMIT_LOG_COUNT = 500;
 /** Unsent bytes to one learner past which it is dropped: it does not read. */
 const OUTPUT_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 /** Learner connections at once. */
 const MAX_CONNECTIONS = 1024;
 
+/**
+ * A learner connection. A SNAP or a DIFF from disk is streamed without holding up the other
+ * learners: while one is being written, later packets to the same learner wait in `queue`, in
+ * order, bounded by OUTPUT_HARD_LIMIT_BYTES.
+ */
 interface Conn {
   id: number;
   socket: net.Socket;
+  queue: Array<Buffer | Stream>;
+  queuedBytes: number;
+  pumping: boolean;
+}
+
+/** Bytes made as they are written; `abandon` releases what they hold when they never are. */
+interface Stream {
+  chunks(): AsyncIterable<Buffer>;
+  abandon(): void;
 }
 
 export class LeaderShell {
@@ -78,6 +91,11 @@ export class LeaderShell {
   private readonly proposalSizes = { last: -1, min: -1, max: -1 };
   /** Txns proposed and not yet logged here, by zxid: logged as they are, not decoded again. */
   private readonly proposed = new Map<bigint, Txn>();
+  /** zxids this leader's log holds (durably), for DIFFs from disk; and the last one committed. */
+  private loggedRuns: ZxidRun[] = [];
+  private committedThrough = 0n;
+  /** A DIFF from disk found the log not as expected (purged, damaged): SNAP from then on. */
+  private diskDiffBroken = false;
 
   constructor(private readonly deps: LeaderShellDeps) {
     this.now = deps.now ?? Date.now;
@@ -88,7 +106,13 @@ export class LeaderShell {
   async run(): Promise<string> {
     const { server, config } = this.deps;
     const done = new Promise<string>((resolve) => (this.ended = resolve));
-    const committedLog = await lastLogged(config.dataLogDir, server.lastProcessedZxid);
+    const tail = await readLogTail(config.dataDir, config.dataLogDir, server.lastProcessedZxid, {
+      windowCount: config.commitLogCount,
+      snapshotSizeFactor: config.snapshotSizeFactor,
+    });
+    const committedLog: LoggedTxn[] = tail.window.map((e) => ({ zxid: e.zxid, data: e.body }));
+    this.loggedRuns = tail.runs;
+    this.committedThrough = server.lastProcessedZxid;
     this.core = new ZabLeader({
       sid: this.deps.mySid,
       verifier: this.deps.verifier,
@@ -99,6 +123,9 @@ export class LeaderShell {
       currentEpoch: this.deps.currentEpoch,
       lastLoggedZxid: server.lastProcessedZxid,
       committedLog,
+      commitLogCount: config.commitLogCount,
+      forceSnapshotSync: config.forceSnapshotSync,
+      txnLog: () => this.txnLogSource(),
       config: Buffer.from(this.deps.verifier.toString()),
       nowMs: this.now(),
     });
@@ -136,7 +163,7 @@ export class LeaderShell {
   private accept(socket: net.Socket): void {
     if (this.endReason !== undefined) return void socket.destroy();
     socket.setNoDelay(true);
-    const conn: Conn = { id: this.nextConn++, socket };
+    const conn: Conn = { id: this.nextConn++, socket, queue: [], queuedBytes: 0, pumping: false };
     this.conns.set(conn.id, conn);
     const framer = new QuorumPacketFramer((p) => this.onPacket(conn, p), {
       maxBufferBytes: this.deps.config.juteMaxBufferBytes,
@@ -224,6 +251,7 @@ export class LeaderShell {
         return txn;
       });
       await appendDurably(this.deps.server.db.commit, txns);
+      for (const t of rd.append) appendToRuns(this.loggedRuns, t.zxid);
     }
     if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
     if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
@@ -236,6 +264,7 @@ export class LeaderShell {
     takeSnapshotsAt(server.lastProcessedZxid);
     for (const t of rd.commit) {
       this.stage.committed(t.zxid);
+      this.committedThrough = t.zxid;
       takeSnapshotsAt(t.zxid);
     }
     for (const s of rd.send) {
@@ -243,25 +272,23 @@ export class LeaderShell {
       if (conn === undefined) continue;
       if (s.kind === 'packet') this.write(conn, s.packet);
       else if (s.kind === 'logRange') {
-        for await (const e of logEntriesAfter(config.dataLogDir, s.afterZxid, { toZxid: s.toZxid })) {
-          this.write(conn, { type: PacketType.PROPOSAL, zxid: e.zxid, data: e.body, authinfo: null });
-          this.write(conn, { type: PacketType.COMMIT, zxid: e.zxid, data: null, authinfo: null });
-          await drained(conn.socket);
-        }
+        this.stream(conn, { chunks: () => this.replayFromLog(s.afterZxid, s.toZxid), abandon: () => undefined });
       } else {
         const enc = snapshots.get(s);
         if (enc === undefined) throw new Error(`no snapshot at 0x${s.zxid.toString(16)} to send (tree at 0x${server.lastProcessedZxid.toString(16)})`);
+        snapshots.delete(s);
         this.write(conn, { type: PacketType.SNAP, zxid: s.zxid, data: null, authinfo: null });
-        for await (const chunk of enc.chunks()) {
-          if (conn.socket.destroyed) break;
-          conn.socket.write(chunk);
-          await drained(conn.socket);
-        }
+        this.stream(conn, { chunks: () => enc.chunks(), abandon: () => enc.close() });
       }
     }
+    // A snapshot taken for a learner already gone holds copies of changed nodes until closed.
+    for (const enc of snapshots.values()) enc.close();
     for (const c of rd.close) {
       this.log.info({ conn: c.conn, reason: c.reason }, 'closing a learner connection');
-      this.conns.get(c.conn)?.socket.end();
+      const conn = this.conns.get(c.conn);
+      // A learner with a stream still going has nothing more worth writing: it is dropped at once.
+      if (conn?.pumping) conn.socket.destroy();
+      else conn?.socket.end();
     }
     for (const r of rd.requests) {
       if (r.op === OpCode.sync) this.core.processSync(r.conn);
@@ -284,11 +311,78 @@ export class LeaderShell {
   private write(conn: Conn, p: QuorumPacket): void {
     const s = conn.socket;
     if (s.destroyed) return;
-    s.write(Buffer.from(this.encoder.encode(p)));
-    if (s.writableLength > OUTPUT_HARD_LIMIT_BYTES) {
-      this.log.warn({ conn: conn.id, bytes: s.writableLength }, 'a learner does not read; closing its connection');
+    const bytes = Buffer.from(this.encoder.encode(p));
+    if (conn.pumping) {
+      conn.queue.push(bytes);
+      conn.queuedBytes += bytes.length;
+    } else {
+      s.write(bytes);
+    }
+    if (s.writableLength + conn.queuedBytes > OUTPUT_HARD_LIMIT_BYTES) {
+      this.log.warn({ conn: conn.id, bytes: s.writableLength + conn.queuedBytes }, 'a learner does not read; closing its connection');
       s.destroy();
     }
+  }
+
+  /** Writes a stream to one learner in the background; what is written to it meanwhile follows it. */
+  private stream(conn: Conn, stream: Stream): void {
+    conn.queue.push(stream);
+    if (!conn.pumping) void this.pump(conn);
+  }
+
+  private async pump(conn: Conn): Promise<void> {
+    const s = conn.socket;
+    conn.pumping = true;
+    try {
+      while (conn.queue.length > 0 && !s.destroyed) {
+        const item = conn.queue.shift()!;
+        if (Buffer.isBuffer(item)) {
+          conn.queuedBytes -= item.length;
+          s.write(item);
+        } else {
+          for await (const chunk of item.chunks()) {
+            if (s.destroyed) break;
+            s.write(chunk);
+            await drained(s);
+          }
+        }
+        await drained(s);
+      }
+    } catch (e) {
+      if (e instanceof LogGapError || (e as Error).name === 'CorruptLogError' || (e as NodeJS.ErrnoException).code === 'ENOENT') this.diskDiffBroken = true;
+      this.log.warn({ conn: conn.id, err: (e as Error).message }, 'cannot stream the sync to a learner; closing its connection');
+      s.destroy();
+    } finally {
+      conn.pumping = false;
+      if (s.destroyed) {
+        for (const item of conn.queue.splice(0)) if (!Buffer.isBuffer(item)) item.abandon();
+        conn.queuedBytes = 0;
+      }
+    }
+  }
+
+  /** The committed txns after `afterZxid` up to `toZxid`, read from the log, as PROPOSAL and COMMIT. */
+  private async *replayFromLog(afterZxid: bigint, toZxid: bigint): AsyncIterable<Buffer> {
+    for await (const e of logEntriesAfter(this.deps.config.dataLogDir, afterZxid, { toZxid })) {
+      yield Buffer.from(this.encoder.encode({ type: PacketType.PROPOSAL, zxid: e.zxid, data: e.body, authinfo: null }));
+      yield Buffer.from(this.encoder.encode({ type: PacketType.COMMIT, zxid: e.zxid, data: null, authinfo: null }));
+    }
+  }
+
+  /**
+   * What the planner may DIFF from disk: the committed zxids the log holds, and ZooKeeper's size
+   * rule (the files to read weigh at most snapshotSizeFactor times the newest snapshot).
+   */
+  private txnLogSource(): TxnLogSource | undefined {
+    const { config } = this.deps;
+    if (this.diskDiffBroken || config.snapshotSizeFactor < 0) return undefined;
+    const limit = this.committedThrough;
+    const runs: ZxidRun[] = [];
+    for (const r of this.loggedRuns) {
+      if (r.first > limit) break;
+      runs.push({ first: r.first, last: r.last > limit ? limit : r.last });
+    }
+    return { runs, withinSizeLimit: (zxid) => diffFromLogAllowed(config.dataDir, config.dataLogDir, zxid, config.snapshotSizeFactor) };
   }
 
   private finish(reason: string): void {
@@ -347,22 +441,6 @@ class QuorumCommitStage implements CommitStage {
     const all = this.waiting.splice(0);
     for (const w of all) w.abandoned();
   }
-}
-
-/** The last COMMIT_LOG_COUNT txns of the log, up to `lastZxid`: the window a new leader DIFFs from. */
-async function lastLogged(dataLogDir: string, lastZxid: bigint): Promise<LoggedTxn[]> {
-  const window: LoggedTxn[] = [];
-  try {
-    for await (const e of logEntriesAfter(dataLogDir, 0n, { toZxid: lastZxid })) {
-      window.push({ zxid: e.zxid, data: e.body });
-      if (window.length > COMMIT_LOG_COUNT) window.shift();
-    }
-  } catch {
-    // A log that does not reach back (purged, or starting after a snapshot) or has a hole: no window,
-    // so a learner that is behind gets a SNAP rather than a DIFF that could miss txns.
-    return [];
-  }
-  return window;
 }
 
 function drained(socket: net.Socket): Promise<void> {

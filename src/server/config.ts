@@ -118,6 +118,15 @@ export interface ServerConfig {
   snapCount: number;
   preAllocSizeKb: number;
   forceSync: boolean;
+  /**
+   * A leader DIFFs a learner from its on-disk log when the log files to read weigh at most this
+   * fraction of its newest snapshot (zookeeper.snapshotSizeFactor; below 0: never from disk).
+   */
+  snapshotSizeFactor: number;
+  /** Committed txns a leader keeps in memory for DIFFs (zookeeper.commitLogCount, at least 500). */
+  commitLogCount: number;
+  /** A leader syncs every learner by SNAP (zookeeper.forceSnapshotSync, for tests). */
+  forceSnapshotSync: boolean;
   autopurgeSnapRetainCount: number;
   autopurgePurgeIntervalHours: number; // 0 = auto purge off
   containerCheckIntervalMs: number;
@@ -387,6 +396,35 @@ class SysView {
   }
 }
 
+// ZooKeeper's ZKDatabase: an unparsable factor or one above 1 falls back to 0.33, a commit log
+// shorter than 500 to 500, each with a warning.
+const DEFAULT_SNAPSHOT_SIZE_FACTOR = 0.33;
+const MIN_COMMIT_LOG_COUNT = 500;
+
+function snapshotSizeFactorOf(sys: SysView): number {
+  const v = sys.get('zookeeper.snapshotSizeFactor');
+  if (v === undefined) return DEFAULT_SNAPSHOT_SIZE_FACTOR;
+  const n = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v) ? Number(v) : NaN;
+  if (Number.isNaN(n)) {
+    sys.warnings.push(`zookeeper.snapshotSizeFactor: "${v}" is not a number, using the default ${DEFAULT_SNAPSHOT_SIZE_FACTOR}`);
+    return DEFAULT_SNAPSHOT_SIZE_FACTOR;
+  }
+  if (n > 1) {
+    sys.warnings.push(`zookeeper.snapshotSizeFactor: ${v} is above 1, using the default ${DEFAULT_SNAPSHOT_SIZE_FACTOR}`);
+    return DEFAULT_SNAPSHOT_SIZE_FACTOR;
+  }
+  return n;
+}
+
+function commitLogCountOf(sys: SysView): number {
+  const n = sys.int('zookeeper.commitLogCount', MIN_COMMIT_LOG_COUNT);
+  if (n < MIN_COMMIT_LOG_COUNT) {
+    sys.warnings.push(`zookeeper.commitLogCount: ${n} is less than ${MIN_COMMIT_LOG_COUNT}, using ${MIN_COMMIT_LOG_COUNT}`);
+    return MIN_COMMIT_LOG_COUNT;
+  }
+  return n;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Keys
 
@@ -502,6 +540,9 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.cnxTimeout',
   'zookeeper.preAllocSize',
   'zookeeper.forceSync',
+  'zookeeper.snapshotSizeFactor',
+  'zookeeper.commitLogCount',
+  'zookeeper.forceSnapshotSync',
   'zookeeper.enforceQuota',
   'zookeeper.digest.enabled',
   'zookeeper.maxCnxns',
@@ -1062,6 +1103,9 @@ export function loadConfig(
     skipACL: sys.literal('zookeeper.skipACL', 'yes', 'no', 'no'),
     snapCount,
     preAllocSizeKb,
+    snapshotSizeFactor: snapshotSizeFactorOf(sys),
+    commitLogCount: commitLogCountOf(sys),
+    forceSnapshotSync: sys.bool('zookeeper.forceSnapshotSync', false),
     forceSync: !sys.literal('zookeeper.forceSync', 'no', 'yes', 'yes'),
     autopurgeSnapRetainCount,
     autopurgePurgeIntervalHours: Math.max(0, ints.get('autopurge.purgeInterval') ?? 0),

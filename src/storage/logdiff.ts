@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { adler32 } from './adler32';
 import { listSnapshots, VERSION_DIR } from './snapshot';
 import { CorruptLogError, FILE_HEADER_BYTES, listLogFiles, type LogFile, RECORD_OVERHEAD_BYTES, TXNLOG_MAGIC, TXNLOG_VERSION } from './txnlog';
-import { isNextZxid, zxidGapReason, zxidHex } from './zxid';
+import { epochOf, isNextZxid, zxidGapReason, zxidHex } from './zxid';
 
 /** ZooKeeper's default zookeeper.snapshotSizeFactor. */
 export const DEFAULT_SNAPSHOT_SIZE_FACTOR = 0.33;
@@ -189,4 +189,61 @@ export function diffFromLogAllowed(dataDir: string, dataLogDir: string, peerZxid
   const limit = factor * fs.statSync(newest.file).size;
   const span = logBytesSince(dataLogDir, peerZxid);
   return span.reaches && span.bytes <= Math.floor(limit);
+}
+
+/** Consecutive zxids of one epoch, as the sync planner takes them. */
+export interface LoggedRun {
+  first: bigint;
+  last: bigint;
+}
+
+export interface LogTail {
+  /** The last `windowCount` entries up to `toZxid`, oldest first: a new leader's committed window. */
+  window: DiffEntry[];
+  /** Every zxid read, as ascending runs each within one epoch: what a DIFF from disk can replay. */
+  runs: LoggedRun[];
+}
+
+/**
+ * What a new leader needs of its log to DIFF learners: the in-memory window, and which zxids the
+ * log holds. Only the tail a DIFF from disk could ever read is scanned (the files that fit in
+ * `snapshotSizeFactor` times the newest snapshot, and at least the last two files for the window),
+ * so a long log is not read at every election. A log with a hole, or damage, gives nothing: the
+ * learners behind get a SNAP.
+ */
+export async function readLogTail(
+  dataDir: string,
+  dataLogDir: string,
+  toZxid: bigint,
+  opts: { windowCount: number; snapshotSizeFactor: number },
+): Promise<LogTail> {
+  const files = listLogFiles(dataLogDir);
+  if (files.length === 0) return { window: [], runs: [] };
+  let budget = 0;
+  if (opts.snapshotSizeFactor >= 0) {
+    const newest = listSnapshots(path.join(dataDir, VERSION_DIR))[0];
+    if (newest !== undefined) budget = opts.snapshotSizeFactor * fs.statSync(newest.file).size;
+  }
+  let first = files.length - 1;
+  let bytes = fs.statSync(files[first].file).size;
+  while (first > 0) {
+    const size = fs.statSync(files[first - 1].file).size;
+    if (bytes + size > budget && first <= files.length - 2) break;
+    bytes += size;
+    first--;
+  }
+  const window: DiffEntry[] = [];
+  const runs: LoggedRun[] = [];
+  try {
+    for await (const e of logEntriesAfter(dataLogDir, files[first].zxid - 1n, { toZxid })) {
+      window.push(e);
+      if (window.length > opts.windowCount) window.shift();
+      const last = runs[runs.length - 1];
+      if (last !== undefined && e.zxid === last.last + 1n && epochOf(e.zxid) === epochOf(last.last)) last.last = e.zxid;
+      else runs.push({ first: e.zxid, last: e.zxid });
+    }
+  } catch {
+    return { window: [], runs: [] };
+  }
+  return { window, runs };
 }

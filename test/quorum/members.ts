@@ -9,7 +9,7 @@ import { QuorumPeer } from '../../src/quorum/quorumpeer';
 import { verifierFromConfig } from '../../src/quorum/verifier';
 import { ZooKeeperServer } from '../../src/server/server';
 import { DiskDatabase } from '../../src/storage/diskdb';
-import { freePort } from '../util/servers';
+import { freePort, type RunningServer, startReferenceZooKeeper } from '../util/servers';
 
 export const HOST = '127.0.0.1';
 
@@ -46,12 +46,13 @@ export function newDataDir(sid: number, teardown: (f: () => void) => void): stri
 }
 
 /** Starts member `sid` (1-based) of the ensemble `ports` on `dataDir`; tickTime 500 ms by default. */
-export async function startZktsMember(sid: number, dataDir: string, ports: MemberPorts[], extra: string[] = [], observers: readonly number[] = []): Promise<ZktsMember> {
+/** `logLines`, when given, collects the member's log lines (info and up) as JSON text. */
+export async function startZktsMember(sid: number, dataDir: string, ports: MemberPorts[], extra: string[] = [], observers: readonly number[] = [], logLines?: string[]): Promise<ZktsMember> {
   const lines = ['tickTime=500', 'initLimit=10', 'syncLimit=5', `dataDir=${dataDir}`, `clientPort=${ports[sid - 1].client}`, `clientPortAddress=${HOST}`, '4lw.commands.whitelist=*', ...extra, ...serverLines(ports, observers)];
   if (observers.includes(sid)) lines.push('peerType=observer');
   const text = lines.join('\n');
   const config = loadConfig(text, new Map(), dataDir);
-  const log = pino({ level: process.env.ZKTS_TEST_LOG ?? 'silent' }).child({ member: sid });
+  const log = (logLines !== undefined ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }) : pino({ level: process.env.ZKTS_TEST_LOG ?? 'silent' })).child({ member: sid });
   let server: ZooKeeperServer | undefined;
   const open = () => DiskDatabase.open(config, log, (err) => server?.storageFailed(err));
   server = new ZooKeeperServer(config, log, Date.now, await open());
@@ -85,4 +86,22 @@ export function mntrPairs(text: string): Array<[string, string]> {
       const tab = l.indexOf('\t');
       return [l.slice(0, tab), l.slice(tab + 1)] as [string, string];
     });
+}
+
+/** A dataDir with `myid` for an Apache ZooKeeper member, removed at teardown. */
+export function zkDataDir(sid: number, teardown: (f: () => void) => void): string {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `zk-mixed-${sid}-`));
+  fs.writeFileSync(path.join(dataDir, 'myid'), `${sid}\n`);
+  teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  return dataDir;
+}
+
+/** Apache ZooKeeper 3.8.0 as member `sid` of the ensemble `ports`, with the zkts members' timing. */
+export function startZkMember(sid: number, dataDir: string, ports: MemberPorts[], extraConfig: Record<string, string> = {}): Promise<RunningServer> {
+  const cfg: Record<string, string> = { dataDir, tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*', ...extraConfig };
+  for (const line of serverLines(ports)) {
+    const [k, v] = line.split('=');
+    cfg[k] = v;
+  }
+  return startReferenceZooKeeper({ extraConfig: cfg, port: ports[sid - 1].client });
 }

@@ -2,34 +2,15 @@
 // together; zkts (the largest sid) is elected and leads the epoch on ZooKeeper's own learner
 // protocol. Writes through every member commit; ZooKeeper's followers apply zkts's proposals and
 // serve them; a ZooKeeper follower restarted catches up from the zkts leader.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import t from 'tap';
 import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { waitFor, ZkClient } from '../util/client';
-import { fourLetterWord, type RunningServer, startReferenceZooKeeper } from '../util/servers';
-import { HOST, memberPorts, mntrPairs, newDataDir, serverLines, startZktsMember, type MemberPorts } from './members';
+import { fourLetterWord, type RunningServer } from '../util/servers';
+import { HOST, memberPorts, mntrPairs, newDataDir, startZkMember as startZk, startZktsMember, zkDataDir } from './members';
 
 const WAIT_MS = 30_000;
 const data = (r: { reader: unknown }) => R.decodeGetDataResponse(r.reader as never).data?.toString();
-
-function zkDataDir(sid: number, teardown: (f: () => void) => void): string {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `zk-mixed-${sid}-`));
-  fs.writeFileSync(path.join(dataDir, 'myid'), `${sid}\n`);
-  teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  return dataDir;
-}
-
-function startZk(sid: number, dataDir: string, ports: MemberPorts[]): Promise<RunningServer> {
-  const extraConfig: Record<string, string> = { dataDir, tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*' };
-  for (const line of serverLines(ports)) {
-    const [k, v] = line.split('=');
-    extraConfig[k] = v;
-  }
-  return startReferenceZooKeeper({ extraConfig, port: ports[sid - 1].client });
-}
 
 t.test('ZooKeeper 3.8.0 followers of a zkts leader', async (t) => {
   const ports = await memberPorts(3);
