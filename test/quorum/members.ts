@@ -4,11 +4,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
+import { Err } from '../../src/protocol/constants';
+import * as R from '../../src/protocol/generated/records';
 import { loadConfig } from '../../src/server/config';
 import { QuorumPeer } from '../../src/quorum/quorumpeer';
 import { verifierFromConfig } from '../../src/quorum/verifier';
 import { ZooKeeperServer } from '../../src/server/server';
 import { DiskDatabase } from '../../src/storage/diskdb';
+import { ZkClient } from '../util/client';
 import { freePort, type RunningServer, startReferenceZooKeeper } from '../util/servers';
 
 export const HOST = '127.0.0.1';
@@ -104,4 +107,27 @@ export function startZkMember(sid: number, dataDir: string, ports: MemberPorts[]
     cfg[k] = v;
   }
   return startReferenceZooKeeper({ extraConfig: cfg, port: ports[sid - 1].client });
+}
+
+/**
+ * Every znode outside /zookeeper as one line (path, data, every Stat field), parents first and
+ * children sorted: two members with the same tree give the same lines.
+ */
+export async function dumpTree(c: ZkClient): Promise<string[]> {
+  const out: string[] = [];
+  const visit = async (p: string): Promise<void> => {
+    const got = await c.getData(p);
+    if (got.header.err !== Err.OK) return void out.push(`${p} err ${got.header.err}`);
+    const { data, stat } = R.decodeGetDataResponse(got.reader);
+    const fields = Object.entries(stat).map(([k, v]) => `${k}=${String(v)}`);
+    out.push(`${p} ${data === null ? 'null' : data.toString('hex')} ${fields.join(' ')}`);
+    const kids = await c.getChildren(p);
+    if (kids.header.err !== Err.OK) return void out.push(`${p} children err ${kids.header.err}`);
+    for (const k of R.decodeGetChildrenResponse(kids.reader).children.sort()) {
+      const child = p === '/' ? `/${k}` : `${p}/${k}`;
+      if (child !== '/zookeeper') await visit(child);
+    }
+  };
+  await visit('/');
+  return out;
 }

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fourLetterWord, freePort, RunningServer, startReferenceZooKeeper, type ReferenceVersion } from './servers';
+import { fourLetterWord, freePort, RunningServer, startReferenceZooKeeper, startZkts, type ReferenceVersion } from './servers';
 
 const HOST = '127.0.0.1';
 const QUORUM_TIMEOUT_MS = 60_000;
@@ -16,7 +16,8 @@ const QUORUM_POLL_INTERVAL_MS = 100;
 const SRVR_TIMEOUT_MS = 2_000;
 
 /** What runs in a member slot: a reference release, or 'external' (the caller starts it). */
-export type MemberKind = ReferenceVersion | 'external';
+/** A reference release, a zkts process, or a slot the test starts itself. */
+export type MemberKind = ReferenceVersion | 'zkts' | 'external';
 
 export interface EnsembleOptions {
   /** One entry per member (sids 1..n, in order). Default: three 3.8.0 members. */
@@ -143,6 +144,15 @@ class Member implements EnsembleMember {
   get connectString(): string {
     return `${HOST}:${this.clientPort}`;
   }
+  /** The -Dk=v entries of the JVM flags, which a zkts member takes as its system properties. */
+  private get systemProps(): Record<string, string> {
+    const props: Record<string, string> = {};
+    for (const f of this.jvmFlags) {
+      const m = /^-D([^=]+)=(.*)$/.exec(f);
+      if (m) props[m[1]] = m[2];
+    }
+    return props;
+  }
   get server(): RunningServer | undefined {
     return this.running;
   }
@@ -164,6 +174,10 @@ class Member implements EnsembleMember {
     return this.serial(async () => {
       if (this.kind === 'external') throw new Error(`member ${this.sid} is external: its owner starts it`);
       if (this.running) throw new Error(`member ${this.sid} is already running (pid ${this.running.pid})`);
+      if (this.kind === 'zkts') {
+        this.running = await startZkts({ port: this.clientPort, extraConfig: this.config, systemProps: this.systemProps, readyWhen: 'answering' });
+        return;
+      }
       this.running = await startReferenceZooKeeper({
         version: this.kind,
         port: this.clientPort,

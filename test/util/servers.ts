@@ -567,7 +567,15 @@ export async function startReferenceZooKeeper39(opts: Omit<ReferenceServerOption
 }
 
 export async function startZkts(
-  opts: { extraConfig?: Record<string, string>; systemProps?: Record<string, string>; port?: number; nofileLimit?: number; wrapper?: string[] } = {},
+  opts: {
+    extraConfig?: Record<string, string>;
+    systemProps?: Record<string, string>;
+    port?: number;
+    nofileLimit?: number;
+    wrapper?: string[];
+    /** As for the reference server: 'answering' for an ensemble member before its quorum forms. */
+    readyWhen?: 'serving' | 'answering';
+  } = {},
 ): Promise<RunningServer> {
   const cliPath = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
   if (!fs.existsSync(cliPath)) throw new Error(`startZkts: ${cliPath} not found (run npm run build)`);
@@ -578,6 +586,7 @@ export async function startZkts(
   const spec: LaunchSpec = {
     kind: 'zkts',
     command: process.execPath,
+    ready: opts.readyWhen,
     nofileLimit: opts.nofileLimit,
     env,
     wrapper: opts.wrapper,
