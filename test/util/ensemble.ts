@@ -26,6 +26,8 @@ export interface EnsembleOptions {
   extraConfig?: Record<string, string>;
   /** JVM flags for every reference member. Default: -Xmx128m. */
   jvmFlags?: string[];
+  /** Sids that are observers (`:observer` in every server line, `peerType=observer` in their own). */
+  observers?: readonly number[];
   /** Bound on the first wait for leader and followers. */
   quorumTimeoutMs?: number;
   /** Start the reference members and wait for a quorum (default true). */
@@ -96,7 +98,7 @@ export async function srvrStatus(host: string, port: number): Promise<SrvrStatus
 
 /**
  * Waits (bounded) until exactly one of `endpoints` reports `Mode: leader` and every other one
- * `Mode: follower`; returns the leader's index. Works for any server that answers `srvr`.
+ * `Mode: follower` (or `observer`); returns the leader's index. Works for any server that answers `srvr`.
  */
 export async function waitForLeaderAndFollowers(
   endpoints: readonly { host: string; port: number }[],
@@ -106,7 +108,7 @@ export async function waitForLeaderAndFollowers(
   for (;;) {
     const modes = (await Promise.all(endpoints.map((e) => srvrStatus(e.host, e.port)))).map((s) => s.mode);
     const leaders = modes.flatMap((m, i) => (m === 'leader' ? [i] : []));
-    if (leaders.length === 1 && modes.every((m) => m === 'leader' || m === 'follower')) return leaders[0];
+    if (leaders.length === 1 && modes.every((m) => m === 'leader' || m === 'follower' || m === 'observer')) return leaders[0];
     if (Date.now() >= deadline) {
       const seen = endpoints.map((e, i) => `${e.host}:${e.port}=${modes[i] ?? 'no mode'}`).join(' ');
       throw new Error(`no leader with all others following after ${timeoutMs} ms: ${seen}`);
@@ -231,7 +233,8 @@ export async function startReferenceEnsemble(opts: EnsembleOptions = {}): Promis
   const ports = await distinctFreePorts(3 * kinds.length);
   const serverLines: Record<string, string> = {};
   kinds.forEach((_kind, i) => {
-    serverLines[`server.${i + 1}`] = `${HOST}:${ports[3 * i + 1]}:${ports[3 * i + 2]}`;
+    const observer = opts.observers?.includes(i + 1) ? ':observer' : '';
+    serverLines[`server.${i + 1}`] = `${HOST}:${ports[3 * i + 1]}:${ports[3 * i + 2]}${observer}`;
   });
   const members = kinds.map((kind, i) => {
     const sid = i + 1;
@@ -245,6 +248,7 @@ export async function startReferenceEnsemble(opts: EnsembleOptions = {}): Promis
       initLimit: '10',
       syncLimit: '5',
       ...serverLines,
+      ...(opts.observers?.includes(sid) ? { peerType: 'observer' } : {}),
       ...(opts.extraConfig ?? {}),
     };
     return new Member(sid, kind, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], dataDir, config, opts.jvmFlags ?? ['-Xmx128m']);
