@@ -30,6 +30,8 @@ export class ServerMetrics {
   sessionlessExpired = 0;
   /** Connections the client side ended (connection_drop_count). */
   connectionDrops = 0;
+  /** Txns after which the tree's digest was not the one the txn carried (digest_mismatches_count). */
+  digestMismatches = 0;
   /** Attempts to reopen an existing session (connection_revalidate_count). */
   connectionRevalidates = 0;
   /** Sessions that timed out (stale_sessions_expired). */
@@ -104,6 +106,7 @@ export class ServerMetrics {
       connection_drop_count: this.connectionDrops,
       sessionless_connections_expired: this.sessionlessExpired,
       connection_revalidate_count: this.connectionRevalidates,
+      digest_mismatches_count: this.digestMismatches,
       stale_sessions_expired: this.staleSessionsExpired,
       stale_requests: this.staleRequests,
       stale_requests_dropped: this.staleRequests,

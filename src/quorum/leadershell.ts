@@ -219,7 +219,7 @@ export class LeaderShell {
       this.log.error({ zxid: hex(txn.hdr.zxid), expected: hex(this.core.nextZxid()) }, 'prepared txn does not carry the next zxid');
       return false;
     }
-    const data = serializeTxn(txn);
+    const data = serializeTxn(txn, txn.digest);
     const r = this.core.propose(txn.hdr.zxid, data);
     if (r.ok) {
       this.proposed.set(txn.hdr.zxid, txn);

@@ -294,8 +294,11 @@ export class LearnerShell {
   }
 }
 
+/** A proposal's txn, with the leader's TxnDigest when it carried one (logged and checked on apply). */
 function decodeTxn(data: Buffer): Txn {
-  return deserializeTxn(data).txn;
+  const d = deserializeTxn(data);
+  if (d.digest !== undefined) d.txn.digest = d.digest;
+  return d.txn;
 }
 
 function hex(z: bigint): string {

@@ -1,7 +1,12 @@
 /**
  * Prep: turns a write request into a txn, or into an error txn, against the tree as it will be once
  * every txn already prepared is applied (the pending change records). Pure: no I/O, no clocks;
- * the zxid is handed in.
+ * the zxid and the txn time are handed in.
+ *
+ * With digests enabled it also works out the tree digest each txn will leave (ZooKeeper's
+ * TxnDigest, carried in proposals and log entries): every change record keeps the stat fields and
+ * the CRC of path and data its node digest covers, so a txn's digest is the one before it, minus
+ * the digests of the nodes it changes as they were, plus theirs as it leaves them.
  */
 import {
   createModeFromFlag,
@@ -25,6 +30,7 @@ import type {
   SetDataRequest,
 } from '../protocol/generated/records';
 import type { DataTree } from '../storage/datatree';
+import { digestFromParts, nodeDigest, pathDataCrc, pathDataCrcOfNode } from '../storage/digest';
 import { isSpecialPath, parentOf, pathInvalidReason } from '../storage/paths';
 import type { TxnBody } from '../storage/txn';
 import type { AuthRegistry } from './auth';
@@ -40,6 +46,16 @@ interface ChangeRecord {
   ephemeralOwner: bigint;
   childCount: number;
   acl: ACL[];
+  czxid: bigint;
+  mzxid: bigint;
+  pzxid: bigint;
+  ctime: bigint;
+  mtime: bigint;
+  /** CRC of path and data (digests enabled). */
+  dataCrc: number;
+  /** Node digest of this state (0 when gone), and of the state this txn changed it from. */
+  digest: number;
+  prevDigest: number;
 }
 
 export type WriteOp =
@@ -61,6 +77,8 @@ export interface PrepOptions {
   extendedTypesEnabled: boolean;
   reconfigEnabled: boolean;
   enforceQuota: boolean;
+  /** Work out each txn's tree digest (zookeeper.digest.enabled). */
+  digestEnabled?: boolean;
 }
 
 export class Prep {
@@ -75,6 +93,9 @@ export class Prep {
     private readonly options: PrepOptions,
   ) {}
 
+  /** The tree digest the last prepared txn leaves (digests enabled). */
+  lastTreeDigest = 0n;
+
   /** Change records ever added and ever dropped (ZooKeeper's outstanding_changes_queued/_removed). */
   changesQueued = 0;
   changesRemoved = 0;
@@ -84,7 +105,20 @@ export class Prep {
   }
 
   /** Builds the txn body of a write request; failures become an error txn, as ZooKeeper logs them. */
-  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint): TxnBody {
+  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint, time = 0n): TxnBody {
+    // With no record pending, every txn prepared before is in the tree (or changed nothing).
+    const base = this.outstandingCount > 0 ? this.lastTreeDigest : this.options.digestEnabled ? this.tree.digest.value : 0n;
+    const mark = this.outstanding.length;
+    this.time = time;
+    const body = this.prepareBody(req, sessionId, ids, zxid);
+    if (this.options.digestEnabled) this.lastTreeDigest = BigInt.asIntN(64, base + BigInt(this.digestDelta(mark, zxid)));
+    return body;
+  }
+
+  /** The txn time of the request being prepared (a node's ctime and mtime). */
+  private time = 0n;
+
+  private prepareBody(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint): TxnBody {
     try {
       switch (req.type) {
         case OpCode.multi:
@@ -107,6 +141,19 @@ export class Prep {
       if (e instanceof KeeperError) return { type: OpCode.error, record: { err: e.code } };
       throw e;
     }
+  }
+
+  /** The change in the tree digest txn `zxid` makes: its records from `mark` on (none for an error). */
+  private digestDelta(mark: number, zxid: bigint): number {
+    let delta = 0;
+    for (let i = mark; i < this.outstanding.length; i++) {
+      const c = this.outstanding[i];
+      if (c.zxid !== zxid) continue;
+      const d = c.exists ? digestFromParts(c.path, c.dataCrc, c) : 0;
+      delta += d - c.prevDigest;
+      c.digest = d;
+    }
+    return delta;
   }
 
   /** Drops change records that the tree now reflects. */
@@ -139,6 +186,7 @@ export class Prep {
     }
     const n = this.tree.getNode(path);
     if (!n) throw new KeeperError(Err.NONODE, path);
+    const digests = this.options.digestEnabled === true;
     return {
       zxid: -1n,
       path,
@@ -149,6 +197,14 @@ export class Prep {
       ephemeralOwner: n.ephemeralOwner,
       childCount: n.childCount,
       acl: n.acl,
+      czxid: n.czxid,
+      mzxid: n.mzxid,
+      pzxid: n.pzxid,
+      ctime: n.ctime,
+      mtime: n.mtime,
+      dataCrc: digests ? pathDataCrcOfNode(path, n) : 0,
+      digest: digests ? nodeDigest(path, n) : 0,
+      prevDigest: 0,
     };
   }
 
@@ -167,6 +223,7 @@ export class Prep {
     if (r.zxid === zxid) return r;
     const c = r.zxid === -1n ? r : { ...r };
     c.zxid = zxid;
+    c.prevDigest = r.digest;
     this.add(c);
     return c;
   }
@@ -204,7 +261,9 @@ export class Prep {
         const node = this.record(path);
         Prep.nextVersion(node.version, op.record.version, path);
         if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
-        this.derive(parent, zxid).childCount--;
+        const parentChange = this.derive(parent, zxid);
+        parentChange.childCount--;
+        if (zxid > parentChange.pzxid) parentChange.pzxid = zxid;
         const gone = this.derive(node, zxid);
         gone.exists = false;
         gone.childCount = 0;
@@ -220,7 +279,11 @@ export class Prep {
           this.checkQuota(path, (op.record.data?.length ?? 0) - current, 0);
         }
         const version = Prep.nextVersion(node.version, op.record.version, path);
-        this.derive(node, zxid).version = version;
+        const changed = this.derive(node, zxid);
+        changed.version = version;
+        changed.mzxid = zxid;
+        changed.mtime = this.time;
+        if (this.options.digestEnabled) changed.dataCrc = pathDataCrc(path, op.record.data);
         return { type: OpCode.setData, record: { path, data: op.record.data, version } };
       }
       case OpCode.setACL: {
@@ -288,7 +351,10 @@ export class Prep {
     const parentChange = this.derive(parent, zxid);
     parentChange.childCount++;
     parentChange.cversion = parentCVersion;
-    this.add({ zxid, path, exists: true, version: 0, cversion: 0, aversion: 0, ephemeralOwner: owner, childCount: 0, acl: fixed });
+    parentChange.pzxid = zxid;
+    const t = this.time;
+    const dataCrc = this.options.digestEnabled ? pathDataCrc(path, data) : 0;
+    this.add({ zxid, path, exists: true, version: 0, cversion: 0, aversion: 0, ephemeralOwner: owner, childCount: 0, acl: fixed, czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: t, mtime: t, dataCrc, digest: 0, prevDigest: 0 });
     if (op.type === OpCode.createContainer) return { type: op.type, record: { path, data, acl: fixed, parentCVersion } };
     if (op.type === OpCode.createTTL) return { type: op.type, record: { path, data, acl: fixed, parentCVersion, ttl } };
     return { type: op.type, record: { path, data, acl: fixed, ephemeral: mode.ephemeral, parentCVersion } };
@@ -344,8 +410,13 @@ export class Prep {
         lastParentPath = parentPath;
         parentChange = this.exists(parentPath) ? this.derive(this.record(parentPath), zxid) : undefined;
       }
-      if (parentChange !== undefined) parentChange.childCount--;
-      this.add({ zxid, path: p, exists: false, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, childCount: 0, acl: [] });
+      if (parentChange !== undefined) {
+        parentChange.childCount--;
+        if (zxid > parentChange.pzxid) parentChange.pzxid = zxid;
+      }
+      const gone = this.derive(this.record(p), zxid);
+      gone.exists = false;
+      gone.childCount = 0;
     }
     return { type: OpCode.closeSession, record: { paths2Delete: [...paths] } };
   }

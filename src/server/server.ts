@@ -236,6 +236,7 @@ export class ZooKeeperServer implements CnxnHandler {
       extendedTypesEnabled: this.config.extendedTypesEnabled,
       reconfigEnabled: this.config.reconfigEnabled,
       enforceQuota: this.config.enforceQuota,
+      digestEnabled: this.config.digestEnabled,
     });
   }
 
@@ -980,12 +981,13 @@ export class ZooKeeperServer implements CnxnHandler {
     m.requestsQueued++;
     let body: TxnBody;
     if (write === undefined) body = { type: OpCode.error, record: { err: Err.MARSHALLINGERROR } };
-    else body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid);
+    else body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid, time);
     if (body.type === OpCode.closeSession) this.sessions.setClosing(origin.sessionId);
     const txn: Txn = {
       hdr: { clientId: origin.sessionId, cxid: origin.xid, zxid, time, type: body.type === OpCode.error ? OpCode.error : origin.type },
       body,
     };
+    if (this.config.digestEnabled) txn.digest = { version: DIGEST_VERSION, treeDigest: this.prep.lastTreeDigest };
     this.commit.submit(txn, () => {
       this.prep.applied(zxid);
       this.applyCommitted(txn, origin.cnxn, (result) => onApplied(result, zxid));
@@ -1001,6 +1003,7 @@ export class ZooKeeperServer implements CnxnHandler {
   applyCommitted(txn: Txn, requester?: ServerCnxn, reply?: (result: TxnResult) => void): TxnResult {
     const zxid = txn.hdr.zxid;
     const { result, events } = this.tree.apply(txn);
+    if (txn.digest !== undefined && this.config.digestEnabled) this.checkDigest(txn);
     if (zxid % DIGEST_LOG_INTERVAL === 0n) this.logDigest(zxid);
     this.watches.trigger(events);
     for (const e of events) if (e.type !== EventType.NodeChildrenChanged) noteNamespace(this.stats.writeNamespaces, e.path);
@@ -1013,6 +1016,20 @@ export class ZooKeeperServer implements CnxnHandler {
     reply?.(result);
     this.db.afterApply(txn, () => this.sessionTimeouts());
     return result;
+  }
+
+  /**
+   * The tree after a txn against the digest its preparer worked out, as ZooKeeper compares them on
+   * every server: a mismatch means this tree has diverged; it is counted (digest_mismatches_count)
+   * and logged, and the server goes on, as ZooKeeper's does.
+   */
+  private checkDigest(txn: Txn): void {
+    const d = txn.digest!;
+    if (d.version !== DIGEST_VERSION) return;
+    const ours = BigInt.asIntN(64, this.tree.digest.value);
+    if (ours === d.treeDigest) return;
+    this.metrics.digestMismatches++;
+    this.log.error({ zxid: '0x' + txn.hdr.zxid.toString(16), type: txn.hdr.type, expected: d.treeDigest.toString(), actual: ours.toString() }, 'digest mismatch: the tree after this txn differs from the one it was prepared against');
   }
 
   private logDigest(zxid: bigint): void {

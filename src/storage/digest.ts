@@ -86,13 +86,54 @@ export function nodeDigest(path: string, node: ZNode): number {
   if (isDigestExcluded(path)) return 0;
   const b = statScratch;
   node.writeDigestStat(b);
+  return crc32(b, pathDataCrcOfNode(path, node));
+}
+
+/** The CRC of a node's path and data: the part of its digest a change of its stat leaves alone. */
+export function pathDataCrcOfNode(path: string, node: ZNode): number {
   let crc = path === '/' ? 0 : crc32OfText(path);
   if (node.dataLength > 0) {
     const len = node.copyDataInto(dataScratch);
     // Short data in place; zlib's wants a view of exactly the bytes, an object per call.
     crc = len <= SHORT_DATA_BYTES ? crc32Range(dataScratch.buf, 0, len, crc) : crc32(dataScratch.buf.subarray(0, len), crc);
   }
-  return crc32(b, crc);
+  return crc;
+}
+
+/** As pathDataCrcOfNode, for data that is not in a node yet. */
+export function pathDataCrc(path: string, data: Buffer | null): number {
+  const crc = path === '/' ? 0 : crc32OfText(path);
+  if (data === null || data.length === 0) return crc;
+  return data.length <= SHORT_DATA_BYTES ? crc32Range(data, 0, data.length, crc) : crc32(data, crc);
+}
+
+/** The stat fields a node digest covers. */
+export interface DigestStat {
+  czxid: bigint;
+  mzxid: bigint;
+  pzxid: bigint;
+  ctime: bigint;
+  mtime: bigint;
+  version: number;
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: bigint;
+}
+
+/** A node digest from the CRC of its path and data and its stat; 0 for excluded paths. */
+export function digestFromParts(path: string, pathDataCrcValue: number, s: DigestStat): number {
+  if (isDigestExcluded(path)) return 0;
+  const b = statScratch;
+  b.writeBigInt64BE(BigInt.asIntN(64, s.czxid), 0);
+  b.writeBigInt64BE(BigInt.asIntN(64, s.mzxid), 8);
+  b.writeBigInt64BE(BigInt.asIntN(64, s.pzxid), 16);
+  b.writeBigInt64BE(BigInt.asIntN(64, s.ctime), 24);
+  b.writeBigInt64BE(BigInt.asIntN(64, s.mtime), 32);
+  b.writeInt32BE(s.version | 0, 40);
+  b.writeInt32BE(s.cversion | 0, 44);
+  b.writeInt32BE(s.aversion | 0, 48);
+  b.writeBigInt64BE(BigInt.asIntN(64, s.ephemeralOwner), 52);
+  return crc32(b, pathDataCrcValue);
 }
 
 const FOLD_EVERY = 1 << 20;

@@ -14,6 +14,7 @@ import type {
   ErrorTxn,
   SetACLTxn,
   SetDataTxn,
+  TxnDigest,
   TxnHeader,
 } from '../protocol/generated/records';
 
@@ -33,4 +34,6 @@ export type TxnBody =
 export interface Txn {
   hdr: TxnHeader;
   body: TxnBody;
+  /** The tree digest after this txn (ZooKeeper's TxnDigest), when digests are enabled. */
+  digest?: TxnDigest;
 }

@@ -577,8 +577,11 @@ export class TxnLogWriter {
     this.fs = opts.fs ?? realFs;
   }
 
-  /** Buffers a txn; throws if the log has failed or is closed, or if zxids go backwards. */
-  append(txn: Txn, digest?: TxnDigest): void {
+  /**
+   * Buffers a txn, with its TxnDigest (the txn's own unless another is given); throws if the log
+   * has failed or is closed, or if zxids go backwards.
+   */
+  append(txn: Txn, digest: TxnDigest | undefined = txn.digest): void {
     if (this.failure) throw new TxnLogFailedError(this.failure);
     if (this.closed) throw new Error('txn log writer is closed');
     const zxid = txn.hdr.zxid;

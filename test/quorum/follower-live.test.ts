@@ -102,6 +102,8 @@ t.test('zkts follows a ZooKeeper 3.8.0 leader, serves, and catches up after a re
   await waitFor(() => z.server.lastProcessedZxid === zkZxid, 'zkts at the leader zxid', WAIT_MS);
   const zkNodes = Number(/Node count: (\d+)/.exec(zkSrvr)![1]);
   t.equal(z.server.tree.nodeCount + 1, zkNodes, 'the same number of nodes');
+  // The ZooKeeper leader's proposals carry its TxnDigest: zkts checked its tree against each one.
+  t.match(await fourLetterWord(HOST, ports[2].client, 'mntr'), /zk_digest_mismatches_count\t0\n/, 'the zkts follower found its tree equal to the leader digest after every txn');
   await again.close();
   await before.close();
   await onZk2.close();

@@ -3,6 +3,7 @@
 // protocol. Writes through every member commit; ZooKeeper's followers apply zkts's proposals and
 // serve them; a ZooKeeper follower restarted catches up from the zkts leader.
 import t from 'tap';
+import { readTxnLog } from '../../src/storage/txnlog';
 import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { waitFor, ZkClient } from '../util/client';
@@ -43,9 +44,11 @@ t.test('ZooKeeper 3.8.0 followers of a zkts leader', async (t) => {
     t.equal(data(await c.getData('/fromZk1')), '1');
     t.equal((await c.exists('/fromZk2')).header.err, Err.OK);
   }
-  // ZooKeeper followers check the tree against the leader's digests only when a txn carries one;
-  // what they count as mismatches must stay 0.
-  for (const s of servers) t.match(await fourLetterWord(HOST, s.port, 'mntr'), /zk_digest_mismatches_count\t0/);
+  // The zkts leader's proposals carry the TxnDigest it worked out before applying them; each
+  // ZooKeeper follower compares its own tree with it after every txn and counts mismatches.
+  for (const s of servers) t.match(await fourLetterWord(HOST, s.port, 'mntr'), /zk_digest_mismatches_count\t0\n/, 'no digest mismatch on a ZooKeeper follower');
+  const logged = [...readTxnLog(zkDirs[0], 0n)].filter((e) => e.txn.hdr.zxid >> 32n > 0n);
+  t.ok(logged.length >= 5 && logged.every((e) => e.digest?.version === 2), `the ZooKeeper follower logged zkts's ${logged.length} proposals with their TxnDigest`);
   await c2.close();
   await cz.request(OpCode.sync, (w) => w.writeString('/'));
   t.equal((await cz.exists('/fromZk2')).header.err, Err.NONODE, 'the session closed through ZooKeeper removed its ephemeral on the zkts leader');
