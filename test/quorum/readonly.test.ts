@@ -1,0 +1,309 @@
+// Read-only mode, differential: the same scenario on a 3-member Apache ZooKeeper 3.8.0 ensemble and
+// on a 3-member zkts ensemble (real `zkts server -Dreadonlymode.enabled=true` processes), each
+// outcome checked against what ZooKeeper was seen to do. Member 1 loses both others: after the grace
+// period it serves read-only clients (reads, NOTREADONLY for changes, Mode read-only, isro ro),
+// refuses the rest, makes no txn of its own, and goes back to read-write, dropping its read-only
+// clients, once the others are back.
+//
+// ZooKeeper needs localSessionsEnabled=true for read-only mode (without it a new read-only session
+// is answered with a bare NOTREADONLY header no client can parse), and upgrading to make the one
+// global session here (an ephemeral); zkts serves read-only sessions locally whatever that says,
+// and its sessions are global, so its members run without those two keys.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t, { type Test } from 'tap';
+import { Err, OpCode } from '../../src/protocol/constants';
+import * as R from '../../src/protocol/generated/records';
+import { connectFrame, OPEN_ACL, RawConnection, waitFor, ZkClient } from '../util/client';
+import { startReferenceEnsemble, waitForLeaderAndFollowers } from '../util/ensemble';
+import { fourLetterWord, type RunningServer, startZkts } from '../util/servers';
+import { HOST, memberPorts, mntrPairs, serverLines } from './members';
+
+const WAIT_MS = 60_000;
+const POLL_MS = 100;
+const TICK_MS = 500;
+/** ZooKeeper's grace before a member without a quorum serves read-only: max(2 s, tickTime). */
+const GRACE_MS = 2000;
+const NOT_SERVING = 'This ZooKeeper instance is not currently serving requests\n';
+
+/** An ensemble as the scenario drives it: members by sid, stopped and started by PID. */
+interface Ensemble {
+  clientPort(sid: number): number;
+  stop(sid: number): Promise<void>;
+  start(sids: number[]): Promise<void>;
+  waitForQuorum(): Promise<void>;
+}
+
+async function isro(port: number): Promise<string> {
+  return fourLetterWord(HOST, port, 'isro', 2000).catch((e: Error) => `error: ${e.message}`);
+}
+async function srvr(port: number): Promise<string> {
+  return fourLetterWord(HOST, port, 'srvr', 2000).catch((e: Error) => `error: ${e.message}`);
+}
+function mode(srvrText: string): string | undefined {
+  return /^Mode: (\S+)/m.exec(srvrText)?.[1];
+}
+function zxidOf(srvrText: string): bigint | undefined {
+  const m = /^Zxid: (0x[0-9a-f]+)/m.exec(srvrText);
+  return m ? BigInt(m[1]) : undefined;
+}
+
+/** Sends a ConnectRequest and reports whether the server closed without answering. */
+async function closedWithoutAnswer(port: number, opts: Parameters<typeof connectFrame>[0]): Promise<boolean> {
+  const raw = await RawConnection.open(HOST, port);
+  raw.write(connectFrame(opts));
+  const closed = await raw.waitClosed(10_000);
+  raw.destroy();
+  return closed && raw.frames.length === 0;
+}
+
+/** A change's reply on a read-only server: its error, whether its zxid is the last one, and whether it has a body. */
+function refusal(r: { header: R.ReplyHeader; frame: Buffer }, lastZxid: bigint): string {
+  return `err=${r.header.err} lastZxid=${r.header.zxid === lastZxid} body=${r.frame.length > R.ReplyHeader_SIZE}`;
+}
+
+async function scenario(ens: Ensemble, t: Test): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const port = ens.clientPort(1);
+  const clients: ZkClient[] = [];
+  t.teardown(() => clients.forEach((c) => c.destroy()));
+  const connect = async (opts: Parameters<typeof ZkClient.connect>[2]) => {
+    const c = await ZkClient.connect(HOST, port, opts);
+    clients.push(c);
+    return c;
+  };
+
+  await ens.waitForQuorum();
+  out.isroWithQuorum = await isro(port);
+
+  // A client that may be read-only, on a server with a quorum: an ordinary session that can write.
+  const roFlagged = await connect({ readOnly: true });
+  out.readOnlyFlagWithQuorum = roFlagged.connectResponse.readOnly;
+  out.writeByReadOnlyFlaggedWithQuorum = (await roFlagged.create('/ro', Buffer.from('x'))).header.err;
+  await roFlagged.close();
+
+  // A global session (it owns an ephemeral) that stays connected until the quorum is lost.
+  const global = await connect({ timeoutMs: 2 * TICK_MS });
+  out.child = (await global.create('/ro/child')).header.err;
+  const eph = await global.create('/ro/eph', null, 1);
+  out.ephemeral = eph.header.err;
+  const lastZxid = eph.header.zxid;
+  out.srvrZxidIsLastWrite = zxidOf(await srvr(port)) === lastZxid;
+
+  // Member 1 loses both others. The one that is not leading goes first, so that 1 never joins a
+  // new epoch on the way.
+  const modes = await Promise.all([2, 3].map(async (sid) => mode(await srvr(ens.clientPort(sid)))));
+  const order = modes[0] === 'leader' ? [3, 2] : [2, 3];
+  for (const sid of order) await ens.stop(sid);
+  await waitFor(() => global.closed, 'member 1 to drop its clients when it loses its quorum', WAIT_MS);
+  const lostAtMs = Date.now();
+
+  // No leader: not serving, then read-only after the grace period.
+  let sawNotServing = false;
+  let sawNullIsro = false;
+  let roAtMs: number | undefined;
+  let roSrvr = '';
+  while (roAtMs === undefined) {
+    if (Date.now() - lostAtMs > WAIT_MS) throw new Error('member 1 never served read-only');
+    const [s, i] = [await srvr(port), await isro(port)];
+    if (s === NOT_SERVING) sawNotServing = true;
+    if (i === 'null') sawNullIsro = true;
+    if (mode(s) === 'read-only') {
+      roAtMs = Date.now();
+      roSrvr = s;
+      out.isroReadOnly = await isro(port);
+    } else await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  out.notServingBeforeReadOnly = sawNotServing;
+  out.isroNullBeforeReadOnly = sawNullIsro;
+  out.graceHeld = roAtMs - lostAtMs >= GRACE_MS - 500;
+  out.srvrReadOnlyLine = roSrvr.split('\n')[1];
+  // The global session's timeout (1 s) has passed: a member without a leader expires nothing.
+  out.srvrZxidUnchanged = zxidOf(roSrvr) === lastZxid;
+  const stat = await fourLetterWord(HOST, port, 'stat', 2000);
+  out.statReadOnlyLine = stat.split('\n')[1];
+  out.statMode = mode(stat);
+  const mntr = new Map(mntrPairs(await fourLetterWord(HOST, port, 'mntr', 2000)));
+  out.mntrServerState = mntr.get('zk_server_state');
+  out.mntrPeerState = mntr.get('zk_peer_state') ?? 'absent';
+  out.mntrQuorumSize = mntr.get('zk_quorum_size') ?? 'absent';
+
+  // Clients that did not ask for read-only, and clients too old to say, are dropped unanswered.
+  out.plainClientDropped = await closedWithoutAnswer(port, {});
+  out.oldClientDropped = await closedWithoutAnswer(port, { oldClient: true, readOnly: true });
+  // So is a client that has seen more than this member has, and the global session coming back.
+  out.aheadClientDropped = await closedWithoutAnswer(port, { readOnly: true, lastZxidSeen: lastZxid + 1n });
+  out.globalSessionDropped = await closedWithoutAnswer(port, { readOnly: true, sessionId: global.sessionId, passwd: global.passwd });
+
+  // A read-only client: a session of this member's own, reads of the tree as it was.
+  const ro = await connect({ readOnly: true, timeoutMs: 30_000 });
+  const rsp = ro.connectResponse;
+  out.readOnlyConnect = `readOnly=${rsp.readOnly} timeout=${rsp.timeOut} serverId=${BigInt.asUintN(64, rsp.sessionId) >> 56n}`;
+  const get = await ro.getData('/ro');
+  out.getData = `err=${get.header.err} lastZxid=${get.header.zxid === lastZxid} data=${R.decodeGetDataResponse(get.reader).data?.toString()}`;
+  const kids = await ro.getChildren('/ro');
+  out.getChildren = `err=${kids.header.err} ${R.decodeGetChildrenResponse(kids.reader).children.sort().join(',')}`;
+  out.exists = (await ro.exists('/ro/eph')).header.err;
+  out.ping = (await ro.ping()).header.err;
+  // Every change: NOTREADONLY, with the last zxid and no body.
+  out.create = refusal(await ro.create('/ro/new'), lastZxid);
+  out.create2 = refusal(await ro.create2('/ro/new'), lastZxid);
+  out.setData = refusal(await ro.setData('/ro', Buffer.from('y')), lastZxid);
+  out.delete = refusal(await ro.delete('/ro/child'), lastZxid);
+  out.setACL = refusal(await ro.request(OpCode.setACL, (w) => R.encodeSetACLRequest(w, { path: '/ro', acl: OPEN_ACL, version: -1 })), lastZxid);
+  out.sync = refusal(await ro.request(OpCode.sync, (w) => R.encodeSyncRequest(w, { path: '/ro' })), lastZxid);
+  out.check = refusal(await ro.request(OpCode.check, (w) => R.encodeCheckVersionRequest(w, { path: '/ro', version: -1 })), lastZxid);
+  out.multi = refusal(
+    await ro.request(OpCode.multi, (w) => {
+      R.encodeMultiHeader(w, { type: OpCode.create, done: false, err: -1 });
+      R.encodeCreateRequest(w, { path: '/ro/m', data: null, acl: OPEN_ACL, flags: 0 });
+      R.encodeMultiHeader(w, { type: -1, done: true, err: -1 });
+    }),
+    lastZxid,
+  );
+  out.readAfterRefusals = (await ro.getData('/ro')).header.err;
+  out.stillConnected = !ro.closed;
+
+  // The read-only session again on a new connection: the old connection goes.
+  const again = await connect({ readOnly: true, sessionId: ro.sessionId, passwd: ro.passwd, timeoutMs: 30_000 });
+  out.reconnect = `readOnly=${again.connectResponse.readOnly} sameSession=${again.sessionId === ro.sessionId}`;
+  out.oldConnectionClosed = await ro.raw.waitClosed(10_000);
+  // An id this member does not know: the expired answer (still flagged read-only), then closed.
+  const unknown = await connect({ readOnly: true, sessionId: again.sessionId + 1000n, passwd: Buffer.alloc(16) });
+  out.unknownSession = `timeout=${unknown.connectResponse.timeOut} id=${unknown.connectResponse.sessionId} readOnly=${unknown.connectResponse.readOnly} closed=${await unknown.raw.waitClosed(10_000)}`;
+  // closeSession ends a read-only session here: OK with the last zxid, and the connection closes.
+  const closing = await again.close();
+  out.closeSession = closing ? `err=${closing.header.err} lastZxid=${closing.header.zxid === lastZxid} closed=${again.closed}` : 'no reply';
+  out.srvrZxidAfterReadOnlyUse = zxidOf(await srvr(port)) === lastZxid;
+
+  // The quorum returns: the read-only clients are dropped, member 1 serves read-write again.
+  const last = await connect({ readOnly: true, timeoutMs: 30_000 });
+  out.lastReadOnlyConnect = last.connectResponse.readOnly;
+  await ens.start([2, 3]);
+  out.readOnlyClientDroppedOnQuorum = await last.raw.waitClosed(WAIT_MS);
+  await ens.waitForQuorum();
+  out.isroAfterQuorum = await isro(port);
+  out.modeAfterQuorum = ['leader', 'follower'].includes(mode(await srvr(port)) ?? '') ? 'leader or follower' : mode(await srvr(port));
+  const back = await connect({ readOnly: true });
+  out.readOnlyFlagAfterQuorum = back.connectResponse.readOnly;
+  out.writeAfterQuorum = (await back.create('/ro/after')).header.err;
+  back.destroy();
+  return out;
+}
+
+/** What ZooKeeper 3.8.0 was seen to do in this scenario (each line checked on a live ensemble). */
+const EXPECTED: Record<string, unknown> = {
+  isroWithQuorum: 'rw',
+  readOnlyFlagWithQuorum: false,
+  writeByReadOnlyFlaggedWithQuorum: Err.OK,
+  child: Err.OK,
+  ephemeral: Err.OK,
+  srvrZxidIsLastWrite: true,
+  notServingBeforeReadOnly: true,
+  isroNullBeforeReadOnly: true,
+  graceHeld: true,
+  isroReadOnly: 'ro',
+  srvrReadOnlyLine: 'READ-ONLY mode; serving only read-only clients',
+  srvrZxidUnchanged: true,
+  statReadOnlyLine: 'READ-ONLY mode; serving only read-only clients',
+  statMode: 'read-only',
+  mntrServerState: 'read-only',
+  mntrPeerState: 'absent',
+  mntrQuorumSize: 'absent',
+  plainClientDropped: true,
+  oldClientDropped: true,
+  aheadClientDropped: true,
+  globalSessionDropped: true,
+  readOnlyConnect: 'readOnly=true timeout=10000 serverId=1',
+  getData: 'err=0 lastZxid=true data=x',
+  getChildren: 'err=0 child,eph',
+  exists: Err.OK,
+  ping: Err.OK,
+  create: 'err=-119 lastZxid=true body=false',
+  create2: 'err=-119 lastZxid=true body=false',
+  setData: 'err=-119 lastZxid=true body=false',
+  delete: 'err=-119 lastZxid=true body=false',
+  setACL: 'err=-119 lastZxid=true body=false',
+  sync: 'err=-119 lastZxid=true body=false',
+  check: 'err=-119 lastZxid=true body=false',
+  multi: 'err=-119 lastZxid=true body=false',
+  readAfterRefusals: Err.OK,
+  stillConnected: true,
+  reconnect: 'readOnly=true sameSession=true',
+  oldConnectionClosed: true,
+  unknownSession: 'timeout=0 id=0 readOnly=true closed=true',
+  closeSession: 'err=0 lastZxid=true closed=true',
+  srvrZxidAfterReadOnlyUse: true,
+  lastReadOnlyConnect: true,
+  readOnlyClientDroppedOnQuorum: true,
+  isroAfterQuorum: 'rw',
+  modeAfterQuorum: 'leader or follower',
+  readOnlyFlagAfterQuorum: false,
+  writeAfterQuorum: Err.OK,
+};
+
+t.test('ZooKeeper 3.8.0: a member without a quorum serves read-only clients', async (t) => {
+  const ens = await startReferenceEnsemble({
+    jvmFlags: ['-Xmx128m', '-Dreadonlymode.enabled=true'],
+    extraConfig: { tickTime: String(TICK_MS), localSessionsEnabled: 'true', localSessionsUpgradingEnabled: 'true' },
+  });
+  t.teardown(() => ens.stop());
+  const out = await scenario(
+    {
+      clientPort: (sid) => ens.member(sid).clientPort,
+      stop: (sid) => ens.member(sid).stop(),
+      start: async (sids) => {
+        await Promise.all(sids.map((sid) => ens.member(sid).start()));
+      },
+      waitForQuorum: async () => {
+        await ens.waitForQuorum();
+      },
+    },
+    t,
+  );
+  t.same(out, EXPECTED);
+});
+
+t.test('zkts: a member without a quorum serves read-only clients as ZooKeeper does', async (t) => {
+  const ports = await memberPorts(3);
+  const dirs = [1, 2, 3].map((sid) => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), `zkts-ro-${sid}-`));
+    fs.writeFileSync(path.join(d, 'myid'), `${sid}\n`);
+    t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+    return d;
+  });
+  const cfg = (sid: number): Record<string, string> => {
+    const c: Record<string, string> = { dataDir: dirs[sid - 1], tickTime: String(TICK_MS), initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*', 'admin.enableServer': 'false' };
+    for (const line of serverLines(ports)) {
+      const [k, v] = line.split('=');
+      c[k] = v;
+    }
+    return c;
+  };
+  const members: (RunningServer | undefined)[] = [undefined, undefined, undefined];
+  t.teardown(async () => {
+    for (const m of members) await m?.stop();
+  });
+  const start = async (sid: number) => {
+    members[sid - 1] = await startZkts({ extraConfig: cfg(sid), systemProps: { 'readonlymode.enabled': 'true' }, port: ports[sid - 1].client });
+  };
+  await Promise.all([1, 2, 3].map(start));
+  const out = await scenario(
+    {
+      clientPort: (sid) => ports[sid - 1].client,
+      stop: async (sid) => {
+        await members[sid - 1]?.stop();
+        members[sid - 1] = undefined;
+      },
+      start: async (sids) => {
+        await Promise.all(sids.map(start));
+      },
+      waitForQuorum: async () => {
+        await waitForLeaderAndFollowers(ports.map((p) => ({ host: HOST, port: p.client })), WAIT_MS);
+      },
+    },
+    t,
+  );
+  t.same(out, EXPECTED);
+});
