@@ -1,14 +1,17 @@
-// Read-only mode, differential: the same scenario on a 3-member Apache ZooKeeper 3.8.0 ensemble and
+// Read-only mode, differential: the same scenarios on a 3-member Apache ZooKeeper 3.8.0 ensemble and
 // on a 3-member zkts ensemble (real `zkts server -Dreadonlymode.enabled=true` processes), each
 // outcome checked against what ZooKeeper was seen to do. Member 1 loses both others: after the grace
 // period it serves read-only clients (reads, NOTREADONLY for changes, Mode read-only, isro ro),
 // refuses the rest, makes no txn of its own, and goes back to read-write, dropping its read-only
-// clients, once the others are back.
+// clients, once the others are back. Then the Java client with canBeReadOnly=true
+// (test/quorum/java/ReadOnlyClient.java) goes read-only on member 1 and finds its way back to a
+// read-write session when the quorum returns (its `isro` probes and member 1 dropping it).
 //
 // ZooKeeper needs localSessionsEnabled=true for read-only mode (without it a new read-only session
 // is answered with a bare NOTREADONLY header no client can parse), and upgrading to make the one
 // global session here (an ephemeral); zkts serves read-only sessions locally whatever that says,
 // and its sessions are global, so its members run without those two keys.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,7 +20,7 @@ import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { connectFrame, OPEN_ACL, RawConnection, waitFor, ZkClient } from '../util/client';
 import { startReferenceEnsemble, waitForLeaderAndFollowers } from '../util/ensemble';
-import { fourLetterWord, type RunningServer, startZkts } from '../util/servers';
+import { fourLetterWord, javaClasspath, type RunningServer, startZkts } from '../util/servers';
 import { HOST, memberPorts, mntrPairs, serverLines } from './members';
 
 const WAIT_MS = 60_000;
@@ -29,6 +32,8 @@ const NOT_SERVING = 'This ZooKeeper instance is not currently serving requests\n
 
 /** An ensemble as the scenario drives it: members by sid, stopped and started by PID. */
 interface Ensemble {
+  /** Every member's client address. */
+  connectString: string;
   clientPort(sid: number): number;
   stop(sid: number): Promise<void>;
   start(sids: number[]): Promise<void>;
@@ -63,6 +68,16 @@ function refusal(r: { header: R.ReplyHeader; frame: Buffer }, lastZxid: bigint):
   return `err=${r.header.err} lastZxid=${r.header.zxid === lastZxid} body=${r.frame.length > R.ReplyHeader_SIZE}`;
 }
 
+/**
+ * Member 1 loses both others. The one that is not leading goes first, so that 1 never joins a new
+ * epoch on the way.
+ */
+async function isolateMember1(ens: Ensemble): Promise<void> {
+  const modes = await Promise.all([2, 3].map(async (sid) => mode(await srvr(ens.clientPort(sid)))));
+  const order = modes[0] === 'leader' ? [3, 2] : [2, 3];
+  for (const sid of order) await ens.stop(sid);
+}
+
 async function scenario(ens: Ensemble, t: Test): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const port = ens.clientPort(1);
@@ -91,11 +106,7 @@ async function scenario(ens: Ensemble, t: Test): Promise<Record<string, unknown>
   const lastZxid = eph.header.zxid;
   out.srvrZxidIsLastWrite = zxidOf(await srvr(port)) === lastZxid;
 
-  // Member 1 loses both others. The one that is not leading goes first, so that 1 never joins a
-  // new epoch on the way.
-  const modes = await Promise.all([2, 3].map(async (sid) => mode(await srvr(ens.clientPort(sid)))));
-  const order = modes[0] === 'leader' ? [3, 2] : [2, 3];
-  for (const sid of order) await ens.stop(sid);
+  await isolateMember1(ens);
   await waitFor(() => global.closed, 'member 1 to drop its clients when it loses its quorum', WAIT_MS);
   const lostAtMs = Date.now();
 
@@ -243,29 +254,26 @@ const EXPECTED: Record<string, unknown> = {
   writeAfterQuorum: Err.OK,
 };
 
-t.test('ZooKeeper 3.8.0: a member without a quorum serves read-only clients', async (t) => {
+async function referenceEnsemble(t: Test): Promise<Ensemble> {
   const ens = await startReferenceEnsemble({
     jvmFlags: ['-Xmx128m', '-Dreadonlymode.enabled=true'],
     extraConfig: { tickTime: String(TICK_MS), localSessionsEnabled: 'true', localSessionsUpgradingEnabled: 'true' },
   });
   t.teardown(() => ens.stop());
-  const out = await scenario(
-    {
-      clientPort: (sid) => ens.member(sid).clientPort,
-      stop: (sid) => ens.member(sid).stop(),
-      start: async (sids) => {
-        await Promise.all(sids.map((sid) => ens.member(sid).start()));
-      },
-      waitForQuorum: async () => {
-        await ens.waitForQuorum();
-      },
+  return {
+    connectString: ens.connectString,
+    clientPort: (sid) => ens.member(sid).clientPort,
+    stop: (sid) => ens.member(sid).stop(),
+    start: async (sids) => {
+      await Promise.all(sids.map((sid) => ens.member(sid).start()));
     },
-    t,
-  );
-  t.same(out, EXPECTED);
-});
+    waitForQuorum: async () => {
+      await ens.waitForQuorum();
+    },
+  };
+}
 
-t.test('zkts: a member without a quorum serves read-only clients as ZooKeeper does', async (t) => {
+async function zktsEnsemble(t: Test): Promise<Ensemble> {
   const ports = await memberPorts(3);
   const dirs = [1, 2, 3].map((sid) => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), `zkts-ro-${sid}-`));
@@ -289,21 +297,107 @@ t.test('zkts: a member without a quorum serves read-only clients as ZooKeeper do
     members[sid - 1] = await startZkts({ extraConfig: cfg(sid), systemProps: { 'readonlymode.enabled': 'true' }, port: ports[sid - 1].client });
   };
   await Promise.all([1, 2, 3].map(start));
-  const out = await scenario(
-    {
-      clientPort: (sid) => ports[sid - 1].client,
-      stop: async (sid) => {
-        await members[sid - 1]?.stop();
-        members[sid - 1] = undefined;
-      },
-      start: async (sids) => {
-        await Promise.all(sids.map(start));
-      },
-      waitForQuorum: async () => {
-        await waitForLeaderAndFollowers(ports.map((p) => ({ host: HOST, port: p.client })), WAIT_MS);
-      },
+  return {
+    connectString: ports.map((p) => `${HOST}:${p.client}`).join(','),
+    clientPort: (sid) => ports[sid - 1].client,
+    stop: async (sid) => {
+      await members[sid - 1]?.stop();
+      members[sid - 1] = undefined;
     },
-    t,
-  );
-  t.same(out, EXPECTED);
+    start: async (sids) => {
+      await Promise.all(sids.map(start));
+    },
+    waitForQuorum: async () => {
+      await waitForLeaderAndFollowers(ports.map((p) => ({ host: HOST, port: p.client })), WAIT_MS);
+    },
+  };
+}
+
+const TARGETS: ReadonlyArray<[string, (t: Test) => Promise<Ensemble>]> = [
+  ['ZooKeeper 3.8.0', referenceEnsemble],
+  ['zkts', zktsEnsemble],
+];
+
+for (const [name, make] of TARGETS) {
+  t.test(`${name}: a member without a quorum serves read-only clients`, async (t) => {
+    const ens = await make(t);
+    t.same(await scenario(ens, t), EXPECTED);
+  });
+}
+
+// This file runs as dist/test/quorum/readonly.test.js; the Java source stays in the source tree.
+const JAVA_SOURCE = path.resolve(__dirname, '..', '..', '..', 'test', 'quorum', 'java', 'ReadOnlyClient.java');
+const JAVA_EXPECTED = [
+  'state ConnectedReadOnly',
+  'read-only session of member 1',
+  'getData /ro -> x',
+  'create /ro/java -> NOTREADONLY',
+  'READY',
+  'state SyncConnected',
+  'new session after read-only -> true',
+  'create /ro/java -> ok',
+  'getData /ro -> x',
+];
+
+t.test('the Java client with canBeReadOnly goes read-only and back to read-write', async (t) => {
+  const classesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-ro-java-'));
+  t.teardown(() => fs.rmSync(classesDir, { recursive: true, force: true }));
+  const javac = await runJava('javac', ['-encoding', 'UTF-8', '-d', classesDir, '-cp', javaClasspath(), JAVA_SOURCE], 120_000);
+  t.equal(javac.code, 0, 'javac compiles ReadOnlyClient.java', { stderr: javac.stdout });
+  if (javac.code !== 0) return;
+  for (const [name, make] of TARGETS) {
+    await t.test(name, async (t) => {
+      const ens = await make(t);
+      await ens.waitForQuorum();
+      const c = await ZkClient.connect(HOST, ens.clientPort(1));
+      t.equal((await c.create('/ro', Buffer.from('x'))).header.err, Err.OK);
+      await c.close();
+      await isolateMember1(ens);
+      const deadline = Date.now() + WAIT_MS;
+      while (mode(await srvr(ens.clientPort(1))) !== 'read-only') {
+        if (Date.now() > deadline) throw new Error('member 1 never served read-only');
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+      const run = runJava('java', ['-Xmx128m', '-cp', [classesDir, javaClasspath()].join(path.delimiter), 'ReadOnlyClient', ens.connectString], 240_000);
+      t.teardown(() => run.kill());
+      await waitFor(() => run.stdout().includes('READY\n') || run.exited(), 'the client to be read-only', WAIT_MS);
+      await ens.start([2, 3]);
+      const result = await run;
+      t.same(result.stdout.split('\n').filter((l) => l !== ''), JAVA_EXPECTED, 'the client transcript', { stderr: result.stderr.slice(-4000) });
+      t.equal(result.code, 0, 'the client exits 0');
+    });
+  }
 });
+
+interface JavaRun extends Promise<{ code: number | null; stdout: string; stderr: string }> {
+  stdout(): string;
+  exited(): boolean;
+  kill(): void;
+}
+
+/** Runs a JDK tool; killed (by its PID) after `timeoutMs` or when the test process ends first. */
+function runJava(command: string, args: string[], timeoutMs: number): JavaRun {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let done = false;
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-20_000)));
+  const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), timeoutMs);
+  const kill = () => {
+    if (!done && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  };
+  process.once('exit', kill);
+  const p = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    child.on('close', (code) => {
+      done = true;
+      clearTimeout(timer);
+      process.off('exit', kill);
+      resolve({ code, stdout: out, stderr: err });
+    });
+  }) as JavaRun;
+  p.stdout = () => out;
+  p.exited = () => done;
+  p.kill = kill;
+  return p;
+}
