@@ -1,6 +1,6 @@
-// Read-only mode, differential: the same scenarios on a 3-member Apache ZooKeeper 3.8.0 ensemble and
-// on a 3-member zkts ensemble (real `zkts server -Dreadonlymode.enabled=true` processes), each
-// outcome checked against what ZooKeeper was seen to do. Member 1 loses both others: after the grace
+// Read-only mode, differential: the same scenarios on 3-member Apache ZooKeeper 3.8.0 and 3.9.5
+// ensembles and on a 3-member zkts ensemble (real `zkts server -Dreadonlymode.enabled=true`
+// processes), each outcome checked against what ZooKeeper was seen to do. Member 1 loses both others: after the grace
 // period it serves read-only clients (reads, NOTREADONLY for changes, Mode read-only, isro ro),
 // refuses the rest, makes no txn of its own, and goes back to read-write, dropping its read-only
 // clients, once the others are back. Then the Java client with canBeReadOnly=true
@@ -20,7 +20,7 @@ import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { connectFrame, OPEN_ACL, RawConnection, waitFor, ZkClient } from '../util/client';
 import { startReferenceEnsemble, waitForLeaderAndFollowers } from '../util/ensemble';
-import { fourLetterWord, javaClasspath, type RunningServer, startZkts } from '../util/servers';
+import { fourLetterWord, javaClasspath, type ReferenceVersion, type RunningServer, startZkts } from '../util/servers';
 import { HOST, memberPorts, mntrPairs, serverLines } from './members';
 
 const WAIT_MS = 60_000;
@@ -164,7 +164,6 @@ async function scenario(ens: Ensemble, t: Test): Promise<Record<string, unknown>
   out.delete = refusal(await ro.delete('/ro/child'), lastZxid);
   out.setACL = refusal(await ro.request(OpCode.setACL, (w) => R.encodeSetACLRequest(w, { path: '/ro', acl: OPEN_ACL, version: -1 })), lastZxid);
   out.sync = refusal(await ro.request(OpCode.sync, (w) => R.encodeSyncRequest(w, { path: '/ro' })), lastZxid);
-  out.check = refusal(await ro.request(OpCode.check, (w) => R.encodeCheckVersionRequest(w, { path: '/ro', version: -1 })), lastZxid);
   out.multi = refusal(
     await ro.request(OpCode.multi, (w) => {
       R.encodeMultiHeader(w, { type: OpCode.create, done: false, err: -1 });
@@ -175,6 +174,10 @@ async function scenario(ens: Ensemble, t: Test): Promise<Record<string, unknown>
   );
   out.readAfterRefusals = (await ro.getData('/ro')).header.err;
   out.stillConnected = !ro.closed;
+  // A lone check, on a connection of its own: 3.9 answers it UNIMPLEMENTED and closes (ZOOKEEPER-2623).
+  const checker = await connect({ readOnly: true });
+  const check = await checker.request(OpCode.check, (w) => R.encodeCheckVersionRequest(w, { path: '/ro', version: -1 }));
+  out.check = `${refusal(check, lastZxid)} closed=${await checker.raw.waitClosed(1000)}`;
 
   // The read-only session again on a new connection: the old connection goes.
   const again = await connect({ readOnly: true, sessionId: ro.sessionId, passwd: ro.passwd, timeoutMs: 30_000 });
@@ -237,7 +240,7 @@ const EXPECTED: Record<string, unknown> = {
   delete: 'err=-119 lastZxid=true body=false',
   setACL: 'err=-119 lastZxid=true body=false',
   sync: 'err=-119 lastZxid=true body=false',
-  check: 'err=-119 lastZxid=true body=false',
+  check: 'err=-119 lastZxid=true body=false closed=false',
   multi: 'err=-119 lastZxid=true body=false',
   readAfterRefusals: Err.OK,
   stillConnected: true,
@@ -254,8 +257,12 @@ const EXPECTED: Record<string, unknown> = {
   writeAfterQuorum: Err.OK,
 };
 
-async function referenceEnsemble(t: Test): Promise<Ensemble> {
+/** ZooKeeper 3.9.5 differs in one answer: a lone check is UNIMPLEMENTED, and the connection closes. */
+const EXPECTED_39: Record<string, unknown> = { ...EXPECTED, check: 'err=-6 lastZxid=false body=false closed=true' };
+
+async function referenceEnsemble(t: Test, version: ReferenceVersion = '3.8.0'): Promise<Ensemble> {
   const ens = await startReferenceEnsemble({
+    members: [version, version, version],
     jvmFlags: ['-Xmx128m', '-Dreadonlymode.enabled=true'],
     extraConfig: { tickTime: String(TICK_MS), localSessionsEnabled: 'true', localSessionsUpgradingEnabled: 'true' },
   });
@@ -313,15 +320,16 @@ async function zktsEnsemble(t: Test): Promise<Ensemble> {
   };
 }
 
-const TARGETS: ReadonlyArray<[string, (t: Test) => Promise<Ensemble>]> = [
-  ['ZooKeeper 3.8.0', referenceEnsemble],
-  ['zkts', zktsEnsemble],
+const TARGETS: ReadonlyArray<[string, (t: Test) => Promise<Ensemble>, Record<string, unknown>]> = [
+  ['ZooKeeper 3.8.0', (t) => referenceEnsemble(t, '3.8.0'), EXPECTED],
+  ['ZooKeeper 3.9.5', (t) => referenceEnsemble(t, '3.9.5'), EXPECTED_39],
+  ['zkts', zktsEnsemble, EXPECTED],
 ];
 
-for (const [name, make] of TARGETS) {
+for (const [name, make, expected] of TARGETS) {
   t.test(`${name}: a member without a quorum serves read-only clients`, async (t) => {
     const ens = await make(t);
-    t.same(await scenario(ens, t), EXPECTED);
+    t.same(await scenario(ens, t), expected);
   });
 }
 
