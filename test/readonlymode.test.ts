@@ -1,11 +1,13 @@
 // Read-only mode on one server, driven directly (the quorum peer turns it on and off in an
 // ensemble; test/quorum/readonly.test.ts runs it against ZooKeeper): what the four-letter words and
 // the AdminServer commands say in each state, local expiry of read-only sessions without a txn,
-// and the read-only clients dropped when the mode ends.
+// and the read-only clients dropped when the mode ends. Then one member of an ensemble alone:
+// read-only after the grace period, no txn from anyone (the admin console's writes refused too).
 import t from 'tap';
 import { findCommand } from '../src/admin/commands';
-import { Err } from '../src/protocol/constants';
-import { startInProcessZkts, waitFor, ZkClient } from './util/client';
+import { Err, OpCode } from '../src/protocol/constants';
+import { HOST, memberPorts, newDataDir, startZktsMember } from './quorum/members';
+import { OPEN_ACL, startInProcessZkts, waitFor, ZkClient } from './util/client';
 
 t.test('read-only mode: isro, srvr, mntr and the AdminServer in each state', async (t) => {
   const zk = await startInProcessZkts({ '4lw.commands.whitelist': '*', tickTime: '100' });
@@ -60,4 +62,31 @@ t.test('read-only mode: isro, srvr, mntr and the AdminServer in each state', asy
   t.equal(after.connectResponse.readOnly, false, 'a read-only capable client of a read-write server');
   t.equal((await after.setData('/a', Buffer.from('y'))).header.err, Err.OK);
   after.destroy();
+});
+
+t.test('a lone ensemble member goes read-only after the grace period and writes nothing', async (t) => {
+  const ports = await memberPorts(3);
+  const dataDir = newDataDir(1, (f) => t.teardown(f));
+  const startedAtMs = Date.now();
+  const member = await startZktsMember(1, dataDir, ports, [], [], { 'readonlymode.enabled': 'true' });
+  t.teardown(() => member.stop());
+  const { server } = member;
+  const words = server.fourLetterWords;
+  t.equal(words.run('isro'), 'null', 'looking, before the grace period: no server');
+  await waitFor(() => server.readOnly, 'read-only mode', 10_000);
+  t.ok(Date.now() - startedAtMs >= 2000, 'not before max(2 s, tickTime)');
+  t.equal(member.peer.role, 'looking', 'still looking for a leader');
+  t.equal(words.run('isro'), 'ro');
+  const zxid = server.lastProcessedZxid;
+  // The admin console's writes are refused too: a txn no leader proposed.
+  await t.rejects(server.submitInternalWrite({ type: OpCode.create, record: { path: '/x', data: null, acl: OPEN_ACL, flags: 0 } }, []), /read-only/);
+  const ro = await ZkClient.connect(HOST, ports[0].client, { readOnly: true });
+  t.equal(ro.connectResponse.readOnly, true);
+  t.equal(BigInt.asUintN(64, ro.sessionId) >> 56n, 1n, 'the member id in the top byte');
+  t.equal((await ro.create('/y')).header.err, Err.NOTREADONLY);
+  t.equal(server.lastProcessedZxid, zxid, 'nothing was written');
+  // Stopping the member ends the mode and drops its clients.
+  await member.stop();
+  t.equal(await ro.raw.waitClosed(), true);
+  t.equal(server.readOnly, false);
 });

@@ -1074,6 +1074,9 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   submitInternalWrite(write: WriteOp, ids: readonly R.Id[]): Promise<TxnResult> {
     if (this.commit.failure) return Promise.reject(this.commit.failure);
+    // Only a server that makes its own txns may: a learner's or a read-only member's would be a
+    // txn no leader proposed.
+    if (!this.makesOwnTxns) return Promise.reject(new Error(this.readOnly ? 'the server is read-only (no quorum)' : 'this ensemble member is not the leader'));
     return new Promise((resolve, reject) => {
       this.submitWrite({ xid: 0, type: write.type, sessionId: 0n, ids, receivedAtMs: this.now() }, write, (result) => resolve(result), () =>
         reject(this.commit.failure ?? new Error('the write was not committed')),

@@ -45,12 +45,22 @@ export function newDataDir(sid: number, teardown: (f: () => void) => void): stri
   return dataDir;
 }
 
-/** Starts member `sid` (1-based) of the ensemble `ports` on `dataDir`; tickTime 500 ms by default. */
-export async function startZktsMember(sid: number, dataDir: string, ports: MemberPorts[], extra: string[] = [], observers: readonly number[] = []): Promise<ZktsMember> {
+/**
+ * Starts member `sid` (1-based) of the ensemble `ports` on `dataDir`; tickTime 500 ms by default.
+ * `systemProps` are its -D properties.
+ */
+export async function startZktsMember(
+  sid: number,
+  dataDir: string,
+  ports: MemberPorts[],
+  extra: string[] = [],
+  observers: readonly number[] = [],
+  systemProps: Record<string, string> = {},
+): Promise<ZktsMember> {
   const lines = ['tickTime=500', 'initLimit=10', 'syncLimit=5', `dataDir=${dataDir}`, `clientPort=${ports[sid - 1].client}`, `clientPortAddress=${HOST}`, '4lw.commands.whitelist=*', ...extra, ...serverLines(ports, observers)];
   if (observers.includes(sid)) lines.push('peerType=observer');
   const text = lines.join('\n');
-  const config = loadConfig(text, new Map(), dataDir);
+  const config = loadConfig(text, new Map(Object.entries(systemProps)), dataDir);
   const log = pino({ level: process.env.ZKTS_TEST_LOG ?? 'silent' }).child({ member: sid });
   let server: ZooKeeperServer | undefined;
   const open = () => DiskDatabase.open(config, log, (err) => server?.storageFailed(err));
