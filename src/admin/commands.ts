@@ -388,7 +388,8 @@ export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string,
   };
   // An ensemble member's keys go in where ZooKeeper 3.8's mntr has them (captured from a live
   // ensemble): after the standalone key they follow.
-  const quorum = s.quorumStatus?.();
+  // A read-only member shows no quorum keys: ZooKeeper's read-only server is not a quorum server.
+  const quorum = s.readOnly ? undefined : s.quorumStatus?.();
   const extras = new Map<string, Array<[string, Value]>>();
   if (quorum) {
     extras.set('server_state', [['peer_state', quorum.peerState]]);
@@ -658,7 +659,7 @@ export const COMMANDS: readonly AdminCommand[] = [
   ),
   get(['get_trace_mask', 'gtmk'], (ctx) => ({ tracemask: ctx.traceMask }), false),
   get(['initial_configuration', 'icfg'], (ctx) => ({ initial_configuration: ctx.initialConfig })),
-  get(['is_read_only', 'isro'], () => ({ read_only: false })),
+  get(['is_read_only', 'isro'], ({ server }) => ({ read_only: server.readOnly })),
   get(['last_snapshot', 'lsnp'], ({ server }) => {
     const snap = lastSnapshot(server);
     return { zxid: snap ? snap.zxid.toString(16) : 'ffffffffffffffff', timestamp: snap ? snap.timestampSec : -1 };
@@ -761,7 +762,7 @@ function serverStatsData(s: ZooKeeperServer): Data {
   const t = now();
   return {
     version: VERSION_LINE,
-    read_only: false,
+    read_only: s.readOnly,
     server_stats: serverStatsJson(s, t),
     client_response: clientResponseJson(),
     node_count: nodeCount(s),

@@ -74,14 +74,27 @@ function connectionLines(s: ZooKeeperServer, brief: boolean): string {
 /** ZooKeeper's answer of srvr and stat when it is not serving. */
 export const ZK_NOT_SERVING = 'This ZooKeeper instance is not currently serving requests\n';
 
+/** The line srvr and stat add after the version while the server is read-only. */
+const READ_ONLY_LINE = 'READ-ONLY mode; serving only read-only clients\n';
+
+/** Whether srvr and stat describe a server: one serving clients, read-write or read-only. */
+function describable(s: ZooKeeperServer): boolean {
+  return s.readOnly || s.notServing === undefined;
+}
+
+/** srvr's and stat's first lines. */
+function versionLines(s: ZooKeeperServer): string {
+  return `Zookeeper version: ${VERSION_LINE}\n` + (s.readOnly ? READ_ONLY_LINE : '');
+}
+
 const WORDS: Record<string, Word> = {
   // "imok" only while writes can be taken: otherwise no answer at all, as documented for ruok.
   ruok: ({ server }) => (server.notServing ? '' : 'imok'),
-  srvr: ({ server }) => (server.notServing ? ZK_NOT_SERVING : `Zookeeper version: ${VERSION_LINE}\n` + serverSummary(server)),
-  stat: ({ server }) =>
-    server.notServing ? ZK_NOT_SERVING : `Zookeeper version: ${VERSION_LINE}\nClients:\n${connectionLines(server, true)}\n` + serverSummary(server),
+  srvr: ({ server }) => (describable(server) ? versionLines(server) + serverSummary(server) : ZK_NOT_SERVING),
+  stat: ({ server }) => (describable(server) ? versionLines(server) + `Clients:\n${connectionLines(server, true)}\n` + serverSummary(server) : ZK_NOT_SERVING),
   cons: ({ server }) => connectionLines(server, false) + '\n',
-  isro: () => 'rw',
+  // "null" while no server runs behind the port (an ensemble member without a role), as ZooKeeper.
+  isro: ({ server }) => (server.readOnly ? 'ro' : server.quorumRoleProblem === undefined ? 'rw' : 'null'),
   // DigestCommand: the zxid in hex, then the digest as a signed long.
   hash: ({ server }) => server.digestLog.map((d) => `${BigInt.asUintN(64, d.zxid).toString(16)}: ${d.digest}\n`).join(''),
   dirs: ({ server }) => `datadir_size: ${dataDirSize(server)}\nlogdir_size: ${logDirSize(server)}\n`,

@@ -4,13 +4,16 @@
  * (`setRoleProblem`); each role ends with the database reloaded from disk, so the next election
  * votes with what the log holds.
  *
- * Roles: leader (`leadershell.ts`), follower and observer (`learnershell.ts`).
+ * Roles: leader (`leadershell.ts`), follower and observer (`learnershell.ts`). With
+ * `-Dreadonlymode.enabled=true`, a member still looking for a leader after a grace period serves
+ * read-only clients until the election ends (`ZooKeeperServer.startReadOnly`).
  */
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../server/config';
 import type { QuorumStatus, ZooKeeperServer } from '../server/server';
 import type { Database } from '../storage/database';
 import { loadEpochs } from '../storage/epochs';
+import { readOnlyGraceMs } from '../server/readonly';
 import { ElectionShell } from './electionshell';
 import { LeaderShell } from './leadershell';
 import { LearnerShell } from './learnershell';
@@ -84,6 +87,7 @@ export class QuorumPeer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.deps.server.stopReadOnly();
     this.learner?.stop();
     this.leader?.stop();
     await this.election.close();
@@ -99,11 +103,16 @@ export class QuorumPeer {
       const lastZxid = server.lastProcessedZxid;
       const epochs = loadEpochs(config.dataDir, lastZxid);
       let decision;
+      const readOnlyTimer = this.readOnlyAfterGrace();
       try {
         decision = await this.election.lookForLeader(lastZxid, epochs.currentEpoch);
       } catch (e) {
         if (this.stopped) return;
         throw e;
+      } finally {
+        // The election is over: read-only clients go, before the role decides what the tree is.
+        clearTimeout(readOnlyTimer);
+        server.stopReadOnly();
       }
       if (this.stopped) return;
       const leader = this.election.verifier.members.get(decision.vote.leader);
@@ -154,6 +163,21 @@ export class QuorumPeer {
       this.learner = undefined;
       await this.roleEnded(reason);
     }
+  }
+
+  /**
+   * With read-only mode enabled, the server serves read-only clients once this election has gone
+   * on for the grace period (ZooKeeper waits max(2 s, tickTime) before it decides it is
+   * partitioned); the timer is cleared when the election ends.
+   */
+  private readOnlyAfterGrace(): NodeJS.Timeout | undefined {
+    const { config, server } = this.deps;
+    if (!config.readOnlyModeEnabled) return undefined;
+    const timer = setTimeout(() => {
+      if (!this.stopped && this.role === 'looking') server.startReadOnly();
+    }, readOnlyGraceMs(config.tickTimeMs));
+    timer.unref();
+    return timer;
   }
 
   /**

@@ -31,6 +31,7 @@ import { WatchManager } from './watches';
 import { DIGEST_VERSION } from '../storage/digest';
 import { ForwardedWrites } from './forwarded';
 import { sessionPassword } from './sessions';
+import { NOT_READ_ONLY_OPS } from './readonly';
 
 /** Per connection: queued plus in-flight requests before we stop reading from its socket. */
 const MAX_OUTSTANDING_PER_CNXN = 1000;
@@ -177,8 +178,16 @@ export class ZooKeeperServer implements CnxnHandler {
   db: Database;
   /** An ensemble member's figures for mntr (set by its quorum peer); undefined when standalone. */
   quorumStatus: (() => QuorumStatus) | undefined;
-  /** What srvr's Mode and mntr's server_state say: standalone, or the quorum role being served. */
-  serverState: 'standalone' | 'leader' | 'follower' | 'observer' | 'looking' = 'standalone';
+  /**
+   * What srvr's Mode and mntr's server_state say: standalone, the quorum role being served, or
+   * read-only (`startReadOnly`).
+   */
+  serverState: 'standalone' | 'leader' | 'follower' | 'observer' | 'looking' | 'read-only' = 'standalone';
+  /**
+   * The sessions of read-only clients, while this member serves them without a quorum
+   * (`startReadOnly`); they are local to this server and never become txns.
+   */
+  private readOnlySessions: SessionTracker | undefined;
   /** Set while this server is a learner: its writes go to the leader. */
   private leaderLink: LeaderLink | undefined;
   private readonly forwarded = new ForwardedWrites<PendingForward>(MAX_FORWARDED_WRITES);
@@ -291,6 +300,11 @@ export class ZooKeeperServer implements CnxnHandler {
 
   private roleProblem: Error | undefined;
 
+  /** Why the quorum role keeps this server from serving (set by `setRoleProblem`), or undefined. */
+  get quorumRoleProblem(): Error | undefined {
+    return this.roleProblem;
+  }
+
   /**
    * Sets or clears why the quorum role keeps this server from serving (LOOKING, syncing). Setting
    * it closes the clients' connections: ZooKeeper drops them when a server leaves its role, and
@@ -303,6 +317,47 @@ export class ZooKeeperServer implements CnxnHandler {
 
   get lastProcessedZxid(): bigint {
     return this.tree.lastProcessedZxid;
+  }
+
+  /** Whether this member serves read-only clients now (ZooKeeper's ReadOnlyZooKeeperServer is running). */
+  get readOnly(): boolean {
+    return this.readOnlySessions !== undefined;
+  }
+
+  /**
+   * Read-only mode: while the quorum role keeps the server from serving (a member looking for a
+   * leader), clients that ask for read-only get a session local to this server, reads from the
+   * tree as it is, and NOTREADONLY for every change. Its Mode is read-only until `stopReadOnly`.
+   */
+  startReadOnly(): void {
+    if (this.roleProblem === undefined) throw new Error('startReadOnly: the server is serving clients');
+    if (this.readOnlySessions) return;
+    const serverId = this.config.serverId ?? STANDALONE_SERVER_ID;
+    this.readOnlySessions = new SessionTracker(this.config.tickTimeMs, serverId, this.now());
+    this.serverState = 'read-only';
+    this.log.info({ zxid: '0x' + this.lastProcessedZxid.toString(16) }, 'serving read-only clients');
+  }
+
+  /**
+   * Ends read-only mode (the member found a leader, or stops): its sessions end with it and every
+   * client connection is closed, so that read-only clients go and find a server with a quorum.
+   */
+  stopReadOnly(): void {
+    if (!this.readOnlySessions) return;
+    this.readOnlySessions = undefined;
+    if (this.serverState === 'read-only') this.serverState = 'looking';
+    for (const c of [...this.cnxns]) if (c.state !== 'handshake') c.close();
+    this.log.info('read-only mode ended');
+  }
+
+  /**
+   * Whether this server makes txns of its own (session expiry, container cleanup): standalone, or
+   * the established leader of an ensemble. A learner's leader does it, and a member without a
+   * leader must not write anything to its log.
+   */
+  private get makesOwnTxns(): boolean {
+    if (this.leaderLink) return false;
+    return !this.config.distributed || this.leaderEpoch !== undefined;
   }
 
   async start(): Promise<void> {
@@ -419,8 +474,14 @@ export class ZooKeeperServer implements CnxnHandler {
     const req = decodeConnectRequest(new JuteReader(frame));
     c.oldClient = req.oldClient;
     this.metrics.connectionRequests++;
-    if (this.roleProblem) {
+    if (this.roleProblem && !this.readOnlySessions) {
       this.log.info({ reason: this.roleProblem.message }, 'closing a new connection: the server is not serving');
+      c.close();
+      return;
+    }
+    if (this.readOnlySessions && !req.readOnly) {
+      // A client that did not ask for read-only (or is too old to say) looks for another server.
+      this.log.info({ remote: `${c.remoteAddress}:${c.remotePort}` }, 'refusing session request for a client that is not read-only: serving read-only');
       c.close();
       return;
     }
@@ -434,6 +495,7 @@ export class ZooKeeperServer implements CnxnHandler {
     }
     const timeoutMs = Math.min(Math.max(req.timeOut, this.config.minSessionTimeoutMs), this.config.maxSessionTimeoutMs);
     c.state = 'open';
+    if (this.readOnlySessions) return this.connectReadOnly(c, this.readOnlySessions, req.sessionId, req.passwd, timeoutMs);
     if (req.sessionId === 0n && this.commit.failure) {
       // A new session is a txn, and nothing can be made durable any more.
       this.log.warn({ reason: this.commit.failure.message }, 'new session refused: storage has failed');
@@ -513,6 +575,43 @@ export class ZooKeeperServer implements CnxnHandler {
     );
   }
 
+  /**
+   * A read-only client's session: a new one local to this server, or one of this read-only
+   * period again. A global session is refused (its owner is the quorum, which this server cannot
+   * reach) by closing the connection, as ZooKeeper does; any other id gets the expired answer.
+   */
+  private connectReadOnly(c: ServerCnxn, tracker: SessionTracker, sessionId: bigint, passwd: Buffer | null, timeoutMs: number): void {
+    if (sessionId === 0n) {
+      let id = tracker.newSessionId();
+      while (this.sessions.get(id) !== undefined) id = tracker.newSessionId();
+      const session = tracker.add(id, timeoutMs, this.now());
+      this.attach(c, session);
+      c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: true });
+      return;
+    }
+    this.metrics.connectionRevalidates++;
+    if (this.sessions.get(sessionId) !== undefined) {
+      this.log.info({ sessionId: '0x' + BigInt.asUintN(64, sessionId).toString(16) }, 'refusing global session reconnection in read-only mode');
+      c.close();
+      return;
+    }
+    const holder = this.cnxnBySession.get(sessionId);
+    if (holder && holder !== c) {
+      this.cnxnBySession.delete(sessionId);
+      holder.close();
+    }
+    const session = tracker.get(sessionId);
+    if (session === undefined || session.closing || passwd === null || !session.passwd.equals(passwd)) {
+      c.sendConnectResponse({ protocolVersion: 0, timeOut: 0, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: true });
+      c.close();
+      return;
+    }
+    session.timeoutMs = timeoutMs;
+    tracker.touch(session, this.now());
+    this.attach(c, session);
+    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: session.passwd, readOnly: true });
+  }
+
   /** A session lives on one connection: a reconnect takes it over from the old one. */
   private attach(c: ServerCnxn, session: Session): void {
     const old = this.cnxnBySession.get(session.id);
@@ -530,7 +629,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const hdr = R.decodeRequestHeader(r);
     const nowMs = this.now();
     if (c.session) {
-      this.sessions.touch(c.session, nowMs);
+      (this.readOnlySessions ?? this.sessions).touch(c.session, nowMs);
       if (this.leaderLink) this.touched.set(c.session.id, c.session.timeoutMs);
     }
     if (hdr.type === OpCode.auth) return this.handleAuth(c, hdr.xid, r);
@@ -559,7 +658,9 @@ export class ZooKeeperServer implements CnxnHandler {
     if (multiWithReads(hdr.type, body)) body = undefined;
     c.lastCxid = hdr.xid;
     // A multi with a null path never reaches a txn; a learner answers it after the session's writes, as a read.
-    const isWrite = (WRITE_TYPES.has(hdr.type) || hdr.type === OpCode.sync) && !(this.leaderLink && body === NULL_PATH_MULTI);
+    const isWrite =
+      ((WRITE_TYPES.has(hdr.type) || hdr.type === OpCode.sync) && !(this.leaderLink && body === NULL_PATH_MULTI)) ||
+      (this.readOnlySessions !== undefined && NOT_READ_ONLY_OPS.has(hdr.type));
     const req: Request = { xid: hdr.xid, type: hdr.type, body, isWrite, receivedAtMs: nowMs, writesBefore: c.writesSubmitted };
     if (isWrite && this.leaderLink) req.raw = frame.subarray(8);
     this.outstanding++;
@@ -760,6 +861,7 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   private processWrite(c: ServerCnxn, req: Request): void {
+    if (this.readOnlySessions) return this.refuseWriteReadOnly(c, req, this.readOnlySessions);
     if (this.leaderLink) return this.forwardWrite(c, req);
     if (this.commit.failure) {
       this.log.warn({ sessionId: c.hexSessionId(), reason: this.commit.failure.message }, 'write refused: storage has failed; closing');
@@ -791,6 +893,25 @@ export class ZooKeeperServer implements CnxnHandler {
       if (req.type === OpCode.closeSession) c.close();
       this.writeDone(c);
     }, () => this.abandonWrite(c, true));
+  }
+
+  /**
+   * A change asked of a read-only server: NOTREADONLY with the last zxid and no body, answered in
+   * the session's order. closeSession ends the local session without a txn and closes the connection.
+   */
+  private refuseWriteReadOnly(c: ServerCnxn, req: Request, tracker: SessionTracker): void {
+    this.metrics.requestsQueued++;
+    const zxid = this.lastProcessedZxid;
+    if (req.type === OpCode.closeSession) {
+      tracker.remove(c.sessionId);
+      c.sendReply(req.xid, zxid, Err.OK);
+      this.finishRequest(c, req, zxid);
+      c.close();
+    } else {
+      c.sendReply(req.xid, zxid, Err.NOTREADONLY);
+      this.finishRequest(c, req, zxid);
+    }
+    this.writeDone(c);
   }
 
   /** A learner's client write: to the leader as it came; answered when its txn commits here. */
@@ -954,6 +1075,9 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   submitInternalWrite(write: WriteOp, ids: readonly R.Id[]): Promise<TxnResult> {
     if (this.commit.failure) return Promise.reject(this.commit.failure);
+    // Only a server that makes its own txns may: a learner's or a read-only member's would be a
+    // txn no leader proposed.
+    if (!this.makesOwnTxns) return Promise.reject(new Error(this.readOnly ? 'the server is read-only (no quorum)' : 'this ensemble member is not the leader'));
     return new Promise((resolve, reject) => {
       this.submitWrite({ xid: 0, type: write.type, sessionId: 0n, ids, receivedAtMs: this.now() }, write, (result) => resolve(result), () =>
         reject(this.commit.failure ?? new Error('the write was not committed')),
@@ -1071,7 +1195,8 @@ export class ZooKeeperServer implements CnxnHandler {
    * At most a tick ahead, so a clock that jumps is caught up with.
    */
   private scheduleExpiry(): void {
-    const delayMs = Math.min(this.config.tickTimeMs, Math.max(1, this.sessions.nextExpirationMs - this.now()));
+    const nextMs = (this.readOnlySessions ?? this.sessions).nextExpirationMs;
+    const delayMs = Math.min(this.config.tickTimeMs, Math.max(1, nextMs - this.now()));
     this.expiryTimer = setTimeout(() => {
       if (!this.listener) return;
       this.expireSessions();
@@ -1081,8 +1206,9 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   private expireSessions(): void {
-    // A learner's sessions belong to the leader, which expires them.
-    if (this.leaderLink) return;
+    if (this.readOnlySessions) return this.expireReadOnlySessions(this.readOnlySessions);
+    // A learner's sessions belong to the leader, which expires them; without a leader nobody does.
+    if (!this.makesOwnTxns) return;
     for (const s of this.sessions.expired(this.now())) {
       this.log.info({ sessionId: '0x' + BigInt.asUintN(64, s.id).toString(16), timeoutMs: s.timeoutMs }, 'session expired');
       this.metrics.staleSessionsExpired++;
@@ -1094,8 +1220,18 @@ export class ZooKeeperServer implements CnxnHandler {
     }
   }
 
+  /** Read-only sessions expire here, without a txn: they were never anywhere else. */
+  private expireReadOnlySessions(tracker: SessionTracker): void {
+    for (const s of tracker.expired(this.now())) {
+      this.log.info({ sessionId: '0x' + BigInt.asUintN(64, s.id).toString(16), timeoutMs: s.timeoutMs }, 'read-only session expired');
+      this.metrics.staleSessionsExpired++;
+      tracker.remove(s.id);
+      this.cnxnBySession.get(s.id)?.close();
+    }
+  }
+
   private checkContainers(): void {
-    if (this.leaderLink) return;
+    if (!this.makesOwnTxns) return;
     const candidates = containerCandidates(this.tree, this.now(), this.config.containerMaxNeverUsedIntervalMs);
     const budget = Math.max(1, Math.floor((this.config.containerMaxPerMinute * this.config.containerCheckIntervalMs) / 60000));
     for (const path of candidates.slice(0, budget)) {

@@ -35,7 +35,7 @@ t.test('DIFF from the on-disk log to a ZooKeeper follower and to zkts followers'
     for (const m of members.values()) await m.stop();
     await zk?.stop();
   });
-  const startMember = async (sid: number) => members.set(sid, await startZktsMember(sid, dirs[sid - 2], ports, EXTRA, [], logs[sid]));
+  const startMember = async (sid: number) => members.set(sid, await startZktsMember(sid, dirs[sid - 2], ports, EXTRA, [], { logLines: logs[sid] }));
   await startMember(3);
   await startMember(2);
   zk = await startZkMember(1, zkDir, ports, { preAllocSize: '16', snapCount: '200' });
@@ -107,7 +107,7 @@ t.test('past zookeeper.snapshotSizeFactor the leader sends a SNAP instead', asyn
   });
   // A factor of 0.0001 makes even one small log file too heavy against the snapshot.
   const extra = [...EXTRA, 'snapshotSizeFactor=0.0001'];
-  const startMember = async (sid: number) => members.set(sid, await startZktsMember(sid, dirs[sid - 1], ports, extra, [], logs[sid]));
+  const startMember = async (sid: number) => members.set(sid, await startZktsMember(sid, dirs[sid - 1], ports, extra, [], { logLines: logs[sid] }));
   for (const sid of [3, 2, 1]) await startMember(sid);
   await waitFor(() => members.get(3)!.server.notServing === undefined && members.get(1)!.server.notServing === undefined, 'serving', WAIT_MS);
   const c = await ZkClient.connect(HOST, ports[2].client);

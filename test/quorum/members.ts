@@ -48,13 +48,26 @@ export function newDataDir(sid: number, teardown: (f: () => void) => void): stri
   return dataDir;
 }
 
+/** Options of a member: its -D properties, and a list that collects its log lines (info and up, JSON text). */
+export interface MemberOptions {
+  systemProps?: Record<string, string>;
+  logLines?: string[];
+}
+
 /** Starts member `sid` (1-based) of the ensemble `ports` on `dataDir`; tickTime 500 ms by default. */
-/** `logLines`, when given, collects the member's log lines (info and up) as JSON text. */
-export async function startZktsMember(sid: number, dataDir: string, ports: MemberPorts[], extra: string[] = [], observers: readonly number[] = [], logLines?: string[]): Promise<ZktsMember> {
+export async function startZktsMember(
+  sid: number,
+  dataDir: string,
+  ports: MemberPorts[],
+  extra: string[] = [],
+  observers: readonly number[] = [],
+  opts: MemberOptions = {},
+): Promise<ZktsMember> {
   const lines = ['tickTime=500', 'initLimit=10', 'syncLimit=5', `dataDir=${dataDir}`, `clientPort=${ports[sid - 1].client}`, `clientPortAddress=${HOST}`, '4lw.commands.whitelist=*', ...extra, ...serverLines(ports, observers)];
   if (observers.includes(sid)) lines.push('peerType=observer');
   const text = lines.join('\n');
-  const config = loadConfig(text, new Map(), dataDir);
+  const config = loadConfig(text, new Map(Object.entries(opts.systemProps ?? {})), dataDir);
+  const logLines = opts.logLines;
   const log = (logLines !== undefined ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }) : pino({ level: process.env.ZKTS_TEST_LOG ?? 'silent' })).child({ member: sid });
   let server: ZooKeeperServer | undefined;
   const open = () => DiskDatabase.open(config, log, (err) => server?.storageFailed(err));
