@@ -199,6 +199,10 @@ export class PrometheusMetrics {
           const set = name === 'read_per_namespace' ? s.stats.readNamespaces : s.stats.writeNamespaces;
           for (const ns of [...set].sort()) summarySamples(out, name, def.advanced === true, undefined, nowMs, [['key', ns]]);
         }
+        if (type === 'summary' && s && (name === 'learner_handler_qp_size' || name === 'learner_handler_qp_time_ms')) {
+          const set = name === 'learner_handler_qp_size' ? s.metrics.learnerQueueSize : s.metrics.learnerQueueTime;
+          for (const sid of [...set.keys()].sort()) summarySamples(out, name, def.advanced === true, set.get(sid), nowMs, [['key', sid]]);
+        }
         continue;
       }
       if (type === 'summary') {

@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { CommitStage } from '../server/commit';
 import type { ServerConfig } from '../server/config';
-import type { QuorumStatus, ZooKeeperServer } from '../server/server';
+import type { LearnerHandlerStatus, QuorumStatus, ZooKeeperServer } from '../server/server';
 import { writeAcceptedEpoch, writeCurrentEpoch } from '../storage/epochs';
 import { logEntriesAfter } from '../storage/logdiff';
 import { SnapStreamEncoder } from '../storage/snapstream';
@@ -51,7 +51,20 @@ const MAX_CONNECTIONS = 1024;
 interface Conn {
   id: number;
   socket: net.Socket;
+  /** The learner's address as Java prints it, kept after the socket closes. */
+  remoteAddress: string;
+  establishedAtMs: number;
+  /** The observers/orst figures (ZooKeeper's LearnerHandler counts the same). */
+  packetsReceived: number;
+  packetsSent: number;
+  requests: number;
+  lastZxid: bigint;
+  /** Packets since the last learner_handler_qp_time_ms sample. */
+  sinceQueueMark: number;
 }
+
+/** Packets to a learner between two samples of learner_handler_qp_time_ms (as ZooKeeper's markers). */
+const QUEUE_TIME_MARK_PACKETS = 1000;
 
 export class LeaderShell {
   private core!: ZabLeader;
@@ -78,6 +91,8 @@ export class LeaderShell {
   private readonly proposalSizes = { last: -1, min: -1, max: -1 };
   /** Txns proposed and not yet logged here, by zxid: logged as they are, not decoded again. */
   private readonly proposed = new Map<bigint, Txn>();
+  /** When each outstanding proposal was made, until it commits (quorum_ack_latency, learner_handler_qp_time_ms). */
+  private readonly proposedAtMs = new Map<bigint, number>();
 
   constructor(private readonly deps: LeaderShellDeps) {
     this.now = deps.now ?? Date.now;
@@ -136,7 +151,17 @@ export class LeaderShell {
   private accept(socket: net.Socket): void {
     if (this.endReason !== undefined) return void socket.destroy();
     socket.setNoDelay(true);
-    const conn: Conn = { id: this.nextConn++, socket };
+    const conn: Conn = {
+      id: this.nextConn++,
+      socket,
+      remoteAddress: `/${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`,
+      establishedAtMs: this.now(),
+      packetsReceived: 0,
+      packetsSent: 0,
+      requests: 0,
+      lastZxid: -1n,
+      sinceQueueMark: 0,
+    };
     this.conns.set(conn.id, conn);
     const framer = new QuorumPacketFramer((p) => this.onPacket(conn, p), {
       maxBufferBytes: this.deps.config.juteMaxBufferBytes,
@@ -163,6 +188,8 @@ export class LeaderShell {
 
   private onPacket(conn: Conn, p: QuorumPacket): void {
     if (this.endReason !== undefined) return;
+    conn.packetsReceived++;
+    if (p.type === PacketType.REQUEST) conn.requests++;
     this.core.step(conn.id, p);
     this.drive();
   }
@@ -172,7 +199,24 @@ export class LeaderShell {
     const learners = this.core.learners();
     const voters = this.deps.verifier.votingMembers;
     const synced = learners.filter((l) => l.synced && l.phase === 'broadcast');
+    const handlers: LearnerHandlerStatus[] = [];
+    for (const l of learners) {
+      const c = this.conns.get(l.conn);
+      if (c === undefined) continue;
+      handlers.push({
+        sid: l.sid,
+        learnerType: l.type,
+        remoteAddress: c.remoteAddress,
+        establishedAtMs: c.establishedAtMs,
+        queuedBytes: c.socket.writableLength,
+        packetsReceived: c.packetsReceived,
+        packetsSent: c.packetsSent,
+        requests: c.requests,
+        lastZxid: c.lastZxid,
+      });
+    }
     return {
+      handlers,
       learners: learners.length,
       syncedFollowers: synced.filter((l) => l.type === 'participant' && voters.has(l.sid)).length,
       syncedNonVotingFollowers: synced.filter((l) => l.type === 'participant' && !voters.has(l.sid)).length,
@@ -183,6 +227,22 @@ export class LeaderShell {
       minProposalSize: this.proposalSizes.min,
       maxProposalSize: this.proposalSizes.max,
     };
+  }
+
+  /** ZooKeeper's ZabState of this leader: discovery until the epoch is acked, then sync, then broadcast. */
+  zabState(): 'discovery' | 'synchronization' | 'broadcast' {
+    const phase = this.core?.phase;
+    return phase === 'broadcast' ? 'broadcast' : phase === 'newleader' ? 'synchronization' : 'discovery';
+  }
+
+  /** orst: the observers' packet counts start again (ZooKeeper's resetObserverConnectionStats). */
+  resetObserverStats(): void {
+    const observers = new Set(this.core.learners().filter((l) => l.type === 'observer').map((l) => l.conn));
+    for (const c of this.conns.values())
+      if (observers.has(c.id)) {
+        c.packetsReceived = c.packetsSent = c.requests = 0;
+        c.lastZxid = -1n;
+      }
   }
 
   /** A txn the server prepared: proposed to the quorum. False when the epoch cannot take it. */
@@ -196,6 +256,8 @@ export class LeaderShell {
     const r = this.core.propose(txn.hdr.zxid, data);
     if (r.ok) {
       this.proposed.set(txn.hdr.zxid, txn);
+      this.proposedAtMs.set(txn.hdr.zxid, this.now());
+      this.deps.server.metrics.proposals++;
       const sizes = this.proposalSizes;
       sizes.last = data.length;
       sizes.min = sizes.min < 0 ? data.length : Math.min(sizes.min, data.length);
@@ -235,14 +297,36 @@ export class LeaderShell {
     };
     takeSnapshotsAt(server.lastProcessedZxid);
     for (const t of rd.commit) {
+      const madeAtMs = this.proposedAtMs.get(t.zxid);
+      if (madeAtMs !== undefined) server.metrics.quorumAckLatency.observe(Math.max(0, this.now() - madeAtMs), this.now());
+      this.proposedAtMs.delete(t.zxid);
+      server.metrics.commits++;
       this.stage.committed(t.zxid);
       takeSnapshotsAt(t.zxid);
     }
+    // learner_handler_qp_size: how many of this Ready's packets each learner still has queued as
+    // each is written; learner_handler_qp_time_ms: how long they waited, sampled after a sync and
+    // every QUEUE_TIME_MARK_PACKETS packets (where ZooKeeper queues its marker packets).
+    const readyAtMs = this.now();
+    const queued = new Map<number, number>();
+    for (const s of rd.send) if (s.kind === 'packet') queued.set(s.to, (queued.get(s.to) ?? 0) + 1);
+    const sidOf = new Map(this.core.learners().map((l) => [l.conn, l.sid.toString()]));
+    const marked = new Set<Conn>();
     for (const s of rd.send) {
       const conn = this.conns.get(s.to);
       if (conn === undefined) continue;
-      if (s.kind === 'packet') this.write(conn, s.packet);
-      else if (s.kind === 'logRange') {
+      if (s.kind === 'packet') {
+        const left = (queued.get(s.to) ?? 1) - 1;
+        queued.set(s.to, left);
+        const sid = sidOf.get(s.to);
+        if (sid !== undefined) server.metrics.learnerPacketSent(sid, left, undefined);
+        if (s.packet.type === PacketType.DIFF || s.packet.type === PacketType.TRUNC) {
+          server.metrics.diffSyncs++;
+          marked.add(conn);
+        }
+        if (++conn.sinceQueueMark >= QUEUE_TIME_MARK_PACKETS) marked.add(conn);
+        this.write(conn, s.packet);
+      }      else if (s.kind === 'logRange') {
         for await (const e of logEntriesAfter(config.dataLogDir, s.afterZxid, { toZxid: s.toZxid })) {
           this.write(conn, { type: PacketType.PROPOSAL, zxid: e.zxid, data: e.body, authinfo: null });
           this.write(conn, { type: PacketType.COMMIT, zxid: e.zxid, data: null, authinfo: null });
@@ -251,6 +335,8 @@ export class LeaderShell {
       } else {
         const enc = snapshots.get(s);
         if (enc === undefined) throw new Error(`no snapshot at 0x${s.zxid.toString(16)} to send (tree at 0x${server.lastProcessedZxid.toString(16)})`);
+        server.metrics.snapSyncs++;
+        marked.add(conn);
         this.write(conn, { type: PacketType.SNAP, zxid: s.zxid, data: null, authinfo: null });
         for await (const chunk of enc.chunks()) {
           if (conn.socket.destroyed) break;
@@ -258,6 +344,11 @@ export class LeaderShell {
           await drained(conn.socket);
         }
       }
+    }
+    for (const conn of marked) {
+      const sid = sidOf.get(conn.id);
+      conn.sinceQueueMark = 0;
+      if (sid !== undefined) server.metrics.learnerPacketSent(sid, undefined, this.now() - readyAtMs);
     }
     for (const c of rd.close) {
       this.log.info({ conn: c.conn, reason: c.reason }, 'closing a learner connection');
@@ -284,6 +375,8 @@ export class LeaderShell {
   private write(conn: Conn, p: QuorumPacket): void {
     const s = conn.socket;
     if (s.destroyed) return;
+    conn.packetsSent++;
+    if (p.zxid > 0n) conn.lastZxid = p.zxid;
     s.write(Buffer.from(this.encoder.encode(p)));
     if (s.writableLength > OUTPUT_HARD_LIMIT_BYTES) {
       this.log.warn({ conn: conn.id, bytes: s.writableLength }, 'a learner does not read; closing its connection');

@@ -75,6 +75,8 @@ export class LearnerShell {
   /** The snapshot stream after SNAP: decoded into a tree and spooled to disk as it arrives. */
   private snap: { decoder: SnapStreamDecoder; spool: Promise<SnapSpool>; writes: Promise<void>; done: Promise<string>; finish: () => void; fail: (e: Error) => void } | undefined;
   private readonly revalidations = new Map<bigint, Array<(valid: boolean) => void>>();
+  /** When the leader's DIFF, TRUNC or SNAP came: follower_sync_time/observer_sync_time run from there to serving. */
+  private syncStartMs: number | undefined;
 
   constructor(private readonly deps: LearnerShellDeps) {
     this.now = deps.now ?? Date.now;
@@ -93,6 +95,12 @@ export class LearnerShell {
       touches: { take: () => [...server.takeTouchedSessions()].map(([sessionId, timeoutMs]) => ({ sessionId, timeoutMs })) },
       nowMs: this.now(),
     });
+  }
+
+  /** ZooKeeper's ZabState of this learner: discovery until the leader syncs it, then sync, then broadcast. */
+  zabState(): 'discovery' | 'synchronization' | 'broadcast' {
+    const phase = this.core.phase;
+    return phase === 'serving' ? 'broadcast' : phase === 'leaderinfo' ? 'discovery' : 'synchronization';
   }
 
   /** Follows the leader until the role ends; resolves with why it ended. */
@@ -156,6 +164,14 @@ export class LearnerShell {
   }
 
   private onPacket(p: QuorumPacket, framer: QuorumPacketFramer): void {
+    const metrics = this.deps.server.metrics;
+    if (this.core.phase === 'serving') {
+      // As ZooKeeper counts them: only what arrives once serving, not the txns of the sync.
+      if (p.type === PacketType.PROPOSAL) metrics.learnerProposalsReceived++;
+      else if (p.type === PacketType.COMMIT || p.type === PacketType.INFORM) metrics.learnerCommitsReceived++;
+    } else if (this.syncStartMs === undefined && (p.type === PacketType.DIFF || p.type === PacketType.TRUNC || p.type === PacketType.SNAP)) {
+      this.syncStartMs = this.now();
+    }
     if (p.type === PacketType.SNAP) this.startSnapStream(p.zxid, framer);
     this.core.step(p);
     this.drive();
@@ -238,6 +254,8 @@ export class LearnerShell {
     }
     if (rd.state?.kind === 'serving') {
       this.log.info({ epoch: rd.state.epoch.toString() }, 'synced with the leader; serving');
+      const syncTime = this.deps.role === 'observer' ? server.metrics.observerSyncTime : server.metrics.followerSyncTime;
+      syncTime.observe(Math.max(0, this.now() - (this.syncStartMs ?? this.now())), this.now());
       server.setLeaderLink(this.leaderLink());
       server.setRoleProblem(undefined);
       this.deps.onServing(rd.state.epoch);
