@@ -125,3 +125,53 @@ export function proposalSizes(q: QuorumStatus | undefined): { last: number; min:
   const l = q?.leader;
   return l ? { last: l.lastProposalSize, min: l.minProposalSize, max: l.maxProposalSize } : undefined;
 }
+
+/** One member in the console's ensemble table. */
+export interface MemberRow {
+  sid: string;
+  learnerType: string;
+  address: string;
+  /** leader, follower, observer, looking; "not connected" on a leader for a member without a link; "unknown" on a learner for the others. */
+  role: string;
+  /** Its last zxid as this member knows it (hex), or null when this member cannot know it. */
+  zxid: string | null;
+  /** Committed txns of this epoch it does not have yet, or null when not comparable. */
+  lagTxns: number | null;
+  synced: boolean | null;
+}
+
+/**
+ * The ensemble as this member sees it. The leader knows every learner's position (what a follower
+ * acknowledged, what an observer was sent); a learner knows itself and who leads.
+ */
+export function ensembleRows(q: QuorumStatus, serverState: string, lastZxid: bigint): MemberRow[] {
+  const hex = (z: bigint) => '0x' + BigInt.asUintN(64, z).toString(16);
+  const handlers = new Map((q.leader?.handlers ?? []).map((h) => [h.sid, h]));
+  const rows: MemberRow[] = [];
+  const sids = [...q.verifier.members.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const sid of sids) {
+    const m = q.verifier.members.get(sid)!;
+    const row: MemberRow = { sid: sid.toString(), learnerType: m.type, address: `${m.host}:${m.quorumPort}:${m.electionPort}`, role: 'unknown', zxid: null, lagTxns: null, synced: null };
+    if (sid === q.mySid) {
+      row.role = serverState;
+      row.zxid = hex(lastZxid);
+      if (q.leader) row.lagTxns = 0;
+    } else if (q.leader) {
+      const h = handlers.get(sid);
+      if (h === undefined) row.role = 'not connected';
+      else {
+        row.role = h.learnerType === 'observer' ? 'observer' : 'follower';
+        // A follower has what it acknowledged; an observer acknowledges nothing after its sync and
+        // has what it was sent.
+        const at = h.learnerType === 'observer' || h.lastAckedZxid < 0n ? h.sentZxid : h.lastAckedZxid;
+        row.synced = h.synced;
+        if (at >= 0n) {
+          row.zxid = hex(at);
+          if (at >> 32n === lastZxid >> 32n) row.lagTxns = Math.max(0, Number((lastZxid & 0xffffffffn) - (at & 0xffffffffn)));
+        }
+      }
+    } else if (sid === q.leaderSid) row.role = 'leader';
+    rows.push(row);
+  }
+  return rows;
+}

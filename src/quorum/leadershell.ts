@@ -59,6 +59,8 @@ interface Conn {
   packetsSent: number;
   requests: number;
   lastZxid: bigint;
+  sentZxid: bigint;
+  lastAckedZxid: bigint;
   /** Packets since the last learner_handler_qp_time_ms sample. */
   sinceQueueMark: number;
 }
@@ -160,6 +162,8 @@ export class LeaderShell {
       packetsSent: 0,
       requests: 0,
       lastZxid: -1n,
+      sentZxid: -1n,
+      lastAckedZxid: -1n,
       sinceQueueMark: 0,
     };
     this.conns.set(conn.id, conn);
@@ -190,6 +194,7 @@ export class LeaderShell {
     if (this.endReason !== undefined) return;
     conn.packetsReceived++;
     if (p.type === PacketType.REQUEST) conn.requests++;
+    else if (p.type === PacketType.ACK && p.zxid > conn.lastAckedZxid) conn.lastAckedZxid = p.zxid;
     this.core.step(conn.id, p);
     this.drive();
   }
@@ -213,6 +218,9 @@ export class LeaderShell {
         packetsSent: c.packetsSent,
         requests: c.requests,
         lastZxid: c.lastZxid,
+        sentZxid: c.sentZxid,
+        lastAckedZxid: c.lastAckedZxid,
+        synced: l.synced && l.phase === 'broadcast',
       });
     }
     return {
@@ -376,7 +384,7 @@ export class LeaderShell {
     const s = conn.socket;
     if (s.destroyed) return;
     conn.packetsSent++;
-    if (p.zxid > 0n) conn.lastZxid = p.zxid;
+    if (p.zxid > 0n) conn.lastZxid = conn.sentZxid = p.zxid;
     s.write(Buffer.from(this.encoder.encode(p)));
     if (s.writableLength > OUTPUT_HARD_LIMIT_BYTES) {
       this.log.warn({ conn: conn.id, bytes: s.writableLength }, 'a learner does not read; closing its connection');

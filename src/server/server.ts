@@ -130,8 +130,14 @@ export interface LearnerHandlerStatus {
   packetsSent: number;
   /** REQUEST packets (forwarded writes and syncs) the learner sent. */
   requests: number;
-  /** The newest zxid sent to the learner. */
+  /** The newest zxid sent to the learner (-1 before any, and after orst). */
   lastZxid: bigint;
+  /** The same, never reset: how far the learner was brought. */
+  sentZxid: bigint;
+  /** The newest zxid the learner acknowledged (-1 before any; observers acknowledge only NEWLEADER). */
+  lastAckedZxid: bigint;
+  /** Heard from within syncLimit and in broadcast (ZooKeeper's synced()). */
+  synced: boolean;
 }
 
 /** What mntr and the admin commands show of an ensemble member, with ZooKeeper's meanings. */

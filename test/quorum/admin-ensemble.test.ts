@@ -313,4 +313,37 @@ t.test('an ensemble member answers the admin commands, mntr and the quorum metri
     t.ok(Number(/^learner_proposal_received_count (\S+)$/m.exec(ftext)?.[1]) >= WRITES, 'learner_proposal_received_count on a follower');
     t.equal(Number(/^follower_sync_time_count (\S+)$/m.exec(ftext)?.[1]), 1, 'follower_sync_time on a follower');
   });
+  t.test('the web console shows every member with its role, zxid and lag', async (t) => {
+    type Row = { sid: string; role: string; zxid: string | null; lagTxns: number | null; synced: boolean | null };
+    const consoleStats = async (sid: number) => JSON.parse((await get(adminPorts[sid - 1], '/console/api/stats')).body) as { mode: string; zxid: string; ensemble: { mySid: string; leaderSid: string; members: Row[] } };
+    const lead = await consoleStats(zktsLeader.sid);
+    t.equal(lead.mode, 'leader');
+    t.equal(lead.ensemble.leaderSid, String(zktsLeader.sid));
+    const roleOf = (sid: number) => (sid === zktsLeader.sid ? 'leader' : sid === 4 ? 'observer' : 'follower');
+    t.same(lead.ensemble.members.map((r) => [r.sid, r.role]), [1, 2, 3, 4].map((sid) => [String(sid), roleOf(sid)]), 'the leader lists every member in its role');
+    for (const r of lead.ensemble.members) {
+      // Every write was applied everywhere before the counts were taken: no member is behind.
+      t.equal(r.zxid, lead.zxid, `sid ${r.sid}: at the leader's zxid`);
+      t.equal(r.lagTxns, 0, `sid ${r.sid}: no lag`);
+      if (r.sid !== String(zktsLeader.sid)) t.equal(r.synced, true, `sid ${r.sid}: synced`);
+    }
+    const follower = members.find((x) => x.peer.role === 'following')!;
+    const fol = await consoleStats(follower.sid);
+    t.equal(fol.mode, 'follower');
+    const rows = new Map(fol.ensemble.members.map((r) => [r.sid, r]));
+    t.equal(rows.get(String(zktsLeader.sid))!.role, 'leader', 'a follower names the leader');
+    t.equal(rows.get(String(follower.sid))!.zxid, fol.zxid, 'and knows its own zxid');
+    t.equal(fol.ensemble.members.filter((r) => r.zxid !== null).length, 1, 'but no other member\'s');
+    // A follower that goes away shows as not connected on the leader.
+    await follower.stop();
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const r = (await consoleStats(zktsLeader.sid)).ensemble.members.find((x) => x.sid === String(follower.sid))!;
+      if (r.role === 'not connected') break;
+      if (Date.now() > deadline) throw new Error(`sid ${follower.sid} still shown as ${r.role}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    t.pass('a stopped follower is shown as not connected');
+  });
+
 });
