@@ -85,6 +85,8 @@ export class ServerMetrics {
   readonly followerSyncTime: LatencyRecorder;
   readonly observerSyncTime: LatencyRecorder;
   readonly quorumAckLatency: LatencyRecorder;
+  readonly proposalLatency: LatencyRecorder;
+  readonly commitPropagationLatency: LatencyRecorder;
   /**
    * ZooKeeper's summary sets learner_handler_qp_size and learner_handler_qp_time_ms, keyed by the
    * learner's sid. Bounded by the members of the configuration (a sid outside it is not recorded).
@@ -116,6 +118,8 @@ export class ServerMetrics {
       ['follower_sync_time', (this.followerSyncTime = r())],
       ['observer_sync_time', (this.observerSyncTime = r())],
       ['quorum_ack_latency', (this.quorumAckLatency = r())],
+      ['proposal_latency', (this.proposalLatency = r())],
+      ['commit_propagation_latency', (this.commitPropagationLatency = r())],
     ]);
   }
 

@@ -258,11 +258,19 @@ t.test('an ensemble member answers the admin commands, mntr and the quorum metri
       ['follower', 'zk_learner_commit_received_count', WRITES],
       ['observer', 'zk_learner_commit_received_count', WRITES],
       ['observer', 'zk_learner_proposal_received_count', 0],
+      ['follower', 'zk_cnt_commit_propagation_latency', WRITES],
+      ['observer', 'zk_cnt_commit_propagation_latency', WRITES],
       ['follower', 'zk_proposal_count', 0],
     ];
     for (const [role, key, expected] of moves) {
       t.equal(delta(zk, role, key), expected, `ZooKeeper ${role}: ${key} moves by ${expected}`);
       t.equal(delta(zkts, role, key), expected, `zkts ${role}: ${key} moves by ${expected}`);
+    }
+    // A proposal's latency is counted only when above 0 ms (the learner's clock against the leader's).
+    for (const [name, o] of [['ZooKeeper', zk], ['zkts', zkts]] as const) {
+      const d = delta(o, 'follower', 'zk_cnt_proposal_latency');
+      t.ok(d >= 0 && d <= WRITES, `${name} follower: proposal_latency counts at most one per write (${d})`);
+      t.equal(delta(o, 'observer', 'zk_cnt_proposal_latency'), 0, `${name} observer: no proposals, no proposal_latency`);
     }
     // What the start recorded: one election each for leader and follower (none on the observer),
     // one sync each for the follower and the observer, one DIFF per learner on the leader.
