@@ -312,6 +312,11 @@ t.test('an ensemble member answers the admin commands, mntr and the quorum metri
     t.equal(sample(/^commit_count (\S+)$/m), num(m, 'zk_commit_count'), 'commit_count');
     t.equal(sample(/^election_time_count (\S+)$/m), 1, 'election_time');
     t.equal(sample(/^quorum_ack_latency_count (\S+)$/m), num(m, 'zk_cnt_quorum_ack_latency'), 'quorum_ack_latency');
+    t.equal(sample(/^quorum_size (\S+)$/m), 3, 'quorum_size');
+    t.equal(sample(/^synced_followers (\S+)$/m), 2, 'synced_followers');
+    t.equal(sample(/^synced_observers (\S+)$/m), 1, 'synced_observers');
+    t.equal(sample(/^learners (\S+)$/m), 3, 'learners');
+    t.ok(sample(/^max_proposal_size (\S+)$/m) > 0, 'max_proposal_size');
     for (const sid of [1, 2, 3, 4].filter((s) => s !== zktsLeader.sid))
       t.ok(sample(new RegExp(`^learner_handler_qp_size_count\\{key="${sid}",\\} (\\S+)$`, 'm')) > 0, `learner_handler_qp_size for sid ${sid}`);
     const follower = members.find((x) => x.peer.role === 'following')!;
@@ -320,6 +325,8 @@ t.test('an ensemble member answers the admin commands, mntr and the quorum metri
     const ftext = fprom.render();
     t.ok(Number(/^learner_proposal_received_count (\S+)$/m.exec(ftext)?.[1]) >= WRITES, 'learner_proposal_received_count on a follower');
     t.equal(Number(/^follower_sync_time_count (\S+)$/m.exec(ftext)?.[1]), 1, 'follower_sync_time on a follower');
+    t.equal(Number(/^quorum_size (\S+)$/m.exec(ftext)?.[1]), 3, 'quorum_size on a follower');
+    t.notMatch(ftext, /^learners /m, 'no leader gauges on a follower');
   });
   t.test('the web console shows every member with its role, zxid and lag', async (t) => {
     type Row = { sid: string; role: string; zxid: string | null; lagTxns: number | null; synced: boolean | null };
