@@ -67,6 +67,8 @@ export class ServerMetrics {
   /** Learners this leader synced by DIFF or TRUNC (diff_count) and by SNAP (snap_count). */
   diffSyncs = 0;
   snapSyncs = 0;
+  /** REVALIDATEs this leader received from its learners (revalidate_count). */
+  revalidates = 0;
 
   readonly fsyncTime: LatencyRecorder;
   readonly batchSize: LatencyRecorder;
@@ -154,6 +156,7 @@ export class ServerMetrics {
       learner_commit_received_count: this.learnerCommitsReceived,
       diff_count: this.diffSyncs,
       snap_count: this.snapSyncs,
+      revalidate_count: this.revalidates,
     };
   }
 

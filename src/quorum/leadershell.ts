@@ -195,6 +195,7 @@ export class LeaderShell {
     conn.packetsReceived++;
     if (p.type === PacketType.REQUEST) conn.requests++;
     else if (p.type === PacketType.ACK && p.zxid > conn.lastAckedZxid) conn.lastAckedZxid = p.zxid;
+    else if (p.type === PacketType.REVALIDATE) this.deps.server.metrics.revalidates++;
     this.core.step(conn.id, p);
     this.drive();
   }

@@ -129,6 +129,11 @@ async function observe(t: Test, members: Endpoint[], leaderSid: number): Promise
     for (const [role, e] of byRole) before.set(role, await mntr(e));
     for (let i = 0; i < WRITES; i++) t.equal((await c.create(`/admin-ensemble-${i}`, Buffer.from('x'))).header.err, Err.OK);
     for (const lc of learnerClients) await waitForNode(lc, `/admin-ensemble-${WRITES - 1}`);
+    // The leader's session moves to the follower: the follower asks the leader (REVALIDATE).
+    c.destroy();
+    const moved = await ZkClient.connect(HOST, byRole.get('follower')!.clientPort, { sessionId: c.sessionId, passwd: c.passwd });
+    t.equal(moved.sessionId, c.sessionId, 'the session reconnects through the follower');
+    moved.destroy();
   } finally {
     c.destroy();
     for (const lc of learnerClients) lc.destroy();
@@ -261,6 +266,8 @@ t.test('an ensemble member answers the admin commands, mntr and the quorum metri
       ['follower', 'zk_cnt_commit_propagation_latency', WRITES],
       ['observer', 'zk_cnt_commit_propagation_latency', WRITES],
       ['follower', 'zk_proposal_count', 0],
+      ['leader', 'zk_revalidate_count', 1],
+      ['follower', 'zk_connection_revalidate_count', 1],
     ];
     for (const [role, key, expected] of moves) {
       t.equal(delta(zk, role, key), expected, `ZooKeeper ${role}: ${key} moves by ${expected}`);
