@@ -5,6 +5,7 @@
 // mntr must have the same keys; and the quorum counters must move by the same amounts when the
 // same writes go through the quorum.
 import t, { type Test } from 'tap';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import pino from 'pino';
 import { AdminServer } from '../../src/admin/adminserver';
@@ -16,6 +17,7 @@ import { fourLetterWord, freePort } from '../util/servers';
 import { HOST, memberPorts, mntrPairs, newDataDir, startZktsMember, type ZktsMember } from './members';
 
 const WAIT_MS = 60_000;
+const CHROMIUM = '/usr/bin/chromium';
 const WRITES = 5;
 const COMMANDS = ['leader', 'voting_view', 'observers', 'zabstate', 'configuration', 'server_stats', 'stats', 'learners', 'is_read_only'];
 
@@ -349,6 +351,23 @@ t.test('an ensemble member answers the admin commands, mntr and the quorum metri
       t.equal(r.lagTxns, 0, `sid ${r.sid}: no lag`);
       if (r.sid !== String(zktsLeader.sid)) t.equal(r.synced, true, `sid ${r.sid}: synced`);
     }
+    // The page draws the same table (when Chromium is there to look at it).
+    if (fs.existsSync(CHROMIUM)) {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`http://${HOST}:${adminPorts[zktsLeader.sid - 1]}/`);
+        const rowsShown = page.locator('#ensemble-table tbody tr');
+        await rowsShown.nth(3).waitFor({ timeout: 15_000 });
+        const texts = await rowsShown.allTextContents();
+        t.equal(texts.length, 4, 'the console page shows four members');
+        t.same(texts.map((x) => /(leader|follower|observer)/.exec(x)?.[1]), [1, 2, 3, 4].map(roleOf), 'each in its role');
+        t.match(await page.locator('#mode-badge').textContent(), 'leader', 'the mode badge says leader');
+      } finally {
+        await browser.close();
+      }
+    } else t.comment(`${CHROMIUM} is absent: the console page itself is not looked at`);
     const follower = members.find((x) => x.peer.role === 'following')!;
     const fol = await consoleStats(follower.sid);
     t.equal(fol.mode, 'follower');
