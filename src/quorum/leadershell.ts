@@ -335,7 +335,7 @@ export class LeaderShell {
         }
         if (++conn.sinceQueueMark >= QUEUE_TIME_MARK_PACKETS) marked.add(conn);
         this.write(conn, s.packet);
-      }      else if (s.kind === 'logRange') {
+      } else if (s.kind === 'logRange') {
         for await (const e of logEntriesAfter(config.dataLogDir, s.afterZxid, { toZxid: s.toZxid })) {
           this.write(conn, { type: PacketType.PROPOSAL, zxid: e.zxid, data: e.body, authinfo: null });
           this.write(conn, { type: PacketType.COMMIT, zxid: e.zxid, data: null, authinfo: null });
