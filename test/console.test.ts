@@ -240,6 +240,7 @@ t.test('in the browser', async (t) => {
     t.equal(await waitText(page, '#stat-znodes', (s) => s === String(expected.nodeCount), 'znode count'), String(expected.nodeCount), 'znode count as srvr reports it');
     t.equal(await waitText(page, '#stat-zxid', (s) => s === expected.zxid, 'zxid'), expected.zxid, 'zxid as srvr reports it');
     t.equal(await textOf(page, '#mode-badge'), 'standalone');
+    t.equal(await page.locator('#ensemble').isHidden(), true, 'no ensemble table on a standalone server');
     await waitText(page, '#stat-sessions', (s) => s === '4', 'sessions');
     t.equal(await textOf(page, '#stat-ephemerals'), '3');
     t.equal(await textOf(page, '#edit-badge'), 'read-only');

@@ -12,6 +12,7 @@ import type { LatencyRecorder } from './metricslatency';
 import type { Watcher } from '../server/watches';
 import { javaDouble, type Data, type Value } from './json';
 import { MNTR_LAYOUT } from './mntrkeys';
+import { leaderView, observersView, proposalSizes, votingView, zabStateView } from './ensemble';
 import { VERSION_LINE } from './version';
 import { serializeSnapshotChunksConcurrently } from '../storage/snapshot';
 
@@ -341,6 +342,8 @@ function namespaceSummaries(s: ZooKeeperServer): string[] {
 export function summaryRecorder(s: ZooKeeperServer, name: string): LatencyRecorder | undefined {
   if (name === 'readlatency') return s.readLatency;
   if (name === 'updatelatency') return s.updateLatency;
+  const learner = /^(\d+)_learner_handler_qp_(size|time_ms)$/.exec(name);
+  if (learner) return (learner[2] === 'size' ? s.metrics.learnerQueueSize : s.metrics.learnerQueueTime).get(learner[1]);
   return s.metrics.summary(name);
 }
 
@@ -392,7 +395,10 @@ export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string,
   const quorum = s.readOnly ? undefined : s.quorumStatus?.();
   const extras = new Map<string, Array<[string, Value]>>();
   if (quorum) {
-    extras.set('server_state', [['peer_state', quorum.peerState]]);
+    const after: Array<[string, Value]> = [['peer_state', quorum.peerState]];
+    // An observer names the member it observes (ZooKeeper's observer master: here the leader).
+    if (s.serverState === 'observer' && quorum.leaderSid !== undefined) after.push(['observer_master_id', quorum.leaderSid]);
+    extras.set('server_state', after);
     extras.set('non_mtls_local_conn_count', [['quorum_size', quorum.quorumSize]]);
     const l = quorum.leader;
     if (l) {
@@ -414,6 +420,9 @@ export function monitorValues(s: ZooKeeperServer, nowMs: number): Array<[string,
     if (after) out.push(...after);
   }
   for (const ns of namespaceSummaries(s)) summary(ns, false);
+  // A leader's per-learner summaries, keyed by sid, once it has sent them something.
+  for (const sid of [...s.metrics.learnerQueueSize.keys()].sort()) summary(`${sid}_learner_handler_qp_size`, false);
+  for (const sid of [...s.metrics.learnerQueueTime.keys()].sort()) summary(`${sid}_learner_handler_qp_time_ms`, true);
   for (const [k, v] of Object.entries(zktsValues(s))) out.push([k, v]);
   return out;
 }
@@ -503,7 +512,7 @@ export function confView(s: ZooKeeperServer): ConfView {
     minSessionTimeout: c.minSessionTimeoutMs,
     maxSessionTimeout: c.maxSessionTimeoutMs,
     clientPortListenBacklog: c.clientPortListenBacklog,
-    serverId: 0,
+    serverId: s.quorumStatus ? (c.serverId ?? 0) : 0,
   };
 }
 
@@ -664,7 +673,10 @@ export const COMMANDS: readonly AdminCommand[] = [
     const snap = lastSnapshot(server);
     return { zxid: snap ? snap.zxid.toString(16) : 'ffffffffffffffff', timestamp: snap ? snap.timestampSec : -1 };
   }),
-  get(['leader', 'lead'], () => ({ error: 'server is not initialized' })),
+  get(['leader', 'lead'], ({ server }) => {
+    const q = server.quorumStatus?.();
+    return q ? leaderView(q) : { error: 'server is not initialized' };
+  }),
   get(
     ['monitor', 'mntr'],
     ({ server }) => {
@@ -674,7 +686,10 @@ export const COMMANDS: readonly AdminCommand[] = [
     },
     false,
   ),
-  get(['observer_connection_stat_reset', 'orst'], () => ({})),
+  get(['observer_connection_stat_reset', 'orst'], ({ server }) => {
+    server.resetObserverStats?.();
+    return {};
+  }),
   {
     names: ['restore', 'rest'],
     serverRequired: true,
@@ -720,9 +735,12 @@ export const COMMANDS: readonly AdminCommand[] = [
     resetServerStats(server);
     return {};
   }),
-  get(['observers', 'obsr'], () => ({ synced_observers: 0, observers: [] })),
+  get(['observers', 'obsr'], ({ server }) => observersView(server.quorumStatus?.())),
   get(['system_properties', 'sysp'], ({ server }) => systemProperties(server), false),
-  get(['voting_view'], () => ({ current_config: {} })),
+  get(['voting_view'], ({ server }) => {
+    const q = server.quorumStatus?.();
+    return q ? votingView(q, server.config, confView(server).clientPort) : { current_config: {} };
+  }),
   get(['watches', 'wchc'], ({ server }) => {
     const out: Data = {};
     for (const [sid, paths] of watchesBySession(server)) out[String(signed(sid))] = paths;
@@ -737,7 +755,14 @@ export const COMMANDS: readonly AdminCommand[] = [
     const w = watchSummary(server);
     return { num_connections: w.connections, num_paths: w.paths, num_total_watches: w.watches };
   }),
-  get(['zabstate'], () => ({ voting: false, zabstate: '' }), false),
+  get(
+    ['zabstate'],
+    ({ server }) => {
+      const q = server.quorumStatus?.();
+      return q ? zabStateView(q, server.config, confView(server).clientPort, server.lastProcessedZxid) : { voting: false, zabstate: '' };
+    },
+    false,
+  ),
 ];
 
 /**
@@ -760,13 +785,17 @@ function snapshotCommand(ctx: AdminContext, args: Record<string, string>): Comma
 
 function serverStatsData(s: ZooKeeperServer): Data {
   const t = now();
-  return {
+  const out: Data = {
     version: VERSION_LINE,
     read_only: s.readOnly,
     server_stats: serverStatsJson(s, t),
     client_response: clientResponseJson(),
-    node_count: nodeCount(s),
   };
+  // A leader's stats carry its proposals' sizes (ZooKeeper's LeaderZooKeeperServer).
+  const sizes = proposalSizes(s.quorumStatus?.());
+  if (sizes) out.proposal_stats = { last_buffer_size: sizes.last, min_buffer_size: sizes.min, max_buffer_size: sizes.max };
+  out.node_count = nodeCount(s);
+  return out;
 }
 
 const BY_NAME = new Map<string, AdminCommand>();

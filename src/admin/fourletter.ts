@@ -26,6 +26,7 @@ import {
 import { javaDoubleText } from './json';
 import type { ServerCnxn } from '../server/cnxn';
 import { VERSION_LINE } from './version';
+import { confQuorumText, proposalSizes } from './ensemble';
 
 type Word = (ctx: AdminContext, rest: Buffer | undefined) => string;
 
@@ -49,8 +50,15 @@ function serverSummary(s: ZooKeeperServer): string {
     `Outstanding: ${s.outstanding}\n` +
     `Zxid: ${hex(s.lastProcessedZxid)}\n` +
     `Mode: ${s.serverState}\n` +
-    `Node count: ${nodeCount(s)}\n`
+    `Node count: ${nodeCount(s)}\n` +
+    proposalLine(s)
   );
+}
+
+/** A leader's srvr and stat end with its proposals' sizes. */
+function proposalLine(s: ZooKeeperServer): string {
+  const sizes = proposalSizes(s.quorumStatus?.());
+  return sizes ? `Proposal sizes last/min/max: ${sizes.last}/${sizes.min}/${sizes.max}\n` : '';
 }
 
 /** One connection as ZooKeeper's dumpConnectionInfo prints it; `brief` is stat's form. */
@@ -142,6 +150,7 @@ const WORDS: Record<string, Word> = {
   },
   conf: ({ server }) => {
     const c = confView(server);
+    const q = server.quorumStatus?.();
     return (
       `clientPort=${c.clientPort}\n` +
       `secureClientPort=${c.secureClientPort}\n` +
@@ -154,7 +163,8 @@ const WORDS: Record<string, Word> = {
       `minSessionTimeout=${c.minSessionTimeout}\n` +
       `maxSessionTimeout=${c.maxSessionTimeout}\n` +
       `clientPortListenBacklog=${c.clientPortListenBacklog}\n` +
-      `serverId=${c.serverId}\n`
+      `serverId=${c.serverId}\n` +
+      (q ? confQuorumText(q, server.config) : '')
     );
   },
   envi: () => 'Environment:\n' + environment().map(([k, v]) => `${k}=${v}\n`).join(''),

@@ -28,6 +28,14 @@ export const SERVER_GAUGES: ReadonlySet<string> = new Set([
   'connection_drop_probability', 'last_client_response_size', 'max_client_response_size', 'min_client_response_size',
   'outstanding_tls_handshake', 'auth_failed_count', 'non_mtls_remote_conn_count', 'non_mtls_local_conn_count',
 ]);
+/**
+ * The gauges ZooKeeper registers only on an ensemble member (QuorumPeer's quorum_size, the
+ * leader's learner and proposal figures, an observer's observer_master_id), as mntr has them.
+ */
+const QUORUM_GAUGES = [
+  'quorum_size', 'observer_master_id', 'learners', 'synced_followers', 'synced_non_voting_followers', 'synced_observers',
+  'pending_syncs', 'leader_uptime', 'last_proposal_size', 'min_proposal_size', 'max_proposal_size',
+];
 /** Labelled metrics (label "key"): not in mntr until they have children. */
 const GAUGE_SETS = ['quota_count_limit_per_namespace', 'quota_bytes_limit_per_namespace', 'quota_count_usage_per_namespace', 'quota_bytes_usage_per_namespace'];
 const COUNTER_SETS = ['quota_exceeded_error_per_namespace'];
@@ -199,6 +207,10 @@ export class PrometheusMetrics {
           const set = name === 'read_per_namespace' ? s.stats.readNamespaces : s.stats.writeNamespaces;
           for (const ns of [...set].sort()) summarySamples(out, name, def.advanced === true, undefined, nowMs, [['key', ns]]);
         }
+        if (type === 'summary' && s && (name === 'learner_handler_qp_size' || name === 'learner_handler_qp_time_ms')) {
+          const set = name === 'learner_handler_qp_size' ? s.metrics.learnerQueueSize : s.metrics.learnerQueueTime;
+          for (const sid of [...set.keys()].sort()) summarySamples(out, name, def.advanced === true, set.get(sid), nowMs, [['key', sid]]);
+        }
         continue;
       }
       if (type === 'summary') {
@@ -209,6 +221,8 @@ export class PrometheusMetrics {
         out.sample(name, numeric(mntr.get(name)));
       }
     }
+    // An ensemble member's own gauges, while it has them (a leader's only while it leads).
+    if (s?.quorumStatus) for (const name of QUORUM_GAUGES) if (mntr.has(name) && out.family(name, 'gauge', name)) out.sample(name, numeric(mntr.get(name)));
   }
 
   /** zkts's own metrics, under mntr's names for them. */

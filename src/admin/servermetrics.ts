@@ -16,6 +16,8 @@ export interface StartupTimes {
 
 /** A WatcherEvent frame: length, ReplyHeader (xid, zxid, err), type, state, then the path string. */
 const WATCH_FRAME_FIXED_BYTES = 4 + 16 + 4 + 4 + 4;
+/** Learners with a summary of their own; ensembles are far smaller. */
+const MAX_LEARNER_KEYS = 256;
 
 export class ServerMetrics {
   /** Handshakes received (connection_request_count). */
@@ -54,6 +56,21 @@ export class ServerMetrics {
   unrecoverableErrors = 0;
   /** Writes never applied because the storage failed; each closed its connection (zkts). */
   writesAbandoned = 0;
+  /** Ensemble members. Times this member entered an election (looking_count). */
+  lookingCount = 0;
+  /** Proposals this leader made, one per txn (proposal_count). */
+  proposals = 0;
+  /** Txns this leader committed, one per zxid (commit_count). */
+  commits = 0;
+  /** PROPOSALs a follower received while serving (learner_proposal_received_count). */
+  learnerProposalsReceived = 0;
+  /** COMMITs a follower, INFORMs an observer received while serving (learner_commit_received_count). */
+  learnerCommitsReceived = 0;
+  /** Learners this leader synced by DIFF or TRUNC (diff_count) and by SNAP (snap_count). */
+  diffSyncs = 0;
+  snapSyncs = 0;
+  /** REVALIDATEs this leader received from its learners (revalidate_count). */
+  revalidates = 0;
 
   readonly fsyncTime: LatencyRecorder;
   readonly batchSize: LatencyRecorder;
@@ -68,6 +85,18 @@ export class ServerMetrics {
   readonly nodeDeletedWatch: LatencyRecorder;
   readonly nodeChangedWatch: LatencyRecorder;
   readonly nodeChildrenWatch: LatencyRecorder;
+  readonly electionTime: LatencyRecorder;
+  readonly followerSyncTime: LatencyRecorder;
+  readonly observerSyncTime: LatencyRecorder;
+  readonly quorumAckLatency: LatencyRecorder;
+  readonly proposalLatency: LatencyRecorder;
+  readonly commitPropagationLatency: LatencyRecorder;
+  /**
+   * ZooKeeper's summary sets learner_handler_qp_size and learner_handler_qp_time_ms, keyed by the
+   * learner's sid. Bounded by the members of the configuration (a sid outside it is not recorded).
+   */
+  readonly learnerQueueSize = new Map<string, LatencyRecorder>();
+  readonly learnerQueueTime = new Map<string, LatencyRecorder>();
   private readonly summaries: ReadonlyMap<string, LatencyRecorder>;
 
   constructor(
@@ -89,6 +118,12 @@ export class ServerMetrics {
       ['node_deleted_watch_count', (this.nodeDeletedWatch = r())],
       ['node_changed_watch_count', (this.nodeChangedWatch = r())],
       ['node_children_watch_count', (this.nodeChildrenWatch = r())],
+      ['election_time', (this.electionTime = r())],
+      ['follower_sync_time', (this.followerSyncTime = r())],
+      ['observer_sync_time', (this.observerSyncTime = r())],
+      ['quorum_ack_latency', (this.quorumAckLatency = r())],
+      ['proposal_latency', (this.proposalLatency = r())],
+      ['commit_propagation_latency', (this.commitPropagationLatency = r())],
     ]);
   }
 
@@ -117,7 +152,34 @@ export class ServerMetrics {
       request_throttle_wait_count: this.throttleWaits,
       watch_bytes: this.watchBytes,
       unrecoverable_error_count: this.unrecoverableErrors,
+      looking_count: this.lookingCount,
+      proposal_count: this.proposals,
+      commit_count: this.commits,
+      learner_proposal_received_count: this.learnerProposalsReceived,
+      learner_commit_received_count: this.learnerCommitsReceived,
+      diff_count: this.diffSyncs,
+      snap_count: this.snapSyncs,
+      revalidate_count: this.revalidates,
     };
+  }
+
+  /**
+   * Leader to learner `sid`: a packet written with `queuedPackets` still queued behind it, or a
+   * queue wait of `waitedMs` sampled (learner_handler_qp_size, learner_handler_qp_time_ms).
+   */
+  learnerPacketSent(sid: string, queuedPackets: number | undefined, waitedMs: number | undefined): void {
+    const t = this.now();
+    if (queuedPackets !== undefined) this.learnerSummary(this.learnerQueueSize, sid)?.observe(queuedPackets, t);
+    if (waitedMs !== undefined) this.learnerSummary(this.learnerQueueTime, sid)?.observe(Math.max(0, Math.floor(waitedMs)), t);
+  }
+
+  private learnerSummary(set: Map<string, LatencyRecorder>, sid: string): LatencyRecorder | undefined {
+    let r = set.get(sid);
+    if (r === undefined) {
+      if (set.size >= MAX_LEARNER_KEYS) return undefined;
+      set.set(sid, (r = new LatencyRecorder(this.now())));
+    }
+    return r;
   }
 
   /** One fsync of the txn log (LogCommitStage): the txns it covered, what was queued, and times in ms. */

@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { CommitStage } from '../server/commit';
 import type { ServerConfig } from '../server/config';
-import type { QuorumStatus, ZooKeeperServer } from '../server/server';
+import type { LearnerHandlerStatus, QuorumStatus, ZooKeeperServer } from '../server/server';
 import { writeAcceptedEpoch, writeCurrentEpoch } from '../storage/epochs';
 import { diffFromLogAllowed, LogGapError, logEntriesAfter, readLogTail } from '../storage/logdiff';
 import { SnapStreamEncoder } from '../storage/snapstream';
@@ -58,6 +58,18 @@ interface Conn {
   queue: Array<Buffer | Stream>;
   queuedBytes: number;
   pumping: boolean;
+  /** The learner's address as Java prints it, kept after the socket closes. */
+  remoteAddress: string;
+  establishedAtMs: number;
+  /** The observers/orst figures (ZooKeeper's LearnerHandler counts the same). */
+  packetsReceived: number;
+  packetsSent: number;
+  requests: number;
+  lastZxid: bigint;
+  sentZxid: bigint;
+  lastAckedZxid: bigint;
+  /** Packets since the last learner_handler_qp_time_ms sample. */
+  sinceQueueMark: number;
 }
 
 /** Bytes made as they are written; `abandon` releases what they hold when they never are. */
@@ -65,6 +77,9 @@ interface Stream {
   chunks(): AsyncIterable<Buffer>;
   abandon(): void;
 }
+
+/** Packets to a learner between two samples of learner_handler_qp_time_ms (as ZooKeeper's markers). */
+const QUEUE_TIME_MARK_PACKETS = 1000;
 
 export class LeaderShell {
   private core!: ZabLeader;
@@ -96,6 +111,8 @@ export class LeaderShell {
   private committedThrough = 0n;
   /** A DIFF from disk found the log not as expected (purged, damaged): SNAP from then on. */
   private diskDiffBroken = false;
+  /** When each outstanding proposal was made, until it commits (quorum_ack_latency, learner_handler_qp_time_ms). */
+  private readonly proposedAtMs = new Map<bigint, number>();
 
   constructor(private readonly deps: LeaderShellDeps) {
     this.now = deps.now ?? Date.now;
@@ -163,7 +180,22 @@ export class LeaderShell {
   private accept(socket: net.Socket): void {
     if (this.endReason !== undefined) return void socket.destroy();
     socket.setNoDelay(true);
-    const conn: Conn = { id: this.nextConn++, socket, queue: [], queuedBytes: 0, pumping: false };
+    const conn: Conn = {
+      id: this.nextConn++,
+      socket,
+      queue: [],
+      queuedBytes: 0,
+      pumping: false,
+      remoteAddress: `/${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`,
+      establishedAtMs: this.now(),
+      packetsReceived: 0,
+      packetsSent: 0,
+      requests: 0,
+      lastZxid: -1n,
+      sentZxid: -1n,
+      lastAckedZxid: -1n,
+      sinceQueueMark: 0,
+    };
     this.conns.set(conn.id, conn);
     const framer = new QuorumPacketFramer((p) => this.onPacket(conn, p), {
       maxBufferBytes: this.deps.config.juteMaxBufferBytes,
@@ -190,6 +222,10 @@ export class LeaderShell {
 
   private onPacket(conn: Conn, p: QuorumPacket): void {
     if (this.endReason !== undefined) return;
+    conn.packetsReceived++;
+    if (p.type === PacketType.REQUEST) conn.requests++;
+    else if (p.type === PacketType.ACK && p.zxid > conn.lastAckedZxid) conn.lastAckedZxid = p.zxid;
+    else if (p.type === PacketType.REVALIDATE) this.deps.server.metrics.revalidates++;
     this.core.step(conn.id, p);
     this.drive();
   }
@@ -199,7 +235,27 @@ export class LeaderShell {
     const learners = this.core.learners();
     const voters = this.deps.verifier.votingMembers;
     const synced = learners.filter((l) => l.synced && l.phase === 'broadcast');
+    const handlers: LearnerHandlerStatus[] = [];
+    for (const l of learners) {
+      const c = this.conns.get(l.conn);
+      if (c === undefined) continue;
+      handlers.push({
+        sid: l.sid,
+        learnerType: l.type,
+        remoteAddress: c.remoteAddress,
+        establishedAtMs: c.establishedAtMs,
+        queuedBytes: c.socket.writableLength + c.queuedBytes,
+        packetsReceived: c.packetsReceived,
+        packetsSent: c.packetsSent,
+        requests: c.requests,
+        lastZxid: c.lastZxid,
+        sentZxid: c.sentZxid,
+        lastAckedZxid: c.lastAckedZxid,
+        synced: l.synced && l.phase === 'broadcast',
+      });
+    }
     return {
+      handlers,
       learners: learners.length,
       syncedFollowers: synced.filter((l) => l.type === 'participant' && voters.has(l.sid)).length,
       syncedNonVotingFollowers: synced.filter((l) => l.type === 'participant' && !voters.has(l.sid)).length,
@@ -210,6 +266,22 @@ export class LeaderShell {
       minProposalSize: this.proposalSizes.min,
       maxProposalSize: this.proposalSizes.max,
     };
+  }
+
+  /** ZooKeeper's ZabState of this leader: discovery until the epoch is acked, then sync, then broadcast. */
+  zabState(): 'discovery' | 'synchronization' | 'broadcast' {
+    const phase = this.core?.phase;
+    return phase === 'broadcast' ? 'broadcast' : phase === 'newleader' ? 'synchronization' : 'discovery';
+  }
+
+  /** orst: the observers' packet counts start again (ZooKeeper's resetObserverConnectionStats). */
+  resetObserverStats(): void {
+    const observers = new Set(this.core.learners().filter((l) => l.type === 'observer').map((l) => l.conn));
+    for (const c of this.conns.values())
+      if (observers.has(c.id)) {
+        c.packetsReceived = c.packetsSent = c.requests = 0;
+        c.lastZxid = -1n;
+      }
   }
 
   /** A txn the server prepared: proposed to the quorum. False when the epoch cannot take it. */
@@ -223,6 +295,8 @@ export class LeaderShell {
     const r = this.core.propose(txn.hdr.zxid, data);
     if (r.ok) {
       this.proposed.set(txn.hdr.zxid, txn);
+      this.proposedAtMs.set(txn.hdr.zxid, this.now());
+      this.deps.server.metrics.proposals++;
       const sizes = this.proposalSizes;
       sizes.last = data.length;
       sizes.min = sizes.min < 0 ? data.length : Math.min(sizes.min, data.length);
@@ -263,26 +337,55 @@ export class LeaderShell {
     };
     takeSnapshotsAt(server.lastProcessedZxid);
     for (const t of rd.commit) {
+      const madeAtMs = this.proposedAtMs.get(t.zxid);
+      if (madeAtMs !== undefined) server.metrics.quorumAckLatency.observe(Math.max(0, this.now() - madeAtMs), this.now());
+      this.proposedAtMs.delete(t.zxid);
+      server.metrics.commits++;
       this.stage.committed(t.zxid);
       this.committedThrough = t.zxid;
       takeSnapshotsAt(t.zxid);
     }
+    // learner_handler_qp_size: how many of this Ready's packets each learner still has queued as
+    // each is written; learner_handler_qp_time_ms: how long they waited, sampled after a sync and
+    // every QUEUE_TIME_MARK_PACKETS packets (where ZooKeeper queues its marker packets).
+    const readyAtMs = this.now();
+    const queued = new Map<number, number>();
+    for (const s of rd.send) if (s.kind === 'packet') queued.set(s.to, (queued.get(s.to) ?? 0) + 1);
+    const sidOf = new Map(this.core.learners().map((l) => [l.conn, l.sid.toString()]));
+    const marked = new Set<Conn>();
     for (const s of rd.send) {
       const conn = this.conns.get(s.to);
       if (conn === undefined) continue;
-      if (s.kind === 'packet') this.write(conn, s.packet);
-      else if (s.kind === 'logRange') {
+      if (s.kind === 'packet') {
+        const left = (queued.get(s.to) ?? 1) - 1;
+        queued.set(s.to, left);
+        const sid = sidOf.get(s.to);
+        if (sid !== undefined) server.metrics.learnerPacketSent(sid, left, undefined);
+        if (s.packet.type === PacketType.DIFF || s.packet.type === PacketType.TRUNC) {
+          server.metrics.diffSyncs++;
+          marked.add(conn);
+        }
+        if (++conn.sinceQueueMark >= QUEUE_TIME_MARK_PACKETS) marked.add(conn);
+        this.write(conn, s.packet);
+      } else if (s.kind === 'logRange') {
         this.stream(conn, { chunks: () => this.replayFromLog(s.afterZxid, s.toZxid), abandon: () => undefined });
       } else {
         const enc = snapshots.get(s);
         if (enc === undefined) throw new Error(`no snapshot at 0x${s.zxid.toString(16)} to send (tree at 0x${server.lastProcessedZxid.toString(16)})`);
         snapshots.delete(s);
+        server.metrics.snapSyncs++;
+        marked.add(conn);
         this.write(conn, { type: PacketType.SNAP, zxid: s.zxid, data: null, authinfo: null });
         this.stream(conn, { chunks: () => enc.chunks(), abandon: () => enc.close() });
       }
     }
     // A snapshot taken for a learner already gone holds copies of changed nodes until closed.
     for (const enc of snapshots.values()) enc.close();
+    for (const conn of marked) {
+      const sid = sidOf.get(conn.id);
+      conn.sinceQueueMark = 0;
+      if (sid !== undefined) server.metrics.learnerPacketSent(sid, undefined, this.now() - readyAtMs);
+    }
     for (const c of rd.close) {
       this.log.info({ conn: c.conn, reason: c.reason }, 'closing a learner connection');
       const conn = this.conns.get(c.conn);
@@ -311,6 +414,8 @@ export class LeaderShell {
   private write(conn: Conn, p: QuorumPacket): void {
     const s = conn.socket;
     if (s.destroyed) return;
+    conn.packetsSent++;
+    if (p.zxid > 0n) conn.lastZxid = conn.sentZxid = p.zxid;
     const bytes = Buffer.from(this.encoder.encode(p));
     if (conn.pumping) {
       conn.queue.push(bytes);

@@ -54,6 +54,16 @@ const CONNECT_RETRY_MS = 100;
 /** Unsent bytes to the leader past which the link is given up: the leader stopped reading. */
 const OUTPUT_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/** Proposals awaiting their COMMIT whose times are kept for commit_propagation_latency. */
+const MAX_PROPOSAL_TIMES = 10_000;
+/** TxnHeader: clientId (8), cxid (4), zxid (8), then time (8). */
+const TXN_TIME_OFFSET = 20;
+
+/** A txn's header time (ms), undefined when the data is too short to hold it. */
+function txnTimeMs(data: Buffer | null): number | undefined {
+  return data && data.length >= TXN_TIME_OFFSET + 8 ? Number(data.readBigInt64BE(TXN_TIME_OFFSET)) : undefined;
+}
+
 export class LearnerShell {
   private readonly core: ZabLearner;
   private readonly now: () => number;
@@ -75,6 +85,10 @@ export class LearnerShell {
   /** The snapshot stream after SNAP: decoded into a tree and spooled to disk as it arrives. */
   private snap: { decoder: SnapStreamDecoder; spool: Promise<SnapSpool>; writes: Promise<void>; done: Promise<string>; finish: () => void; fail: (e: Error) => void } | undefined;
   private readonly revalidations = new Map<bigint, Array<(valid: boolean) => void>>();
+  /** The txn times of proposals received while serving, by zxid, until their COMMIT (bounded). */
+  private readonly proposalTimes = new Map<bigint, number>();
+  /** When the leader's DIFF, TRUNC or SNAP came: follower_sync_time/observer_sync_time run from there to serving. */
+  private syncStartMs: number | undefined;
 
   constructor(private readonly deps: LearnerShellDeps) {
     this.now = deps.now ?? Date.now;
@@ -93,6 +107,12 @@ export class LearnerShell {
       touches: { take: () => [...server.takeTouchedSessions()].map(([sessionId, timeoutMs]) => ({ sessionId, timeoutMs })) },
       nowMs: this.now(),
     });
+  }
+
+  /** ZooKeeper's ZabState of this learner: discovery until the leader syncs it, then sync, then broadcast. */
+  zabState(): 'discovery' | 'synchronization' | 'broadcast' {
+    const phase = this.core.phase;
+    return phase === 'serving' ? 'broadcast' : phase === 'leaderinfo' ? 'discovery' : 'synchronization';
   }
 
   /** Follows the leader until the role ends; resolves with why it ended. */
@@ -156,6 +176,28 @@ export class LearnerShell {
   }
 
   private onPacket(p: QuorumPacket, framer: QuorumPacketFramer): void {
+    const metrics = this.deps.server.metrics;
+    if (this.core.phase === 'serving') {
+      // As ZooKeeper counts them: only what arrives once serving, not the txns of the sync. The
+      // latencies run from the txn header's time, the leader's wall clock when it made the txn.
+      const nowMs = Date.now();
+      if (p.type === PacketType.PROPOSAL) {
+        metrics.learnerProposalsReceived++;
+        const madeAtMs = txnTimeMs(p.data);
+        if (madeAtMs !== undefined) {
+          if (nowMs - madeAtMs > 0) metrics.proposalLatency.observe(nowMs - madeAtMs, nowMs);
+          if (this.proposalTimes.size >= MAX_PROPOSAL_TIMES) this.proposalTimes.delete(this.proposalTimes.keys().next().value as bigint);
+          this.proposalTimes.set(p.zxid, madeAtMs);
+        }
+      } else if (p.type === PacketType.COMMIT || p.type === PacketType.INFORM) {
+        metrics.learnerCommitsReceived++;
+        const madeAtMs = p.type === PacketType.INFORM ? txnTimeMs(p.data) : this.proposalTimes.get(p.zxid);
+        this.proposalTimes.delete(p.zxid);
+        if (madeAtMs !== undefined && nowMs - madeAtMs >= 0) metrics.commitPropagationLatency.observe(nowMs - madeAtMs, nowMs);
+      }
+    } else if (this.syncStartMs === undefined && (p.type === PacketType.DIFF || p.type === PacketType.TRUNC || p.type === PacketType.SNAP)) {
+      this.syncStartMs = this.now();
+    }
     if (p.type === PacketType.SNAP) this.startSnapStream(p.zxid, framer);
     this.core.step(p);
     this.drive();
@@ -238,6 +280,8 @@ export class LearnerShell {
     }
     if (rd.state?.kind === 'serving') {
       this.log.info({ epoch: rd.state.epoch.toString() }, 'synced with the leader; serving');
+      const syncTime = this.deps.role === 'observer' ? server.metrics.observerSyncTime : server.metrics.followerSyncTime;
+      syncTime.observe(Math.max(0, this.now() - (this.syncStartMs ?? this.now())), this.now());
       server.setLeaderLink(this.leaderLink());
       server.setRoleProblem(undefined);
       this.deps.onServing(rd.state.epoch);

@@ -65,16 +65,30 @@ export class QuorumPeer {
     });
   }
 
-  /** mntr's quorum figures of this member. */
+  /** mntr's and the admin commands' quorum figures of this member. */
   status(): QuorumStatus {
-    const peerState = this.role === 'looking' ? 'looking' : `${this.role} - broadcast`;
-    const status: QuorumStatus = { peerState, quorumSize: this.election.verifier.votingMembers.size };
+    const zabState = this.leader?.zabState() ?? this.learner?.zabState() ?? 'election';
+    const verifier = this.election.verifier;
+    const status: QuorumStatus = {
+      peerState: `${this.role} - ${zabState}`,
+      quorumSize: verifier.votingMembers.size,
+      mySid: this.mySid,
+      zabState,
+      leaderSid: this.leaderSid,
+      verifier,
+    };
     if (this.leader) status.leader = this.leader.status();
     return status;
   }
 
+  /** orst: the leader's observer connections start their counts again. */
+  resetObserverStats(): void {
+    this.leader?.resetObserverStats();
+  }
+
   async start(): Promise<void> {
     this.deps.server.quorumStatus = () => this.status();
+    this.deps.server.resetObserverStats = () => this.resetObserverStats();
     this.deps.server.setRoleProblem('no leader yet (LOOKING)');
     await this.election.start();
     this.running = this.loop();
@@ -97,6 +111,8 @@ export class QuorumPeer {
   private async loop(): Promise<void> {
     const { server, config } = this.deps;
     while (!this.stopped) {
+      server.metrics.lookingCount++;
+      const electionStartMs = Date.now();
       this.role = 'looking';
       this.leaderSid = undefined;
       server.serverState = 'looking';
@@ -120,6 +136,8 @@ export class QuorumPeer {
         this.log.error({ leader: decision.vote.leader.toString() }, 'elected a leader that is not a member; electing again');
         continue;
       }
+      // ZooKeeper records the election's duration when it leads or follows, not when it observes.
+      if (decision.state !== PeerState.OBSERVING) server.metrics.electionTime.observe(Date.now() - electionStartMs, Date.now());
       if (decision.state === PeerState.LEADING) {
         this.role = 'leading';
         this.leaderSid = this.mySid;

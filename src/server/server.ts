@@ -32,6 +32,7 @@ import { DIGEST_VERSION } from '../storage/digest';
 import { ForwardedWrites } from './forwarded';
 import { sessionPassword } from './sessions';
 import { NOT_READ_ONLY_OPS } from './readonly';
+import type { QuorumVerifier } from '../quorum/verifier';
 
 /** Per connection: queued plus in-flight requests before we stop reading from its socket. */
 const MAX_OUTSTANDING_PER_CNXN = 1000;
@@ -116,13 +117,46 @@ interface PendingForward {
 
 /** The last counter a leader gives in an epoch (ZooKeeper stops at 0xffffffff). */
 const ZXID_COUNTER_LIMIT = 0xfffffffen;
-/** What mntr shows of an ensemble member, with ZooKeeper's meanings. */
+/** A learner connection as the leader sees it (the observers command's fields). */
+export interface LearnerHandlerStatus {
+  sid: bigint;
+  /** "participant" or "observer". */
+  learnerType: string;
+  /** The learner's address as Java prints an InetSocketAddress ("/127.0.0.1:40312"). */
+  remoteAddress: string;
+  establishedAtMs: number;
+  /** Bytes written to the learner and not yet taken by the kernel. */
+  queuedBytes: number;
+  packetsReceived: number;
+  packetsSent: number;
+  /** REQUEST packets (forwarded writes and syncs) the learner sent. */
+  requests: number;
+  /** The newest zxid sent to the learner (-1 before any, and after orst). */
+  lastZxid: bigint;
+  /** The same, never reset: how far the learner was brought. */
+  sentZxid: bigint;
+  /** The newest zxid the learner acknowledged (-1 before any; observers acknowledge only NEWLEADER). */
+  lastAckedZxid: bigint;
+  /** Heard from within syncLimit and in broadcast (ZooKeeper's synced()). */
+  synced: boolean;
+}
+
+/** What mntr and the admin commands show of an ensemble member, with ZooKeeper's meanings. */
 export interface QuorumStatus {
-  /** "leading - broadcast", "following - broadcast", "observing - broadcast", or "looking". */
+  /** "leading - broadcast", "following - synchronization", "observing - discovery", or "looking - election". */
   peerState: string;
   /** Voting members of the configuration. */
   quorumSize: number;
+  mySid: bigint;
+  /** ZooKeeper's ZabState, lower case: election, discovery, synchronization, broadcast. */
+  zabState: 'election' | 'discovery' | 'synchronization' | 'broadcast';
+  /** The leader of the current role, while there is one. */
+  leaderSid?: bigint;
+  /** The configuration: every member, the version, ZooKeeper's string of it. */
+  verifier: QuorumVerifier;
   leader?: {
+    /** Learner connections past their LearnerInfo. */
+    handlers: LearnerHandlerStatus[];
     learners: number;
     syncedFollowers: number;
     syncedNonVotingFollowers: number;
@@ -178,6 +212,8 @@ export class ZooKeeperServer implements CnxnHandler {
   db: Database;
   /** An ensemble member's figures for mntr (set by its quorum peer); undefined when standalone. */
   quorumStatus: (() => QuorumStatus) | undefined;
+  /** orst on an ensemble's leader: its observers' connection counts start again (set by the quorum peer). */
+  resetObserverStats: (() => void) | undefined;
   /**
    * What srvr's Mode and mntr's server_state say: standalone, the quorum role being served, or
    * read-only (`startReadOnly`).

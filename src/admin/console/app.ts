@@ -26,6 +26,22 @@
     editable: boolean;
     user: string | null;
     storageError: string | null;
+    ensemble: Ensemble | null;
+  }
+  interface EnsembleMember {
+    sid: string;
+    learnerType: string;
+    address: string;
+    role: string;
+    zxid: string | null;
+    lagTxns: number | null;
+    synced: boolean | null;
+  }
+  interface Ensemble {
+    mySid: string;
+    leaderSid: string | null;
+    zabState: string;
+    members: EnsembleMember[];
   }
   interface ChildEntry {
     name: string;
@@ -183,6 +199,31 @@
       b.className = 'badge ' + (editable ? 'warn' : 'muted');
     }
     setUser(s.user);
+    renderEnsemble(s.ensemble);
+  }
+
+  /** An ensemble member's view of every member: role, zxid and lag (the leader knows them all). */
+  function renderEnsemble(e: Ensemble | null): void {
+    $('ensemble').hidden = e === null;
+    if (e === null) return;
+    const dash = (v: string | number | null) => (v === null ? '–' : String(v));
+    const rows = e.members.map((m) =>
+      el(
+        'tr',
+        m.sid === e.mySid ? { class: 'self' } : {},
+        el('td', {}, m.sid),
+        el('td', {}, m.learnerType),
+        el('td', {}, m.address),
+        el('td', {}, m.role),
+        el('td', {}, dash(m.zxid)),
+        el('td', {}, dash(m.lagTxns)),
+        el('td', {}, m.synced === null ? '–' : m.synced ? 'yes' : 'no'),
+      ),
+    );
+    $('ensemble-table').querySelector('tbody')!.replaceChildren(...rows);
+    const leads = e.leaderSid !== null && e.leaderSid === e.mySid;
+    $('ensemble-note').textContent =
+      `this server: sid ${e.mySid}, ${e.zabState}` + (e.leaderSid === null ? ', no leader' : leads ? '' : `; leader: sid ${e.leaderSid} (only the leader knows every member's zxid)`);
   }
 
   function setUser(u: string | null): void {

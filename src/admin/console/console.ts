@@ -17,6 +17,7 @@ import type { WriteOp } from '../../server/prep';
 import { OPEN_ACL_UNSAFE } from '../../storage/datatree';
 import { join, pathInvalidReason } from '../../storage/paths';
 import { ephemeralsCount, hex, nodeCount, watchCount } from '../commands';
+import { ensembleRows } from '../ensemble';
 import { VERSION_LINE } from '../version';
 import { CONSOLE_CSS, CONSOLE_HTML } from './page';
 
@@ -219,8 +220,13 @@ export class WebConsole {
     const s = this.server;
     const st = s.stats;
     const l = this.login(req);
+    const q = s.quorumStatus?.();
     return {
-      mode: 'standalone',
+      mode: s.serverState,
+      // An ensemble member: every member with its role, zxid and lag as this member knows them.
+      ensemble: q
+        ? { mySid: q.mySid.toString(), leaderSid: q.leaderSid?.toString() ?? null, zabState: q.zabState, members: ensembleRows(q, s.serverState, s.lastProcessedZxid) }
+        : null,
       version: VERSION_LINE,
       zxid: hex(s.lastProcessedZxid),
       znodeCount: nodeCount(s),

@@ -34,6 +34,10 @@ export const CONSOLE_HTML = `<!doctype html>
     <div class="card"><div class="label">ephemerals</div><div class="value" id="stat-ephemerals">–</div></div>
     <div class="card"><div class="label">uptime</div><div class="value" id="stat-uptime">–</div></div>
   </section>
+  <section id="ensemble" class="ensemble" hidden>
+    <h3>Ensemble <span id="ensemble-note" class="note"></span></h3>
+    <table id="ensemble-table" class="grid"><thead><tr><th>sid</th><th>type</th><th>address</th><th>role</th><th>zxid</th><th>lag (txns)</th><th>synced</th></tr></thead><tbody></tbody></table>
+  </section>
   <section class="charts">
     <div class="chart"><div class="chart-head"><span>request latency, ms (avg per second)</span><b id="latency-now"></b></div><canvas id="chart-latency"></canvas></div>
     <div class="chart"><div class="chart-head"><span>requests per second</span><b id="ops-now"></b></div><canvas id="chart-ops"></canvas></div>
@@ -123,6 +127,9 @@ pre.data { margin: 0; padding: 8px; background: #f7f8fa; border: 1px solid var(-
 .noauth { padding: 8px; border: 1px dashed var(--bad); color: var(--bad); border-radius: 4px; background: #fdf3f2; }
 .note { color: var(--muted); font-size: 12px; margin: 4px 0; }
 table.grid { border-collapse: collapse; width: 100%; font-size: 12px; }
+.ensemble { margin-top: 8px; }
+.ensemble h3 { margin: 4px 0; font-size: 13px; }
+.ensemble tr.self td { font-weight: 600; }
 table.grid th, table.grid td { border-bottom: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
 table.grid th { color: var(--muted); font-weight: 600; }
 table.kv td:first-child { color: var(--muted); width: 110px; }
