@@ -74,10 +74,22 @@ export async function startZktsMember(
   server = new ZooKeeperServer(config, log, Date.now, await open());
   server.onFatal = () => undefined;
   server.setRoleProblem('starting');
-  await server.start();
-  const peer = new QuorumPeer({ config, log, server, verifier: verifierFromConfig(config, { propertiesText: text }), openDatabase: open });
-  await peer.start();
   const s = server;
+  // A member that fails to start (a port taken meanwhile) leaves nothing running behind it.
+  try {
+    await s.start();
+  } catch (e) {
+    await s.stop().catch(() => undefined);
+    throw e;
+  }
+  const peer = new QuorumPeer({ config, log, server, verifier: verifierFromConfig(config, { propertiesText: text }), openDatabase: open });
+  try {
+    await peer.start();
+  } catch (e) {
+    await peer.stop().catch(() => undefined);
+    await s.stop().catch(() => undefined);
+    throw e;
+  }
   let stopped = false;
   return {
     sid,

@@ -229,22 +229,31 @@ export function guardChild(child: ChildProcess, rootDir: string): () => void {
 
 // ---------------------------------------------------------------------------------------------
 
-export async function freePort(): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
+/**
+ * Listening ports for tests come from below the kernel's ephemeral range (32768-60999 here), where
+ * every outgoing connection takes its source port: a port picked there and free a moment ago can be
+ * a client's or a quorum link's by the time a server binds it. Random within the range, checked by
+ * binding it once.
+ */
+const TEST_PORT_MIN = 20000;
+const TEST_PORT_MAX = 32700;
+const FREE_PORT_ATTEMPTS = 50;
+
+function tryBind(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen({ host: HOST, port: 0, exclusive: true }, () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('freePort: no TCP address'));
-        return;
-      }
-      const port = address.port;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
+    server.once('error', () => resolve(false));
+    server.listen({ host: HOST, port, exclusive: true }, () => server.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < FREE_PORT_ATTEMPTS; i++) {
+    const port = TEST_PORT_MIN + Math.floor(Math.random() * (TEST_PORT_MAX - TEST_PORT_MIN));
+    if (await tryBind(port)) return port;
+  }
+  throw new Error(`freePort: no free port in ${TEST_PORT_MIN}-${TEST_PORT_MAX} after ${FREE_PORT_ATTEMPTS} tries`);
 }
 
 export async function fourLetterWord(
