@@ -83,8 +83,18 @@ export class Prep {
     return this.outstanding.length - this.head;
   }
 
-  /** Builds the txn body of a write request; failures become an error txn, as ZooKeeper logs them. */
-  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint): TxnBody {
+  /** The session check of the request being prepared (see `prepare`). */
+  private sessionCheck: (() => number) | undefined;
+
+  /**
+   * Builds the txn body of a write request; failures become an error txn, as ZooKeeper logs them.
+   * `checkSession` says whether the session may write (OK, or SESSIONEXPIRED, SESSIONMOVED, ...);
+   * it is asked where ZooKeeper's prep checks the session: first for delete, setData, setACL and
+   * check, after the mode and TTL checks for a create, never for createSession, closeSession and
+   * deleteContainer. Without it (the server's own writes) nothing is checked.
+   */
+  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint, checkSession?: () => number): TxnBody {
+    this.sessionCheck = checkSession;
     try {
       switch (req.type) {
         case OpCode.multi:
@@ -94,7 +104,9 @@ export class Prep {
         case OpCode.closeSession:
           return this.prepareCloseSession(sessionId, zxid);
         case OpCode.reconfig:
-          throw new KeeperError(this.options.reconfigEnabled ? Err.UNIMPLEMENTED : Err.RECONFIGDISABLED);
+          if (!this.options.reconfigEnabled) throw new KeeperError(Err.RECONFIGDISABLED);
+          this.checkSession();
+          throw new KeeperError(Err.UNIMPLEMENTED);
         case OpCode.check:
           // A check on its own changes nothing; ZooKeeper's log has no record for it outside a
           // multi, so it is logged as an error txn carrying OK.
@@ -106,7 +118,14 @@ export class Prep {
     } catch (e) {
       if (e instanceof KeeperError) return { type: OpCode.error, record: { err: e.code } };
       throw e;
+    } finally {
+      this.sessionCheck = undefined;
     }
+  }
+
+  private checkSession(): void {
+    const err = this.sessionCheck?.() ?? Err.OK;
+    if (err !== Err.OK) throw new KeeperError(err);
   }
 
   /** Drops change records that the tree now reflects. */
@@ -195,6 +214,7 @@ export class Prep {
         return this.prepareCreate(op, sessionId, ids, zxid);
       case OpCode.delete:
       case OpCode.deleteContainer: {
+        if (op.type === OpCode.delete) this.checkSession();
         const path = op.record.path;
         const slash = path.lastIndexOf('/');
         if (slash < 0 || path.includes('\0') || isSpecialPath(path)) throw new KeeperError(Err.BADARGUMENTS, path);
@@ -211,6 +231,7 @@ export class Prep {
         return { type: op.type, record: { path } };
       }
       case OpCode.setData: {
+        this.checkSession();
         const path = op.record.path;
         Prep.validatePath(path);
         const node = this.record(path);
@@ -224,6 +245,7 @@ export class Prep {
         return { type: OpCode.setData, record: { path, data: op.record.data, version } };
       }
       case OpCode.setACL: {
+        this.checkSession();
         const path = op.record.path;
         Prep.validatePath(path);
         const acl = this.auth.fixupACL(path, ids, op.record.acl);
@@ -236,6 +258,7 @@ export class Prep {
         return { type: OpCode.setACL, record: { path, acl, version } };
       }
       case OpCode.check: {
+        this.checkSession();
         const path = op.record.path;
         Prep.validatePath(path);
         const node = this.record(path);
@@ -266,6 +289,7 @@ export class Prep {
     if (!mode) throw new KeeperError(Err.BADARGUMENTS, path);
     if (mode.ttl && !this.options.extendedTypesEnabled) throw new KeeperError(Err.UNIMPLEMENTED, path);
     if (mode.ttl ? ttl <= 0n || ttl > TTL_MAX_MS : ttl >= 0n) throw new KeeperError(Err.BADARGUMENTS, path);
+    this.checkSession();
     const slash = path.lastIndexOf('/');
     if (slash < 0 || path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
     const parentPath = slash === 0 ? '/' : path.slice(0, slash);

@@ -26,7 +26,7 @@ import { containerCandidates } from './containers';
 import { Prep, type WriteOp, type WriteRequest } from './prep';
 import { ReadProcessor, type ReadReply } from './reads';
 import { writeReply } from './replies';
-import { SessionTracker, type Session } from './sessions';
+import { LOCAL_OWNER, SessionTracker, type Session, type SessionOwner } from './sessions';
 import { WatchManager } from './watches';
 import { DIGEST_VERSION } from '../storage/digest';
 import { ForwardedWrites } from './forwarded';
@@ -92,6 +92,8 @@ interface WriteOrigin {
   sessionId: bigint;
   ids: readonly R.Id[];
   receivedAtMs: number;
+  /** Where the request came from, for the session owner check; the server's own writes have none. */
+  owner?: SessionOwner;
 }
 
 /**
@@ -455,6 +457,7 @@ export class ZooKeeperServer implements CnxnHandler {
         }, () => this.abandonWrite(c, false));
         return;
       }
+      this.sessions.setOwner(id, LOCAL_OWNER);
       this.submitWrite(
         { cnxn: c, xid: 0, type: OpCode.createSession, sessionId: id, ids: c.ids, receivedAtMs: this.now() },
         { type: OpCode.createSession, record: { timeOut: timeoutMs } },
@@ -485,6 +488,8 @@ export class ZooKeeperServer implements CnxnHandler {
     }
     session.timeoutMs = timeoutMs;
     this.sessions.touch(session, this.now());
+    // Reopened here: a leader's own connections own it now, until a learner revalidates it.
+    this.sessions.setOwner(session.id, LOCAL_OWNER);
     this.attach(c, session);
     c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: session.id, passwd: session.passwd, readOnly: false });
   }
@@ -718,6 +723,7 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   private processRead(c: ServerCnxn, req: Request): void {
+    if (this.movedAway(c)) return this.dropMoved(c, false);
     const zxid = this.lastProcessedZxid;
     this.metrics.requestsQueued++;
     if (!KNOWN_TYPES.has(req.type)) {
@@ -758,6 +764,29 @@ export class ZooKeeperServer implements CnxnHandler {
     if (this.paused.size > 0) this.resumePaused();
   }
 
+  /**
+   * Whether the session of this connection (of a leader or a standalone server) has moved to
+   * another server: ZooKeeper's leader checks the owner of every request of its own clients, reads
+   * and pings too; a session without an owner yet becomes this server's.
+   */
+  private movedAway(c: ServerCnxn): boolean {
+    if (this.leaderLink || !c.session) return false;
+    return this.sessions.checkSession(c.session.id, LOCAL_OWNER, this.config.distributed) === Err.SESSIONMOVED;
+  }
+
+  /**
+   * A request of a session that moved to another server (SESSIONMOVED): not answered, and the
+   * connection is closed, as ZooKeeper does so that the client goes to its session's new server.
+   * `write`: the request holds a write slot (a write or sync) besides its outstanding one.
+   */
+  private dropMoved(c: ServerCnxn, write: boolean): void {
+    this.log.info({ sessionId: c.hexSessionId() }, 'session moved to another server; closing its old connection');
+    this.outstanding--;
+    if (write) c.inflightWrites--;
+    c.close();
+    if (this.paused.size > 0) this.resumePaused();
+  }
+
   private processWrite(c: ServerCnxn, req: Request): void {
     if (this.leaderLink) return this.forwardWrite(c, req);
     if (this.commit.failure) {
@@ -765,6 +794,7 @@ export class ZooKeeperServer implements CnxnHandler {
       this.abandonWrite(c, true);
       return;
     }
+    if (req.type === OpCode.sync && this.movedAway(c)) return this.dropMoved(c, true);
     if (req.type === OpCode.sync || req.body === NULL_PATH_MULTI) {
       // Answered in order after the writes before it, without a txn of its own.
       this.metrics.requestsQueued++;
@@ -781,9 +811,10 @@ export class ZooKeeperServer implements CnxnHandler {
       }, () => this.abandonWrite(c, true));
       return;
     }
-    const origin: WriteOrigin = { cnxn: c, xid: req.xid, type: req.type, sessionId: c.sessionId, ids: c.ids, receivedAtMs: req.receivedAtMs };
+    const origin: WriteOrigin = { cnxn: c, xid: req.xid, type: req.type, sessionId: c.sessionId, ids: c.ids, receivedAtMs: req.receivedAtMs, owner: LOCAL_OWNER };
     const write = req.body === undefined ? undefined : ({ type: req.type, record: req.body } as WriteRequest);
     this.submitWrite(origin, write, (result, zxid) => {
+      if (sessionMoved(result)) return this.dropMoved(c, true);
       const rsp = writeReply(req.type, result);
       c.sendReply(req.xid, zxid, rsp.err, rsp.body);
       this.finishRequest(c, req, zxid);
@@ -801,6 +832,7 @@ export class ZooKeeperServer implements CnxnHandler {
         c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body);
         this.finishRequest(c, req, this.lastProcessedZxid);
       } else {
+        if (sessionMoved(result!)) return this.dropMoved(c, true);
         const rsp = writeReply(req.type, result!);
         c.sendReply(req.xid, zxid, rsp.err, rsp.body);
         this.finishRequest(c, req, zxid);
@@ -879,7 +911,7 @@ export class ZooKeeperServer implements CnxnHandler {
    * A write a learner forwarded (the leader's side of REQUEST): prepared, committed and applied
    * here like a local client's, under the session and identities the learner sent.
    */
-  submitForwarded(sessionId: bigint, cxid: number, type: number, body: Buffer, ids: readonly R.Id[]): void {
+  submitForwarded(sessionId: bigint, cxid: number, type: number, body: Buffer, ids: readonly R.Id[], owner?: SessionOwner): void {
     let write: WriteRequest | undefined;
     if (type === OpCode.createSession) {
       if (body.length < 4) write = undefined;
@@ -887,6 +919,7 @@ export class ZooKeeperServer implements CnxnHandler {
         const timeOut = body.readInt32BE(0);
         // The leader owns global sessions: tracked from now, as ZooKeeper's prep does.
         this.sessions.add(sessionId, timeOut, this.now());
+        if (owner !== undefined) this.sessions.setOwner(sessionId, owner);
         write = { type: OpCode.createSession, record: { timeOut } } as WriteRequest;
       }
     } else if (type === OpCode.closeSession) {
@@ -903,7 +936,7 @@ export class ZooKeeperServer implements CnxnHandler {
         write = undefined;
       }
     }
-    this.submitWrite({ xid: cxid, type, sessionId, ids, receivedAtMs: this.now() }, write, () => undefined);
+    this.submitWrite({ xid: cxid, type, sessionId, ids, receivedAtMs: this.now(), owner }, write, () => undefined);
   }
 
   /**
@@ -926,7 +959,8 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   beginEpoch(epoch: bigint | undefined): void {
     this.leaderEpoch = epoch;
-    if (epoch === undefined) return;
+    // Owners name this leader's learner connections, which end with its role.
+    if (epoch === undefined) return this.sessions.clearOwners();
     const first = epoch << 32n;
     if (first <= this.lastProposedZxid) throw new Error(`beginEpoch: epoch ${epoch} does not follow zxid 0x${this.lastProposedZxid.toString(16)}`);
     this.lastProposedZxid = first;
@@ -937,6 +971,14 @@ export class ZooKeeperServer implements CnxnHandler {
 
   /** Where a leader answers a learner's sync, once every txn before it is committed (the quorum's SYNC). */
   onForwardedSync: ((sessionId: bigint, cxid: number) => void) | undefined;
+
+  /**
+   * A learner's REVALIDATE, at the leader: whether the session is alive (it is touched), and if so
+   * its client is attached through that learner (`owner`) from now on.
+   */
+  revalidateForLearner(sessionId: bigint, timeoutMs: number, owner: SessionOwner): boolean {
+    return this.touchSession(sessionId, timeoutMs) && this.sessions.setOwner(sessionId, owner);
+  }
 
   /** Touches a session a learner reports active (PING) ; false when it is not alive here. */
   touchSession(sessionId: bigint, timeoutMs: number): boolean {
@@ -980,7 +1022,12 @@ export class ZooKeeperServer implements CnxnHandler {
     m.requestsQueued++;
     let body: TxnBody;
     if (write === undefined) body = { type: OpCode.error, record: { err: Err.MARSHALLINGERROR } };
-    else body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid);
+    else {
+      const owner = origin.owner;
+      // A leader does not know a session that has expired; standalone ZooKeeper calls it unknown.
+      const check = owner === undefined ? undefined : () => this.sessions.checkSession(origin.sessionId, owner, this.config.distributed);
+      body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid, check);
+    }
     if (body.type === OpCode.closeSession) this.sessions.setClosing(origin.sessionId);
     const txn: Txn = {
       hdr: { clientId: origin.sessionId, cxid: origin.xid, zxid, time, type: body.type === OpCode.error ? OpCode.error : origin.type },
@@ -1091,6 +1138,11 @@ export class ZooKeeperServer implements CnxnHandler {
       );
     }
   }
+}
+
+/** A write refused with SESSIONMOVED, alone or in a multi: the client is told by a closed connection. */
+function sessionMoved(r: TxnResult): boolean {
+  return r.err === Err.SESSIONMOVED || (r.multi?.some((m) => m.err === Err.SESSIONMOVED) ?? false);
 }
 
 /** A multi may name only write ops; read ops make it undecodable, as in ZooKeeper. */

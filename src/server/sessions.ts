@@ -3,6 +3,8 @@
  * buckets. Time is handed in (`nowMs`), so the tracker itself reads no clock.
  */
 
+import { Err } from '../protocol/constants';
+
 const MASK48 = (1n << 48n) - 1n;
 const MULTIPLIER = 0x5deece66dn;
 const SUPER_SECRET = 0xb3415c00n;
@@ -33,6 +35,14 @@ export function initialSessionId(serverId: number, nowMs: number): bigint {
   return sid;
 }
 
+/**
+ * Which server a session's client is attached to, as the leader (or a standalone server) sees it:
+ * `LOCAL_OWNER` for its own client connections, else the number of the learner connection that
+ * created or last revalidated it. A request through any other server fails with SESSIONMOVED.
+ */
+export type SessionOwner = number;
+export const LOCAL_OWNER: SessionOwner = 0;
+
 export interface Session {
   readonly id: bigint;
   timeoutMs: number;
@@ -40,6 +50,8 @@ export interface Session {
   /** The bucket the session expires in; 0 while it is not tracked. */
   expiresAtMs: number;
   closing: boolean;
+  /** Unset until the session is created, reopened or first used under this leader. */
+  owner: SessionOwner | undefined;
 }
 
 export class SessionTracker {
@@ -88,7 +100,7 @@ export class SessionTracker {
   add(id: bigint, timeoutMs: number, nowMs: number): Session {
     let s = this.sessions.get(id);
     if (!s) {
-      s = { id, timeoutMs, passwd: sessionPassword(id), expiresAtMs: 0, closing: false };
+      s = { id, timeoutMs, passwd: sessionPassword(id), expiresAtMs: 0, closing: false, owner: undefined };
       this.sessions.set(id, s);
     }
     s.timeoutMs = timeoutMs;
@@ -107,6 +119,34 @@ export class SessionTracker {
     bucket.add(s);
     s.expiresAtMs = at;
     return true;
+  }
+
+  /**
+   * Whether a request of session `id` may go on when it came through `owner`: OK, or the error it
+   * fails with. An unknown session is UNKNOWNSESSION, or SESSIONEXPIRED where the caller says so
+   * (an ensemble's leader: what it does not know has expired); a closing one SESSIONEXPIRED. A
+   * session without an owner yet (restored, or from before this leader) takes this one.
+   */
+  checkSession(id: bigint, owner: SessionOwner, unknownIsExpired: boolean): number {
+    const s = this.sessions.get(id);
+    if (s === undefined) return unknownIsExpired ? Err.SESSIONEXPIRED : Err.UNKNOWNSESSION;
+    if (s.closing) return Err.SESSIONEXPIRED;
+    if (s.owner === undefined) s.owner = owner;
+    else if (s.owner !== owner) return Err.SESSIONMOVED;
+    return Err.OK;
+  }
+
+  /** The session is attached through `owner` from now on; false when it is unknown or closing. */
+  setOwner(id: bigint, owner: SessionOwner): boolean {
+    const s = this.sessions.get(id);
+    if (s === undefined || s.closing) return false;
+    s.owner = owner;
+    return true;
+  }
+
+  /** Forgets every owner: a new leader learns them again (its learner connections are new). */
+  clearOwners(): void {
+    for (const s of this.sessions.values()) s.owner = undefined;
   }
 
   setClosing(id: bigint): void {
