@@ -15,8 +15,7 @@ export interface ForwardedWrite {
 /** What a committed txn means for the local requests of its session. */
 export type CommitMatch<T> =
   | { kind: 'local'; write: T } // the txn answers this local request
-  | { kind: 'remote' } // another server's (or the leader's own) txn: apply it, answer nobody
-  | { kind: 'mismatch'; expectedCxid: number; write: T }; // the session's oldest request is not this txn
+  | { kind: 'remote' }; // another server's (or the leader's own) txn: apply it, answer nobody
 
 export class ForwardedWrites<T extends ForwardedWrite> {
   private readonly bySession = new Map<bigint, T[]>();
@@ -50,13 +49,17 @@ export class ForwardedWrites<T extends ForwardedWrite> {
     this.count++;
   }
 
-  /** The committed txn (clientId, cxid) against the session's oldest forwarded write. */
+  /**
+   * The committed txn (clientId, cxid) against the session's oldest forwarded write. A txn of the
+   * session that is not that write came through another server (the session moved there and its
+   * old connection here still wrote, or the leader expired it): it is remote, and the local writes
+   * keep waiting for their own txns, as in ZooKeeper's CommitProcessor.
+   */
   committed(sessionId: bigint, cxid: number): CommitMatch<T> {
     const q = this.bySession.get(sessionId);
-    if (!q || q.length === 0) return { kind: 'remote' };
+    if (!q || q.length === 0 || q[0].cxid !== cxid) return { kind: 'remote' };
     const head = q[0];
     this.take(sessionId, q);
-    if (head.cxid !== cxid) return { kind: 'mismatch', expectedCxid: head.cxid, write: head };
     return { kind: 'local', write: head };
   }
 

@@ -883,15 +883,6 @@ export class ZooKeeperServer implements CnxnHandler {
       this.applyCommitted(txn, cnxn, (result) => match.write.done(result, txn.hdr.zxid));
       return;
     }
-    if (match.kind === 'mismatch') {
-      // The leader committed a txn of this session other than the one it sent first: its client
-      // cannot be told which of its writes this was, so its connection goes.
-      this.log.warn(
-        { sessionId: '0x' + BigInt.asUintN(64, txn.hdr.clientId).toString(16), cxid: txn.hdr.cxid, expectedCxid: match.expectedCxid },
-        'committed txn does not match the session oldest forwarded write; closing its connection',
-      );
-      match.write.abandoned();
-    }
     this.applyCommitted(txn);
   }
 

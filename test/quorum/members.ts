@@ -59,7 +59,14 @@ export async function startZktsMember(sid: number, dataDir: string, ports: Membe
   server.setRoleProblem('starting');
   await server.start();
   const peer = new QuorumPeer({ config, log, server, verifier: verifierFromConfig(config, { propertiesText: text }), openDatabase: open });
-  await peer.start();
+  try {
+    await peer.start();
+  } catch (e) {
+    // A port taken meanwhile, say: what did start is stopped, so the caller has nothing to clean.
+    await peer.stop().catch(() => undefined);
+    await server.stop();
+    throw e;
+  }
   const s = server;
   let stopped = false;
   return {

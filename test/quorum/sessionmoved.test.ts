@@ -2,14 +2,20 @@
 // (REVALIDATE from a learner, or its own client connection), and a request the session still sends
 // through its old server fails with SESSIONMOVED, which that server answers by closing the
 // connection. The same scenarios run against a 3-node Apache ZooKeeper 3.8.0 ensemble and a 3-node
-// zkts ensemble, and the outcomes each connection sees must be the same.
+// zkts ensemble, then mixed ensembles (a zkts leader, a ZooKeeper leader, each with a zkts and a
+// ZooKeeper follower), and the outcomes each connection sees must be the same.
 
-import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t, { type Test } from 'tap';
 import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { ConnectionClosedError, ZkClient, type Reply } from '../util/client';
 import { startReferenceEnsemble, waitForLeaderAndFollowers } from '../util/ensemble';
+import { startReferenceZooKeeper } from '../util/servers';
 import { startZktsEnsemble } from '../util/zktsensemble';
+import { memberPorts, newDataDir, serverLines, startZktsMember, type MemberPorts } from './members';
 
 const HOST = '127.0.0.1';
 const SESSION_TIMEOUT_MS = 30_000;
@@ -38,12 +44,20 @@ function multiSetData(c: ZkClient, path: string): Promise<Reply> {
   });
 }
 
+let connections = 0;
+
+/**
+ * A connection, new or reopening `from`'s session. Each starts its xids elsewhere: a server matches
+ * a committed txn to its client's request by session and xid, so two connections of one session
+ * must not have the same xid in flight (the refused write of one would answer the other's).
+ */
 async function connect(port: number, from?: ZkClient): Promise<ZkClient> {
   return ZkClient.connect(HOST, port, {
     timeoutMs: SESSION_TIMEOUT_MS,
     keepAlive: false,
     sessionId: from?.sessionId,
     passwd: from?.passwd,
+    firstXid: 1 + 1000 * connections++,
   });
 }
 
@@ -135,19 +149,112 @@ async function movedSessions(ports: Roles & { client: number[] }): Promise<Array
   return out;
 }
 
-t.test('a moved session: ZooKeeper 3.8.0 and zkts ensembles see the same', async (t) => {
-  const zk = await startReferenceEnsemble();
-  t.teardown(() => zk.stop());
-  const zkLeader = await zk.waitForQuorum();
-  const zkRoles: Roles = { leader: zkLeader.sid - 1, followers: zk.members.filter((m) => m !== zkLeader).map((m) => m.sid - 1) as [number, number] };
-  const expected = await movedSessions({ ...zkRoles, client: zk.members.map((m) => m.clientPort) });
-  t.comment(JSON.stringify(expected, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)));
-  await zk.stop();
+/** zoo.cfg entries of a reference member of the ensemble `ports`. */
+function zkConfig(sid: number, ports: MemberPorts[], teardown: (f: () => void) => void): Record<string, string> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `zk-moved-${sid}-`));
+  fs.writeFileSync(path.join(dataDir, 'myid'), `${sid}\n`);
+  teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const cfg: Record<string, string> = { dataDir, tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*' };
+  for (const line of serverLines(ports)) {
+    const [k, v] = line.split('=');
+    cfg[k] = v;
+  }
+  return cfg;
+}
 
-  const ens = await startZktsEnsemble(3);
-  t.teardown(() => ens.stop());
-  const leader = await waitForLeaderAndFollowers(ens.clientPorts.map((port) => ({ host: HOST, port })));
-  const followers = [0, 1, 2].filter((i) => i !== leader) as [number, number];
-  const got = await movedSessions({ leader, followers, client: ens.clientPorts });
-  t.same(got, expected, 'every step as on ZooKeeper');
+/**
+ * A 3-member ensemble with zkts (in process) at `zktsSids` and ZooKeeper 3.8.0 at the others. The
+ * two members of one kind start first and elect the larger sid; the third joins as a follower. Everything started
+ * is stopped by the test's teardown.
+ */
+async function mixedEnsemble(t: Test, zktsSids: number[]): Promise<Roles & { client: number[] }> {
+  // Free ports are picked before the members bind them, and a member's own outgoing connections
+  // can take one meanwhile: an attempt that hits a taken port is stopped and made again.
+  for (let attempt = 1; ; attempt++) {
+    const stops: Array<() => Promise<void> | void> = [];
+    try {
+      const roles = await mixedEnsembleOnce(t, zktsSids, stops);
+      t.teardown(async () => {
+        for (const stop of stops.reverse()) await stop();
+      });
+      return roles;
+    } catch (e) {
+      for (const stop of stops.reverse()) await stop();
+      if (attempt >= 3 || !/EADDRINUSE/.test(String((e as Error).message))) throw e;
+      t.comment(`attempt ${attempt}: ${(e as Error).message}; again on other ports`);
+    }
+  }
+}
+
+async function mixedEnsembleOnce(t: Test, zktsSids: number[], stops: Array<() => Promise<void> | void>): Promise<Roles & { client: number[] }> {
+  const ports = await memberPorts(3);
+  const client = ports.map((p) => p.client);
+  const zkSids = [1, 2, 3].filter((sid) => !zktsSids.includes(sid));
+  const startAll = async (starts: Promise<unknown>[]) => {
+    const settled = await Promise.allSettled(starts);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  };
+  const startZk = () =>
+    zkSids.map((sid) =>
+      startReferenceZooKeeper({ extraConfig: zkConfig(sid, ports, (f) => t.teardown(f)), port: ports[sid - 1].client }).then((s) => stops.push(() => s.stop())),
+    );
+  const startZkts = () =>
+    zktsSids.map((sid) => startZktsMember(sid, newDataDir(sid, (f) => t.teardown(f)), ports).then((m) => stops.push(() => m.stop())));
+  // The pair starts first and elects its leader (the larger sid); the third member joins it.
+  const [pair, third] = zkSids.length >= 2 ? [startZk, startZkts] : [startZkts, startZk];
+  await startAll(pair());
+  const pairSids = zkSids.length >= 2 ? zkSids : zktsSids;
+  await waitForLeaderAndFollowers(pairSids.map((sid) => ({ host: HOST, port: ports[sid - 1].client })));
+  await startAll(third());
+  const leader = await waitForLeaderAndFollowers(client.map((port) => ({ host: HOST, port })));
+  return { leader, followers: [0, 1, 2].filter((i) => i !== leader) as [number, number], client };
+}
+
+/** What ZooKeeper 3.8.0 does, checked on the live ensemble before it serves as the expectation. */
+const ZOOKEEPER_FACTS: Array<[string, unknown]> = [
+  ['a: read on the old follower', 'err 0'],
+  ['a: setData on the old follower', 'closed'],
+  ['a2: zxids taken since (refused write + this one)', 2n],
+  ['b: read on the old leader', 'closed'],
+  ['c: ping on the old leader', 'closed'],
+  ['d: ping on the old follower', 'err 0'],
+  ['d: multi on the old follower', 'closed'],
+  ['e2: setData on the follower it left', 'closed'],
+  ['f: closeSession on the old follower', 'err 0'],
+];
+
+t.test('a moved session: ZooKeeper 3.8.0, zkts and mixed ensembles see the same', async (t) => {
+  let expected: Array<[string, unknown]> = [];
+  await t.test('ZooKeeper 3.8.0 ensemble', async (t) => {
+    const zk = await startReferenceEnsemble();
+    t.teardown(() => zk.stop());
+    const zkLeader = await zk.waitForQuorum();
+    const roles: Roles = { leader: zkLeader.sid - 1, followers: zk.members.filter((m) => m !== zkLeader).map((m) => m.sid - 1) as [number, number] };
+    expected = await movedSessions({ ...roles, client: zk.members.map((m) => m.clientPort) });
+    const seen = new Map(expected);
+    for (const [step, value] of ZOOKEEPER_FACTS) t.equal(seen.get(step), value, `ZooKeeper: ${step}`);
+  });
+  if (expected.length === 0) return;
+
+  await t.test('zkts ensemble (separate processes)', async (t) => {
+    const ens = await startZktsEnsemble(3);
+    t.teardown(() => ens.stop());
+    const leader = await waitForLeaderAndFollowers(ens.clientPorts.map((port) => ({ host: HOST, port })));
+    const followers = [0, 1, 2].filter((i) => i !== leader) as [number, number];
+    t.same(await movedSessions({ leader, followers, client: ens.clientPorts }), expected, 'every step as on ZooKeeper');
+  });
+
+  await t.test('zkts leader, a zkts and a ZooKeeper follower', async (t) => {
+    const roles = await mixedEnsemble(t, [2, 3]);
+    t.equal(roles.leader, 2, 'zkts (sid 3) leads');
+    t.equal(roles.followers[0], 0, 'ZooKeeper (sid 1) follows');
+    t.same(await movedSessions(roles), expected, 'every step as on ZooKeeper');
+  });
+
+  await t.test('ZooKeeper leader, a zkts and a ZooKeeper follower', async (t) => {
+    const roles = await mixedEnsemble(t, [1]);
+    t.equal(roles.leader, 2, 'ZooKeeper (sid 3) leads');
+    t.equal(roles.followers[0], 0, 'zkts (sid 1) follows');
+    t.same(await movedSessions(roles), expected, 'every step as on ZooKeeper');
+  });
 });
