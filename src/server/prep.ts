@@ -84,16 +84,17 @@ export class Prep {
   }
 
   /** The session check of the request being prepared (see `prepare`). */
-  private sessionCheck: (() => number) | undefined;
+  private sessionCheck: ((ephemeral: boolean) => number) | undefined;
 
   /**
    * Builds the txn body of a write request; failures become an error txn, as ZooKeeper logs them.
    * `checkSession` says whether the session may write (OK, or SESSIONEXPIRED, SESSIONMOVED, ...);
    * it is asked where ZooKeeper's prep checks the session: first for delete, setData, setACL and
-   * check, after the mode and TTL checks for a create, never for createSession, closeSession and
+   * check, after the mode and TTL checks for a create (`ephemeral`: the create makes an ephemeral
+   * node, which needs a global session), never for createSession, closeSession and
    * deleteContainer. Without it (the server's own writes) nothing is checked.
    */
-  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint, checkSession?: () => number): TxnBody {
+  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint, checkSession?: (ephemeral: boolean) => number): TxnBody {
     this.sessionCheck = checkSession;
     try {
       switch (req.type) {
@@ -123,8 +124,8 @@ export class Prep {
     }
   }
 
-  private checkSession(): void {
-    const err = this.sessionCheck?.() ?? Err.OK;
+  private checkSession(ephemeral = false): void {
+    const err = this.sessionCheck?.(ephemeral) ?? Err.OK;
     if (err !== Err.OK) throw new KeeperError(err);
   }
 
@@ -289,7 +290,7 @@ export class Prep {
     if (!mode) throw new KeeperError(Err.BADARGUMENTS, path);
     if (mode.ttl && !this.options.extendedTypesEnabled) throw new KeeperError(Err.UNIMPLEMENTED, path);
     if (mode.ttl ? ttl <= 0n || ttl > TTL_MAX_MS : ttl >= 0n) throw new KeeperError(Err.BADARGUMENTS, path);
-    this.checkSession();
+    this.checkSession(mode.ephemeral);
     const slash = path.lastIndexOf('/');
     if (slash < 0 || path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
     const parentPath = slash === 0 ? '/' : path.slice(0, slash);

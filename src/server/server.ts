@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import { Err, EventType, OpCode, OpName } from '../protocol/constants';
+import { createModeFromFlag, Err, EventType, OpCode, OpName } from '../protocol/constants';
 import { JuteError, JuteReader } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, NullPathInMultiError, WRITE_TYPES } from '../protocol/requests';
@@ -26,7 +26,7 @@ import { containerCandidates } from './containers';
 import { Prep, type WriteOp, type WriteRequest } from './prep';
 import { ReadProcessor, type ReadReply } from './reads';
 import { writeReply } from './replies';
-import { LOCAL_OWNER, SessionTracker, type Session, type SessionOwner } from './sessions';
+import { LOCAL_OWNER, SessionTracker, type Session, type SessionCheckRules, type SessionOwner } from './sessions';
 import { WatchManager } from './watches';
 import { DIGEST_VERSION } from '../storage/digest';
 import { ForwardedWrites } from './forwarded';
@@ -299,7 +299,10 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   setRoleProblem(reason: string | undefined): void {
     this.roleProblem = reason === undefined ? undefined : new Error(reason);
-    if (reason !== undefined) for (const c of [...this.cnxns]) if (c.state !== 'handshake') c.close();
+    if (reason === undefined) return;
+    for (const c of [...this.cnxns]) if (c.state !== 'handshake') c.close();
+    // Local sessions end with the role they were made under, as ZooKeeper makes a new tracker.
+    for (const s of [...this.sessions.all()]) if (s.local) this.sessions.remove(s.id);
   }
 
   get lastProcessedZxid(): bigint {
@@ -435,6 +438,7 @@ export class ZooKeeperServer implements CnxnHandler {
     }
     const timeoutMs = Math.min(Math.max(req.timeOut, this.config.minSessionTimeoutMs), this.config.maxSessionTimeoutMs);
     c.state = 'open';
+    if (req.sessionId === 0n && this.localSessionsEnabled) return this.createLocalSession(c, timeoutMs);
     if (req.sessionId === 0n && this.commit.failure) {
       // A new session is a txn, and nothing can be made durable any more.
       this.log.warn({ reason: this.commit.failure.message }, 'new session refused: storage has failed');
@@ -504,6 +508,16 @@ export class ZooKeeperServer implements CnxnHandler {
       c.close();
     };
     if (passwd === null || !sessionPassword(sessionId).equals(passwd)) return expired();
+    const here = this.sessions.get(sessionId);
+    if (here?.local) {
+      // A local session is this server's alone: valid here while it lives, unknown to the leader.
+      if (here.closing) return expired();
+      here.timeoutMs = timeoutMs;
+      this.sessions.touch(here, this.now());
+      this.attach(c, here);
+      c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: here.passwd, readOnly: false });
+      return;
+    }
     this.leaderLink!.revalidate(sessionId, timeoutMs).then(
       (valid) => {
         if (c.state !== 'open') return;
@@ -514,6 +528,64 @@ export class ZooKeeperServer implements CnxnHandler {
         c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: session.passwd, readOnly: false });
       },
       () => c.close(),
+    );
+  }
+
+  /**
+   * Local sessions are on: localSessionsEnabled in an ensemble (a standalone ZooKeeper server does
+   * not read the key, and its sessions stay global).
+   */
+  private get localSessionsEnabled(): boolean {
+    return this.config.distributed && this.config.localSessionsEnabled;
+  }
+
+  private get sessionCheckRules(): SessionCheckRules {
+    return { unknownIsExpired: this.config.distributed, localSessionsOf: this.localSessionsEnabled ? this.config.serverId : undefined };
+  }
+
+  /** A new local session: made and answered here, with no txn and nothing sent to the leader. */
+  private createLocalSession(c: ServerCnxn, timeoutMs: number): void {
+    const id = this.sessions.newSessionId();
+    const session = this.sessions.add(id, timeoutMs, this.now(), true);
+    if (!this.leaderLink) this.sessions.setOwner(id, LOCAL_OWNER);
+    this.attach(c, session);
+    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: false });
+  }
+
+  /**
+   * closeSession of a local session: no txn; it is answered with the last applied zxid, dropped
+   * here, and its connection closed.
+   */
+  private closeLocalSession(c: ServerCnxn, req: Request): void {
+    const zxid = this.lastProcessedZxid;
+    this.sessions.remove(c.session!.id);
+    c.sendReply(req.xid, zxid, Err.OK);
+    this.finishRequest(c, req, zxid);
+    this.writeDone(c);
+    c.close();
+  }
+
+  /**
+   * A local session about to create an ephemeral node, with localSessionsUpgradingEnabled: it
+   * becomes global through a createSession txn with its own id (cxid 0), proposed before the
+   * create, as ZooKeeper's learners and leader do.
+   */
+  private upgradeSession(c: ServerCnxn): void {
+    const s = c.session!;
+    this.log.info({ sessionId: c.hexSessionId() }, 'upgrading a local session to a global one');
+    this.sessions.add(s.id, s.timeoutMs, this.now(), false);
+    if (this.leaderLink) {
+      const body = Buffer.alloc(4);
+      body.writeInt32BE(s.timeoutMs);
+      // Nobody waits for its commit: that of the create behind it answers the client.
+      this.leaderLink.forwardRequest(s.id, 0, OpCode.createSession, body, null);
+      return;
+    }
+    this.sessions.setOwner(s.id, LOCAL_OWNER);
+    this.submitWrite(
+      { xid: 0, type: OpCode.createSession, sessionId: s.id, ids: c.ids, receivedAtMs: this.now(), owner: LOCAL_OWNER },
+      { type: OpCode.createSession, record: { timeOut: s.timeoutMs } },
+      () => undefined,
     );
   }
 
@@ -535,7 +607,8 @@ export class ZooKeeperServer implements CnxnHandler {
     const nowMs = this.now();
     if (c.session) {
       this.sessions.touch(c.session, nowMs);
-      if (this.leaderLink) this.touched.set(c.session.id, c.session.timeoutMs);
+      // The leader hears of global sessions only; a local one lives and expires here.
+      if (this.leaderLink && !c.session.local) this.touched.set(c.session.id, c.session.timeoutMs);
     }
     if (hdr.type === OpCode.auth) return this.handleAuth(c, hdr.xid, r);
     if (hdr.type === OpCode.sasl) return this.handleSasl(c, hdr.xid, r);
@@ -771,7 +844,7 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   private movedAway(c: ServerCnxn): boolean {
     if (this.leaderLink || !c.session) return false;
-    return this.sessions.checkSession(c.session.id, LOCAL_OWNER, this.config.distributed) === Err.SESSIONMOVED;
+    return this.sessions.checkSession(c.session.id, LOCAL_OWNER, this.sessionCheckRules) === Err.SESSIONMOVED;
   }
 
   /**
@@ -795,6 +868,11 @@ export class ZooKeeperServer implements CnxnHandler {
       return;
     }
     if (req.type === OpCode.sync && this.movedAway(c)) return this.dropMoved(c, true);
+    if (c.session?.local) {
+      if (req.type === OpCode.closeSession) return this.closeLocalSession(c, req);
+      // Without upgrading, prep refuses the ephemeral create (EPHEMERALONLOCALSESSION).
+      if (this.config.localSessionsUpgradingEnabled && createsEphemeral(req)) this.upgradeSession(c);
+    }
     if (req.type === OpCode.sync || req.body === NULL_PATH_MULTI) {
       // Answered in order after the writes before it, without a txn of its own.
       this.metrics.requestsQueued++;
@@ -825,9 +903,23 @@ export class ZooKeeperServer implements CnxnHandler {
 
   /** A learner's client write: to the leader as it came; answered when its txn commits here. */
   private forwardWrite(c: ServerCnxn, req: Request): void {
+    // Without upgrading, an ephemeral create of a local session still goes to the leader, which
+    // refuses it for a session it does not know (an error txn), and the client is told
+    // EPHEMERALONLOCALSESSION; a multi answers with the leader's results.
+    let refusal: number | undefined;
+    if (c.session?.local) {
+      if (req.type === OpCode.closeSession) return this.closeLocalSession(c, req);
+      if (createsEphemeral(req)) {
+        if (this.config.localSessionsUpgradingEnabled) this.upgradeSession(c);
+        else if (req.type !== OpCode.multi) refusal = Err.EPHEMERALONLOCALSESSION;
+      }
+    }
     this.metrics.requestsQueued++;
     const done = (result: TxnResult | undefined, zxid: bigint) => {
-      if (req.type === OpCode.sync) {
+      if (refusal !== undefined) {
+        c.sendReply(req.xid, zxid, refusal);
+        this.finishRequest(c, req, zxid);
+      } else if (req.type === OpCode.sync) {
         const rsp = req.body === undefined ? { err: Err.MARSHALLINGERROR } : this.reads.process(c, req.type, req.body);
         c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body);
         this.finishRequest(c, req, this.lastProcessedZxid);
@@ -968,6 +1060,8 @@ export class ZooKeeperServer implements CnxnHandler {
    * its client is attached through that learner (`owner`) from now on.
    */
   revalidateForLearner(sessionId: bigint, timeoutMs: number, owner: SessionOwner): boolean {
+    // The leader's own local sessions cannot move (a learner's are unknown here).
+    if (this.sessions.get(sessionId)?.local) return false;
     return this.touchSession(sessionId, timeoutMs) && this.sessions.setOwner(sessionId, owner);
   }
 
@@ -1016,7 +1110,8 @@ export class ZooKeeperServer implements CnxnHandler {
     else {
       const owner = origin.owner;
       // A leader does not know a session that has expired; standalone ZooKeeper calls it unknown.
-      const check = owner === undefined ? undefined : () => this.sessions.checkSession(origin.sessionId, owner, this.config.distributed);
+      const rules = this.sessionCheckRules;
+      const check = owner === undefined ? undefined : (ephemeral: boolean) => this.sessions.checkSession(origin.sessionId, owner, rules, ephemeral);
       body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid, check);
     }
     if (body.type === OpCode.closeSession) this.sessions.setClosing(origin.sessionId);
@@ -1061,7 +1156,7 @@ export class ZooKeeperServer implements CnxnHandler {
   /** Live sessions and their timeouts, for snapshots. */
   sessionTimeouts(): Map<bigint, number> {
     const out = new Map<bigint, number>();
-    for (const s of this.sessions.all()) out.set(s.id, s.timeoutMs);
+    for (const s of this.sessions.all()) if (!s.local) out.set(s.id, s.timeoutMs);
     return out;
   }
 
@@ -1102,11 +1197,18 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   private expireSessions(): void {
-    // A learner's sessions belong to the leader, which expires them.
-    if (this.leaderLink) return;
-    for (const s of this.sessions.expired(this.now())) {
-      this.log.info({ sessionId: '0x' + BigInt.asUintN(64, s.id).toString(16), timeoutMs: s.timeoutMs }, 'session expired');
+    // A learner's global sessions belong to the leader, which expires them; its local ones expire here.
+    const learner = this.leaderLink !== undefined;
+    if (learner && !this.localSessionsEnabled) return;
+    for (const s of this.sessions.expired(this.now(), (s) => !learner || s.local)) {
+      this.log.info({ sessionId: '0x' + BigInt.asUintN(64, s.id).toString(16), timeoutMs: s.timeoutMs, local: s.local }, 'session expired');
       this.metrics.staleSessionsExpired++;
+      if (s.local) {
+        // No txn: the session is dropped and its connection closed.
+        this.sessions.remove(s.id);
+        this.cnxnBySession.get(s.id)?.close();
+        continue;
+      }
       this.submitWrite(
         { xid: 0, type: OpCode.closeSession, sessionId: s.id, ids: SUPER_IDS, receivedAtMs: this.now() },
         { type: OpCode.closeSession, record: null },
@@ -1129,6 +1231,14 @@ export class ZooKeeperServer implements CnxnHandler {
       );
     }
   }
+}
+
+/** A create (or a multi holding one) that makes an ephemeral node: it needs a global session. */
+function createsEphemeral(req: Request): boolean {
+  const ephemeral = (op: { type: number; record?: unknown }) =>
+    (op.type === OpCode.create || op.type === OpCode.create2) && createModeFromFlag((op.record as R.CreateRequest | undefined)?.flags ?? 0)?.ephemeral === true;
+  if (req.type === OpCode.multi) return Array.isArray(req.body) && (req.body as Array<{ type: number; record?: unknown }>).some(ephemeral);
+  return (req.type === OpCode.create || req.type === OpCode.create2) && req.body != null && ephemeral({ type: req.type, record: req.body });
 }
 
 /** A write refused with SESSIONMOVED, alone or in a multi: the client is told by a closed connection. */

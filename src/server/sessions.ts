@@ -52,6 +52,19 @@ export interface Session {
   closing: boolean;
   /** Unset until the session is created, reopened or first used under this leader. */
   owner: SessionOwner | undefined;
+  /**
+   * A local session (localSessionsEnabled): known only to the server its client connected to,
+   * created, closed and expired there without a txn, until an ephemeral create upgrades it.
+   */
+  local: boolean;
+}
+
+/** How `checkSession` treats sessions it does not know. */
+export interface SessionCheckRules {
+  /** An ensemble member: a session it does not know has expired (standalone: it is unknown). */
+  unknownIsExpired: boolean;
+  /** With local sessions: this server's sid; sessions of other sids it does not know are local there. */
+  localSessionsOf?: number;
 }
 
 export class SessionTracker {
@@ -96,13 +109,17 @@ export class SessionTracker {
     return id;
   }
 
-  /** Tracks a session (new, or restored); it expires unless touched within its timeout. */
-  add(id: bigint, timeoutMs: number, nowMs: number): Session {
+  /**
+   * Tracks a session (new, or restored); it expires unless touched within its timeout. A session
+   * added as global that was local here is global from now on (upgraded).
+   */
+  add(id: bigint, timeoutMs: number, nowMs: number, local = false): Session {
     let s = this.sessions.get(id);
     if (!s) {
-      s = { id, timeoutMs, passwd: sessionPassword(id), expiresAtMs: 0, closing: false, owner: undefined };
+      s = { id, timeoutMs, passwd: sessionPassword(id), expiresAtMs: 0, closing: false, owner: undefined, local };
       this.sessions.set(id, s);
     }
+    s.local = local;
     s.timeoutMs = timeoutMs;
     this.touch(s, nowMs);
     return s;
@@ -123,14 +140,22 @@ export class SessionTracker {
 
   /**
    * Whether a request of session `id` may go on when it came through `owner`: OK, or the error it
-   * fails with. An unknown session is UNKNOWNSESSION, or SESSIONEXPIRED where the caller says so
-   * (an ensemble's leader: what it does not know has expired); a closing one SESSIONEXPIRED. A
-   * session without an owner yet (restored, or from before this leader) takes this one.
+   * fails with. A session this tracker does not know is UNKNOWNSESSION, or SESSIONEXPIRED in an
+   * ensemble (the leader knows every global session); but with local sessions, one that another
+   * server created (its sid in the top byte) is that server's local session and may write. A
+   * closing session is SESSIONEXPIRED. An ephemeral create needs a global session: an unknown one
+   * has expired, a local one here is EPHEMERALONLOCALSESSION. A session without an owner yet
+   * (restored, or from before this leader) takes this one.
    */
-  checkSession(id: bigint, owner: SessionOwner, unknownIsExpired: boolean): number {
+  checkSession(id: bigint, owner: SessionOwner, rules: SessionCheckRules, ephemeral = false): number {
     const s = this.sessions.get(id);
-    if (s === undefined) return unknownIsExpired ? Err.SESSIONEXPIRED : Err.UNKNOWNSESSION;
+    if (s === undefined) {
+      if (ephemeral) return Err.SESSIONEXPIRED;
+      if (rules.localSessionsOf !== undefined && id >> 56n !== BigInt(rules.localSessionsOf)) return Err.OK;
+      return rules.unknownIsExpired ? Err.SESSIONEXPIRED : Err.UNKNOWNSESSION;
+    }
     if (s.closing) return Err.SESSIONEXPIRED;
+    if (ephemeral && s.local) return Err.EPHEMERALONLOCALSESSION;
     if (s.owner === undefined) s.owner = owner;
     else if (s.owner !== owner) return Err.SESSIONMOVED;
     return Err.OK;
@@ -161,8 +186,12 @@ export class SessionTracker {
     if (s.expiresAtMs !== 0) this.buckets.get(s.expiresAtMs)?.delete(s);
   }
 
-  /** Sessions whose deadline has passed, marked closing; called once per tick. */
-  expired(nowMs: number): Session[] {
+  /**
+   * Sessions whose deadline has passed, marked closing; called once per tick. Only those `expires`
+   * accepts (all by default): a learner expires its local sessions and leaves the global ones to
+   * the leader (they are back in a bucket at their next touch).
+   */
+  expired(nowMs: number, expires: (s: Session) => boolean = () => true): Session[] {
     const out: Session[] = [];
     while (this.nextBucketMs <= nowMs) {
       const bucket = this.buckets.get(this.nextBucketMs);
@@ -170,7 +199,8 @@ export class SessionTracker {
       if (bucket)
         for (const s of bucket) {
           s.expiresAtMs = 0;
-          if (!s.closing) {
+          if (!s.closing && !expires(s)) this.touch(s, nowMs);
+          else if (!s.closing) {
             s.closing = true;
             out.push(s);
           }
