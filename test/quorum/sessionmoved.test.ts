@@ -5,25 +5,17 @@
 // zkts ensemble, then mixed ensembles (a zkts leader, a ZooKeeper leader, each with a zkts and a
 // ZooKeeper follower), and the outcomes each connection sees must be the same.
 
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { ConnectionClosedError, ZkClient, type Reply } from '../util/client';
 import { startReferenceEnsemble, waitForLeaderAndFollowers } from '../util/ensemble';
-import { startReferenceZooKeeper } from '../util/servers';
 import { startZktsEnsemble } from '../util/zktsensemble';
-import { memberPorts, newDataDir, serverLines, startZktsMember, type MemberPorts } from './members';
+import { mixedEnsemble, type Roles } from './mixedensemble';
 
 const HOST = '127.0.0.1';
 const SESSION_TIMEOUT_MS = 30_000;
 
-interface Roles {
-  leader: number;
-  followers: [number, number];
-}
 
 /** What a request got: its error code, or the connection closed with no reply. */
 async function outcome(p: Promise<Reply>): Promise<string> {
@@ -65,7 +57,7 @@ async function connect(port: number, from?: ZkClient): Promise<ZkClient> {
  * The scenarios, each on its own session: reopened from one server on another, then used through
  * both connections. Returns what each step saw, in order.
  */
-async function movedSessions(ports: Roles & { client: number[] }): Promise<Array<[string, unknown]>> {
+async function movedSessions(ports: Roles): Promise<Array<[string, unknown]>> {
   const out: Array<[string, unknown]> = [];
   const open: ZkClient[] = [];
   const port = (i: number) => ports.client[i];
@@ -149,67 +141,6 @@ async function movedSessions(ports: Roles & { client: number[] }): Promise<Array
   return out;
 }
 
-/** zoo.cfg entries of a reference member of the ensemble `ports`. */
-function zkConfig(sid: number, ports: MemberPorts[], teardown: (f: () => void) => void): Record<string, string> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `zk-moved-${sid}-`));
-  fs.writeFileSync(path.join(dataDir, 'myid'), `${sid}\n`);
-  teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  const cfg: Record<string, string> = { dataDir, tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*' };
-  for (const line of serverLines(ports)) {
-    const [k, v] = line.split('=');
-    cfg[k] = v;
-  }
-  return cfg;
-}
-
-/**
- * A 3-member ensemble with zkts (in process) at `zktsSids` and ZooKeeper 3.8.0 at the others. The
- * two members of one kind start first and elect the larger sid; the third joins as a follower. Everything started
- * is stopped by the test's teardown.
- */
-async function mixedEnsemble(t: Test, zktsSids: number[]): Promise<Roles & { client: number[] }> {
-  // Free ports are picked before the members bind them, and a member's own outgoing connections
-  // can take one meanwhile: an attempt that hits a taken port is stopped and made again.
-  for (let attempt = 1; ; attempt++) {
-    const stops: Array<() => Promise<void> | void> = [];
-    try {
-      const roles = await mixedEnsembleOnce(t, zktsSids, stops);
-      t.teardown(async () => {
-        for (const stop of stops.reverse()) await stop();
-      });
-      return roles;
-    } catch (e) {
-      for (const stop of stops.reverse()) await stop();
-      if (attempt >= 3 || !/EADDRINUSE/.test(String((e as Error).message))) throw e;
-      t.comment(`attempt ${attempt}: ${(e as Error).message}; again on other ports`);
-    }
-  }
-}
-
-async function mixedEnsembleOnce(t: Test, zktsSids: number[], stops: Array<() => Promise<void> | void>): Promise<Roles & { client: number[] }> {
-  const ports = await memberPorts(3);
-  const client = ports.map((p) => p.client);
-  const zkSids = [1, 2, 3].filter((sid) => !zktsSids.includes(sid));
-  const startAll = async (starts: Promise<unknown>[]) => {
-    const settled = await Promise.allSettled(starts);
-    for (const r of settled) if (r.status === 'rejected') throw r.reason;
-  };
-  const startZk = () =>
-    zkSids.map((sid) =>
-      startReferenceZooKeeper({ extraConfig: zkConfig(sid, ports, (f) => t.teardown(f)), port: ports[sid - 1].client }).then((s) => stops.push(() => s.stop())),
-    );
-  const startZkts = () =>
-    zktsSids.map((sid) => startZktsMember(sid, newDataDir(sid, (f) => t.teardown(f)), ports).then((m) => stops.push(() => m.stop())));
-  // The pair starts first and elects its leader (the larger sid); the third member joins it.
-  const [pair, third] = zkSids.length >= 2 ? [startZk, startZkts] : [startZkts, startZk];
-  await startAll(pair());
-  const pairSids = zkSids.length >= 2 ? zkSids : zktsSids;
-  await waitForLeaderAndFollowers(pairSids.map((sid) => ({ host: HOST, port: ports[sid - 1].client })));
-  await startAll(third());
-  const leader = await waitForLeaderAndFollowers(client.map((port) => ({ host: HOST, port })));
-  return { leader, followers: [0, 1, 2].filter((i) => i !== leader) as [number, number], client };
-}
-
 /** What ZooKeeper 3.8.0 does, checked on the live ensemble before it serves as the expectation. */
 const ZOOKEEPER_FACTS: Array<[string, unknown]> = [
   ['a: read on the old follower', 'err 0'],
@@ -229,8 +160,8 @@ t.test('a moved session: ZooKeeper 3.8.0, zkts and mixed ensembles see the same'
     const zk = await startReferenceEnsemble();
     t.teardown(() => zk.stop());
     const zkLeader = await zk.waitForQuorum();
-    const roles: Roles = { leader: zkLeader.sid - 1, followers: zk.members.filter((m) => m !== zkLeader).map((m) => m.sid - 1) as [number, number] };
-    expected = await movedSessions({ ...roles, client: zk.members.map((m) => m.clientPort) });
+    const followers = zk.members.filter((m) => m !== zkLeader).map((m) => m.sid - 1) as [number, number];
+    expected = await movedSessions({ leader: zkLeader.sid - 1, followers, client: zk.members.map((m) => m.clientPort) });
     const seen = new Map(expected);
     for (const [step, value] of ZOOKEEPER_FACTS) t.equal(seen.get(step), value, `ZooKeeper: ${step}`);
   });
