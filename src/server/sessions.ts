@@ -95,6 +95,13 @@ export class SessionTracker {
     return this.sessions.size;
   }
 
+  /** Local sessions tracked here (mntr's local_sessions; the others are its global_sessions). */
+  countLocal(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.local) n++;
+    return n;
+  }
+
   all(): IterableIterator<Session> {
     return this.sessions.values();
   }

@@ -11,7 +11,7 @@ import * as R from '../../src/protocol/generated/records';
 import { JuteReader } from '../../src/protocol/jute';
 import { ConnectionClosedError, ZkClient, type Reply } from '../util/client';
 import { startReferenceEnsemble, waitForLeaderAndFollowers } from '../util/ensemble';
-import { startReferenceZooKeeper, startZkts, type RunningServer } from '../util/servers';
+import { fourLetterWord, startReferenceZooKeeper, startZkts, type RunningServer } from '../util/servers';
 import { startZktsEnsemble } from '../util/zktsensemble';
 import { mixedEnsemble, type Roles } from './mixedensemble';
 
@@ -160,6 +160,11 @@ async function localSessions(roles: Roles, upgrading: boolean, tag: string): Pro
     const [eAgain, e2] = await reopen(port(f2), e);
     track(e2);
     out.push(['e: reopened after expiry', eAgain]);
+
+    // mntr of the first follower: its local sessions apart from the global ones.
+    const mntr = await fourLetterWord(HOST, port(f1), 'mntr');
+    const key = (k: string) => new RegExp(`^zk_${k}\\t(\\d+)$`, 'm').exec(mntr)?.[1];
+    out.push(['f1: mntr local_sessions, global_sessions', [key('local_sessions'), key('global_sessions')]]);
   } finally {
     for (const c of open) c.destroy();
   }
@@ -183,6 +188,7 @@ const ZOOKEEPER_FACTS: Record<'off' | 'on', Array<[string, unknown]>> = {
     ['c: create ephemeral via the leader', `err ${Err.EPHEMERALONLOCALSESSION}`],
     ['c: zxids taken', 1n],
     ['e: reopened after expiry', 'expired'],
+    ['f1: mntr local_sessions, global_sessions', ['3', '0']],
   ],
   on: [
     ['a: zxids taken by the session and a create', 1n],
@@ -191,6 +197,7 @@ const ZOOKEEPER_FACTS: Record<'off' | 'on', Array<[string, unknown]>> = {
     ['a: reopened on the other follower', 'valid'],
     ['c: zxids taken', 2n],
     ['e: reopened after expiry', 'expired'],
+    ['f1: mntr local_sessions, global_sessions', ['2', '3']],
   ],
 };
 
@@ -199,12 +206,12 @@ for (const upgrading of [false, true]) {
   t.test(`local sessions, upgrading ${upgrading ? 'on' : 'off'}: ZooKeeper 3.8.0 and zkts ensembles see the same`, async (t) => {
     let expected: Array<[string, unknown]> = [];
     await t.test('ZooKeeper 3.8.0 ensemble', async (t) => {
-      const zk = await startReferenceEnsemble({ extraConfig: { ...cfg, tickTime: '500' } });
+      const zk = await startReferenceEnsemble({ extraConfig: { ...cfg, tickTime: '500', '4lw.commands.whitelist': '*' } });
       t.teardown(() => zk.stop());
       const leader = await zk.waitForQuorum();
       expected = await localSessions(rolesOf(leader.sid - 1, zk.members.map((m) => m.clientPort)), upgrading, 'zk');
       const seen = new Map(expected);
-      for (const [step, value] of ZOOKEEPER_FACTS[upgrading ? 'on' : 'off']) t.equal(seen.get(step), value, `ZooKeeper: ${step}`);
+      for (const [step, value] of ZOOKEEPER_FACTS[upgrading ? 'on' : 'off']) t.same(seen.get(step), value, `ZooKeeper: ${step}`);
     });
     if (expected.length === 0) return;
     await t.test('zkts ensemble', async (t) => {
