@@ -14,7 +14,7 @@ export interface ForwardedWrite {
 
 /** What a committed txn means for the local requests of its session. */
 export type CommitMatch<T> =
-  | { kind: 'local'; write: T } // the txn answers this local request
+  | { kind: 'local'; write: T; skipped: T[] } // the txn answers this local request; `skipped` came before it and never will be
   | { kind: 'remote' }; // another server's (or the leader's own) txn: apply it, answer nobody
 
 export class ForwardedWrites<T extends ForwardedWrite> {
@@ -50,17 +50,21 @@ export class ForwardedWrites<T extends ForwardedWrite> {
   }
 
   /**
-   * The committed txn (clientId, cxid) against the session's oldest forwarded write. A txn of the
-   * session that is not that write came through another server (the session moved there and its
-   * old connection here still wrote, or the leader expired it): it is remote, and the local writes
-   * keep waiting for their own txns, as in ZooKeeper's CommitProcessor.
+   * The committed txn (clientId, cxid) against the session's forwarded writes. A txn of the session
+   * with a cxid none of them has came through another server (the session moved there and its old
+   * connection here still wrote, or the leader expired it): it is remote, and the local writes keep
+   * waiting for their own txns, as in ZooKeeper's CommitProcessor. One that answers a later write
+   * than the oldest means the leader dropped the ones before it: they are handed back as skipped.
    */
   committed(sessionId: bigint, cxid: number): CommitMatch<T> {
     const q = this.bySession.get(sessionId);
-    if (!q || q.length === 0 || q[0].cxid !== cxid) return { kind: 'remote' };
-    const head = q[0];
-    this.take(sessionId, q);
-    return { kind: 'local', write: head };
+    const at = q ? q.findIndex((w) => w.cxid === cxid) : -1;
+    if (!q || at < 0) return { kind: 'remote' };
+    const taken = q.splice(0, at + 1);
+    this.count -= taken.length;
+    if (q.length === 0) this.bySession.delete(sessionId);
+    const write = taken.pop()!;
+    return { kind: 'local', write, skipped: taken };
   }
 
   /** The leader's SYNC: the oldest waiting sync, if any. */

@@ -971,6 +971,15 @@ export class ZooKeeperServer implements CnxnHandler {
   learnerCommitted(txn: Txn): void {
     const match = this.forwarded.committed(txn.hdr.clientId, txn.hdr.cxid);
     if (match.kind === 'local') {
+      if (match.skipped.length > 0) {
+        // The leader committed a later write of this session than the oldest sent: the client
+        // cannot be told what became of the earlier ones, so its connection goes.
+        this.log.warn(
+          { sessionId: '0x' + BigInt.asUintN(64, txn.hdr.clientId).toString(16), cxid: txn.hdr.cxid, skippedCxids: match.skipped.map((w) => w.cxid) },
+          'the leader committed a later write of this session than its oldest forwarded one; closing its connection',
+        );
+        for (const w of match.skipped) w.abandoned();
+      }
       const cnxn = this.cnxnBySession.get(txn.hdr.clientId);
       this.applyCommitted(txn, cnxn, (result) => match.write.done(result, txn.hdr.zxid));
       return;

@@ -39,6 +39,21 @@ t.test('a txn of the session that is not its oldest write here is remote and lea
   t.same(f.pendingOf(1n).map((w) => w.tag), ['a6']);
 });
 
+t.test('a txn of a later write than the session oldest hands back the writes before it as skipped', async (t) => {
+  const f = new ForwardedWrites<W>(10);
+  f.add({ sessionId: 1n, cxid: 5, tag: 'a5' });
+  f.add({ sessionId: 1n, cxid: 6, tag: 'a6' });
+  f.add({ sessionId: 1n, cxid: 7, tag: 'a7' });
+  const m = f.committed(1n, 7);
+  t.equal(m.kind, 'local');
+  if (m.kind === 'local') {
+    t.equal(m.write.tag, 'a7');
+    t.same(m.skipped.map((w) => w.tag), ['a5', 'a6']);
+  }
+  t.equal(f.size, 0);
+  t.same(f.committed(1n, 5), { kind: 'remote' });
+});
+
 t.test('syncs are answered oldest first, apart from the writes', async (t) => {
   const f = new ForwardedWrites<W>(10);
   f.add({ sessionId: 1n, cxid: 1, tag: 'w' });
