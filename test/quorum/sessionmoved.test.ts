@@ -64,7 +64,7 @@ async function movedSessions(ports: Roles): Promise<Array<[string, unknown]>> {
   const [f1, f2] = ports.followers;
   const ld = ports.leader;
   try {
-    // 1. follower -> other follower; the old connection reads, then writes.
+    // 1. follower -> other follower; the old connection reads and syncs, then writes.
     const a = await connect(port(f1));
     open.push(a);
     out.push(['a: create via follower', await outcome(a.create('/moved-a', Buffer.from('0')))]);
@@ -75,6 +75,7 @@ async function movedSessions(ports: Roles): Promise<Array<[string, unknown]>> {
     const before = (await a2.exists('/moved-a')).header.zxid;
     out.push(['a: read on the old follower', await outcome(a.exists('/moved-a'))]);
     out.push(['a: old connection still open after a read', !a.closed]);
+    out.push(['a: sync on the old follower', await outcome(a.request(OpCode.sync, (w) => w.writeString('/')))]);
     out.push(['a: setData on the old follower', await outcome(a.setData('/moved-a', Buffer.from('2')))]);
     out.push(['a: old connection closed', await a.raw.waitClosed()]);
     const w = await a2.setData('/moved-a', Buffer.from('3'));
@@ -144,6 +145,7 @@ async function movedSessions(ports: Roles): Promise<Array<[string, unknown]>> {
 /** What ZooKeeper 3.8.0 does, checked on the live ensemble before it serves as the expectation. */
 const ZOOKEEPER_FACTS: Array<[string, unknown]> = [
   ['a: read on the old follower', 'err 0'],
+  ['a: sync on the old follower', 'err 0'],
   ['a: setData on the old follower', 'closed'],
   ['a2: zxids taken since (refused write + this one)', 2n],
   ['b: read on the old leader', 'closed'],
