@@ -87,6 +87,7 @@ export class LeaderShell {
   private readonly log: Logger;
   private listener: net.Server | undefined;
   private readonly conns = new Map<number, Conn>();
+  /** From 1: connection numbers are session owners, and 0 is the leader's own clients (LOCAL_OWNER). */
   private nextConn = 1;
   private readonly encoder = new QuorumPacketEncoder();
   private ended: ((reason: string) => void) | undefined;
@@ -395,10 +396,10 @@ export class LeaderShell {
     }
     for (const r of rd.requests) {
       if (r.op === OpCode.sync) this.core.processSync(r.conn);
-      else server.submitForwarded(r.sessionId, r.cxid, r.op, r.body, r.authinfo ?? []);
+      else server.submitForwarded(r.sessionId, r.cxid, r.op, r.body, r.authinfo ?? [], r.conn);
     }
     for (const touch of rd.touches) server.touchSession(touch.sessionId, touch.timeoutMs);
-    for (const v of rd.revalidations) this.core.revalidated(v.conn, v.sessionId, server.touchSession(v.sessionId, v.timeoutMs));
+    for (const v of rd.revalidations) this.core.revalidated(v.conn, v.sessionId, server.revalidateForLearner(v.sessionId, v.timeoutMs, v.conn));
     if (rd.state?.kind === 'serving') {
       this.log.info({ epoch: rd.state.epoch.toString(), learners: this.core.learners().length }, 'LEADING: the epoch is established; serving');
       this.servingSinceMs = this.now();

@@ -14,9 +14,8 @@ export interface ForwardedWrite {
 
 /** What a committed txn means for the local requests of its session. */
 export type CommitMatch<T> =
-  | { kind: 'local'; write: T } // the txn answers this local request
-  | { kind: 'remote' } // another server's (or the leader's own) txn: apply it, answer nobody
-  | { kind: 'mismatch'; expectedCxid: number; write: T }; // the session's oldest request is not this txn
+  | { kind: 'local'; write: T; skipped: T[] } // the txn answers this local request; `skipped` came before it and never will be
+  | { kind: 'remote' }; // another server's (or the leader's own) txn: apply it, answer nobody
 
 export class ForwardedWrites<T extends ForwardedWrite> {
   private readonly bySession = new Map<bigint, T[]>();
@@ -50,14 +49,22 @@ export class ForwardedWrites<T extends ForwardedWrite> {
     this.count++;
   }
 
-  /** The committed txn (clientId, cxid) against the session's oldest forwarded write. */
+  /**
+   * The committed txn (clientId, cxid) against the session's forwarded writes. A txn of the session
+   * with a cxid none of them has came through another server (the session moved there and its old
+   * connection here still wrote, or the leader expired it): it is remote, and the local writes keep
+   * waiting for their own txns, as in ZooKeeper's CommitProcessor. One that answers a later write
+   * than the oldest means the leader dropped the ones before it: they are handed back as skipped.
+   */
   committed(sessionId: bigint, cxid: number): CommitMatch<T> {
     const q = this.bySession.get(sessionId);
-    if (!q || q.length === 0) return { kind: 'remote' };
-    const head = q[0];
-    this.take(sessionId, q);
-    if (head.cxid !== cxid) return { kind: 'mismatch', expectedCxid: head.cxid, write: head };
-    return { kind: 'local', write: head };
+    const at = q ? q.findIndex((w) => w.cxid === cxid) : -1;
+    if (!q || at < 0) return { kind: 'remote' };
+    const taken = q.splice(0, at + 1);
+    this.count -= taken.length;
+    if (q.length === 0) this.bySession.delete(sessionId);
+    const write = taken.pop()!;
+    return { kind: 'local', write, skipped: taken };
   }
 
   /** The leader's SYNC: the oldest waiting sync, if any. */

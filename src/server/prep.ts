@@ -104,12 +104,24 @@ export class Prep {
     return this.outstanding.length - this.head;
   }
 
-  /** Builds the txn body of a write request; failures become an error txn, as ZooKeeper logs them. */
-  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint, time = 0n): TxnBody {
+  /** The session check of the request being prepared (see `prepare`). */
+  private sessionCheck: ((ephemeral: boolean) => number) | undefined;
+
+  /**
+   * Builds the txn body of a write request; failures become an error txn, as ZooKeeper logs them.
+   * `time` is the txn's (a new node's ctime, a changed one's mtime: the digest covers them).
+   * `checkSession` says whether the session may write (OK, or SESSIONEXPIRED, SESSIONMOVED, ...);
+   * it is asked where ZooKeeper's prep checks the session: first for delete, setData, setACL and
+   * check, after the mode and TTL checks for a create (`ephemeral`: the create makes an ephemeral
+   * node, which needs a global session), never for createSession, closeSession and
+   * deleteContainer. Without it (the server's own writes) nothing is checked.
+   */
+  prepare(req: WriteRequest, sessionId: bigint, ids: readonly Id[], zxid: bigint, time = 0n, checkSession?: (ephemeral: boolean) => number): TxnBody {
     // With no record pending, every txn prepared before is in the tree (or changed nothing).
     const base = this.outstandingCount > 0 ? this.lastTreeDigest : this.options.digestEnabled ? this.tree.digest.value : 0n;
     const mark = this.outstanding.length;
     this.time = time;
+    this.sessionCheck = checkSession;
     const body = this.prepareBody(req, sessionId, ids, zxid);
     if (this.options.digestEnabled) this.lastTreeDigest = BigInt.asIntN(64, base + BigInt(this.digestDelta(mark, zxid)));
     return body;
@@ -128,7 +140,9 @@ export class Prep {
         case OpCode.closeSession:
           return this.prepareCloseSession(sessionId, zxid);
         case OpCode.reconfig:
-          throw new KeeperError(this.options.reconfigEnabled ? Err.UNIMPLEMENTED : Err.RECONFIGDISABLED);
+          if (!this.options.reconfigEnabled) throw new KeeperError(Err.RECONFIGDISABLED);
+          this.checkSession();
+          throw new KeeperError(Err.UNIMPLEMENTED);
         case OpCode.check:
           // A check on its own changes nothing; ZooKeeper's log has no record for it outside a
           // multi, so it is logged as an error txn carrying OK.
@@ -140,6 +154,8 @@ export class Prep {
     } catch (e) {
       if (e instanceof KeeperError) return { type: OpCode.error, record: { err: e.code } };
       throw e;
+    } finally {
+      this.sessionCheck = undefined;
     }
   }
 
@@ -154,6 +170,11 @@ export class Prep {
       c.digest = d;
     }
     return delta;
+  }
+
+  private checkSession(ephemeral = false): void {
+    const err = this.sessionCheck?.(ephemeral) ?? Err.OK;
+    if (err !== Err.OK) throw new KeeperError(err);
   }
 
   /** Drops change records that the tree now reflects. */
@@ -252,6 +273,7 @@ export class Prep {
         return this.prepareCreate(op, sessionId, ids, zxid);
       case OpCode.delete:
       case OpCode.deleteContainer: {
+        if (op.type === OpCode.delete) this.checkSession();
         const path = op.record.path;
         const slash = path.lastIndexOf('/');
         if (slash < 0 || path.includes('\0') || isSpecialPath(path)) throw new KeeperError(Err.BADARGUMENTS, path);
@@ -270,6 +292,7 @@ export class Prep {
         return { type: op.type, record: { path } };
       }
       case OpCode.setData: {
+        this.checkSession();
         const path = op.record.path;
         Prep.validatePath(path);
         const node = this.record(path);
@@ -287,6 +310,7 @@ export class Prep {
         return { type: OpCode.setData, record: { path, data: op.record.data, version } };
       }
       case OpCode.setACL: {
+        this.checkSession();
         const path = op.record.path;
         Prep.validatePath(path);
         const acl = this.auth.fixupACL(path, ids, op.record.acl);
@@ -299,6 +323,7 @@ export class Prep {
         return { type: OpCode.setACL, record: { path, acl, version } };
       }
       case OpCode.check: {
+        this.checkSession();
         const path = op.record.path;
         Prep.validatePath(path);
         const node = this.record(path);
@@ -329,6 +354,7 @@ export class Prep {
     if (!mode) throw new KeeperError(Err.BADARGUMENTS, path);
     if (mode.ttl && !this.options.extendedTypesEnabled) throw new KeeperError(Err.UNIMPLEMENTED, path);
     if (mode.ttl ? ttl <= 0n || ttl > TTL_MAX_MS : ttl >= 0n) throw new KeeperError(Err.BADARGUMENTS, path);
+    this.checkSession(mode.ephemeral);
     const slash = path.lastIndexOf('/');
     if (slash < 0 || path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
     const parentPath = slash === 0 ? '/' : path.slice(0, slash);

@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import { Err, EventType, OpCode, OpName } from '../protocol/constants';
+import { createModeFromFlag, Err, EventType, OpCode, OpName } from '../protocol/constants';
 import { JuteError, JuteReader } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, NullPathInMultiError, WRITE_TYPES } from '../protocol/requests';
@@ -26,7 +26,7 @@ import { containerCandidates } from './containers';
 import { Prep, type WriteOp, type WriteRequest } from './prep';
 import { ReadProcessor, type ReadReply } from './reads';
 import { writeReply } from './replies';
-import { SessionTracker, type Session } from './sessions';
+import { LOCAL_OWNER, SessionTracker, type Session, type SessionCheckRules, type SessionOwner } from './sessions';
 import { WatchManager } from './watches';
 import { DIGEST_VERSION } from '../storage/digest';
 import { ForwardedWrites } from './forwarded';
@@ -94,6 +94,8 @@ interface WriteOrigin {
   sessionId: bigint;
   ids: readonly R.Id[];
   receivedAtMs: number;
+  /** Where the request came from, for the session owner check; the server's own writes have none. */
+  owner?: SessionOwner;
 }
 
 /**
@@ -348,7 +350,10 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   setRoleProblem(reason: string | undefined): void {
     this.roleProblem = reason === undefined ? undefined : new Error(reason);
-    if (reason !== undefined) for (const c of [...this.cnxns]) if (c.state !== 'handshake') c.close();
+    if (reason === undefined) return;
+    for (const c of [...this.cnxns]) if (c.state !== 'handshake') c.close();
+    // Local sessions end with the role they were made under, as ZooKeeper makes a new tracker.
+    for (const s of [...this.sessions.all()]) if (s.local) this.sessions.remove(s.id);
   }
 
   get lastProcessedZxid(): bigint {
@@ -532,6 +537,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const timeoutMs = Math.min(Math.max(req.timeOut, this.config.minSessionTimeoutMs), this.config.maxSessionTimeoutMs);
     c.state = 'open';
     if (this.readOnlySessions) return this.connectReadOnly(c, this.readOnlySessions, req.sessionId, req.passwd, timeoutMs);
+    if (req.sessionId === 0n && this.localSessionsEnabled) return this.createLocalSession(c, timeoutMs);
     if (req.sessionId === 0n && this.commit.failure) {
       // A new session is a txn, and nothing can be made durable any more.
       this.log.warn({ reason: this.commit.failure.message }, 'new session refused: storage has failed');
@@ -554,6 +560,7 @@ export class ZooKeeperServer implements CnxnHandler {
         }, () => this.abandonWrite(c, false));
         return;
       }
+      this.sessions.setOwner(id, LOCAL_OWNER);
       this.submitWrite(
         { cnxn: c, xid: 0, type: OpCode.createSession, sessionId: id, ids: c.ids, receivedAtMs: this.now() },
         { type: OpCode.createSession, record: { timeOut: timeoutMs } },
@@ -584,6 +591,8 @@ export class ZooKeeperServer implements CnxnHandler {
     }
     session.timeoutMs = timeoutMs;
     this.sessions.touch(session, this.now());
+    // Reopened here: a leader's own connections own it now, until a learner revalidates it.
+    this.sessions.setOwner(session.id, LOCAL_OWNER);
     this.attach(c, session);
     c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: session.id, passwd: session.passwd, readOnly: false });
   }
@@ -598,6 +607,16 @@ export class ZooKeeperServer implements CnxnHandler {
       c.close();
     };
     if (passwd === null || !sessionPassword(sessionId).equals(passwd)) return expired();
+    const here = this.sessions.get(sessionId);
+    if (here?.local) {
+      // A local session is this server's alone: valid here while it lives, unknown to the leader.
+      if (here.closing) return expired();
+      here.timeoutMs = timeoutMs;
+      this.sessions.touch(here, this.now());
+      this.attach(c, here);
+      c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: here.passwd, readOnly: false });
+      return;
+    }
     this.leaderLink!.revalidate(sessionId, timeoutMs).then(
       (valid) => {
         if (c.state !== 'open') return;
@@ -648,6 +667,64 @@ export class ZooKeeperServer implements CnxnHandler {
     c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: session.passwd, readOnly: true });
   }
 
+  /**
+   * Local sessions are on: localSessionsEnabled in an ensemble (a standalone ZooKeeper server does
+   * not read the key, and its sessions stay global).
+   */
+  private get localSessionsEnabled(): boolean {
+    return this.config.distributed && this.config.localSessionsEnabled;
+  }
+
+  private get sessionCheckRules(): SessionCheckRules {
+    return { unknownIsExpired: this.config.distributed, localSessionsOf: this.localSessionsEnabled ? this.config.serverId : undefined };
+  }
+
+  /** A new local session: made and answered here, with no txn and nothing sent to the leader. */
+  private createLocalSession(c: ServerCnxn, timeoutMs: number): void {
+    const id = this.sessions.newSessionId();
+    const session = this.sessions.add(id, timeoutMs, this.now(), true);
+    if (!this.leaderLink) this.sessions.setOwner(id, LOCAL_OWNER);
+    this.attach(c, session);
+    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: false });
+  }
+
+  /**
+   * closeSession of a local session: no txn; it is answered with the last applied zxid, dropped
+   * here, and its connection closed.
+   */
+  private closeLocalSession(c: ServerCnxn, req: Request): void {
+    const zxid = this.lastProcessedZxid;
+    this.sessions.remove(c.session!.id);
+    c.sendReply(req.xid, zxid, Err.OK);
+    this.finishRequest(c, req, zxid);
+    this.writeDone(c);
+    c.close();
+  }
+
+  /**
+   * A local session about to create an ephemeral node, with localSessionsUpgradingEnabled: it
+   * becomes global through a createSession txn with its own id (cxid 0), proposed before the
+   * create, as ZooKeeper's learners and leader do.
+   */
+  private upgradeSession(c: ServerCnxn): void {
+    const s = c.session!;
+    this.log.info({ sessionId: c.hexSessionId() }, 'upgrading a local session to a global one');
+    this.sessions.add(s.id, s.timeoutMs, this.now(), false);
+    if (this.leaderLink) {
+      const body = Buffer.alloc(4);
+      body.writeInt32BE(s.timeoutMs);
+      // Nobody waits for its commit: that of the create behind it answers the client.
+      this.leaderLink.forwardRequest(s.id, 0, OpCode.createSession, body, null);
+      return;
+    }
+    this.sessions.setOwner(s.id, LOCAL_OWNER);
+    this.submitWrite(
+      { xid: 0, type: OpCode.createSession, sessionId: s.id, ids: c.ids, receivedAtMs: this.now(), owner: LOCAL_OWNER },
+      { type: OpCode.createSession, record: { timeOut: s.timeoutMs } },
+      () => undefined,
+    );
+  }
+
   /** A session lives on one connection: a reconnect takes it over from the old one. */
   private attach(c: ServerCnxn, session: Session): void {
     const old = this.cnxnBySession.get(session.id);
@@ -666,7 +743,8 @@ export class ZooKeeperServer implements CnxnHandler {
     const nowMs = this.now();
     if (c.session) {
       (this.readOnlySessions ?? this.sessions).touch(c.session, nowMs);
-      if (this.leaderLink) this.touched.set(c.session.id, c.session.timeoutMs);
+      // The leader hears of global sessions only; a local one lives and expires here.
+      if (this.leaderLink && !c.session.local) this.touched.set(c.session.id, c.session.timeoutMs);
     }
     if (hdr.type === OpCode.auth) return this.handleAuth(c, hdr.xid, r);
     if (hdr.type === OpCode.sasl) return this.handleSasl(c, hdr.xid, r);
@@ -856,6 +934,7 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   private processRead(c: ServerCnxn, req: Request): void {
+    if (this.movedAway(c)) return this.dropMoved(c, false);
     const zxid = this.lastProcessedZxid;
     this.metrics.requestsQueued++;
     if (!KNOWN_TYPES.has(req.type)) {
@@ -896,6 +975,29 @@ export class ZooKeeperServer implements CnxnHandler {
     if (this.paused.size > 0) this.resumePaused();
   }
 
+  /**
+   * Whether the session of this connection (of a leader or a standalone server) has moved to
+   * another server: ZooKeeper's leader checks the owner of every request of its own clients, reads
+   * and pings too; a session without an owner yet becomes this server's.
+   */
+  private movedAway(c: ServerCnxn): boolean {
+    if (this.leaderLink || !c.session) return false;
+    return this.sessions.checkSession(c.session.id, LOCAL_OWNER, this.sessionCheckRules) === Err.SESSIONMOVED;
+  }
+
+  /**
+   * A request of a session that moved to another server (SESSIONMOVED): not answered, and the
+   * connection is closed, as ZooKeeper does so that the client goes to its session's new server.
+   * `write`: the request holds a write slot (a write or sync) besides its outstanding one.
+   */
+  private dropMoved(c: ServerCnxn, write: boolean): void {
+    this.log.info({ sessionId: c.hexSessionId() }, 'session moved to another server; closing its old connection');
+    this.outstanding--;
+    if (write) c.inflightWrites--;
+    c.close();
+    if (this.paused.size > 0) this.resumePaused();
+  }
+
   private processWrite(c: ServerCnxn, req: Request): void {
     if (this.readOnlySessions) return this.refuseWriteReadOnly(c, req, this.readOnlySessions);
     if (this.leaderLink) return this.forwardWrite(c, req);
@@ -903,6 +1005,12 @@ export class ZooKeeperServer implements CnxnHandler {
       this.log.warn({ sessionId: c.hexSessionId(), reason: this.commit.failure.message }, 'write refused: storage has failed; closing');
       this.abandonWrite(c, true);
       return;
+    }
+    if (req.type === OpCode.sync && this.movedAway(c)) return this.dropMoved(c, true);
+    if (c.session?.local) {
+      if (req.type === OpCode.closeSession) return this.closeLocalSession(c, req);
+      // Without upgrading, prep refuses the ephemeral create (EPHEMERALONLOCALSESSION).
+      if (this.config.localSessionsUpgradingEnabled && createsEphemeral(req)) this.upgradeSession(c);
     }
     if (req.type === OpCode.sync || req.body === NULL_PATH_MULTI) {
       // Answered in order after the writes before it, without a txn of its own.
@@ -920,9 +1028,10 @@ export class ZooKeeperServer implements CnxnHandler {
       }, () => this.abandonWrite(c, true));
       return;
     }
-    const origin: WriteOrigin = { cnxn: c, xid: req.xid, type: req.type, sessionId: c.sessionId, ids: c.ids, receivedAtMs: req.receivedAtMs };
+    const origin: WriteOrigin = { cnxn: c, xid: req.xid, type: req.type, sessionId: c.sessionId, ids: c.ids, receivedAtMs: req.receivedAtMs, owner: LOCAL_OWNER };
     const write = req.body === undefined ? undefined : ({ type: req.type, record: req.body } as WriteRequest);
     this.submitWrite(origin, write, (result, zxid) => {
+      if (sessionMoved(result)) return this.dropMoved(c, true);
       const rsp = writeReply(req.type, result);
       c.sendReply(req.xid, zxid, rsp.err, rsp.body);
       this.finishRequest(c, req, zxid);
@@ -952,13 +1061,28 @@ export class ZooKeeperServer implements CnxnHandler {
 
   /** A learner's client write: to the leader as it came; answered when its txn commits here. */
   private forwardWrite(c: ServerCnxn, req: Request): void {
+    // Without upgrading, an ephemeral create of a local session still goes to the leader, which
+    // refuses it for a session it does not know (an error txn), and the client is told
+    // EPHEMERALONLOCALSESSION; a multi answers with the leader's results.
+    let refusal: number | undefined;
+    if (c.session?.local) {
+      if (req.type === OpCode.closeSession) return this.closeLocalSession(c, req);
+      if (createsEphemeral(req)) {
+        if (this.config.localSessionsUpgradingEnabled) this.upgradeSession(c);
+        else if (req.type !== OpCode.multi) refusal = Err.EPHEMERALONLOCALSESSION;
+      }
+    }
     this.metrics.requestsQueued++;
     const done = (result: TxnResult | undefined, zxid: bigint) => {
-      if (req.type === OpCode.sync) {
+      if (refusal !== undefined) {
+        c.sendReply(req.xid, zxid, refusal);
+        this.finishRequest(c, req, zxid);
+      } else if (req.type === OpCode.sync) {
         const rsp = req.body === undefined ? { err: Err.MARSHALLINGERROR } : this.reads.process(c, req.type, req.body);
         c.sendReply(req.xid, this.lastProcessedZxid, rsp.err, rsp.body);
         this.finishRequest(c, req, this.lastProcessedZxid);
       } else {
+        if (sessionMoved(result!)) return this.dropMoved(c, true);
         const rsp = writeReply(req.type, result!);
         c.sendReply(req.xid, zxid, rsp.err, rsp.body);
         this.finishRequest(c, req, zxid);
@@ -1005,18 +1129,18 @@ export class ZooKeeperServer implements CnxnHandler {
   learnerCommitted(txn: Txn): void {
     const match = this.forwarded.committed(txn.hdr.clientId, txn.hdr.cxid);
     if (match.kind === 'local') {
+      if (match.skipped.length > 0) {
+        // The leader committed a later write of this session than the oldest sent: the client
+        // cannot be told what became of the earlier ones, so its connection goes.
+        this.log.warn(
+          { sessionId: '0x' + BigInt.asUintN(64, txn.hdr.clientId).toString(16), cxid: txn.hdr.cxid, skippedCxids: match.skipped.map((w) => w.cxid) },
+          'the leader committed a later write of this session than its oldest forwarded one; closing its connection',
+        );
+        for (const w of match.skipped) w.abandoned();
+      }
       const cnxn = this.cnxnBySession.get(txn.hdr.clientId);
       this.applyCommitted(txn, cnxn, (result) => match.write.done(result, txn.hdr.zxid));
       return;
-    }
-    if (match.kind === 'mismatch') {
-      // The leader committed a txn of this session other than the one it sent first: its client
-      // cannot be told which of its writes this was, so its connection goes.
-      this.log.warn(
-        { sessionId: '0x' + BigInt.asUintN(64, txn.hdr.clientId).toString(16), cxid: txn.hdr.cxid, expectedCxid: match.expectedCxid },
-        'committed txn does not match the session oldest forwarded write; closing its connection',
-      );
-      match.write.abandoned();
     }
     this.applyCommitted(txn);
   }
@@ -1037,7 +1161,7 @@ export class ZooKeeperServer implements CnxnHandler {
    * A write a learner forwarded (the leader's side of REQUEST): prepared, committed and applied
    * here like a local client's, under the session and identities the learner sent.
    */
-  submitForwarded(sessionId: bigint, cxid: number, type: number, body: Buffer, ids: readonly R.Id[]): void {
+  submitForwarded(sessionId: bigint, cxid: number, type: number, body: Buffer, ids: readonly R.Id[], owner?: SessionOwner): void {
     let write: WriteRequest | undefined;
     if (type === OpCode.createSession) {
       if (body.length < 4) write = undefined;
@@ -1045,6 +1169,7 @@ export class ZooKeeperServer implements CnxnHandler {
         const timeOut = body.readInt32BE(0);
         // The leader owns global sessions: tracked from now, as ZooKeeper's prep does.
         this.sessions.add(sessionId, timeOut, this.now());
+        if (owner !== undefined) this.sessions.setOwner(sessionId, owner);
         write = { type: OpCode.createSession, record: { timeOut } } as WriteRequest;
       }
     } else if (type === OpCode.closeSession) {
@@ -1061,7 +1186,7 @@ export class ZooKeeperServer implements CnxnHandler {
         write = undefined;
       }
     }
-    this.submitWrite({ xid: cxid, type, sessionId, ids, receivedAtMs: this.now() }, write, () => undefined);
+    this.submitWrite({ xid: cxid, type, sessionId, ids, receivedAtMs: this.now(), owner }, write, () => undefined);
   }
 
   /**
@@ -1084,7 +1209,8 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   beginEpoch(epoch: bigint | undefined): void {
     this.leaderEpoch = epoch;
-    if (epoch === undefined) return;
+    // Owners name this leader's learner connections, which end with its role.
+    if (epoch === undefined) return this.sessions.clearOwners();
     const first = epoch << 32n;
     if (first <= this.lastProposedZxid) throw new Error(`beginEpoch: epoch ${epoch} does not follow zxid 0x${this.lastProposedZxid.toString(16)}`);
     this.lastProposedZxid = first;
@@ -1095,6 +1221,16 @@ export class ZooKeeperServer implements CnxnHandler {
 
   /** Where a leader answers a learner's sync, once every txn before it is committed (the quorum's SYNC). */
   onForwardedSync: ((sessionId: bigint, cxid: number) => void) | undefined;
+
+  /**
+   * A learner's REVALIDATE, at the leader: whether the session is alive (it is touched), and if so
+   * its client is attached through that learner (`owner`) from now on.
+   */
+  revalidateForLearner(sessionId: bigint, timeoutMs: number, owner: SessionOwner): boolean {
+    // The leader's own local sessions cannot move (a learner's are unknown here).
+    if (this.sessions.get(sessionId)?.local) return false;
+    return this.touchSession(sessionId, timeoutMs) && this.sessions.setOwner(sessionId, owner);
+  }
 
   /** Touches a session a learner reports active (PING) ; false when it is not alive here. */
   touchSession(sessionId: bigint, timeoutMs: number): boolean {
@@ -1141,7 +1277,13 @@ export class ZooKeeperServer implements CnxnHandler {
     m.requestsQueued++;
     let body: TxnBody;
     if (write === undefined) body = { type: OpCode.error, record: { err: Err.MARSHALLINGERROR } };
-    else body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid, time);
+    else {
+      const owner = origin.owner;
+      // A leader does not know a session that has expired; standalone ZooKeeper calls it unknown.
+      const rules = this.sessionCheckRules;
+      const check = owner === undefined ? undefined : (ephemeral: boolean) => this.sessions.checkSession(origin.sessionId, owner, rules, ephemeral);
+      body = this.prep.prepare(write, origin.sessionId, origin.ids, zxid, time, check);
+    }
     if (body.type === OpCode.closeSession) this.sessions.setClosing(origin.sessionId);
     const txn: Txn = {
       hdr: { clientId: origin.sessionId, cxid: origin.xid, zxid, time, type: body.type === OpCode.error ? OpCode.error : origin.type },
@@ -1200,7 +1342,7 @@ export class ZooKeeperServer implements CnxnHandler {
   /** Live sessions and their timeouts, for snapshots. */
   sessionTimeouts(): Map<bigint, number> {
     const out = new Map<bigint, number>();
-    for (const s of this.sessions.all()) out.set(s.id, s.timeoutMs);
+    for (const s of this.sessions.all()) if (!s.local) out.set(s.id, s.timeoutMs);
     return out;
   }
 
@@ -1243,11 +1385,19 @@ export class ZooKeeperServer implements CnxnHandler {
 
   private expireSessions(): void {
     if (this.readOnlySessions) return this.expireReadOnlySessions(this.readOnlySessions);
-    // A learner's sessions belong to the leader, which expires them; without a leader nobody does.
-    if (!this.makesOwnTxns) return;
-    for (const s of this.sessions.expired(this.now())) {
-      this.log.info({ sessionId: '0x' + BigInt.asUintN(64, s.id).toString(16), timeoutMs: s.timeoutMs }, 'session expired');
+    // The leader (or a standalone server) expires global sessions; a learner's local ones expire
+    // where they live; without a leader nobody makes the txn a global session's expiry needs.
+    const own = this.makesOwnTxns;
+    if (!own && !(this.leaderLink !== undefined && this.localSessionsEnabled)) return;
+    for (const s of this.sessions.expired(this.now(), (s) => own || s.local)) {
+      this.log.info({ sessionId: '0x' + BigInt.asUintN(64, s.id).toString(16), timeoutMs: s.timeoutMs, local: s.local }, 'session expired');
       this.metrics.staleSessionsExpired++;
+      if (s.local) {
+        // No txn: the session is dropped and its connection closed.
+        this.sessions.remove(s.id);
+        this.cnxnBySession.get(s.id)?.close();
+        continue;
+      }
       this.submitWrite(
         { xid: 0, type: OpCode.closeSession, sessionId: s.id, ids: SUPER_IDS, receivedAtMs: this.now() },
         { type: OpCode.closeSession, record: null },
@@ -1280,6 +1430,19 @@ export class ZooKeeperServer implements CnxnHandler {
       );
     }
   }
+}
+
+/** A create (or a multi holding one) that makes an ephemeral node: it needs a global session. */
+function createsEphemeral(req: Request): boolean {
+  const ephemeral = (op: { type: number; record?: unknown }) =>
+    (op.type === OpCode.create || op.type === OpCode.create2) && createModeFromFlag((op.record as R.CreateRequest | undefined)?.flags ?? 0)?.ephemeral === true;
+  if (req.type === OpCode.multi) return Array.isArray(req.body) && (req.body as Array<{ type: number; record?: unknown }>).some(ephemeral);
+  return (req.type === OpCode.create || req.type === OpCode.create2) && req.body != null && ephemeral({ type: req.type, record: req.body });
+}
+
+/** A write refused with SESSIONMOVED, alone or in a multi: the client is told by a closed connection. */
+function sessionMoved(r: TxnResult): boolean {
+  return r.err === Err.SESSIONMOVED || (r.multi?.some((m) => m.err === Err.SESSIONMOVED) ?? false);
 }
 
 /** A multi may name only write ops; read ops make it undecodable, as in ZooKeeper. */

@@ -3,6 +3,8 @@
  * buckets. Time is handed in (`nowMs`), so the tracker itself reads no clock.
  */
 
+import { Err } from '../protocol/constants';
+
 const MASK48 = (1n << 48n) - 1n;
 const MULTIPLIER = 0x5deece66dn;
 const SUPER_SECRET = 0xb3415c00n;
@@ -33,6 +35,14 @@ export function initialSessionId(serverId: number, nowMs: number): bigint {
   return sid;
 }
 
+/**
+ * Which server a session's client is attached to, as the leader (or a standalone server) sees it:
+ * `LOCAL_OWNER` for its own client connections, else the number of the learner connection that
+ * created or last revalidated it. A request through any other server fails with SESSIONMOVED.
+ */
+export type SessionOwner = number;
+export const LOCAL_OWNER: SessionOwner = 0;
+
 export interface Session {
   readonly id: bigint;
   timeoutMs: number;
@@ -40,6 +50,21 @@ export interface Session {
   /** The bucket the session expires in; 0 while it is not tracked. */
   expiresAtMs: number;
   closing: boolean;
+  /** Unset until the session is created, reopened or first used under this leader. */
+  owner: SessionOwner | undefined;
+  /**
+   * A local session (localSessionsEnabled): known only to the server its client connected to,
+   * created, closed and expired there without a txn, until an ephemeral create upgrades it.
+   */
+  local: boolean;
+}
+
+/** How `checkSession` treats sessions it does not know. */
+export interface SessionCheckRules {
+  /** An ensemble member: a session it does not know has expired (standalone: it is unknown). */
+  unknownIsExpired: boolean;
+  /** With local sessions: this server's sid; sessions of other sids it does not know are local there. */
+  localSessionsOf?: number;
 }
 
 export class SessionTracker {
@@ -70,6 +95,13 @@ export class SessionTracker {
     return this.sessions.size;
   }
 
+  /** Local sessions tracked here (mntr's local_sessions; the others are its global_sessions). */
+  countLocal(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.local) n++;
+    return n;
+  }
+
   all(): IterableIterator<Session> {
     return this.sessions.values();
   }
@@ -84,13 +116,17 @@ export class SessionTracker {
     return id;
   }
 
-  /** Tracks a session (new, or restored); it expires unless touched within its timeout. */
-  add(id: bigint, timeoutMs: number, nowMs: number): Session {
+  /**
+   * Tracks a session (new, or restored); it expires unless touched within its timeout. A session
+   * added as global that was local here is global from now on (upgraded).
+   */
+  add(id: bigint, timeoutMs: number, nowMs: number, local = false): Session {
     let s = this.sessions.get(id);
     if (!s) {
-      s = { id, timeoutMs, passwd: sessionPassword(id), expiresAtMs: 0, closing: false };
+      s = { id, timeoutMs, passwd: sessionPassword(id), expiresAtMs: 0, closing: false, owner: undefined, local };
       this.sessions.set(id, s);
     }
+    s.local = local;
     s.timeoutMs = timeoutMs;
     this.touch(s, nowMs);
     return s;
@@ -109,6 +145,42 @@ export class SessionTracker {
     return true;
   }
 
+  /**
+   * Whether a request of session `id` may go on when it came through `owner`: OK, or the error it
+   * fails with. A session this tracker does not know is UNKNOWNSESSION, or SESSIONEXPIRED in an
+   * ensemble (the leader knows every global session); but with local sessions, one that another
+   * server created (its sid in the top byte) is that server's local session and may write. A
+   * closing session is SESSIONEXPIRED. An ephemeral create needs a global session: an unknown one
+   * has expired, a local one here is EPHEMERALONLOCALSESSION. A session without an owner yet
+   * (restored, or from before this leader) takes this one.
+   */
+  checkSession(id: bigint, owner: SessionOwner, rules: SessionCheckRules, ephemeral = false): number {
+    const s = this.sessions.get(id);
+    if (s === undefined) {
+      if (ephemeral) return Err.SESSIONEXPIRED;
+      if (rules.localSessionsOf !== undefined && id >> 56n !== BigInt(rules.localSessionsOf)) return Err.OK;
+      return rules.unknownIsExpired ? Err.SESSIONEXPIRED : Err.UNKNOWNSESSION;
+    }
+    if (s.closing) return Err.SESSIONEXPIRED;
+    if (ephemeral && s.local) return Err.EPHEMERALONLOCALSESSION;
+    if (s.owner === undefined) s.owner = owner;
+    else if (s.owner !== owner) return Err.SESSIONMOVED;
+    return Err.OK;
+  }
+
+  /** The session is attached through `owner` from now on; false when it is unknown or closing. */
+  setOwner(id: bigint, owner: SessionOwner): boolean {
+    const s = this.sessions.get(id);
+    if (s === undefined || s.closing) return false;
+    s.owner = owner;
+    return true;
+  }
+
+  /** Forgets every owner: a new leader learns them again (its learner connections are new). */
+  clearOwners(): void {
+    for (const s of this.sessions.values()) s.owner = undefined;
+  }
+
   setClosing(id: bigint): void {
     const s = this.sessions.get(id);
     if (s) s.closing = true;
@@ -121,8 +193,12 @@ export class SessionTracker {
     if (s.expiresAtMs !== 0) this.buckets.get(s.expiresAtMs)?.delete(s);
   }
 
-  /** Sessions whose deadline has passed, marked closing; called once per tick. */
-  expired(nowMs: number): Session[] {
+  /**
+   * Sessions whose deadline has passed, marked closing; called once per tick. Only those `expires`
+   * accepts (all by default): a learner expires its local sessions and leaves the global ones to
+   * the leader (they are back in a bucket at their next touch).
+   */
+  expired(nowMs: number, expires: (s: Session) => boolean = () => true): Session[] {
     const out: Session[] = [];
     while (this.nextBucketMs <= nowMs) {
       const bucket = this.buckets.get(this.nextBucketMs);
@@ -130,7 +206,8 @@ export class SessionTracker {
       if (bucket)
         for (const s of bucket) {
           s.expiresAtMs = 0;
-          if (!s.closing) {
+          if (!s.closing && !expires(s)) this.touch(s, nowMs);
+          else if (!s.closing) {
             s.closing = true;
             out.push(s);
           }

@@ -25,18 +25,33 @@ t.test('a committed txn answers its session oldest write; other sessions and rem
   t.same(f.committed(1n, 3), { kind: 'remote' }, 'once answered, the session has nothing waiting');
 });
 
-t.test('a txn that is not the session oldest write is a mismatch and takes that write out', async (t) => {
+t.test('a txn of the session that is not its oldest write here is remote and leaves the writes waiting', async (t) => {
   const f = new ForwardedWrites<W>(10);
   f.add({ sessionId: 1n, cxid: 5, tag: 'a5' });
   f.add({ sessionId: 1n, cxid: 6, tag: 'a6' });
-  const m = f.committed(1n, 6);
-  t.equal(m.kind, 'mismatch');
-  if (m.kind === 'mismatch') {
-    t.equal(m.expectedCxid, 5);
-    t.equal(m.write.tag, 'a5');
-  }
-  t.equal(f.size, 1);
+  // Another server's write of the session (it moved), or the leader's closeSession (cxid 0).
+  t.same(f.committed(1n, 1005), { kind: 'remote' });
+  t.same(f.committed(1n, 0), { kind: 'remote' });
+  t.equal(f.size, 2);
+  t.same(f.pendingOf(1n).map((w) => w.tag), ['a5', 'a6']);
+  const m = f.committed(1n, 5);
+  t.equal(m.kind === 'local' && m.write.tag, 'a5', 'its own txn still answers it');
   t.same(f.pendingOf(1n).map((w) => w.tag), ['a6']);
+});
+
+t.test('a txn of a later write than the session oldest hands back the writes before it as skipped', async (t) => {
+  const f = new ForwardedWrites<W>(10);
+  f.add({ sessionId: 1n, cxid: 5, tag: 'a5' });
+  f.add({ sessionId: 1n, cxid: 6, tag: 'a6' });
+  f.add({ sessionId: 1n, cxid: 7, tag: 'a7' });
+  const m = f.committed(1n, 7);
+  t.equal(m.kind, 'local');
+  if (m.kind === 'local') {
+    t.equal(m.write.tag, 'a7');
+    t.same(m.skipped.map((w) => w.tag), ['a5', 'a6']);
+  }
+  t.equal(f.size, 0);
+  t.same(f.committed(1n, 5), { kind: 'remote' });
 });
 
 t.test('syncs are answered oldest first, apart from the writes', async (t) => {

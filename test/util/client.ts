@@ -44,6 +44,8 @@ export interface ConnectOptions {
   lastZxidSeen?: bigint;
   /** Ping at a third of the negotiated timeout so an idle test session stays alive (default true). */
   keepAlive?: boolean;
+  /** The xid of the first request (default 1); later ones count up from it. */
+  firstXid?: number;
 }
 
 export class ConnectionClosedError extends Error {
@@ -205,6 +207,7 @@ export class ZkClient {
   static async connect(host: string, port: number, opts: ConnectOptions = {}, timeoutMs = DEFAULT_WAIT_MS): Promise<ZkClient> {
     const raw = await RawConnection.open(host, port);
     const c = new ZkClient(raw);
+    if (opts.firstXid !== undefined) c.nextXid = opts.firstXid;
     raw.write(connectFrame(opts));
     await raw.waitFrames(1, timeoutMs).catch((e) => {
       raw.destroy();
