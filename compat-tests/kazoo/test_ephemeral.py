@@ -63,8 +63,11 @@ def test_other_session_can_modify_and_delete_ephemeral(clients, zk, root, rec):
     st = zk.set(path, b"22")
     assert st.version == 1 and st.ephemeralOwner == owner.client_id[0]
     zk.delete(path)
+    # On an ensemble the two clients may be on different members: sync before reading the other's write.
+    owner.sync(path)
     assert owner.exists(path) is None
     owner.create(path, b"again", ephemeral=True)
+    zk.sync(path)
     assert zk.get(path)[0] == b"again"
     rec["eph"] = rec.stat(zk.exists(path))
     owner.stop()

@@ -28,6 +28,8 @@ def test_lock_mutual_exclusion_and_handover(clients, root, rec):
     waiter.join(15)
     assert lock_b.contenders() == ["b"]
     lock_b.release()
+    # a and b may be on different members of an ensemble: a syncs before reading b's release.
+    a.sync(root + "/lock")
     assert lock_a.contenders() == []
     rec["contenders"] = ["a", "b"]
 
@@ -136,11 +138,14 @@ def test_queue_fifo_and_priority(clients, root, rec):
         qa.put(item)
     qa.put(b"urgent", priority=10)
     qa.put(b"later", priority=200)
+    # a and b may be on different members of an ensemble: each syncs before reading the other's writes.
+    b.sync(root + "/queue")
     assert len(qb) == 5
     got = [qb.get() for _ in range(5)]
     assert got == [b"urgent", b"one", b"two", b"three", b"later"]
     assert qb.get() is None
     rec["order"] = got
+    a.sync(root + "/queue")
     rec["names"] = sorted(a.get_children(root + "/queue"))
 
 
