@@ -17,6 +17,10 @@ const SUITE_DIR = path.join('compat-tests', 'kazoo');
 // Kazoo and pytest are installed for Debian's interpreter, not for the python3 first on PATH.
 const PYTHON = '/usr/bin/python3';
 
+// Five servers or ensembles in turn (three standalone, two 3-member ensembles): past tap's
+// default 300 s per file on two busy cores.
+t.setTimeout(600_000);
+
 const PYTEST_TIMEOUT_MS = 130_000;
 const TAIL_CHARS = 12_000;
 
