@@ -5,7 +5,8 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import * as zookeeper from 'node-zookeeper-client';
-import { compareWithReferences, dumpTranscript, startTarget, TARGETS, TargetName } from './util/harness';
+import { compareWithReferences, dumpTranscript, firstDifference, startTarget, TARGETS, TargetName } from './util/harness';
+import { ENSEMBLE_TARGETS, standaloneZxidHex, startEnsembleTarget, type EnsembleTargetName } from './util/ensembles';
 import { CliMt, cTranscript, CStep } from './util/cclient';
 import { expectSteps, Expected } from './util/expect';
 import { Ctx, Session } from './util/nzk';
@@ -186,4 +187,49 @@ for (const target of TARGETS) {
 
 t.test('zkts transcript is identical to the reference transcripts (3.8.0 and 3.9.5)', async (t) => {
   compareWithReferences(t, transcripts);
+});
+
+/** cli_mt's zxid lines (`\tczxid=100000005`, hex) as a fresh standalone server would print them. */
+function withStandaloneZxids(steps: readonly CStep[], zxidBase: bigint): CStep[] {
+  const fix = (l: string): string => l.replace(/^\t([cm])zxid=([0-9a-f]+)$/, (_m, f: string, z: string) => `\t${f}zxid=${standaloneZxidHex(z, zxidBase, '')}`);
+  return steps.map((st) => ({ cmd: st.cmd, out: st.out.map(fix) }));
+}
+
+const ensembleTranscripts = new Map<EnsembleTargetName, string[]>();
+
+// The same sessions against 3-member ensembles, each given every member (the C client picks one
+// at random). Each session starts with `sync /`, so that its member has applied what the setup
+// client and session 1 wrote through other members. zxids are compared without the epoch.
+for (const target of ENSEMBLE_TARGETS) {
+  t.test(`cli_mt scenario against a 3-member ${target}`, async (t) => {
+    const ensemble = await startEnsembleTarget(target, SERVER_OPTIONS);
+    t.teardown(() => ensemble.stop());
+    await prepare(ensemble.connectString);
+    const raw1 = await runSession(ensemble.connectString, ['sync /', ...SESSION_1]);
+    const raw2 = await runSession(ensemble.connectString, ['sync /', ...SESSION_2]);
+    const synced = ['[/]: rc = 0', '\tname = /'];
+    t.strictSame(raw1.steps[0], { cmd: 'sync /', out: synced }, `${target} session 1: sync / first`);
+    t.strictSame(raw2.steps[0], { cmd: 'sync /', out: synced }, `${target} session 2: sync / first`);
+    const s1 = { header: raw1.header, steps: withStandaloneZxids(raw1.steps.slice(1), ensemble.zxidBase) };
+    const s2 = { header: raw2.header, steps: withStandaloneZxids(raw2.steps.slice(1), ensemble.zxidBase) };
+    const lines = ['# session 1', ...cTranscript(s1.header, s1.steps), '# session 2', ...cTranscript(s2.header, s2.steps)];
+    ensembleTranscripts.set(target, lines);
+    dumpTranscript('cclient', target, lines);
+    t.strictSame(s1.header, ['Watcher SESSION_EVENT state = CONNECTED_STATE', 'Got a new session id: <session>'], `${target}: connect`);
+    expectSteps(t, `${target} session 1`, s1.steps, SESSION_1_EXPECT);
+    t.strictSame(s1.steps[s1.steps.length - 1], { cmd: 'quit', out: ['Quitting...', 'exit 0'] }, `${target}: quit`);
+    expectSteps(t, `${target} session 2`, s2.steps, SESSION_2_EXPECT);
+  });
+}
+
+t.test('ensembles: the ZooKeeper ensemble prints the standalone transcript, the zkts ensemble the same', async (t) => {
+  const standalone = transcripts.get('reference');
+  const ref = ensembleTranscripts.get('reference-ensemble');
+  const zk = ensembleTranscripts.get('zkts-ensemble');
+  if (!standalone || !ref || !zk) {
+    t.fail('a transcript is missing');
+    return;
+  }
+  t.strictSame(ref, standalone, `ZooKeeper ensemble as standalone 3.8.0: ${firstDifference(standalone, ref, ['3.8.0', '3.8.0 ensemble'])}`);
+  t.strictSame(zk, ref, `zkts ensemble as ZooKeeper ensemble: ${firstDifference(ref, zk, ['3.8.0 ensemble', 'zkts ensemble'])}`);
 });

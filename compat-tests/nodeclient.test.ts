@@ -5,7 +5,9 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import * as zookeeper from 'node-zookeeper-client';
-import { compareWithReferences, dumpTranscript, startProxy, startTarget, TARGETS, TargetName, waitFor } from './util/harness';
+import type { Test } from 'tap';
+import { compareWithReferences, dumpTranscript, firstDifference, startProxy, startTarget, TARGETS, TargetName, waitFor } from './util/harness';
+import { ENSEMBLE_TARGETS, startEnsembleTarget, type EnsembleTargetName, type RunningEnsemble } from './util/ensembles';
 import { Ctx, longOf, Session } from './util/nzk';
 
 const { ACL, Id, Permission, CreateMode } = zookeeper;
@@ -15,7 +17,11 @@ const ALICE_DIGEST = `alice:${createHash('sha1').update('alice:secret').digest('
 
 const buf = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-async function scenario(connectString: string, out: string[]): Promise<string[]> {
+/**
+ * Sessions A and B use `connectString`; C goes through a proxy to `cTarget` (on an ensemble, another
+ * member than A's), and what A sees of C's nodes is synchronised through A's watches.
+ */
+async function scenario(connectString: string, cTarget: { host: string; port: number }, out: string[]): Promise<string[]> {
   const ctx = new Ctx();
   const sessions: Session[] = [];
   const open = async (name: string, options?: zookeeper.ClientOptions): Promise<Session> => {
@@ -178,12 +184,16 @@ async function scenario(connectString: string, out: string[]): Promise<string[]>
     out.push(await a.getChildren('/n'));
 
     // expiry: C is cut off behind a proxy until the server expires its session, then let back in
-    const proxy = await startProxy('127.0.0.1', Number(connectString.split(':')[1]));
+    const proxy = await startProxy(cTarget.host, cTarget.port);
     try {
       const c = await Session.open('C', ctx, proxy.connectString, { sessionTimeout: 4000 });
       sessions.push(c);
       out.push(`C timeout=${c.client.getSessionTimeout()}`);
+      out.push(await a.exists('/n/c-eph', 'A-exists-c-eph-created'));
       out.push(await c.create('/n/c-eph', buf('c'), CreateMode.EPHEMERAL));
+      await waitFor(() => a.events.length >= 1, EVENT_TIMEOUT_MS, "A's watch on C's ephemeral");
+      out.push(`A events: ${a.events.join(' | ')}`);
+      a.events.length = 0;
       out.push(await a.exists('/n/c-eph', 'A-exists-c-eph'));
       out.push(await a.getData('/n/c-eph'));
       let cExpired = false;
@@ -232,6 +242,28 @@ const EXPECT: readonly string[] = [
   'exists /n/c-eph -> null',
 ];
 
+function checkScenario(t: Test, label: string, lines: readonly string[]): void {
+  for (const e of EXPECT) t.ok(lines.includes(e), `${label}: ${e}`);
+  t.match(
+    lines.find((l) => l.startsWith('getData /n ->')) ?? '',
+    /^getData \/n -> "data" \{czxid=b\+1 mzxid=b\+1 pzxid=b\+\d+ version=0 cversion=\d+ aversion=0 ephemeralOwner=0 dataLength=4 numChildren=\d+ times=ok\}$/,
+    `${label}: first getData /n`,
+  );
+  t.match(lines.find((l) => l.startsWith('getData /n/e ->')) ?? '', /ephemeralOwner=A /, `${label}: owner of /n/e`);
+  t.ok(
+    lines.some((l) => l.startsWith('A events: A-data-w: NODE_DATA_CHANGED /w | ')),
+    `${label}: first data watch fires once with NODE_DATA_CHANGED`,
+  );
+  t.ok(lines.includes('C states: SYNC_CONNECTED,DISCONNECTED,EXPIRED'), `${label}: C expires`);
+  t.ok(lines.includes('create /container mode=4 -> /container'), `${label}: container mode through create`);
+  t.ok(lines.includes('create /ttlnode mode=5 -> UNIMPLEMENTED(-6)'), `${label}: TTL mode through create`);
+  t.ok(lines.includes('A events: A-exists-c-eph-created: NODE_CREATED /n/c-eph'), `${label}: A sees C's ephemeral created`);
+  t.ok(
+    lines.some((l) => l === 'A events: A-exists-c-eph: NODE_DELETED /n/c-eph'),
+    `${label}: ephemeral of the expired session is deleted`,
+  );
+}
+
 const transcripts = new Map<TargetName, string[]>();
 
 for (const target of TARGETS) {
@@ -240,32 +272,166 @@ for (const target of TARGETS) {
     t.teardown(() => server.stop());
     const lines: string[] = [];
     try {
-      await scenario(server.connectString, lines);
+      await scenario(server.connectString, server, lines);
     } finally {
       dumpTranscript('nodeclient', target, lines);
     }
     transcripts.set(target, lines);
-    for (const e of EXPECT) t.ok(lines.includes(e), `${target}: ${e}`);
-    t.match(
-      lines.find((l) => l.startsWith('getData /n ->')) ?? '',
-      /^getData \/n -> "data" \{czxid=b\+1 mzxid=b\+1 pzxid=b\+\d+ version=0 cversion=\d+ aversion=0 ephemeralOwner=0 dataLength=4 numChildren=\d+ times=ok\}$/,
-      `${target}: first getData /n`,
-    );
-    t.match(lines.find((l) => l.startsWith('getData /n/e ->')) ?? '', /ephemeralOwner=A /, `${target}: owner of /n/e`);
-    t.ok(
-      lines.some((l) => l.startsWith('A events: A-data-w: NODE_DATA_CHANGED /w | ')),
-      `${target}: first data watch fires once with NODE_DATA_CHANGED`,
-    );
-    t.ok(lines.includes('C states: SYNC_CONNECTED,DISCONNECTED,EXPIRED'), `${target}: C expires`);
-    t.ok(lines.includes('create /container mode=4 -> /container'), `${target}: container mode through create`);
-    t.ok(lines.includes('create /ttlnode mode=5 -> UNIMPLEMENTED(-6)'), `${target}: TTL mode through create`);
-    t.ok(
-      lines.some((l) => l === 'A events: A-exists-c-eph: NODE_DELETED /n/c-eph'),
-      `${target}: ephemeral of the expired session is deleted`,
-    );
+    checkScenario(t, target, lines);
   });
 }
 
 t.test('zkts transcript is identical to the reference transcripts (3.8.0 and 3.9.5)', async (t) => {
   compareWithReferences(t, transcripts);
+});
+
+/**
+ * Clients on different members of an ensemble. Nothing here reads another member's write without
+ * a watch event first (node-zookeeper-client has no sync()): W writes through one member, R on
+ * another sees the write through its watches and then reads it; E's ephemerals on one member are
+ * seen and, once E closes, seen gone from another; M, given every member, loses its member and
+ * carries on with the same session and its ephemeral on another.
+ */
+async function acrossMembers(ensemble: RunningEnsemble, out: string[]): Promise<void> {
+  const ctx = new Ctx();
+  const sessions: Session[] = [];
+  const open = async (name: string, connectString: string): Promise<Session> => {
+    const s = await Session.open(name, ctx, connectString, { sessionTimeout: 20_000 });
+    sessions.push(s);
+    return s;
+  };
+  const events = async (s: Session, count: number, what: string): Promise<string> => {
+    await waitFor(() => s.events.length >= count, EVENT_TIMEOUT_MS, what);
+    await s.barrier();
+    const line = `${s.name} events: ${[...s.events].sort().join(' | ')}`;
+    s.events.length = 0;
+    return line;
+  };
+  try {
+    const leader = await ensemble.leaderIndex();
+    const [one, two] = [(leader + 1) % 3, (leader + 2) % 3];
+    const w = await open('W', ensemble.memberConnectStrings[one]);
+    const r = await open('R', ensemble.memberConnectStrings[two]);
+    // a write through one member, seen from another through watches, then read there
+    out.push(await r.exists('/x', 'R-exists-x'));
+    out.push(await w.create('/x', buf('x0')));
+    {
+      const stat = await new Promise<zookeeper.Stat>((resolve, reject) =>
+        w.client.exists('/x', undefined, (e, st) => (e || !st ? reject(e ?? new Error('no /x')) : resolve(st))),
+      );
+      ctx.baseZxid = longOf(stat.czxid) - 1n;
+    }
+    out.push(await events(r, 1, 'R: /x created'));
+    out.push(await r.getData('/x', 'R-data-x'));
+    out.push(await r.getChildren('/x', 'R-child-x'));
+    out.push(await w.setData('/x', buf('x1'), 0));
+    out.push(await w.create('/x/p', buf('p')));
+    out.push(await events(r, 2, 'R: /x changed and its child created'));
+    out.push(await r.getData('/x'));
+    out.push(await r.getChildren('/x'));
+
+    // ephemerals of a session on the leader, seen from a follower and cleaned up when it closes
+    const e = await open('E', ensemble.memberConnectStrings[leader]);
+    out.push(await r.getChildren('/x', 'R-child-x-2'));
+    out.push(await e.create('/x/e1', buf('e'), CreateMode.EPHEMERAL));
+    out.push(await e.create('/x/es-', buf('s'), CreateMode.EPHEMERAL_SEQUENTIAL));
+    out.push(await events(r, 1, "R: E's ephemerals created"));
+    out.push(await r.getData('/x/e1', 'R-data-e1'));
+    out.push(await r.exists('/x/es-0000000002', 'R-exists-es'));
+    out.push(await r.getChildren('/x', 'R-child-x-3'));
+    out.push(await w.getChildren('/x'));
+    e.close();
+    out.push(await events(r, 3, "R: E's ephemerals deleted"));
+    out.push(await r.getChildren('/x'));
+
+    // a session moves when its member stops: M holds an ephemeral and a watch, its member goes
+    // M is given both followers, so that stopping its member leaves the leader in place.
+    const m = await open('M', [ensemble.memberConnectStrings[one], ensemble.memberConnectStrings[two]].join(','));
+    out.push(await m.create('/x/m', buf('m'), CreateMode.EPHEMERAL));
+    out.push(await m.getData('/x/p', 'M-data-p'));
+    const idBefore = m.idHex;
+    const member = await ensemble.memberOfSession(idBefore);
+    if (member === undefined) throw new Error(`no member lists session ${idBefore} in cons`);
+    const statesBefore = m.states.length;
+    await ensemble.stopMember(member);
+    await waitFor(() => m.states.slice(statesBefore).includes('SYNC_CONNECTED'), 30_000, 'M to reconnect to another member');
+    out.push(`M states after its member stopped: ${m.states.slice(statesBefore).join(',')}`);
+    out.push(`M keeps its session: ${m.idHex === idBefore}`);
+    const now = await ensemble.memberOfSession(idBefore);
+    out.push(`M on another member: ${now !== undefined && now !== member}`);
+    // A survivor other than M's new member, to look from there. V's own write first: once it is
+    // answered, V's member has applied everything committed before it (M's ephemeral included).
+    const other = [0, 1, 2].find((i) => i !== member && i !== now)!;
+    const v = await open('V', ensemble.memberConnectStrings[other]);
+    out.push(await v.create('/x/v', buf('v')));
+    out.push(await v.exists('/x/m', 'V-exists-m'));
+    out.push(await v.getData('/x/p', 'V-data-p'));
+    out.push(await m.setData('/x/m', buf('m1'), 0));
+    out.push(await v.setData('/x/p', buf('p1'), 0));
+    out.push(await events(m, 1, "M: the watch it set before moving fires after V's write"));
+    out.push(await events(v, 2, "V: M's write and its own"));
+    out.push(await v.exists('/x/m', 'V-exists-m-2'));
+    m.close();
+    out.push(await events(v, 1, "V: M's ephemeral deleted when M closes"));
+    out.push(await v.getChildren('/x'));
+  } finally {
+    for (const s of sessions) s.close();
+  }
+}
+
+const ACROSS_EXPECT: readonly string[] = [
+  'R events: R-exists-x: NODE_CREATED /x',
+  'R events: R-child-x: NODE_CHILDREN_CHANGED /x | R-data-x: NODE_DATA_CHANGED /x',
+  'R events: R-child-x-2: NODE_CHILDREN_CHANGED /x',
+  'R events: R-child-x-3: NODE_CHILDREN_CHANGED /x | R-data-e1: NODE_DELETED /x/e1 | R-exists-es: NODE_DELETED /x/es-0000000002',
+  'M keeps its session: true',
+  'M on another member: true',
+  'M events: M-data-p: NODE_DATA_CHANGED /x/p',
+  'V events: V-data-p: NODE_DATA_CHANGED /x/p | V-exists-m: NODE_DATA_CHANGED /x/m',
+  'V events: V-exists-m-2: NODE_DELETED /x/m',
+  'getChildren /x -> [p, v] {czxid=b+1 mzxid=b+2 pzxid=b+14 version=1 cversion=8 aversion=0 ephemeralOwner=0 dataLength=2 numChildren=2 times=ok}',
+];
+
+const ensembleTranscripts = new Map<EnsembleTargetName, { scenario: string[]; across: string[] }>();
+
+for (const target of ENSEMBLE_TARGETS) {
+  t.test(`node-zookeeper-client on a 3-member ${target}`, async (t) => {
+    const ensemble = await startEnsembleTarget(target);
+    t.teardown(() => ensemble.stop());
+    const leader = await ensemble.leaderIndex();
+    // A and B on a follower, C (through the proxy) on the other follower.
+    const [ab, c] = [(leader + 1) % 3, (leader + 2) % 3];
+    const scenarioLines: string[] = [];
+    const acrossLines: string[] = [];
+    try {
+      await scenario(ensemble.memberConnectStrings[ab], { host: '127.0.0.1', port: ensemble.memberPorts[c] }, scenarioLines);
+      await acrossMembers(ensemble, acrossLines);
+    } catch (err) {
+      t.comment(`${target} logs:\n${ensemble.logs().slice(-20_000)}`);
+      throw err;
+    } finally {
+      dumpTranscript('nodeclient-ensemble', target, [...scenarioLines, '# across members', ...acrossLines]);
+    }
+    checkScenario(t, target, scenarioLines);
+    for (const e of ACROSS_EXPECT) t.ok(acrossLines.includes(e), `${target}: ${e}`);
+    t.match(
+      acrossLines.find((l) => l.startsWith('M states after its member stopped:')) ?? '',
+      /^M states after its member stopped: DISCONNECTED,(?!.*EXPIRED).*SYNC_CONNECTED$/,
+      `${target}: M reconnects without expiring`,
+    );
+    ensembleTranscripts.set(target, { scenario: scenarioLines, across: acrossLines });
+  });
+}
+
+t.test('ensembles: the ZooKeeper ensemble tells the standalone story, the zkts ensemble the ZooKeeper ensemble\'s', async (t) => {
+  const ref = ensembleTranscripts.get('reference-ensemble');
+  const zk = ensembleTranscripts.get('zkts-ensemble');
+  const standalone = transcripts.get('reference');
+  if (!ref || !zk || !standalone) {
+    t.fail('a transcript is missing');
+    return;
+  }
+  t.strictSame(ref.scenario, standalone, `ZooKeeper ensemble as standalone 3.8.0: ${firstDifference(standalone, ref.scenario, ['3.8.0', '3.8.0 ensemble'])}`);
+  t.strictSame(zk.scenario, ref.scenario, `zkts ensemble as ZooKeeper ensemble: ${firstDifference(ref.scenario, zk.scenario, ['3.8.0 ensemble', 'zkts ensemble'])}`);
+  t.strictSame(zk.across, ref.across, `across members, zkts ensemble as ZooKeeper ensemble: ${firstDifference(ref.across, zk.across, ['3.8.0 ensemble', 'zkts ensemble'])}`);
 });

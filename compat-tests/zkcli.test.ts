@@ -2,8 +2,9 @@
 // same command scripts, the same expectations, and identical normalized transcripts.
 
 import t from 'tap';
-import { compareWithReferences, dumpTranscript, startTarget, TARGETS, TargetName } from './util/harness';
+import { compareWithReferences, dumpTranscript, firstDifference, startTarget, TARGETS, TargetName } from './util/harness';
 import { cliTranscript, CliRun, runZkCli } from './util/zkcli';
+import { ENSEMBLE_TARGETS, standaloneZxidHex, startEnsembleTarget, type EnsembleTargetName } from './util/ensembles';
 import { expectSteps, Expected } from './util/expect';
 import { ALICE, SESSION_1, SESSION_2 } from './zkcli/scenario';
 
@@ -218,4 +219,46 @@ for (const target of TARGETS) {
 
 t.test('zkts transcript is identical to the reference transcripts (3.8.0 and 3.9.5)', async (t) => {
   compareWithReferences(t, transcripts);
+});
+
+/** zkCli's zxid lines (`cZxid = 0x100000002`) as a fresh standalone server would print them. */
+function withStandaloneZxids(run: CliRun, zxidBase: bigint): CliRun {
+  const fix = (l: string): string => l.replace(/^([cmp]Zxid) = (0x[0-9a-f]+)$/, (_m, f: string, z: string) => `${f} = ${standaloneZxidHex(z, zxidBase)}`);
+  return { ...run, header: run.header.map(fix), steps: run.steps.map((st) => ({ cmd: st.cmd, out: st.out.map(fix) })) };
+}
+
+const ensembleTranscripts = new Map<EnsembleTargetName, string[]>();
+
+// The same two sessions against 3-member ensembles, each session given every member (zkCli picks
+// one at random). Session 2 starts with `sync /`, so that whichever member it lands on has applied
+// session 1's writes and close. zxids carry the leader's epoch; they are compared without it.
+for (const target of ENSEMBLE_TARGETS) {
+  t.test(`zkCli scenario against a 3-member ${target}`, async (t) => {
+    const ensemble = await startEnsembleTarget(target, SERVER_OPTIONS);
+    t.teardown(() => ensemble.stop());
+    const s1 = withStandaloneZxids(await runZkCli(ensemble.connectString, SESSION_1), ensemble.zxidBase);
+    const s2raw = withStandaloneZxids(await runZkCli(ensemble.connectString, ['sync /', ...SESSION_2]), ensemble.zxidBase);
+    t.equal(s1.exitCode, 0, 'session 1 exits with 0');
+    expectSteps(t, `${target} session 1`, s1.steps, SESSION_1_EXPECT);
+    t.strictSame(s1.events, SESSION_1_EVENTS, `${target} session 1 watch events`);
+    t.equal(s2raw.exitCode, 0, 'session 2 exits with 0');
+    t.strictSame(s2raw.steps[0], { cmd: 'sync /', out: ['Sync is OK'] }, `${target} session 2: sync / first`);
+    const s2: CliRun = { ...s2raw, steps: s2raw.steps.slice(1) };
+    expectSteps(t, `${target} session 2`, s2.steps, SESSION_2_EXPECT);
+    const lines = ['# session 1', ...cliTranscript(s1), '# session 2', ...cliTranscript(s2)];
+    ensembleTranscripts.set(target, lines);
+    dumpTranscript('zkcli', target, lines);
+  });
+}
+
+t.test('ensembles: the ZooKeeper ensemble prints the standalone transcript, the zkts ensemble the same', async (t) => {
+  const standalone = transcripts.get('reference');
+  const ref = ensembleTranscripts.get('reference-ensemble');
+  const zk = ensembleTranscripts.get('zkts-ensemble');
+  if (!standalone || !ref || !zk) {
+    t.fail('a transcript is missing');
+    return;
+  }
+  t.strictSame(ref, standalone, `ZooKeeper ensemble as standalone 3.8.0: ${firstDifference(standalone, ref, ['3.8.0', '3.8.0 ensemble'])}`);
+  t.strictSame(zk, ref, `zkts ensemble as ZooKeeper ensemble: ${firstDifference(ref, zk, ['3.8.0 ensemble', 'zkts ensemble'])}`);
 });

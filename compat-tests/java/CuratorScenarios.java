@@ -413,6 +413,8 @@ public final class CuratorScenarios {
     DistributedBarrier barrierB = new DistributedBarrier(b, "/barrier");
     Tx.line("B waitOnBarrier with no barrier -> " + barrierB.waitOnBarrier(Tx.WAIT_MS, TimeUnit.MILLISECONDS));
     barrierA.setBarrier();
+    // b may be on another member of an ensemble than a: sync before reading a's write.
+    Tx.sync(b.getZookeeperClient().getZooKeeper(), "/barrier");
     Tx.call("checkExists /barrier", () -> b.checkExists().forPath("/barrier"), Tx::shape);
     Tx.line("B waitOnBarrier(300ms) while set -> " + barrierB.waitOnBarrier(300, TimeUnit.MILLISECONDS));
     CountDownLatch waiting = new CountDownLatch(1);

@@ -39,6 +39,10 @@ import org.apache.zookeeper.data.Stat;
  */
 public final class RawClientScenarios {
   private static String connectString;
+  // One server's address: the connection-level session cases (a second connection taking a
+  // session, a wrong password) need both connections on one server. Against an ensemble it is one
+  // member; otherwise the connect string itself.
+  private static String oneServer;
 
   private static final List<ZooKeeper> openClients = new ArrayList<>();
 
@@ -49,6 +53,7 @@ public final class RawClientScenarios {
 
   public static void main(String[] args) {
     connectString = args[0];
+    oneServer = args.length > 1 ? args[1] : args[0];
     try {
       run();
       for (ZooKeeper zk : openClients) zk.close();
@@ -154,8 +159,12 @@ public final class RawClientScenarios {
   }
 
   static Client open(String name, int timeoutMs) throws Exception {
+    return open(name, timeoutMs, connectString);
+  }
+
+  static Client open(String name, int timeoutMs, String servers) throws Exception {
     StateWatcher sw = new StateWatcher(name);
-    ZooKeeper zk = new ZooKeeper(connectString, timeoutMs, sw);
+    ZooKeeper zk = new ZooKeeper(servers, timeoutMs, sw);
     sw.await(KeeperState.SyncConnected);
     Tx.nameSession(zk.getSessionId(), name);
     openClients.add(zk);
@@ -488,6 +497,7 @@ public final class RawClientScenarios {
     getAcl("S1", zk, "/s/acl");
 
     Tx.line("# anonymous reader");
+    Tx.sync(anon, "/s/acl");
     getAcl("S2", anon, "/s/acl");
     Tx.call("S2 getData /s/acl", () -> anon.getData("/s/acl", false, null), Tx::data);
     Tx.call("S2 setData /s/acl", () -> anon.setData("/s/acl", Tx.bytes("x"), -1), Tx::stat);
@@ -498,12 +508,15 @@ public final class RawClientScenarios {
     Tx.call("S2 getAllChildrenNumber /s/acl", () -> anon.getAllChildrenNumber("/s/acl"), n -> "" + n);
 
     setAcl("S1", zk, "/s/acl", acl("digest", "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=", Perms.ALL, "world", "anyone", Perms.READ), -1);
+    Tx.sync(anon, "/s/acl");
     getAcl("S2", anon, "/s/acl");
     Tx.call("S2 getData /s/acl", () -> anon.getData("/s/acl", false, null), Tx::data);
     setAcl("S1", zk, "/s/acl", acl("digest", "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=", Perms.ALL, "world", "anyone", Perms.ADMIN), -1);
+    Tx.sync(anon, "/s/acl");
     getAcl("S2", anon, "/s/acl");
     setAcl("S1", zk, "/s/acl",
         acl("digest", "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=", Perms.ALL, "digest", "bob:abc", Perms.READ, "world", "anyone", Perms.READ), -1);
+    Tx.sync(anon, "/s/acl");
     getAcl("S2", anon, "/s/acl");
     anon.addAuthInfo("digest", Tx.bytes("alice:wrong"));
     Tx.call("S2 whoAmI after wrong password", anon::whoAmI, RawClientScenarios::whoAmI);
@@ -939,7 +952,7 @@ public final class RawClientScenarios {
   static void sessionTakeover(ZooKeeper zk) throws Exception {
     Tx.section("session takeover");
     StateWatcher firstStates = new StateWatcher("S8");
-    ZooKeeper first = new ZooKeeper(connectString, 30_000, firstStates);
+    ZooKeeper first = new ZooKeeper(oneServer, 30_000, firstStates);
     firstStates.await(KeeperState.SyncConnected);
     Tx.nameSession(first.getSessionId(), "S8");
     create(first, "/s/take", CreateMode.EPHEMERAL);
@@ -951,7 +964,7 @@ public final class RawClientScenarios {
       firstDropped.countDown();
     };
     StateWatcher secondStates = new StateWatcher("S8'");
-    ZooKeeper second = new ZooKeeper(connectString, 30_000, secondStates, first.getSessionId(), first.getSessionPasswd());
+    ZooKeeper second = new ZooKeeper(oneServer, 30_000, secondStates, first.getSessionId(), first.getSessionPasswd());
     Tx.line("S8' reopen with S8's id and password -> " + secondStates.await(KeeperState.SyncConnected));
     Tx.line("S8' session id -> " + Tx.owner(second.getSessionId()));
     Tx.line("S8' negotiated timeout -> " + second.getSessionTimeout());
@@ -969,11 +982,11 @@ public final class RawClientScenarios {
     stat(zk, "/s/take2");
 
     Tx.section("reopen with wrong password or closed session");
-    Client c10 = open("S10", 30_000);
+    Client c10 = open("S10", 30_000, oneServer);
     byte[] wrong = c10.zk.getSessionPasswd().clone();
     wrong[0] ^= 0x55;
     StateWatcher badStates = new StateWatcher("bad");
-    ZooKeeper bad = new ZooKeeper(connectString, 30_000, badStates, c10.zk.getSessionId(), wrong);
+    ZooKeeper bad = new ZooKeeper(oneServer, 30_000, badStates, c10.zk.getSessionId(), wrong);
     Tx.line("reopen S10 with a wrong password -> " + badStates.await(KeeperState.Expired));
     Tx.line("  state -> " + bad.getState());
     bad.close();

@@ -184,9 +184,22 @@ final class Tx {
 
   /** Waits until the client's event thread has delivered everything queued before this point. */
   static void barrier(ZooKeeper zk) throws InterruptedException {
+    // On an ensemble, the session's member first applies every write committed so far (other
+    // sessions' too, through other members), delivering the notifications they cause.
+    sync(zk, "/");
     CountDownLatch done = new CountDownLatch(1);
     zk.exists("/", false, (AsyncCallback.StatCallback) (rc, path, ctx, stat) -> done.countDown(), null);
     check(done.await(WAIT_MS, TimeUnit.MILLISECONDS), "barrier round trip within " + WAIT_MS + " ms");
+  }
+
+  /**
+   * sync(path), printing nothing: on an ensemble, the session's member then has applied every write
+   * committed before, so a read that follows sees what other sessions (on other members) wrote.
+   */
+  static void sync(ZooKeeper zk, String path) throws InterruptedException {
+    CountDownLatch done = new CountDownLatch(1);
+    zk.sync(path, (rc, p, ctx) -> done.countDown(), null);
+    check(done.await(WAIT_MS, TimeUnit.MILLISECONDS), "sync within " + WAIT_MS + " ms");
   }
 
   static boolean await(CountDownLatch latch) throws InterruptedException {

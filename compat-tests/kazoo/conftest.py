@@ -347,6 +347,16 @@ class GetAllChildrenNumber(namedtuple("GetAllChildrenNumber", "path")):
         return int_struct.unpack_from(buffer, offset)[0]
 
 
+# Set when the suite runs against an ensemble (the expected /zookeeper/config text).
+ON_ENSEMBLE = os.environ.get("ZK_ENSEMBLE_CONFIG") is not None
+
+
+def sync_on_ensemble(client, path):
+    """sync(path) on an ensemble only, where a standalone server needs no sync for the check."""
+    if ON_ENSEMBLE:
+        client.sync(path)
+
+
 def call(client, request, timeout=WAIT_TIMEOUT_S):
     result = client.handler.async_result()
     client._call(request, result)

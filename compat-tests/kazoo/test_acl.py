@@ -35,6 +35,9 @@ def test_digest_acl_enforced(clients, zk, root, rec):
     bob.add_auth("digest", digest_auth("bob"))
     path = root + "/secret"
     alice.create(path, b"s", acl=[alice_acl(all=True)])
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    zk.sync(root)
+    bob.sync(root)
 
     def ops(client):
         return {
@@ -100,6 +103,8 @@ def test_get_acls_masking(clients, zk, root, rec):
     alice.create(root + "/r", acl=[alice_acl(read=True), make_acl("world", "anyone", read=True)])
     alice.create(root + "/adm", acl=[alice_acl(admin=True), make_acl("world", "anyone", read=True)])
     alice.create(root + "/none", acl=[make_acl("world", "anyone")])
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    zk.sync(root)
     seen = {
         "alice_read_only": acl_list(alice.get_acls(root + "/r")[0]),
         "anon_read_only": acl_list(zk.get_acls(root + "/r")[0]),
@@ -167,6 +172,8 @@ def test_set_acls_versions_and_admin(clients, zk, root, rec):
         zk.set_acls(path, OPEN_ACL_UNSAFE)
     st2 = alice.set_acls(path, READ_ACL_UNSAFE, version=1)
     assert st2.aversion == 2
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    zk.sync(root)
     assert acl_list(zk.get_acls(path)[0]) == [[1, "world", "anyone"]]
     assert zk.get(path)[0] == b"d"
     with pytest.raises(NoAuthError):

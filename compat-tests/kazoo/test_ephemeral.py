@@ -3,13 +3,15 @@
 import pytest
 from kazoo.exceptions import NoChildrenForEphemeralsError
 
-from conftest import Collector, GetEphemerals, call, error_name, event_tuple
+from conftest import Collector, GetEphemerals, call, error_name, event_tuple, sync_on_ensemble
 
 
 def test_ephemeral_owner_and_removal_on_close(clients, zk, root, rec):
     other = clients()
     path = root + "/eph"
     assert other.create(path, b"mine", ephemeral=True) == path
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    zk.sync(root)
     st = zk.exists(path)
     assert st.ephemeralOwner == other.client_id[0]
     assert st.ephemeralOwner != zk.client_id[0]
@@ -21,7 +23,9 @@ def test_ephemeral_owner_and_removal_on_close(clients, zk, root, rec):
     assert zk.exists(path, watch=deleted) is not None
     assert zk.get_children(root, watch=children) == ["eph"]
     other.stop()
-    # The closeSession reply comes after the session's ephemerals are gone.
+    # The closeSession reply comes after the session's ephemerals are gone (on an ensemble, on
+    # the member that answered it: zk syncs first).
+    sync_on_ensemble(zk, root)
     assert zk.exists(path) is None
     deleted.wait_for(1)
     children.wait_for(1)
@@ -63,8 +67,11 @@ def test_other_session_can_modify_and_delete_ephemeral(clients, zk, root, rec):
     st = zk.set(path, b"22")
     assert st.version == 1 and st.ephemeralOwner == owner.client_id[0]
     zk.delete(path)
+    # On an ensemble the two clients may be on different members: sync before reading the other's write.
+    owner.sync(path)
     assert owner.exists(path) is None
     owner.create(path, b"again", ephemeral=True)
+    zk.sync(path)
     assert zk.get(path)[0] == b"again"
     rec["eph"] = rec.stat(zk.exists(path))
     owner.stop()

@@ -40,6 +40,8 @@ def test_largest_values(zk, root, rec):
 
 def test_frame_over_limit_drops_connection(clients, root, rec):
     client = clients()
+    # On an ensemble client's member may not have applied the creation of root yet.
+    client.sync(root)
     states = Collector()
     client.add_listener(states)
     session_id = client.client_id[0]

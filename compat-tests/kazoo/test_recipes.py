@@ -28,6 +28,8 @@ def test_lock_mutual_exclusion_and_handover(clients, root, rec):
     waiter.join(15)
     assert lock_b.contenders() == ["b"]
     lock_b.release()
+    # a and b may be on different members of an ensemble: a syncs before reading b's release.
+    a.sync(root + "/lock")
     assert lock_a.contenders() == []
     rec["contenders"] = ["a", "b"]
 
@@ -54,10 +56,13 @@ def test_read_write_locks(clients, root, rec):
     w = c.WriteLock(root + "/rw")
     assert r1.acquire(timeout=10)
     assert r2.acquire(timeout=10)
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    c.sync(root + "/rw")
     assert w.acquire(blocking=False) is False
     r1.release()
     r2.release()
     assert w.acquire(timeout=10)
+    a.sync(root + "/rw")
     assert r1.acquire(blocking=False) is False
     w.release()
 
@@ -69,6 +74,9 @@ def test_semaphore(clients, root, rec):
     sc = c.Semaphore(root + "/sem", "c", max_leases=2)
     assert sa.acquire(timeout=10)
     assert sb.acquire(timeout=10)
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    c.sync(root + "/sem")
+    a.sync(root + "/sem")
     assert sc.acquire(blocking=False) is False
     assert sorted(sa.lease_holders()) == ["a", "b"]
     sa.release()
@@ -76,6 +84,7 @@ def test_semaphore(clients, root, rec):
     assert sorted(sc.lease_holders()) == ["b", "c"]
     sb.release()
     sc.release()
+    a.sync(root + "/sem")
     assert sa.lease_holders() == []
 
 
@@ -111,6 +120,8 @@ def test_counter(clients, root, rec):
     ca += 5
     cb += 3
     ca -= 2
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    b.sync(root + "/counter")
     assert ca.value == 6 and cb.value == 6
     f = a.Counter(root + "/float", default=0.0)
     f += 1.5
@@ -122,6 +133,7 @@ def test_counter(clients, root, rec):
         t.start()
     for t in threads:
         t.join(30)
+    a.sync(root + "/counter")
     values.append(ca.value)
     assert values == [26]
     rec["final"] = values[0]
@@ -136,11 +148,14 @@ def test_queue_fifo_and_priority(clients, root, rec):
         qa.put(item)
     qa.put(b"urgent", priority=10)
     qa.put(b"later", priority=200)
+    # a and b may be on different members of an ensemble: each syncs before reading the other's writes.
+    b.sync(root + "/queue")
     assert len(qb) == 5
     got = [qb.get() for _ in range(5)]
     assert got == [b"urgent", b"one", b"two", b"three", b"later"]
     assert qb.get() is None
     rec["order"] = got
+    a.sync(root + "/queue")
     rec["names"] = sorted(a.get_children(root + "/queue"))
 
 
@@ -150,17 +165,22 @@ def test_locking_queue(clients, root, rec):
     qb = b.LockingQueue(root + "/lq")
     qa.put(b"first")
     qa.put_all([b"second", b"third"], priority=150)
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    b.sync(root + "/lq")
     assert len(qb) == 3
     assert qb.get(timeout=10) == b"first"
     # The item is held by b until consumed; a gets the next one.
     assert qa.get(timeout=10) == b"second"
     assert qb.consume() is True
+    a.sync(root + "/lq")
     assert qa.release() is True
     assert qa.get(timeout=10) == b"second"
     assert qa.consume() is True
+    b.sync(root + "/lq")
     assert qb.get(timeout=10) == b"third"
     assert qb.holds_lock()
     assert qb.consume() is True
+    a.sync(root + "/lq")
     assert len(qa) == 0
     assert qa.get(timeout=0.2) is None
 
@@ -170,6 +190,8 @@ def test_barrier(clients, root, rec):
     ba = a.Barrier(root + "/barrier")
     bb = b.Barrier(root + "/barrier")
     ba.create()
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    b.sync(root + "/barrier")
     assert bb.wait(timeout=0.2) is False
     passed = threading.Event()
     t = threading.Thread(target=lambda: bb.wait(timeout=15) and passed.set())
@@ -205,6 +227,7 @@ def test_double_barrier(clients, root, rec):
     ta.join(15)
     tb.join(15)
     assert sorted(entered.items) == ["a", "b"]
+    a.sync(root + "/db")
     assert a.get_children(root + "/db") == []
 
 
@@ -215,12 +238,16 @@ def test_party(clients, root, rec):
     pa.join()
     pa2 = b.Party(root + "/party", "b")
     pa2.join()
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    a.sync(root + "/party")
     assert sorted(pa) == ["a", "b"] and len(pa) == 2
     pb.join()
     assert list(pb) == ["b"]
     pa.leave()
+    b.sync(root + "/party")
     assert list(pa2) == ["b"]
     b.stop()
+    a.sync(root + "/party")
     assert list(a.Party(root + "/party")) == []
     assert list(a.ShallowParty(root + "/shallow")) == []
     rec["members"] = ["a", "b"]
@@ -274,6 +301,8 @@ def test_data_watch_and_children_watch(clients, zk, root, rec):
 def test_tree_cache(clients, zk, root, rec):
     writer = clients()
     writer.create(root + "/tc/a", b"1", makepath=True)
+    # Clients may be on different members of an ensemble: sync before reading another's writes.
+    zk.sync(root)
     cache = TreeCache(zk, root + "/tc")
     events = Collector()
     cache.listen(lambda e: events.append((e.event_type, e.event_data.path if e.event_data else None)))

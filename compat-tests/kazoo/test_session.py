@@ -144,6 +144,8 @@ def test_expire_by_session_takeover(clients, zk, root, rec):
     old_id = client.client_id
     client.create(root + "/eph", ephemeral=True)
     watcher_events = Collector()
+    # zk may be on another member of an ensemble than client: sync before reading.
+    zk.sync(root)
     zk.exists(root + "/eph", watch=watcher_events)
     twin = KazooClient(hosts=HOSTS, client_id=old_id, timeout=10.0)
     twin.start(timeout=WAIT_TIMEOUT_S)
@@ -153,11 +155,12 @@ def test_expire_by_session_takeover(clients, zk, root, rec):
     finally:
         twin.stop()
         twin.close()
-    # closeSession has been answered: the ephemeral node is gone already.
-    assert zk.exists(root + "/eph") is None
+    # The close ends the session: zk's watch sees the ephemeral node go, then it is gone.
     watcher_events.wait_for(1)
+    assert zk.exists(root + "/eph") is None
     states.wait_match(lambda s: s == KazooState.LOST, what="LOST")
     wait_until(lambda: client.connected and client.client_id[0] != old_id[0], what="new session")
+    client.sync(root)
     assert client.exists(root + "/eph") is None
     rec["root"] = rec.stat(zk.exists(root))
 

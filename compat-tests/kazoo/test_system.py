@@ -1,5 +1,7 @@
 """The nodes every server starts with, and the four-letter words Kazoo uses."""
 
+import os
+
 from kazoo.security import OPEN_ACL_UNSAFE
 
 from conftest import error_name
@@ -18,6 +20,12 @@ def acl_list(acls):
     return [[a.perms, a.id.scheme, a.id.id] for a in acls]
 
 
+# On an ensemble (ZK_ENSEMBLE_CONFIG set), /zookeeper/config holds the members' dynamic
+# configuration, as ZooKeeper 3.8 writes it when a member loads its database: `server.N=...`
+# lines and `version=0`, data version -1, mtime the member's load time, mzxid 0.
+ENSEMBLE_CONFIG = os.environ.get("ZK_ENSEMBLE_CONFIG")
+
+
 def test_system_nodes(zk, root, rec):
     assert "zookeeper" in zk.get_children("/")
     assert sorted(zk.get_children("/zookeeper")) == ["config", "quota"]
@@ -28,6 +36,16 @@ def test_system_nodes(zk, root, rec):
         acls, acl_st = zk.get_acls(path)
         assert acl_st == st
         seen[path] = {"data": data, "stat": full_stat(st), "acl": acl_list(acls)}
+    if ENSEMBLE_CONFIG is not None:
+        config = seen["/zookeeper/config"]
+        assert config["data"].decode() == ENSEMBLE_CONFIG
+        assert config["stat"]["mtime"] > 0
+        # What follows compares the rest with a standalone server's nodes.
+        config["data"] = b""
+        config["stat"]["mtime"] = 0
+        assert config["stat"]["version"] == -1 and config["stat"]["dataLength"] == len(ENSEMBLE_CONFIG)
+        config["stat"]["version"] = 0
+        config["stat"]["dataLength"] = 0
     assert seen == {
         "/zookeeper": {"data": b"", "acl": [[31, "world", "anyone"]], "stat": {
             "czxid": 0, "mzxid": 0, "pzxid": 0, "ctime": 0, "mtime": 0, "version": 0,
