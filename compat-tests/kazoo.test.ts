@@ -169,12 +169,7 @@ t.test('Kazoo suite: ZooKeeper 3.8.0, ZooKeeper 3.9.5 and zkts', async (t) => {
  * Where a zkts ensemble is known to differ from a ZooKeeper 3.8.0 ensemble: the test is marked
  * todo with the reason (it still runs, and its outcome is printed).
  */
-const ZKTS_ENSEMBLE_DIVERGENCES: ReadonlyMap<string, string> = new Map([
-  [
-    'test_system_nodes',
-    'a zkts ensemble member leaves /zookeeper/config empty (data version 0, mtime 0); a ZooKeeper 3.8.0 member holds the dynamic config there (server.N=host:quorum:election:participant lines, version=0; data version -1, mtime its load time)',
-  ],
-]);
+const ZKTS_ENSEMBLE_DIVERGENCES: ReadonlyMap<string, string> = new Map([]);
 
 /** pytest's JUnit XML: test name -> 'passed', 'failed' or 'skipped'. */
 function junitOutcomes(file: string): Map<string, string> {

@@ -52,6 +52,7 @@ export class QuorumPeer {
     const { config } = deps;
     if (config.serverId === undefined) throw new Error('a quorum member needs its myid');
     this.mySid = BigInt(config.serverId);
+    deps.server.setQuorumConfig(deps.verifier.toString(), deps.verifier.version);
     this.log = deps.log.child({ module: 'quorum', myid: config.serverId });
     this.election = new ElectionShell({
       mySid: this.mySid,

@@ -287,10 +287,20 @@ export class ZooKeeperServer implements CnxnHandler {
     });
   }
 
+  /** An ensemble member's quorum config, written into /zookeeper/config of every database it loads. */
+  private quorumConfig: { text: string; version: bigint } | undefined;
+
+  /** Sets /zookeeper/config now and in every database loaded later (the quorum peer calls it). */
+  setQuorumConfig(text: string, version: bigint): void {
+    this.quorumConfig = { text, version };
+    this.tree.setQuorumConfig(text, version, BigInt(this.now()));
+  }
+
   /** Takes the database's tree, commit stage and sessions as the ones this server serves from. */
   private useDatabase(db: Database): void {
     this.db = db;
     this.tree = db.tree;
+    if (this.quorumConfig) this.tree.setQuorumConfig(this.quorumConfig.text, this.quorumConfig.version, BigInt(this.now()));
     this.commit = db.commit;
     this.lastProposedZxid = this.tree.lastProcessedZxid;
     this.tree.onQuotaExceeded = (message) => this.log.warn(message);

@@ -448,6 +448,22 @@ export class DataTree {
     for (const [p, n] of this.nodesPreOrder()) this.digest.afterChange(p, n);
   }
 
+  /**
+   * An ensemble member's /zookeeper/config: its quorum verifier's string, as ZooKeeper writes it
+   * into the tree each time it loads its database (a setData with version -1: the node's version
+   * reads -1, its mzxid the config's version, its mtime the load time). The node is outside the
+   * digest, so every member may stamp its own mtime.
+   */
+  setQuorumConfig(text: string, configVersion: bigint, timeMs: bigint): void {
+    const n = this.getNode(CONFIG_PATH)!;
+    this.beforeMutate(CONFIG_PATH, n);
+    n.data = Buffer.from(text, 'utf8');
+    n.version = -1;
+    n.mzxid = configVersion;
+    n.mtime = timeMs;
+    this.digest.afterChange(CONFIG_PATH, n);
+  }
+
   /** No node in the tree now has a newer czxid: every node created from now on does. */
   get newestCzxid(): bigint {
     return this.lastProcessedZxid > this.newestRestoredCzxid ? this.lastProcessedZxid : this.newestRestoredCzxid;
