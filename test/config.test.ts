@@ -444,6 +444,7 @@ t.test('lenient system properties fall back to the default with a warning', asyn
   ];
   const sync = load('clientPort=1\nsnapshotSizeFactor=-1\ncommitLogCount=2000\nforceSnapshotSync=true');
   t.same([sync.snapshotSizeFactor, sync.commitLogCount, sync.forceSnapshotSync, sync.warnings], [-1, 2000, true, []], 'learner sync knobs from zoo.cfg');
+  t.match(load('clientPort=1\nsyncEnabled=false').warnings, [/syncEnabled: false is not implemented/], 'syncEnabled=false is warned about');
   for (const [sys, field, expected, warning] of cases) {
     const c = load('clientPort=1', sys);
     t.same(c[field], expected, `${JSON.stringify(sys)} -> ${field}`);

@@ -1059,6 +1059,9 @@ export function loadConfig(
       : 7000;
   const exportJvmInfo = metricsProviderConfig.get('exportJvmInfo');
 
+  // An observer of zkts always logs what it is sent; ZooKeeper's observers skip their txn log with
+  // syncEnabled=false (faster, and they SNAP on restart). Taking the durable way is safe, but said.
+  if (bools.get('syncEnabled') === false) warnings.push('syncEnabled: false is not implemented; observers log their txns to disk as with true');
   const config: ServerConfig = {
     tickTimeMs,
     initLimitTicks,
