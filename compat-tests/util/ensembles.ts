@@ -7,7 +7,8 @@
 import { fourLetterWord } from '../../test/util/servers';
 import { srvrStatus, startReferenceEnsemble, waitForLeaderAndFollowers } from '../../test/util/ensemble';
 import { startZktsEnsemble } from '../../test/util/zktsensemble';
-import type { ServerOptions } from './harness';
+import type { Test } from 'tap';
+import { firstDifference, type ServerOptions } from './harness';
 
 export type EnsembleTargetName = 'reference-ensemble' | 'zkts-ensemble';
 
@@ -130,4 +131,19 @@ export function standaloneZxidHex(hexText: string, zxidBase: bigint, prefix: '0x
   const z = BigInt(`0x${hexText.replace(/^0x/, '')}`);
   if (z === 0n) return `${prefix}0`;
   return `${prefix}${(z - zxidBase).toString(16)}`;
+}
+
+/**
+ * The ZooKeeper ensemble's transcript must be standalone ZooKeeper 3.8.0's, and the zkts
+ * ensemble's the ZooKeeper ensemble's.
+ */
+export function compareEnsembleTranscripts(t: Test, standalone: readonly string[] | undefined, ensembles: ReadonlyMap<EnsembleTargetName, string[]>): void {
+  const ref = ensembles.get('reference-ensemble');
+  const zk = ensembles.get('zkts-ensemble');
+  if (!standalone || !ref || !zk) {
+    t.fail('a transcript is missing');
+    return;
+  }
+  t.strictSame(ref, standalone, `ZooKeeper ensemble as standalone 3.8.0: ${firstDifference(standalone, ref, ['3.8.0', '3.8.0 ensemble'])}`);
+  t.strictSame(zk, ref, `zkts ensemble as ZooKeeper ensemble: ${firstDifference(ref, zk, ['3.8.0 ensemble', 'zkts ensemble'])}`);
 }

@@ -107,6 +107,8 @@ export class LeaderShell {
   private readonly proposalSizes = { last: -1, min: -1, max: -1 };
   /** Txns proposed and not yet logged here, by zxid: logged as they are, not decoded again. */
   private readonly proposed = new Map<bigint, Txn>();
+  /** Learner connections accepted before the core exists (while the log tail is read). */
+  private early: net.Socket[] | undefined = [];
   /** zxids this leader's log holds (durably), for DIFFs from disk; and the last one committed. */
   private loggedRuns: ZxidRun[] = [];
   private committedThrough = 0n;
@@ -124,6 +126,15 @@ export class LeaderShell {
   async run(): Promise<string> {
     const { server, config } = this.deps;
     const done = new Promise<string>((resolve) => (this.ended = resolve));
+    // The quorum port opens first, as ZooKeeper's leader binds it before it loads anything: a
+    // learner that connects while the log tail is read waits in `early` instead of being refused
+    // (refused five times, it would go back to election and leave this leader without a quorum
+    // until initLimit ends the epoch).
+    try {
+      await this.listen();
+    } catch (e) {
+      return `cannot listen on the quorum port: ${(e as Error).message}`;
+    }
     const tail = await readLogTail(config.dataDir, config.dataLogDir, server.lastProcessedZxid, {
       windowCount: config.commitLogCount,
       snapshotSizeFactor: config.snapshotSizeFactor,
@@ -147,11 +158,14 @@ export class LeaderShell {
       config: Buffer.from(this.deps.verifier.toString()),
       nowMs: this.now(),
     });
-    try {
-      await this.listen();
-    } catch (e) {
-      return `cannot listen on the quorum port: ${(e as Error).message}`;
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const socket of early) {
+      socket.removeAllListeners('error');
+      if (socket.destroyed) continue;
+      this.accept(socket);
     }
+    if (this.endReason !== undefined) return done;
     this.tickTimer = setInterval(() => {
       this.core.tick(this.now());
       this.drive();
@@ -180,6 +194,12 @@ export class LeaderShell {
 
   private accept(socket: net.Socket): void {
     if (this.endReason !== undefined) return void socket.destroy();
+    if (this.early !== undefined) {
+      // Its bytes stay in the socket until the core exists; an error meanwhile only closes it.
+      socket.on('error', () => socket.destroy());
+      this.early.push(socket);
+      return;
+    }
     socket.setNoDelay(true);
     const conn: Conn = {
       id: this.nextConn++,
@@ -503,6 +523,7 @@ export class LeaderShell {
     server.beginEpoch(undefined);
     for (const c of this.conns.values()) c.socket.destroy();
     this.conns.clear();
+    for (const socket of this.early ?? []) socket.destroy();
     this.listener?.close();
     this.ended?.(reason);
   }

@@ -9,7 +9,7 @@ import { Err, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { waitFor, ZkClient } from '../util/client';
 import { fourLetterWord, type RunningServer, startZkts } from '../util/servers';
-import { HOST, memberPorts, serverLines } from './members';
+import { HOST, memberConfig, memberPorts } from './members';
 
 const WAIT_MS = 60_000;
 
@@ -21,14 +21,7 @@ t.test('SIGKILL of the leader three times under load loses no acknowledged write
     t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
     return d;
   });
-  const cfg = (sid: number): Record<string, string> => {
-    const c: Record<string, string> = { dataDir: dirs[sid - 1], tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*', 'admin.enableServer': 'false' };
-    for (const line of serverLines(ports)) {
-      const [k, v] = line.split('=');
-      c[k] = v;
-    }
-    return c;
-  };
+  const cfg = (sid: number): Record<string, string> => memberConfig(dirs[sid - 1], ports, { tickTime: '500', 'admin.enableServer': 'false' });
   const members: (RunningServer | undefined)[] = [undefined, undefined, undefined];
   t.teardown(async () => {
     for (const m of members) await m?.stop();

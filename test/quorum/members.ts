@@ -124,14 +124,19 @@ export function zkDataDir(sid: number, teardown: (f: () => void) => void): strin
   return dataDir;
 }
 
-/** Apache ZooKeeper 3.8.0 as member `sid` of the ensemble `ports`, with the zkts members' timing. */
-export function startZkMember(sid: number, dataDir: string, ports: MemberPorts[], extraConfig: Record<string, string> = {}): Promise<RunningServer> {
-  const cfg: Record<string, string> = { dataDir, tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*', ...extraConfig };
+/** zoo.cfg entries of a member process on `dataDir` (tickTime 500 ms unless `extra` says otherwise), server lines included. */
+export function memberConfig(dataDir: string, ports: MemberPorts[], extra: Record<string, string> = {}): Record<string, string> {
+  const cfg: Record<string, string> = { dataDir, tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*', ...extra };
   for (const line of serverLines(ports)) {
     const [k, v] = line.split('=');
     cfg[k] = v;
   }
-  return startReferenceZooKeeper({ extraConfig: cfg, port: ports[sid - 1].client });
+  return cfg;
+}
+
+/** Apache ZooKeeper 3.8.0 as member `sid` of the ensemble `ports`, with the zkts members' timing. */
+export function startZkMember(sid: number, dataDir: string, ports: MemberPorts[], extraConfig: Record<string, string> = {}): Promise<RunningServer> {
+  return startReferenceZooKeeper({ extraConfig: memberConfig(dataDir, ports, extraConfig), port: ports[sid - 1].client });
 }
 
 /**

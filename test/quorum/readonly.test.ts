@@ -21,7 +21,7 @@ import * as R from '../../src/protocol/generated/records';
 import { connectFrame, OPEN_ACL, RawConnection, waitFor, ZkClient } from '../util/client';
 import { startReferenceEnsemble, waitForLeaderAndFollowers } from '../util/ensemble';
 import { fourLetterWord, javaClasspath, type ReferenceVersion, type RunningServer, startZkts } from '../util/servers';
-import { HOST, memberPorts, mntrPairs, serverLines } from './members';
+import { HOST, memberConfig, memberPorts, mntrPairs } from './members';
 
 const WAIT_MS = 60_000;
 const POLL_MS = 100;
@@ -288,14 +288,7 @@ async function zktsEnsemble(t: Test): Promise<Ensemble> {
     t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
     return d;
   });
-  const cfg = (sid: number): Record<string, string> => {
-    const c: Record<string, string> = { dataDir: dirs[sid - 1], tickTime: String(TICK_MS), initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*', 'admin.enableServer': 'false' };
-    for (const line of serverLines(ports)) {
-      const [k, v] = line.split('=');
-      c[k] = v;
-    }
-    return c;
-  };
+  const cfg = (sid: number): Record<string, string> => memberConfig(dirs[sid - 1], ports, { tickTime: String(TICK_MS), 'admin.enableServer': 'false' });
   const members: (RunningServer | undefined)[] = [undefined, undefined, undefined];
   t.teardown(async () => {
     for (const m of members) await m?.stop();
