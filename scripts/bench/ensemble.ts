@@ -236,8 +236,9 @@ async function failoverTrial(opts: EnsembleOptions, e: BenchEnsemble): Promise<R
     driver.write(`${killUs}\n`);
     const j = JSON.parse(await driver.line((l) => l.startsWith('{'), 180_000)) as Record<string, number>;
     log(`${e.label.padEnd(9)} leader ${leader.sid} killed: a write through a survivor after ${fmt(j.freshMs)} ms (new session), ${fmt(j.sessionMs)} ms (session open before the kill), ${j.probes} probes`);
-    if (!(j.freshMs >= 0 && j.freshMs < SLOW_FAILOVER_MS)) {
-      // Kept for a look at why: the survivors' logs of this trial.
+    if (!opts.smoke && !(j.freshMs >= 0 && j.freshMs < SLOW_FAILOVER_MS)) {
+      // Kept for a look at why: the survivors' logs of this trial (not in a smoke run, which
+      // leaves nothing behind).
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-failover-${e.label}-`));
       for (const m of survivors) fs.writeFileSync(path.join(dir, `member${m.sid}.log`), m.log());
       log(`${e.label.padEnd(9)} slow failover: the survivors' logs are in ${dir}`);
