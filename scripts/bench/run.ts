@@ -340,7 +340,8 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   const extras: Extra[] = [];
   const servers = (process.env.BENCH_SERVERS ?? 'zookeeper,zkts,null').split(',') as Label[];
-  const order: Label[] = ensembleOnly ? [] : (['zookeeper', 'zkts', 'null'] as Label[]).filter((l) => servers.includes(l));
+  // No standalone server is started when nothing is to be measured on one (--ensemble, --only ensemble).
+  const order: Label[] = workloads.length === 0 && !events ? [] : (['zookeeper', 'zkts', 'null'] as Label[]).filter((l) => servers.includes(l));
   for (let round = 0; round < rounds; round++) {
     for (const label of round % 2 === 0 ? order : [...order].reverse()) {
       const t = await STARTERS[label]();
