@@ -32,6 +32,15 @@ import org.apache.zookeeper.ZooKeeper;
  *   SESSIONS sessions connect, CONCURRENCY at a time; each is closed once connected.
  * Populate: connectString populate from to valueBytes
  *   creates nodes FROM..TO-1 under /bench-big/pNNNN (1,000 per parent), 256 in flight.
+ * Failover: connectString failover maxSeconds
+ *   CONNECTSTRING lists the members that will survive. Prints "ready" once connected, then reads
+ *   the time the leader died (epoch microseconds) from stdin and measures how long after it a
+ *   write succeeds: on the session opened before the kill (the client's own reconnect), and on
+ *   fresh sessions started every 50 ms, one member after the other (the ensemble's own recovery,
+ *   without the client's reconnect back-off of up to 1 s).
+ *
+ * With -Dbench.spread=true, session i of a throughput run connects to member i mod n of the
+ * connect string only, so that the sessions are spread evenly over an ensemble's members.
  */
 public class LoadDriver {
   static final int BUCKETS = 65536; // 16 us each, up to ~1 s; the last bucket takes the rest
@@ -44,6 +53,7 @@ public class LoadDriver {
       case "fanout": fanout(cs, Integer.parseInt(a[2]), Integer.parseInt(a[3])); break;
       case "storm": storm(cs, Integer.parseInt(a[2]), Integer.parseInt(a[3])); break;
       case "populate": populate(cs, Integer.parseInt(a[2]), Integer.parseInt(a[3]), new byte[Integer.parseInt(a[4])]); break;
+      case "failover": failover(cs, Long.parseLong(a[2])); break;
       default: throughput(cs, op, Integer.parseInt(a[2]), Integer.parseInt(a[3]), Long.parseLong(a[4]), new byte[Integer.parseInt(a[5])], a.length > 6 ? Double.parseDouble(a[6]) : 1.0);
     }
     System.exit(0);
@@ -69,7 +79,9 @@ public class LoadDriver {
 
   static void throughput(String cs, String op, int sessions, int outstanding, long seconds, byte[] value, double warmupSeconds) throws Exception {
     ZooKeeper[] zks = new ZooKeeper[sessions];
-    for (int i = 0; i < sessions; i++) zks[i] = connect(cs, null);
+    String[] members = cs.split(",");
+    boolean spread = Boolean.getBoolean("bench.spread") && members.length > 1;
+    for (int i = 0; i < sessions; i++) zks[i] = connect(spread ? members[i % members.length] : cs, null);
     // Ops that make or remove nodes get a parent of their own per run: a second run on the same
     // server (the other client socket, another round) would otherwise meet the first run's nodes.
     boolean makesNodes = op.equals("create") || op.equals("multi") || op.equals("delete");
@@ -90,6 +102,12 @@ public class LoadDriver {
       window.acquire(1000);
     } else deletable = Long.MAX_VALUE;
     if (op.equals("children")) for (int i = 0; i < 10; i++) ensure(zks[0], base + "/c" + i, value);
+    if (spread) {
+      // A session on another member may not have applied the setup yet: sync() makes it.
+      CountDownLatch synced = new CountDownLatch(sessions);
+      for (ZooKeeper zk : zks) zk.sync(base, (rc, p, c) -> synced.countDown(), null);
+      if (!synced.await(60, TimeUnit.SECONDS)) throw new IllegalStateException("sync after setup timed out");
+    }
     AtomicLong done = new AtomicLong();
     AtomicLong errors = new AtomicLong();
     AtomicLongArray hist = new AtomicLongArray(BUCKETS);
@@ -292,6 +310,82 @@ public class LoadDriver {
     double elapsed = (System.nanoTime() - t0) / 1e9;
     System.out.println(String.format(Locale.ROOT, "{\"op\":\"populate\",\"ops\":%d,\"errors\":%d,\"seconds\":%.3f,\"opsPerSec\":%.1f}", to - from, errors.get(), elapsed, (to - from) / elapsed));
     zk.close(1000);
+  }
+
+  static long epochUs() {
+    java.time.Instant now = java.time.Instant.now();
+    return now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
+  }
+
+  static void failover(String cs, long maxSeconds) throws Exception {
+    String path = "/bench-failover";
+    String[] members = cs.split(",");
+    ZooKeeper session = connect(cs, null);
+    ensure(session, path, EMPTY);
+    System.out.println("ready");
+    System.out.flush();
+    String line = new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine();
+    if (line == null) throw new IllegalStateException("no kill time on stdin");
+    final long killUs = Long.parseLong(line.trim());
+    final long deadlineUs = killUs + maxSeconds * 1_000_000L;
+    final AtomicLong sessionDoneUs = new AtomicLong(-1);
+    final AtomicLong freshDoneUs = new AtomicLong(-1);
+    final AtomicLong attempts = new AtomicLong();
+    Thread writer = new Thread(() -> {
+      while (epochUs() < deadlineUs) {
+        try {
+          session.setData(path, EMPTY, -1);
+          sessionDoneUs.set(epochUs());
+          return;
+        } catch (KeeperException e) {
+          // Connection loss while the ensemble elects: try again.
+          try { Thread.sleep(1); } catch (InterruptedException ie) { return; }
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    });
+    writer.start();
+    // Fresh sessions: a new one every 50 ms, each given 1 s, at most 40 alive.
+    Semaphore alive = new Semaphore(40);
+    List<Thread> probes = new ArrayList<>();
+    for (int k = 0; freshDoneUs.get() < 0 && epochUs() < deadlineUs; k++) {
+      final String member = members[k % members.length];
+      if (alive.tryAcquire()) {
+        Thread probe = new Thread(() -> {
+          ZooKeeper zk = null;
+          try {
+            CountDownLatch up = new CountDownLatch(1);
+            attempts.incrementAndGet();
+            zk = new ZooKeeper(member, 30000, e -> {
+              if (e.getState() == Watcher.Event.KeeperState.SyncConnected) up.countDown();
+            });
+            if (up.await(1000, TimeUnit.MILLISECONDS)) {
+              zk.setData(path, EMPTY, -1);
+              long now = epochUs();
+              freshDoneUs.accumulateAndGet(now, (prev, x) -> prev < 0 ? x : Math.min(prev, x));
+            }
+          } catch (Exception e) {
+            // Refused or lost while the ensemble elects; a later probe tries again.
+          } finally {
+            if (zk != null) try { zk.close(100); } catch (InterruptedException e) { }
+            alive.release();
+          }
+        });
+        probe.setDaemon(true);
+        probe.start();
+        probes.add(probe);
+      }
+      Thread.sleep(50);
+    }
+    writer.join(Math.max(1, (deadlineUs - epochUs()) / 1000));
+    for (Thread p : probes) p.join(2000);
+    long s = sessionDoneUs.get();
+    long f = freshDoneUs.get();
+    System.out.println(String.format(Locale.ROOT,
+        "{\"op\":\"failover\",\"sessionMs\":%.1f,\"freshMs\":%.1f,\"probes\":%d,\"errors\":%d}",
+        s < 0 ? -1.0 : (s - killUs) / 1000.0, f < 0 ? -1.0 : (f - killUs) / 1000.0, attempts.get(), (s < 0 ? 1 : 0) + (f < 0 ? 1 : 0)));
+    session.close(100);
   }
 
   static long pct(AtomicLongArray hist, long total, double q) {

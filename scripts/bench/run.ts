@@ -13,15 +13,21 @@
  *   npm run bench -- --smoke             a seconds-long run that only checks the benchmark works
  *   npm run bench -- --only 'get|set'    workloads whose name matches the pattern
  *   npm run bench -- --client-socket nio one client socket (nio, netty or both; default both)
+ *   npm run bench -- --ensemble          only the ensemble workloads (scripts/bench/ensemble.ts):
+ *                                        a 3-node ZooKeeper and a 3-node zkts side by side
  * Env: BENCH_SECONDS (measured seconds per workload), BENCH_ROUNDS, BENCH_BIG (node counts,
  * comma-separated, "" to skip), BENCH_OUT (results directory), BENCH_SERVERS (e.g. "zkts", to
- * measure one server while working on it).
+ * measure one server while working on it). Ensemble part: BENCH_ENSEMBLE=0 leaves it out of a full
+ * run, BENCH_ENSEMBLE_ZNODES (tree for RSS and SNAP sync; default 1000000), BENCH_ENSEMBLE_TRIALS
+ * (leader kills per side; default 5); an ensemble-only run writes to bench/results/ensemble/.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fourLetterWord, freePort, javaClasspath, startReferenceZooKeeper, startZkts, type RunningServer } from '../../test/util/servers';
+import { fourLetterWord, freePort, startReferenceZooKeeper, startZkts, type RunningServer } from '../../test/util/servers';
+import { ENSEMBLE_WORKLOADS, ensembleReport, runEnsembleBench, value as ensembleValue, type EnsembleLabel, type EnsembleResult } from './ensemble';
+import { compileDriver, DRIVER_JVM, fmt, log, median, procCpuSec, procRssMb, ROOT, runDriver, settleDisk, type ClientSocket } from './driver';
 
 interface Workload {
   op: string;
@@ -29,13 +35,6 @@ interface Workload {
   outstanding: number;
   valueBytes: number;
 }
-
-/** The Java client's two socket implementations; NIO is its default. */
-type ClientSocket = 'nio' | 'netty';
-const SOCKET_CLASS: Record<ClientSocket, string> = {
-  nio: 'org.apache.zookeeper.ClientCnxnSocketNIO',
-  netty: 'org.apache.zookeeper.ClientCnxnSocketNetty',
-};
 
 interface Sample {
   server: string;
@@ -70,25 +69,12 @@ interface Target {
   pauseMaxMs(): Promise<number>;
 }
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const TICKS_PER_SEC = 100;
-const DRIVER_JVM = ['-Xmx1g', '-XX:+UseParallelGC'];
 const WARMUP_SECONDS = 1;
 /** A mixed load run on each server after it starts, before any workload is measured. */
 const SERVER_WARMUP_SECONDS = 5;
 
 function name(w: Workload): string {
   return `${w.op} ${w.sessions}x${w.outstanding} ${w.valueBytes}B`;
-}
-
-function procCpuSec(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SEC;
-}
-
-function procRssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
 }
 
 async function mntr(server: RunningServer): Promise<Map<string, number>> {
@@ -99,27 +85,6 @@ async function mntr(server: RunningServer): Promise<Map<string, number>> {
     if (k && v !== undefined && !Number.isNaN(Number(v))) out.set(k, Number(v));
   }
   return out;
-}
-
-function compileDriver(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-bench-'));
-  const r = spawnSync('javac', ['-d', dir, '-cp', javaClasspath(), path.join(ROOT, 'scripts', 'bench', 'LoadDriver.java')], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`javac failed: ${r.stderr}`);
-  // The client logs at WARN: log4j's default level, DEBUG, would make the client the bottleneck.
-  fs.writeFileSync(path.join(dir, 'log4j.properties'), 'log4j.rootLogger=WARN\n');
-  return dir;
-}
-
-/** Runs the driver over the given client socket; returns its JSON line. */
-function runDriver(classes: string, socket: ClientSocket, args: string[], timeoutSec: number): Record<string, number> {
-  const r = spawnSync('java', [...DRIVER_JVM, `-Dzookeeper.clientCnxnSocket=${SOCKET_CLASS[socket]}`, `-Dlog4j.configuration=file:${path.join(classes, 'log4j.properties')}`, '-cp', [classes, javaClasspath()].join(':'), 'LoadDriver', ...args], {
-    encoding: 'utf8',
-    timeout: timeoutSec * 1000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const line = r.stdout?.split('\n').find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`driver ${args.join(' ')}: no result (exit ${r.status}, ${r.signal ?? ''}): ${(r.stderr ?? '').slice(-2000)}`);
-  return JSON.parse(line) as Record<string, number>;
 }
 
 async function drive(classes: string, t: Target, w: Workload, socket: ClientSocket, seconds: number): Promise<Sample> {
@@ -242,16 +207,6 @@ const STARTERS: Record<Label, (extra?: Record<string, string>) => Promise<Target
   null: startNullTarget,
 };
 
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function fmt(x: number, digits = 0): string {
-  return Number.isNaN(x) ? '-' : x.toFixed(digits);
-}
-
 function svgChart(rows: { workload: string; ratio: number }[]): string {
   const barH = 22;
   const width = 760;
@@ -272,10 +227,6 @@ function svgChart(rows: { workload: string; ratio: number }[]): string {
   return s + '</svg>\n';
 }
 
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
-
 /** Watch fan-out and the connect storm, on a running server. */
 function driveEvents(classes: string, socket: ClientSocket, t: Target, smoke: boolean): Extra[] {
   const out: Extra[] = [];
@@ -288,14 +239,6 @@ function driveEvents(classes: string, socket: ClientSocket, t: Target, smoke: bo
   out.push({ server: t.label, name: `connect storm, ${stormSessions} sessions (256 at a time)`, values: { seconds: s.seconds, perSec: s.opsPerSec, p99Ms: s.p99Us / 1000, errors: s.errors } });
   log(`${t.label.padEnd(9)} storm ${stormSessions}: ${s.seconds} s, ${s.opsPerSec}/s, errors ${s.errors}`);
   return out;
-}
-
-/**
- * Writes every dirty page out, so that the next server's fsyncs do not wait behind the write-back
- * of what the previous one wrote (on this VM that halved the next server's write throughput).
- */
-function settleDisk(): void {
-  spawnSync('sync', [], { stdio: 'ignore' });
 }
 
 /** How long a populated server rests before its RSS is read again. */
@@ -355,6 +298,7 @@ async function driveBigTree(classes: string, socket: ClientSocket, label: Label,
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const smoke = argv.includes('--smoke');
+  const ensembleOnly = argv.includes('--ensemble');
   const onlyAt = argv.indexOf('--only');
   const only = onlyAt >= 0 ? new RegExp(argv[onlyAt + 1]) : undefined;
   const socketAt = argv.indexOf('--client-socket');
@@ -366,7 +310,7 @@ async function main(): Promise<void> {
   const seconds = smoke ? 1 : Number(process.env.BENCH_SECONDS ?? 5);
   const rounds = smoke ? 1 : Number(process.env.BENCH_ROUNDS ?? 2);
   const big = (process.env.BENCH_BIG ?? (smoke ? '2000' : '500000,1000000')).split(',').filter(Boolean).map(Number);
-  const outDir = process.env.BENCH_OUT ?? path.join(ROOT, 'bench', 'results');
+  const outDir = process.env.BENCH_OUT ?? path.join(ROOT, 'bench', 'results', ...(ensembleOnly ? ['ensemble'] : []));
   const all: Workload[] = smoke
     ? [
         { op: 'get', sessions: 8, outstanding: 32, valueBytes: 100 },
@@ -390,13 +334,14 @@ async function main(): Promise<void> {
         { op: 'get', sessions: 1, outstanding: 1, valueBytes: 100 },
         { op: 'set', sessions: 1, outstanding: 1, valueBytes: 100 },
       ];
-  const workloads = only ? all.filter((w) => only.test(name(w))) : all;
-  const events = !only || only.test('fanout') || only.test('storm');
+  const workloads = ensembleOnly ? [] : only ? all.filter((w) => only.test(name(w))) : all;
+  const events = !ensembleOnly && (!only || only.test('fanout') || only.test('storm'));
   const classes = compileDriver();
   const samples: Sample[] = [];
   const extras: Extra[] = [];
   const servers = (process.env.BENCH_SERVERS ?? 'zookeeper,zkts,null').split(',') as Label[];
-  const order: Label[] = (['zookeeper', 'zkts', 'null'] as Label[]).filter((l) => servers.includes(l));
+  // No standalone server is started when nothing is to be measured on one (--ensemble, --only ensemble).
+  const order: Label[] = workloads.length === 0 && !events ? [] : (['zookeeper', 'zkts', 'null'] as Label[]).filter((l) => servers.includes(l));
   for (let round = 0; round < rounds; round++) {
     for (const label of round % 2 === 0 ? order : [...order].reverse()) {
       const t = await STARTERS[label]();
@@ -420,7 +365,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (!only || only.test('znodes')) {
+  if (!ensembleOnly && (!only || only.test('znodes'))) {
     for (const label of (['zookeeper', 'zkts'] as Label[]).filter((l) => servers.includes(l))) {
       try {
         extras.push(...(await driveBigTree(classes, eventSocket, label, big)));
@@ -430,16 +375,34 @@ async function main(): Promise<void> {
       }
     }
   }
-  const md = report(samples, extras, workloads, { rounds, seconds, sockets, eventSocket });
+  // A plain --smoke leaves the ensembles out: `--smoke --ensemble` checks them on their own.
+  const withEnsemble = ensembleOnly || (!smoke && !only && process.env.BENCH_ENSEMBLE !== '0') || (only?.test('ensemble') ?? false);
+  const ensembleOpts = {
+    classes,
+    smoke,
+    seconds,
+    warmupSeconds: WARMUP_SECONDS,
+    serverWarmupSeconds: smoke ? 1 : SERVER_WARMUP_SECONDS,
+    failoverTrials: smoke ? 1 : Number(process.env.BENCH_ENSEMBLE_TRIALS ?? 5),
+    znodes: smoke ? 2000 : Number(process.env.BENCH_ENSEMBLE_ZNODES ?? 1_000_000),
+    rounds,
+  };
+  const ensemble: EnsembleResult[] = withEnsemble
+    ? await runEnsembleBench(ensembleOpts, (['zookeeper', 'zkts'] as EnsembleLabel[]).filter((l) => servers.includes(l)))
+    : [];
+  let md = ensembleOnly ? '' : report(samples, extras, workloads, { rounds, seconds, sockets, eventSocket });
+  if (withEnsemble) md += (md ? '\n' : `Benchmark ${new Date().toISOString()}, ensemble workloads only.\n\n`) + ensembleReport(ensemble, ensembleOpts);
   process.stdout.write(md);
   if (!smoke) {
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, 'latest.md'), md);
-    fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify({ samples, extras }, null, 2));
-    fs.writeFileSync(path.join(outDir, 'latest.svg'), svgChart(chartRows(samples, extras, workloads, sockets)));
+    fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify({ samples, extras, ensemble }, null, 2));
+    const rows = [...chartRows(samples, extras, workloads, sockets), ...ensembleChartRows(ensemble, ensembleOpts.znodes)];
+    fs.writeFileSync(path.join(outDir, 'latest.svg'), svgChart(rows));
   }
   fs.rmSync(classes, { recursive: true, force: true });
-  const errors = samples.reduce((n, s) => n + s.errors, 0) + extras.reduce((n, e) => n + (e.values.errors ?? 0), 0);
+  const errors =
+    samples.reduce((n, s) => n + s.errors, 0) + extras.reduce((n, e) => n + (e.values.errors ?? 0), 0) + ensemble.reduce((n, e) => n + (e.values.errors ?? 0), 0);
   if (errors > 0) process.exitCode = 1;
 }
 
@@ -449,6 +412,21 @@ function pickMedian(samples: Sample[], server: string, workload: string, socket:
 
 function extraMedian(extras: Extra[], server: string, nameOf: string, k: string): number {
   return median(extras.filter((e) => e.server === server && e.name === nameOf).map((e) => e.values[k] ?? NaN));
+}
+
+/** Ensemble ratios, each oriented so that higher is better for zkts. */
+function ensembleChartRows(results: EnsembleResult[], znodes: number): { workload: string; ratio: number }[] {
+  if (results.length === 0) return [];
+  const v = (server: EnsembleLabel, n: string, k: string) => ensembleValue(results, server, n, k);
+  const rows = ENSEMBLE_WORKLOADS.map((w) => {
+    const n = `ensemble ${w.op} 8x32 100B`;
+    return { workload: `ensemble ${w.op}, ops/s`, ratio: v('zkts', n, 'opsPerSec') / v('zookeeper', n, 'opsPerSec') };
+  });
+  rows.push({ workload: 'ensemble failover (1/time)', ratio: v('zookeeper', 'ensemble failover', 'freshMs') / v('zkts', 'ensemble failover', 'freshMs') });
+  const big = `ensemble ${znodes} znodes`;
+  rows.push({ workload: `ensemble SNAP sync (1/time)`, ratio: v('zookeeper', big, 'snapSyncMs') / v('zkts', big, 'snapSyncMs') });
+  rows.push({ workload: `ensemble member RSS (1/MB)`, ratio: v('zookeeper', big, 'rssMaxMb') / v('zkts', big, 'rssMaxMb') });
+  return rows;
 }
 
 function chartRows(samples: Sample[], extras: Extra[], workloads: Workload[], sockets: ClientSocket[]): { workload: string; ratio: number }[] {
