@@ -248,10 +248,18 @@ function tryBind(port: number): Promise<boolean> {
   });
 }
 
+/** Ports this process handed out: a test that asks several times gets distinct ones. */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
+  if (handedOut.size > (TEST_PORT_MAX - TEST_PORT_MIN) / 2) handedOut.clear();
   for (let i = 0; i < FREE_PORT_ATTEMPTS; i++) {
     const port = TEST_PORT_MIN + Math.floor(Math.random() * (TEST_PORT_MAX - TEST_PORT_MIN));
-    if (await tryBind(port)) return port;
+    if (handedOut.has(port)) continue;
+    if (await tryBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error(`freePort: no free port in ${TEST_PORT_MIN}-${TEST_PORT_MAX} after ${FREE_PORT_ATTEMPTS} tries`);
 }
