@@ -82,6 +82,7 @@ interface Stream {
 const QUEUE_TIME_MARK_PACKETS = 1000;
 
 export class LeaderShell {
+  /** Made once the log tail is read; the status getters answer before that too (`madeCore`). */
   private core!: ZabLeader;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -251,9 +252,13 @@ export class LeaderShell {
     this.drive();
   }
 
+  private get madeCore(): ZabLeader | undefined {
+    return this.core as ZabLeader | undefined;
+  }
+
   /** mntr's leader figures, as ZooKeeper's leader counts them. */
   status(): NonNullable<QuorumStatus['leader']> {
-    const learners = this.core.learners();
+    const learners = this.madeCore?.learners() ?? [];
     const voters = this.deps.verifier.votingMembers;
     const synced = learners.filter((l) => l.synced && l.phase === 'broadcast');
     const handlers: LearnerHandlerStatus[] = [];
@@ -281,7 +286,7 @@ export class LeaderShell {
       syncedFollowers: synced.filter((l) => l.type === 'participant' && voters.has(l.sid)).length,
       syncedNonVotingFollowers: synced.filter((l) => l.type === 'participant' && !voters.has(l.sid)).length,
       syncedObservers: synced.filter((l) => l.type === 'observer').length,
-      pendingSyncs: this.core.pendingSyncCountNow,
+      pendingSyncs: this.madeCore?.pendingSyncCountNow ?? 0,
       leaderUptimeMs: this.servingSinceMs === undefined ? 0 : this.now() - this.servingSinceMs,
       lastProposalSize: this.proposalSizes.last,
       minProposalSize: this.proposalSizes.min,
@@ -291,13 +296,13 @@ export class LeaderShell {
 
   /** ZooKeeper's ZabState of this leader: discovery until the epoch is acked, then sync, then broadcast. */
   zabState(): 'discovery' | 'synchronization' | 'broadcast' {
-    const phase = this.core?.phase;
+    const phase = this.madeCore?.phase;
     return phase === 'broadcast' ? 'broadcast' : phase === 'newleader' ? 'synchronization' : 'discovery';
   }
 
   /** orst: the observers' packet counts start again (ZooKeeper's resetObserverConnectionStats). */
   resetObserverStats(): void {
-    const observers = new Set(this.core.learners().filter((l) => l.type === 'observer').map((l) => l.conn));
+    const observers = new Set((this.madeCore?.learners() ?? []).filter((l) => l.type === 'observer').map((l) => l.conn));
     for (const c of this.conns.values())
       if (observers.has(c.id)) {
         c.packetsReceived = c.packetsSent = c.requests = 0;
