@@ -344,6 +344,12 @@ export class LeaderShell {
   private async execute(rd: Ready): Promise<void> {
     const { server, config } = this.deps;
     for (const note of rd.notes) this.log.info(note);
+    // Broadcast traffic goes out while this leader's own log write is in flight, as ZooKeeper's
+    // leader sends a proposal before its SyncRequestProcessor logs it: the followers' fsyncs and
+    // ours then overlap. Nothing commits early: the core counts our own ack only at advance(),
+    // once this Ready is durable, so every COMMIT sent here is of a txn durable here already.
+    const early = rd.append.length > 0 && rd.acceptedEpoch === undefined && rd.currentEpoch === undefined && rd.send.every(isBroadcastPacket);
+    if (early) this.sendAll(rd, new Map());
     if (rd.append.length > 0) {
       const txns = rd.append.map((t) => {
         const txn = this.proposed.get(t.zxid) ?? deserializeTxn(t.data).txn;
@@ -371,6 +377,35 @@ export class LeaderShell {
       this.committedThrough = t.zxid;
       takeSnapshotsAt(t.zxid);
     }
+    if (!early) this.sendAll(rd, snapshots);
+    for (const c of rd.close) {
+      this.log.info({ conn: c.conn, reason: c.reason }, 'closing a learner connection');
+      const conn = this.conns.get(c.conn);
+      // A learner with a stream still going has nothing more worth writing: it is dropped at once.
+      if (conn?.pumping) conn.socket.destroy();
+      else conn?.socket.end();
+    }
+    for (const r of rd.requests) {
+      if (r.op === OpCode.sync) this.core.processSync(r.conn);
+      else server.submitForwarded(r.sessionId, r.cxid, r.op, r.body, r.authinfo ?? [], r.conn);
+    }
+    for (const touch of rd.touches) server.touchSession(touch.sessionId, touch.timeoutMs);
+    for (const v of rd.revalidations) this.core.revalidated(v.conn, v.sessionId, server.revalidateForLearner(v.sessionId, v.timeoutMs, v.conn));
+    if (rd.state?.kind === 'serving') {
+      this.log.info({ epoch: rd.state.epoch.toString(), learners: this.core.learners().length }, 'LEADING: the epoch is established; serving');
+      this.servingSinceMs = this.now();
+      server.beginEpoch(rd.state.epoch);
+      server.setCommitStage(this.stage);
+      server.setRoleProblem(undefined);
+      this.deps.onServing(rd.state.epoch);
+    } else if (rd.state?.kind === 'looking') {
+      this.finish(rd.state.reason);
+    }
+  }
+
+  /** Writes a Ready's sends, in order, each learner's after its earlier ones. */
+  private sendAll(rd: Ready, snapshots: Map<SnapshotSend, SnapStreamEncoder>): void {
+    const { server } = this.deps;
     // learner_handler_qp_size: how many of this Ready's packets each learner still has queued as
     // each is written; learner_handler_qp_time_ms: how long they waited, sampled after a sync and
     // every QUEUE_TIME_MARK_PACKETS packets (where ZooKeeper queues its marker packets).
@@ -411,29 +446,6 @@ export class LeaderShell {
       const sid = sidOf.get(conn.id);
       conn.sinceQueueMark = 0;
       if (sid !== undefined) server.metrics.learnerPacketSent(sid, undefined, this.now() - readyAtMs);
-    }
-    for (const c of rd.close) {
-      this.log.info({ conn: c.conn, reason: c.reason }, 'closing a learner connection');
-      const conn = this.conns.get(c.conn);
-      // A learner with a stream still going has nothing more worth writing: it is dropped at once.
-      if (conn?.pumping) conn.socket.destroy();
-      else conn?.socket.end();
-    }
-    for (const r of rd.requests) {
-      if (r.op === OpCode.sync) this.core.processSync(r.conn);
-      else server.submitForwarded(r.sessionId, r.cxid, r.op, r.body, r.authinfo ?? [], r.conn);
-    }
-    for (const touch of rd.touches) server.touchSession(touch.sessionId, touch.timeoutMs);
-    for (const v of rd.revalidations) this.core.revalidated(v.conn, v.sessionId, server.revalidateForLearner(v.sessionId, v.timeoutMs, v.conn));
-    if (rd.state?.kind === 'serving') {
-      this.log.info({ epoch: rd.state.epoch.toString(), learners: this.core.learners().length }, 'LEADING: the epoch is established; serving');
-      this.servingSinceMs = this.now();
-      server.beginEpoch(rd.state.epoch);
-      server.setCommitStage(this.stage);
-      server.setRoleProblem(undefined);
-      this.deps.onServing(rd.state.epoch);
-    } else if (rd.state?.kind === 'looking') {
-      this.finish(rd.state.reason);
     }
   }
 
@@ -573,6 +585,13 @@ class QuorumCommitStage implements CommitStage {
     const all = this.waiting.splice(0);
     for (const w of all) w.abandoned();
   }
+}
+
+/** Packets of the broadcast phase, which need nothing of this Ready to be durable first. */
+const BROADCAST_TYPES: ReadonlySet<number> = new Set([PacketType.PROPOSAL, PacketType.COMMIT, PacketType.INFORM, PacketType.PING, PacketType.SYNC]);
+
+function isBroadcastPacket(s: Ready['send'][number]): boolean {
+  return s.kind === 'packet' && BROADCAST_TYPES.has(s.packet.type);
 }
 
 function drained(socket: net.Socket): Promise<void> {
