@@ -344,12 +344,17 @@ export class LeaderShell {
   private async execute(rd: Ready): Promise<void> {
     const { server, config } = this.deps;
     for (const note of rd.notes) this.log.info(note);
-    // Broadcast traffic goes out while this leader's own log write is in flight, as ZooKeeper's
-    // leader sends a proposal before its SyncRequestProcessor logs it: the followers' fsyncs and
-    // ours then overlap. Nothing commits early: the core counts our own ack only at advance(),
-    // once this Ready is durable, so every COMMIT sent here is of a txn durable here already.
+    // Broadcast traffic goes out, and commits are applied, while this leader's own log write is in
+    // flight, as ZooKeeper's leader sends a proposal before its SyncRequestProcessor logs it and
+    // commits beside it: the followers' fsyncs and ours overlap, and a committed write is answered
+    // without waiting for the next batch's fsync. Nothing of this Ready's append is committed: the
+    // core counts our own ack only at advance(), once this Ready is durable, so every txn
+    // committed (and every COMMIT sent) here was durable here already.
     const early = rd.append.length > 0 && rd.acceptedEpoch === undefined && rd.currentEpoch === undefined && rd.send.every(isBroadcastPacket);
-    if (early) this.sendAll(rd, new Map());
+    if (early) {
+      this.sendAll(rd, new Map());
+      this.applyCommits(rd, () => undefined);
+    }
     if (rd.append.length > 0) {
       const txns = rd.append.map((t) => {
         const txn = this.proposed.get(t.zxid) ?? deserializeTxn(t.data).txn;
@@ -368,16 +373,10 @@ export class LeaderShell {
       for (const s of rd.send) if (s.kind === 'snapshot' && s.zxid === zxid && !snapshots.has(s)) snapshots.set(s, new SnapStreamEncoder(server.tree, server.sessionTimeouts()));
     };
     takeSnapshotsAt(server.lastProcessedZxid);
-    for (const t of rd.commit) {
-      const madeAtMs = this.proposedAtMs.get(t.zxid);
-      if (madeAtMs !== undefined) server.metrics.quorumAckLatency.observe(Math.max(0, this.now() - madeAtMs), this.now());
-      this.proposedAtMs.delete(t.zxid);
-      server.metrics.commits++;
-      this.stage.committed(t.zxid);
-      this.committedThrough = t.zxid;
-      takeSnapshotsAt(t.zxid);
+    if (!early) {
+      this.applyCommits(rd, takeSnapshotsAt);
+      this.sendAll(rd, snapshots);
     }
-    if (!early) this.sendAll(rd, snapshots);
     for (const c of rd.close) {
       this.log.info({ conn: c.conn, reason: c.reason }, 'closing a learner connection');
       const conn = this.conns.get(c.conn);
@@ -400,6 +399,20 @@ export class LeaderShell {
       this.deps.onServing(rd.state.epoch);
     } else if (rd.state?.kind === 'looking') {
       this.finish(rd.state.reason);
+    }
+  }
+
+  /** The Ready's commits, in zxid order: the server applies them and answers their requests. */
+  private applyCommits(rd: Ready, afterEach: (zxid: bigint) => void): void {
+    const { server } = this.deps;
+    for (const t of rd.commit) {
+      const madeAtMs = this.proposedAtMs.get(t.zxid);
+      if (madeAtMs !== undefined) server.metrics.quorumAckLatency.observe(Math.max(0, this.now() - madeAtMs), this.now());
+      this.proposedAtMs.delete(t.zxid);
+      server.metrics.commits++;
+      this.stage.committed(t.zxid);
+      this.committedThrough = t.zxid;
+      afterEach(t.zxid);
     }
   }
 

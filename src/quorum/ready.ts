@@ -22,9 +22,10 @@
  *  8. `send`             per destination in order, after everything above is durable; a PROPOSAL's
  *                        ACK therefore never leaves before the proposal is on disk. One exception,
  *                        the leader's broadcast: a Ready whose sends are all PROPOSAL, COMMIT,
- *                        INFORM, PING or SYNC and that writes no epoch file may send them while its
- *                        `append` is still being made durable (the leader's own ack counts only at
- *                        `advance()`, so nothing it sends depends on that append).
+ *                        INFORM, PING or SYNC and that writes no epoch file may send them, and apply
+ *                        its `commit`s, while its `append` is still being made durable (the leader's
+ *                        own ack counts only at `advance()`, so none of its commits and none of its
+ *                        sends depends on that append).
  *  9. `close`            drop these learner connections (after their sends are flushed).
  * 10. `requests`, `touches`, `revalidations`: leader, hand up to the server (prep, sessions).
  * 11. `state`            the role's new state: serving, or over (back to LOOKING: drop every link and
