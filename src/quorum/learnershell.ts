@@ -89,11 +89,14 @@ export class LearnerShell {
   private readonly proposalTimes = new Map<bigint, number>();
   /** When the leader's DIFF, TRUNC or SNAP came: follower_sync_time/observer_sync_time run from there to serving. */
   private syncStartMs: number | undefined;
+  /** The newest zxid this member has on disk (its tree's at the start of the role, at the least). */
+  private durableThrough: bigint;
 
   constructor(private readonly deps: LearnerShellDeps) {
     this.now = deps.now ?? Date.now;
     this.log = deps.log.child({ module: 'learner', leader: deps.leader.sid.toString() });
     const server = deps.server;
+    this.durableThrough = server.lastProcessedZxid;
     this.core = new ZabLearner({
       sid: deps.mySid,
       role: deps.role,
@@ -243,11 +246,23 @@ export class LearnerShell {
   private async execute(rd: Ready): Promise<void> {
     const { server, config } = this.deps;
     for (const note of rd.notes) this.log.info(note);
+    // Commits of txns already durable here are applied while this Ready's own log write is in
+    // flight: a committed write is answered without waiting behind the next batch's fsync, and
+    // every txn applied is still on this disk first. The others wait for the append below.
+    let appliedEarly = 0;
+    const plain = rd.truncateTo === undefined && rd.installSnapshot === undefined && rd.acceptedEpoch === undefined && rd.currentEpoch === undefined;
+    if (plain && rd.append.length > 0) {
+      while (appliedEarly < rd.commit.length && rd.commit[appliedEarly].zxid <= this.durableThrough) {
+        server.learnerCommitted(decodeTxn(rd.commit[appliedEarly].data));
+        appliedEarly++;
+      }
+    }
     if (rd.truncateTo !== undefined) {
       this.log.info({ zxid: hex(rd.truncateTo) }, 'TRUNC: truncating the txn log');
       await server.db.close();
       truncateLogTo(config.dataDir, config.dataLogDir, rd.truncateTo);
       server.replaceDatabase(await this.deps.reopenDatabase());
+      this.durableThrough = rd.truncateTo;
     }
     if (rd.installSnapshot !== undefined) {
       const snap = this.snap;
@@ -260,13 +275,17 @@ export class LearnerShell {
       removeTxnLogs(config.dataLogDir);
       this.log.info({ file, zxid: hex(rd.installSnapshot) }, 'SNAP: installed the leader snapshot');
       server.replaceDatabase(await this.deps.reopenDatabase());
+      this.durableThrough = rd.installSnapshot;
     }
     // takeSnapshot: after SNAP the spooled file is durable already; after TRUNC the truncated log
     // and the snapshots before it rebuild the tree at that zxid. Nothing else to write.
-    if (rd.append.length > 0) await appendDurably(server.db.commit, rd.append.map((t) => decodeTxn(t.data)));
+    if (rd.append.length > 0) {
+      await appendDurably(server.db.commit, rd.append.map((t) => decodeTxn(t.data)));
+      this.durableThrough = rd.append[rd.append.length - 1].zxid;
+    }
     if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
     if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
-    for (const t of rd.commit) server.learnerCommitted(decodeTxn(t.data));
+    for (let i = appliedEarly; i < rd.commit.length; i++) server.learnerCommitted(decodeTxn(rd.commit[i].data));
     for (let i = 0; i < rd.syncsCompleted; i++) server.learnerSynced();
     for (const r of rd.revalidated) {
       const waiters = this.revalidations.get(r.sessionId);

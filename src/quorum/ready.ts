@@ -17,6 +17,10 @@
  *                        currentEpoch comes after `append`: a learner's sync txns are durable before it
  *                        claims the new epoch (ZooKeeper 3.8.5+/3.9 order).
  *  6. `commit`           apply to the tree in zxid order; each was durable (here or earlier) first.
+ *                        Commits of txns made durable by an earlier Ready may be applied before this
+ *                        Ready's `append` is durable, when it truncates, installs and writes no
+ *                        epoch file (both roles do, so that an answer does not wait for the fsync
+ *                        of the next batch).
  *                        `snapshotSends` pins a tree state inside this sequence (see SnapshotSend).
  *  7. `syncsCompleted`   learner: complete this many of the oldest pending client syncs.
  *  8. `send`             per destination in order, after everything above is durable; a PROPOSAL's
