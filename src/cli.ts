@@ -16,6 +16,7 @@ import { DEFAULT_METRICS_PROVIDER, PrometheusMetrics, PROMETHEUS_METRICS_PROVIDE
 import { MetricsServer } from './admin/metricsserver';
 import { statusMain } from './admin/status';
 import { DiskDatabase, RecoveryError } from './storage/diskdb';
+import type { ReceivedTree } from './storage/database';
 import { IdleCompactor } from './storage/heap';
 import { CorruptSnapshotError } from './storage/snapshot';
 import { CorruptLogError, realFs } from './storage/txnlog';
@@ -66,13 +67,14 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   }
   let server: ZooKeeperServer | undefined;
   let db: DiskDatabase;
-  let openDatabase: () => Promise<DiskDatabase>;
+  let openDatabase: (received?: ReceivedTree) => Promise<DiskDatabase>;
   try {
     // Storage faults for tests only (failpoints.ts): nothing is injected unless named.
     const failpoints = props.get('zkts.failpoints') ?? process.env.ZKTS_FAILPOINTS;
     if (failpoints) log.warn({ failpoints }, 'storage failpoints armed (for tests only)');
     const fsShim = failpoints ? withFailpoints(realFs, failpoints) : undefined;
-    openDatabase = () => DiskDatabase.open(config, log, (err) => server?.storageFailed(err), fsShim);
+    const onFailure = (err: Error) => server?.storageFailed(err);
+    openDatabase = async (received) => (received ? DiskDatabase.adopt(config, log, onFailure, received, fsShim) : DiskDatabase.open(config, log, onFailure, fsShim));
     db = await openDatabase();
   } catch (e) {
     await metrics?.stop();

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../server/config';
 import type { LeaderLink, ZooKeeperServer } from '../server/server';
-import type { Database } from '../storage/database';
+import type { Database, ReceivedTree } from '../storage/database';
 import { writeAcceptedEpoch, writeCurrentEpoch } from '../storage/epochs';
 import { truncateLogTo } from '../storage/logtrunc';
 import { VERSION_DIR } from '../storage/purge';
@@ -42,7 +42,7 @@ export interface LearnerShellDeps {
   currentEpoch: bigint;
   configVersion: bigint;
   /** Closes the server's database and opens it again from disk (after TRUNC or SNAP changed the files). */
-  reopenDatabase(): Promise<Database>;
+  reopenDatabase(received?: ReceivedTree): Promise<Database>;
   /** The role is serving at `epoch` (the election's settled vote takes it). */
   onServing(epoch: bigint): void;
   now?: () => number;
@@ -274,7 +274,9 @@ export class LearnerShell {
       await server.db.close();
       removeTxnLogs(config.dataLogDir);
       this.log.info({ file, zxid: hex(rd.installSnapshot) }, 'SNAP: installed the leader snapshot');
-      server.replaceDatabase(await this.deps.reopenDatabase());
+      // The decoded tree is the spooled file's: taken as it is, not read back from disk.
+      const { tree, sessions } = snap.decoder.decoded();
+      server.replaceDatabase(await this.deps.reopenDatabase({ tree, sessions }));
       this.durableThrough = rd.installSnapshot;
     }
     // takeSnapshot: after SNAP the spooled file is durable already; after TRUNC the truncated log

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../server/config';
 import type { QuorumStatus, ZooKeeperServer } from '../server/server';
-import type { Database } from '../storage/database';
+import type { Database, ReceivedTree } from '../storage/database';
 import { loadEpochs } from '../storage/epochs';
 import { readOnlyGraceMs } from '../server/readonly';
 import { ElectionShell } from './electionshell';
@@ -26,7 +26,8 @@ export interface QuorumPeerDeps {
   server: ZooKeeperServer;
   verifier: QuorumVerifier;
   /** Opens the database from disk (recovery: the newest snapshot and the log after it). */
-  openDatabase(): Promise<Database>;
+  /** Opens the database from disk, or over a tree received whole (a SNAP) and already on disk. */
+  openDatabase(received?: ReceivedTree): Promise<Database>;
   /**
    * The member cannot go on (its epoch files refuse to load, its database cannot be reopened):
    * the process should end so that its supervisor sees it, rather than stay up serving nobody.
@@ -174,7 +175,7 @@ export class QuorumPeer {
         acceptedEpoch: epochs.acceptedEpoch,
         currentEpoch: epochs.currentEpoch,
         configVersion: this.election.verifier.version,
-        reopenDatabase: () => this.deps.openDatabase(),
+        reopenDatabase: (received) => this.deps.openDatabase(received),
         onServing: (epoch) => this.election.settled(decision.state, { ...decision.vote, peerEpoch: epoch }),
       });
       this.learner = learner;

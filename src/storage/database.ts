@@ -6,6 +6,12 @@ import { MemoryCommitStage, type CommitStage } from '../server/commit';
 import { DataTree } from './datatree';
 import type { Txn } from './txn';
 
+/** A whole tree received from elsewhere (a leader's SNAP), already durable on disk as a snapshot. */
+export interface ReceivedTree {
+  tree: DataTree;
+  sessions: Map<bigint, number>;
+}
+
 export interface Database {
   readonly tree: DataTree;
   /** Sessions (id -> timeout) that were open when the server last stopped. */

@@ -99,6 +99,19 @@ function snapshotCompression(config: ServerConfig, log: Logger): 'none' | 'gz' {
   return 'none';
 }
 
+function newLogWriter(config: ServerConfig, log: Logger, fsShim?: FsShim): TxnLogWriter {
+  return new TxnLogWriter(config.dataLogDir, {
+    preAllocBytes: config.preAllocSizeKb * 1024,
+    forceSync: config.forceSync,
+    fs: fsShim,
+    openRetryMs: config.storageOpenRetryMs,
+    onStall: (err) => {
+      if (err) log.error({ err: err.message, code: (err as NodeJS.ErrnoException).code, retryMs: config.storageOpenRetryMs }, 'cannot open a txn log file; writes wait while it is retried');
+      else log.info('txn log file opened; writes go on');
+    },
+  });
+}
+
 function trackSessions(sessions: Map<bigint, number>, txn: Txn): void {
   const b = txn.body;
   if (b.type === OpCode.createSession) sessions.set(txn.hdr.clientId, b.record.timeOut);
@@ -155,17 +168,7 @@ export class DiskDatabase implements Database {
       { snapshot: r.snapshotFile ?? null, snapshotZxid: '0x' + r.snapshotZxid.toString(16), replayed: r.replayed, zxid: '0x' + r.tree.lastProcessedZxid.toString(16), nodes: r.tree.nodeCount, sessions: r.sessions.size, ms: Date.now() - started },
       'database recovered',
     );
-    const writer = new TxnLogWriter(config.dataLogDir, {
-      preAllocBytes: config.preAllocSizeKb * 1024,
-      forceSync: config.forceSync,
-      fs: fsShim,
-      openRetryMs: config.storageOpenRetryMs,
-      onStall: (err) => {
-        if (err) log.error({ err: err.message, code: (err as NodeJS.ErrnoException).code, retryMs: config.storageOpenRetryMs }, 'cannot open a txn log file; writes wait while it is retried');
-        else log.info('txn log file opened; writes go on');
-      },
-    });
-    const db = new DiskDatabase(r.tree, r.sessions, writer, config, log, onFailure);
+    const db = new DiskDatabase(r.tree, r.sessions, newLogWriter(config, log, fsShim), config, log, onFailure);
     db.startup = { dbInitMs, snapLoadMs: r.snapLoadMs, txnsLoaded: r.replayed, txnsLoadMs: r.txnsLoadMs, snapshotMs: 0 };
     const zxid = r.tree.lastProcessedZxid;
     const snapStarted = performance.now();
@@ -183,6 +186,20 @@ export class DiskDatabase implements Database {
         log.error({ err: (e as Error).message }, 'start snapshot failed; the txn log still holds every txn');
       })
       .finally(() => (db.snapshotting = undefined));
+    db.schedulePurge();
+    return db;
+  }
+
+  /**
+   * A database over a tree this process already holds, as a snapshot file on disk has it (a
+   * learner's, after the leader's SNAP was decoded and spooled durably): no recovery from disk and
+   * no start snapshot, the spooled file being both. The txn log must hold nothing after it.
+   */
+  static adopt(config: ServerConfig, log: Logger, onFailure: (err: Error) => void, loaded: { tree: DataTree; sessions: Map<bigint, number> }, fsShim?: FsShim): DiskDatabase {
+    for (const dir of [config.dataDir, config.dataLogDir]) fs.mkdirSync(path.join(dir, VERSION_DIR), { recursive: true });
+    log.info({ zxid: '0x' + loaded.tree.lastProcessedZxid.toString(16), nodes: loaded.tree.nodeCount, sessions: loaded.sessions.size }, 'database taken from a received snapshot');
+    const db = new DiskDatabase(loaded.tree, loaded.sessions, newLogWriter(config, log, fsShim), config, log, onFailure);
+    db.startFinished = true;
     db.schedulePurge();
     return db;
   }

@@ -11,6 +11,7 @@ import { QuorumPeer } from '../../src/quorum/quorumpeer';
 import { verifierFromConfig } from '../../src/quorum/verifier';
 import { ZooKeeperServer } from '../../src/server/server';
 import { DiskDatabase } from '../../src/storage/diskdb';
+import type { ReceivedTree } from '../../src/storage/database';
 import { ZkClient } from '../util/client';
 import { freePort, type RunningServer, startReferenceZooKeeper } from '../util/servers';
 
@@ -70,7 +71,8 @@ export async function startZktsMember(
   const logLines = opts.logLines;
   const log = (logLines !== undefined ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }) : pino({ level: process.env.ZKTS_TEST_LOG ?? 'silent' })).child({ member: sid });
   let server: ZooKeeperServer | undefined;
-  const open = () => DiskDatabase.open(config, log, (err) => server?.storageFailed(err));
+  const onFailure = (err: Error) => server?.storageFailed(err);
+  const open = async (received?: ReceivedTree) => (received ? DiskDatabase.adopt(config, log, onFailure, received) : DiskDatabase.open(config, log, onFailure));
   server = new ZooKeeperServer(config, log, Date.now, await open());
   server.onFatal = () => undefined;
   server.setRoleProblem('starting');
