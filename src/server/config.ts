@@ -996,6 +996,9 @@ export function loadConfig(
     if (initLimitTicks === 0) throw new ConfigError('initLimit', 'initLimit is not set');
     if (syncLimitTicks === 0) throw new ConfigError('syncLimit', 'syncLimit is not set');
     if (serverId === undefined) throw new ConfigError('myid', `myid file is missing in ${dataDir}`);
+    // Security between members that is asked for and not there must not pass unnoticed.
+    if (saslEnabled) throw new ConfigError('quorum.auth.enableSasl', 'SASL between ensemble members is not implemented in zkts yet');
+    if (bools.get('sslQuorum') === true) throw new ConfigError('sslQuorum', 'TLS between ensemble members is not implemented in zkts yet');
   }
   if (clientPort === undefined && secureClientPort === undefined) {
     warnings.push('neither clientPort nor secureClientPort is set; no client can connect');
