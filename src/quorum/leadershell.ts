@@ -8,6 +8,7 @@
  * `run()` resolves when the epoch ends (no quorum, a timeout, counter exhaustion) with the reason;
  * the caller goes back to election. Everything this shell opened is closed by then.
  */
+import { zxidHex } from '../storage/zxid';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { CommitStage } from '../server/commit';
@@ -314,7 +315,7 @@ export class LeaderShell {
   propose(txn: Txn): boolean {
     if (this.endReason !== undefined) return false;
     if (txn.hdr.zxid !== this.core.nextZxid()) {
-      this.log.error({ zxid: hex(txn.hdr.zxid), expected: hex(this.core.nextZxid()) }, 'prepared txn does not carry the next zxid');
+      this.log.error({ zxid: zxidHex(txn.hdr.zxid), expected: zxidHex(this.core.nextZxid()) }, 'prepared txn does not carry the next zxid');
       return false;
     }
     const data = serializeTxn(txn, txn.digest);
@@ -329,7 +330,7 @@ export class LeaderShell {
       sizes.max = Math.max(sizes.max, data.length);
     }
     else {
-      this.log.warn({ zxid: hex(txn.hdr.zxid), reason: r.reason }, 'proposal refused');
+      this.log.warn({ zxid: zxidHex(txn.hdr.zxid), reason: r.reason }, 'proposal refused');
       this.drive();
       return false;
     }
@@ -620,6 +621,3 @@ function drained(socket: net.Socket): Promise<void> {
   });
 }
 
-function hex(z: bigint): string {
-  return '0x' + z.toString(16);
-}

@@ -10,6 +10,7 @@
  * protocol), with the reason; the caller goes back to election. Everything this shell opened is
  * closed by then.
  */
+import { zxidHex } from '../storage/zxid';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -258,7 +259,7 @@ export class LearnerShell {
       }
     }
     if (rd.truncateTo !== undefined) {
-      this.log.info({ zxid: hex(rd.truncateTo) }, 'TRUNC: truncating the txn log');
+      this.log.info({ zxid: zxidHex(rd.truncateTo) }, 'TRUNC: truncating the txn log');
       await server.db.close();
       truncateLogTo(config.dataDir, config.dataLogDir, rd.truncateTo);
       server.replaceDatabase(await this.deps.reopenDatabase());
@@ -273,7 +274,7 @@ export class LearnerShell {
       // holds nothing the leader committed after it, so it goes, and recovery starts from the snapshot.
       await server.db.close();
       removeTxnLogs(config.dataLogDir);
-      this.log.info({ file, zxid: hex(rd.installSnapshot) }, 'SNAP: installed the leader snapshot');
+      this.log.info({ file, zxid: zxidHex(rd.installSnapshot) }, 'SNAP: installed the leader snapshot');
       // The decoded tree is the spooled file's: taken as it is, not read back from disk.
       const { tree, sessions } = snap.decoder.decoded();
       server.replaceDatabase(await this.deps.reopenDatabase({ tree, sessions }));
@@ -366,9 +367,6 @@ function decodeTxn(data: Buffer): Txn {
   return d.txn;
 }
 
-function hex(z: bigint): string {
-  return '0x' + z.toString(16);
-}
 
 /** Removes every txn log file of the log directory, durably. */
 function removeTxnLogs(dataLogDir: string): void {

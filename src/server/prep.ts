@@ -30,7 +30,7 @@ import type {
   SetDataRequest,
 } from '../protocol/generated/records';
 import type { DataTree } from '../storage/datatree';
-import { digestFromParts, nodeDigest, pathDataCrc, pathDataCrcOfNode } from '../storage/digest';
+import { digestFromParts, pathDataCrc, pathDataCrcOfNode } from '../storage/digest';
 import { isSpecialPath, parentOf, pathInvalidReason } from '../storage/paths';
 import type { TxnBody } from '../storage/txn';
 import type { AuthRegistry } from './auth';
@@ -208,6 +208,8 @@ export class Prep {
     const n = this.tree.getNode(path);
     if (!n) throw new KeeperError(Err.NONODE, path);
     const digests = this.options.digestEnabled === true;
+    // One pass over path and data serves both: the node's digest is that CRC carried over its stat.
+    const dataCrc = digests ? pathDataCrcOfNode(path, n) : 0;
     return {
       zxid: -1n,
       path,
@@ -223,8 +225,8 @@ export class Prep {
       pzxid: n.pzxid,
       ctime: n.ctime,
       mtime: n.mtime,
-      dataCrc: digests ? pathDataCrcOfNode(path, n) : 0,
-      digest: digests ? nodeDigest(path, n) : 0,
+      dataCrc,
+      digest: digests ? digestFromParts(path, dataCrc, n) : 0,
       prevDigest: 0,
     };
   }

@@ -29,6 +29,7 @@ import { writeReply } from './replies';
 import { LOCAL_OWNER, SessionTracker, type Session, type SessionCheckRules, type SessionOwner } from './sessions';
 import { WatchManager } from './watches';
 import { DIGEST_VERSION } from '../storage/digest';
+import { zxidHex } from '../storage/zxid';
 import { ForwardedWrites } from './forwarded';
 import { sessionPassword } from './sessions';
 import { NOT_READ_ONLY_OPS } from './readonly';
@@ -1341,7 +1342,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const ours = BigInt.asIntN(64, this.tree.digest.value);
     if (ours === d.treeDigest) return;
     this.metrics.digestMismatches++;
-    this.log.error({ zxid: '0x' + txn.hdr.zxid.toString(16), type: txn.hdr.type, expected: d.treeDigest.toString(), actual: ours.toString() }, 'digest mismatch: the tree after this txn differs from the one it was prepared against');
+    this.log.error({ zxid: zxidHex(txn.hdr.zxid), type: txn.hdr.type, expected: d.treeDigest.toString(), actual: ours.toString() }, 'digest mismatch: the tree after this txn differs from the one it was prepared against');
   }
 
   private logDigest(zxid: bigint): void {
