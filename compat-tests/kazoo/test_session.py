@@ -117,6 +117,9 @@ def test_session_expires_when_client_goes_silent(clients, zk, root, rec):
     old_session = client.client_id[0]
     client.create(root + "/eph", ephemeral=True)
     deleted = Collector()
+    # zk may be on another member of an ensemble than client: sync before watching, or the watch
+    # may be set before the create arrived there and fire for the create.
+    zk.sync(root)
     zk.exists(root + "/eph", watch=deleted)
     proxy.block()
     # Negotiated 4 s with tickTime 2 s: the server expires the session within
