@@ -14,7 +14,7 @@ import type { WatchEvent } from '../storage/datatree';
 export interface Watcher {
   /** Sends a WatcherEvent to the client. */
   notify(type: number, path: string): void;
-  /** Whether the watcher may read a node with this ACL (recursive watches only see what they can read). */
+  /** Whether the watcher may read a node with this ACL: an event is delivered only then. */
   canRead(acl: ACL[]): boolean;
 }
 
@@ -87,10 +87,13 @@ export class WatchManager {
     // Most changes have no watcher at all: nothing to make then.
     if (this.recursive.size === 0 && !this.data.has(e.path) && !this.child.has(e.path) && !this.persistent.has(e.path)) return;
     const delivered = new Set<Watcher>();
+    // Every watcher's event is checked against the node's ACL when it fires (the parent's for a
+    // child-list change), as ZooKeeper 3.9.2+/3.8.4+ do since CVE-2024-23944: one that may not READ
+    // the node loses its one-shot watch without an event. It still counts as triggered.
     const deliver = (w: Watcher) => {
       if (delivered.has(w)) return;
       delivered.add(w);
-      w.notify(e.type, e.path);
+      if (w.canRead(e.acl)) w.notify(e.type, e.path);
     };
     if (e.type === EventType.NodeChildrenChanged) {
       this.fireOneShot(this.child, CHILD, e.path, deliver);
@@ -104,7 +107,7 @@ export class WatchManager {
       let p = e.path;
       for (;;) {
         const set = this.recursive.get(p);
-        if (set) for (const w of set) if (p === e.path || w.canRead(e.acl)) deliver(w);
+        if (set) set.forEach(deliver);
         if (p === '/') break;
         p = parentOf(p);
       }
