@@ -7,7 +7,15 @@ import { JuteError, JuteReader, JuteWriter } from './jute';
 import * as R from './generated/records';
 
 export type MultiOp =
-  | { type: typeof OpCode.create | typeof OpCode.createContainer; record: R.CreateRequest }
+  | {
+      type: typeof OpCode.create | typeof OpCode.createContainer;
+      record: R.CreateRequest;
+      /**
+       * Sent as create2: its result carries the node's Stat (ZooKeeper 3.9). The txn stays a
+       * create, as 3.8 logs it, so that 3.8 members of a mixed ensemble can apply it.
+       */
+      withStat?: true;
+    }
   | { type: typeof OpCode.createTTL; record: R.CreateTTLRequest }
   | { type: typeof OpCode.delete; record: R.DeleteRequest }
   | { type: typeof OpCode.setData; record: R.SetDataRequest }
@@ -48,6 +56,7 @@ export function decodeMulti(r: JuteReader): MultiOp[] {
         const rec = R.decodeCreateRequest(r);
         const type = createOpType(rec.flags);
         if (type === OpCode.createTTL) ops.push({ type, record: { ...rec, ttl: -1n } });
+        else if (type === OpCode.create && h.type === OpCode.create2) ops.push({ type, record: rec, withStat: true });
         else ops.push({ type, record: rec });
         break;
       }

@@ -2,13 +2,14 @@
 import { Err, OpCode } from '../protocol/constants';
 import type { JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
-import { encodeMultiResponse, type MultiResult } from '../protocol/requests';
+import { encodeMultiResponse, type MultiOp, type MultiResult } from '../protocol/requests';
 import type { TxnResult } from '../storage/datatree';
 
-function multiResult(r: TxnResult): MultiResult {
+function multiResult(r: TxnResult, op: MultiOp | undefined): MultiResult {
   if (r.type === OpCode.error || r.err !== Err.OK) return { type: OpCode.error, err: r.err };
   switch (r.type) {
     case OpCode.create:
+      if (op?.type === OpCode.create && op.withStat && r.stat) return { type: OpCode.create2, path: r.path!, stat: r.stat };
       return { type: OpCode.create, path: r.path! };
     case OpCode.create2:
     case OpCode.createTTL:
@@ -26,11 +27,11 @@ function multiResult(r: TxnResult): MultiResult {
   }
 }
 
-/** The reply's error code and body for a write request of `requestType`. */
-export function writeReply(requestType: number, r: TxnResult): { err: number; body?: (w: JuteWriter) => void } {
+/** The reply's error code and body for a write request of `requestType` (a multi's `ops` shape its results). */
+export function writeReply(requestType: number, r: TxnResult, ops?: readonly MultiOp[]): { err: number; body?: (w: JuteWriter) => void } {
   if (requestType === OpCode.multi) {
     // A failed multi still answers OK in the header; the per-op results carry the errors.
-    const results = (r.multi ?? []).map(multiResult);
+    const results = (r.multi ?? []).map((m, i) => multiResult(m, ops?.[i]));
     if (r.type === OpCode.error) return { err: r.err };
     return { err: Err.OK, body: (w) => encodeMultiResponse(w, results) };
   }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { createModeFromFlag, Err, EventType, OpCode, OpName } from '../protocol/constants';
 import { JuteError, JuteReader } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
-import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, NullPathInMultiError, WRITE_TYPES } from '../protocol/requests';
+import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, type MultiOp, NullPathInMultiError, WRITE_TYPES } from '../protocol/requests';
 import type { DataTree, TxnResult } from '../storage/datatree';
 import type { Txn, TxnBody } from '../storage/txn';
 import { FourLetterWords } from '../admin/fourletter';
@@ -1043,7 +1043,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const write = req.body === undefined ? undefined : ({ type: req.type, record: req.body } as WriteRequest);
     this.submitWrite(origin, write, (result, zxid) => {
       if (sessionMoved(result)) return this.dropMoved(c, true);
-      const rsp = writeReply(req.type, result);
+      const rsp = writeReply(req.type, result, multiOps(req));
       c.sendReply(req.xid, zxid, rsp.err, rsp.body);
       this.finishRequest(c, req, zxid);
       if (req.type === OpCode.closeSession) c.close();
@@ -1094,7 +1094,7 @@ export class ZooKeeperServer implements CnxnHandler {
         this.finishRequest(c, req, this.lastProcessedZxid);
       } else {
         if (sessionMoved(result!)) return this.dropMoved(c, true);
-        const rsp = writeReply(req.type, result!);
+        const rsp = writeReply(req.type, result!, multiOps(req));
         c.sendReply(req.xid, zxid, rsp.err, rsp.body);
         this.finishRequest(c, req, zxid);
         if (req.type === OpCode.closeSession) c.close();
@@ -1449,6 +1449,11 @@ function createsEphemeral(req: Request): boolean {
     (op.type === OpCode.create || op.type === OpCode.create2) && createModeFromFlag((op.record as R.CreateRequest | undefined)?.flags ?? 0)?.ephemeral === true;
   if (req.type === OpCode.multi) return Array.isArray(req.body) && (req.body as Array<{ type: number; record?: unknown }>).some(ephemeral);
   return (req.type === OpCode.create || req.type === OpCode.create2) && req.body != null && ephemeral({ type: req.type, record: req.body });
+}
+
+/** A multi's decoded ops, which shape its results; undefined for any other request. */
+function multiOps(req: Request): readonly MultiOp[] | undefined {
+  return req.type === OpCode.multi && Array.isArray(req.body) ? (req.body as MultiOp[]) : undefined;
 }
 
 /** A write refused with SESSIONMOVED, alone or in a multi: the client is told by a closed connection. */

@@ -748,7 +748,7 @@ export class DataTree {
     return { result, events };
   }
 
-  private applyBody(zxid: bigint, time: bigint, sessionId: bigint, body: TxnBody): TxnResult {
+  private applyBody(zxid: bigint, time: bigint, sessionId: bigint, body: TxnBody, inMulti = false): TxnResult {
     const r: TxnResult = { type: body.type, err: Err.OK, zxid };
     switch (body.type) {
       case OpCode.create:
@@ -832,7 +832,8 @@ export class DataTree {
         r.err = r.multi.find((m) => m.err !== Err.OK)?.err ?? Err.OK;
         break;
     }
-    if (this.reporting && r.err === Err.OK && r.path !== undefined && REPLY_HAS_STAT.has(body.type)) {
+    // A create inside a multi reports its Stat too: the reply shows it if the client sent create2.
+    if (this.reporting && r.err === Err.OK && r.path !== undefined && (REPLY_HAS_STAT.has(body.type) || (inMulti && body.type === OpCode.create))) {
       const n = this.getNode(r.path);
       if (n) r.stat = this.statOf(n);
     }
@@ -853,7 +854,7 @@ export class DataTree {
         return { type: OpCode.error, err, zxid };
       });
     }
-    return txns.map((t) => this.applyBody(zxid, time, sessionId, t));
+    return txns.map((t) => this.applyBody(zxid, time, sessionId, t, true));
   }
 
   private emit(type: number, path: string, acl: ACL[]): void {
