@@ -86,6 +86,7 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     throw e;
   }
   server = new ZooKeeperServer(config, log, Date.now, db);
+  server.reopenDatabase = openDatabase!;
   metrics?.metrics.attach(server);
   server.fourLetterWords.context.initialConfig = text ?? '';
   // ZooKeeper starts its AdminServer before the client port, and a failure there stops the start.

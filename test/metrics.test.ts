@@ -136,14 +136,17 @@ t.test('latency recorder: exact for whole milliseconds, windowed quantiles, life
   t.equal(r.windowCount(10 * WINDOW_MS), 0, 'a long idle time empties the window');
 });
 
-t.test('metric names, types and quantiles are ZooKeeper 3.8\'s', async (t) => {
+t.test('metric names, types and quantiles are ZooKeeper 3.9\'s', async (t) => {
   const defs = new Map(zookeeperMetricDefs().map((d) => [d.name, d]));
-  // Counts of ZooKeeper 3.8.0's ServerMetrics (counters, BASIC and ADVANCED summaries, sets) and
-  // of ZooKeeperServer's registered gauges.
+  // Counts of ZooKeeper 3.9.5's ServerMetrics (counters, BASIC and ADVANCED summaries, sets) and
+  // of ZooKeeperServer's registered gauges: 3.8.0's plus 4 counters and a BASIC summary of the
+  // snapshot and restore commands.
   const count = (p: (d: ReturnType<typeof zookeeperMetricDefs>[number]) => boolean) => [...defs.values()].filter(p).length;
-  t.equal(count((d) => d.type === 'counter' && !d.labelled), 47);
+  t.equal(count((d) => d.type === 'counter' && !d.labelled), 51);
   t.equal(count((d) => d.type === 'gauge' && !d.labelled), 24);
-  t.equal(count((d) => d.type === 'summary' && !d.labelled && !d.advanced), 41);
+  t.equal(count((d) => d.type === 'summary' && !d.labelled && !d.advanced), 42);
+  t.same(defs.get('restore_time'), { name: 'restore_time', type: 'summary', advanced: false });
+  t.same(defs.get('snapshot_rate_limited_count'), { name: 'snapshot_rate_limited_count', type: 'counter' });
   t.equal(count((d) => d.type === 'summary' && !d.labelled && d.advanced === true), 23);
   t.equal(count((d) => d.labelled === true), 10);
   t.same(defs.get('readlatency'), { name: 'readlatency', type: 'summary', advanced: true });

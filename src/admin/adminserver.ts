@@ -19,6 +19,31 @@ const MAX_ADMIN_CONNECTIONS = 64;
 /** Request headers larger than this are refused (Node answers 431). */
 const MAX_HEADER_BYTES = 16 * 1024;
 
+/**
+ * The largest POST body taken (a restore's snapshot, held in memory to be decoded): a bigger one
+ * fails the command without being read further.
+ */
+const MAX_POST_BYTES = 1024 * 1024 * 1024;
+
+/** A request's body, refused once it passes `maxBytes`. */
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBytes) {
+        req.destroy();
+        reject(new Error(`the request body passes ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
 export class AdminServerError extends Error {
   constructor(message: string, override readonly cause?: Error) {
     super(message);
@@ -105,6 +130,17 @@ export class AdminServer {
     const args: Record<string, string> = {};
     for (const [k, v] of url.searchParams) if (!(k in args)) args[k] = v;
     const result: CommandResult = cmd.run(this.server.fourLetterWords.context, args);
+    if (cmd.runPost && result.status === 200) {
+      const done = (r: CommandResult) => this.sendJson(res, r.status, commandResponse(cmd.names[0], r.data, r.error ?? null), r.headers);
+      cmd
+        .runPost(this.server.fourLetterWords.context, () => readBody(req, MAX_POST_BYTES))
+        .then(done)
+        .catch((e) => {
+          this.log.error({ err: (e as Error).message }, 'admin command failed');
+          if (!res.headersSent) this.sendError(res, 500, 'Server Error', p);
+        });
+      return;
+    }
     if (result.stream) {
       this.sendStream(res, cmd.names[0], result, result.stream).catch((e) => {
         this.log.error({ err: (e as Error).message }, 'admin command failed');

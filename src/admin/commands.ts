@@ -15,6 +15,7 @@ import { MNTR_LAYOUT } from './mntrkeys';
 import { leaderView, observersView, proposalSizes, votingView, zabStateView } from './ensemble';
 import { VERSION_LINE } from './version';
 import { serializeSnapshotChunksConcurrently } from '../storage/snapshot';
+import { restoreFromSnapshot } from '../server/restore';
 
 /**
  * The snapshot command's rate limit. ZooKeeper builds it from `zookeeper.admin.rateLimiterIntervalInMS`
@@ -62,6 +63,11 @@ export interface AdminCommand {
   /** Answered only to POST (restore); every other command is a GET. */
   readonly post?: boolean;
   run(ctx: AdminContext, args: Record<string, string>): CommandResult;
+  /**
+   * A POST command's work once `run` let it through (status 200): `body` reads the request's body,
+   * bounded (restore).
+   */
+  runPost?(ctx: AdminContext, body: () => Promise<Buffer>): Promise<CommandResult>;
 }
 
 /** What the commands read: the server, plus a little state of the admin surface itself. */
@@ -70,6 +76,7 @@ export class AdminContext {
   /** The text of zoo.cfg as started (initial_configuration); empty when there was no file. */
   initialConfig = '';
   readonly snapshotLimiter = new SnapshotRateLimiter();
+  readonly restoreLimiter = new SnapshotRateLimiter();
   constructor(readonly server: ZooKeeperServer) {}
 }
 
@@ -696,8 +703,9 @@ export const COMMANDS: readonly AdminCommand[] = [
     serverRequired: true,
     authRequired: true,
     post: true,
-    // Reached only with valid credentials; restoring a snapshot over HTTP is not offered.
-    run: () => ({ data: {}, status: 503 }),
+    // Reached only with valid credentials: ZooKeeper 3.9's RestoreCommand.
+    run: (ctx) => restoreChecks(ctx),
+    runPost: (ctx, body) => restoreCommand(ctx, body),
   },
   // ZooKeeper answers an empty 200 whenever it runs; zkts says when it cannot take writes.
   {
@@ -771,17 +779,57 @@ export const COMMANDS: readonly AdminCommand[] = [
  * being served, with ZooKeeper's last_zxid and snapshot_size headers. ZooKeeper writes a snapshot
  * file and streams that; here the bytes go to the response only (the data dir is left alone).
  */
+function rateLimiterIntervalMs(ctx: AdminContext): number {
+  const interval = Number.parseInt(ctx.server.config.systemProps.get('zookeeper.admin.rateLimiterIntervalInMS') ?? '300000', 10);
+  return Number.isFinite(interval) ? interval : 300000;
+}
+
+/** Snapshot and restore need the last-processed-zxid section, which a 3.9 setting can turn off. */
+function lastZxidSectionEnabled(ctx: AdminContext): boolean {
+  return (ctx.server.config.systemProps.get('zookeeper.serializeLastProcessedZxid.enabled') ?? 'true').toLowerCase() === 'true';
+}
+
 function snapshotCommand(ctx: AdminContext, args: Record<string, string>): CommandResult {
   const s = ctx.server;
   const props = s.config.systemProps;
   if ((props.get('zookeeper.admin.snapshot.enabled') ?? 'true').toLowerCase() !== 'true') return { data: {}, status: 503 };
-  const interval = Number.parseInt(props.get('zookeeper.admin.rateLimiterIntervalInMS') ?? '300000', 10);
-  if (!ctx.snapshotLimiter.allow(performance.now(), Number.isFinite(interval) ? interval / 1000 : 300)) return { data: {}, status: 429 };
+  if (!lastZxidSectionEnabled(ctx)) return { data: {}, status: 500 };
+  // ZooKeeper's snapshot limiter takes the interval as microseconds: one per 300 ms by default.
+  if (!ctx.snapshotLimiter.allow(performance.now(), rateLimiterIntervalMs(ctx) / 1000)) {
+    s.metrics.snapshotRateLimited++;
+    return { data: {}, status: 429 };
+  }
   const streaming = 'streaming' in args ? args.streaming.toLowerCase() === 'true' : true;
   const zxid = s.lastProcessedZxid;
-  const chunks = serializeSnapshotChunksConcurrently(s.tree, s.sessionTimeouts(), zxid);
+  const chunks = serializeSnapshotChunksConcurrently(s.tree, s.sessionTimeouts(), zxid, { lastZxidSection: true });
+  chunks.catch(() => s.metrics.snapshotErrors++);
   const headers = { last_zxid: '0x' + BigInt.asUintN(64, zxid).toString(16) };
   return { data: {}, status: 200, headers, stream: { chunks, send: streaming } };
+}
+
+/** The restore command's checks before its body is read, in ZooKeeper's order. */
+function restoreChecks(ctx: AdminContext): CommandResult {
+  const s = ctx.server;
+  if ((s.config.systemProps.get('zookeeper.admin.restore.enabled') ?? 'true').toLowerCase() !== 'true') return { data: {}, status: 503 };
+  if (!lastZxidSectionEnabled(ctx)) return { data: {}, status: 500 };
+  // Its limiter, unlike the snapshot's, takes the interval as milliseconds: one per 5 minutes.
+  if (!ctx.restoreLimiter.allow(performance.now(), rateLimiterIntervalMs(ctx))) {
+    s.metrics.restoreRateLimited++;
+    return { data: {}, status: 429 };
+  }
+  return { data: {}, status: 200 };
+}
+
+async function restoreCommand(ctx: AdminContext, body: () => Promise<Buffer>): Promise<CommandResult> {
+  const s = ctx.server;
+  try {
+    const zxid = await restoreFromSnapshot(s, await body());
+    return { data: { last_zxid: zxid }, status: 200 };
+  } catch (e) {
+    s.metrics.restoreErrors++;
+    s.log.warn({ err: (e as Error).message }, 'restore over the AdminServer failed');
+    return { data: {}, status: 500 };
+  }
 }
 
 function serverStatsData(s: ZooKeeperServer): Data {

@@ -46,6 +46,11 @@ export class ServerMetrics {
   changeCounts: () => { queued: number; removed: number } = () => ({ queued: 0, removed: 0 });
   /** Times a connection stopped being read because of the outstanding limits (request_throttle_wait_count). */
   throttleWaits = 0;
+  /** The AdminServer's snapshot and restore commands refused by their rate limit, or failed (ZooKeeper 3.9). */
+  snapshotRateLimited = 0;
+  snapshotErrors = 0;
+  restoreRateLimited = 0;
+  restoreErrors = 0;
   /** Bytes of watch notifications sent (watch_bytes). */
   watchBytes = 0;
   /** Times a connection stopped being read because its client did not take its replies (zkts). */
@@ -91,6 +96,8 @@ export class ServerMetrics {
   readonly quorumAckLatency: LatencyRecorder;
   readonly proposalLatency: LatencyRecorder;
   readonly commitPropagationLatency: LatencyRecorder;
+  /** Milliseconds a restore over the AdminServer took, from the received snapshot to serving it (restore_time). */
+  readonly restoreTime: LatencyRecorder;
   /**
    * ZooKeeper's summary sets learner_handler_qp_size and learner_handler_qp_time_ms, keyed by the
    * learner's sid. Bounded by the members of the configuration (a sid outside it is not recorded).
@@ -124,6 +131,7 @@ export class ServerMetrics {
       ['quorum_ack_latency', (this.quorumAckLatency = r())],
       ['proposal_latency', (this.proposalLatency = r())],
       ['commit_propagation_latency', (this.commitPropagationLatency = r())],
+      ['restore_time', (this.restoreTime = r())],
     ]);
   }
 
@@ -160,6 +168,10 @@ export class ServerMetrics {
       diff_count: this.diffSyncs,
       snap_count: this.snapSyncs,
       revalidate_count: this.revalidates,
+      snapshot_rate_limited_count: this.snapshotRateLimited,
+      snapshot_error_count: this.snapshotErrors,
+      restore_rate_limited_count: this.restoreRateLimited,
+      restore_error_count: this.restoreErrors,
     };
   }
 

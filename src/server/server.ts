@@ -19,7 +19,7 @@ import { addIdentities, AuthRegistry } from './auth';
 import { Hold, ServerCnxn, type CnxnHandler, type OutputLimits, type Request } from './cnxn';
 import { LogCommitStage, type CommitStage } from './commit';
 import { SaslError } from './sasl/mechanism';
-import { MemoryDatabase, type Database } from '../storage/database';
+import { MemoryDatabase, type Database, type ReceivedTree } from '../storage/database';
 import { DiskDatabase } from '../storage/diskdb';
 import type { ServerConfig } from './config';
 import { containerCandidates } from './containers';
@@ -213,6 +213,13 @@ export class ZooKeeperServer implements CnxnHandler {
   readonly outputLimits: OutputLimits;
 
   db: Database;
+  /**
+   * Opens the database again over a tree this process holds, already durable as a snapshot (see
+   * DiskDatabase.adopt): what a restore needs. Undefined when the server keeps nothing on disk.
+   */
+  reopenDatabase: ((received: ReceivedTree) => Promise<Database>) | undefined;
+  /** Set while a restore replaces the database: the server makes no txn of its own meanwhile. */
+  private restoring = false;
   /** An ensemble member's figures for mntr (set by its quorum peer); undefined when standalone. */
   quorumStatus: (() => QuorumStatus) | undefined;
   /** orst on an ensemble's leader: its observers' connection counts start again (set by the quorum peer). */
@@ -330,6 +337,28 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   /**
+   * A standalone server stops serving for a restore (its clients are disconnected and it makes no
+   * txn of its own), and resolves once every txn submitted before is committed.
+   */
+  beginRestore(): Promise<void> {
+    if (this.restoring) return Promise.reject(new Error('a restore is already running'));
+    this.restoring = true;
+    this.setRoleProblem('restoring the database from a snapshot');
+    return new Promise((resolve, reject) => this.commit.barrier(resolve, () => reject(this.commit.failure ?? new Error('the txns before the restore were not committed'))));
+  }
+
+  /** Serves again after a restore, from the database it installed with replaceDatabase, or the old one. */
+  endRestore(): void {
+    this.restoring = false;
+    this.setRoleProblem(undefined);
+  }
+
+  /** Whether a restore is replacing the database now. */
+  get restoreRunning(): boolean {
+    return this.restoring;
+  }
+
+  /**
    * Why the server cannot take writes now, or undefined when it can: the storage failed (the
    * process is about to end) or is waiting for a file it cannot open yet. Health answers use it.
    */
@@ -408,7 +437,7 @@ export class ZooKeeperServer implements CnxnHandler {
    * leader must not write anything to its log.
    */
   private get makesOwnTxns(): boolean {
-    if (this.leaderLink) return false;
+    if (this.leaderLink || this.restoring) return false;
     return !this.config.distributed || this.leaderEpoch !== undefined;
   }
 

@@ -12,6 +12,8 @@
  *   long adler32(every byte before this long), ustring "/"
  *   long zxid, int digestVersion, long treeDigest     ZooKeeper 3.6+ (absent in older snapshots)
  *   long adler32(every byte before this long), ustring "/"
+ *   long lastProcessedZxid                            ZooKeeper 3.9 (serializeLastProcessedZxid)
+ *   long adler32(every byte before this long), ustring "/"
  *
  * The checksums run over the uncompressed bytes; `.gz` and `.snappy` files compress the whole
  * stream.
@@ -80,6 +82,8 @@ export interface LoadedSnapshot {
    * the file's zxid and is of our digest version (otherwise the snapshot is fuzzy past it).
    */
   digestMatches?: boolean;
+  /** ZooKeeper 3.9's last-processed-zxid section, when the file has one. */
+  lastZxid?: bigint;
 }
 
 export interface SnapshotFile {
@@ -373,6 +377,12 @@ export interface SerializeOptions {
    * `zookeeper.digest.enabled=false`.
    */
   digest?: SnapshotDigest | null;
+  /**
+   * Writes ZooKeeper 3.9's last-processed-zxid section after the digest, with `zxid` (the tree is
+   * exactly as of it): what 3.9's snapshot and restore commands need. Files on disk leave it out,
+   * as 3.8 writes them (both releases read either).
+   */
+  lastZxidSection?: boolean;
 }
 
 export interface ConcurrentSerializeOptions extends SerializeOptions {
@@ -404,11 +414,12 @@ export class SnapshotJob {
   /** Where the bytes go; taken from as they are made (streaming) or all at the end. */
   readonly sink: CheckedSink;
   chunks: Buffer[] | undefined;
+  private readonly lastZxidSection: boolean;
 
   constructor(
     private readonly tree: DataTree,
     sessions: ReadonlyMap<bigint, number>,
-    zxid: bigint,
+    private readonly zxid: bigint,
     opts: SerializeOptions,
     /** The chunks taken are written out before the next steps (see CheckedSink.giveBack). */
     chunksWrittenOut = false,
@@ -419,6 +430,7 @@ export class SnapshotJob {
     private readonly form: 'file' | 'learner' = 'file',
   ) {
     this.sink = new CheckedSink(chunksWrittenOut);
+    this.lastZxidSection = opts.lastZxidSection === true;
     const sessionList = javaLongHashMapOrder([...sessions], (e) => e[0], javaHashMapCopyBuckets(sessions.size));
     let digest = opts.digest;
     if (digest === undefined) {
@@ -621,6 +633,10 @@ export class SnapshotJob {
       if (digest.version < 2) w.writeString(BigInt.asUintN(64, digest.digest).toString(16));
       else w.writeLong(digest.digest);
       sink.seal();
+      if (this.lastZxidSection) {
+        w.writeLong(this.zxid);
+        sink.seal();
+      }
     }
     recorder.finish(tree, index);
     return sink.chunks;
@@ -1051,6 +1067,7 @@ function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, ex
       throw corrupt(sealAt, `checksum mismatch: stored 0x${BigInt.asUintN(64, stored).toString(16)}, computed 0x${sum.toString(16)}`);
 
     let digest: SnapshotDigest | undefined;
+    let lastZxid: bigint | undefined;
     if (r.remaining() > 0) {
       const digestZxid = r.readLong();
       const version = r.readInt();
@@ -1068,6 +1085,15 @@ function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, ex
       if (stored2 !== BigInt(sum2))
         throw corrupt(seal2At, `checksum mismatch after the digest: stored 0x${BigInt.asUintN(64, stored2).toString(16)}, computed 0x${sum2.toString(16)}`);
       digest = { zxid: digestZxid, version, digest: value };
+      if (r.remaining() > 0) {
+        lastZxid = r.readLong();
+        const seal3At = r.pos;
+        const sum3 = input.checksumTo(seal3At);
+        const stored3 = r.readLong();
+        readSealPath(r, corrupt);
+        if (stored3 !== BigInt(sum3))
+          throw corrupt(seal3At, `checksum mismatch after the last processed zxid: stored 0x${BigInt.asUintN(64, stored3).toString(16)}, computed 0x${sum3.toString(16)}`);
+      }
     }
 
     recorder.finish(tree, aclIndex);
@@ -1084,6 +1110,7 @@ function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, ex
       if (exact) loaded.digestMatches = computed === exact.digest;
     }
     if (digest) loaded.digest = digest;
+    if (lastZxid !== undefined) loaded.lastZxid = lastZxid;
     return loaded;
   } catch (err) {
     if (err instanceof JuteError) throw corrupt(err.offset, juteReason(err));
