@@ -9,8 +9,11 @@
 import { encodeToBuffer } from '../../protocol/jute';
 import { encodeQuorumAuthPacket } from '../../protocol/generated/records';
 
-/** QuorumAuth.QUORUM_AUTH_MAGIC_NUMBER, -0xa0dbcafecafe1234: on the wire 5f 24 35 01 35 01 ed cc. */
-export const QUORUM_AUTH_MAGIC = -0xa0dbcafecafe1234n;
+/**
+ * QuorumAuth.QUORUM_AUTH_MAGIC_NUMBER, written in Java as -0xa0dbcafecafe1234L: that hex literal is
+ * already a negative long, so the value is positive, 5f 24 35 01 35 01 ed cc on the wire.
+ */
+export const QUORUM_AUTH_MAGIC = 0x5f2435013501edccn;
 /** magic (8) + status (4) + token length (4). */
 export const AUTH_PACKET_HEADER_BYTES = 16;
 /**
