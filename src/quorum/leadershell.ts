@@ -217,7 +217,8 @@ export class LeaderShell {
     const remote = `/${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
     void runQuorumAuth(socket, serverAuth(), { timeoutMs: this.deps.config.tickTimeMs * this.deps.config.initLimitTicks }).then((outcome) => {
       const live = this.authenticating.delete(socket);
-      if (!live || this.endReason !== undefined) return void socket.destroy();
+      // A learner that closed while the server looked for the magic (SASL not required) is gone too.
+      if (!live || this.endReason !== undefined || socket.destroyed || socket.readableEnded) return void socket.destroy();
       if (outcome.kind === 'failed') {
         this.log.error({ remote, reason: outcome.reason }, 'Server failed to authenticate quorum learner, closing connection');
         return;

@@ -143,7 +143,11 @@ export class QuorumAuthServer implements QuorumAuthMachine {
 
   closed(): QuorumAuthStep {
     if (this.phase === 'peek') return this.notAuthenticating(this.peekBytes);
-    if (this.phase === 'exchange') return this.finish([], 'the learner closed the connection during quorum authentication', false);
+    if (this.phase === 'exchange') {
+      // Gone mid-exchange: nothing to let on, required or not.
+      this.phase = 'done';
+      return { send: [], outcome: { kind: 'failed', reason: 'the learner closed the connection during quorum authentication' } };
+    }
     return NOTHING;
   }
 
