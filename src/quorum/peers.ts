@@ -55,6 +55,10 @@
  * - Timeouts: connect cnxTimeoutMs; the initial message must arrive within handshakeTimeoutMs
  *   (tickTime x syncLimit); none once a link is up.
  * - Hostile input (garbage, bad lengths, silence) closes only that connection, with a log line.
+ * - Quorum SASL (`auth`, docs/QUORUM-SASL.md): the initiator runs the learner side right after its
+ *   initial message, the acceptor the server side right after reading it, both before the rule
+ *   above (so a smaller sid authenticates, then closes); bounded by handshakeTimeoutMs. A failed
+ *   exchange closes the connection with a log line; the initiator backs off.
  */
 
 import * as net from 'node:net';
