@@ -34,6 +34,10 @@ export interface ElectionShellOptions {
   listenOnAllIPs?: boolean;
   /** zookeeper.cnxTimeout (5000 ms). */
   cnxTimeoutMs?: number;
+  /** Quorum SASL on the election port (`peers.ts`). */
+  auth?: ElectionPeersOptions['auth'];
+  /** Connections accepted and still in their handshake, at most (quorum.cnxn.threads.size with SASL). */
+  maxHandshakingConnections?: number;
   minNotificationIntervalMs?: number;
   maxNotificationIntervalMs?: number;
   finalizeWaitMs?: number;
@@ -69,6 +73,8 @@ export class ElectionShell {
       listenOnAllIPs: options.listenOnAllIPs,
       peers: electionAddresses(options.verifier),
       cnxTimeoutMs: options.cnxTimeoutMs,
+      auth: options.auth,
+      maxHandshakingConnections: options.maxHandshakingConnections,
       handshakeTimeoutMs: options.tickTimeMs * options.syncLimitTicks,
       logger: options.logger,
       onNotification: ({ notification }) => this.receive(notification),

@@ -25,6 +25,7 @@ import { appendToRuns, type TxnLogSource, type ZxidRun } from './syncplan';
 import type { LoggedTxn, Ready, SnapshotSend } from './ready';
 import type { QuorumMember, QuorumVerifier } from './verifier';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
+import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
 import { appendDurably, ReadyLoop } from './readyloop';
 import { PacketType, type QuorumPacket } from './wire/packets';
 
@@ -41,6 +42,8 @@ export interface LeaderShellDeps {
   /** The epoch is established and served (the election's settled vote takes it). */
   onServing(epoch: bigint): void;
   now?: () => number;
+  /** Quorum SASL: each learner connection runs `server` before it counts as connected. */
+  auth?: QuorumAuthFactories;
 }
 
 /** Unsent bytes to one learner past which it is dropped: it does not read. */
@@ -111,6 +114,8 @@ export class LeaderShell {
   private readonly proposed = new Map<bigint, Txn>();
   /** Learner connections accepted before the core exists (while the log tail is read). */
   private early: net.Socket[] | undefined = [];
+  /** Learner connections in quorum SASL, not yet handed to the core. */
+  private readonly authenticating = new Set<net.Socket>();
   /** zxids this leader's log holds (durably), for DIFFs from disk; and the last one committed. */
   private loggedRuns: ZxidRun[] = [];
   private committedThrough = 0n;
@@ -202,6 +207,30 @@ export class LeaderShell {
       this.early.push(socket);
       return;
     }
+    const serverAuth = this.deps.auth?.server;
+    if (serverAuth === undefined) return this.connected(socket, undefined);
+    // LearnerHandler's constructor: the exchange runs under the socket timeout tickTime x initLimit,
+    // before the learner is handed to the leader.
+    if (this.authenticating.size >= MAX_CONNECTIONS) return void socket.destroy();
+    this.authenticating.add(socket);
+    socket.setNoDelay(true);
+    const remote = `/${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
+    void runQuorumAuth(socket, serverAuth(), { timeoutMs: this.deps.config.tickTimeMs * this.deps.config.initLimitTicks }).then((outcome) => {
+      const live = this.authenticating.delete(socket);
+      // A learner that closed while the server looked for the magic (SASL not required) is gone too.
+      if (!live || this.endReason !== undefined || socket.destroyed || socket.readableEnded) return void socket.destroy();
+      if (outcome.kind === 'failed') {
+        this.log.error({ remote, reason: outcome.reason }, 'Server failed to authenticate quorum learner, closing connection');
+        return;
+      }
+      if (outcome.kind === 'authenticated') this.log.info({ remote, user: outcome.user }, 'quorum SASL: authenticated the learner');
+      else this.log.warn({ remote, reason: outcome.reason }, 'quorum SASL: an unauthenticated learner (quorum.auth.serverRequireSasl is false)');
+      this.connected(socket, outcome.rest);
+    });
+  }
+
+  /** A learner connection handed to the leader core; `afterAuth` is what followed quorum SASL (the socket is then paused). */
+  private connected(socket: net.Socket, afterAuth: Buffer | undefined): void {
     socket.setNoDelay(true);
     const conn: Conn = {
       id: this.nextConn++,
@@ -240,6 +269,10 @@ export class LeaderShell {
     });
     socket.on('error', (err) => this.log.info({ conn: conn.id, err: err.message }, 'learner connection failed'));
     this.core.connected(conn.id);
+    if (afterAuth !== undefined) {
+      if (afterAuth.length > 0) socket.emit('data', afterAuth);
+      socket.resume();
+    }
     this.drive();
   }
 
@@ -555,6 +588,8 @@ export class LeaderShell {
     for (const c of this.conns.values()) c.socket.destroy();
     this.conns.clear();
     for (const socket of this.early ?? []) socket.destroy();
+    for (const socket of this.authenticating) socket.destroy();
+    this.authenticating.clear();
     this.listener?.close();
     this.ended?.(reason);
   }

@@ -30,6 +30,7 @@ import type { Ready } from './ready';
 import type { QuorumMember } from './verifier';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { appendDurably, ReadyLoop } from './readyloop';
+import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
 import { PacketType, type PacketId, type QuorumPacket } from './wire/packets';
 
 export interface LearnerShellDeps {
@@ -46,6 +47,8 @@ export interface LearnerShellDeps {
   reopenDatabase(received?: ReceivedTree): Promise<Database>;
   /** The role is serving at `epoch` (the election's settled vote takes it). */
   onServing(epoch: bigint): void;
+  /** Quorum SASL: with `learner` set, this member authenticates to the leader before FOLLOWERINFO. */
+  auth?: QuorumAuthFactories;
   now?: () => number;
 }
 
@@ -127,6 +130,19 @@ export class LearnerShell {
     } catch (e) {
       return `cannot connect to the leader: ${(e as Error).message}`;
     }
+    let afterAuth: Buffer | undefined;
+    const learnerAuth = this.deps.auth?.learner;
+    if (learnerAuth !== undefined) {
+      // Learner.connectToLeader: authenticate under the socket timeout tickTime x initLimit.
+      const outcome = await runQuorumAuth(this.socket, learnerAuth(), { timeoutMs: this.deps.config.tickTimeMs * this.deps.config.initLimitTicks });
+      if (outcome.kind === 'failed') {
+        this.log.error({ reason: outcome.reason }, 'quorum SASL authentication to the leader failed');
+        this.socket.destroy();
+        return `quorum SASL authentication to the leader failed: ${outcome.reason}`;
+      }
+      this.log.info('quorum SASL: authenticated to the leader');
+      afterAuth = outcome.rest;
+    }
     const framer = new QuorumPacketFramer((p) => this.onPacket(p, framer), {
       maxBufferBytes: this.deps.config.juteMaxBufferBytes,
       extraBufferBytes: this.deps.config.juteMaxBufferExtraSizeBytes,
@@ -145,6 +161,11 @@ export class LearnerShell {
       this.drive();
     });
     socket.on('error', (err) => this.log.info({ err: err.message }, 'link to the leader failed'));
+    if (afterAuth !== undefined) {
+      // The leader says nothing before FOLLOWERINFO, so this is empty unless it is out of protocol.
+      if (afterAuth.length > 0) socket.emit('data', afterAuth);
+      socket.resume();
+    }
     this.tickTimer = setInterval(() => {
       this.core.tick(this.now());
       this.drive();

@@ -55,11 +55,16 @@
  * - Timeouts: connect cnxTimeoutMs; the initial message must arrive within handshakeTimeoutMs
  *   (tickTime x syncLimit); none once a link is up.
  * - Hostile input (garbage, bad lengths, silence) closes only that connection, with a log line.
+ * - Quorum SASL (`auth`, docs/QUORUM-SASL.md): the initiator runs the learner side right after its
+ *   initial message, the acceptor the server side right after reading it, both before the rule
+ *   above (so a smaller sid authenticates, then closes); bounded by handshakeTimeoutMs. A failed
+ *   exchange closes the connection with a log line; the initiator backs off.
  */
 
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import { Notification } from './vote';
+import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
 import {
   decodeNotification,
   ElectionAddress,
@@ -146,6 +151,12 @@ export interface ElectionPeersOptions {
   receiveQueueCapacity?: number;
   maxHandshakingConnections?: number;
   maxLinks?: number;
+  /**
+   * Quorum SASL (quorum.auth.enableSasl): the connecting side runs `auth.learner` (when set) after
+   * its initial message, the accepting side `auth.server` after reading it, both before the
+   * which-connection-survives rule; the exchange is bounded by handshakeTimeoutMs.
+   */
+  auth?: QuorumAuthFactories;
   logger: Logger;
   timers?: Timers;
   onNotification?: (received: ReceivedNotification) => void;
@@ -423,7 +434,9 @@ export class ElectionPeers {
     socket.once('connect', () => {
       this.timers.clearTimeout(timer);
       socket.removeListener('error', onFailure);
-      if (this.connecting.get(sid) === socket) this.connecting.delete(sid);
+      const learnerAuth = this.options.auth?.learner;
+      // While it authenticates the socket stays in `connecting`: no second connection to that sid.
+      if (learnerAuth === undefined && this.connecting.get(sid) === socket) this.connecting.delete(sid);
       if (this.closed) {
         socket.destroy();
         return;
@@ -433,7 +446,29 @@ export class ElectionPeers {
         initial = encodeInitialMessage(this.mySid, this.advertised ?? [this.options.listenAddress], this.protocolVersion);
       } catch (err) {
         this.log.error({ err }, 'cannot encode the initial message');
+        if (this.connecting.get(sid) === socket) this.connecting.delete(sid);
         socket.destroy();
+        return;
+      }
+      if (learnerAuth !== undefined) {
+        socket.write(initial);
+        void runQuorumAuth(socket, learnerAuth(), { timeoutMs: this.handshakeTimeoutMs }).then((outcome) => {
+          if (this.connecting.get(sid) === socket) this.connecting.delete(sid);
+          if (this.closed) return void socket.destroy();
+          if (outcome.kind === 'failed') {
+            this.log.error({ sid: sidText(sid), address: where, reason: outcome.reason }, 'quorum SASL authentication failed: closing the election connection');
+            this.bumpBackoff(sid);
+            return;
+          }
+          this.log.info({ sid: sidText(sid), address: where }, 'quorum SASL: authenticated to the server');
+          if (sid > this.mySid) {
+            this.log.info({ sid: sidText(sid) }, 'have the smaller server id: sent the initial message, closing');
+            this.bumpBackoff(sid);
+            this.closeAfterWrite(socket, Buffer.alloc(0));
+            return;
+          }
+          this.establish(sid, socket, true, outcome.kind === 'authenticated' ? outcome.rest : undefined);
+        });
         return;
       }
       if (sid > this.mySid) {
@@ -473,6 +508,7 @@ export class ElectionPeers {
     const timer = this.timers.setTimeout(() => socket.destroy(), this.handshakeTimeoutMs);
     socket.on('error', () => undefined);
     socket.on('data', () => undefined);
+    socket.resume();
     socket.once('close', () => {
       this.timers.clearTimeout(timer);
       this.closing.delete(socket);
@@ -525,8 +561,28 @@ export class ElectionPeers {
       }
       socket.removeListener('data', onData);
       this.timers.clearTimeout(handshake.timer);
-      this.handshakes.delete(handshake);
-      this.handleConnection(socket, remote, parsed.message, buf.subarray(parsed.bytes));
+      const rest = buf.subarray(parsed.bytes);
+      const serverAuth = this.options.auth?.server;
+      if (serverAuth === undefined) {
+        this.handshakes.delete(handshake);
+        this.handleConnection(socket, remote, parsed.message, rest);
+        return;
+      }
+      // It stays a handshake (counted, closed on shutdown) until the exchange is decided.
+      handshake.timer = undefined;
+      const message = parsed.message;
+      void runQuorumAuth(socket, serverAuth(), { timeoutMs: this.handshakeTimeoutMs, initial: rest }).then((outcome) => {
+        const live = this.handshakes.delete(handshake);
+        if (!live || this.closed) return void socket.destroy();
+        const sid = sidText(message.sid);
+        if (outcome.kind === 'failed') {
+          this.log.error({ remote, sid, reason: outcome.reason }, 'quorum SASL: failed to authenticate the connecting server: closing the connection');
+          return;
+        }
+        if (outcome.kind === 'authenticated') this.log.info({ remote, sid, user: outcome.user }, 'quorum SASL: authenticated the connecting server');
+        else this.log.warn({ remote, sid, reason: outcome.reason }, 'quorum SASL: keeping an unauthenticated election connection (quorum.auth.serverRequireSasl is false)');
+        this.handleConnection(socket, remote, message, outcome.rest);
+      });
     };
     socket.on('data', onData);
     socket.on('error', (err) => {
@@ -601,6 +657,9 @@ export class ElectionPeers {
     socket.on('data', (chunk: Buffer) => this.onLinkData(link, chunk));
     socket.on('error', (err) => this.closeLink(link, `connection error: ${err.message}`));
     socket.once('close', () => this.closeLink(link, 'connection closed by the peer'));
+    // After quorum SASL the socket waits paused, and may already have been closed by the peer.
+    socket.resume();
+    if (socket.destroyed || socket.readableEnded) setImmediate(() => this.closeLink(link, 'connection closed by the peer'));
     if (!this.sendQueues.has(sid)) this.sendQueues.set(sid, undefined);
     this.log.info({ sid: sidText(sid), initiatedByMe }, 'election link up');
     this.emitLink({ sid, up: true, initiatedByMe });

@@ -14,6 +14,7 @@ import type { QuorumStatus, ZooKeeperServer } from '../server/server';
 import type { Database, ReceivedTree } from '../storage/database';
 import { loadEpochs } from '../storage/epochs';
 import { readOnlyGraceMs } from '../server/readonly';
+import { quorumAuthFactories, type QuorumAuthFactories } from './authshell';
 import { ElectionShell } from './electionshell';
 import { LeaderShell } from './leadershell';
 import { LearnerShell } from './learnershell';
@@ -40,6 +41,8 @@ export type QuorumRole = 'looking' | 'following' | 'observing' | 'leading';
 export class QuorumPeer {
   readonly mySid: bigint;
   private readonly election: ElectionShell;
+  /** Quorum SASL of this member (undefined when quorum.auth.enableSasl is off). */
+  private readonly auth: QuorumAuthFactories | undefined;
   private readonly log: Logger;
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -55,7 +58,11 @@ export class QuorumPeer {
     this.mySid = BigInt(config.serverId);
     deps.server.setQuorumConfig(deps.verifier.toString(), deps.verifier.version);
     this.log = deps.log.child({ module: 'quorum', myid: config.serverId });
+    // Member hosts are the ones a name/host@realm principal may come from (DIGEST-MD5 users have no host).
+    this.auth = config.quorumSasl ? quorumAuthFactories(config.quorumSasl, () => new Set([...this.election.verifier.members.values()].map((m) => m.host))) : undefined;
     this.election = new ElectionShell({
+      auth: this.auth,
+      maxHandshakingConnections: config.quorumSasl?.cnxnThreadsSize,
       mySid: this.mySid,
       verifier: deps.verifier,
       learnerType: config.peerType,
@@ -154,6 +161,7 @@ export class QuorumPeer {
           acceptedEpoch: epochs.acceptedEpoch,
           currentEpoch: epochs.currentEpoch,
           listenOnAllIPs: config.quorumListenOnAllIPs,
+          auth: this.auth,
           onServing: (epoch) => this.election.settled(PeerState.LEADING, { ...decision.vote, peerEpoch: epoch }),
         });
         this.leader = shell;
@@ -176,6 +184,7 @@ export class QuorumPeer {
         currentEpoch: epochs.currentEpoch,
         configVersion: this.election.verifier.version,
         reopenDatabase: (received) => this.deps.openDatabase(received),
+        auth: this.auth,
         onServing: (epoch) => this.election.settled(decision.state, { ...decision.vote, peerEpoch: epoch }),
       });
       this.learner = learner;

@@ -12,7 +12,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadSaslServer, SaslConfigError, type SaslServerFactory } from './sasl/saslserver';
+import { loadSaslServer, readJaasFile, SaslConfigError, type SaslServerFactory } from './sasl/saslserver';
+import { loadQuorumSasl, type QuorumSaslSettings } from './sasl/quorumlogin';
 
 export class ConfigError extends Error {
   constructor(
@@ -64,6 +65,8 @@ export interface ServerConfig {
   sessionlessCnxnTimeoutMs: number;
   /** An election-port connect's timeout (zookeeper.cnxTimeout, ZooKeeper's default 5000 ms). */
   cnxTimeoutMs: number;
+  /** Quorum SASL (quorum.auth.enableSasl=true on an ensemble member); undefined when off. */
+  quorumSasl?: QuorumSaslSettings;
   /** File descriptors kept free of client connections for the server's own files (zkts.cnxn.descriptorReserve). */
   descriptorReserve: number;
   minSessionTimeoutMs: number;
@@ -801,6 +804,7 @@ export function loadConfig(
   const metricsProviderConfig = new Map<string, string>();
   const ints = new Map<string, number>();
   const bools = new Map<string, boolean>();
+  const quorumStrings = new Map<string, string>();
   let dataDirRaw: string | undefined;
   let dataLogDirRaw: string | undefined;
   let clientPort: number | undefined;
@@ -841,6 +845,7 @@ export function loadConfig(
       metricsProviderConfig.set(key.slice('metricsProvider.'.length), value);
     } else if (QUORUM_PEER_CONFIG_KEYS.has(key)) {
       // string-valued keys (SASL login contexts, principal, oracle path): accepted as they are
+      quorumStrings.set(key, value);
     } else if (isQuorumMembershipKey(key) || key === 'version') {
       if (hasDynamicFile && key !== 'version') {
         throw new ConfigError(key, 'must be in a separate dynamic config file');
@@ -990,6 +995,7 @@ export function loadConfig(
   }
 
   const distributed = !standaloneEnabled || participants > 1;
+  let quorumSasl: QuorumSaslSettings | undefined;
   const initLimitTicks = ints.get('initLimit') ?? 0;
   const syncLimitTicks = ints.get('syncLimit') ?? 0;
   if (distributed) {
@@ -997,7 +1003,25 @@ export function loadConfig(
     if (syncLimitTicks === 0) throw new ConfigError('syncLimit', 'syncLimit is not set');
     if (serverId === undefined) throw new ConfigError('myid', `myid file is missing in ${dataDir}`);
     // Security between members that is asked for and not there must not pass unnoticed.
-    if (saslEnabled) throw new ConfigError('quorum.auth.enableSasl', 'SASL between ensemble members is not implemented in zkts yet');
+    if (saslEnabled) {
+      try {
+        quorumSasl = loadQuorumSasl(
+          {
+            learnerRequireSasl,
+            serverRequireSasl,
+            learnerLoginContext: quorumStrings.get('quorum.auth.learner.saslLoginContext'),
+            serverLoginContext: quorumStrings.get('quorum.auth.server.saslLoginContext'),
+            servicePrincipal: quorumStrings.get('quorum.auth.kerberos.servicePrincipal'),
+            cnxnThreadsSize: ints.get('quorum.cnxn.threads.size'),
+          },
+          sys.props,
+          readJaasFile,
+        );
+      } catch (e) {
+        if (e instanceof SaslConfigError) throw new ConfigError(e.key, e.reason);
+        throw e;
+      }
+    }
     if (bools.get('sslQuorum') === true) throw new ConfigError('sslQuorum', 'TLS between ensemble members is not implemented in zkts yet');
   }
   if (clientPort === undefined && secureClientPort === undefined) {
@@ -1076,6 +1100,7 @@ export function loadConfig(
     maxClientCnxns: ints.get('maxClientCnxns') ?? 60,
     maxCnxns,
     cnxTimeoutMs: positiveOr(sys, 'zookeeper.cnxTimeout', sys.int('zookeeper.cnxTimeout', 5000), 5000),
+    quorumSasl,
     sessionlessCnxnTimeoutMs: positiveOr(sys, 'zookeeper.nio.sessionlessCnxnTimeout', sys.int('zookeeper.nio.sessionlessCnxnTimeout', 10000), 10000),
     // zoo.cfg's key arrives as "zookeeper.zkts.cnxn.*"; a -D property may name it either way.
     descriptorReserve: Math.max(0, sys.int('zookeeper.zkts.cnxn.descriptorReserve', sys.int('zkts.cnxn.descriptorReserve', 64))),

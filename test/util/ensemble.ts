@@ -26,6 +26,8 @@ export interface EnsembleOptions {
   extraConfig?: Record<string, string>;
   /** JVM flags for every reference member. Default: -Xmx128m. */
   jvmFlags?: string[];
+  /** JVM flags of one member by sid, instead of jvmFlags (a zkts member takes their -D entries too). */
+  memberJvmFlags?: Record<number, string[]>;
   /** Sids that are observers (`:observer` in every server line, `peerType=observer` in their own). */
   observers?: readonly number[];
   /** Bound on the first wait for leader and followers. */
@@ -251,7 +253,7 @@ export async function startReferenceEnsemble(opts: EnsembleOptions = {}): Promis
       ...(opts.observers?.includes(sid) ? { peerType: 'observer' } : {}),
       ...(opts.extraConfig ?? {}),
     };
-    return new Member(sid, kind, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], dataDir, config, opts.jvmFlags ?? ['-Xmx128m']);
+    return new Member(sid, kind, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], dataDir, config, opts.memberJvmFlags?.[sid] ?? opts.jvmFlags ?? ['-Xmx128m']);
   });
 
   let stopped: Promise<void> | undefined;

@@ -21,6 +21,9 @@ export interface DigestMd5Options {
   authorize(authenticationId: string, requested: string): string;
   /** Tests give a fixed nonce. */
   nonce?: () => string;
+  /** The SASL protocol and server name (the realm); ZooKeeper's client port values by default. */
+  protocol?: string;
+  serverName?: string;
 }
 
 /** The directives of a digest response the server reads; others are ignored. */
@@ -50,10 +53,15 @@ function isLws(b: number): boolean {
  * applies: keys case-insensitive, a directive at most once, unknown ones skipped.
  */
 export function parseDirectives(buf: Buffer): Map<Directive, Buffer> {
-  const out = new Map<Directive, Buffer>();
+  return parseDirectivesOf(buf, RESPONSE_DIRECTIVES);
+}
+
+/** parseDirectives with the caller's list of known directives (a challenge has others than a response). */
+export function parseDirectivesOf<K extends string>(buf: Buffer, directives: readonly K[]): Map<K, Buffer> {
+  const out = new Map<K, Buffer>();
   const put = (keyBytes: number[], value: number[]) => {
     const key = Buffer.from(keyBytes).toString('latin1').toLowerCase();
-    const known = RESPONSE_DIRECTIVES.find((d) => d === key);
+    const known = directives.find((d) => d === key);
     if (known === undefined) return;
     if (out.has(known)) throw new SaslError(`DIGEST-MD5: peer sent more than one ${key} directive: ${Buffer.from(value).toString('utf8')}`);
     out.set(known, Buffer.from(value));
@@ -171,9 +179,13 @@ export class DigestMd5Exchange implements SaslServerExchange {
   private step: 'challenge' | 'response' | 'done' = 'challenge';
   private nonce = Buffer.alloc(0);
   private authzid: string | undefined;
-  private readonly digestUri = `${DIGEST_PROTOCOL}/${DIGEST_SERVER_NAME}`;
+  private readonly serverName: string;
+  private readonly digestUri: string;
 
-  constructor(private readonly opts: DigestMd5Options) {}
+  constructor(private readonly opts: DigestMd5Options) {
+    this.serverName = opts.serverName ?? DIGEST_SERVER_NAME;
+    this.digestUri = `${opts.protocol ?? DIGEST_PROTOCOL}/${this.serverName}`;
+  }
 
   get complete(): boolean {
     return this.authzid !== undefined;
@@ -204,7 +216,7 @@ export class DigestMd5Exchange implements SaslServerExchange {
   /** Java's layout: realm, nonce, charset, algorithm; no qop (its default, "auth"), no maxbuf (the default). */
   private challenge(): Buffer {
     this.nonce = Buffer.from(this.opts.nonce ? this.opts.nonce() : crypto.randomBytes(NONCE_RAW_BYTES).toString('base64'), 'latin1');
-    return Buffer.from(`realm="${DIGEST_SERVER_NAME}",nonce="${this.nonce.toString('latin1')}",charset=utf-8,algorithm=md5-sess`, 'utf8');
+    return Buffer.from(`realm="${this.serverName}",nonce="${this.nonce.toString('latin1')}",charset=utf-8,algorithm=md5-sess`, 'utf8');
   }
 
   private verify(response: Buffer): Buffer {
@@ -218,7 +230,7 @@ export class DigestMd5Exchange implements SaslServerExchange {
     const username = text('username');
     if (username === undefined) throw new SaslError('DIGEST-MD5: digest response format violation. Missing username.');
     const realm = text('realm') ?? '';
-    if (realm !== DIGEST_SERVER_NAME) throw new SaslError(`DIGEST-MD5: digest response format violation. Nonexistent realm: ${realm}`);
+    if (realm !== this.serverName) throw new SaslError(`DIGEST-MD5: digest response format violation. Nonexistent realm: ${realm}`);
     const nonce = d.get('nonce');
     if (nonce === undefined) throw new SaslError('DIGEST-MD5: digest response format violation. Missing nonce.');
     if (!nonce.equals(this.nonce)) throw new SaslError('DIGEST-MD5: digest response format violation. Mismatched nonce.');

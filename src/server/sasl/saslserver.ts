@@ -126,7 +126,7 @@ export function loadSaslServer(props: ReadonlyMap<string, string>, readFile: (pa
   return digestServerFactory(ctx);
 }
 
-function readJaasFile(path: string): string {
+export function readJaasFile(path: string): string {
   const size = fs.statSync(path).size;
   if (size > MAX_JAAS_FILE_BYTES) throw new JaasError(`larger than ${MAX_JAAS_FILE_BYTES} bytes`);
   return fs.readFileSync(path, 'utf8');
