@@ -57,8 +57,6 @@ const OUTPUT_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** Proposals awaiting their COMMIT whose times are kept for commit_propagation_latency. */
 const MAX_PROPOSAL_TIMES = 10_000;
-/** Txns decoded for the log and kept for their commit: at most this many (the rest are decoded again). */
-const MAX_DECODED_TXNS = 100_000;
 /** TxnHeader: clientId (8), cxid (4), zxid (8), then time (8). */
 const TXN_TIME_OFFSET = 20;
 
@@ -256,14 +254,13 @@ export class LearnerShell {
     const plain = rd.truncateTo === undefined && rd.installSnapshot === undefined && rd.acceptedEpoch === undefined && rd.currentEpoch === undefined;
     if (plain && rd.append.length > 0) {
       while (appliedEarly < rd.commit.length && rd.commit[appliedEarly].zxid <= this.durableThrough) {
-        server.learnerCommitted(this.committedTxn(rd.commit[appliedEarly]));
+        server.learnerCommitted(decodeTxn(rd.commit[appliedEarly].data));
         appliedEarly++;
       }
     }
     if (rd.truncateTo !== undefined) {
       this.log.info({ zxid: zxidHex(rd.truncateTo) }, 'TRUNC: truncating the txn log');
       await server.db.close();
-      this.decoded.clear();
       truncateLogTo(config.dataDir, config.dataLogDir, rd.truncateTo);
       server.replaceDatabase(await this.deps.reopenDatabase());
       this.durableThrough = rd.truncateTo;
@@ -276,7 +273,6 @@ export class LearnerShell {
       // The spooled snapshot holds every committed txn up to its zxid and is durable; the old log
       // holds nothing the leader committed after it, so it goes, and recovery starts from the snapshot.
       await server.db.close();
-      this.decoded.clear();
       removeTxnLogs(config.dataLogDir);
       this.log.info({ file, zxid: zxidHex(rd.installSnapshot) }, 'SNAP: installed the leader snapshot');
       // The decoded tree is the spooled file's: taken as it is, not read back from disk.
@@ -287,12 +283,12 @@ export class LearnerShell {
     // takeSnapshot: after SNAP the spooled file is durable already; after TRUNC the truncated log
     // and the snapshots before it rebuild the tree at that zxid. Nothing else to write.
     if (rd.append.length > 0) {
-      await appendDurably(server.db.commit, rd.append.map((t) => this.loggedTxn(t)));
+      await appendDurably(server.db.commit, rd.append.map((t) => decodeTxn(t.data)));
       this.durableThrough = rd.append[rd.append.length - 1].zxid;
     }
     if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
     if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
-    for (let i = appliedEarly; i < rd.commit.length; i++) server.learnerCommitted(this.committedTxn(rd.commit[i]));
+    for (let i = appliedEarly; i < rd.commit.length; i++) server.learnerCommitted(decodeTxn(rd.commit[i].data));
     for (let i = 0; i < rd.syncsCompleted; i++) server.learnerSynced();
     for (const r of rd.revalidated) {
       const waiters = this.revalidations.get(r.sessionId);
@@ -321,25 +317,6 @@ export class LearnerShell {
     } else if (rd.state?.kind === 'looking') {
       this.finish(rd.state.reason);
     }
-  }
-
-  /**
-   * Txns decoded for the log, by zxid, until their commit applies them: a txn is decoded once, not
-   * once for the log and again for the tree (the leader, likewise, logs and applies one object).
-   */
-  private readonly decoded = new Map<bigint, Txn>();
-
-  private loggedTxn(t: { zxid: bigint; data: Buffer }): Txn {
-    const txn = decodeTxn(t.data);
-    if (this.decoded.size < MAX_DECODED_TXNS) this.decoded.set(t.zxid, txn);
-    return txn;
-  }
-
-  private committedTxn(t: { zxid: bigint; data: Buffer }): Txn {
-    const txn = this.decoded.get(t.zxid);
-    if (txn === undefined) return decodeTxn(t.data);
-    this.decoded.delete(t.zxid);
-    return txn;
   }
 
   private write(p: QuorumPacket): void {
