@@ -283,7 +283,7 @@ export class LeaderShell {
     else if (p.type === PacketType.ACK && p.zxid > conn.lastAckedZxid) conn.lastAckedZxid = p.zxid;
     else if (p.type === PacketType.REVALIDATE) this.deps.server.metrics.revalidates++;
     this.core.step(conn.id, p);
-    this.drive();
+    this.loop.kickSoon();
   }
 
   private get madeCore(): ZabLeader | undefined {
@@ -367,7 +367,7 @@ export class LeaderShell {
       this.drive();
       return false;
     }
-    this.drive();
+    this.loop.kickSoon();
     return true;
   }
 
@@ -461,9 +461,38 @@ export class LeaderShell {
     for (const s of rd.send) if (s.kind === 'packet') queued.set(s.to, (queued.get(s.to) ?? 0) + 1);
     const sidOf = new Map(this.core.learners().map((l) => [l.conn, l.sid.toString()]));
     const marked = new Set<Conn>();
+    // Each learner's packets of this Ready leave in one write (writev) rather than one each.
+    const corked = new Set<Conn>();
+    try {
+      this.sendEach(rd, snapshots, queued, sidOf, marked, corked);
+    } finally {
+      for (const conn of corked) if (!conn.socket.destroyed) conn.socket.uncork();
+    }
+    // A snapshot taken for a learner already gone holds copies of changed nodes until closed.
+    for (const enc of snapshots.values()) enc.close();
+    for (const conn of marked) {
+      const sid = sidOf.get(conn.id);
+      conn.sinceQueueMark = 0;
+      if (sid !== undefined) server.metrics.learnerPacketSent(sid, undefined, this.now() - readyAtMs);
+    }
+  }
+
+  private sendEach(
+    rd: Ready,
+    snapshots: Map<SnapshotSend, SnapStreamEncoder>,
+    queued: Map<number, number>,
+    sidOf: Map<number, string>,
+    marked: Set<Conn>,
+    corked: Set<Conn>,
+  ): void {
+    const { server } = this.deps;
     for (const s of rd.send) {
       const conn = this.conns.get(s.to);
       if (conn === undefined) continue;
+      if (!corked.has(conn)) {
+        corked.add(conn);
+        conn.socket.cork();
+      }
       if (s.kind === 'packet') {
         const left = (queued.get(s.to) ?? 1) - 1;
         queued.set(s.to, left);
@@ -486,13 +515,6 @@ export class LeaderShell {
         this.write(conn, { type: PacketType.SNAP, zxid: s.zxid, data: null, authinfo: null });
         this.stream(conn, { chunks: () => enc.chunks(), abandon: () => enc.close() });
       }
-    }
-    // A snapshot taken for a learner already gone holds copies of changed nodes until closed.
-    for (const enc of snapshots.values()) enc.close();
-    for (const conn of marked) {
-      const sid = sidOf.get(conn.id);
-      conn.sinceQueueMark = 0;
-      if (sid !== undefined) server.metrics.learnerPacketSent(sid, undefined, this.now() - readyAtMs);
     }
   }
 

@@ -225,7 +225,7 @@ export class LearnerShell {
     }
     if (p.type === PacketType.SNAP) this.startSnapStream(p.zxid, framer);
     this.core.step(p);
-    this.drive();
+    this.loop.kickSoon();
   }
 
   /** The raw snapshot stream follows SNAP inline: decoded and spooled until its trailer. */
@@ -317,9 +317,16 @@ export class LearnerShell {
       if (waiters && waiters.length === 0) this.revalidations.delete(r.sessionId);
       w?.(r.valid);
     }
-    for (const s of rd.send) {
-      if (s.kind !== 'packet' || s.to !== LEADER_CONN) throw new Error(`a learner cannot send ${s.kind} to ${s.to}`);
-      this.write(s.packet);
+    // This Ready's packets leave in one write (writev) rather than one each.
+    const socket = rd.send.length > 1 ? this.socket : undefined;
+    socket?.cork();
+    try {
+      for (const s of rd.send) {
+        if (s.kind !== 'packet' || s.to !== LEADER_CONN) throw new Error(`a learner cannot send ${s.kind} to ${s.to}`);
+        this.write(s.packet);
+      }
+    } finally {
+      if (socket !== undefined && !socket.destroyed) socket.uncork();
     }
     if (rd.state?.kind === 'serving') {
       this.log.info({ epoch: rd.state.epoch.toString() }, 'synced with the leader; serving');
@@ -348,7 +355,7 @@ export class LearnerShell {
       forwardRequest: (sessionId, cxid, type, body, ids) => {
         const authinfo: PacketId[] | null = ids === null ? null : ids.map((id) => ({ scheme: id.scheme, id: id.id }));
         if (!this.core.forward({ sessionId, cxid, op: type, body }, authinfo)) this.log.warn({ type }, 'request not forwarded: not serving');
-        this.drive();
+        this.loop.kickSoon();
       },
       revalidate: (sessionId, timeoutMs) =>
         new Promise<boolean>((resolve) => {

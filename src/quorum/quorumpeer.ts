@@ -218,7 +218,12 @@ export class QuorumPeer {
     if (this.stopped) return;
     const server = this.deps.server;
     server.setRoleProblem(`no leader: ${reason}`);
-    await server.db.close();
-    server.replaceDatabase(await this.deps.openDatabase());
+    const db = server.db;
+    await db.close();
+    // Reading the disk again (a snapshot and every txn logged after it) is needed only when memory
+    // and disk differ; otherwise the tree in memory is what it would rebuild, and the survivors of
+    // a leader's loss elect without replaying their logs first.
+    const same = db.sameAsDisk?.();
+    server.replaceDatabase(await this.deps.openDatabase(same));
   }
 }

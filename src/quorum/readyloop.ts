@@ -14,6 +14,7 @@ export interface ReadyCore {
 
 export class ReadyLoop {
   private running = false;
+  private kickQueued = false;
 
   constructor(
     private readonly core: () => ReadyCore,
@@ -22,6 +23,19 @@ export class ReadyLoop {
     private readonly failed: (err: Error) => void,
     private readonly over: () => boolean,
   ) {}
+
+  /**
+   * kick(), once the code running now is done: the packets of one socket read, or the requests of
+   * one client read, go into one Ready and out in one write per peer, rather than one each.
+   */
+  kickSoon(): void {
+    if (this.kickQueued) return;
+    this.kickQueued = true;
+    queueMicrotask(() => {
+      this.kickQueued = false;
+      this.kick();
+    });
+  }
 
   /** Runs what the core has ready, unless a run is under way (it takes the new Readies too). */
   kick(): void {

@@ -30,7 +30,7 @@ import type {
   SetDataRequest,
 } from '../protocol/generated/records';
 import type { DataTree } from '../storage/datatree';
-import { digestFromParts, pathDataCrc, pathDataCrcOfNode } from '../storage/digest';
+import { digestFromParts, nodeDigestFromCrc, pathDataCrc, pathDataCrcOfNode } from '../storage/digest';
 import { isSpecialPath, parentOf, pathInvalidReason } from '../storage/paths';
 import type { TxnBody } from '../storage/txn';
 import type { AuthRegistry } from './auth';
@@ -226,7 +226,7 @@ export class Prep {
       ctime: n.ctime,
       mtime: n.mtime,
       dataCrc,
-      digest: digests ? digestFromParts(path, dataCrc, n) : 0,
+      digest: digests ? nodeDigestFromCrc(path, dataCrc, n) : 0,
       prevDigest: 0,
     };
   }

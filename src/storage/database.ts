@@ -6,10 +6,12 @@ import { MemoryCommitStage, type CommitStage } from '../server/commit';
 import { DataTree } from './datatree';
 import type { Txn } from './txn';
 
-/** A whole tree received from elsewhere (a leader's SNAP), already durable on disk as a snapshot. */
+/** A whole tree received from elsewhere (a leader's SNAP), already durable on disk as a snapshot; or kept (see source). */
 export interface ReceivedTree {
   tree: DataTree;
   sessions: Map<bigint, number>;
+  /** 'memory': the tree a role ended with, the disk holding the same (not a received snapshot). */
+  source?: 'snapshot' | 'memory';
 }
 
 export interface Database {
@@ -20,6 +22,8 @@ export interface Database {
   /** Called after each txn is applied; `sessions` lists the live sessions for a snapshot. */
   afterApply(txn: Txn, sessions: () => Map<bigint, number>): void;
   close(): Promise<void>;
+  /** After close(): the tree and sessions, when the disk holds exactly them (see DiskDatabase). */
+  sameAsDisk?(): ReceivedTree | undefined;
 }
 
 /** Keeps everything in memory: nothing survives a restart. */

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { OpCode } from '../protocol/constants';
 import type { ServerConfig } from '../server/config';
 import { LogCommitStage } from '../server/commit';
-import type { Database } from './database';
+import type { Database, ReceivedTree } from './database';
 import { DataTree } from './datatree';
 import { collectGarbage, holdYoungGeneration, releaseYoungGeneration } from './heap';
 import { purge, VERSION_DIR } from './purge';
@@ -132,6 +132,13 @@ export class DiskDatabase implements Database {
   /** zookeeper.snapshot.compression.method: gz is written; snappy is read only. */
   private readonly compression: 'none' | 'gz';
 
+  /** The zxid the disk held up to when this database was opened (the tree's then). */
+  private readonly openedAtZxid: bigint;
+  /** The sessions the txns on disk leave: those at the open, then each applied txn's change. */
+  private readonly loggedSessions: Map<bigint, number>;
+  /** Set by close() when every txn handed to the log reached it and the log closed without error. */
+  private closedCleanly = false;
+
   private constructor(
     readonly tree: DataTree,
     readonly sessions: Map<bigint, number>,
@@ -143,6 +150,22 @@ export class DiskDatabase implements Database {
     this.commit = new LogCommitStage(writer, MAX_COMMIT_BATCH, onFailure);
     this.compression = snapshotCompression(config, log);
     this.snapshotThreshold = this.nextThreshold();
+    this.openedAtZxid = tree.lastProcessedZxid;
+    this.loggedSessions = new Map(sessions);
+  }
+
+  /**
+   * After close(): the tree and sessions in memory, when they are exactly what recovery from disk
+   * would rebuild (the log ends at the txn the tree applied last, and every txn handed to the log
+   * is in it), so that the next role can take them instead of reading the disk again; undefined
+   * otherwise (the log holds txns the tree never applied, or the tree applied some the log may not
+   * hold, or the log failed).
+   */
+  sameAsDisk(): ReceivedTree | undefined {
+    if (!this.closedCleanly) return undefined;
+    const logged = this.writer.lastAppendedZxid ?? this.openedAtZxid;
+    if (logged !== this.tree.lastProcessedZxid) return undefined;
+    return { tree: this.tree, sessions: new Map(this.loggedSessions), source: 'memory' };
   }
 
   /**
@@ -191,13 +214,17 @@ export class DiskDatabase implements Database {
   }
 
   /**
-   * A database over a tree this process already holds, as a snapshot file on disk has it (a
-   * learner's, after the leader's SNAP was decoded and spooled durably): no recovery from disk and
-   * no start snapshot, the spooled file being both. The txn log must hold nothing after it.
+   * A database over a tree this process already holds, as the disk has it: a learner's, after the
+   * leader's SNAP was decoded and spooled durably, or the one a role ended with when the disk holds
+   * the same (sameAsDisk). No recovery from disk and no start snapshot. The txn log must hold
+   * nothing after it.
    */
-  static adopt(config: ServerConfig, log: Logger, onFailure: (err: Error) => void, loaded: { tree: DataTree; sessions: Map<bigint, number> }, fsShim?: FsShim): DiskDatabase {
+  static adopt(config: ServerConfig, log: Logger, onFailure: (err: Error) => void, loaded: ReceivedTree, fsShim?: FsShim): DiskDatabase {
     for (const dir of [config.dataDir, config.dataLogDir]) fs.mkdirSync(path.join(dir, VERSION_DIR), { recursive: true });
-    log.info({ zxid: '0x' + loaded.tree.lastProcessedZxid.toString(16), nodes: loaded.tree.nodeCount, sessions: loaded.sessions.size }, 'database taken from a received snapshot');
+    log.info(
+      { zxid: '0x' + loaded.tree.lastProcessedZxid.toString(16), nodes: loaded.tree.nodeCount, sessions: loaded.sessions.size },
+      loaded.source === 'memory' ? 'database kept in memory (the disk holds the same)' : 'database taken from a received snapshot',
+    );
     const db = new DiskDatabase(loaded.tree, loaded.sessions, newLogWriter(config, log, fsShim), config, log, onFailure);
     db.startFinished = true;
     db.schedulePurge();
@@ -219,7 +246,8 @@ export class DiskDatabase implements Database {
     return half + Math.floor(Math.random() * half);
   }
 
-  afterApply(_txn: Txn, sessions: () => Map<bigint, number>): void {
+  afterApply(txn: Txn, sessions: () => Map<bigint, number>): void {
+    trackSessions(this.loggedSessions, txn);
     if (++this.txnsSinceSnapshot < this.snapshotThreshold) return;
     if (this.snapshotting) return;
     this.txnsSinceSnapshot = 0;
@@ -256,17 +284,20 @@ export class DiskDatabase implements Database {
   async close(): Promise<void> {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
     // Let txns already handed to the log reach the disk (bounded: a failed disk never answers).
+    let drained = false;
     if (!this.commit.failure) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, CLOSE_DRAIN_MS);
         this.commit.barrier(() => {
           clearTimeout(timer);
+          drained = true;
           resolve();
         });
       });
     }
     if (this.snapshotting) await this.snapshotting;
     await this.writer.close();
+    this.closedCleanly = drained && !this.commit.failure && this.commit.pending === 0;
     const st = this.commit.stats;
     this.log.info({ txns: st.txns, fsyncBatches: st.batches, maxBatch: st.maxBatch, txnsPerFsync: st.batches ? +(st.txns / st.batches).toFixed(2) : 0 }, 'txn log closed');
   }

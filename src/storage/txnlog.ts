@@ -577,6 +577,11 @@ export class TxnLogWriter {
     this.fs = opts.fs ?? realFs;
   }
 
+  /** The zxid of the last txn appended through this writer (undefined: none yet). */
+  get lastAppendedZxid(): bigint | undefined {
+    return this.lastZxid;
+  }
+
   /**
    * Buffers a txn, with its TxnDigest (the txn's own unless another is given); throws if the log
    * has failed or is closed, or if zxids go backwards.
