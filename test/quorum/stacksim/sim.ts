@@ -31,6 +31,8 @@ const CONNECT_RETRY_MS = 100;
 const HEAL_LIMIT_MS = 240_000;
 const TRACE_KEEP = 300;
 const CLIENT_OP_TIMEOUT_MS = 4_000;
+/** What a leader may send before its append is durable (ready.ts, item 8). */
+const EARLY_TYPES = new Set<number>([PacketType.PROPOSAL, PacketType.COMMIT, PacketType.INFORM, PacketType.PING, PacketType.SYNC]);
 const STATE_NAMES = ['LOOKING', 'FOLLOWING', 'LEADING', 'OBSERVING'];
 
 interface Disk {
@@ -72,6 +74,8 @@ interface Node {
   /** A leader's learner connections, by id. */
   conns: Map<number, Conn>;
   serving: boolean;
+  /** A Ready of its role core is being executed (its fsync under way). */
+  inflight: boolean;
   lastSnapshot: LoggedTxn[] | undefined;
   /** Client writes submitted here, by data, waiting for their commit to be applied here. */
   writes: Map<string, Client>;
@@ -186,6 +190,7 @@ export class StackSim {
   private readonly maxNotificationIntervalMs: number;
   private readonly commitLogCount: number;
   private readonly crashPerReady: number;
+  private readonly maxFsyncMs: number;
 
   constructor(readonly seed: number, private readonly fullTrace: boolean) {
     this.r = prng(seed * 2654435761);
@@ -202,6 +207,7 @@ export class StackSim {
     this.maxNotificationIntervalMs = this.r() < 0.5 ? 1_000 : 400 + Math.floor(this.r() * 4_000);
     this.commitLogCount = 2 + Math.floor(this.r() * 12);
     this.crashPerReady = this.r() < 0.3 ? 0 : this.r() * 0.01;
+    this.maxFsyncMs = this.r() < 0.3 ? 0 : this.int(1, 30);
     for (const sid of [...this.voters, ...observers]) {
       this.nodes.push({
         sid,
@@ -219,6 +225,7 @@ export class StackSim {
         conn: undefined,
         conns: new Map(),
         serving: false,
+        inflight: false,
         lastSnapshot: undefined,
         writes: new Map(),
         syncs: [],
@@ -229,7 +236,7 @@ export class StackSim {
     for (let i = 1; i <= clientCount; i++) this.clients.push({ id: i, member: undefined, memberGen: -1, lastZxidSeen: 0n, op: undefined });
     this.log(
       `seed=${seed} voters=${n} observer=${withObserver} clients=${clientCount} chaosEnd=${this.chaosEndMs}ms loss=${this.lossP.toFixed(3)} ` +
-        `dup=${this.dupP.toFixed(3)} maxDelay=${this.maxDelayMs}ms maxNotification=${this.maxNotificationIntervalMs}ms commitLog=${this.commitLogCount} crashPerReady=${this.crashPerReady.toFixed(4)}`,
+        `dup=${this.dupP.toFixed(3)} maxDelay=${this.maxDelayMs}ms maxNotification=${this.maxNotificationIntervalMs}ms commitLog=${this.commitLogCount} crashPerReady=${this.crashPerReady.toFixed(4)} maxFsync=${this.maxFsyncMs}ms`,
     );
   }
 
@@ -484,6 +491,7 @@ export class StackSim {
     n.leader = undefined;
     n.learner = undefined;
     n.serving = false;
+    n.inflight = false;
     n.lastSnapshot = undefined;
     n.writes.clear();
     n.syncs = [];
@@ -730,20 +738,58 @@ export class StackSim {
         if (!n.up) continue;
         if (this.drainElection(n)) any = true;
         const core = n.leader ?? n.learner;
-        if (core === undefined || !core.hasReady()) continue;
+        if (core === undefined || n.inflight || !core.hasReady()) continue;
         any = true;
-        const r = core.ready();
-        this.log(`s${n.sid} ready: ${readyLines(r, (c) => `c${c}`).join(' | ')}`);
-        const gen = n.gen;
-        if (this.execute(n, r) && n.up && n.gen === gen) core.advance();
+        this.take(n, core);
       }
       if (!any) break;
     }
     for (const n of this.nodes) if (n.up) this.scheduleElectionWake(n);
   }
 
+  /**
+   * Takes a Ready and executes it as the shells do: one at a time, its fsyncs taking a while, the
+   * core stepping new packets meanwhile. What ready.ts lets a shell do before the append is durable
+   * happens at once: a leader's broadcast sends and commits, a learner's commits of txns already on
+   * disk. The rest follows when the fsync returns; then advance().
+   */
+  private take(n: Node, core: ZabLeader | ZabLearner): void {
+    const r = core.ready();
+    n.inflight = true;
+    this.log(`s${n.sid} ready: ${readyLines(r, (c) => `c${c}`).join(' | ')}`);
+    const early = { sent: false, applied: 0 };
+    const plain = r.truncateTo === undefined && r.installSnapshot === undefined && r.acceptedEpoch === undefined && r.currentEpoch === undefined;
+    if (n.leader !== undefined && plain && r.send.every((x) => x.kind === 'packet' && EARLY_TYPES.has(x.packet.type))) {
+      for (const txn of r.commit) {
+        this.leaderCommits(n, txn, 'commit');
+        n.tree.push(txn);
+        this.applied(n, txn);
+      }
+      early.applied = r.commit.length;
+      this.sends(n, r, new Map());
+      early.sent = true;
+    } else if (n.learner !== undefined && plain && r.append.length > 0) {
+      const durable = lastLogged(n.disk);
+      while (early.applied < r.commit.length && r.commit[early.applied].zxid <= durable) {
+        const txn = r.commit[early.applied++];
+        n.tree.push(txn);
+        this.applied(n, txn);
+      }
+    }
+    if (!n.up || (n.leader ?? n.learner) !== core) return;
+    const gen = n.gen;
+    const finish = () => {
+      if (!n.up || n.gen !== gen || (n.leader ?? n.learner) !== core) return;
+      n.inflight = false;
+      if (this.execute(n, r, early) && n.up && n.gen === gen) core.advance();
+    };
+    const fsyncMs = r.append.length > 0 || r.acceptedEpoch !== undefined || r.currentEpoch !== undefined || r.takeSnapshot !== undefined ? this.int(0, this.maxFsyncMs) : 0;
+    if (fsyncMs === 0) finish();
+    else this.at(fsyncMs, finish);
+  }
+
   /** Executes a Ready in its order; false when the node crashed or left its role part way. */
-  private execute(n: Node, r: Ready): boolean {
+  private execute(n: Node, r: Ready, early: { sent: boolean; applied: number }): boolean {
     const crashAt = this.chaos && this.r() < this.crashPerReady ? this.int(0, 7) : -1;
     const d = n.disk;
     const crashNow = (): false => {
@@ -768,14 +814,8 @@ export class StackSim {
       d.snapshotZxid = r.takeSnapshot;
       d.log = [];
     }
-    // The leader's broadcast may send and apply before its append is durable (ready.ts, item 8).
-    const broadcastOnly =
-      n.leader !== undefined &&
-      r.acceptedEpoch === undefined &&
-      r.currentEpoch === undefined &&
-      r.send.every((s) => s.kind === 'packet' && [PacketType.PROPOSAL, PacketType.COMMIT, PacketType.INFORM, PacketType.PING, PacketType.SYNC].includes(s.packet.type));
-    const early = broadcastOnly && crashAt === 7;
-    if (!early && r.append.length > 0) {
+    const crashLate = early.sent && crashAt === 7;
+    if (!crashLate && r.append.length > 0) {
       if (crashAt === 2) {
         // Not fsynced: any prefix of the writes may have reached the disk.
         d.log.push(...r.append.slice(0, this.int(0, r.append.length)));
@@ -795,7 +835,7 @@ export class StackSim {
     const takeSnapshotsBefore = (zxid: bigint) => {
       for (const [s, taken] of snapshotsAt) if (taken === undefined && zxid > s) snapshotsAt.set(s, n.tree.filter((x) => x.zxid <= s));
     };
-    for (const txn of r.commit) {
+    for (const txn of r.commit.slice(early.applied)) {
       takeSnapshotsBefore(txn.zxid);
       if (n.leader !== undefined) this.leaderCommits(n, txn, 'commit');
       n.tree.push(txn);
@@ -803,8 +843,8 @@ export class StackSim {
     }
     takeSnapshotsBefore(1n << 62n);
     if (crashAt === 6) return crashNow();
-    this.sends(n, r, snapshotsAt);
-    if (early) {
+    if (!early.sent) this.sends(n, r, snapshotsAt);
+    if (crashLate) {
       d.log.push(...r.append.slice(0, this.int(0, r.append.length)));
       return crashNow();
     }
