@@ -76,6 +76,8 @@ interface Node {
   serving: boolean;
   /** A Ready of its role core is being executed (its fsync under way). */
   inflight: boolean;
+  /** That Ready's append, when a crash meanwhile may leave any prefix of it on disk. */
+  inflightAppend: LoggedTxn[] | undefined;
   lastSnapshot: LoggedTxn[] | undefined;
   /** Client writes submitted here, by data, waiting for their commit to be applied here. */
   writes: Map<string, Client>;
@@ -191,6 +193,7 @@ export class StackSim {
   private readonly commitLogCount: number;
   private readonly crashPerReady: number;
   private readonly maxFsyncMs: number;
+  private readonly clientThinkMs: number;
 
   constructor(readonly seed: number, private readonly fullTrace: boolean) {
     this.r = prng(seed * 2654435761);
@@ -226,13 +229,15 @@ export class StackSim {
         conns: new Map(),
         serving: false,
         inflight: false,
+        inflightAppend: undefined,
         lastSnapshot: undefined,
         writes: new Map(),
         syncs: [],
         localSyncs: [],
       });
     }
-    const clientCount = 2 + Math.floor(this.r() * 3);
+    const clientCount = 2 + Math.floor(this.r() * 5);
+    this.clientThinkMs = this.r() < 0.5 ? 60 : 150;
     for (let i = 1; i <= clientCount; i++) this.clients.push({ id: i, member: undefined, memberGen: -1, lastZxidSeen: 0n, op: undefined });
     this.log(
       `seed=${seed} voters=${n} observer=${withObserver} clients=${clientCount} chaosEnd=${this.chaosEndMs}ms loss=${this.lossP.toFixed(3)} ` +
@@ -471,6 +476,13 @@ export class StackSim {
     if (!n.up) return;
     this.stats.crashes++;
     this.log(`crash s${n.sid} (${processOnly ? 'process: its connections close' : 'machine: its connections go silent'})`);
+    const writing = n.inflightAppend;
+    if (writing !== undefined && writing.length > 0) {
+      // Caught in an fsync: any prefix of the append may have reached the disk.
+      const k = this.int(0, writing.length);
+      n.disk.log.push(...writing.slice(0, k));
+      this.log(`s${n.sid}: ${k} of ${writing.length} txns being written reached the disk`);
+    }
     this.leaveRole(n, processOnly ? 'close' : 'silent');
     n.up = false;
     n.role = 'down';
@@ -492,6 +504,7 @@ export class StackSim {
     n.learner = undefined;
     n.serving = false;
     n.inflight = false;
+    n.inflightAppend = undefined;
     n.lastSnapshot = undefined;
     n.writes.clear();
     n.syncs = [];
@@ -756,6 +769,7 @@ export class StackSim {
   private take(n: Node, core: ZabLeader | ZabLearner): void {
     const r = core.ready();
     n.inflight = true;
+    n.inflightAppend = r.truncateTo === undefined && r.installSnapshot === undefined && r.takeSnapshot === undefined ? r.append : undefined;
     this.log(`s${n.sid} ready: ${readyLines(r, (c) => `c${c}`).join(' | ')}`);
     const early = { sent: false, applied: 0 };
     const plain = r.truncateTo === undefined && r.installSnapshot === undefined && r.acceptedEpoch === undefined && r.currentEpoch === undefined;
@@ -781,6 +795,7 @@ export class StackSim {
     const finish = () => {
       if (!n.up || n.gen !== gen || (n.leader ?? n.learner) !== core) return;
       n.inflight = false;
+      n.inflightAppend = undefined;
       if (this.execute(n, r, early) && n.up && n.gen === gen) core.advance();
     };
     const fsyncMs = r.append.length > 0 || r.acceptedEpoch !== undefined || r.currentEpoch !== undefined || r.takeSnapshot !== undefined ? this.int(0, this.maxFsyncMs) : 0;
@@ -1001,7 +1016,7 @@ export class StackSim {
   // Clients
 
   private clientAct(c: Client): void {
-    const next = () => this.at(this.int(5, 150), () => this.clientAct(c));
+    const next = () => this.at(this.int(1, this.clientThinkMs), () => this.clientAct(c));
     if (!this.chaos && this.nowMs > this.chaosEndMs + 3_000) return; // the quiet period
     if (c.member !== undefined) {
       const m = this.node(c.member);
