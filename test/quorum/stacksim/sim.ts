@@ -74,6 +74,8 @@ interface Node {
   /** A leader's learner connections, by id. */
   conns: Map<number, Conn>;
   serving: boolean;
+  /** The process is paused until then: nothing of it runs. */
+  pausedUntilMs: number;
   /** A Ready of its role core is being executed (its fsync under way). */
   inflight: boolean;
   /** That Ready's append, when a crash meanwhile may leave any prefix of it on disk. */
@@ -142,6 +144,11 @@ export interface SimStats {
   lostNotifications: number;
   /** Restarts that found currentEpoch older than the log (loadEpochs raised it). */
   epochRaises: number;
+  pauses: number;
+  /** Commits by a superseded leader of txns the newer epochs already hold. */
+  lateCommits: number;
+  /** Epochs established after a newer one was (their leader was paused). */
+  lateEstablished: number;
 }
 
 export interface SimResult {
@@ -168,7 +175,7 @@ export class StackSim {
   private digest = 0;
   readonly stats: SimStats = {
     commits: 0, established: 0, decisions: 0, crashes: 0, partitions: 0, cuts: 0, snaps: 0, truncs: 0, diffs: 0,
-    acked: 0, reads: 0, syncReads: 0, staleSyncs: 0, refused: 0, lostNotifications: 0, epochRaises: 0,
+    acked: 0, reads: 0, syncReads: 0, staleSyncs: 0, refused: 0, lostNotifications: 0, epochRaises: 0, pauses: 0, lateCommits: 0, lateEstablished: 0,
   };
 
   /** The committed order: each established leader's history, then its commits. */
@@ -228,6 +235,7 @@ export class StackSim {
         conn: undefined,
         conns: new Map(),
         serving: false,
+        pausedUntilMs: 0,
         inflight: false,
         inflightAppend: undefined,
         lastSnapshot: undefined,
@@ -272,12 +280,22 @@ export class StackSim {
     this.q.push(this.nowMs + delayMs, run);
   }
 
-  /** Runs `run` later unless the node crashed or changed role meanwhile. */
+  /** Runs `run` later unless the node crashed or changed role meanwhile; a paused node runs it when it resumes. */
   private atFor(n: Node, delayMs: number, run: () => void): void {
     const gen = n.gen;
-    this.at(delayMs, () => {
-      if (n.up && n.gen === gen) run();
-    });
+    const go = (): void => {
+      if (!n.up || n.gen !== gen) return;
+      if (this.deferred(n, go)) return;
+      run();
+    };
+    this.at(delayMs, go);
+  }
+
+  /** A paused process does nothing until it resumes: `run` is put off until then. */
+  private deferred(n: Node, run: () => void): boolean {
+    if (n.pausedUntilMs <= this.nowMs) return false;
+    this.q.push(n.pausedUntilMs, run);
+    return true;
   }
 
   private int(lo: number, hi: number): number {
@@ -341,7 +359,8 @@ export class StackSim {
       const x = this.r();
       if (x < 0.3) this.crashRandom();
       else if (x < 0.65) this.partition();
-      else if (x < 0.9) this.heal();
+      else if (x < 0.85) this.heal();
+      else if (x < 0.95) this.pause();
       else this.moveRandomClient();
       this.scheduleFault();
     });
@@ -426,6 +445,17 @@ export class StackSim {
     return [...this.liveConns];
   }
 
+  /** A process stops for a while (a long GC pause, a stopped VM): it then goes on where it was, late. */
+  private pause(): void {
+    const up = this.nodes.filter((n) => n.up && n.pausedUntilMs <= this.nowMs);
+    const leaders = up.filter((n) => n.role === 'leading');
+    const n = leaders.length > 0 && this.r() < 0.5 ? this.pick(leaders) : this.pick(up);
+    if (n === undefined) return;
+    this.stats.pauses++;
+    n.pausedUntilMs = this.nowMs + this.int(300, 3_000);
+    this.log(`s${n.sid} (${n.role}) paused until ${n.pausedUntilMs}ms`);
+  }
+
   private moveRandomClient(): void {
     const c = this.pick(this.clients.filter((x) => x.member !== undefined));
     if (c === undefined) return;
@@ -439,6 +469,7 @@ export class StackSim {
   private boot(n: Node): void {
     if (n.up) return;
     n.up = true;
+    n.pausedUntilMs = 0;
     n.gen++;
     // Recovery: the snapshot and the log after it; the epoch files as written.
     n.tree = history(n.disk);
@@ -562,7 +593,7 @@ export class StackSim {
     this.atFor(n, attempt === 0 ? this.int(0, 20) : CONNECT_RETRY_MS, () => {
       const l = this.node(leaderSid);
       const reachable = !this.isBlocked(n.sid, leaderSid) && !this.isBlocked(leaderSid, n.sid);
-      if (l.up && l.role === 'leading' && l.leader !== undefined && l.leader.phase !== 'over' && reachable) {
+      if (l.up && l.pausedUntilMs <= this.nowMs && l.role === 'leading' && l.leader !== undefined && l.leader.phase !== 'over' && reachable) {
         this.connect(n, l);
         return;
       }
@@ -644,11 +675,13 @@ export class StackSim {
     for (let i = 0; i < copies; i++) {
       const target = to.election;
       if (target === undefined) return;
-      this.at(this.chaos ? this.int(1, this.maxDelayMs) : this.int(1, 5), () => {
+      const deliver = (): void => {
         if (to.election !== target || this.isBlocked(from.sid, toSid)) return;
+        if (this.deferred(to, deliver)) return;
         if (this.fullTrace) this.log(`s${from.sid} -> s${toSid} ${STATE_NAMES[x.state]} leader=s${x.leader} zxid=${hex(x.zxid)} round=${x.electionEpoch} peerEpoch=${x.peerEpoch}`);
         target.step(this.nowMs, x);
-      });
+      };
+      this.at(this.chaos ? this.int(1, this.maxDelayMs) : this.int(1, 5), deliver);
     }
   }
 
@@ -658,12 +691,14 @@ export class StackSim {
     if (e === undefined || w === undefined) return;
     if (n.electionWakeMs !== undefined && n.electionWakeMs <= w && n.electionWakeMs >= this.nowMs) return;
     n.electionWakeMs = w;
-    this.q.push(Math.max(w, this.nowMs), () => {
+    const wake = (): void => {
       if (n.election !== e) return;
+      if (this.deferred(n, wake)) return;
       n.electionWakeMs = undefined;
       const due = e.nextWakeMs();
       if (due !== undefined && due <= this.nowMs) e.tick(this.nowMs);
-    });
+    };
+    this.q.push(Math.max(w, this.nowMs), wake);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -681,8 +716,9 @@ export class StackSim {
   private pump(c: Conn, d: Dir): void {
     const m = d.q[0];
     if (m === undefined || m.atMs > this.nowMs || d.dead || this.isBlocked(d.from, d.to)) return;
-    d.q.shift();
     const to = this.node(d.to);
+    if (this.deferred(to, () => this.pump(c, d))) return;
+    d.q.shift();
     const toLeader = d === c.toLeader;
     if (!to.up || to.gen !== (toLeader ? c.leaderGen : c.learnerGen)) return;
     if (m.close) {
@@ -736,8 +772,12 @@ export class StackSim {
     const leader = this.node(c.leaderSid);
     const lg = c.learnerGen;
     const ld = c.leaderGen;
-    this.at(this.int(1, 20), () => learner.up && learner.gen === lg && this.endpointClosed(c, learner));
-    this.at(this.int(1, 20), () => leader.up && leader.gen === ld && this.endpointClosed(c, leader));
+    const seeClose = (n: Node, gen: number): void => {
+      if (!n.up || n.gen !== gen || this.deferred(n, () => seeClose(n, gen))) return;
+      this.endpointClosed(c, n);
+    };
+    this.at(this.int(1, 20), () => seeClose(learner, lg));
+    this.at(this.int(1, 20), () => seeClose(leader, ld));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -748,7 +788,7 @@ export class StackSim {
       if (guard > 100_000) this.fail('Readys never drained');
       let any = false;
       for (const n of this.nodes) {
-        if (!n.up) continue;
+        if (!n.up || n.pausedUntilMs > this.nowMs) continue;
         if (this.drainElection(n)) any = true;
         const core = n.leader ?? n.learner;
         if (core === undefined || n.inflight || !core.hasReady()) continue;
@@ -757,7 +797,7 @@ export class StackSim {
       }
       if (!any) break;
     }
-    for (const n of this.nodes) if (n.up) this.scheduleElectionWake(n);
+    for (const n of this.nodes) if (n.up && n.pausedUntilMs <= this.nowMs) this.scheduleElectionWake(n);
   }
 
   /**
@@ -792,8 +832,9 @@ export class StackSim {
     }
     if (!n.up || (n.leader ?? n.learner) !== core) return;
     const gen = n.gen;
-    const finish = () => {
+    const finish = (): void => {
       if (!n.up || n.gen !== gen || (n.leader ?? n.learner) !== core) return;
+      if (this.deferred(n, finish)) return;
       n.inflight = false;
       n.inflightAppend = undefined;
       if (this.execute(n, r, early) && n.up && n.gen === gen) core.advance();
@@ -927,8 +968,20 @@ export class StackSim {
     this.stats.established++;
     const prev = this.epochLeaders.get(epoch);
     if (prev !== undefined) this.fail(`epoch ${epoch} established by s${prev} and by s${n.sid}`);
-    if (epoch < this.maxEstablishedEpoch) this.fail(`epoch ${epoch} established by s${n.sid} after epoch ${this.maxEstablishedEpoch}`);
     this.epochLeaders.set(epoch, n.sid);
+    if (epoch < this.maxEstablishedEpoch) {
+      // A leader paused with its NEWLEADER quorum's acks on the way establishes after a newer
+      // epoch did: the newer history must already hold all of its history, in place.
+      this.stats.lateEstablished++;
+      this.log(`s${n.sid} established epoch ${epoch} late, after epoch ${this.maxEstablishedEpoch}`);
+      const h = history(n.disk);
+      for (let i = 0; i < h.length; i++) {
+        if (this.committed[i] === undefined || !same(h[i], this.committed[i])) {
+          this.fail(`s${n.sid} established epoch ${epoch} after epoch ${this.maxEstablishedEpoch} with ${hex(h[i].zxid)} at [${i}], which the committed order does not hold there`);
+        }
+      }
+      return;
+    }
     this.maxEstablishedEpoch = epoch;
     this.log(`s${n.sid} established epoch ${epoch}`);
     const h = history(n.disk);
@@ -947,7 +1000,17 @@ export class StackSim {
     const holders = this.voters.filter((sid) => history(this.node(sid).disk).some((x) => same(x, txn)));
     if (!this.verifier.containsQuorum(holders)) this.fail(`leader s${n.sid} commits ${hex(txn.zxid)} (${how}) held on disk only by [${holders.join(',')}]`);
     const last = this.committed[this.committed.length - 1];
-    if (last !== undefined && txn.zxid <= last.zxid) this.fail(`committed order not increasing: ${hex(txn.zxid)} after ${hex(last.zxid)} (leader s${n.sid})`);
+    if (last !== undefined && txn.zxid <= last.zxid) {
+      // A superseded leader that was paused may commit late, on acks sent before its followers
+      // left: the txn was on a quorum's disks, so the newer epoch's history must hold it, in place.
+      const at = this.committed.findIndex((x) => x.zxid === txn.zxid);
+      if (how === 'commit' && n.leader!.epoch < this.maxEstablishedEpoch && at >= 0 && same(this.committed[at], txn)) {
+        this.stats.lateCommits++;
+        this.log(`s${n.sid}, leader of superseded epoch ${n.leader!.epoch}, commits ${hex(txn.zxid)} late (already in the order)`);
+        return;
+      }
+      this.fail(`committed order not increasing: ${hex(txn.zxid)} after ${hex(last.zxid)} (leader s${n.sid}, epoch ${n.leader?.epoch}; ${at >= 0 ? 'a different txn at that zxid is committed' : 'not in the committed order'})`);
+    }
     const data = txn.data.toString();
     if (!this.issued.has(data)) this.fail(`integrity: ${hex(txn.zxid)} "${data}" committed but no client wrote it`);
     if (this.committedData.has(data)) this.fail(`integrity: "${data}" committed twice (again at ${hex(txn.zxid)})`);
@@ -1023,7 +1086,7 @@ export class StackSim {
       if (!m.up || m.gen !== c.memberGen) this.dropClient(c, 'its member is gone');
     }
     if (c.member === undefined) {
-      const candidates = this.nodes.filter((n) => n.up && n.serving);
+      const candidates = this.nodes.filter((n) => n.up && n.serving && n.pausedUntilMs <= this.nowMs);
       const m = this.pick(candidates);
       if (m !== undefined) {
         const applied = lastApplied(m.tree);
@@ -1045,6 +1108,7 @@ export class StackSim {
       return next();
     }
     const m = this.node(c.member);
+    if (m.pausedUntilMs > this.nowMs) return next(); // its requests wait with the member
     const x = this.r();
     if (x < 0.5) {
       const data = `w${++this.clientSeq}`;
