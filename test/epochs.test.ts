@@ -1,7 +1,8 @@
 // The acceptedEpoch and currentEpoch files: ZooKeeper's format (decimal, no newline, in
 // version-2), an atomic write that leaves no temp file, and the start rules: missing files are
 // created from the last zxid's epoch, a currentEpoch older than the log is replaced by
-// currentEpoch.tmp or refused, an acceptedEpoch older than currentEpoch is refused.
+// currentEpoch.tmp, or raised to the log's epoch when acceptedEpoch vouches for it, or refused; an
+// acceptedEpoch older than currentEpoch is refused.
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -89,7 +90,7 @@ t.test('start rules', async (t) => {
 
   t.test('currentEpoch older than the log without a tmp file: refused, naming the file', async (t) => {
     const dir = tmpDir(t);
-    put(dir, ACCEPTED_EPOCH_FILE, '5');
+    put(dir, ACCEPTED_EPOCH_FILE, '4');
     put(dir, CURRENT_EPOCH_FILE, '4');
     const err = (() => {
       try {
@@ -101,8 +102,30 @@ t.test('start rules', async (t) => {
     })();
     t.type(err, EpochFileError);
     t.equal(err?.file, v2(dir, CURRENT_EPOCH_FILE));
-    t.match(err?.message ?? '', /currentEpoch: the current epoch 4 is older than the epoch 5 of the last zxid 0x500000002.*refusing to start/);
+    t.match(err?.message ?? '', /currentEpoch: the current epoch 4 is older than the epoch 5 of the last zxid 0x500000002.*accepted epoch 4 is older too; refusing to start/);
     t.equal(fs.readFileSync(v2(dir, CURRENT_EPOCH_FILE), 'latin1'), '4', 'nothing was changed');
+    const noAccepted = tmpDir(t);
+    put(noAccepted, CURRENT_EPOCH_FILE, '4');
+    t.throws(() => loadEpochs(noAccepted, makeZxid(5n, 2n)), { name: 'EpochFileError', message: /accepted epoch is missing; refusing to start/ });
+  });
+
+  t.test('currentEpoch older than the log, no tmp file, acceptedEpoch at least the log\'s: a crash at NEWLEADER, raised to the log', async (t) => {
+    // A learner behind by more than an epoch (currentEpoch 0) took LEADERINFO 2 (acceptedEpoch 2),
+    // got a SNAP of the leader's history up to 0x100000010, wrote it as a snapshot, and crashed
+    // before writing currentEpoch 2 (the 3.8.5+ NEWLEADER order: history first, then the epoch).
+    // Its data holds the leader's whole history to its last zxid: it starts at currentEpoch 1.
+    const dir = tmpDir(t);
+    put(dir, ACCEPTED_EPOCH_FILE, '2');
+    put(dir, CURRENT_EPOCH_FILE, '0');
+    const notes: EpochLoadNotes = { created: [] };
+    t.same(loadEpochs(dir, makeZxid(1n, 0x10n), notes), { acceptedEpoch: 2n, currentEpoch: 1n });
+    t.equal(notes.raisedToLog, 0n, 'the old value is noted');
+    t.equal(fs.readFileSync(v2(dir, CURRENT_EPOCH_FILE), 'latin1'), '1', 'and written as currentEpoch');
+    // The same crash after txns of the new epoch itself were logged (the leader was serving).
+    const later = tmpDir(t);
+    put(later, ACCEPTED_EPOCH_FILE, '5');
+    put(later, CURRENT_EPOCH_FILE, '4');
+    t.same(loadEpochs(later, makeZxid(5n, 2n)), { acceptedEpoch: 5n, currentEpoch: 5n });
   });
 
   t.test('acceptedEpoch older than currentEpoch: refused', async (t) => {

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../server/config';
 import type { QuorumStatus, ZooKeeperServer } from '../server/server';
 import type { Database, ReceivedTree } from '../storage/database';
-import { loadEpochs } from '../storage/epochs';
+import { loadEpochs, type EpochLoadNotes } from '../storage/epochs';
 import { readOnlyGraceMs } from '../server/readonly';
 import { quorumAuthFactories, type QuorumAuthFactories } from './authshell';
 import { ElectionShell } from './electionshell';
@@ -126,7 +126,14 @@ export class QuorumPeer {
       this.leaderSid = undefined;
       server.serverState = 'looking';
       const lastZxid = server.lastProcessedZxid;
-      const epochs = loadEpochs(config.dataDir, lastZxid);
+      const epochNotes: EpochLoadNotes = { created: [] };
+      const epochs = loadEpochs(config.dataDir, lastZxid, epochNotes);
+      if (epochNotes.raisedToLog !== undefined) {
+        this.log.warn(
+          { was: epochNotes.raisedToLog.toString(), now: epochs.currentEpoch.toString() },
+          "currentEpoch was older than the log (a crash at NEWLEADER before the epoch was written); raised to the log's epoch",
+        );
+      }
       let decision;
       const readOnlyTimer = this.readOnlyAfterGrace();
       try {

@@ -15,7 +15,9 @@
  *  5. `acceptedEpoch`, then `currentEpoch`: each written atomically (tmp, fsync, rename), accepted
  *                        first, so that accepted >= current holds on disk at every instant.
  *                        currentEpoch comes after `append`: a learner's sync txns are durable before it
- *                        claims the new epoch (ZooKeeper 3.8.5+/3.9 order).
+ *                        claims the new epoch (ZooKeeper 3.8.5+/3.9 order). A crash in between leaves
+ *                        a log whose last epoch is newer than currentEpoch; the next start raises
+ *                        currentEpoch to it (storage/epochs.ts `loadEpochs`) instead of refusing.
  *  6. `commit`           apply to the tree in zxid order; each was durable (here or earlier) first.
  *                        Commits of txns made durable by an earlier Ready may be applied before this
  *                        Ready's `append` is durable, when it truncates, installs and writes no

@@ -42,6 +42,11 @@ export interface EpochLoadNotes {
   created: string[];
   /** Set when currentEpoch was older than the log and currentEpoch.tmp was taken instead. */
   tookTmp?: string;
+  /**
+   * Set (to the old value) when currentEpoch was older than the log, with no tmp file, and was
+   * raised to the log's epoch because acceptedEpoch vouches for it.
+   */
+  raisedToLog?: bigint;
 }
 
 function versionDir(dataDir: string): string {
@@ -129,7 +134,11 @@ export function writeCurrentEpoch(dataDir: string, epoch: bigint): void {
  *   before the files existed);
  * - currentEpoch older than that epoch: the server crashed while taking a new epoch (the log got
  *   txns of it, the rename did not happen), and `currentEpoch.tmp` holds it; it is taken and
- *   written as currentEpoch. Without the tmp file the start is refused;
+ *   written as currentEpoch. Without the tmp file, when acceptedEpoch is at least the log's epoch,
+ *   the server crashed at NEWLEADER after making the leader's history durable and before writing
+ *   currentEpoch (the 3.8.5+ order, which ZooKeeper's start does not allow for and refuses): the
+ *   log then holds that leader's whole history up to its last zxid, so the log's epoch is taken
+ *   and written, as if the crash had come just after the write. Otherwise the start is refused;
  * - acceptedEpoch older than currentEpoch: refused (a server never holds history of an epoch it
  *   did not accept).
  */
@@ -145,15 +154,22 @@ export function loadEpochs(dataDir: string, lastZxid: bigint, notes: EpochLoadNo
   if (epochOfZxid > currentEpoch) {
     const tmpFile = currentFile + EPOCH_TMP_SUFFIX;
     const fromTmp = readEpochFile(tmpFile);
-    if (fromTmp === undefined) {
-      throw new EpochFileError(
-        currentFile,
-        `the current epoch ${currentEpoch} is older than the epoch ${epochOfZxid} of the last zxid ${zxidHex(lastZxid)}, and there is no ${CURRENT_EPOCH_FILE}${EPOCH_TMP_SUFFIX}; refusing to start`,
-      );
+    if (fromTmp !== undefined) {
+      currentEpoch = fromTmp;
+      writeCurrentEpoch(dataDir, currentEpoch);
+      notes.tookTmp = tmpFile;
+    } else {
+      const accepted = readEpochFile(epochFilePath(dataDir, ACCEPTED_EPOCH_FILE));
+      if (accepted === undefined || accepted < epochOfZxid) {
+        throw new EpochFileError(
+          currentFile,
+          `the current epoch ${currentEpoch} is older than the epoch ${epochOfZxid} of the last zxid ${zxidHex(lastZxid)}, there is no ${CURRENT_EPOCH_FILE}${EPOCH_TMP_SUFFIX} and the accepted epoch ${accepted ?? 'is missing'}${accepted === undefined ? '' : ' is older too'}; refusing to start`,
+        );
+      }
+      notes.raisedToLog = currentEpoch;
+      currentEpoch = epochOfZxid;
+      writeCurrentEpoch(dataDir, currentEpoch);
     }
-    currentEpoch = fromTmp;
-    writeCurrentEpoch(dataDir, currentEpoch);
-    notes.tookTmp = tmpFile;
   }
   const acceptedFile = epochFilePath(dataDir, ACCEPTED_EPOCH_FILE);
   let acceptedEpoch = readEpochFile(acceptedFile);
