@@ -1,6 +1,6 @@
 import t from 'tap';
 import * as v8 from 'node:v8';
-import { compactHeap, shouldCompact } from '../src/storage/heap';
+import { collectGarbage, compactHeap, shouldCompact, shouldShrinkYoung, youngGenerationBytes } from '../src/storage/heap';
 
 const MB = 1024 * 1024;
 
@@ -25,4 +25,27 @@ t.test('a compaction returns the pages a burst left half used', async (t) => {
   t.ok(keep.length === 375_000);
   t.ok(after.physical_space_size < full * 0.6, `old space ${Math.round(full / MB)} MB -> ${Math.round(after.physical_space_size / MB)} MB`);
   t.ok(after.physical_space_size < after.space_used_size * 1.5, 'pages are mostly full after it');
+});
+
+t.test('the young generation shrinks only after enough idle seconds since the last try, and only when grown', async (t) => {
+  t.equal(shouldShrinkYoung(6, 32 * MB, 1 * MB), true, 'idle 6 s, grown');
+  t.equal(shouldShrinkYoung(5, 32 * MB, 1 * MB), false, 'idle 5 s only');
+  t.equal(shouldShrinkYoung(60, 1 * MB, 1 * MB), false, 'at its first size');
+});
+
+t.test('a scavenge after idle seconds gives back the semi-spaces a burst grew', async (t) => {
+  // A burst that keeps some of what it allocates grows the young generation to its limit.
+  const keep: { i: number; s: string }[] = [];
+  for (let i = 0; i < 3_000_000; i++) {
+    const o = { i, s: `value ${i}` };
+    if (i % 50 === 0) keep.push(o);
+  }
+  const grown = youngGenerationBytes();
+  t.ok(grown >= 8 * MB, `the burst grew the young generation to ${grown / MB} MB`);
+  // V8 shrinks it only in a collection made while its allocation rate over the last 5 s is low.
+  await new Promise((r) => setTimeout(r, 6500));
+  collectGarbage('minor');
+  const after = youngGenerationBytes();
+  t.ok(after <= grown / 4, `young generation ${grown / MB} MB -> ${after / MB} MB`);
+  t.equal(keep.length, 60_000, 'what the burst kept is still there');
 });
