@@ -71,24 +71,33 @@ export function compactHeap(): void {
 }
 
 /**
- * Idle seconds after which a collection may shrink the young generation: V8 gives back its young
- * generation's grown semi-spaces only in a collection made while it rates the allocation rate as
- * low, over a window of the last 5 s. A server never collects while idle on its own, so the
- * semi-spaces a burst grew to 16 MB each (32 MB of memory) stay with it for good otherwise.
+ * V8 gives back the semi-spaces a burst grew its young generation to (16 MB each, 32 MB of memory)
+ * only in a collection made while it rates the allocation rate as low: averaged over the intervals
+ * between its last collections that make up the last 5 s. A server never collects while idle on
+ * its own, so the memory stayed with it for good. An idle server scavenges every other idle second
+ * while the young generation is grown: the first scavenges close the burst's interval (and fail to
+ * shrink it), and once 5 s of quiet intervals are behind, one does (6-8 s after the burst).
  */
-const YOUNG_SHRINK_IDLE_SECONDS = 6;
+const YOUNG_SHRINK_IDLE_SECONDS = 1;
 
 export function youngGenerationBytes(): number {
   return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
 }
 
+/** The young generation counts as grown above this many times its first size. */
+const YOUNG_GROWN_FACTOR = 4;
+/** Idle seconds between scavenges while the young generation stays grown. */
+const YOUNG_SHRINK_RETRY_SECONDS = 2;
+
 /**
- * Whether this idle second should scavenge to shrink the young generation: after an idle stretch
- * long enough for V8 to rate the allocation as low (counted from the last try, as a few requests
- * within the stretch can keep the rate above V8's mark), and only while it is above its first size.
+ * Whether this idle second should scavenge to shrink the young generation: while it is grown,
+ * from the first idle second, then every other one. `lastTryIdleSeconds` is the idle count at the
+ * last try of this idle stretch (undefined: none yet).
  */
-export function shouldShrinkYoung(idleSecondsSinceTry: number, youngBytes: number, baselineBytes: number): boolean {
-  return idleSecondsSinceTry >= YOUNG_SHRINK_IDLE_SECONDS && youngBytes > baselineBytes;
+export function shouldShrinkYoung(idleSeconds: number, lastTryIdleSeconds: number | undefined, youngBytes: number, baselineBytes: number): boolean {
+  // V8 keeps room for twice what lives in it, so a size or two above the first is not a burst's.
+  if (youngBytes <= baselineBytes * YOUNG_GROWN_FACTOR || idleSeconds < YOUNG_SHRINK_IDLE_SECONDS) return false;
+  return lastTryIdleSeconds === undefined || idleSeconds - lastTryIdleSeconds >= YOUNG_SHRINK_RETRY_SECONDS;
 }
 
 /**
@@ -104,8 +113,10 @@ export class IdleCompactor {
   private baselineBytes = v8.getHeapStatistics().total_physical_size;
   /** The young generation's smallest size seen: the one it had before any burst. */
   private youngBaselineBytes = youngGenerationBytes();
-  /** Idle seconds in a row, since the last busy second or the last scavenge to shrink. */
+  /** Idle seconds in a row. */
   private idleSeconds = 0;
+  /** idleSeconds at the last scavenge to shrink in this idle stretch. */
+  private lastYoungTry: number | undefined;
 
   constructor(
     private readonly onCompact?: (ms: number, beforeBytes: number, afterBytes: number) => void,
@@ -126,11 +137,14 @@ export class IdleCompactor {
     const now = performance.eventLoopUtilization();
     const window = performance.eventLoopUtilization(now, this.last);
     this.last = now;
-    this.idleSeconds = window.utilization >= IDLE_UTILIZATION ? 0 : this.idleSeconds + 1;
+    if (window.utilization >= IDLE_UTILIZATION) {
+      this.idleSeconds = 0;
+      this.lastYoungTry = undefined;
+    } else this.idleSeconds++;
     const young = youngGenerationBytes();
     if (young < this.youngBaselineBytes) this.youngBaselineBytes = young;
-    if (shouldShrinkYoung(this.idleSeconds, young, this.youngBaselineBytes)) {
-      this.idleSeconds = 0;
+    if (shouldShrinkYoung(this.idleSeconds, this.lastYoungTry, young, this.youngBaselineBytes)) {
+      this.lastYoungTry = this.idleSeconds;
       const started = performance.now();
       collectGarbage('minor');
       this.onYoungShrink?.(performance.now() - started, young, youngGenerationBytes());
