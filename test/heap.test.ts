@@ -28,13 +28,13 @@ t.test('a compaction returns the pages a burst left half used', async (t) => {
 });
 
 t.test('a grown young generation is scavenged from the first idle second, then every other one', async (t) => {
-  t.equal(shouldShrinkYoung(1, undefined, 32 * MB, 1 * MB), true, 'idle 1 s, grown');
-  t.equal(shouldShrinkYoung(0, undefined, 32 * MB, 1 * MB), false, 'busy');
-  t.equal(shouldShrinkYoung(60, undefined, 1 * MB, 1 * MB), false, 'at its first size');
-  t.equal(shouldShrinkYoung(60, undefined, 2 * MB, 1 * MB), false, 'twice its first size: room V8 keeps, not a burst');
-  t.equal(shouldShrinkYoung(7, 6, 32 * MB, 1 * MB), false, 'a second after a try');
-  t.equal(shouldShrinkYoung(8, 6, 32 * MB, 1 * MB), true, 'two seconds after a try');
-  t.equal(shouldShrinkYoung(8, 6, 1 * MB, 1 * MB), false, 'shrunk by the last try');
+  t.equal(shouldShrinkYoung(1, undefined, 32 * MB), true, 'idle 1 s, grown');
+  t.equal(shouldShrinkYoung(0, undefined, 32 * MB), false, 'busy');
+  t.equal(shouldShrinkYoung(60, undefined, 1 * MB), false, 'at its first size');
+  t.equal(shouldShrinkYoung(60, undefined, 8 * MB), false, '8 MB: not a burst');
+  t.equal(shouldShrinkYoung(7, 6, 32 * MB), false, 'a second after a try');
+  t.equal(shouldShrinkYoung(8, 6, 32 * MB), true, 'two seconds after a try');
+  t.equal(shouldShrinkYoung(8, 6, 1 * MB), false, 'shrunk by the last try');
 });
 
 t.test('a scavenge after idle seconds gives back the semi-spaces a burst grew', async (t) => {

@@ -84,8 +84,11 @@ export function youngGenerationBytes(): number {
   return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
 }
 
-/** The young generation counts as grown above this many times its first size. */
-const YOUNG_GROWN_FACTOR = 4;
+/**
+ * The young generation counts as grown above this size: V8 starts it at 1-2 MB and a start that
+ * loads a database may leave it at a few MB; a burst of requests takes it to 32 MB.
+ */
+const YOUNG_GROWN_BYTES = 8 * 1024 * 1024;
 /** Idle seconds between scavenges while the young generation stays grown. */
 const YOUNG_SHRINK_RETRY_SECONDS = 2;
 
@@ -94,9 +97,8 @@ const YOUNG_SHRINK_RETRY_SECONDS = 2;
  * from the first idle second, then every other one. `lastTryIdleSeconds` is the idle count at the
  * last try of this idle stretch (undefined: none yet).
  */
-export function shouldShrinkYoung(idleSeconds: number, lastTryIdleSeconds: number | undefined, youngBytes: number, baselineBytes: number): boolean {
-  // V8 keeps room for twice what lives in it, so a size or two above the first is not a burst's.
-  if (youngBytes <= baselineBytes * YOUNG_GROWN_FACTOR || idleSeconds < YOUNG_SHRINK_IDLE_SECONDS) return false;
+export function shouldShrinkYoung(idleSeconds: number, lastTryIdleSeconds: number | undefined, youngBytes: number): boolean {
+  if (youngBytes <= YOUNG_GROWN_BYTES || idleSeconds < YOUNG_SHRINK_IDLE_SECONDS) return false;
   return lastTryIdleSeconds === undefined || idleSeconds - lastTryIdleSeconds >= YOUNG_SHRINK_RETRY_SECONDS;
 }
 
@@ -111,8 +113,6 @@ export class IdleCompactor {
   private timer: NodeJS.Timeout | undefined;
   private last = performance.eventLoopUtilization();
   private baselineBytes = v8.getHeapStatistics().total_physical_size;
-  /** The young generation's smallest size seen: the one it had before any burst. */
-  private youngBaselineBytes = youngGenerationBytes();
   /** Idle seconds in a row. */
   private idleSeconds = 0;
   /** idleSeconds at the last scavenge to shrink in this idle stretch. */
@@ -142,8 +142,7 @@ export class IdleCompactor {
       this.lastYoungTry = undefined;
     } else this.idleSeconds++;
     const young = youngGenerationBytes();
-    if (young < this.youngBaselineBytes) this.youngBaselineBytes = young;
-    if (shouldShrinkYoung(this.idleSeconds, this.lastYoungTry, young, this.youngBaselineBytes)) {
+    if (shouldShrinkYoung(this.idleSeconds, this.lastYoungTry, young)) {
       this.lastYoungTry = this.idleSeconds;
       const started = performance.now();
       collectGarbage('minor');
