@@ -30,6 +30,7 @@ import type { Ready } from './ready';
 import type { QuorumMember } from './verifier';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { appendDurably, ReadyLoop } from './readyloop';
+import { Backlog } from './backlog';
 import { PacketType, type PacketId, type QuorumPacket } from './wire/packets';
 
 export interface LearnerShellDeps {
@@ -64,38 +65,6 @@ const MAX_PROPOSAL_TIMES = 10_000;
  * memory afterwards (20-40 MB at 200,000 znodes).
  */
 const SNAP_SPOOL_BACKLOG_BYTES = 4 * 1024 * 1024;
-
-/** Bytes on their way to a slower consumer: past `limitBytes` the source pauses, at half it resumes. */
-export class Backlog {
-  private bytes = 0;
-  private paused = false;
-
-  constructor(
-    private readonly limitBytes: number,
-    private readonly pause: () => void,
-    private readonly resume: () => void,
-  ) {}
-
-  get pendingBytes(): number {
-    return this.bytes;
-  }
-
-  added(n: number): void {
-    this.bytes += n;
-    if (!this.paused && this.bytes > this.limitBytes) {
-      this.paused = true;
-      this.pause();
-    }
-  }
-
-  done(n: number): void {
-    this.bytes -= n;
-    if (this.paused && this.bytes <= this.limitBytes / 2) {
-      this.paused = false;
-      this.resume();
-    }
-  }
-}
 /** TxnHeader: clientId (8), cxid (4), zxid (8), then time (8). */
 const TXN_TIME_OFFSET = 20;
 

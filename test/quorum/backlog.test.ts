@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Backlog } from '../../src/quorum/learnershell';
+import { Backlog } from '../../src/quorum/backlog';
 
 t.test('a backlog pauses its source past the limit and resumes it at half', async (t) => {
   const events: string[] = [];
