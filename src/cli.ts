@@ -138,7 +138,12 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     }
   }
   const mb = (bytes: number) => Math.round(bytes / 1048576);
-  const compactor = new IdleCompactor((ms, before, after) => log.info({ ms: Math.round(ms), heapMb: mb(before), afterMb: mb(after) }, 'heap compacted while idle'));
+  const compactor = new IdleCompactor(
+    (ms, before, after) => log.info({ ms: Math.round(ms), heapMb: mb(before), afterMb: mb(after) }, 'heap compacted while idle'),
+    (ms, before, after) => {
+      if (after < before) log.info({ ms: Math.round(ms), youngMb: mb(before), afterMb: mb(after) }, 'young generation shrunk while idle');
+    },
+  );
   compactor.start();
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {

@@ -31,6 +31,7 @@ import type { QuorumMember } from './verifier';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { appendDurably, ReadyLoop } from './readyloop';
 import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
+import { Backlog } from './backlog';
 import { PacketType, type PacketId, type QuorumPacket } from './wire/packets';
 
 export interface LearnerShellDeps {
@@ -60,6 +61,13 @@ const OUTPUT_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** Proposals awaiting their COMMIT whose times are kept for commit_propagation_latency. */
 const MAX_PROPOSAL_TIMES = 10_000;
+/**
+ * SNAP bytes received but not yet in the spool file at which the learner stops reading from the
+ * leader until the disk catches up (and half of it, at which it reads again). Without the bound a
+ * disk slower than the link held the whole stream in memory, and the process kept the freed
+ * memory afterwards (20-40 MB at 200,000 znodes).
+ */
+const SNAP_SPOOL_BACKLOG_BYTES = 4 * 1024 * 1024;
 /** TxnHeader: clientId (8), cxid (4), zxid (8), then time (8). */
 const TXN_TIME_OFFSET = 20;
 
@@ -245,6 +253,14 @@ export class LearnerShell {
     });
     snap.done.catch(() => undefined);
     this.snap = snap;
+    const socket = this.socket;
+    const backlog = new Backlog(
+      SNAP_SPOOL_BACKLOG_BYTES,
+      () => socket?.pause(),
+      () => {
+        if (socket && !socket.destroyed) socket.resume();
+      },
+    );
     framer.rawMode((chunk) => {
       let result;
       try {
@@ -254,7 +270,12 @@ export class LearnerShell {
         throw e;
       }
       const bytes = Buffer.from(chunk.subarray(0, result.consumed));
-      snap.writes = snap.writes.then(async () => (await spool).write(bytes));
+      backlog.added(bytes.length);
+      // finally: also once an earlier write failed (the chain rejects), so reading goes on to the
+      // stream's end, where the failure surfaces.
+      snap.writes = snap.writes
+        .then(async () => (await spool).write(bytes))
+        .finally(() => backlog.done(bytes.length));
       if (result.done) snap.finish();
       return { used: result.consumed, done: result.done };
     });
