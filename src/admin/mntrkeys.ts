@@ -149,3 +149,16 @@ export const MNTR_LAYOUT: readonly string[] = [
   '%P sync_processor_queue_flush_time_ms',
   '%P write_commitproc_time_ms',
 ];
+
+/** The keys 3.9 added to 3.8's mntr (the snapshot and restore commands' metrics), without `zk_`. */
+export const MNTR_KEYS_ADDED_IN_3_9: ReadonlySet<string> = new Set([
+  'restore_error_count',
+  'snapshot_rate_limited_count',
+  'snapshot_error_count',
+  'restore_rate_limited_count',
+  'avg_restore_time',
+  'min_restore_time',
+  'max_restore_time',
+  'cnt_restore_time',
+  'sum_restore_time',
+]);
