@@ -44,7 +44,7 @@ if (one !== undefined) {
     t.error(error, 'the seed runs clean');
   });
 } else {
-  const count = Number(process.env.ZKTS_STACK_SEEDS ?? 300);
+  const count = Number(process.env.ZKTS_STACK_SEEDS ?? 2000);
   t.test(`${count} seeds`, async (t) => {
     const started = Date.now();
     const total: Record<keyof SimStats, number> = {} as Record<keyof SimStats, number>;
