@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as zookeeper from 'node-zookeeper-client';
 import type { Test } from 'tap';
 import { compareWithReferences, dumpTranscript, firstDifference, startProxy, startTarget, TARGETS, TargetName, waitFor } from './util/harness';
-import { ENSEMBLE_TARGETS, startEnsembleTarget, type EnsembleTargetName, type RunningEnsemble } from './util/ensembles';
+import { ENSEMBLE_TARGETS, startEnsembleTarget, type RunningEnsemble } from './util/ensembles';
 import { Ctx, longOf, Session } from './util/nzk';
 
 const { ACL, Id, Permission, CreateMode } = zookeeper;
@@ -309,7 +309,8 @@ async function acrossMembers(ensemble: RunningEnsemble, out: string[]): Promise<
   };
   try {
     const leader = await ensemble.leaderIndex();
-    const [one, two] = [(leader + 1) % 3, (leader + 2) % 3];
+    const n = ensemble.memberPorts.length;
+    const [one, two] = [(leader + 1) % n, (leader + 2) % n];
     const w = await open('W', ensemble.memberConnectStrings[one]);
     const r = await open('R', ensemble.memberConnectStrings[two]);
     // a write through one member, seen from another through watches, then read there
@@ -333,12 +334,17 @@ async function acrossMembers(ensemble: RunningEnsemble, out: string[]): Promise<
     // ephemerals of a session on the leader, seen from a follower and cleaned up when it closes
     const e = await open('E', ensemble.memberConnectStrings[leader]);
     out.push(await r.getChildren('/x', 'R-child-x-2'));
+    // R and W read only once their members show the last create (a watch on it): each member
+    // applies a commit in its own time.
+    out.push(await r.exists('/x/es-0000000002', 'R-exists-es-created'));
+    out.push(await w.exists('/x/es-0000000002', 'W-exists-es'));
     out.push(await e.create('/x/e1', buf('e'), CreateMode.EPHEMERAL));
     out.push(await e.create('/x/es-', buf('s'), CreateMode.EPHEMERAL_SEQUENTIAL));
-    out.push(await events(r, 1, "R: E's ephemerals created"));
+    out.push(await events(r, 2, "R: E's ephemerals created"));
     out.push(await r.getData('/x/e1', 'R-data-e1'));
     out.push(await r.exists('/x/es-0000000002', 'R-exists-es'));
     out.push(await r.getChildren('/x', 'R-child-x-3'));
+    out.push(await events(w, 1, "W: E's last ephemeral created"));
     out.push(await w.getChildren('/x'));
     e.close();
     out.push(await events(r, 3, "R: E's ephemerals deleted"));
@@ -382,7 +388,8 @@ async function acrossMembers(ensemble: RunningEnsemble, out: string[]): Promise<
 const ACROSS_EXPECT: readonly string[] = [
   'R events: R-exists-x: NODE_CREATED /x',
   'R events: R-child-x: NODE_CHILDREN_CHANGED /x | R-data-x: NODE_DATA_CHANGED /x',
-  'R events: R-child-x-2: NODE_CHILDREN_CHANGED /x',
+  'R events: R-child-x-2: NODE_CHILDREN_CHANGED /x | R-exists-es-created: NODE_CREATED /x/es-0000000002',
+  'W events: W-exists-es: NODE_CREATED /x/es-0000000002',
   'R events: R-child-x-3: NODE_CHILDREN_CHANGED /x | R-data-e1: NODE_DELETED /x/e1 | R-exists-es: NODE_DELETED /x/es-0000000002',
   'M keeps its session: true',
   'M on another member: true',
@@ -392,15 +399,15 @@ const ACROSS_EXPECT: readonly string[] = [
   'getChildren /x -> [p, v] {czxid=b+1 mzxid=b+2 pzxid=b+14 version=1 cversion=8 aversion=0 ephemeralOwner=0 dataLength=2 numChildren=2 times=ok}',
 ];
 
-const ensembleTranscripts = new Map<EnsembleTargetName, { scenario: string[]; across: string[] }>();
+const ensembleTranscripts = new Map<string, { scenario: string[]; across: string[] }>();
 
-for (const target of ENSEMBLE_TARGETS) {
-  t.test(`node-zookeeper-client on a 3-member ${target}`, async (t) => {
-    const ensemble = await startEnsembleTarget(target);
+for (const [target, size] of [...ENSEMBLE_TARGETS.map((x) => [x, 3] as const), ...ENSEMBLE_TARGETS.map((x) => [x, 5] as const)]) {
+  t.test(`node-zookeeper-client on a ${size}-member ${target}`, async (t) => {
+    const ensemble = await startEnsembleTarget(target, {}, size);
     t.teardown(() => ensemble.stop());
     const leader = await ensemble.leaderIndex();
-    // A and B on a follower, C (through the proxy) on the other follower.
-    const [ab, c] = [(leader + 1) % 3, (leader + 2) % 3];
+    // A and B on a follower, C (through the proxy) on another follower.
+    const [ab, c] = [(leader + 1) % size, (leader + 2) % size];
     const scenarioLines: string[] = [];
     const acrossLines: string[] = [];
     try {
@@ -410,7 +417,7 @@ for (const target of ENSEMBLE_TARGETS) {
       t.comment(`${target} logs:\n${ensemble.logs().slice(-20_000)}`);
       throw err;
     } finally {
-      dumpTranscript('nodeclient-ensemble', target, [...scenarioLines, '# across members', ...acrossLines]);
+      dumpTranscript(`nodeclient-ensemble${size}`, target, [...scenarioLines, '# across members', ...acrossLines]);
     }
     checkScenario(t, target, scenarioLines);
     for (const e of ACROSS_EXPECT) t.ok(acrossLines.includes(e), `${target}: ${e}`);
@@ -419,19 +426,21 @@ for (const target of ENSEMBLE_TARGETS) {
       /^M states after its member stopped: DISCONNECTED,(?!.*EXPIRED).*SYNC_CONNECTED$/,
       `${target}: M reconnects without expiring`,
     );
-    ensembleTranscripts.set(target, { scenario: scenarioLines, across: acrossLines });
+    ensembleTranscripts.set(`${target}/${size}`, { scenario: scenarioLines, across: acrossLines });
   });
 }
 
 t.test('ensembles: the ZooKeeper ensemble tells the standalone story, the zkts ensemble the ZooKeeper ensemble\'s', async (t) => {
-  const ref = ensembleTranscripts.get('reference-ensemble');
-  const zk = ensembleTranscripts.get('zkts-ensemble');
   const standalone = transcripts.get('reference');
-  if (!ref || !zk || !standalone) {
-    t.fail('a transcript is missing');
-    return;
+  for (const size of [3, 5]) {
+    const ref = ensembleTranscripts.get(`reference-ensemble/${size}`);
+    const zk = ensembleTranscripts.get(`zkts-ensemble/${size}`);
+    if (!ref || !zk || !standalone) {
+      t.fail(`a transcript is missing (${size} members)`);
+      continue;
+    }
+    t.strictSame(ref.scenario, standalone, `${size}-member ZooKeeper ensemble as standalone 3.8.0: ${firstDifference(standalone, ref.scenario, ['3.8.0', '3.8.0 ensemble'])}`);
+    t.strictSame(zk.scenario, ref.scenario, `${size}-member zkts ensemble as ZooKeeper ensemble: ${firstDifference(ref.scenario, zk.scenario, ['3.8.0 ensemble', 'zkts ensemble'])}`);
+    t.strictSame(zk.across, ref.across, `across members, ${size}-member zkts ensemble as ZooKeeper ensemble: ${firstDifference(ref.across, zk.across, ['3.8.0 ensemble', 'zkts ensemble'])}`);
   }
-  t.strictSame(ref.scenario, standalone, `ZooKeeper ensemble as standalone 3.8.0: ${firstDifference(standalone, ref.scenario, ['3.8.0', '3.8.0 ensemble'])}`);
-  t.strictSame(zk.scenario, ref.scenario, `zkts ensemble as ZooKeeper ensemble: ${firstDifference(ref.scenario, zk.scenario, ['3.8.0 ensemble', 'zkts ensemble'])}`);
-  t.strictSame(zk.across, ref.across, `across members, zkts ensemble as ZooKeeper ensemble: ${firstDifference(ref.across, zk.across, ['3.8.0 ensemble', 'zkts ensemble'])}`);
 });

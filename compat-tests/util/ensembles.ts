@@ -1,4 +1,4 @@
-// Three-member ensembles as compat targets: Apache ZooKeeper 3.8.0 (test/util/ensemble.ts) and
+// Three-member (or five-member) ensembles as compat targets: Apache ZooKeeper 3.8.0 (test/util/ensemble.ts) and
 // zkts (test/util/zktsensemble.ts), started from the same zoo.cfg entries and system properties.
 // Clients get a connect string listing every member, or one member's address to be pinned to it.
 // zxids of a fresh ensemble carry the leader's epoch in their high 32 bits; `zxidBase` is that
@@ -52,7 +52,8 @@ export function consHasSession(cons: string, sessionIdHex: string): boolean {
   return false;
 }
 
-export async function startEnsembleTarget(name: EnsembleTargetName, opts: ServerOptions = {}): Promise<RunningEnsemble> {
+/** `size`: 3 members (the default) or 5, each started from the same kind of zoo.cfg lines. */
+export async function startEnsembleTarget(name: EnsembleTargetName, opts: ServerOptions = {}, size = 3): Promise<RunningEnsemble> {
   const extraConfig = { ...ENSEMBLE_CONFIG, ...(opts.extraConfig ?? {}) };
   const props = opts.systemProps ?? {};
   let ports: number[];
@@ -63,6 +64,7 @@ export async function startEnsembleTarget(name: EnsembleTargetName, opts: Server
   let serverLines: Record<string, string>;
   if (name === 'reference-ensemble') {
     const e = await startReferenceEnsemble({
+      members: Array.from({ length: size }, () => '3.8.0' as const),
       extraConfig,
       jvmFlags: ['-Xmx128m', ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`)],
       quorumTimeoutMs: QUORUM_TIMEOUT_MS,
@@ -74,7 +76,7 @@ export async function startEnsembleTarget(name: EnsembleTargetName, opts: Server
     stopAll = () => e.stop();
     logs = () => e.members.map((m) => `--- member ${m.sid}\n${m.log()}`).join('\n');
   } else {
-    const e = await startZktsEnsemble(3, extraConfig, props);
+    const e = await startZktsEnsemble(size, extraConfig, props);
     const stopped = new Set<number>();
     ports = e.clientPorts;
     serverLines = e.serverLines;
