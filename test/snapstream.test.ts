@@ -11,8 +11,10 @@ import * as path from 'node:path';
 import { OpCode } from '../src/protocol/constants';
 import type { ACL } from '../src/protocol/generated/records';
 import { JuteWriter } from '../src/protocol/jute';
+import { Adler32 } from '../src/storage/adler32';
 import { DataTree, OPEN_ACL_UNSAFE } from '../src/storage/datatree';
-import { isSnapshotTempFile, readSnapshot, serializeSnapshot } from '../src/storage/snapshot';
+import { computeTreeDigest, DIGEST_VERSION } from '../src/storage/digest';
+import { isSnapshotTempFile, readSnapshot, serializeSnapshot, SNAP_DBID, SNAP_MAGIC, SNAP_VERSION } from '../src/storage/snapshot';
 import { SnapSpool, SnapStreamDecoder, SnapStreamEncoder, SnapStreamError } from '../src/storage/snapstream';
 import type { Txn, TxnBody } from '../src/storage/txn';
 import { prng } from './util/prng';
@@ -376,4 +378,81 @@ t.test('spooled as a snapshot file, durable under its name', async (t) => {
   await bad.write(stream.subarray(0, 1000));
   await t.rejects(bad.finish(0n), /does not end with "BenWasHere"/);
   t.same(fs.readdirSync(v2), [`snapshot.${zxid.toString(16)}`], 'and its temp file is removed');
+});
+
+t.test('the digest summed record by record is the one a walk of the decoded tree gives', async (t) => {
+  const decode = (b: Buffer) => {
+    const d = new SnapStreamDecoder({ zxid: 0x700000001n });
+    t.equal(d.push(b).done, true);
+    return d.decoded().tree;
+  };
+  const stream = (paths: string[]) => {
+    const w = new JuteWriter(1024);
+    w.writeInt(0);
+    w.writeInt(0);
+    for (const p of paths) writeNode(w, p);
+    w.writeString('/');
+    w.writeString('BenWasHere');
+    return w.toBuffer();
+  };
+  // Built-in nodes the stream leaves out stay as a new tree has them, and count as they are.
+  const sparse = decode(stream(['', '/x', '/x/y']));
+  t.equal(sparse.digest.value, computeTreeDigest(sparse), 'a stream without /zookeeper and its children');
+  t.equal(sparse.nodeCount, 6);
+  // A path named twice: the second record replaces the first, whose digest must not stay.
+  const twice = decode(stream(['', '/zookeeper', '/x', '/x/y', '/x', '/x/z']));
+  t.equal(twice.digest.value, computeTreeDigest(twice), 'a stream that names /x twice');
+  const db = new Db();
+  populate(db, 200);
+  const full = decode(encodeAll(db.tree, db.sessions));
+  t.equal(full.digest.value, computeTreeDigest(full), 'a leader\'s stream (quota nodes left out of the digest)');
+  t.equal(full.digest.value, db.tree.digest.value);
+});
+
+t.test('the spool writes in blocks: any length, a trailer across a block boundary, flushed as it goes', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapspool-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const MiB = 1024 * 1024;
+  const rnd = prng(7);
+  // Around the 1 MiB blocks (the trailer's 14 bytes on both sides of a boundary) and past the 32 MiB flush.
+  const lengths = [BEN.length, 1000, MiB - 1, MiB, MiB + 5, MiB + BEN.length, MiB + BEN.length + 1, 2 * MiB + 3, 33 * MiB + 7];
+  for (const [i, len] of lengths.entries()) {
+    const body = Buffer.allocUnsafe(len);
+    for (let k = 0; k < len - BEN.length; k += 4096) body[k] = Math.floor(rnd() * 256);
+    BEN.copy(body, len - BEN.length);
+    const zxid = 0x900000000n + BigInt(i);
+    const spool = SnapSpool.start(path.join(dir, 'version-2'), zxid);
+    for (let at = 0; at < len; ) {
+      const n = rnd() < 0.2 ? Math.floor(rnd() * 3 * MiB) + 1 : Math.floor(rnd() * 70_000) + 1;
+      spool.append(body.subarray(at, at + n));
+      at += n;
+    }
+    t.ok(spool.backlogBytes <= len, 'the backlog counts bytes not yet written');
+    const file = await spool.finish(0x1234n);
+    const head = new JuteWriter(64);
+    head.writeInt(SNAP_MAGIC);
+    head.writeInt(SNAP_VERSION);
+    head.writeLong(SNAP_DBID);
+    const adler = new Adler32();
+    const parts = [head.toBuffer(), body.subarray(0, len - BEN.length)];
+    for (const b of parts) adler.update(b);
+    const seal = new JuteWriter(64);
+    seal.writeLong(BigInt(adler.value()));
+    seal.writeString('/');
+    seal.writeLong(zxid);
+    seal.writeInt(DIGEST_VERSION);
+    seal.writeLong(0x1234n);
+    adler.update(seal.toBuffer());
+    seal.writeLong(BigInt(adler.value()));
+    seal.writeString('/');
+    parts.push(seal.toBuffer());
+    t.ok(fs.readFileSync(file).equals(Buffer.concat(parts)), `${len} bytes: the header, the stream without its trailer, the seals`);
+    t.equal(spool.backlogBytes, 0);
+    fs.rmSync(file);
+  }
+  // Appended bytes whose end is not the trailer: refused, and no file is left.
+  const bad = SnapSpool.start(path.join(dir, 'version-2'), 0x9ffn);
+  bad.append(Buffer.alloc(MiB + 100, 1));
+  await t.rejects(bad.finish(0n), /does not end with "BenWasHere"/);
+  t.same(fs.readdirSync(path.join(dir, 'version-2')), [], 'the temp file is removed');
 });

@@ -55,6 +55,10 @@ const CONNECT_RETRY_MS = 100;
 /** Unsent bytes to the leader past which the link is given up: the leader stopped reading. */
 const OUTPUT_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/** Spooled snapshot bytes waiting for the disk past which the leader's stream is not read; reading resumes below the second. */
+const SPOOL_BACKLOG_LIMIT_BYTES = 64 * 1024 * 1024;
+const SPOOL_BACKLOG_RESUME_BYTES = 16 * 1024 * 1024;
+
 /** Proposals awaiting their COMMIT whose times are kept for commit_propagation_latency. */
 const MAX_PROPOSAL_TIMES = 10_000;
 /** TxnHeader: clientId (8), cxid (4), zxid (8), then time (8). */
@@ -84,7 +88,7 @@ export class LearnerShell {
     () => this.endReason !== undefined,
   );
   /** The snapshot stream after SNAP: decoded into a tree and spooled to disk as it arrives. */
-  private snap: { decoder: SnapStreamDecoder; spool: Promise<SnapSpool>; writes: Promise<void>; done: Promise<string>; finish: () => void; fail: (e: Error) => void } | undefined;
+  private snap: { decoder: SnapStreamDecoder; spool: SnapSpool; done: Promise<string>; finish: () => void; fail: (e: Error) => void } | undefined;
   private readonly revalidations = new Map<bigint, Array<(valid: boolean) => void>>();
   /** The txn times of proposals received while serving, by zxid, until their COMMIT (bounded). */
   private readonly proposalTimes = new Map<bigint, number>();
@@ -202,39 +206,39 @@ export class LearnerShell {
     } else if (this.syncStartMs === undefined && (p.type === PacketType.DIFF || p.type === PacketType.TRUNC || p.type === PacketType.SNAP)) {
       this.syncStartMs = this.now();
     }
-    if (p.type === PacketType.SNAP) this.startSnapStream(p.zxid, framer);
+    if (p.type === PacketType.SNAP && this.socket) this.startSnapStream(p.zxid, framer, this.socket);
     this.core.step(p);
     this.drive();
   }
 
-  /** The raw snapshot stream follows SNAP inline: decoded and spooled until its trailer. */
-  private startSnapStream(zxid: bigint, framer: QuorumPacketFramer): void {
+  /** The raw snapshot stream follows SNAP inline: decoded and spooled as it arrives, until its trailer. */
+  private startSnapStream(zxid: bigint, framer: QuorumPacketFramer, socket: net.Socket): void {
     const decoder = new SnapStreamDecoder({ zxid, extendedTypesEnabled: this.deps.config.extendedTypesEnabled, maxFieldBytes: this.deps.config.juteMaxBufferBytes + this.deps.config.juteMaxBufferExtraSizeBytes });
-    const spool = SnapSpool.create(path.join(this.deps.config.dataDir, VERSION_DIR), zxid);
+    const spool = SnapSpool.start(path.join(this.deps.config.dataDir, VERSION_DIR), zxid);
     let finish!: () => void;
     let fail!: (e: Error) => void;
     const ended = new Promise<void>((resolve, reject) => {
       finish = resolve;
       fail = reject;
     });
-    const snap = { decoder, spool, writes: spool.then((): void => undefined), done: undefined as unknown as Promise<string>, finish, fail };
-    snap.done = ended.then(async () => {
-      await snap.writes;
-      return (await spool).finish(decoder.decoded().tree.digest.value);
-    });
-    snap.done.catch(() => undefined);
-    this.snap = snap;
+    const done = ended.then(() => spool.finish(decoder.decoded().tree.digest.value));
+    done.catch(() => undefined);
+    this.snap = { decoder, spool, done, finish, fail };
+    // The disk sets the pace when it is slower than the link: reading stops while too much waits for it.
+    spool.onWritten = () => {
+      if (socket.isPaused() && spool.backlogBytes <= SPOOL_BACKLOG_RESUME_BYTES && !socket.destroyed) socket.resume();
+    };
     framer.rawMode((chunk) => {
       let result;
       try {
         result = decoder.push(chunk);
       } catch (e) {
-        snap.fail(e as Error);
+        fail(e as Error);
         throw e;
       }
-      const bytes = Buffer.from(chunk.subarray(0, result.consumed));
-      snap.writes = snap.writes.then(async () => (await spool).write(bytes));
-      if (result.done) snap.finish();
+      spool.append(result.consumed === chunk.length ? chunk : chunk.subarray(0, result.consumed));
+      if (spool.backlogBytes > SPOOL_BACKLOG_LIMIT_BYTES) socket.pause();
+      if (result.done) finish();
       return { used: result.consumed, done: result.done };
     });
   }
@@ -355,7 +359,7 @@ export class LearnerShell {
     this.deps.server.setLeaderLink(undefined);
     for (const list of this.revalidations.values()) for (const w of list) w(false);
     this.revalidations.clear();
-    void this.snap?.spool.then((s) => s.abort()).catch(() => undefined);
+    void this.snap?.spool.abort().catch(() => undefined);
     this.ended?.(reason);
   }
 }

@@ -318,7 +318,11 @@ class CheckedSink {
   private readonly adler = new Adler32();
   private readonly spare: Buffer[] = [];
 
-  constructor(private readonly reuseBuffers: boolean) {}
+  constructor(
+    private readonly reuseBuffers: boolean,
+    /** Whether seal() is used: the stream to a learner has no checksums, and skips their cost. */
+    private readonly checksummed = true,
+  ) {}
 
   maybeFlush(): void {
     if (this.w.pos >= CHUNK_BYTES) this.flush();
@@ -326,7 +330,7 @@ class CheckedSink {
 
   flush(): void {
     if (this.w.pos === 0) return;
-    this.adler.update(this.w.buf, 0, this.w.pos);
+    if (this.checksummed) this.adler.update(this.w.buf, 0, this.w.pos);
     if (this.reuseBuffers) {
       this.chunks.push(this.w.buf.subarray(0, this.w.pos));
       this.w.buf = this.spare.pop() ?? Buffer.allocUnsafe(CHUNK_BUFFER_BYTES);
@@ -354,6 +358,7 @@ class CheckedSink {
 
   /** The checksum of everything so far and the "/" that follows it. */
   seal(): void {
+    if (!this.checksummed) throw new Error('seal() on a sink without checksums');
     this.flush();
     this.w.writeLong(BigInt(this.adler.value()));
     this.w.writeString('/');
@@ -418,7 +423,7 @@ export class SnapshotJob {
      */
     private readonly form: 'file' | 'learner' = 'file',
   ) {
-    this.sink = new CheckedSink(chunksWrittenOut);
+    this.sink = new CheckedSink(chunksWrittenOut, form === 'file');
     const sessionList = javaLongHashMapOrder([...sessions], (e) => e[0], javaHashMapCopyBuckets(sessions.size));
     let digest = opts.digest;
     if (digest === undefined) {
