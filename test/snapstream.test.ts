@@ -1,5 +1,5 @@
 // The snapshot stream a leader sends after SNAP: the encoder's bytes are a snapshot file's body
-// (as the file writer makes it) without header, seals and digest, ended by "BenWasHere"; the
+// (the file writer's nodes in its order, with ACL ids of the stream's own), ended by "BenWasHere"; the
 // decoder rebuilds the same tree and sessions from chunks of any size (single bytes, random
 // splits), says where the stream ended inside the last chunk, and refuses damage with its offset;
 // a tree of 3,000 children changing while the stream is pulled is sent exactly as it was when the
@@ -119,14 +119,51 @@ function decodeSplit(t: Test, bytes: Buffer, zxid: bigint, sizes: () => number):
   return d;
 }
 
-t.test('the stream is a snapshot file body without header, seals and digest', async (t) => {
+/** A snapshot body's sessions, ACL lists and nodes as text, each node's ACL id resolved to its list. */
+function bodyRecords(b: Buffer): { records: string[]; aclIds: bigint[] } {
+  let at = 0;
+  const int = () => ((at += 4), b.readInt32BE(at - 4));
+  const long = () => ((at += 8), b.readBigInt64BE(at - 8));
+  const bytes = () => {
+    const n = int();
+    if (n < 0) return null;
+    at += n;
+    return b.subarray(at - n, at);
+  };
+  const records: string[] = [];
+  for (let n = int(); n > 0; n--) records.push(`session ${long()} ${int()}`);
+  const lists = new Map<bigint, string>([[-1n, 'open (-1)']]);
+  const aclIds: bigint[] = [];
+  for (let n = int(); n > 0; n--) {
+    const id = long();
+    aclIds.push(id);
+    const entries: string[] = [];
+    for (let k = int(); k > 0; k--) entries.push(`${int()}:${bytes()!.toString()}:${bytes()!.toString()}`);
+    lists.set(id, entries.join(','));
+  }
+  for (;;) {
+    const p = bytes()!.toString();
+    if (p === '/') break;
+    const data = bytes();
+    const acl = lists.get(long());
+    records.push(`${p} ${data === null ? 'null' : data.toString('hex')} ${acl} ${b.subarray(at, (at += 60)).toString('hex')}`);
+  }
+  return { records, aclIds };
+}
+
+t.test('the stream: the file writer\'s sessions and nodes in its order, every ACL list the tree holds numbered from 1, "BenWasHere"', async (t) => {
   const db = new Db();
   populate(db);
   const stream = encodeAll(db.tree, db.sessions);
   const file = serializeSnapshot(db.tree, db.sessions, db.tree.lastProcessedZxid);
-  // File: 16-byte header, the body up to and including the nodes' "/", then the seals.
+  // File: 16-byte header, the body up to and including the nodes' "/", then two seals and the digest section.
+  const fileBody = file.subarray(16, file.length - 46);
+  t.equal(fileBody.subarray(fileBody.length - 5).toString('hex'), '000000012f', 'the file body ends with the nodes\' "/"');
   const body = stream.subarray(0, stream.length - BEN.length);
-  t.ok(file.subarray(16, 16 + body.length).equals(body), 'the body is the file writer\'s bytes');
+  const got = bodyRecords(body);
+  t.same(got.records, bodyRecords(fileBody).records, 'the same sessions, and the same nodes in the same order with the same data, ACL lists and stats');
+  t.same(got.aclIds, Array.from({ length: got.aclIds.length }, (_x, i) => BigInt(i + 1)), 'ACL ids 1, 2, ... in the order the tree interned the lists');
+  t.equal(got.aclIds.length, db.tree.acls.size, 'every list the tree holds');
   t.ok(stream.subarray(stream.length - BEN.length).equals(BEN), 'it ends with "BenWasHere"');
   t.equal(body.subarray(body.length - 5).toString('hex'), '000000012f', 'after the nodes\' "/"');
 });
@@ -151,9 +188,13 @@ t.test('round trip, whole and in chunks of any size', async (t) => {
     // Mostly small pieces, sometimes large ones: records are split at every kind of place.
     check(decodeSplit(t, stream, zxid, () => (rnd() < 0.1 ? Math.floor(rnd() * 400_000) : Math.floor(rnd() * 40) + 1)), `seed ${seed}`);
   }
-  // The decoded tree writes the same snapshot (ACL ids kept).
-  const d = decodeSplit(t, stream, zxid, () => 4096).decoded();
-  t.ok(serializeSnapshot(d.tree, d.sessions, zxid).equals(serializeSnapshot(db.tree, db.sessions, zxid)), 'the decoded tree\'s snapshot file is byte for byte the original\'s');
+  // A stream as ZooKeeper's leader sends it (its snapshot file's body, its ACL ids): the decoded
+  // tree keeps those ids and writes the same file.
+  const file = serializeSnapshot(db.tree, db.sessions, zxid);
+  const zkStream = Buffer.concat([file.subarray(16, file.length - 46), BEN]);
+  const d = decodeSplit(t, zkStream, zxid, () => 4096).decoded();
+  t.same(describe(d.tree, d.sessions), want, 'a stream with the file\'s ACL ids: the same tree');
+  t.ok(serializeSnapshot(d.tree, d.sessions, zxid).equals(file), 'and its snapshot file is byte for byte the original\'s');
 });
 
 t.test('the stream is the tree as it was when the encoder was made (3,000 children changing)', async (t) => {
@@ -368,7 +409,8 @@ t.test('spooled as a snapshot file, durable under its name', async (t) => {
   }
   const file = await spool.finish(dec.decoded().tree.digest.value);
   t.same(fs.readdirSync(v2), [`snapshot.${zxid.toString(16)}`], 'renamed into place, no temp left');
-  t.ok(fs.readFileSync(file).equals(serializeSnapshot(db.tree, db.sessions, zxid)), 'the file is the one the snapshot writer makes of the tree');
+  const decoded = dec.decoded();
+  t.ok(fs.readFileSync(file).equals(serializeSnapshot(decoded.tree, decoded.sessions, zxid)), 'the file is the one the snapshot writer makes of the decoded tree');
   const loaded = readSnapshot(file);
   t.equal(loaded.digestMatches, true, 'it reads back with a matching digest');
   t.same(describe(loaded.tree, loaded.sessions), describe(db.tree, db.sessions));

@@ -394,6 +394,10 @@ class AclCache {
   get size(): number {
     return this.byKey.size;
   }
+  /** Every list interned, in the order they were. */
+  lists(): ACL[][] {
+    return [...this.byKey.values()];
+  }
 }
 
 export class DataTree {
