@@ -520,8 +520,11 @@ export class SnapSpool {
   private closed = false;
   private fh: fs.promises.FileHandle | undefined;
   private fhClosed = false;
-  /** File offset up to which a datasync has run. */
+  /** File offset up to which a datasync has run or runs. */
   private syncedTo = 0;
+  /** The datasync under way, if any (it never rejects: see flushFailure). */
+  private flushing: Promise<void> | undefined;
+  private flushFailure: Error | undefined;
   /** The writes so far, in order; rejected once one fails (finish() reports it). */
   private writes: Promise<void>;
   /** Bytes handed to the writer and not yet written. */
@@ -598,10 +601,18 @@ export class SnapSpool {
     this.backlogBytes += b.length;
     this.writes = this.writes.then(async () => {
       await this.out(b);
-      // Flushed as it goes, so that the fsync before the ACK of NEWLEADER has little left to do.
-      if (this.position - this.syncedTo >= SPOOL_SYNC_EVERY_BYTES) {
+      // Flushed as it goes, so that the fsync before the ACK of NEWLEADER has little left to do;
+      // the writes after it do not wait for the flush (one at a time).
+      if (this.position - this.syncedTo >= SPOOL_SYNC_EVERY_BYTES && this.flushing === undefined) {
         this.syncedTo = this.position;
-        await this.fh!.datasync();
+        // A failed flush fails the spool: a later fsync need not report the same error again.
+        const flushing: Promise<void> = this.fh!.datasync().then(
+          () => undefined,
+          (e: Error) => void (this.flushFailure ??= e),
+        ).then(() => {
+          if (this.flushing === flushing) this.flushing = undefined;
+        });
+        this.flushing = flushing;
       }
       this.backlogBytes -= b.length;
       this.onWritten?.();
@@ -637,6 +648,8 @@ export class SnapSpool {
       s.writeString('/');
       await this.out(s.toBuffer());
       const fh = this.fh!;
+      await this.flushing;
+      if (this.flushFailure) throw this.flushFailure;
       await fh.sync();
       this.fhClosed = true;
       await fh.close();
@@ -659,6 +672,7 @@ export class SnapSpool {
   async abort(): Promise<void> {
     this.closed = true;
     await this.writes.catch(() => undefined);
+    await this.flushing;
     if (this.fh !== undefined && !this.fhClosed) {
       this.fhClosed = true;
       await this.fh.close().catch(() => undefined);
