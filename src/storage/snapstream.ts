@@ -10,7 +10,9 @@
  *   ustring "BenWasHere"
  *
  * The quorum port has no framing, so the learner decodes the stream as it arrives and resumes
- * packet decoding right after its last byte.
+ * packet decoding right after its last byte. A zkts leader makes it in one pass over the tree, each
+ * node's bytes as the walk reaches it, its ACL section listing every list the tree holds numbered
+ * from 1 (ZooKeeper's leader writes its own ids; a learner takes any).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -57,9 +59,8 @@ export class SnapStreamEncoder implements Iterable<Buffer> {
   }
 
   /**
-   * The next chunk of the stream, or null after the last. Runs steps until a chunk is made: the
-   * first call also walks the whole tree to list its nodes (no bytes come out of that walk), so on
-   * a large tree a caller on the event loop uses chunks() instead, which pauses between slices.
+   * The next chunk of the stream, or null after the last. Runs steps until a chunk is made (a
+   * chunk's worth of nodes); a caller on the event loop uses chunks(), which pauses between slices.
    */
   next(): Buffer | null {
     for (;;) {
