@@ -1,5 +1,5 @@
 // The snapshot stream a leader sends after SNAP: the encoder's bytes are a snapshot file's body
-// (as the file writer makes it) without header, seals and digest, ended by "BenWasHere"; the
+// (the file writer's nodes in its order, with ACL ids of the stream's own), ended by "BenWasHere"; the
 // decoder rebuilds the same tree and sessions from chunks of any size (single bytes, random
 // splits), says where the stream ended inside the last chunk, and refuses damage with its offset;
 // a tree of 3,000 children changing while the stream is pulled is sent exactly as it was when the
@@ -11,8 +11,10 @@ import * as path from 'node:path';
 import { OpCode } from '../src/protocol/constants';
 import type { ACL } from '../src/protocol/generated/records';
 import { JuteWriter } from '../src/protocol/jute';
+import { Adler32 } from '../src/storage/adler32';
 import { DataTree, OPEN_ACL_UNSAFE } from '../src/storage/datatree';
-import { isSnapshotTempFile, readSnapshot, serializeSnapshot } from '../src/storage/snapshot';
+import { computeTreeDigest, DIGEST_VERSION } from '../src/storage/digest';
+import { isSnapshotTempFile, readSnapshot, serializeSnapshot, SNAP_DBID, SNAP_MAGIC, SNAP_VERSION } from '../src/storage/snapshot';
 import { SnapSpool, SnapStreamDecoder, SnapStreamEncoder, SnapStreamError } from '../src/storage/snapstream';
 import type { Txn, TxnBody } from '../src/storage/txn';
 import { prng } from './util/prng';
@@ -117,14 +119,51 @@ function decodeSplit(t: Test, bytes: Buffer, zxid: bigint, sizes: () => number):
   return d;
 }
 
-t.test('the stream is a snapshot file body without header, seals and digest', async (t) => {
+/** A snapshot body's sessions, ACL lists and nodes as text, each node's ACL id resolved to its list. */
+function bodyRecords(b: Buffer): { records: string[]; aclIds: bigint[] } {
+  let at = 0;
+  const int = () => ((at += 4), b.readInt32BE(at - 4));
+  const long = () => ((at += 8), b.readBigInt64BE(at - 8));
+  const bytes = () => {
+    const n = int();
+    if (n < 0) return null;
+    at += n;
+    return b.subarray(at - n, at);
+  };
+  const records: string[] = [];
+  for (let n = int(); n > 0; n--) records.push(`session ${long()} ${int()}`);
+  const lists = new Map<bigint, string>([[-1n, 'open (-1)']]);
+  const aclIds: bigint[] = [];
+  for (let n = int(); n > 0; n--) {
+    const id = long();
+    aclIds.push(id);
+    const entries: string[] = [];
+    for (let k = int(); k > 0; k--) entries.push(`${int()}:${bytes()!.toString()}:${bytes()!.toString()}`);
+    lists.set(id, entries.join(','));
+  }
+  for (;;) {
+    const p = bytes()!.toString();
+    if (p === '/') break;
+    const data = bytes();
+    const acl = lists.get(long());
+    records.push(`${p} ${data === null ? 'null' : data.toString('hex')} ${acl} ${b.subarray(at, (at += 60)).toString('hex')}`);
+  }
+  return { records, aclIds };
+}
+
+t.test('the stream: the file writer\'s sessions and nodes in its order, every ACL list the tree holds numbered from 1, "BenWasHere"', async (t) => {
   const db = new Db();
   populate(db);
   const stream = encodeAll(db.tree, db.sessions);
   const file = serializeSnapshot(db.tree, db.sessions, db.tree.lastProcessedZxid);
-  // File: 16-byte header, the body up to and including the nodes' "/", then the seals.
+  // File: 16-byte header, the body up to and including the nodes' "/", then two seals and the digest section.
+  const fileBody = file.subarray(16, file.length - 46);
+  t.equal(fileBody.subarray(fileBody.length - 5).toString('hex'), '000000012f', 'the file body ends with the nodes\' "/"');
   const body = stream.subarray(0, stream.length - BEN.length);
-  t.ok(file.subarray(16, 16 + body.length).equals(body), 'the body is the file writer\'s bytes');
+  const got = bodyRecords(body);
+  t.same(got.records, bodyRecords(fileBody).records, 'the same sessions, and the same nodes in the same order with the same data, ACL lists and stats');
+  t.same(got.aclIds, Array.from({ length: got.aclIds.length }, (_x, i) => BigInt(i + 1)), 'ACL ids 1, 2, ... in the order the tree interned the lists');
+  t.equal(got.aclIds.length, db.tree.acls.size, 'every list the tree holds');
   t.ok(stream.subarray(stream.length - BEN.length).equals(BEN), 'it ends with "BenWasHere"');
   t.equal(body.subarray(body.length - 5).toString('hex'), '000000012f', 'after the nodes\' "/"');
 });
@@ -149,9 +188,13 @@ t.test('round trip, whole and in chunks of any size', async (t) => {
     // Mostly small pieces, sometimes large ones: records are split at every kind of place.
     check(decodeSplit(t, stream, zxid, () => (rnd() < 0.1 ? Math.floor(rnd() * 400_000) : Math.floor(rnd() * 40) + 1)), `seed ${seed}`);
   }
-  // The decoded tree writes the same snapshot (ACL ids kept).
-  const d = decodeSplit(t, stream, zxid, () => 4096).decoded();
-  t.ok(serializeSnapshot(d.tree, d.sessions, zxid).equals(serializeSnapshot(db.tree, db.sessions, zxid)), 'the decoded tree\'s snapshot file is byte for byte the original\'s');
+  // A stream as ZooKeeper's leader sends it (its snapshot file's body, its ACL ids): the decoded
+  // tree keeps those ids and writes the same file.
+  const file = serializeSnapshot(db.tree, db.sessions, zxid);
+  const zkStream = Buffer.concat([file.subarray(16, file.length - 46), BEN]);
+  const d = decodeSplit(t, zkStream, zxid, () => 4096).decoded();
+  t.same(describe(d.tree, d.sessions), want, 'a stream with the file\'s ACL ids: the same tree');
+  t.ok(serializeSnapshot(d.tree, d.sessions, zxid).equals(file), 'and its snapshot file is byte for byte the original\'s');
 });
 
 t.test('the stream is the tree as it was when the encoder was made (3,000 children changing)', async (t) => {
@@ -366,7 +409,8 @@ t.test('spooled as a snapshot file, durable under its name', async (t) => {
   }
   const file = await spool.finish(dec.decoded().tree.digest.value);
   t.same(fs.readdirSync(v2), [`snapshot.${zxid.toString(16)}`], 'renamed into place, no temp left');
-  t.ok(fs.readFileSync(file).equals(serializeSnapshot(db.tree, db.sessions, zxid)), 'the file is the one the snapshot writer makes of the tree');
+  const decoded = dec.decoded();
+  t.ok(fs.readFileSync(file).equals(serializeSnapshot(decoded.tree, decoded.sessions, zxid)), 'the file is the one the snapshot writer makes of the decoded tree');
   const loaded = readSnapshot(file);
   t.equal(loaded.digestMatches, true, 'it reads back with a matching digest');
   t.same(describe(loaded.tree, loaded.sessions), describe(db.tree, db.sessions));
@@ -376,4 +420,81 @@ t.test('spooled as a snapshot file, durable under its name', async (t) => {
   await bad.write(stream.subarray(0, 1000));
   await t.rejects(bad.finish(0n), /does not end with "BenWasHere"/);
   t.same(fs.readdirSync(v2), [`snapshot.${zxid.toString(16)}`], 'and its temp file is removed');
+});
+
+t.test('the digest summed record by record is the one a walk of the decoded tree gives', async (t) => {
+  const decode = (b: Buffer) => {
+    const d = new SnapStreamDecoder({ zxid: 0x700000001n });
+    t.equal(d.push(b).done, true);
+    return d.decoded().tree;
+  };
+  const stream = (paths: string[]) => {
+    const w = new JuteWriter(1024);
+    w.writeInt(0);
+    w.writeInt(0);
+    for (const p of paths) writeNode(w, p);
+    w.writeString('/');
+    w.writeString('BenWasHere');
+    return w.toBuffer();
+  };
+  // Built-in nodes the stream leaves out stay as a new tree has them, and count as they are.
+  const sparse = decode(stream(['', '/x', '/x/y']));
+  t.equal(sparse.digest.value, computeTreeDigest(sparse), 'a stream without /zookeeper and its children');
+  t.equal(sparse.nodeCount, 6);
+  // A path named twice: the second record replaces the first, whose digest must not stay.
+  const twice = decode(stream(['', '/zookeeper', '/x', '/x/y', '/x', '/x/z']));
+  t.equal(twice.digest.value, computeTreeDigest(twice), 'a stream that names /x twice');
+  const db = new Db();
+  populate(db, 200);
+  const full = decode(encodeAll(db.tree, db.sessions));
+  t.equal(full.digest.value, computeTreeDigest(full), 'a leader\'s stream (quota nodes left out of the digest)');
+  t.equal(full.digest.value, db.tree.digest.value);
+});
+
+t.test('the spool writes in blocks: any length, a trailer across a block boundary, flushed as it goes', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapspool-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const MiB = 1024 * 1024;
+  const rnd = prng(7);
+  // Around the 1 MiB blocks (the trailer's 14 bytes on both sides of a boundary) and past the 32 MiB flush.
+  const lengths = [BEN.length, 1000, MiB - 1, MiB, MiB + 5, MiB + BEN.length, MiB + BEN.length + 1, 2 * MiB + 3, 33 * MiB + 7];
+  for (const [i, len] of lengths.entries()) {
+    const body = Buffer.allocUnsafe(len);
+    for (let k = 0; k < len - BEN.length; k += 4096) body[k] = Math.floor(rnd() * 256);
+    BEN.copy(body, len - BEN.length);
+    const zxid = 0x900000000n + BigInt(i);
+    const spool = SnapSpool.start(path.join(dir, 'version-2'), zxid);
+    for (let at = 0; at < len; ) {
+      const n = rnd() < 0.2 ? Math.floor(rnd() * 3 * MiB) + 1 : Math.floor(rnd() * 70_000) + 1;
+      spool.append(body.subarray(at, at + n));
+      at += n;
+    }
+    t.ok(spool.backlogBytes <= len, 'the backlog counts bytes not yet written');
+    const file = await spool.finish(0x1234n);
+    const head = new JuteWriter(64);
+    head.writeInt(SNAP_MAGIC);
+    head.writeInt(SNAP_VERSION);
+    head.writeLong(SNAP_DBID);
+    const adler = new Adler32();
+    const parts = [head.toBuffer(), body.subarray(0, len - BEN.length)];
+    for (const b of parts) adler.update(b);
+    const seal = new JuteWriter(64);
+    seal.writeLong(BigInt(adler.value()));
+    seal.writeString('/');
+    seal.writeLong(zxid);
+    seal.writeInt(DIGEST_VERSION);
+    seal.writeLong(0x1234n);
+    adler.update(seal.toBuffer());
+    seal.writeLong(BigInt(adler.value()));
+    seal.writeString('/');
+    parts.push(seal.toBuffer());
+    t.ok(fs.readFileSync(file).equals(Buffer.concat(parts)), `${len} bytes: the header, the stream without its trailer, the seals`);
+    t.equal(spool.backlogBytes, 0);
+    fs.rmSync(file);
+  }
+  // Appended bytes whose end is not the trailer: refused, and no file is left.
+  const bad = SnapSpool.start(path.join(dir, 'version-2'), 0x9ffn);
+  bad.append(Buffer.alloc(MiB + 100, 1));
+  await t.rejects(bad.finish(0n), /does not end with "BenWasHere"/);
+  t.same(fs.readdirSync(path.join(dir, 'version-2')), [], 'the temp file is removed');
 });

@@ -31,7 +31,6 @@ import type { QuorumMember } from './verifier';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { appendDurably, ReadyLoop } from './readyloop';
 import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
-import { Backlog } from './backlog';
 import { PacketType, type PacketId, type QuorumPacket } from './wire/packets';
 
 export interface LearnerShellDeps {
@@ -59,15 +58,17 @@ const CONNECT_RETRY_MS = 100;
 /** Unsent bytes to the leader past which the link is given up: the leader stopped reading. */
 const OUTPUT_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Spooled snapshot bytes waiting for the disk past which the leader's stream is not read; reading
+ * resumes below the second. Without a bound a disk slower than the link held the whole stream in
+ * memory, and the process kept the freed memory afterwards (20-40 MB at 200,000 znodes); a few
+ * blocks in flight keep the disk busy.
+ */
+const SPOOL_BACKLOG_LIMIT_BYTES = 8 * 1024 * 1024;
+const SPOOL_BACKLOG_RESUME_BYTES = 4 * 1024 * 1024;
+
 /** Proposals awaiting their COMMIT whose times are kept for commit_propagation_latency. */
 const MAX_PROPOSAL_TIMES = 10_000;
-/**
- * SNAP bytes received but not yet in the spool file at which the learner stops reading from the
- * leader until the disk catches up (and half of it, at which it reads again). Without the bound a
- * disk slower than the link held the whole stream in memory, and the process kept the freed
- * memory afterwards (20-40 MB at 200,000 znodes).
- */
-const SNAP_SPOOL_BACKLOG_BYTES = 4 * 1024 * 1024;
 /** TxnHeader: clientId (8), cxid (4), zxid (8), then time (8). */
 const TXN_TIME_OFFSET = 20;
 
@@ -95,7 +96,7 @@ export class LearnerShell {
     () => this.endReason !== undefined,
   );
   /** The snapshot stream after SNAP: decoded into a tree and spooled to disk as it arrives. */
-  private snap: { decoder: SnapStreamDecoder; spool: Promise<SnapSpool>; writes: Promise<void>; done: Promise<string>; finish: () => void; fail: (e: Error) => void } | undefined;
+  private snap: { decoder: SnapStreamDecoder; spool: SnapSpool; done: Promise<string>; finish: () => void; fail: (e: Error) => void } | undefined;
   private readonly revalidations = new Map<bigint, Array<(valid: boolean) => void>>();
   /** The txn times of proposals received while serving, by zxid, until their COMMIT (bounded). */
   private readonly proposalTimes = new Map<bigint, number>();
@@ -231,52 +232,39 @@ export class LearnerShell {
     } else if (this.syncStartMs === undefined && (p.type === PacketType.DIFF || p.type === PacketType.TRUNC || p.type === PacketType.SNAP)) {
       this.syncStartMs = this.now();
     }
-    if (p.type === PacketType.SNAP) this.startSnapStream(p.zxid, framer);
+    if (p.type === PacketType.SNAP && this.socket) this.startSnapStream(p.zxid, framer, this.socket);
     this.core.step(p);
     this.loop.kickSoon();
   }
 
-  /** The raw snapshot stream follows SNAP inline: decoded and spooled until its trailer. */
-  private startSnapStream(zxid: bigint, framer: QuorumPacketFramer): void {
+  /** The raw snapshot stream follows SNAP inline: decoded and spooled as it arrives, until its trailer. */
+  private startSnapStream(zxid: bigint, framer: QuorumPacketFramer, socket: net.Socket): void {
     const decoder = new SnapStreamDecoder({ zxid, extendedTypesEnabled: this.deps.config.extendedTypesEnabled, maxFieldBytes: this.deps.config.juteMaxBufferBytes + this.deps.config.juteMaxBufferExtraSizeBytes });
-    const spool = SnapSpool.create(path.join(this.deps.config.dataDir, VERSION_DIR), zxid);
+    const spool = SnapSpool.start(path.join(this.deps.config.dataDir, VERSION_DIR), zxid);
     let finish!: () => void;
     let fail!: (e: Error) => void;
     const ended = new Promise<void>((resolve, reject) => {
       finish = resolve;
       fail = reject;
     });
-    const snap = { decoder, spool, writes: spool.then((): void => undefined), done: undefined as unknown as Promise<string>, finish, fail };
-    snap.done = ended.then(async () => {
-      await snap.writes;
-      return (await spool).finish(decoder.decoded().tree.digest.value);
-    });
-    snap.done.catch(() => undefined);
-    this.snap = snap;
-    const socket = this.socket;
-    const backlog = new Backlog(
-      SNAP_SPOOL_BACKLOG_BYTES,
-      () => socket?.pause(),
-      () => {
-        if (socket && !socket.destroyed) socket.resume();
-      },
-    );
+    const done = ended.then(() => spool.finish(decoder.decoded().tree.digest.value));
+    done.catch(() => undefined);
+    this.snap = { decoder, spool, done, finish, fail };
+    // The disk sets the pace when it is slower than the link: reading stops while too much waits for it.
+    spool.onWritten = () => {
+      if (socket.isPaused() && spool.backlogBytes <= SPOOL_BACKLOG_RESUME_BYTES && !socket.destroyed) socket.resume();
+    };
     framer.rawMode((chunk) => {
       let result;
       try {
         result = decoder.push(chunk);
       } catch (e) {
-        snap.fail(e as Error);
+        fail(e as Error);
         throw e;
       }
-      const bytes = Buffer.from(chunk.subarray(0, result.consumed));
-      backlog.added(bytes.length);
-      // finally: also once an earlier write failed (the chain rejects), so reading goes on to the
-      // stream's end, where the failure surfaces.
-      snap.writes = snap.writes
-        .then(async () => (await spool).write(bytes))
-        .finally(() => backlog.done(bytes.length));
-      if (result.done) snap.finish();
+      spool.append(result.consumed === chunk.length ? chunk : chunk.subarray(0, result.consumed));
+      if (spool.backlogBytes > SPOOL_BACKLOG_LIMIT_BYTES) socket.pause();
+      if (result.done) finish();
       return { used: result.consumed, done: result.done };
     });
   }
@@ -404,7 +392,7 @@ export class LearnerShell {
     this.deps.server.setLeaderLink(undefined);
     for (const list of this.revalidations.values()) for (const w of list) w(false);
     this.revalidations.clear();
-    void this.snap?.spool.then((s) => s.abort()).catch(() => undefined);
+    void this.snap?.spool.abort().catch(() => undefined);
     this.ended?.(reason);
   }
 }

@@ -394,6 +394,10 @@ class AclCache {
   get size(): number {
     return this.byKey.size;
   }
+  /** Every list interned, in the order they were. */
+  lists(): ACL[][] {
+    return [...this.byKey.values()];
+  }
 }
 
 export class DataTree {
@@ -424,6 +428,9 @@ export class DataTree {
    * after its own zxid, which the log replay then skips.
    */
   private newestRestoredCzxid = 0n;
+  /** newestRestoredCzxid's halves, signed high and unsigned low. */
+  private newestCzxidHigh = 0;
+  private newestCzxidLow = 0;
   /** Told when a subtree goes past a soft quota (ZooKeeper logs a warning and goes on). */
   onQuotaExceeded: (message: string) => void = () => undefined;
   /** Whether apply makes results' Stats and watch events (not while replaying). */
@@ -529,21 +536,35 @@ export class DataTree {
     let parent: ZNode | undefined;
     let name = '';
     if (path !== '/') {
-      parentPath = parentOf(path);
-      // Snapshots list nodes parents first, siblings together: the last parent is usually this one's.
-      parent = parentPath === this.lastRestoredParentPath ? this.lastRestoredParent : this.getNode(parentPath);
-      if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
-      this.lastRestoredParentPath = parentPath;
-      this.lastRestoredParent = parent;
-      name = ownName(basename(path));
+      // Snapshots list nodes parents first, siblings together: the last parent is usually this
+      // one's, found without cutting the parent's path out of this one.
+      const slash = path.lastIndexOf('/');
+      const last = this.lastRestoredParentPath;
+      if (this.lastRestoredParent !== undefined && (slash === 0 ? last === '/' : slash === last.length && path.startsWith(last))) {
+        parentPath = last;
+        parent = this.lastRestoredParent;
+      } else {
+        parentPath = slash <= 0 ? '/' : path.slice(0, slash);
+        parent = this.getNode(parentPath);
+        if (!parent) throw new Error(`snapshot node ${path} comes before its parent`);
+        this.lastRestoredParentPath = parentPath;
+        this.lastRestoredParent = parent;
+      }
+      name = ownName(path.slice(slash + 1));
       if (names !== undefined) name = names.intern(name);
     }
     // ephemeralOwner is 8 bytes at +44; most nodes have none.
     const owner = b.readInt32BE(statAt + 44) === 0 && b.readInt32BE(statAt + 48) === 0 ? ZERO : b.readBigInt64BE(statAt + 44);
     const node = new ZNode(this.slots, data, this.acls.intern(acl), ZERO, ZERO, owner);
     node.readStatPersisted(b, statAt);
-    const czxid = node.czxid;
-    if (czxid > this.newestRestoredCzxid) this.newestRestoredCzxid = czxid;
+    // Compared as two 32-bit halves (signed high, unsigned low: the signed 64-bit order), without a bigint per node.
+    const czxidHigh = b.readInt32BE(statAt);
+    const czxidLow = b.readUInt32BE(statAt + 4);
+    if (czxidHigh > this.newestCzxidHigh || (czxidHigh === this.newestCzxidHigh && czxidLow > this.newestCzxidLow)) {
+      this.newestCzxidHigh = czxidHigh;
+      this.newestCzxidLow = czxidLow;
+      this.newestRestoredCzxid = node.czxid;
+    }
     const old = parent === undefined ? this.root : parent.child(name);
     if (old) {
       this.beforeMutate(path, old);

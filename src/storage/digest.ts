@@ -116,6 +116,22 @@ export function pathDataCrc(path: string, data: Buffer | null): number {
   return data.length <= SHORT_DATA_BYTES ? crc32Range(data, 0, data.length, crc) : crc32(data, crc);
 }
 
+/**
+ * A node's digest from the bytes of its snapshot record, without making the node or its path
+ * string: the path's UTF-8 bytes b[pathAt, pathAt + pathLen) (none for the root), its data
+ * b[dataAt, dataAt + dataLen) (dataLen <= 0: none) and its StatPersisted at statAt (czxid mzxid
+ * ctime mtime version cversion aversion ephemeralOwner pzxid), whose fields the digest takes in
+ * its own order. The caller leaves out excluded paths.
+ */
+export function nodeDigestOfRecord(b: Buffer, pathAt: number, pathLen: number, dataAt: number, dataLen: number, statAt: number): number {
+  let crc = pathLen > 0 ? crc32Range(b, pathAt, pathAt + pathLen, 0) : 0;
+  if (dataLen > 0) crc = dataLen <= SHORT_DATA_BYTES ? crc32Range(b, dataAt, dataAt + dataLen, crc) : crc32(b.subarray(dataAt, dataAt + dataLen), crc);
+  // czxid mzxid, then pzxid (the record's last field), then ctime to ephemeralOwner.
+  crc = crc32Range(b, statAt, statAt + 16, crc);
+  crc = crc32Range(b, statAt + 52, statAt + 60, crc);
+  return crc32Range(b, statAt + 16, statAt + 52, crc);
+}
+
 /** The stat fields a node digest covers. */
 export interface DigestStat {
   czxid: bigint;

@@ -322,7 +322,11 @@ class CheckedSink {
   private readonly adler = new Adler32();
   private readonly spare: Buffer[] = [];
 
-  constructor(private readonly reuseBuffers: boolean) {}
+  constructor(
+    private readonly reuseBuffers: boolean,
+    /** Whether seal() is used: the stream to a learner has no checksums, and skips their cost. */
+    private readonly checksummed = true,
+  ) {}
 
   maybeFlush(): void {
     if (this.w.pos >= CHUNK_BYTES) this.flush();
@@ -330,7 +334,7 @@ class CheckedSink {
 
   flush(): void {
     if (this.w.pos === 0) return;
-    this.adler.update(this.w.buf, 0, this.w.pos);
+    if (this.checksummed) this.adler.update(this.w.buf, 0, this.w.pos);
     if (this.reuseBuffers) {
       this.chunks.push(this.w.buf.subarray(0, this.w.pos));
       this.w.buf = this.spare.pop() ?? Buffer.allocUnsafe(CHUNK_BUFFER_BYTES);
@@ -358,6 +362,7 @@ class CheckedSink {
 
   /** The checksum of everything so far and the "/" that follows it. */
   seal(): void {
+    if (!this.checksummed) throw new Error('seal() on a sink without checksums');
     this.flush();
     this.w.writeLong(BigInt(this.adler.value()));
     this.w.writeString('/');
@@ -425,11 +430,12 @@ export class SnapshotJob {
     chunksWrittenOut = false,
     /**
      * 'learner': the stream a leader sends after SNAP instead of a file's bytes: no FileHeader, no
-     * checksums, no digest section, and "BenWasHere" after the nodes' "/".
+     * checksums, no digest section, "BenWasHere" after the nodes' "/", and ACL ids of its own
+     * (see runLearner).
      */
     private readonly form: 'file' | 'learner' = 'file',
   ) {
-    this.sink = new CheckedSink(chunksWrittenOut);
+    this.sink = new CheckedSink(chunksWrittenOut, form === 'file');
     this.lastZxidSection = opts.lastZxidSection === true;
     const sessionList = javaLongHashMapOrder([...sessions], (e) => e[0], javaHashMapCopyBuckets(sessions.size));
     let digest = opts.digest;
@@ -439,7 +445,8 @@ export class SnapshotJob {
     this.view = new SnapshotView(tree);
     tree.addPreserver(this.view);
     // Every node there now is reached by the walk, and no other.
-    this.steps = this.run(sessionList, digest, tree.nodeCount, Math.max(1, opts.nodesPerStep ?? DEFAULT_NODES_PER_STEP));
+    const nodesPerStep = Math.max(1, opts.nodesPerStep ?? DEFAULT_NODES_PER_STEP);
+    this.steps = form === 'learner' ? this.runLearner(sessionList, nodesPerStep) : this.run(sessionList, digest, tree.nodeCount, nodesPerStep);
   }
 
   /** Does a step; true when the snapshot is complete (its bytes are in `chunks`). */
@@ -455,6 +462,90 @@ export class SnapshotJob {
     if (this.closed) return;
     this.closed = true;
     this.tree.removePreserver(this.view);
+  }
+
+  /**
+   * The stream to a learner in one pass: each node's bytes are made as the walk reaches it, so the
+   * first ones go out at once instead of after a walk of the whole tree. That needs every ACL id
+   * before the first node: the section lists every list the tree has interned (those of the nodes
+   * as of the start among them), numbered from 1 in the order the tree interned them, and each node
+   * refers to its list's number (the root and the built-in nodes to -1 while open, as ZooKeeper
+   * writes them). A learner keeps the lists its nodes use under those numbers; the ids the tree
+   * remembers for its own snapshot files stay as they are.
+   */
+  private *runLearner(sessionList: [bigint, number][], nodesPerStep: number): Generator<undefined, Buffer[]> {
+    const { view } = this;
+    const sink = this.sink;
+    const w = sink.w;
+    w.writeInt(sessionList.length);
+    for (const [id, timeoutMs] of sessionList) {
+      w.writeLong(id);
+      w.writeInt(timeoutMs);
+      sink.maybeFlush();
+    }
+    const lists = this.tree.acls.lists();
+    const idOf = new Map<ACL[], bigint>();
+    w.writeInt(lists.length);
+    for (const acl of lists) {
+      const id = BigInt(idOf.size + 1);
+      idOf.set(acl, id);
+      w.writeLong(id);
+      w.writeInt(acl.length);
+      for (const a of acl) encodeACL(w, a);
+      sink.maybeFlush();
+    }
+    yield;
+    // Pre-order, parents first, children in the order ZooKeeper writes them (as run() walks).
+    const frames: { parent: string; map: ReadonlyMap<string, ZNode>; kids: string[]; next: number }[] = [];
+    let p: string | undefined = '/';
+    let untilYield = nodesPerStep;
+    for (;;) {
+      let node: ZNode | undefined;
+      if (p === undefined) {
+        const top = frames[frames.length - 1];
+        if (top === undefined) break;
+        if (top.next === top.kids.length) {
+          frames.pop();
+          continue;
+        }
+        const name = top.kids[top.next++];
+        p = join(top.parent, name);
+        node = view.childAt(top.map, p, name);
+      } else {
+        node = view.nodeAt(p);
+      }
+      if (!node) throw new Error(`snapshot: ${p} was removed without its state being kept`);
+      const s = view.stateOf(node);
+      let id = (p === '/' || p === ZOOKEEPER_PATH || p === QUOTA_PATH) && sameAclList(s.acl, OPEN_ACL_UNSAFE) ? OPEN_UNSAFE_ACL_ID : idOf.get(s.acl);
+      if (id === undefined) {
+        // Not interned (not made by the tree itself): found by its entries, else the stream cannot be made.
+        for (const [acl, listId] of idOf) if (sameAclList(acl, s.acl)) id = listId;
+        if (id === undefined) throw new Error(`snapshot: the ACL list of ${p} is not among the tree's`);
+      }
+      w.writeString(p === '/' ? '' : p);
+      // Live nodes write their data straight from the tree; kept copies hold its text.
+      if (s instanceof ZNode) s.writeData(w);
+      else writeDataText(w, s.dataAsText);
+      w.writeLong(id);
+      if (s instanceof ZNode) s.writeStatPersisted(w);
+      else encodeStatPersisted(w, s);
+      sink.maybeFlush();
+      if (s.childMap !== undefined) {
+        // Names and their order over several steps for a big parent (the map may change between).
+        const names = yield* view.childrenAtStart(p, s, nodesPerStep * 64);
+        const kids = yield* javaHashSetOrderInSteps(names, s.childBuckets, nodesPerStep * 64);
+        if (kids.length > 0) frames.push({ parent: p, map: s.childMap, kids, next: 0 });
+      }
+      p = undefined;
+      if (--untilYield === 0) {
+        untilYield = nodesPerStep;
+        yield;
+      }
+    }
+    w.writeString('/');
+    w.writeString(SNAP_STREAM_TRAILER);
+    sink.flush();
+    return sink.chunks;
   }
 
   private *run(sessionList: [bigint, number][], digest: SnapshotDigest | null, expected: number, nodesPerStep: number): Generator<undefined, Buffer[]> {
@@ -619,12 +710,6 @@ export class SnapshotJob {
       if (stepDone()) yield;
     }
     w.writeString('/');
-    if (this.form === 'learner') {
-      w.writeString(SNAP_STREAM_TRAILER);
-      sink.flush();
-      recorder.finish(tree, index);
-      return sink.chunks;
-    }
     sink.seal();
 
     if (digest !== null) {

@@ -10,7 +10,9 @@
  *   ustring "BenWasHere"
  *
  * The quorum port has no framing, so the learner decodes the stream as it arrives and resumes
- * packet decoding right after its last byte.
+ * packet decoding right after its last byte. A zkts leader makes it in one pass over the tree, each
+ * node's bytes as the walk reaches it, its ACL section listing every list the tree holds numbered
+ * from 1 (ZooKeeper's leader writes its own ids; a learner takes any).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,8 +21,9 @@ import { JuteWriter } from '../protocol/jute';
 import { type ACL, encodeFileHeader, StatPersisted_SIZE } from '../protocol/generated/records';
 import { Adler32 } from './adler32';
 import { DataTree, OPEN_ACL_UNSAFE } from './datatree';
-import { DIGEST_VERSION } from './digest';
+import { DIGEST_VERSION, isDigestExcluded, nodeDigest, nodeDigestOfRecord, TreeDigest } from './digest';
 import { NameTable } from './names';
+import { CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 import { AclIdRecorder, SNAP_DBID, SNAP_MAGIC, SNAP_STREAM_TRAILER, SNAP_VERSION, SnapshotJob, snapshotFileName } from './snapshot';
 
 const OPEN_UNSAFE_ACL_ID = -1n;
@@ -56,9 +59,8 @@ export class SnapStreamEncoder implements Iterable<Buffer> {
   }
 
   /**
-   * The next chunk of the stream, or null after the last. Runs steps until a chunk is made: the
-   * first call also walks the whole tree to list its nodes (no bytes come out of that walk), so on
-   * a large tree a caller on the event loop uses chunks() instead, which pauses between slices.
+   * The next chunk of the stream, or null after the last. Runs steps until a chunk is made (a
+   * chunk's worth of nodes); a caller on the event loop uses chunks(), which pauses between slices.
    */
   next(): Buffer | null {
     for (;;) {
@@ -183,6 +185,9 @@ const enum Phase {
   Failed,
 }
 
+/** The nodes a new DataTree holds before anything is restored into it. */
+const BUILT_IN_PATHS: readonly string[] = ['/', ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH];
+
 /** Thrown inside a parse when the record is not all there yet; the parse is retried later. */
 const NEED_MORE = Symbol('need more');
 
@@ -209,6 +214,20 @@ export class SnapStreamDecoder {
   private aclIndex = 0n;
   private acl: ACL[] = [];
   private rootSeen = false;
+  /** The previous node's ACL id (as a bigint and as its two 32-bit halves) and list. */
+  private lastAclId = 0n;
+  private lastAclIdHigh = 0;
+  private lastAclIdLow = 0;
+  private lastAcl: ACL[] | undefined;
+  /**
+   * The tree digest, summed node by node as the records arrive (no walk of the tree at the end).
+   * `digestExact` turns false if a record replaced a node other than the first of a built-in one
+   * (a stream naming a path twice): the end then computes the digest by a walk.
+   */
+  private readonly digest = new TreeDigest();
+  private digestExact = true;
+  /** The built-in nodes (see DataTree's constructor) the stream has replaced. */
+  private readonly builtInsSeen = new Set<string>();
   /** Unparsed bytes: buf[pos, end). `base` is the stream offset of buf[0]. */
   private buf = Buffer.alloc(SLICE_BYTES);
   private pos = 0;
@@ -399,8 +418,9 @@ export class SnapStreamDecoder {
   }
 
   private node(at: number): boolean {
-    const p = this.string('node path');
-    if (p === null) this.fail(at, 'null node path');
+    const pf = this.field('node path');
+    if (pf.len < 0) this.fail(at, 'null node path');
+    const p = this.buf.toString('utf8', pf.at, pf.at + pf.len);
     if (p === '/') {
       if (!this.rootSeen) this.fail(at, 'the nodes end before the root');
       this.phase = Phase.Trailer;
@@ -410,23 +430,39 @@ export class SnapStreamDecoder {
     const d = this.field('node data');
     const aclAt = this.base + this.pos;
     this.need(8 + StatPersisted_SIZE);
-    const aclId = this.long();
+    // Nodes in a row mostly share their ACL list: its id is read as a bigint only when it changes.
+    const idHigh = this.buf.readInt32BE(this.pos);
+    const idLow = this.buf.readInt32BE(this.pos + 4);
+    const sameAcl = this.lastAcl !== undefined && idHigh === this.lastAclIdHigh && idLow === this.lastAclIdLow;
+    const aclId = sameAcl ? this.lastAclId : this.buf.readBigInt64BE(this.pos);
+    this.pos += 8;
     const statAt = this.pos;
     this.pos += StatPersisted_SIZE;
     // The whole record is here: from now on nothing is retried, so state may change.
     this.rootSeen = true;
     const nodePath = p === '' ? '/' : p;
     if (nodePath[0] !== '/' || (nodePath.length > 1 && nodePath.endsWith('/'))) this.fail(at, `bad node path ${JSON.stringify(p)}`);
-    const acl = aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : this.aclLists.get(aclId);
+    const acl = sameAcl ? this.lastAcl : aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : this.aclLists.get(aclId);
     if (acl === undefined) this.fail(aclAt, `node ${nodePath} refers to ACL id ${aclId}, which the stream did not list`);
+    this.lastAcl = acl;
+    this.lastAclId = aclId;
+    this.lastAclIdHigh = idHigh;
+    this.lastAclIdLow = idLow;
     // Data as the latin1 text the tree keeps it in (as the snapshot reader does).
     const data = d.len < 0 ? null : this.buf.toString('latin1', d.at, d.at + d.len);
+    const countBefore = this.tree.nodeCount;
     let node;
     try {
       node = this.tree.restoreNode(nodePath, data, acl, this.buf, statAt, this.names);
     } catch (e) {
       this.fail(at, (e as Error).message);
     }
+    if (this.tree.nodeCount === countBefore) {
+      // It took the place of a node the tree had: a built-in one the first time, else a repeat.
+      if (BUILT_IN_PATHS.includes(nodePath) && !this.builtInsSeen.has(nodePath)) this.builtInsSeen.add(nodePath);
+      else this.digestExact = false;
+    }
+    if (!isDigestExcluded(nodePath)) this.digest.add(nodeDigestOfRecord(this.buf, pf.at, pf.len, d.at, d.len, statAt));
     this.recorder.record(node, node.acl, aclId);
     return true;
   }
@@ -435,7 +471,14 @@ export class SnapStreamDecoder {
     const tree = this.tree;
     this.recorder.finish(tree, this.aclIndex);
     tree.lastProcessedZxid = this.opts.zxid;
-    tree.setDigest();
+    if (this.digestExact) {
+      // Built-in nodes the stream did not name stay as the tree made them.
+      for (const p of BUILT_IN_PATHS) {
+        const n = this.builtInsSeen.has(p) ? undefined : tree.getNode(p);
+        if (n) this.digest.add(nodeDigest(p, n));
+      }
+      tree.setDigest(this.digest.value);
+    } else tree.setDigest();
     tree.recountQuotas();
     this.phase = Phase.Done;
     this.result = { tree, sessions: this.sessions, zxid: this.opts.zxid };
@@ -444,6 +487,11 @@ export class SnapStreamDecoder {
 
 // ---------------------------------------------------------------------------------------------
 // Spooling (learner)
+
+/** A spool's writes: a few socket reads' worth each. */
+const SPOOL_BLOCK_BYTES = 1024 * 1024;
+/** A spool's file is flushed to the disk after each this many bytes, while the stream goes on. */
+const SPOOL_SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 
 /** The trailer as it ends the stream: int length, then the bytes. */
 const TRAILER_BYTES = (() => {
@@ -459,33 +507,63 @@ const TRAILER_BYTES = (() => {
  * file is under a temp name until finish() has fsynced it, renamed it and fsynced the directory:
  * the learner calls finish() before it acknowledges NEWLEADER, so a snapshot it acknowledged is
  * one a crash cannot take away.
+ *
+ * append() copies the bytes into a block and returns at once; full blocks are written one after
+ * another in the background (a write per socket read, each with its own await, fell behind the
+ * stream). `backlogBytes` says how much waits for the disk: the caller stops reading past a limit.
  */
 export class SnapSpool {
   private readonly adler = new Adler32();
-  /** The stream's last bytes, held back until the end shows whether they are the trailer. */
-  private held = Buffer.alloc(0);
+  /** Bytes not yet handed to the writer; the stream's last TRAILER_BYTES.length always stay here. */
+  private block = Buffer.allocUnsafe(SPOOL_BLOCK_BYTES);
+  private blockLen = 0;
   private position = 0;
   private closed = false;
+  private fh: fs.promises.FileHandle | undefined;
+  private fhClosed = false;
+  /** File offset up to which a datasync has run or runs. */
+  private syncedTo = 0;
+  /** The datasync under way, if any (it never rejects: see flushFailure). */
+  private flushing: Promise<void> | undefined;
+  private flushFailure: Error | undefined;
+  /** The writes so far, in order; rejected once one fails (finish() reports it). */
+  private writes: Promise<void>;
+  /** Bytes handed to the writer and not yet written. */
+  backlogBytes = 0;
+  /** Called each time a block has been written. */
+  onWritten: (() => void) | undefined;
 
   private constructor(
-    private readonly fh: fs.promises.FileHandle,
     readonly dir: string,
     readonly zxid: bigint,
     private readonly tempPath: string,
     readonly finalPath: string,
-  ) {}
-
-  /** Starts the file in `dir`, the snapshot directory (`<dataDir>/version-2`, created if missing). */
-  static async create(dir: string, zxid: bigint): Promise<SnapSpool> {
-    await fs.promises.mkdir(dir, { recursive: true });
-    const name = snapshotFileName(zxid);
-    const tempPath = path.join(dir, 'tmp.' + name);
-    const fh = await fs.promises.open(tempPath, 'w', 0o644);
-    const spool = new SnapSpool(fh, dir, zxid, tempPath, path.join(dir, name));
+  ) {
     const w = new JuteWriter(16);
     encodeFileHeader(w, { magic: SNAP_MAGIC, version: SNAP_VERSION, dbid: SNAP_DBID });
+    const header = w.toBuffer();
+    this.writes = (async () => {
+      await fs.promises.mkdir(dir, { recursive: true });
+      this.fh = await fs.promises.open(tempPath, 'w', 0o644);
+      await this.out(header);
+    })();
+    this.writes.catch(() => undefined);
+  }
+
+  /**
+   * Starts the file in `dir`, the snapshot directory (`<dataDir>/version-2`, created if missing);
+   * the file is opened in the background, and bytes may be appended at once.
+   */
+  static start(dir: string, zxid: bigint): SnapSpool {
+    const name = snapshotFileName(zxid);
+    return new SnapSpool(dir, zxid, path.join(dir, 'tmp.' + name), path.join(dir, name));
+  }
+
+  /** As start(), once the file is open and its header written. */
+  static async create(dir: string, zxid: bigint): Promise<SnapSpool> {
+    const spool = SnapSpool.start(dir, zxid);
     try {
-      await spool.out(w.toBuffer());
+      await spool.writes;
     } catch (e) {
       await spool.abort();
       throw e;
@@ -493,23 +571,54 @@ export class SnapSpool {
     return spool;
   }
 
-  /** Stream bytes as received (only those that belong to the stream: see SnapPushResult.consumed). */
-  async write(bytes: Buffer): Promise<void> {
+  /** Stream bytes as received (only those that belong to the stream: see SnapPushResult.consumed); copied. */
+  append(bytes: Buffer): void {
     if (this.closed) throw new Error('snapshot spool is closed');
-    if (bytes.length === 0) return;
-    const keep = TRAILER_BYTES.length;
-    if (bytes.length >= keep) {
-      // Everything held and all but the last bytes of this write go out; no copy of the bytes.
-      const held = this.held;
-      this.held = Buffer.from(bytes.subarray(bytes.length - keep));
-      if (held.length > 0) await this.out(held);
-      await this.out(bytes.subarray(0, bytes.length - keep));
-      return;
+    for (let off = 0; off < bytes.length; ) {
+      const n = Math.min(bytes.length - off, this.block.length - this.blockLen);
+      bytes.copy(this.block, this.blockLen, off, off + n);
+      this.blockLen += n;
+      off += n;
+      if (this.blockLen === this.block.length) this.handOff();
     }
-    const all = Buffer.concat([this.held, bytes]);
-    const cut = Math.max(0, all.length - keep);
-    this.held = all.subarray(cut);
-    if (cut > 0) await this.out(all.subarray(0, cut));
+  }
+
+  /** As append(); resolves once the bytes are handed to the writer. */
+  async write(bytes: Buffer): Promise<void> {
+    this.append(bytes);
+  }
+
+  /** Hands the block to the writer but its last bytes, which may be the trailer's. */
+  private handOff(): void {
+    const keep = TRAILER_BYTES.length;
+    const next = Buffer.allocUnsafe(SPOOL_BLOCK_BYTES);
+    this.block.copy(next, 0, this.blockLen - keep, this.blockLen);
+    this.queue(this.block.subarray(0, this.blockLen - keep));
+    this.block = next;
+    this.blockLen = keep;
+  }
+
+  private queue(b: Buffer): void {
+    this.backlogBytes += b.length;
+    this.writes = this.writes.then(async () => {
+      await this.out(b);
+      // Flushed as it goes, so that the fsync before the ACK of NEWLEADER has little left to do;
+      // the writes after it do not wait for the flush (one at a time).
+      if (this.position - this.syncedTo >= SPOOL_SYNC_EVERY_BYTES && this.flushing === undefined) {
+        this.syncedTo = this.position;
+        // A failed flush fails the spool: a later fsync need not report the same error again.
+        const flushing: Promise<void> = this.fh!.datasync().then(
+          () => undefined,
+          (e: Error) => void (this.flushFailure ??= e),
+        ).then(() => {
+          if (this.flushing === flushing) this.flushing = undefined;
+        });
+        this.flushing = flushing;
+      }
+      this.backlogBytes -= b.length;
+      this.onWritten?.();
+    });
+    this.writes.catch(() => undefined);
   }
 
   /**
@@ -519,12 +628,17 @@ export class SnapSpool {
   async finish(treeDigest: bigint): Promise<string> {
     if (this.closed) throw new Error('snapshot spool is closed');
     try {
-      if (!this.held.equals(TRAILER_BYTES)) throw new Error(`the spooled stream does not end with "${SNAP_STREAM_TRAILER}"`);
+      const keep = TRAILER_BYTES.length;
+      if (this.blockLen < keep || !this.block.subarray(this.blockLen - keep, this.blockLen).equals(TRAILER_BYTES)) {
+        throw new Error(`the spooled stream does not end with "${SNAP_STREAM_TRAILER}"`);
+      }
+      this.queue(this.block.subarray(0, this.blockLen - keep));
+      this.blockLen = 0;
+      await this.writes;
       const w = new JuteWriter(64);
       w.writeLong(BigInt(this.adler.value()));
       w.writeString('/');
-      const sealed = w.toBuffer();
-      await this.out(sealed);
+      await this.out(w.toBuffer());
       const d = new JuteWriter(64);
       d.writeLong(this.zxid);
       d.writeInt(DIGEST_VERSION);
@@ -534,8 +648,12 @@ export class SnapSpool {
       s.writeLong(BigInt(this.adler.value()));
       s.writeString('/');
       await this.out(s.toBuffer());
-      await this.fh.sync();
-      await this.fh.close();
+      const fh = this.fh!;
+      await this.flushing;
+      if (this.flushFailure) throw this.flushFailure;
+      await fh.sync();
+      this.fhClosed = true;
+      await fh.close();
       this.closed = true;
       await fs.promises.rename(this.tempPath, this.finalPath);
       const dh = await fs.promises.open(this.dir, 'r');
@@ -551,10 +669,13 @@ export class SnapSpool {
     }
   }
 
-  /** Drops the temp file (a sync that failed or was cut off). */
+  /** Drops the temp file (a sync that failed or was cut off), once the writes under way have ended. */
   async abort(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
+    this.closed = true;
+    await this.writes.catch(() => undefined);
+    await this.flushing;
+    if (this.fh !== undefined && !this.fhClosed) {
+      this.fhClosed = true;
       await this.fh.close().catch(() => undefined);
     }
     await fs.promises.unlink(this.tempPath).catch(() => undefined);
@@ -563,9 +684,10 @@ export class SnapSpool {
   private async out(b: Buffer): Promise<void> {
     // A seal covers every byte before it, an earlier seal's bytes included.
     this.adler.update(b);
+    const fh = this.fh!;
     let off = 0;
     while (off < b.length) {
-      const { bytesWritten } = await this.fh.write(b, off, b.length - off, this.position + off);
+      const { bytesWritten } = await fh.write(b, off, b.length - off, this.position + off);
       off += bytesWritten;
     }
     this.position += b.length;
