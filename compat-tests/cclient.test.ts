@@ -195,14 +195,18 @@ function withStandaloneZxids(steps: readonly CStep[], zxidBase: bigint): CStep[]
   return steps.map((st) => ({ cmd: st.cmd, out: st.out.map(fix) }));
 }
 
-const ensembleTranscripts = new Map<EnsembleTargetName, string[]>();
+/** Transcripts by ensemble size (3 and 5 members), then by target. */
+const ensembleTranscripts = new Map<number, Map<EnsembleTargetName, string[]>>([
+  [3, new Map()],
+  [5, new Map()],
+]);
 
-// The same sessions against 3-member ensembles, each given every member (the C client picks one
+// The same sessions against 3-member and 5-member ensembles, each given every member (the C client picks one
 // at random). Each session starts with `sync /`, so that its member has applied what the setup
 // client and session 1 wrote through other members. zxids are compared without the epoch.
-for (const target of ENSEMBLE_TARGETS) {
-  t.test(`cli_mt scenario against a 3-member ${target}`, async (t) => {
-    const ensemble = await startEnsembleTarget(target, SERVER_OPTIONS);
+for (const [size, target] of [3, 5].flatMap((n) => ENSEMBLE_TARGETS.map((x) => [n, x] as const))) {
+  t.test(`cli_mt scenario against a ${size}-member ${target}`, async (t) => {
+    const ensemble = await startEnsembleTarget(target, SERVER_OPTIONS, size);
     t.teardown(() => ensemble.stop());
     await prepare(ensemble.connectString);
     const raw1 = await runSession(ensemble.connectString, ['sync /', ...SESSION_1]);
@@ -213,8 +217,8 @@ for (const target of ENSEMBLE_TARGETS) {
     const s1 = { header: raw1.header, steps: withStandaloneZxids(raw1.steps.slice(1), ensemble.zxidBase) };
     const s2 = { header: raw2.header, steps: withStandaloneZxids(raw2.steps.slice(1), ensemble.zxidBase) };
     const lines = ['# session 1', ...cTranscript(s1.header, s1.steps), '# session 2', ...cTranscript(s2.header, s2.steps)];
-    ensembleTranscripts.set(target, lines);
-    dumpTranscript('cclient', target, lines);
+    ensembleTranscripts.get(size)!.set(target, lines);
+    dumpTranscript(`cclient${size === 3 ? '' : '-5'}`, target, lines);
     t.strictSame(s1.header, ['Watcher SESSION_EVENT state = CONNECTED_STATE', 'Got a new session id: <session>'], `${target}: connect`);
     expectSteps(t, `${target} session 1`, s1.steps, SESSION_1_EXPECT);
     t.strictSame(s1.steps[s1.steps.length - 1], { cmd: 'quit', out: ['Quitting...', 'exit 0'] }, `${target}: quit`);
@@ -222,6 +226,6 @@ for (const target of ENSEMBLE_TARGETS) {
   });
 }
 
-t.test('ensembles: the ZooKeeper ensemble prints the standalone transcript, the zkts ensemble the same', async (t) => {
-  compareEnsembleTranscripts(t, transcripts.get('reference'), ensembleTranscripts);
+t.test('ensembles of 3 and 5: the ZooKeeper ensemble prints the standalone transcript, the zkts ensemble the same', async (t) => {
+  for (const byTarget of ensembleTranscripts.values()) compareEnsembleTranscripts(t, transcripts.get('reference'), byTarget);
 });

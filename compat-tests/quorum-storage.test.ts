@@ -399,11 +399,27 @@ t.test('quorum storage against a live ZooKeeper 3.8 ensemble', async (t) => {
     t.notOk(zkLines.some((l) => l.startsWith('/after-mid')), 'the txns after the zxid are gone');
   });
 
-  await t.test('both refuse a currentEpoch older than the log', async (t) => {
-    const copy = path.join(root, 'stale');
-    fs.cpSync(dataDirOf(1), copy, { recursive: true });
-    writeCurrentEpoch(copy, epoch - 1n);
-    t.throws(() => loadEpochs(copy, lastLoggedZxid(copy) ?? 0n), EpochFileError, 'zkts refuses');
+  // A currentEpoch older than the log: ZooKeeper refuses to start. zkts starts when acceptedEpoch
+  // vouches for the log's epoch (a crash between making NEWLEADER's history durable and writing
+  // currentEpoch leaves exactly this), writing the log's epoch as currentEpoch; it refuses when
+  // acceptedEpoch is older too. Each on its own copy: zkts's raise writes the file.
+  await t.test('a currentEpoch older than the log: ZooKeeper refuses; zkts raises it when acceptedEpoch vouches, else refuses', async (t) => {
+    const copyOf = (name: string): string => {
+      const copy = path.join(root, name);
+      fs.cpSync(dataDirOf(1), copy, { recursive: true });
+      writeCurrentEpoch(copy, epoch - 1n);
+      return copy;
+    };
+    const raised = copyOf('stale-raised');
+    const notes: EpochLoadNotes = { created: [] };
+    const accepted = readEpochFile(path.join(raised, 'version-2', ACCEPTED_EPOCH_FILE));
+    t.same(loadEpochs(raised, lastLoggedZxid(raised) ?? 0n, notes), { acceptedEpoch: accepted, currentEpoch: epoch }, 'zkts takes the log\'s epoch, which acceptedEpoch vouches for');
+    t.equal(notes.raisedToLog, epoch - 1n, 'and notes what it found');
+    t.equal(readEpochFile(path.join(raised, 'version-2', CURRENT_EPOCH_FILE)), epoch, 'and writes it as currentEpoch');
+    const unvouched = copyOf('stale-refused');
+    writeAcceptedEpoch(unvouched, epoch - 1n);
+    t.throws(() => loadEpochs(unvouched, lastLoggedZxid(unvouched) ?? 0n), EpochFileError, 'zkts refuses when acceptedEpoch is older than the log too');
+    const copy = copyOf('stale');
     const err = await startReferenceZooKeeper({ extraConfig: memberConfig(copy), jvmFlags: ['-Xmx128m'] }).then(
       async (s) => {
         await s.stop();

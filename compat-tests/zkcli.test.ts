@@ -227,14 +227,18 @@ function withStandaloneZxids(run: CliRun, zxidBase: bigint): CliRun {
   return { ...run, header: run.header.map(fix), steps: run.steps.map((st) => ({ cmd: st.cmd, out: st.out.map(fix) })) };
 }
 
-const ensembleTranscripts = new Map<EnsembleTargetName, string[]>();
+/** Transcripts by ensemble size (3 and 5 members), then by target. */
+const ensembleTranscripts = new Map<number, Map<EnsembleTargetName, string[]>>([
+  [3, new Map()],
+  [5, new Map()],
+]);
 
-// The same two sessions against 3-member ensembles, each session given every member (zkCli picks
+// The same two sessions against 3-member and 5-member ensembles, each session given every member (zkCli picks
 // one at random). Session 2 starts with `sync /`, so that whichever member it lands on has applied
 // session 1's writes and close. zxids carry the leader's epoch; they are compared without it.
-for (const target of ENSEMBLE_TARGETS) {
-  t.test(`zkCli scenario against a 3-member ${target}`, async (t) => {
-    const ensemble = await startEnsembleTarget(target, SERVER_OPTIONS);
+for (const [size, target] of [3, 5].flatMap((n) => ENSEMBLE_TARGETS.map((x) => [n, x] as const))) {
+  t.test(`zkCli scenario against a ${size}-member ${target}`, async (t) => {
+    const ensemble = await startEnsembleTarget(target, SERVER_OPTIONS, size);
     t.teardown(() => ensemble.stop());
     const s1 = withStandaloneZxids(await runZkCli(ensemble.connectString, SESSION_1), ensemble.zxidBase);
     const s2raw = withStandaloneZxids(await runZkCli(ensemble.connectString, ['sync /', ...SESSION_2]), ensemble.zxidBase);
@@ -246,11 +250,11 @@ for (const target of ENSEMBLE_TARGETS) {
     const s2: CliRun = { ...s2raw, steps: s2raw.steps.slice(1) };
     expectSteps(t, `${target} session 2`, s2.steps, SESSION_2_EXPECT);
     const lines = ['# session 1', ...cliTranscript(s1), '# session 2', ...cliTranscript(s2)];
-    ensembleTranscripts.set(target, lines);
-    dumpTranscript('zkcli', target, lines);
+    ensembleTranscripts.get(size)!.set(target, lines);
+    dumpTranscript(`zkcli${size === 3 ? '' : '-5'}`, target, lines);
   });
 }
 
-t.test('ensembles: the ZooKeeper ensemble prints the standalone transcript, the zkts ensemble the same', async (t) => {
-  compareEnsembleTranscripts(t, transcripts.get('reference'), ensembleTranscripts);
+t.test('ensembles of 3 and 5: the ZooKeeper ensemble prints the standalone transcript, the zkts ensemble the same', async (t) => {
+  for (const byTarget of ensembleTranscripts.values()) compareEnsembleTranscripts(t, transcripts.get('reference'), byTarget);
 });
