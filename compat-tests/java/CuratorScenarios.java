@@ -520,6 +520,8 @@ public final class CuratorScenarios {
     discA.registerService(w2);
     discA.registerService(d1);
     Tx.line("registered w1 w2 d1");
+    // b may be on another member of an ensemble than a: sync before each read of a's writes.
+    Tx.sync(b.getZookeeperClient().getZooKeeper(), "/services");
     Tx.line("B queryForNames -> " + new ArrayList<>(discB.queryForNames()).stream().sorted().collect(Collectors.toList()));
     Tx.line("B queryForInstances web -> " + instances(discB.queryForInstances("web")));
     Tx.line("B queryForInstance web/w2 -> " + instance(discB.queryForInstance("web", "w2")));
@@ -527,9 +529,11 @@ public final class CuratorScenarios {
     Stat s = new Stat();
     Tx.call("B stat /services/web/w1", () -> b.checkExists().forPath("/services/web/w1"), Tx::shape);
     discA.unregisterService(w1);
+    Tx.sync(b.getZookeeperClient().getZooKeeper(), "/services");
     Tx.line("after unregister w1, B queryForInstances web -> " + instances(discB.queryForInstances("web")));
     ServiceInstance<String> w2b = ServiceInstance.<String>builder().name("web").id("w2").address("10.0.0.2").port(9090).payload("two-b").build();
     discA.updateService(w2b);
+    Tx.sync(b.getZookeeperClient().getZooKeeper(), "/services");
     Tx.line("after update w2, B queryForInstance web/w2 -> " + instance(discB.queryForInstance("web", "w2")));
     ServiceProvider<String> provider = discB.serviceProviderBuilder().serviceName("web").build();
     provider.start();

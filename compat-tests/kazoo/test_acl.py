@@ -72,6 +72,7 @@ def test_digest_acl_enforced(clients, zk, root, rec):
         zk.delete(path + "/c")
     alice.delete(path + "/c")
     zk.delete(path)
+    alice.sync(root)
     assert alice.exists(path) is None
 
 

@@ -75,6 +75,7 @@ def test_other_session_can_modify_and_delete_ephemeral(clients, zk, root, rec):
     assert zk.get(path)[0] == b"again"
     rec["eph"] = rec.stat(zk.exists(path))
     owner.stop()
+    zk.sync(path)
     assert zk.exists(path) is None
 
 
