@@ -15,6 +15,7 @@ import { Election, ElectionReady } from '../../src/quorum/election';
 import { MajorityVerifier, QuorumMember, QuorumVerifier } from '../../src/quorum/verifier';
 import { Notification, PeerState } from '../../src/quorum/vote';
 import { fmtNotification } from './election-harness';
+import { EventQueue } from './stacksim/events';
 
 const STATE_NAMES = ['LOOKING', 'FOLLOWING', 'LEADING', 'OBSERVING'];
 
@@ -38,63 +39,6 @@ class Rng {
   chance(p: number): boolean {
     return this.next() < p;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Event queue: (time, sequence) order, a binary heap
-
-interface SimEvent {
-  atMs: number;
-  seq: number;
-  run: () => void;
-}
-
-class EventQueue {
-  private heap: SimEvent[] = [];
-  private seq = 0;
-  get size(): number {
-    return this.heap.length;
-  }
-  push(atMs: number, run: () => void): void {
-    const e = { atMs, seq: this.seq++, run };
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
-  }
-  peekMs(): number | undefined {
-    return this.heap[0]?.atMs;
-  }
-  pop(): SimEvent | undefined {
-    const h = this.heap;
-    if (h.length === 0) return undefined;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function before(a: SimEvent, b: SimEvent): boolean {
-  return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
 }
 
 // ---------------------------------------------------------------------------------------------
