@@ -408,6 +408,59 @@ const DEFAULT_NODES_PER_STEP = 32;
 const STEPS_PER_CLOCK_READ = 2;
 
 /**
+ * The walk both forms of a snapshot make over the tree as of its start: parents first, children
+ * in the order ZooKeeper writes them. A parent's children are taken one at a time from its frame,
+ * so that a parent with a million children is not one long step.
+ */
+class PreorderWalk {
+  path = '/';
+  private current: ZNode | undefined;
+  private started = false;
+  private readonly frames: { parent: string; map: ReadonlyMap<string, ZNode>; kids: string[]; next: number }[] = [];
+
+  constructor(private readonly view: SnapshotView) {}
+
+  /** The node `next` moved to. */
+  get node(): ZNode {
+    return this.current!;
+  }
+
+  /** Moves to the next node (`path`, `node`); false once every node has been visited. */
+  next(): boolean {
+    if (!this.started) {
+      this.started = true;
+      this.current = this.view.nodeAt('/');
+    } else {
+      for (;;) {
+        const top = this.frames[this.frames.length - 1];
+        if (top === undefined) return false;
+        if (top.next === top.kids.length) {
+          this.frames.pop();
+          continue;
+        }
+        const name = top.kids[top.next++];
+        this.path = join(top.parent, name);
+        this.current = this.view.childAt(top.map, this.path, name);
+        break;
+      }
+    }
+    if (!this.current) throw new Error(`snapshot: ${this.path} was removed without its state being kept`);
+    return true;
+  }
+
+  /**
+   * Has the current node's children (state `s`) visited next: their names and order are worked
+   * out over steps of `stepSize` for a big parent (its map may change between them).
+   */
+  *descend(s: NodeState, stepSize: number): Generator<undefined, void> {
+    if (s.childMap === undefined) return;
+    const names = yield* this.view.childrenAtStart(this.path, s, stepSize);
+    const kids = yield* javaHashSetOrderInSteps(names, s.childBuckets, stepSize);
+    if (kids.length > 0) this.frames.push({ parent: this.path, map: s.childMap, kids, next: 0 });
+  }
+}
+
+/**
  * One snapshot of a tree as it is when the job is made: the sessions, the digest and (through the
  * view) every node are taken as of then, however the tree changes while the steps run. The job
  * must be closed, which stops the copying.
@@ -495,27 +548,11 @@ export class SnapshotJob {
       sink.maybeFlush();
     }
     yield;
-    // Pre-order, parents first, children in the order ZooKeeper writes them (as run() walks).
-    const frames: { parent: string; map: ReadonlyMap<string, ZNode>; kids: string[]; next: number }[] = [];
-    let p: string | undefined = '/';
+    const walk = new PreorderWalk(view);
     let untilYield = nodesPerStep;
-    for (;;) {
-      let node: ZNode | undefined;
-      if (p === undefined) {
-        const top = frames[frames.length - 1];
-        if (top === undefined) break;
-        if (top.next === top.kids.length) {
-          frames.pop();
-          continue;
-        }
-        const name = top.kids[top.next++];
-        p = join(top.parent, name);
-        node = view.childAt(top.map, p, name);
-      } else {
-        node = view.nodeAt(p);
-      }
-      if (!node) throw new Error(`snapshot: ${p} was removed without its state being kept`);
-      const s = view.stateOf(node);
+    while (walk.next()) {
+      const p = walk.path;
+      const s = view.stateOf(walk.node);
       let id = (p === '/' || p === ZOOKEEPER_PATH || p === QUOTA_PATH) && sameAclList(s.acl, OPEN_ACL_UNSAFE) ? OPEN_UNSAFE_ACL_ID : idOf.get(s.acl);
       if (id === undefined) {
         // Not interned (not made by the tree itself): found by its entries, else the stream cannot be made.
@@ -530,13 +567,7 @@ export class SnapshotJob {
       if (s instanceof ZNode) s.writeStatPersisted(w);
       else encodeStatPersisted(w, s);
       sink.maybeFlush();
-      if (s.childMap !== undefined) {
-        // Names and their order over several steps for a big parent (the map may change between).
-        const names = yield* view.childrenAtStart(p, s, nodesPerStep * 64);
-        const kids = yield* javaHashSetOrderInSteps(names, s.childBuckets, nodesPerStep * 64);
-        if (kids.length > 0) frames.push({ parent: p, map: s.childMap, kids, next: 0 });
-      }
-      p = undefined;
+      yield* walk.descend(s, nodesPerStep * 64);
       if (--untilYield === 0) {
         untilYield = nodesPerStep;
         yield;
@@ -560,10 +591,7 @@ export class SnapshotJob {
     /** ZooKeeper creates these with ACL id -1 and keeps it until someone sets their ACL. */
     const builtIn = new Set<number>();
     let count = 0;
-    // Pre-order, one node per step: a parent's children are taken one at a time from its frame,
-    // so that a parent with a million children is not one long step.
-    const frames: { parent: string; map: ReadonlyMap<string, ZNode>; kids: string[]; next: number }[] = [];
-    let p: string | undefined = '/';
+    const walk = new PreorderWalk(view);
     // A step is nodesPerStep nodes of a pass; true when the node just handled ends one.
     let untilYield = nodesPerStep;
     const stepDone = (): boolean => {
@@ -571,22 +599,9 @@ export class SnapshotJob {
       untilYield = nodesPerStep;
       return true;
     };
-    for (;;) {
-      let node: ZNode | undefined;
-      if (p === undefined) {
-        const top = frames[frames.length - 1];
-        if (top === undefined) break;
-        if (top.next === top.kids.length) {
-          frames.pop();
-          continue;
-        }
-        const name = top.kids[top.next++];
-        p = join(top.parent, name);
-        node = view.childAt(top.map, p, name);
-      } else {
-        node = view.nodeAt(p);
-      }
-      if (!node) throw new Error(`snapshot: ${p} was removed without its state being kept`);
+    while (walk.next()) {
+      const p = walk.path;
+      const node = walk.node;
       if (count === nodes.length) {
         nodes = nodes.concat(new Array<ZNode>(count));
         const ends = new Float64Array(count * 2 + 1);
@@ -604,14 +619,7 @@ export class SnapshotJob {
         pathPos += pathBytes.write(p, pathPos, 'utf8');
       }
       pathEnds[++count] = pathPos;
-      const s = view.stateOf(node);
-      if (s.childMap !== undefined) {
-        // Names and their order over several steps for a big parent (the map may change between).
-        const names = yield* view.childrenAtStart(p, s, nodesPerStep * 64);
-        const kids = yield* javaHashSetOrderInSteps(names, s.childBuckets, nodesPerStep * 64);
-        if (kids.length > 0) frames.push({ parent: p, map: s.childMap, kids, next: 0 });
-      }
-      p = undefined;
+      yield* walk.descend(view.stateOf(node), nodesPerStep * 64);
       if (stepDone()) yield;
     }
 
