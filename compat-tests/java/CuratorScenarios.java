@@ -252,6 +252,8 @@ public final class CuratorScenarios {
     Tx.check(waitFor(probe(() -> latchA.getParticipants().size() == 2)), "two participants");
     Tx.check(waitFor(() -> latchA.hasLeadership() || latchB.hasLeadership()), "a leader is elected");
     Tx.line("participants -> " + latchA.getParticipants().size());
+    // b may be on another member of an ensemble than a: sync before b reads A's latch node.
+    Tx.sync(b.getZookeeperClient().getZooKeeper(), "/latch");
     int leaders = (latchA.hasLeadership() ? 1 : 0) + (latchB.hasLeadership() ? 1 : 0);
     Tx.line("leaders -> " + leaders);
     Tx.check(leaders == 1, "exactly one leader");
@@ -474,6 +476,8 @@ public final class CuratorScenarios {
     toClose.add(node);
     Tx.line("waitForInitialCreate -> " + node.waitForInitialCreate(Tx.WAIT_MS, TimeUnit.MILLISECONDS));
     Tx.line("actual path -> " + node.getActualPath());
+    // b may be on another member of an ensemble than a: sync before each read of a's writes.
+    Tx.sync(b.getZookeeperClient().getZooKeeper(), "/pn");
     Stat s = new Stat();
     Tx.call("B getData /pn/node", () -> b.getData().storingStatIn(s).forPath("/pn/node"), d -> Tx.data(d) + " {" + Tx.shape(s) + "}");
     Tx.act("B delete /pn/node", () -> b.delete().forPath("/pn/node"));
@@ -490,6 +494,7 @@ public final class CuratorScenarios {
     seq.start();
     Tx.line("protected sequential waitForInitialCreate -> " + seq.waitForInitialCreate(Tx.WAIT_MS, TimeUnit.MILLISECONDS));
     Tx.line("actual path -> " + normalize(seq.getActualPath()));
+    Tx.sync(b.getZookeeperClient().getZooKeeper(), "/pn");
     Tx.call("children of /pn", () -> b.getChildren().forPath("/pn"), CuratorScenarios::normalized);
     seq.close();
     Tx.line("children gone after close -> " + waitFor(probe(() -> b.getChildren().forPath("/pn").isEmpty())));
