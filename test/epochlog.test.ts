@@ -1,6 +1,7 @@
 // Logs that cross leader epochs, as every member of a ZooKeeper ensemble has: recovery accepts the
 // step from (e, c) to counter 1 of a higher epoch, and nothing else; a gap within an epoch, a higher
-// epoch that does not start at counter 1, and zxids that go back are refused with file and offset.
+// epoch that does not start at counter 1, and zxids that go back to a txn never seen are refused
+// with file and offset (a stretch logged twice, as a ZooKeeper follower can, is applied once).
 // A server started on such a log goes on in the epoch it found, as standalone ZooKeeper does, and
 // leaves the ensemble's epoch files alone.
 import t, { type Test } from 'tap';
@@ -15,7 +16,8 @@ import { recover, RecoveryError } from '../src/storage/diskdb';
 import { purge } from '../src/storage/purge';
 import { writeSnapshot } from '../src/storage/snapshot';
 import type { Txn, TxnBody } from '../src/storage/txn';
-import { encodeFileHeaderBytes, frameEntry, listLogFiles, readTxnLog, TxnLogWriter } from '../src/storage/txnlog';
+import { logEntriesAfter } from '../src/storage/logdiff';
+import { encodeFileHeaderBytes, frameEntry, lastLoggedZxid, listLogFiles, readTxnLog, TxnLogWriter } from '../src/storage/txnlog';
 import { serializeTxn } from '../src/storage/txnserde';
 import { counterOf, epochOf, isNextZxid, makeZxid, zxidGapReason } from '../src/storage/zxid';
 import { ZkClient } from './util/client';
@@ -157,8 +159,7 @@ t.test('a snapshot past the end of the older log (a follower synced by SNAP) and
 for (const [what, zxids, reason] of [
   ['a gap within an epoch', [z(1, 1), z(1, 2), z(2, 1), z(2, 2), z(2, 4)], /zxid 0x200000004 follows 0x200000002: txns 0x200000003 are missing/],
   ['a higher epoch that does not start at counter 1', [z(1, 1), z(1, 2), z(2, 2)], /zxid 0x200000002 follows 0x100000002: txns 0x200000001 of epoch 2 are missing/],
-  ['a lower epoch after a higher one', [z(1, 1), z(2, 1), z(2, 2), z(1, 2)], /zxid 0x100000002 follows 0x200000002: zxids go backwards/],
-  ['a zxid repeated', [z(1, 1), z(1, 2), z(1, 2)], /zxid 0x100000002 follows 0x100000002: zxids go backwards/],
+  ['a lower epoch after a higher one (a txn never seen before)', [z(1, 1), z(2, 1), z(2, 2), z(1, 2)], /zxid 0x100000002 follows 0x200000002: zxids go backwards/],
 ] as const) {
   t.test(`${what} is refused with the file and offset`, async (t) => {
     const dir = tmpDir(t);
@@ -176,6 +177,49 @@ for (const [what, zxids, reason] of [
     t.match((err as Error).message, `${file} offset ${offset}; refusing to start`);
   });
 }
+
+// A ZooKeeper 3.8 follower whose sync failed after it had logged the DIFF logs the same txns
+// again in the next sync (its tree had not taken them in): such a file was seen in a mixed
+// ensemble's dataDir. ZooKeeper's recovery reads on past the repeat; zkts applies each txn once.
+t.test('a stretch of txns logged twice (a ZooKeeper follower synced twice) is applied once', async (t) => {
+  const dir = tmpDir(t);
+  const once = [z(3, 1), z(3, 2), z(3, 3), z(3, 4)];
+  writeRawLog(dir, 'log.200000001', [z(2, 1), z(2, 2)]);
+  const file = writeRawLog(dir, 'log.300000001', [...once, ...once, z(3, 5)]);
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+  const r = recover(loadConfig(`dataDir=${dir}\n`, new Map(), dir), log);
+  t.equal(r.replayed, 7, 'two of epoch 2, four of epoch 3, then the one after the repeat');
+  t.equal(hex(r.tree.lastProcessedZxid), hex(z(3, 5)));
+  t.same([...r.tree.getNode('/')!.children].filter((n) => n.startsWith('n')).sort(), ['n2-1', 'n2-2', 'n3-1', 'n3-2', 'n3-3', 'n3-4', 'n3-5']);
+  const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.txns === 4);
+  t.ok(warned, 'the repeat is logged');
+  t.equal(warned?.file, file);
+  t.equal(warned?.from, hex(z(3, 1)));
+  t.equal(warned?.to, hex(z(3, 4)));
+  t.equal(lastLoggedZxid(dir), z(3, 5));
+
+  // A DIFF read from this log gives each txn once.
+  const diff: string[] = [];
+  for await (const e of logEntriesAfter(dir, z(2, 2))) diff.push(hex(e.zxid));
+  t.same(diff, [...once, z(3, 5)].map(hex));
+
+  // A file that ends inside the repeat: the log still reaches its highest zxid.
+  const dir2 = tmpDir(t);
+  writeRawLog(dir2, 'log.300000001', [...once, z(3, 1), z(3, 2)]);
+  t.equal(lastLoggedZxid(dir2), z(3, 4));
+  t.equal(hex(recoverDir(dir2).tree.lastProcessedZxid), hex(z(3, 4)));
+});
+
+t.test('a repeat that reaches below the snapshot is skipped too', async (t) => {
+  const dir = tmpDir(t);
+  const once = [z(1, 1), z(1, 2), z(1, 3), z(1, 4)];
+  writeRawLog(dir, 'log.100000001', [...once, ...once, z(1, 5)]);
+  await writeSnapshotOf(dir, [z(1, 1), z(1, 2)]);
+  const r = recoverDir(dir);
+  t.equal(r.replayed, 3, '0x100000003, 0x100000004 and 0x100000005');
+  t.equal(hex(r.tree.lastProcessedZxid), hex(z(1, 5)));
+});
 
 t.test('the reader yields every record after the first it was asked for, in file order', async (t) => {
   const dir = tmpDir(t);

@@ -17,7 +17,7 @@ import { purge, VERSION_DIR } from './purge';
 import { CorruptSnapshotError, listSnapshots, readSnapshot, writeSnapshot } from './snapshot';
 import type { Txn } from './txn';
 import { CorruptLogError, readTxnLog, TornLogTail, truncateLog, TxnLogWriter, type FsShim } from './txnlog';
-import { isNextZxid, zxidGapReason } from './zxid';
+import { isNextZxid, zxidGapReason, zxidHex, ZxidHistory } from './zxid';
 
 /** How long a shutdown waits for txns already handed to the log. */
 const CLOSE_DRAIN_MS = 10_000;
@@ -68,15 +68,25 @@ export function recover(config: ServerConfig, log: Logger): Recovered {
   const snapLoadMs = performance.now() - snapStarted;
   const txnsStarted = performance.now();
   let replayed = 0;
+  const history = new ZxidHistory(snapshotZxid);
+  let repeats: { count: number; file: string; offset: number; first: bigint; last: bigint } | undefined;
   try {
     for (const entry of readTxnLog(config.dataLogDir, snapshotZxid + 1n)) {
       const txn = entry.txn;
+      if (txn.hdr.zxid <= tree.lastProcessedZxid && history.has(txn.hdr.zxid)) {
+        // A stretch a ZooKeeper follower logged twice: already applied, so applied once.
+        if (repeats === undefined) repeats = { count: 0, file: entry.file, offset: entry.offset, first: txn.hdr.zxid, last: txn.hdr.zxid };
+        repeats.count++;
+        repeats.last = txn.hdr.zxid;
+        continue;
+      }
       // Each txn must follow the one before (the snapshot's zxid for the first): the next counter,
       // or counter 1 of a higher epoch where an ensemble's leadership changed.
       if (!isNextZxid(tree.lastProcessedZxid, txn.hdr.zxid))
         throw new RecoveryError(`${zxidGapReason(tree.lastProcessedZxid, txn.hdr.zxid)} at ${entry.file} offset ${entry.offset}; refusing to start`);
       tree.replay(txn);
       trackSessions(sessions, txn);
+      history.add(txn.hdr.zxid);
       replayed++;
     }
   } catch (e) {
@@ -86,6 +96,12 @@ export function recover(config: ServerConfig, log: Logger): Recovered {
     } else if (e instanceof CorruptLogError) {
       throw new RecoveryError(`txn log ${e.file} is corrupt at offset ${e.offset}: ${e.message}; refusing to start`);
     } else throw e;
+  }
+  if (repeats !== undefined) {
+    log.warn(
+      { file: repeats.file, offset: repeats.offset, txns: repeats.count, from: zxidHex(repeats.first), to: zxidHex(repeats.last) },
+      'the txn log holds txns it already held before (logged twice, as a ZooKeeper follower can): each applied once',
+    );
   }
   return { tree, sessions, snapshotZxid, snapshotFile, replayed, snapLoadMs, txnsLoadMs: performance.now() - txnsStarted };
 }

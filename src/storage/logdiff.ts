@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { adler32 } from './adler32';
 import { listSnapshots, VERSION_DIR } from './snapshot';
 import { CorruptLogError, FILE_HEADER_BYTES, listLogFiles, type LogFile, RECORD_OVERHEAD_BYTES, TXNLOG_MAGIC, TXNLOG_VERSION } from './txnlog';
-import { epochOf, isNextZxid, zxidGapReason, zxidHex } from './zxid';
+import { epochOf, isNextZxid, zxidGapReason, zxidHex, ZxidHistory } from './zxid';
 
 /** ZooKeeper's default zookeeper.snapshotSizeFactor. */
 export const DEFAULT_SNAPSHOT_SIZE_FACTOR = 0.33;
@@ -116,6 +116,7 @@ export async function* logEntriesAfter(dataLogDir: string, afterZxid: bigint, op
   const budget = Math.max(RECORD_HEAD_BYTES, opts.readBudgetBytes ?? DEFAULT_READ_BUDGET_BYTES);
   const toZxid = opts.toZxid;
   let prev = afterZxid;
+  const history = new ZxidHistory(afterZxid);
   for (const lf of filesFrom(listLogFiles(dataLogDir), afterZxid)) {
     const f = await ChunkedLogFile.open(lf.file, budget);
     try {
@@ -142,8 +143,11 @@ export async function* logEntriesAfter(dataLogDir: string, afterZxid: bigint, op
         offset += RECORD_OVERHEAD_BYTES + len;
         if (zxid <= afterZxid) continue;
         if (toZxid !== undefined && zxid > toZxid) return;
+        // A stretch logged twice (see ZxidHistory): the learner gets each txn once.
+        if (zxid <= prev && history.has(zxid)) continue;
         if (!isNextZxid(prev, zxid)) throw new LogGapError(`${path.basename(lf.file)}: ${zxidGapReason(prev, zxid)}`);
         prev = zxid;
+        history.add(zxid);
         // A copy: the read buffer is reused for the next entries.
         yield { zxid, body: Buffer.from(entry) };
         if (zxid === toZxid) return;

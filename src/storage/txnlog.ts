@@ -405,7 +405,9 @@ export function lastLoggedZxid(dataLogDir: string): bigint | undefined {
     let last: bigint | undefined;
     for (const item of fileRecords(files[i].file)) {
       if (item.kind === 'tail') break;
-      last = decodeAt(files[i].file, item.offset, item.entry).txn.hdr.zxid;
+      const zxid = decodeAt(files[i].file, item.offset, item.entry).txn.hdr.zxid;
+      // The highest, not the last: a stretch logged twice (see ZxidHistory) may end the file.
+      if (last === undefined || zxid > last) last = zxid;
     }
     if (last !== undefined) return last;
   }

@@ -49,3 +49,29 @@ export function zxidGapReason(prev: bigint, next: bigint): string {
   const missing = first === last ? zxidHex(first) : `${zxidHex(first)} to ${zxidHex(last)}`;
   return `${at}: txns ${missing} of epoch ${epochOf(next)} are missing`;
 }
+
+/**
+ * The zxids a reader of a log has already taken in: everything up to a base (a snapshot's zxid,
+ * or where a read starts), then runs of consecutive txns. A ZooKeeper 3.8 follower can write a
+ * stretch of txns into its log twice (a sync that failed after logging its DIFF and a second one
+ * that sent it again), and ZooKeeper's own recovery reads on past that; a txn this history holds
+ * is such a repeat and is skipped, while a lower zxid never seen is still a broken log.
+ */
+export class ZxidHistory {
+  /** Runs [first, last] of consecutive txns, in the order taken in. */
+  private readonly runs: Array<[bigint, bigint]> = [];
+
+  constructor(private readonly base: bigint) {}
+
+  has(zxid: bigint): boolean {
+    if (zxid <= this.base) return true;
+    for (const [first, last] of this.runs) if (zxid >= first && zxid <= last) return true;
+    return false;
+  }
+
+  add(zxid: bigint): void {
+    const run = this.runs[this.runs.length - 1];
+    if (run !== undefined && zxid === run[1] + 1n) run[1] = zxid;
+    else this.runs.push([zxid, zxid]);
+  }
+}
