@@ -13,7 +13,7 @@ import { ZooKeeperServer } from '../../src/server/server';
 import { DiskDatabase } from '../../src/storage/diskdb';
 import type { ReceivedTree } from '../../src/storage/database';
 import { ZkClient } from '../util/client';
-import { freePort, type RunningServer, startReferenceZooKeeper } from '../util/servers';
+import { fourLetterWord, freePort, type RunningServer, startReferenceZooKeeper } from '../util/servers';
 
 export const HOST = '127.0.0.1';
 
@@ -162,4 +162,17 @@ export async function dumpTree(c: ZkClient): Promise<string[]> {
   };
   await visit('/');
   return out;
+}
+
+/**
+ * The members' `srvr` zxids once they agree, or the last ones read after `timeoutMs`: a member
+ * applies the last commit (a session's close, say) a moment after the client saw it answered.
+ */
+export async function settledZxids(clientPorts: readonly number[], timeoutMs = 10_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const zxids = await Promise.all(clientPorts.map(async (p) => /Zxid: (0x[0-9a-f]+)/.exec(await fourLetterWord(HOST, p, 'srvr'))?.[1] ?? 'none'));
+    if (new Set(zxids).size === 1 || Date.now() > deadline) return zxids;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -10,8 +10,8 @@ import t from 'tap';
 import { Err, OpCode } from '../../src/protocol/constants';
 import { ZkClient } from '../util/client';
 import { type EnsembleMember, type MemberKind, startReferenceEnsemble } from '../util/ensemble';
-import { fourLetterWord, type RunningServer, startReferenceZooKeeper, startZkts } from '../util/servers';
-import { dumpTree, HOST } from './members';
+import { type RunningServer, startReferenceZooKeeper, startZkts } from '../util/servers';
+import { dumpTree, HOST, settledZxids } from './members';
 
 const EPHEMERAL = 1;
 const side = (m: EnsembleMember) => (m.kind === 'zkts' ? 'zkts' : 'ZooKeeper');
@@ -75,7 +75,7 @@ for (const shape of SHAPES) {
     }
     t.same(dumps[1], dumps[0], 'members 1 and 2 have identical trees (data and every Stat field)');
     t.same(dumps[2], dumps[0], 'members 1 and 3 have identical trees');
-    const zxids = await Promise.all(ens.members.map(async (m) => /Zxid: (0x[0-9a-f]+)/.exec(await fourLetterWord(HOST, m.clientPort, 'srvr'))?.[1]));
+    const zxids = await settledZxids(ens.members.map((m) => m.clientPort));
     t.equal(new Set(zxids).size, 1, `the same zxid everywhere (${zxids.join(', ')})`);
 
     // Each side's dataDir, copied after a clean stop, loads on the other server as a standalone.

@@ -15,8 +15,7 @@ import t, { type Test } from 'tap';
 import { Err, OpCode } from '../../src/protocol/constants';
 import { ZkClient } from '../util/client';
 import { type EnsembleMember, type MemberKind, type ReferenceEnsemble, startReferenceEnsemble } from '../util/ensemble';
-import { fourLetterWord } from '../util/servers';
-import { dumpTree, HOST } from './members';
+import { dumpTree, HOST, settledZxids } from './members';
 
 const JAAS = (password: string) => `QuorumServer {
   org.apache.zookeeper.server.auth.DigestLoginModule required
@@ -119,7 +118,7 @@ for (const shape of SHAPES) {
     await ens.waitForQuorum();
     await round('e');
     await identicalTrees(t, ens.members, acked);
-    const zxids = await Promise.all(ens.members.map(async (m) => /Zxid: (0x[0-9a-f]+)/.exec(await fourLetterWord(HOST, m.clientPort, 'srvr'))?.[1]));
+    const zxids = await settledZxids(ens.members.map((m) => m.clientPort));
     t.equal(new Set(zxids).size, 1, `the same zxid everywhere (${zxids.join(', ')})`);
 
     // The exchanges really ran: zkts logged them as learner and as server, ZooKeeper too.
