@@ -2,270 +2,40 @@
 // compat-tests/java run the same scenarios against the reference Apache ZooKeeper 3.8.0, against
 // ZooKeeper 3.9.5 and against zkts, each against a fresh server, and print one transcript line per
 // observed fact. Every run must exit 0; zkts must print 3.9.5's transcript, and 3.9.5 3.8.0's but
-// for the one block where the two releases differ (comparedLines).
+// for the one block where the two releases differ (comparedLines). Then the same programs against
+// 3-member ensembles (curator-ensemble5.test.ts: 5-member ones).
 
 import t from 'tap';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { javaClasspath, RunningServer, startReferenceZooKeeper, startZkts, type ReferenceVersion } from '../test/util/servers';
-import { runProcess, type RunResult } from './util/harness';
-import { ENSEMBLE_TARGETS, startEnsembleTarget, type RunningEnsemble } from './util/ensembles';
-
-// This file runs as dist/compat-tests/curator.test.js; the Java sources stay in the source tree.
-const JAVA_SOURCE_DIR = path.resolve(__dirname, '..', '..', 'compat-tests', 'java');
+import { RunningServer, startZkts } from '../test/util/servers';
+import type { RunResult } from './util/harness';
+import { ENSEMBLE_TARGETS } from './util/ensembles';
+import {
+  as39,
+  checkOnEnsemble,
+  compileJavaPrograms,
+  comparedLines,
+  describeRun,
+  lineDiff,
+  PROGRAMS,
+  referenceTranscripts,
+  runProgram,
+  sameLines,
+  splitMixedWatchModes,
+  tail,
+  transcriptLines,
+} from './util/javaprograms';
 
 // Five servers or ensembles in turn (three standalone, two 3-member ensembles): past tap's
 // default 300 s per file on two busy cores.
 t.setTimeout(600_000);
 
-const JAVAC_TIMEOUT_MS = 120_000;
-const PROGRAM_TIMEOUT_MS = 90_000;
-const DIFF_LINES_MAX = 400;
-const TAIL_CHARS = 6_000;
-
-const CLIENT_LOG4J = [
-  'log4j.rootLogger=WARN, ERR',
-  'log4j.appender.ERR=org.apache.log4j.ConsoleAppender',
-  'log4j.appender.ERR.Target=System.err',
-  'log4j.appender.ERR.layout=org.apache.log4j.PatternLayout',
-  'log4j.appender.ERR.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n',
-  '',
-].join('\n');
-
-interface Program {
-  mainClass: string;
-  // System properties given to both servers (JVM flags for the reference, -D for zkts).
-  serverProps: Record<string, string>;
-}
-
-const PROGRAMS: readonly Program[] = [
-  {
-    mainClass: 'RawClientScenarios',
-    serverProps: {
-      'zookeeper.extendedTypesEnabled': 'true',
-      'znode.container.checkIntervalMs': '1000',
-    },
-  },
-  { mainClass: 'CuratorScenarios', serverProps: {} },
-];
-
-function run(command: string, args: string[], timeoutMs: number): Promise<RunResult> {
-  return runProcess(command, args, { timeoutMs });
-}
-
-function transcriptLines(stdout: string): string[] {
-  const lines = stdout.split('\n');
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
-function tail(text: string): string {
-  return text.length <= TAIL_CHARS ? text : '...' + text.slice(text.length - TAIL_CHARS);
-}
-
-// Line diff (longest common subsequence), printed with two lines of context:
-// "-" lines only the first printed, "+" lines only the second.
-function lineDiff(expected: string[], actual: string[], labels: readonly [string, string] = ['reference', 'zkts']): string {
-  const n = expected.length;
-  const m = actual.length;
-  const lcs: Uint32Array[] = [];
-  for (let i = 0; i <= n; i++) lcs.push(new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) {
-      lcs[i][j] = expected[i] === actual[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
-    }
-  }
-  const ops: { kind: ' ' | '-' | '+'; text: string }[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && expected[i] === actual[j]) {
-      ops.push({ kind: ' ', text: expected[i] });
-      i++;
-      j++;
-    } else if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      ops.push({ kind: '+', text: actual[j] });
-      j++;
-    } else {
-      ops.push({ kind: '-', text: expected[i] });
-      i++;
-    }
-  }
-  const context = 2;
-  const keep = new Array<boolean>(ops.length).fill(false);
-  ops.forEach((op, k) => {
-    if (op.kind === ' ') return;
-    for (let c = Math.max(0, k - context); c <= Math.min(ops.length - 1, k + context); c++) keep[c] = true;
-  });
-  const out: string[] = [`--- ${labels[0]}`, `+++ ${labels[1]}`];
-  let skipped = false;
-  for (let k = 0; k < ops.length; k++) {
-    if (!keep[k]) {
-      skipped = true;
-      continue;
-    }
-    if (skipped) out.push('@@');
-    skipped = false;
-    out.push(`${ops[k].kind} ${ops[k].text}`);
-    if (out.length >= DIFF_LINES_MAX) {
-      out.push(`... (diff truncated at ${DIFF_LINES_MAX} lines)`);
-      break;
-    }
-  }
-  return out.join('\n');
-}
-
-const MIXED_WATCH_MODES = '# mixed watch modes';
-
-/**
- * Lines compared between 3.8.0 and 3.9.5. One block is left out: one session watching one path in
- * two modes. ZooKeeper 3.8.0 keeps a single mode per session, path and kind, so the latest
- * registration wins; that was a bug (ZOOKEEPER-4466), fixed for 3.9, and zkts keeps the modes apart
- * as 3.9 does. The block runs on every server all the same, and what follows it must still match.
- * zkts is compared with 3.9.5 on every line, that block included.
- */
-function comparedLines(lines: string[]): string[] {
-  return splitMixedWatchModes(lines).rest;
-}
-
-function splitMixedWatchModes(lines: string[]): { block: string[]; rest: string[] } {
-  const block: string[] = [];
-  const rest: string[] = [];
-  let inBlock = false;
-  for (const line of lines) {
-    if (line.startsWith(MIXED_WATCH_MODES)) inBlock = true;
-    else if (inBlock && line.startsWith('#')) inBlock = false;
-    (inBlock ? block : rest).push(line);
-  }
-  return { block, rest };
-}
-
-/**
- * 3.8.0's lines with the answers 3.9 gives by design put in: exists asks READ of a node that
- * exists in 3.9 (ZOOKEEPER-2590), so where 3.8.0 printed a Stat, 3.9.5 prints NOAUTH. Returns the
- * lines and how many were put in.
- */
-function as39(lines38: string[], lines39: string[]): { lines: string[]; replaced: number } {
-  let replaced = 0;
-  const lines = lines38.map((l38, i) => {
-    const l39 = lines39[i];
-    if (l39 === undefined || l38 === l39) return l38;
-    const [op38, answer38] = [l38.slice(0, l38.indexOf(' -> ')), l38.slice(l38.indexOf(' -> ') + 4)];
-    const [op39, answer39] = [l39.slice(0, l39.indexOf(' -> ')), l39.slice(l39.indexOf(' -> ') + 4)];
-    if (op38 === op39 && /(^|\s)exists\s/.test(op38) && answer38.startsWith('czxid=') && answer39.startsWith('ERR NOAUTH(-102)')) {
-      replaced++;
-      return l39;
-    }
-    return l38;
-  });
-  return { lines, replaced };
-}
-
-/**
- * A transcript from an ensemble as a fresh standalone server would print it: Tx prints zxids
- * relative to a base read at the start, so zxid 0 (the root and the system nodes) shows as
- * z-<base>, and an ensemble's base carries the epoch in its high 32 bits.
- */
-function ensembleLines(lines: string[], zxidBase: bigint): string[] {
-  return lines.map((l) => l.replace(/z-(\d+)/g, (m, n: string) => (BigInt(n) >= zxidBase ? `z-${BigInt(n) - zxidBase}` : m)));
-}
-
-const CONFIG_LINE = /(?:getConfig|\/zookeeper\/config) ->/;
-
-function configLines(lines: string[]): string[] {
-  return lines.filter((l) => CONFIG_LINE.test(l));
-}
-
-function withoutConfigLines(lines: string[]): string[] {
-  return lines.filter((l) => !CONFIG_LINE.test(l));
-}
-
-/**
- * A standalone server's line about /zookeeper/config as a ZooKeeper 3.8.0 ensemble member prints
- * it: the dynamic config as data, data version -1, its length, an mtime (the member's load time).
- */
-function asEnsembleConfigLine(line: string, dynamicConfig: string): string {
-  return line
-    .replace(/-> '' /, `-> '${dynamicConfig.replace(/\n/g, '\\u000a')}' `)
-    .replace(/ version=0 /, ' version=-1 ')
-    .replace(/ dataLength=0 /, ` dataLength=${Buffer.byteLength(dynamicConfig)} `)
-    .replace(/ mtime=0\b/, ' mtime>0');
-}
-
-function sameLines(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((l, k) => l === b[k]);
-}
-
-async function runProgram(
-  classesDir: string,
-  log4jPath: string,
-  mainClass: string,
-  server: { connectString: string },
-  oneServer?: string,
-): Promise<RunResult> {
-  return run(
-    'java',
-    [
-      '-Xmx256m',
-      `-Dlog4j.configuration=file:${log4jPath}`,
-      '-cp',
-      [classesDir, javaClasspath()].join(path.delimiter),
-      mainClass,
-      server.connectString,
-      ...(oneServer ? [oneServer] : []),
-    ],
-    PROGRAM_TIMEOUT_MS,
-  );
-}
-
-function describeRun(label: string, r: RunResult, server: RunningServer | undefined): Record<string, unknown> {
-  return {
-    run: label,
-    exitCode: r.code,
-    signal: r.signal,
-    timedOut: r.timedOut,
-    durationMs: r.durationMs,
-    lastLines: transcriptLines(r.stdout).slice(-15),
-    stderr: tail(r.stderr),
-    serverLog: server ? tail(server.log()) : undefined,
-  };
-}
-
 t.test('Java client and Curator scenarios: ZooKeeper 3.8.0, ZooKeeper 3.9.5 and zkts', async (t) => {
-  const classesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-java-compat-'));
-  t.teardown(() => fs.rmSync(classesDir, { recursive: true, force: true }));
-  const log4jPath = path.join(classesDir, 'client-log4j.properties');
-  fs.writeFileSync(log4jPath, CLIENT_LOG4J);
-
-  const sources = fs
-    .readdirSync(JAVA_SOURCE_DIR)
-    .filter((name) => name.endsWith('.java'))
-    .map((name) => path.join(JAVA_SOURCE_DIR, name));
-  const javac = await run(
-    'javac',
-    ['-encoding', 'UTF-8', '-d', classesDir, '-cp', javaClasspath(), ...sources],
-    JAVAC_TIMEOUT_MS,
-  );
-  if (javac.code !== 0) {
-    t.fail('javac compiles compat-tests/java', { stdout: javac.stdout, stderr: tail(javac.stderr) });
-    return;
-  }
-  t.pass(`javac compiled ${sources.length} files in ${javac.durationMs} ms`);
+  const programs = await compileJavaPrograms(t);
+  if (!programs) return;
 
   for (const program of PROGRAMS) {
     await t.test(program.mainClass, async (t) => {
-      const jvmFlags = Object.entries(program.serverProps).map(([k, v]) => `-D${k}=${v}`);
-
-      const references = new Map<ReferenceVersion, string[]>();
-      for (const version of ['3.8.0', '3.9.5'] as const) {
-        const reference = await startReferenceZooKeeper({ version, jvmFlags });
-        t.teardown(() => reference.stop());
-        const run = await runProgram(classesDir, log4jPath, program.mainClass, reference);
-        await reference.stop();
-        t.equal(run.code, 0, `ZooKeeper ${version} run exits 0 (${run.durationMs} ms)`, describeRun(version, run, reference));
-        references.set(version, transcriptLines(run.stdout));
-      }
+      const references = await referenceTranscripts(t, programs, program);
       const ref38 = references.get('3.8.0')!;
       const ref39 = references.get('3.9.5')!;
       const rest39 = comparedLines(ref39);
@@ -288,12 +58,12 @@ t.test('Java client and Curator scenarios: ZooKeeper 3.8.0, ZooKeeper 3.9.5 and 
       try {
         zkts = await startZkts({ systemProps: program.serverProps });
       } catch (err) {
-        t.fail(`zkts starts: ${(err as Error).message.slice(0, TAIL_CHARS)}`);
+        t.fail(`zkts starts: ${tail((err as Error).message)}`);
         return;
       }
       const server = zkts;
       t.teardown(() => server.stop());
-      actual = await runProgram(classesDir, log4jPath, program.mainClass, server);
+      actual = await runProgram(programs.classesDir, programs.log4jPath, program.mainClass, server);
       await server.stop();
       t.equal(actual.code, 0, `zkts run exits 0 (${actual.durationMs} ms)`, describeRun('zkts', actual, server));
 
@@ -304,35 +74,7 @@ t.test('Java client and Curator scenarios: ZooKeeper 3.8.0, ZooKeeper 3.9.5 and 
 
       // The same program against 3-member ensembles, given every member: ZooKeeper's ensemble
       // prints standalone 3.8.0's transcript, zkts's ensemble standalone 3.9.5's (zkts's release).
-      for (const target of ENSEMBLE_TARGETS) {
-        let ensemble: RunningEnsemble;
-        try {
-          ensemble = await startEnsembleTarget(target, { systemProps: program.serverProps });
-        } catch (err) {
-          t.fail(`${target} starts: ${(err as Error).message.slice(0, TAIL_CHARS)}`);
-          continue;
-        }
-        t.teardown(() => ensemble.stop());
-        // Connection-level session cases on one member (a follower); everything else on all.
-        const follower = ((await ensemble.leaderIndex()) + 1) % 3;
-        const r = await runProgram(classesDir, log4jPath, program.mainClass, ensemble, ensemble.memberConnectStrings[follower]);
-        await ensemble.stop();
-        t.equal(r.code, 0, `${target} run exits 0 (${r.durationMs} ms)`, describeRun(target, r, undefined));
-        const lines = ensembleLines(transcriptLines(r.stdout), ensemble.zxidBase);
-        const [want, label] = target === 'reference-ensemble' ? [ref38, '3.8.0'] : [ref39, '3.9.5'];
-        const rest = withoutConfigLines(lines);
-        const wantRest = withoutConfigLines(want);
-        if (!sameLines(wantRest, rest)) t.comment(`${program.mainClass} ${target} diff:\n${lineDiff(wantRest, rest, [label, target])}`);
-        t.same(rest, wantRest, `${program.mainClass}: the ${target} transcript is standalone ZooKeeper ${label}'s, every line but /zookeeper/config's`);
-        // /zookeeper/config holds the ensemble's dynamic config on a ZooKeeper 3.8.0 member.
-        const config = configLines(lines);
-        const wantConfig = configLines(want).map((l) => asEnsembleConfigLine(l, ensemble.dynamicConfig));
-        if (wantConfig.length > 0) t.same(
-          config,
-          wantConfig,
-          `${program.mainClass}: on the ${target}, /zookeeper/config holds the dynamic config (${wantConfig.length} lines)`,
-        );
-      }
+      for (const target of ENSEMBLE_TARGETS) await checkOnEnsemble(t, programs, program, target, 3, references);
     });
   }
 });
