@@ -178,9 +178,9 @@ for (const [what, zxids, reason] of [
   });
 }
 
-// A ZooKeeper 3.8 follower whose sync failed after it had logged the DIFF logs the same txns
-// again in the next sync (its tree had not taken them in): such a file was seen in a mixed
-// ensemble's dataDir. ZooKeeper's recovery reads on past the repeat; zkts applies each txn once.
+// A ZooKeeper 3.8.0 follower's log in a mixed ensemble (test/quorum/mixed-ensembles.test.ts, on a
+// loaded machine) held 0x300000001-0xa and then 0x300000001 again. ZooKeeper's recovery logs an
+// error there and reads on; zkts applies each txn once.
 t.test('a stretch of txns logged twice (a ZooKeeper follower synced twice) is applied once', async (t) => {
   const dir = tmpDir(t);
   const once = [z(3, 1), z(3, 2), z(3, 3), z(3, 4)];

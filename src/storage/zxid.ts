@@ -52,10 +52,11 @@ export function zxidGapReason(prev: bigint, next: bigint): string {
 
 /**
  * The zxids a reader of a log has already taken in: everything up to a base (a snapshot's zxid,
- * or where a read starts), then runs of consecutive txns. A ZooKeeper 3.8 follower can write a
- * stretch of txns into its log twice (a sync that failed after logging its DIFF and a second one
- * that sent it again), and ZooKeeper's own recovery reads on past that; a txn this history holds
- * is such a repeat and is skipped, while a lower zxid never seen is still a broken log.
+ * or where a read starts), then runs of consecutive txns. A ZooKeeper 3.8.0 follower's log was
+ * seen holding a stretch of txns twice (0x300000001-0xa, then 0x300000001 again, after it had
+ * rejoined a busy ensemble), and ZooKeeper's own recovery logs an error there and reads on; a txn
+ * this history holds is such a repeat and is skipped, while a lower zxid never seen is still a
+ * broken log.
  */
 export class ZxidHistory {
   /** Runs [first, last] of consecutive txns, in the order taken in. */
