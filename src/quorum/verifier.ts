@@ -67,6 +67,24 @@ function javaLongHash(v: bigint): number {
   return h ^ (h >>> 16);
 }
 
+/**
+ * The table size of `new HashMap<>(m)` for an m of `size` entries (the smallest power of two of at
+ * least size / 0.75 + 1), then grown by later puts as a HashMap grows: what a map copied and edited
+ * (ZooKeeper's incremental reconfig) iterates by. `added` counts the net new keys put after.
+ */
+export function javaHashMapCopyCapacity(size: number, added = 0): number {
+  if (size === 0) return javaHashMapCapacity(added);
+  const wanted = Math.floor(size / 0.75 + 1);
+  let capacity = 1;
+  while (capacity < wanted) capacity *= 2;
+  let n = size;
+  for (let i = 0; i < added; i++) {
+    n++;
+    if (n > capacity * 0.75) capacity *= 2;
+  }
+  return capacity;
+}
+
 /** The table size a HashMap filled by puts from empty ends with: 16, doubled past 0.75 load. */
 function javaHashMapCapacity(size: number): number {
   let capacity = 16;
@@ -79,9 +97,9 @@ function javaHashMapCapacity(size: number): number {
  * a bucket. `keys` come in insertion order. (A bucket holding 8 or more keys would become a tree in
  * Java; that takes sids equal modulo the table size eight times over and is not modelled.)
  */
-export function javaHashMapOrder(keys: Iterable<bigint>): bigint[] {
+export function javaHashMapOrder(keys: Iterable<bigint>, capacity?: number): bigint[] {
   const inOrder = [...new Set(keys)];
-  const mask = javaHashMapCapacity(inOrder.length) - 1;
+  const mask = (capacity ?? javaHashMapCapacity(inOrder.length)) - 1;
   const bucket = (k: bigint): number => javaLongHash(k) & mask;
   // Array.prototype.sort is stable, so insertion order survives within a bucket.
   return inOrder.sort((a, b) => bucket(a) - bucket(b));
@@ -248,9 +266,9 @@ function indexMembers(list: Iterable<QuorumMember>): {
   return { members, voting, observing };
 }
 
-function membersString(members: ReadonlyMap<bigint, QuorumMember>): string {
+function membersString(members: ReadonlyMap<bigint, QuorumMember>, capacity?: number): string {
   let s = '';
-  for (const sid of javaHashMapOrder(members.keys())) s += `server.${sid}=${memberString(members.get(sid)!)}\n`;
+  for (const sid of javaHashMapOrder(members.keys(), capacity)) s += `server.${sid}=${memberString(members.get(sid)!)}\n`;
   return s;
 }
 
@@ -270,7 +288,15 @@ export class MajorityVerifier implements QuorumVerifier {
   readonly observingMembers: ReadonlySet<bigint>;
   private readonly half: number;
 
-  constructor(members: Iterable<QuorumMember>, version: bigint) {
+  /**
+   * `members` in the member map's insertion order; `hashMapCapacity`, when the map was not filled
+   * from empty (an incremental reconfig copies and edits the last one), orders toString().
+   */
+  constructor(
+    members: Iterable<QuorumMember>,
+    version: bigint,
+    private readonly hashMapCapacity?: number,
+  ) {
     const ix = indexMembers(members);
     this.members = ix.members;
     this.votingMembers = ix.voting;
@@ -290,7 +316,12 @@ export class MajorityVerifier implements QuorumVerifier {
   }
 
   toString(): string {
-    return `${membersString(this.members)}version=${this.version.toString(16)}`;
+    return `${membersString(this.members, this.hashMapCapacity)}version=${this.version.toString(16)}`;
+  }
+
+  /** The sids in the order ZooKeeper's member map iterates them (toString's order). */
+  memberOrder(): bigint[] {
+    return javaHashMapOrder(this.members.keys(), this.hashMapCapacity);
   }
 
   /** QuorumMaj.equals: the same version, or the same members (client addresses included). */
@@ -417,7 +448,7 @@ export function verifiersEqual(a: QuorumVerifier, b: QuorumVerifier): boolean {
 // ---------------------------------------------------------------------------------------------
 // Building one
 
-function memberFromSpec(sid: number, spec: QuorumServerSpec): QuorumMember {
+export function memberFromSpec(sid: number, spec: QuorumServerSpec): QuorumMember {
   const m: QuorumMember = {
     sid: BigInt(sid),
     host: spec.host,

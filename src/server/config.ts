@@ -627,7 +627,7 @@ function parseRole(key: string, s: string): LearnerRole {
   throw new ConfigError(key, `unrecognised peer type: ${s}`);
 }
 
-function parseServerLine(key: string, sid: number, value: string, multiAddressEnabled: boolean): QuorumServerSpec {
+export function parseServerLine(key: string, sid: number, value: string, multiAddressEnabled: boolean): QuorumServerSpec {
   const serverClient = javaSplit(value, ';');
   if (serverClient.length === 0 || serverClient.length > 2) throw new ConfigError(key, `${value} ${SERVER_FORMAT}`);
   let clientPort: number | undefined;
