@@ -107,8 +107,8 @@ export type ProposeResult = { ok: true } | { ok: false; reason: string };
 
 /**
  * A txn whose bytes are kept as latin1 text (one char per byte, lossless) in the collected heap;
- * `data` makes a Buffer of them at each read, which lives only as long as its use (a packet being
- * encoded). Held as Buffers, a proposal's bytes were slices of Node's shared 8 KB pool chunks that
+ * `data` makes a Buffer of them at each read (packets are encoded from the text, see txnPacket;
+ * the shell reads `data` only for a txn it did not prepare). Held as Buffers, a proposal's bytes were slices of Node's shared 8 KB pool chunks that
  * outlived young collections while the quorum acked (and in the committed log after), so under load
  * chunks of long-committed txns piled up until a full collection (1,000-1,900 of them, 8-15 MB,
  * during a 200,000-create load) and grew malloc's heap, which keeps its size after.
@@ -122,16 +122,18 @@ function heldTxn(zxid: bigint, text: string): LoggedTxn {
   };
 }
 
-/** A packet carrying a held txn's bytes, made when the packet is encoded. */
-function txnPacket(type: PacketType, txn: LoggedTxn): QuorumPacket {
-  return {
+/** A packet carrying txn bytes held as text: encoded straight from it (dataLatin1, not enumerated). */
+function txnPacket(type: PacketType, zxid: bigint, text: string): QuorumPacket {
+  const p: QuorumPacket = {
     type,
-    zxid: txn.zxid,
+    zxid,
     get data(): Buffer {
-      return txn.data;
+      return Buffer.from(text, 'latin1');
     },
     authinfo: null,
   };
+  Object.defineProperty(p, 'dataLatin1', { value: text, enumerable: false });
+  return p;
 }
 
 const DEFAULTS = { commitLogCount: 500, maxOutstandingProposals: 10_000, maxLearners: 1024, maxPendingSyncs: 10_000, testingInitialCounter: 0n };
@@ -367,7 +369,7 @@ export class ZabLeader {
     this.pending.append.push(txn);
     for (const h of this.handlers.values()) {
       if (!h.forwarding || h.type !== 'participant') continue;
-      this.sendPacket(h.conn, txnPacket(PacketType.PROPOSAL, txn));
+      this.sendPacket(h.conn, txnPacket(PacketType.PROPOSAL, zxid, text));
       this.noteProposalSent(h, zxid);
     }
     return { ok: true };
@@ -491,7 +493,7 @@ export class ZabLeader {
     if (h.type === 'participant') {
       for (const p of this.outstanding.values()) {
         if (p.txn.zxid <= plan.lastQueuedZxid) continue;
-        this.sendPacket(h.conn, txnPacket(PacketType.PROPOSAL, p.txn));
+        this.sendPacket(h.conn, txnPacket(PacketType.PROPOSAL, p.txn.zxid, p.text));
         this.noteProposalSent(h, p.txn.zxid);
       }
     }
@@ -517,7 +519,7 @@ export class ZabLeader {
     for (const txn of this.window) {
       if (txn.zxid <= after || txn.zxid > replay.toZxid) continue;
       invariant(expected === undefined || txn.zxid === expected || counterOf(txn.zxid) === 1n, 'committed log replay has a gap');
-      this.sendPacket(h.conn, txnPacket(PacketType.PROPOSAL, heldTxn(txn.zxid, txn.text)));
+      this.sendPacket(h.conn, txnPacket(PacketType.PROPOSAL, txn.zxid, txn.text));
       this.send(h.conn, PacketType.COMMIT, txn.zxid, null);
       expected = txn.zxid + 1n;
     }
@@ -615,7 +617,7 @@ export class ZabLeader {
       for (const h of this.handlers.values()) {
         if (!h.forwarding) continue;
         if (h.type === 'participant') this.send(h.conn, PacketType.COMMIT, p.txn.zxid, null);
-        else this.sendPacket(h.conn, txnPacket(PacketType.INFORM, p.txn));
+        else this.sendPacket(h.conn, txnPacket(PacketType.INFORM, p.txn.zxid, p.text));
       }
       const syncs = this.pendingSyncs.get(p.txn.zxid);
       if (syncs !== undefined) {
