@@ -122,18 +122,17 @@ function heldTxn(zxid: bigint, text: string): LoggedTxn {
   };
 }
 
-/** A packet carrying txn bytes held as text: encoded straight from it (dataLatin1, not enumerated). */
+/** A packet carrying txn bytes held as text: encoded straight from it (dataLatin1). */
 function txnPacket(type: PacketType, zxid: bigint, text: string): QuorumPacket {
-  const p: QuorumPacket = {
+  return {
     type,
     zxid,
     get data(): Buffer {
       return Buffer.from(text, 'latin1');
     },
     authinfo: null,
+    dataLatin1: text,
   };
-  Object.defineProperty(p, 'dataLatin1', { value: text, enumerable: false });
-  return p;
 }
 
 const DEFAULTS = { commitLogCount: 500, maxOutstandingProposals: 10_000, maxLearners: 1024, maxPendingSyncs: 10_000, testingInitialCounter: 0n };
