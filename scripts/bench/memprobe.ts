@@ -21,6 +21,17 @@ const HOST = '127.0.0.1';
 const REST_MS = 15_000;
 const QUORUM_TIMEOUT_MS = 120_000;
 
+/** Members running now, and their dirs: stopped by their pids and removed if this script is interrupted. */
+const running = new Set<ChildProcess>();
+const rootDirs = new Set<string>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const c of running) if (c.exitCode === null && c.signalCode === null) process.kill(c.pid!, 'SIGKILL');
+    for (const d of rootDirs) fs.rmSync(d, { recursive: true, force: true });
+    process.exit(1);
+  });
+}
+
 interface Member {
   sid: number;
   clientPort: number;
@@ -80,7 +91,13 @@ async function startEnsemble(cli: string, rootDir: string): Promise<Member[]> {
     const logFd = fs.openSync(path.join(dir, 'server.log'), 'a');
     const child = spawn(process.execPath, [cli, 'server', path.join(dir, 'zoo.cfg')], { cwd: dir, stdio: ['ignore', logFd, logFd], env });
     fs.closeSync(logFd);
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    running.add(child);
+    const exited = new Promise<void>((r) =>
+      child.once('exit', () => {
+        running.delete(child);
+        r();
+      }),
+    );
     return { sid, clientPort: p.client, child, exited };
   });
 }
@@ -104,6 +121,7 @@ async function waitForSameZxid(members: Member[]): Promise<void> {
 
 async function probe(cli: string, classes: string, znodes: number, setSeconds: number, holdSeconds: number): Promise<string> {
   const rootDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-memprobe-'));
+  rootDirs.add(rootDir);
   const members = await startEnsemble(cli, rootDir);
   try {
     const endpoints = members.map((m) => ({ host: HOST, port: m.clientPort }));
@@ -132,6 +150,7 @@ async function probe(cli: string, classes: string, znodes: number, setSeconds: n
   } finally {
     await stopEnsemble(members);
     fs.rmSync(rootDir, { recursive: true, force: true });
+    rootDirs.delete(rootDir);
   }
 }
 
