@@ -7,7 +7,7 @@
  * (8 sessions x 32 outstanding, spread over the members) follows the reading; with --hold, the
  * members stay up that long after it (their pids are printed) for a closer look.
  *
- *   node dist/scripts/bench/memprobe.js [--znodes N] [--rounds N] [--set-seconds S] [--hold S] CLI_JS...
+ *   node dist/scripts/bench/memprobe.js [--znodes N] [--rounds N] [--set-seconds S] [--hold S] [--via leader|follower] CLI_JS...
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -119,7 +119,7 @@ async function waitForSameZxid(members: Member[]): Promise<void> {
   }
 }
 
-async function probe(cli: string, classes: string, znodes: number, setSeconds: number, holdSeconds: number): Promise<string> {
+async function probe(cli: string, classes: string, znodes: number, setSeconds: number, holdSeconds: number, via: string | undefined): Promise<string> {
   const rootDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-memprobe-'));
   rootDirs.add(rootDir);
   const members = await startEnsemble(cli, rootDir);
@@ -128,13 +128,16 @@ async function probe(cli: string, classes: string, znodes: number, setSeconds: n
     const leader = await waitForLeaderAndFollowers(endpoints, QUORUM_TIMEOUT_MS);
     const cs = endpoints.map((e) => `${e.host}:${e.port}`).join(',');
     const load0 = os.loadavg()[0];
-    const p = runDriver(classes, 'nio', [cs, 'populate', '0', String(znodes), '100'], 3600);
+    // --via: the populating session goes to that member only ('leader' or 'follower': the first of them).
+    const viaIndex = via === 'leader' ? leader : via === 'follower' ? (leader === 0 ? 1 : 0) : -1;
+    const populateCs = viaIndex < 0 ? cs : `${HOST}:${members[viaIndex].clientPort}`;
+    const p = runDriver(classes, 'nio', [populateCs, 'populate', '0', String(znodes), '100'], 3600);
     if (p.errors > 0) throw new Error(`populate: ${p.errors} errors`);
     await waitForSameZxid(members);
     await new Promise((r) => setTimeout(r, REST_MS));
     const mem = members.map((m) => readMemory(m.child.pid!));
     const mb = (kb: number) => (kb / 1024).toFixed(1);
-    let line = `populate ${Math.round(p.opsPerSec)}/s load ${load0.toFixed(1)} |`;
+    let line = `populate ${Math.round(p.opsPerSec)}/s${viaIndex < 0 ? '' : ` via ${members[viaIndex].sid}`} load ${load0.toFixed(1)} |`;
     mem.forEach((m, i) => {
       line += ` ${i === leader ? 'L' : 'F'}${members[i].sid} rss ${mb(m.rss)} (anon ${mb(m.anon)} file ${mb(m.file)} mallocheap ${mb(m.mallocHeap)}) |`;
     });
@@ -160,12 +163,14 @@ async function main(): Promise<void> {
   let rounds = 1;
   let setSeconds = 0;
   let holdSeconds = 0;
+  let via: string | undefined;
   const clis: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--znodes') znodes = Number(argv[++i]);
     else if (argv[i] === '--rounds') rounds = Number(argv[++i]);
     else if (argv[i] === '--set-seconds') setSeconds = Number(argv[++i]);
     else if (argv[i] === '--hold') holdSeconds = Number(argv[++i]);
+    else if (argv[i] === '--via') via = argv[++i];
     else clis.push(path.resolve(argv[i]));
   }
   if (clis.length === 0) throw new Error('usage: memprobe [--znodes N] [--rounds N] [--set-seconds S] CLI_JS...');
@@ -173,7 +178,7 @@ async function main(): Promise<void> {
   try {
     for (let r = 0; r < rounds; r++) {
       for (const cli of r % 2 === 0 ? clis : [...clis].reverse()) {
-        console.log(`${cli}: ${await probe(cli, classes, znodes, setSeconds, holdSeconds)}`);
+        console.log(`${cli}: ${await probe(cli, classes, znodes, setSeconds, holdSeconds, via)}`);
       }
     }
   } finally {
