@@ -167,6 +167,14 @@ export class JuteWriter {
     this.pos += 4 + b.length;
   }
 
+  /** A buffer whose bytes are given as latin1 text (one char per byte), without making the Buffer. */
+  writeLatin1Buffer(t: string): void {
+    this.ensure(4 + t.length);
+    this.buf.writeInt32BE(t.length, this.pos);
+    this.buf.write(t, this.pos + 4, t.length, 'latin1');
+    this.pos += 4 + t.length;
+  }
+
   writeString(s: string): void {
     const len = Buffer.byteLength(s, 'utf8');
     this.ensure(4 + len);

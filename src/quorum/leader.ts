@@ -97,11 +97,43 @@ interface Handler {
 }
 
 interface Proposal {
+  /** Its data makes a Buffer of `text` at each read (see heldTxn). */
   txn: LoggedTxn;
+  text: string;
   acks: Set<bigint>;
 }
 
 export type ProposeResult = { ok: true } | { ok: false; reason: string };
+
+/**
+ * A txn whose bytes are kept as latin1 text (one char per byte, lossless) in the collected heap;
+ * `data` makes a Buffer of them at each read (packets are encoded from the text, see txnPacket;
+ * the shell reads `data` only for a txn it did not prepare). Held as Buffers, a proposal's bytes were slices of Node's shared 8 KB pool chunks that
+ * outlived young collections while the quorum acked (and in the committed log after), so under load
+ * chunks of long-committed txns piled up until a full collection (1,000-1,900 of them, 8-15 MB,
+ * during a 200,000-create load) and grew malloc's heap, which keeps its size after.
+ */
+function heldTxn(zxid: bigint, text: string): LoggedTxn {
+  return {
+    zxid,
+    get data(): Buffer {
+      return Buffer.from(text, 'latin1');
+    },
+  };
+}
+
+/** A packet carrying txn bytes held as text: encoded straight from it (dataLatin1). */
+function txnPacket(type: PacketType, zxid: bigint, text: string): QuorumPacket {
+  return {
+    type,
+    zxid,
+    get data(): Buffer {
+      return Buffer.from(text, 'latin1');
+    },
+    authinfo: null,
+    dataLatin1: text,
+  };
+}
 
 const DEFAULTS = { commitLogCount: 500, maxOutstandingProposals: 10_000, maxLearners: 1024, maxPendingSyncs: 10_000, testingInitialCounter: 0n };
 
@@ -120,8 +152,8 @@ export class ZabLeader {
   private lastCommitted: bigint;
   private lastProposedValue: bigint;
   private readonly outstanding = new Map<bigint, Proposal>();
-  /** The committed log: txns with their bytes for DIFFs, and its zxids as runs for the sync plan. */
-  private readonly window: LoggedTxn[] = [];
+  /** The committed log: txns with their bytes (as text, see heldTxn) for DIFFs, and its zxids as runs for the sync plan. */
+  private readonly window: { zxid: bigint; text: string }[] = [];
   private readonly windowRuns: ZxidRun[] = [];
   private readonly pendingSyncs = new Map<bigint, number[]>();
   private pendingSyncCount = 0;
@@ -143,7 +175,7 @@ export class ZabLeader {
     this.lastCommitted = options.lastLoggedZxid;
     this.lastProposedValue = options.lastLoggedZxid;
     const tail = options.committedLog.slice(-this.opts.commitLogCount);
-    for (const txn of tail) this.pushWindow(txn);
+    for (const txn of tail) this.pushWindow(txn.zxid, txn.data.toString('latin1'));
     // The log may end before lastLoggedZxid when a snapshot taken at a new epoch's zxid is newer.
     invariant(tail.length === 0 || tail[tail.length - 1].zxid <= options.lastLoggedZxid, 'committed log goes past the last logged zxid');
     // getEpochToPropose with the leader's own acceptedEpoch.
@@ -319,6 +351,7 @@ export class ZabLeader {
    * established and when too many are outstanding; a full counter ends the epoch, which forces an
    * election and a new epoch.
    */
+  /** `data` is read during the call only (it may be a view of a buffer the caller reuses). */
   propose(zxid: bigint, data: Buffer): ProposeResult {
     if (this.phaseValue !== 'broadcast') return { ok: false, reason: `not serving (${this.phaseValue})` };
     invariant(zxid === this.lastProposedValue + 1n, `proposal ${zxidHex(zxid)} does not follow ${zxidHex(this.lastProposedValue)}`);
@@ -328,13 +361,14 @@ export class ZabLeader {
       return { ok: false, reason: 'zxid counter exhausted' };
     }
     if (this.outstanding.size >= this.opts.maxOutstandingProposals) return { ok: false, reason: 'too many outstanding proposals' };
-    const txn = { zxid, data };
-    this.outstanding.set(zxid, { txn, acks: new Set() });
+    const text = data.toString('latin1');
+    const txn = heldTxn(zxid, text);
+    this.outstanding.set(zxid, { txn, text, acks: new Set() });
     this.lastProposedValue = zxid;
     this.pending.append.push(txn);
     for (const h of this.handlers.values()) {
       if (!h.forwarding || h.type !== 'participant') continue;
-      this.send(h.conn, PacketType.PROPOSAL, zxid, data);
+      this.sendPacket(h.conn, txnPacket(PacketType.PROPOSAL, zxid, text));
       this.noteProposalSent(h, zxid);
     }
     return { ok: true };
@@ -458,7 +492,7 @@ export class ZabLeader {
     if (h.type === 'participant') {
       for (const p of this.outstanding.values()) {
         if (p.txn.zxid <= plan.lastQueuedZxid) continue;
-        this.send(h.conn, PacketType.PROPOSAL, p.txn.zxid, p.txn.data);
+        this.sendPacket(h.conn, txnPacket(PacketType.PROPOSAL, p.txn.zxid, p.text));
         this.noteProposalSent(h, p.txn.zxid);
       }
     }
@@ -484,7 +518,7 @@ export class ZabLeader {
     for (const txn of this.window) {
       if (txn.zxid <= after || txn.zxid > replay.toZxid) continue;
       invariant(expected === undefined || txn.zxid === expected || counterOf(txn.zxid) === 1n, 'committed log replay has a gap');
-      this.send(h.conn, PacketType.PROPOSAL, txn.zxid, txn.data);
+      this.sendPacket(h.conn, txnPacket(PacketType.PROPOSAL, txn.zxid, txn.text));
       this.send(h.conn, PacketType.COMMIT, txn.zxid, null);
       expected = txn.zxid + 1n;
     }
@@ -577,12 +611,12 @@ export class ZabLeader {
       invariant(p.txn.zxid === this.lastCommitted + 1n, `commit of ${zxidHex(p.txn.zxid)} after ${zxidHex(this.lastCommitted)}`);
       this.outstanding.delete(p.txn.zxid);
       this.lastCommitted = p.txn.zxid;
-      this.pushWindow(p.txn);
+      this.pushWindow(p.txn.zxid, p.text);
       this.pending.commit.push(p.txn);
       for (const h of this.handlers.values()) {
         if (!h.forwarding) continue;
         if (h.type === 'participant') this.send(h.conn, PacketType.COMMIT, p.txn.zxid, null);
-        else this.send(h.conn, PacketType.INFORM, p.txn.zxid, p.txn.data);
+        else this.sendPacket(h.conn, txnPacket(PacketType.INFORM, p.txn.zxid, p.text));
       }
       const syncs = this.pendingSyncs.get(p.txn.zxid);
       if (syncs !== undefined) {
@@ -603,9 +637,9 @@ export class ZabLeader {
     return this.verifier.votingMembers.has(sid);
   }
 
-  private pushWindow(txn: LoggedTxn): void {
-    this.window.push(txn);
-    appendToRuns(this.windowRuns, txn.zxid);
+  private pushWindow(zxid: bigint, text: string): void {
+    this.window.push({ zxid, text });
+    appendToRuns(this.windowRuns, zxid);
     if (this.window.length > this.opts.commitLogCount) {
       this.window.shift();
       const r = this.windowRuns[0];
@@ -631,7 +665,11 @@ export class ZabLeader {
   }
 
   private send(conn: number, type: PacketType, zxid: bigint, data: Buffer | null): void {
-    this.pending.send.push({ kind: 'packet', to: conn, packet: { type, zxid, data, authinfo: null } });
+    this.sendPacket(conn, { type, zxid, data, authinfo: null });
+  }
+
+  private sendPacket(conn: number, packet: QuorumPacket): void {
+    this.pending.send.push({ kind: 'packet', to: conn, packet });
   }
 
   private closeHandler(h: Handler, reason: string): void {

@@ -42,6 +42,8 @@ export interface QuorumPacket {
   data: Buffer | null;
   /** null when the sender wrote a null vector (count -1). */
   authinfo: PacketId[] | null;
+  /** When set, `data`'s bytes as latin1 text: encoded from it, without the Buffer. */
+  readonly dataLatin1?: string;
 }
 
 /** The Zab protocol version a 3.4+ learner and leader speak (LearnerInfo, LEADERINFO). */
@@ -121,7 +123,8 @@ export const DEFAULT_PACKET_LIMITS: QuorumPacketLimits = {
 export function encodeQuorumPacket(w: JuteWriter, p: QuorumPacket): void {
   w.writeInt(p.type);
   w.writeLong(p.zxid);
-  w.writeBuffer(p.data);
+  if (p.dataLatin1 !== undefined) w.writeLatin1Buffer(p.dataLatin1);
+  else w.writeBuffer(p.data);
   if (p.authinfo === null) {
     w.writeInt(-1);
     return;
