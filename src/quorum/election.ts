@@ -23,7 +23,7 @@
  *                         now on): build a new Election with the new verifier and startLooking it
  *     e.advance()                   // the Ready is consumed
  *   after sync with a leader:  e.setSettledState(state, { ...vote, peerEpoch: newEpoch })
- *   when the role ends:        e.endRole() at once, then e.startLooking(...) again once the vote's
+ *   when the role ends:        e.endRole(nowMs) at once, then e.startLooking(...) again once the vote's
  *                              zxid is known (same object: the round keeps counting)
  *   a process restart is a new Election: its round starts at 0, so its first search is round 1.
  *
@@ -36,6 +36,13 @@
  * instead of being answered with the vote of the role that ended. A peer that went LOOKING a little
  * earlier would otherwise have its vote answered and lost, and the search would wait a whole
  * notification timeout for it to be sent again.
+ *
+ * One step further than ZooKeeper, with the same traffic: a LOOKING notification of a newer round
+ * that arrives while the core still holds its role (the peer saw the leader go a few ms earlier)
+ * is answered with the role's vote exactly as ZooKeeper answers it, and also kept; if the role
+ * ends within minNotificationIntervalMs of it, the next search takes it as if it had arrived then,
+ * as a notification the network delayed. ZooKeeper drops it, and both members then wait for a
+ * notification timeout (200-400 ms more) before the winner's vote is sent again.
  *
  * Rules (FastLeaderElection.java, 3.8.0): the initial vote is (my sid if I am a voter else MIN,
  * lastLoggedZxid if participant else MIN, currentEpoch if participant else MIN). A vote beats
@@ -174,6 +181,11 @@ export class Election {
   /** Set from a role's end to the next search; notifications are held in `held` meanwhile. */
   private betweenSearches = false;
   private held: Notification[] = [];
+  /**
+   * The last LOOKING notification of a newer round from each voter, answered while this core held
+   * a role (see the top of this file); at most one per voter.
+   */
+  private readonly answeredLooking = new Map<bigint, { n: Notification; atMs: number }>();
 
   private pendingSends: OutgoingNotification[] = [];
   private pendingConnectAll = false;
@@ -226,12 +238,17 @@ export class Election {
    * The role ended: LOOKING from now on, and what arrives is held for the next search (see the top
    * of this file). No effect while already LOOKING.
    */
-  endRole(): void {
+  endRole(nowMs: number): void {
     invariant(this.started && !this.finished, 'endRole on an election that is not running');
     if (this.state === PeerState.LOOKING) return;
     this.state = PeerState.LOOKING;
     this.betweenSearches = true;
     this.finalizeDeadlineMs = undefined;
+    // Votes of newer searches answered just before the role ended go to the next search as well.
+    const recent = [...this.answeredLooking.values()].filter((a) => nowMs - a.atMs <= this.minNotificationIntervalMs);
+    this.answeredLooking.clear();
+    recent.sort((a, b) => a.atMs - b.atMs);
+    for (const a of recent) this.held.push(a.n);
   }
 
   /** Notifications held for the next search (between a role's end and startLooking). */
@@ -255,6 +272,7 @@ export class Election {
     }
     this.started = true;
     this.state = PeerState.LOOKING;
+    this.answeredLooking.clear();
     this.recvset.clear();
     this.outofelection.clear();
     this.finalizeDeadlineMs = undefined;
@@ -316,6 +334,7 @@ export class Election {
     } else if (n.state === PeerState.LOOKING) {
       const cv = this.currentVote!;
       this.queueSend(n.sid, this.state, cv, cv.electionEpoch);
+      if (n.electionEpoch > this.logicalclock) this.answeredLooking.set(n.sid, { n, atMs: nowMs });
     }
   }
 

@@ -131,7 +131,7 @@ export class ElectionShell {
    */
   roleEnded(): void {
     if (this.closed) return;
-    this.election.endRole();
+    this.election.endRole(this.now());
     this.flush();
   }
 

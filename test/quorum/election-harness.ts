@@ -110,7 +110,7 @@ export class ScriptedCluster {
         this.settle(args);
         break;
       case 'endrole':
-        this.cores.get(BigInt(args[0]))!.endRole();
+        this.cores.get(BigInt(args[0]))!.endRole(this.nowMs);
         break;
       case 'status':
         this.status();

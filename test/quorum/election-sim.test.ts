@@ -165,7 +165,7 @@ export function simulate(seed: number, keepTrace: boolean): SimResult {
     const e = s.election!;
     s.decided = undefined;
     s.synced = false;
-    e.endRole();
+    e.endRole(nowMs);
     const delayMs = rng.int(0, 30);
     log(`${s.sid} role ended, searching in ${delayMs} ms`);
     q.push(nowMs + delayMs, () => {
