@@ -46,7 +46,7 @@ export async function connectToLeader(opts: LeaderConnectOptions): Promise<Leade
   let firstError: Error | undefined;
   for (let attempts = 1; ; attempts++) {
     const remainingMs = opts.timeoutMs - (now() - startMs);
-    if (remainingMs <= 0) throw firstError ?? new Error(`connect to the leader timed out after ${opts.timeoutMs} ms`);
+    if (remainingMs <= 0) throw new Error(`connect to the leader timed out after ${opts.timeoutMs} ms`);
     try {
       const socket = await connectOnce(opts.host, opts.port, remainingMs);
       return { socket, attempts, firstError };
