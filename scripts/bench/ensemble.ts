@@ -38,7 +38,7 @@ const SNAP_LOG_LINE: Record<EnsembleLabel, RegExp> = {
 };
 
 /** One member of either kind, started and stopped by its PID. */
-interface BenchMember {
+export interface BenchMember {
   readonly sid: number;
   readonly clientPort: number;
   readonly dataDir: string;
@@ -52,7 +52,7 @@ interface BenchMember {
   log(): string;
 }
 
-interface BenchEnsemble {
+export interface BenchEnsemble {
   readonly label: EnsembleLabel;
   readonly members: readonly BenchMember[];
   /** Every member's client address, in sid order. */
@@ -63,7 +63,7 @@ interface BenchEnsemble {
 /** Settings both sides share: ZooKeeper's defaults where zoo.cfg leaves them out. */
 const SHARED_CONFIG: Record<string, string> = { tickTime: '2000', initLimit: '10', syncLimit: '5', maxClientCnxns: '0' };
 
-async function startZooKeeperEnsemble(): Promise<BenchEnsemble> {
+export async function startZooKeeperEnsemble(): Promise<BenchEnsemble> {
   // -Xmx1000m as zkServer.sh starts it, as the standalone benchmark runs it.
   const e = await startReferenceEnsemble({ jvmFlags: ['-Xmx1000m'], extraConfig: SHARED_CONFIG, quorumTimeoutMs: QUORUM_TIMEOUT_MS });
   return {
@@ -83,7 +83,7 @@ async function startZooKeeperEnsemble(): Promise<BenchEnsemble> {
   };
 }
 
-async function startZktsEnsemble(): Promise<BenchEnsemble> {
+export async function startZktsEnsemble(): Promise<BenchEnsemble> {
   const ports: { client: number; quorum: number; election: number }[] = [];
   const taken = new Set<number>();
   const pick = async () => {
@@ -228,7 +228,7 @@ async function throughput(opts: EnsembleOptions, e: BenchEnsemble, op: string): 
 }
 
 /** Kills the leader, measures until a write succeeds through a survivor, restarts the leader. */
-async function failoverTrial(opts: EnsembleOptions, e: BenchEnsemble): Promise<Record<string, number>> {
+export async function failoverTrial(opts: Pick<EnsembleOptions, 'classes' | 'smoke'>, e: BenchEnsemble, keepLogsDir?: string): Promise<Record<string, number>> {
   const leader = await leaderOf(e);
   const survivors = e.members.filter((m) => m !== leader);
   const driver = spawnDriver(opts.classes, 'nio', [survivors.map((m) => `${HOST}:${m.clientPort}`).join(','), 'failover', '120']);
@@ -240,7 +240,11 @@ async function failoverTrial(opts: EnsembleOptions, e: BenchEnsemble): Promise<R
     driver.write(`${killUs}\n`);
     const j = JSON.parse(await driver.line((l) => l.startsWith('{'), 180_000)) as Record<string, number>;
     log(`${e.label.padEnd(9)} leader ${leader.sid} killed: a write through a survivor after ${fmt(j.freshMs)} ms (new session), ${fmt(j.sessionMs)} ms (session open before the kill), ${j.probes} probes`);
-    if (!opts.smoke && !(j.freshMs >= 0 && j.freshMs < SLOW_FAILOVER_MS)) {
+    if (keepLogsDir !== undefined) {
+      const dir = fs.mkdtempSync(path.join(keepLogsDir, 'trial-'));
+      fs.writeFileSync(path.join(dir, 'kill.json'), JSON.stringify({ leader: leader.sid, killUs, ...j }) + '\n');
+      for (const m of survivors) fs.writeFileSync(path.join(dir, `member${m.sid}.log`), m.log());
+    } else if (!opts.smoke && !(j.freshMs >= 0 && j.freshMs < SLOW_FAILOVER_MS)) {
       // Kept for a look at why: the survivors' logs of this trial (not in a smoke run, which
       // leaves nothing behind).
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-failover-${e.label}-`));

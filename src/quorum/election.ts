@@ -23,11 +23,26 @@
  *                         now on): build a new Election with the new verifier and startLooking it
  *     e.advance()                   // the Ready is consumed
  *   after sync with a leader:  e.setSettledState(state, { ...vote, peerEpoch: newEpoch })
- *   when the role ends:        e.startLooking(...) again (same object: the round keeps counting)
+ *   when the role ends:        e.endRole(nowMs) at once, then e.startLooking(...) again once the vote's
+ *                              zxid is known (same object: the round keeps counting)
  *   a process restart is a new Election: its round starts at 0, so its first search is round 1.
  *
  * Once decided, the core keeps answering: LOOKING voters get the settled vote, non-voters get the
  * current vote with this core's round (ZooKeeper's WorkerReceiver).
+ *
+ * Between a role's end and the next search (`endRole` .. `startLooking`) the core is LOOKING, as
+ * ZooKeeper's peer is from the moment its role ends (QuorumPeer.updateServerState): notifications
+ * are held for the search, as WorkerReceiver queues them in recvqueue for the next lookForLeader,
+ * instead of being answered with the vote of the role that ended. A peer that went LOOKING a little
+ * earlier would otherwise have its vote answered and lost, and the search would wait a whole
+ * notification timeout for it to be sent again.
+ *
+ * One step further than ZooKeeper, with the same traffic: a LOOKING notification of a newer round
+ * that arrives while the core still holds its role (the peer saw the leader go a few ms earlier)
+ * is answered with the role's vote exactly as ZooKeeper answers it, and also kept; if the role
+ * ends within minNotificationIntervalMs of it, the next search takes it as if it had arrived then,
+ * as a notification the network delayed. ZooKeeper drops it, and both members then wait for a
+ * notification timeout (200-400 ms more) before the winner's vote is sent again.
  *
  * Rules (FastLeaderElection.java, 3.8.0): the initial vote is (my sid if I am a voter else MIN,
  * lastLoggedZxid if participant else MIN, currentEpoch if participant else MIN). A vote beats
@@ -93,6 +108,12 @@ const DEFAULT_FINALIZE_WAIT_MS = 200;
  */
 const PENDING_SENDS_MAX = 65_536;
 
+/**
+ * Notifications held between a role's end and the next search, at most (the oldest go first). A
+ * peer sends one per change of its vote and per notification timeout; this is many times that.
+ */
+const HELD_NOTIFICATIONS_MAX = 1_024;
+
 /** The notification format this core sends (the only one 3.8 sends). */
 export const NOTIFICATION_VERSION = 2;
 
@@ -157,6 +178,15 @@ export class Election {
   /** Set while a quorum agrees with my proposal and I wait for a better vote. */
   private finalizeDeadlineMs: number | undefined;
 
+  /** Set from a role's end to the next search; notifications are held in `held` meanwhile. */
+  private betweenSearches = false;
+  private held: Notification[] = [];
+  /**
+   * The last LOOKING notification of a newer round from each voter, answered while this core held
+   * a role (see the top of this file); at most one per voter.
+   */
+  private readonly answeredLooking = new Map<bigint, { n: Notification; atMs: number }>();
+
   private pendingSends: OutgoingNotification[] = [];
   private pendingConnectAll = false;
   private pendingDecision: ElectionDecision | undefined;
@@ -204,6 +234,28 @@ export class Election {
   // -------------------------------------------------------------------------------------------
   // Inputs
 
+  /**
+   * The role ended: LOOKING from now on, and what arrives is held for the next search (see the top
+   * of this file). No effect while already LOOKING.
+   */
+  endRole(nowMs: number): void {
+    invariant(this.started && !this.finished, 'endRole on an election that is not running');
+    if (this.state === PeerState.LOOKING) return;
+    this.state = PeerState.LOOKING;
+    this.betweenSearches = true;
+    this.finalizeDeadlineMs = undefined;
+    // Votes of newer searches answered just before the role ended go to the next search as well.
+    const recent = [...this.answeredLooking.values()].filter((a) => nowMs - a.atMs <= this.minNotificationIntervalMs);
+    this.answeredLooking.clear();
+    recent.sort((a, b) => a.atMs - b.atMs);
+    for (const a of recent) this.held.push(a.n);
+  }
+
+  /** Notifications held for the next search (between a role's end and startLooking). */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
   /** Starts a search: round + 1, the initial vote proposed to every voter (self included). */
   startLooking(nowMs: number, lastLoggedZxid: bigint, currentEpoch: bigint): void {
     invariant(!this.finished, 'startLooking on an election a newer config has ended');
@@ -220,6 +272,7 @@ export class Election {
     }
     this.started = true;
     this.state = PeerState.LOOKING;
+    this.answeredLooking.clear();
     this.recvset.clear();
     this.outofelection.clear();
     this.finalizeDeadlineMs = undefined;
@@ -234,6 +287,14 @@ export class Election {
     this.proposal = { ...this.init };
     this.sendNotifications();
     this.pollDeadlineMs = nowMs + this.notTimeoutMs;
+    // What came while the role ended, in arrival order, as lookForLeader polls recvqueue.
+    this.betweenSearches = false;
+    const held = this.held;
+    this.held = [];
+    for (const n of held) {
+      if (this.finished || this.state !== PeerState.LOOKING) break;
+      this.consume(nowMs, n);
+    }
   }
 
   /** A decoded notification, from the wire or from self. */
@@ -241,6 +302,20 @@ export class Election {
     invariant(this.started, 'step before the first startLooking');
     if (this.finished) return;
     if (!isKnownState(n.state)) return; // WorkerReceiver drops unknown states
+
+    if (this.betweenSearches) {
+      // Config changes are taken when the search polls it (an ended election restarts there).
+      if (!this.isVoter(n.sid)) {
+        this.queueSend(n.sid, this.state, this.currentVote!, this.logicalclock);
+        return;
+      }
+      if (n.state === PeerState.LOOKING && n.electionEpoch < this.logicalclock) {
+        this.queueSend(n.sid, PeerState.LOOKING, this.proposal, this.logicalclock);
+      }
+      if (this.held.length >= HELD_NOTIFICATIONS_MAX) this.held.shift();
+      this.held.push(n);
+      return;
+    }
 
     if (n.version > 1 && n.config !== undefined && this.takeConfig(n.config)) return;
 
@@ -259,12 +334,20 @@ export class Election {
     } else if (n.state === PeerState.LOOKING) {
       const cv = this.currentVote!;
       this.queueSend(n.sid, this.state, cv, cv.electionEpoch);
+      if (n.electionEpoch > this.logicalclock) this.answeredLooking.set(n.sid, { n, atMs: nowMs });
     }
+  }
+
+  /** A held notification, as the search takes it from the queue (its replies were sent on arrival). */
+  private consume(nowMs: number, n: Notification): void {
+    if (n.version > 1 && n.config !== undefined && this.takeConfig(n.config)) return;
+    if (!this.isVoter(n.sid)) return;
+    this.lookForLeaderStep(nowMs, n);
   }
 
   /** Finalize-wait expiry and the notification timeout (re-send, then back off to the ceiling). */
   tick(nowMs: number): void {
-    if (!this.started || this.finished || this.state !== PeerState.LOOKING) return;
+    if (!this.started || this.finished || this.state !== PeerState.LOOKING || this.betweenSearches) return;
     if (this.finalizeDeadlineMs !== undefined) {
       if (nowMs >= this.finalizeDeadlineMs) this.decideFromProposal();
       return;
@@ -278,7 +361,7 @@ export class Election {
 
   /** When tick() must run next; undefined when nothing is timed (not LOOKING). */
   nextWakeMs(): number | undefined {
-    if (!this.started || this.finished || this.state !== PeerState.LOOKING) return undefined;
+    if (!this.started || this.finished || this.state !== PeerState.LOOKING || this.betweenSearches) return undefined;
     return this.finalizeDeadlineMs ?? this.pollDeadlineMs;
   }
 

@@ -9,7 +9,8 @@
  * await shell.start();                                   // listens on this server's election port
  * const d = await shell.lookForLeader(lastLoggedZxid, currentEpoch);   // LEADING / FOLLOWING / OBSERVING
  * shell.settled(d.state, { ...d.vote, peerEpoch: newEpoch });          // after sync with the leader
- * ...                                                    // the role ends: lookForLeader again
+ * shell.roleEnded();                                    // the role ends: LOOKING, peers' votes held
+ * ...                                                    // then lookForLeader again
  * await shell.close();
  * ```
  *
@@ -122,6 +123,16 @@ export class ElectionShell {
     this.election.startLooking(this.now(), lastLoggedZxid, currentEpoch);
     this.flush();
     return p;
+  }
+
+  /**
+   * The role ended: LOOKING at once, and notifications are held for the next `lookForLeader`
+   * instead of being answered with the ended role's vote (the core's `endRole`).
+   */
+  roleEnded(): void {
+    if (this.closed) return;
+    this.election.endRole(this.now());
+    this.flush();
   }
 
   /** The role is established: answer LOOKING servers with this vote from now on. */

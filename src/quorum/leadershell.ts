@@ -144,6 +144,7 @@ export class LeaderShell {
     } catch (e) {
       return `cannot listen on the quorum port: ${(e as Error).message}`;
     }
+    this.log.info({ port: this.deps.me.quorumPort }, 'LEADING: the quorum port is open');
     const tail = await readLogTail(config.dataDir, config.dataLogDir, server.lastProcessedZxid, {
       windowCount: config.commitLogCount,
       snapshotSizeFactor: config.snapshotSizeFactor,

@@ -31,6 +31,7 @@ import type { QuorumMember } from './verifier';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { appendDurably, ReadyLoop } from './readyloop';
 import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
+import { connectToLeader } from './leaderconnect';
 import { PacketType, type PacketId, type QuorumPacket } from './wire/packets';
 
 export interface LearnerShellDeps {
@@ -52,9 +53,6 @@ export interface LearnerShellDeps {
   now?: () => number;
 }
 
-/** ZooKeeper's learner tries to connect 5 times, 100 ms apart (Learner.connectToLeader). */
-const CONNECT_ATTEMPTS = 5;
-const CONNECT_RETRY_MS = 100;
 /** Unsent bytes to the leader past which the link is given up: the leader stopped reading. */
 const OUTPUT_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 
@@ -183,30 +181,14 @@ export class LearnerShell {
     return done;
   }
 
-  private connect(): Promise<net.Socket> {
+  private async connect(): Promise<net.Socket> {
     const { host, quorumPort } = this.deps.leader;
-    const timeoutMs = this.deps.config.tickTimeMs * this.deps.config.initLimitTicks;
-    const attempt = (n: number): Promise<net.Socket> =>
-      new Promise<net.Socket>((resolve, reject) => {
-        const s = net.connect({ host, port: quorumPort });
-        s.setNoDelay(true);
-        const timer = setTimeout(() => s.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
-        s.once('connect', () => {
-          clearTimeout(timer);
-          s.removeAllListeners('error');
-          resolve(s);
-        });
-        s.once('error', (err) => {
-          clearTimeout(timer);
-          s.destroy();
-          reject(err);
-        });
-      }).catch(async (err: Error) => {
-        if (n + 1 >= CONNECT_ATTEMPTS) throw err;
-        await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
-        return attempt(n + 1);
-      });
-    return attempt(0);
+    const startMs = this.now();
+    const c = await connectToLeader({ host, port: quorumPort, timeoutMs: this.deps.config.tickTimeMs * this.deps.config.initLimitTicks });
+    if (c.attempts > 1) {
+      this.log.info({ attempts: c.attempts, ms: this.now() - startMs, firstErr: c.firstError?.message }, 'connected to the leader after retries');
+    }
+    return c.socket;
   }
 
   private onPacket(p: QuorumPacket, framer: QuorumPacketFramer): void {

@@ -223,6 +223,9 @@ export class QuorumPeer {
   private async roleEnded(reason: string): Promise<void> {
     this.log.info({ reason }, 'role ended');
     if (this.stopped) return;
+    // LOOKING from here, as ZooKeeper's peer is once its role ends: a peer's vote that arrives
+    // while the database is put back is kept for the search below rather than answered and lost.
+    this.election.roleEnded();
     const server = this.deps.server;
     server.setRoleProblem(`no leader: ${reason}`);
     const db = server.db;

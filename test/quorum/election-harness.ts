@@ -109,6 +109,9 @@ export class ScriptedCluster {
       case 'settle':
         this.settle(args);
         break;
+      case 'endrole':
+        this.cores.get(BigInt(args[0]))!.endRole(this.nowMs);
+        break;
       case 'status':
         this.status();
         break;
@@ -288,8 +291,9 @@ export class ScriptedCluster {
       }
       const p = core.proposedVote;
       const wake = core.nextWakeMs();
+      const held = core.heldCount > 0 ? ` held=${core.heldCount}` : '';
       this.out.push(
-        `${sid}: ${STATE_NAMES[core.peerState]} round=${core.round} proposal=(leader=${fmtLong(p.leader)} zxid=${fmtZxid(p.zxid)} peerEpoch=${fmtLong(p.peerEpoch)}) timeout=${core.notificationTimeoutMs}ms wake=${wake === undefined ? '-' : `${wake}ms`}`,
+        `${sid}: ${STATE_NAMES[core.peerState]} round=${core.round} proposal=(leader=${fmtLong(p.leader)} zxid=${fmtZxid(p.zxid)} peerEpoch=${fmtLong(p.peerEpoch)}) timeout=${core.notificationTimeoutMs}ms wake=${wake === undefined ? '-' : `${wake}ms`}${held}`,
       );
     }
   }

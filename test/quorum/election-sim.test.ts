@@ -157,6 +157,22 @@ export function simulate(seed: number, keepTrace: boolean): SimResult {
     log(`${s.sid} LOOKING round=${s.election!.round}`);
   };
 
+  /**
+   * The role ended: LOOKING at once (peers' votes are held), the search a little later, after the
+   * member has put its database back (QuorumPeer.roleEnded).
+   */
+  const endRole = (s: Server): void => {
+    const e = s.election!;
+    s.decided = undefined;
+    s.synced = false;
+    e.endRole(nowMs);
+    const delayMs = rng.int(0, 30);
+    log(`${s.sid} role ended, searching in ${delayMs} ms`);
+    q.push(nowMs + delayMs, () => {
+      if (s.election === e) startLooking(s);
+    });
+  };
+
   const boot = (s: Server): void => {
     s.election = new Election({
       mySid: s.sid,
@@ -252,7 +268,7 @@ export function simulate(seed: number, keepTrace: boolean): SimResult {
             log(`${s.sid} established epoch=${newEpoch} with ${quorum.join(',')}`);
           } else if (nowMs - s.decided.atMs >= ESTABLISH_TIMEOUT_MS) {
             log(`${s.sid} no quorum of followers`);
-            startLooking(s);
+            endRole(s);
             continue;
           } else {
             wakeAt(s.decided.atMs + ESTABLISH_TIMEOUT_MS);
@@ -263,7 +279,7 @@ export function simulate(seed: number, keepTrace: boolean): SimResult {
             s.quorumLostSinceMs ??= nowMs;
             if (nowMs - s.quorumLostSinceMs >= QUORUM_LOSS_TIMEOUT_MS) {
               log(`${s.sid} lost its quorum`);
-              startLooking(s);
+              endRole(s);
               continue;
             }
             wakeAt(s.quorumLostSinceMs + QUORUM_LOSS_TIMEOUT_MS);
@@ -280,7 +296,7 @@ export function simulate(seed: number, keepTrace: boolean): SimResult {
       if (s.synced && (!leading || leader!.election !== s.syncedWith)) {
         // The connection to the leader broke (it crashed or stopped leading): search at once.
         log(`${s.sid} lost its leader ${s.decided.leader}`);
-        startLooking(s);
+        endRole(s);
         continue;
       }
       if (!leading) {
@@ -288,7 +304,7 @@ export function simulate(seed: number, keepTrace: boolean): SimResult {
         s.detachedSinceMs ??= nowMs;
         if (nowMs - s.detachedSinceMs >= ATTACH_TIMEOUT_MS) {
           log(`${s.sid} gives up on ${s.decided.leader}`);
-          startLooking(s);
+          endRole(s);
           continue;
         }
         wakeAt(s.detachedSinceMs + ATTACH_TIMEOUT_MS);
