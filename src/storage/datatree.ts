@@ -427,8 +427,8 @@ export class DataTree {
    * The newest czxid among nodes read from snapshots: a fuzzy snapshot may hold nodes created
    * after its own zxid, which the log replay then skips.
    */
-  private newestRestoredCzxid = 0n;
-  /** newestRestoredCzxid's halves, signed high and unsigned low. */
+  private newestRestoredCzxidValue: bigint | undefined = 0n;
+  /** newestRestoredCzxid's halves, signed high and unsigned low (the bigint is made when asked for). */
   private newestCzxidHigh = 0;
   private newestCzxidLow = 0;
   /** Told when a subtree goes past a soft quota (ZooKeeper logs a warning and goes on). */
@@ -473,7 +473,12 @@ export class DataTree {
 
   /** No node in the tree now has a newer czxid: every node created from now on does. */
   get newestCzxid(): bigint {
-    return this.lastProcessedZxid > this.newestRestoredCzxid ? this.lastProcessedZxid : this.newestRestoredCzxid;
+    const restored = this.newestRestoredCzxid;
+    return this.lastProcessedZxid > restored ? this.lastProcessedZxid : restored;
+  }
+
+  private get newestRestoredCzxid(): bigint {
+    return (this.newestRestoredCzxidValue ??= BigInt.asIntN(64, (BigInt(this.newestCzxidHigh) << 32n) | BigInt(this.newestCzxidLow)));
   }
 
   /**
@@ -515,6 +520,29 @@ export class DataTree {
       const kids = this.childrenOf(n);
       for (let i = kids.length - 1; i >= 0; i--) stack.push([join(path, kids[i]), n.child(kids[i])!]);
     }
+  }
+
+  /**
+   * restoreNode's common case, for a loader that found the parent itself and holds no path string:
+   * a new child `name` (a string of its own) of `parent`, a node of this tree, with `acl` interned
+   * in this tree's cache and no ephemeral owner, while no snapshot is being written. Returns
+   * undefined, having changed nothing, for any other case: the caller then uses restoreNode.
+   */
+  restoreChild(parent: ZNode, name: string, data: string | null, acl: ACL[], b: Buffer, statAt: number): ZNode | undefined {
+    // ephemeralOwner is 8 bytes at +44: a node with one is indexed by its path.
+    if (b.readInt32BE(statAt + 44) !== 0 || b.readInt32BE(statAt + 48) !== 0 || this.preservers.length > 0 || parent.hasChild(name)) return undefined;
+    const node = new ZNode(this.slots, data, acl, ZERO, ZERO, ZERO);
+    node.readStatPersisted(b, statAt);
+    const czxidHigh = b.readInt32BE(statAt);
+    const czxidLow = b.readUInt32BE(statAt + 4);
+    if (czxidHigh > this.newestCzxidHigh || (czxidHigh === this.newestCzxidHigh && czxidLow > this.newestCzxidLow)) {
+      this.newestCzxidHigh = czxidHigh;
+      this.newestCzxidLow = czxidLow;
+      this.newestRestoredCzxidValue = undefined;
+    }
+    this.count++;
+    this.addChild(parent, name, node);
+    return node;
   }
 
   /**
@@ -563,7 +591,7 @@ export class DataTree {
     if (czxidHigh > this.newestCzxidHigh || (czxidHigh === this.newestCzxidHigh && czxidLow > this.newestCzxidLow)) {
       this.newestCzxidHigh = czxidHigh;
       this.newestCzxidLow = czxidLow;
-      this.newestRestoredCzxid = node.czxid;
+      this.newestRestoredCzxidValue = undefined;
     }
     const old = parent === undefined ? this.root : parent.child(name);
     if (old) {
