@@ -38,13 +38,32 @@ function build(): DataTree {
   return tree;
 }
 
-async function main(): Promise<void> {
+/**
+ * SNAPDECODE_STREAM_FILE=file: the stream is kept in that file (made once), so that the decode can
+ * run in a process of its own that holds no other tree, as a learner's does.
+ */
+function streamAndTree(): { stream: Buffer; zxid: bigint; digest: bigint; nodes: number } {
+  const file = process.env.SNAPDECODE_STREAM_FILE;
+  if (file && fs.existsSync(file)) {
+    const meta = JSON.parse(fs.readFileSync(file + '.json', 'utf8')) as { zxid: string; digest: string; nodes: number };
+    return { stream: fs.readFileSync(file), zxid: BigInt(meta.zxid), digest: BigInt(meta.digest), nodes: meta.nodes };
+  }
   const tree = build();
-  const enc = new SnapStreamEncoder(tree, new Map([[0x1234n, 30000]]));
-  const stream = Buffer.concat([...enc]);
+  const stream = Buffer.concat([...new SnapStreamEncoder(tree, new Map([[0x1234n, 30000]]))]);
+  const out = { stream, zxid: tree.lastProcessedZxid, digest: computeTreeDigest(tree), nodes: tree.nodeCount };
+  if (file) {
+    fs.writeFileSync(file, stream);
+    fs.writeFileSync(file + '.json', JSON.stringify({ zxid: out.zxid.toString(), digest: out.digest.toString(), nodes: out.nodes }));
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const tree = streamAndTree();
+  const stream = tree.stream;
   const chunks: Buffer[] = [];
   for (let off = 0; off < stream.length; off += CHUNK) chunks.push(stream.subarray(off, Math.min(stream.length, off + CHUNK)));
-  const want = computeTreeDigest(tree);
+  const want = tree.digest;
   console.log(`${znodes} znodes: stream ${(stream.length / 1e6).toFixed(1)} MB in ${chunks.length} chunks`);
   // SNAPDECODE_PROFILE=file: a CPU profile of the last round's decode alone.
   const profileFile = process.env.SNAPDECODE_PROFILE;
@@ -63,8 +82,8 @@ async function main(): Promise<void> {
     if (process.env.SNAPDECODE_MARK) console.log(`decode begins`);
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const dec = new SnapStreamDecoder({ zxid: tree.lastProcessedZxid });
-    const spool = spoolDir ? SnapSpool.start(fs.mkdtempSync(path.join(spoolDir, 'snapdec-')), tree.lastProcessedZxid) : undefined;
+    const dec = new SnapStreamDecoder({ zxid: tree.zxid });
+    const spool = spoolDir ? SnapSpool.start(fs.mkdtempSync(path.join(spoolDir, 'snapdec-')), tree.zxid) : undefined;
     for (const c of chunks) {
       const res = dec.push(c);
       spool?.append(res.consumed === c.length ? c : c.subarray(0, res.consumed));
@@ -76,7 +95,7 @@ async function main(): Promise<void> {
     let file = '';
     if (spool) file = await spool.finish(decoded.tree.digest.value);
     const t2 = performance.now();
-    if (decoded.tree.digest.value !== want || decoded.tree.nodeCount !== tree.nodeCount) throw new Error('decoded tree differs');
+    if (decoded.tree.digest.value !== want || decoded.tree.nodeCount !== tree.nodes) throw new Error('decoded tree differs');
     console.log(`round ${r + 1}: decode ${(t1 - t0).toFixed(0)} ms (cpu ${((c1.user + c1.system) / 1000).toFixed(0)} ms)${spool ? `, spool finish ${(t2 - t1).toFixed(0)} ms` : ''}, heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
     if (file) fs.rmSync(path.dirname(file), { recursive: true, force: true });
   }

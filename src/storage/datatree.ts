@@ -77,17 +77,23 @@ export class ZNode implements SlotHolder {
   st!: StatChunk;
   at = 0;
 
-  constructor(slots: StatSlots, data: Buffer | string | null, acl: ACL[], zxid: bigint, time: bigint, ephemeralOwner: bigint) {
+  /** `zxid` and `time` undefined: left 0 (a node restored from a snapshot gets its stat next). */
+  constructor(slots: StatSlots, data: Buffer | string | null, acl: ACL[], zxid: bigint | undefined, time: bigint | undefined, ephemeralOwner: bigint) {
     this.dataText = typeof data === 'string' || data === null ? data : data.toString('latin1');
     this.acl = acl;
     this.ephemeralOwner = ephemeralOwner === 0n ? ZERO : ephemeralOwner;
+    // The slot comes zeroed.
     slots.place(this);
     const { st, at } = this;
-    st.setLong(at, S.CZXID, zxid);
-    st.setLong(at, S.MZXID, zxid);
-    st.setLong(at, S.PZXID, zxid);
-    st.setLong(at, S.CTIME, time);
-    st.setLong(at, S.MTIME, time);
+    if (zxid !== undefined) {
+      st.setLong(at, S.CZXID, zxid);
+      st.setLong(at, S.MZXID, zxid);
+      st.setLong(at, S.PZXID, zxid);
+    }
+    if (time !== undefined) {
+      st.setLong(at, S.CTIME, time);
+      st.setLong(at, S.MTIME, time);
+    }
     st.setInt(at, S.CHILD_BUCKETS, INITIAL_CHILD_BUCKETS);
   }
 
@@ -531,7 +537,7 @@ export class DataTree {
   restoreChild(parent: ZNode, name: string, data: string | null, acl: ACL[], b: Buffer, statAt: number): ZNode | undefined {
     // ephemeralOwner is 8 bytes at +44: a node with one is indexed by its path.
     if (b.readInt32BE(statAt + 44) !== 0 || b.readInt32BE(statAt + 48) !== 0 || this.preservers.length > 0 || parent.hasChild(name)) return undefined;
-    const node = new ZNode(this.slots, data, acl, ZERO, ZERO, ZERO);
+    const node = new ZNode(this.slots, data, acl, undefined, undefined, ZERO);
     node.readStatPersisted(b, statAt);
     const czxidHigh = b.readInt32BE(statAt);
     const czxidLow = b.readUInt32BE(statAt + 4);
@@ -583,7 +589,7 @@ export class DataTree {
     }
     // ephemeralOwner is 8 bytes at +44; most nodes have none.
     const owner = b.readInt32BE(statAt + 44) === 0 && b.readInt32BE(statAt + 48) === 0 ? ZERO : b.readBigInt64BE(statAt + 44);
-    const node = new ZNode(this.slots, data, this.acls.intern(acl), ZERO, ZERO, owner);
+    const node = new ZNode(this.slots, data, this.acls.intern(acl), undefined, undefined, owner);
     node.readStatPersisted(b, statAt);
     // Compared as two 32-bit halves (signed high, unsigned low: the signed 64-bit order), without a bigint per node.
     const czxidHigh = b.readInt32BE(statAt);
