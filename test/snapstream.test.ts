@@ -455,6 +455,10 @@ t.test('the digest summed record by record is the one a walk of the decoded tree
   t.same([...again.getNode('/x')!.children].sort(), ['a', 'b', 'c', 'e']);
   t.ok(again.getNode('/x/a/d'));
   t.equal(again.nodeCount, 4 + 7);
+  // A quota's limits node after its stats node (a sibling of the node before it) is a quota all the same.
+  const quota = decode(stream(['', '/zookeeper', '/zookeeper/quota', '/zookeeper/quota/q', '/zookeeper/quota/q/zookeeper_stats', '/zookeeper/quota/q/zookeeper_limits', '/q', '/q/a']));
+  t.same([...quota.quotas.all()], ['/q'], 'the quota is known');
+  t.equal(quota.getNode('/zookeeper/quota/q/zookeeper_stats')!.data?.toString(), 'count=2,bytes=0', 'and its stats recounted');
   const db = new Db();
   populate(db, 200);
   const full = decode(encodeAll(db.tree, db.sessions));

@@ -13,7 +13,7 @@ import { type ACL, type Stat, Stat_SIZE, StatPersisted_SIZE } from '../protocol/
 import { basename, join, parentOf, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetCloneOrder, javaHashSetOrder } from './childorder';
 import { computeTreeDigest, TreeDigest } from './digest';
-import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
+import { LIMIT_NODE, QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
 import { putLong, type JuteWriter } from '../protocol/jute';
 import * as S from './statslots';
@@ -531,12 +531,13 @@ export class DataTree {
   /**
    * restoreNode's common case, for a loader that found the parent itself and holds no path string:
    * a new child `name` (a string of its own) of `parent`, a node of this tree, with `acl` interned
-   * in this tree's cache and no ephemeral owner, while no snapshot is being written. Returns
-   * undefined, having changed nothing, for any other case: the caller then uses restoreNode.
+   * in this tree's cache, no ephemeral owner and not a quota's limits, while no snapshot is being
+   * written. Returns undefined, having changed nothing, for any other case: the caller then uses
+   * restoreNode.
    */
   restoreChild(parent: ZNode, name: string, data: string | null, acl: ACL[], b: Buffer, statAt: number): ZNode | undefined {
-    // ephemeralOwner is 8 bytes at +44: a node with one is indexed by its path.
-    if (b.readInt32BE(statAt + 44) !== 0 || b.readInt32BE(statAt + 48) !== 0 || this.preservers.length > 0 || parent.hasChild(name)) return undefined;
+    // ephemeralOwner is 8 bytes at +44: a node with one is indexed by its path, as a quota's limits are.
+    if (b.readInt32BE(statAt + 44) !== 0 || b.readInt32BE(statAt + 48) !== 0 || name === LIMIT_NODE || this.preservers.length > 0 || parent.hasChild(name)) return undefined;
     const node = new ZNode(this.slots, data, acl, undefined, undefined, ZERO);
     node.readStatPersisted(b, statAt);
     const czxidHigh = b.readInt32BE(statAt);
