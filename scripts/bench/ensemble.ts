@@ -65,7 +65,7 @@ export interface BenchEnsemble {
 /** Settings both sides share: ZooKeeper's defaults where zoo.cfg leaves them out. */
 const SHARED_CONFIG: Record<string, string> = { tickTime: '2000', initLimit: '10', syncLimit: '5', maxClientCnxns: '0' };
 
-async function startZooKeeperEnsemble(): Promise<BenchEnsemble> {
+export async function startZooKeeperEnsemble(): Promise<BenchEnsemble> {
   // -Xmx1000m as zkServer.sh starts it, as the standalone benchmark runs it.
   const e = await startReferenceEnsemble({ jvmFlags: ['-Xmx1000m'], extraConfig: SHARED_CONFIG, quorumTimeoutMs: QUORUM_TIMEOUT_MS });
   return {

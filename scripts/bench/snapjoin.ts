@@ -5,12 +5,13 @@
  * the leader's zxid; first while the tree is nearly empty, then with SNAPJOIN_ZNODES znodes (100 B,
  * populated as the ensemble benchmark does). The SNAP of the tree is the difference of the medians.
  * Build A is this one unless SNAPJOIN_A_CLI names another; the leader and the other follower run this build.
+ * SNAPJOIN_ZOOKEEPER=1: the same joins on an Apache ZooKeeper 3.8.0 ensemble instead (no builds).
  *   SNAPJOIN_B_CLI=/path/to/other/dist/src/cli.js [SNAPJOIN_ZNODES=200000] [SNAPJOIN_TRIALS=3] \
  *     node dist/scripts/bench/snapjoin.js
  */
 import * as os from 'node:os';
 import { compileDriver, fmt, log, median, procCpuSec, runDriver, settleDisk } from './driver';
-import { joinFromEmpty, leaderOf, startZktsEnsemble, waitForSameZxid, type BenchEnsemble } from './ensemble';
+import { joinFromEmpty, leaderOf, startZooKeeperEnsemble, startZktsEnsemble, waitForSameZxid, type BenchEnsemble } from './ensemble';
 
 const ZNODES = Number(process.env.SNAPJOIN_ZNODES ?? 200_000);
 const TRIALS = Number(process.env.SNAPJOIN_TRIALS ?? 3);
@@ -49,20 +50,23 @@ async function joins(e: BenchEnsemble, builds: [string, string | undefined][], s
 }
 
 async function main(): Promise<void> {
-  if (!B_CLI) throw new Error('SNAPJOIN_B_CLI names the other build\'s dist/src/cli.js');
+  const zookeeper = process.env.SNAPJOIN_ZOOKEEPER === '1';
+  if (!B_CLI && !zookeeper) throw new Error('SNAPJOIN_B_CLI names the other build\'s dist/src/cli.js');
   const classes = compileDriver();
   let cli: string | undefined;
-  const e = await startZktsEnsemble(() => cli);
+  const e = zookeeper ? await startZooKeeperEnsemble() : await startZktsEnsemble(() => cli);
   try {
     await leaderOf(e);
     // One write, so that every member reports the same zxid (a new leader's epoch alone does not reach the followers' srvr).
     const one = runDriver(classes, 'nio', [e.connectString, 'populate', String(ZNODES), String(ZNODES + 1), '100'], 300);
     if (one.errors > 0) throw new Error('the first write failed');
     await waitForSameZxid(e);
-    const builds: [string, string | undefined][] = [
-      [A_CLI ? 'A' : 'A (this build)', A_CLI],
-      ['B', B_CLI],
-    ];
+    const builds: [string, string | undefined][] = zookeeper
+      ? [['ZooKeeper', undefined]]
+      : [
+          [A_CLI ? 'A' : 'A (this build)', A_CLI],
+          ['B', B_CLI],
+        ];
     const setCli = (c: string | undefined): void => void (cli = c);
     const base = await joins(e, builds, setCli, 'near-empty');
     const p = runDriver(classes, 'nio', [e.connectString, 'populate', '0', String(ZNODES), '100'], 3600);
