@@ -57,6 +57,10 @@ function populate(db: Db, wide = 40): void {
   db.apply(create('/a/n3/deep', Buffer.from('d\u00e9ep', 'utf8')));
   db.apply(create('/big', null));
   for (let i = 0; i < wide; i++) db.apply(create(`/big/c${i}`, Buffer.alloc(i % 7, i)));
+  // Names beyond ASCII and longer than the decoder's table of short names.
+  db.apply(create('/big/caf\u00e9', Buffer.from('u')));
+  db.apply(create('/big/c1\u4e2d', null));
+  db.apply(create('/big/' + 'long'.repeat(10), null));
   db.apply(create('/eph', Buffer.from('e'), OPEN_ACL_UNSAFE, true), S2);
   db.apply(create('/a/eph2', null, IP_ACL, true), S2);
   db.apply({ type: OpCode.createContainer, record: { path: '/cont', data: Buffer.from('c'), acl: OPEN_ACL_UNSAFE, parentCVersion: -1 } });
@@ -444,6 +448,17 @@ t.test('the digest summed record by record is the one a walk of the decoded tree
   // A path named twice: the second record replaces the first, whose digest must not stay.
   const twice = decode(stream(['', '/zookeeper', '/x', '/x/y', '/x', '/x/z']));
   t.equal(twice.digest.value, computeTreeDigest(twice), 'a stream that names /x twice');
+  // A parent named again between its children (its children move to the new node), a child
+  // named twice in a row, and a grandchild after its parent's siblings.
+  const again = decode(stream(['', '/x', '/x/a', '/x/a', '/x/b', '/x', '/x/c', '/x/a/d', '/y', '/x/e']));
+  t.equal(again.digest.value, computeTreeDigest(again), 'a stream that names a parent and a child twice');
+  t.same([...again.getNode('/x')!.children].sort(), ['a', 'b', 'c', 'e']);
+  t.ok(again.getNode('/x/a/d'));
+  t.equal(again.nodeCount, 4 + 7);
+  // A quota's limits node after its stats node (a sibling of the node before it) is a quota all the same.
+  const quota = decode(stream(['', '/zookeeper', '/zookeeper/quota', '/zookeeper/quota/q', '/zookeeper/quota/q/zookeeper_stats', '/zookeeper/quota/q/zookeeper_limits', '/q', '/q/a']));
+  t.same([...quota.quotas.all()], ['/q'], 'the quota is known');
+  t.equal(quota.getNode('/zookeeper/quota/q/zookeeper_stats')!.data?.toString(), 'count=2,bytes=0', 'and its stats recounted');
   const db = new Db();
   populate(db, 200);
   const full = decode(encodeAll(db.tree, db.sessions));

@@ -20,6 +20,8 @@ import { fmt, log, median, procCpuSec, procRssMb, runDriver, settleDisk, spawnDr
 const HOST = '127.0.0.1';
 const QUORUM_TIMEOUT_MS = 120_000;
 const POLL_MS = 20;
+/** How long the SNAP log line of a learner that joined may take to reach its log file. */
+const SNAP_LOG_WAIT_MS = 5_000;
 /** A failover slower than this keeps the survivors' logs. */
 const SLOW_FAILOVER_MS = 10_000;
 /**
@@ -83,7 +85,8 @@ export async function startZooKeeperEnsemble(): Promise<BenchEnsemble> {
   };
 }
 
-export async function startZktsEnsemble(): Promise<BenchEnsemble> {
+/** `cliOf`: the cli.js each start of a member runs (default: this build's), for comparing builds. */
+export async function startZktsEnsemble(cliOf: (sid: number) => string | undefined = () => undefined): Promise<BenchEnsemble> {
   const ports: { client: number; quorum: number; election: number }[] = [];
   const taken = new Set<number>();
   const pick = async () => {
@@ -112,7 +115,7 @@ export async function startZktsEnsemble(): Promise<BenchEnsemble> {
       pid: () => running?.pid,
       async start() {
         if (running) throw new Error(`zkts member ${sid} is already running`);
-        running = await startZkts({ port: p.client, extraConfig: { ...SHARED_CONFIG, ...serverLines, dataDir } });
+        running = await startZkts({ port: p.client, cliPath: cliOf(sid), extraConfig: { ...SHARED_CONFIG, ...serverLines, dataDir } });
       },
       async stop() {
         await running?.stop();
@@ -148,14 +151,14 @@ export async function startZktsEnsemble(): Promise<BenchEnsemble> {
 const STARTERS: Record<EnsembleLabel, () => Promise<BenchEnsemble>> = { zookeeper: startZooKeeperEnsemble, zkts: startZktsEnsemble };
 
 /** Waits (bounded) for one leader and every other running member following; returns the leader. */
-async function leaderOf(e: BenchEnsemble): Promise<BenchMember> {
+export async function leaderOf(e: BenchEnsemble): Promise<BenchMember> {
   const running = e.members.filter((m) => m.pid() !== undefined);
   const i = await waitForLeaderAndFollowers(running.map((m) => ({ host: HOST, port: m.clientPort })), QUORUM_TIMEOUT_MS);
   return running[i];
 }
 
 /** Waits (bounded) until every member reports the same zxid; returns it. */
-async function waitForSameZxid(e: BenchEnsemble): Promise<bigint> {
+export async function waitForSameZxid(e: BenchEnsemble): Promise<bigint> {
   const deadline = Date.now() + QUORUM_TIMEOUT_MS;
   for (;;) {
     const zxids = (await Promise.all(e.members.map((m) => srvrStatus(HOST, m.clientPort)))).map((s) => s.zxid);
@@ -264,7 +267,7 @@ export async function failoverTrial(opts: Pick<EnsembleOptions, 'classes' | 'smo
  * Wipes a follower's dataDir (keeping myid), starts it, and times it until it follows at the
  * leader's zxid: with an empty dataDir the leader can only send it a SNAP.
  */
-async function joinFromEmpty(e: BenchEnsemble): Promise<Record<string, number>> {
+export async function joinFromEmpty(e: BenchEnsemble, restMs = REST_MS): Promise<Record<string, number>> {
   const leader = await leaderOf(e);
   const learner = e.members.find((m) => m !== leader)!;
   const zxid = await waitForSameZxid(e);
@@ -282,8 +285,11 @@ async function joinFromEmpty(e: BenchEnsemble): Promise<Record<string, number>> 
   }
   const joinMs = performance.now() - t0;
   // What the learner says it got (ZooKeeper's Learner and zkts's learner shell log it).
+  // The log is written asynchronously: the line may reach the file a little after the join.
+  const logDeadline = Date.now() + SNAP_LOG_WAIT_MS;
+  while (!SNAP_LOG_LINE[e.label].test(learner.log()) && Date.now() < logDeadline) await new Promise((r) => setTimeout(r, POLL_MS));
   const snapSeen = SNAP_LOG_LINE[e.label].test(learner.log()) ? 1 : 0;
-  await new Promise((r) => setTimeout(r, REST_MS));
+  await new Promise((r) => setTimeout(r, restMs));
   return { joinMs, rssJoinedMb: procRssMb(learner.pid()!), snapSeen };
 }
 

@@ -13,7 +13,7 @@ import { type ACL, type Stat, Stat_SIZE, StatPersisted_SIZE } from '../protocol/
 import { basename, join, parentOf, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 import { grownBuckets, INITIAL_CHILD_BUCKETS, javaHashSetCloneOrder, javaHashSetOrder } from './childorder';
 import { computeTreeDigest, TreeDigest } from './digest';
-import { QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
+import { LIMIT_NODE, QuotaPaths, quotaNodeOf, StatsTrack, limitPath, statPath } from './quota';
 import type { Txn, TxnBody } from './txn';
 import { putLong, type JuteWriter } from '../protocol/jute';
 import * as S from './statslots';
@@ -77,17 +77,23 @@ export class ZNode implements SlotHolder {
   st!: StatChunk;
   at = 0;
 
-  constructor(slots: StatSlots, data: Buffer | string | null, acl: ACL[], zxid: bigint, time: bigint, ephemeralOwner: bigint) {
+  /** `zxid` and `time` undefined: left 0 (a node restored from a snapshot gets its stat next). */
+  constructor(slots: StatSlots, data: Buffer | string | null, acl: ACL[], zxid: bigint | undefined, time: bigint | undefined, ephemeralOwner: bigint) {
     this.dataText = typeof data === 'string' || data === null ? data : data.toString('latin1');
     this.acl = acl;
     this.ephemeralOwner = ephemeralOwner === 0n ? ZERO : ephemeralOwner;
+    // The slot comes zeroed.
     slots.place(this);
     const { st, at } = this;
-    st.setLong(at, S.CZXID, zxid);
-    st.setLong(at, S.MZXID, zxid);
-    st.setLong(at, S.PZXID, zxid);
-    st.setLong(at, S.CTIME, time);
-    st.setLong(at, S.MTIME, time);
+    if (zxid !== undefined) {
+      st.setLong(at, S.CZXID, zxid);
+      st.setLong(at, S.MZXID, zxid);
+      st.setLong(at, S.PZXID, zxid);
+    }
+    if (time !== undefined) {
+      st.setLong(at, S.CTIME, time);
+      st.setLong(at, S.MTIME, time);
+    }
     st.setInt(at, S.CHILD_BUCKETS, INITIAL_CHILD_BUCKETS);
   }
 
@@ -427,8 +433,8 @@ export class DataTree {
    * The newest czxid among nodes read from snapshots: a fuzzy snapshot may hold nodes created
    * after its own zxid, which the log replay then skips.
    */
-  private newestRestoredCzxid = 0n;
-  /** newestRestoredCzxid's halves, signed high and unsigned low. */
+  private newestRestoredCzxidValue: bigint | undefined = 0n;
+  /** newestRestoredCzxid's halves, signed high and unsigned low (the bigint is made when asked for). */
   private newestCzxidHigh = 0;
   private newestCzxidLow = 0;
   /** Told when a subtree goes past a soft quota (ZooKeeper logs a warning and goes on). */
@@ -473,7 +479,12 @@ export class DataTree {
 
   /** No node in the tree now has a newer czxid: every node created from now on does. */
   get newestCzxid(): bigint {
-    return this.lastProcessedZxid > this.newestRestoredCzxid ? this.lastProcessedZxid : this.newestRestoredCzxid;
+    const restored = this.newestRestoredCzxid;
+    return this.lastProcessedZxid > restored ? this.lastProcessedZxid : restored;
+  }
+
+  private get newestRestoredCzxid(): bigint {
+    return (this.newestRestoredCzxidValue ??= BigInt.asIntN(64, (BigInt(this.newestCzxidHigh) << 32n) | BigInt(this.newestCzxidLow)));
   }
 
   /**
@@ -518,6 +529,30 @@ export class DataTree {
   }
 
   /**
+   * restoreNode's common case, for a loader that found the parent itself and holds no path string:
+   * a new child `name` (a string of its own) of `parent`, a node of this tree, with `acl` interned
+   * in this tree's cache, no ephemeral owner and not a quota's limits, while no snapshot is being
+   * written. Returns undefined, having changed nothing, for any other case: the caller then uses
+   * restoreNode.
+   */
+  restoreChild(parent: ZNode, name: string, data: string | null, acl: ACL[], b: Buffer, statAt: number): ZNode | undefined {
+    // ephemeralOwner is 8 bytes at +44: a node with one is indexed by its path, as a quota's limits are.
+    if (b.readInt32BE(statAt + 44) !== 0 || b.readInt32BE(statAt + 48) !== 0 || name === LIMIT_NODE || this.preservers.length > 0 || parent.hasChild(name)) return undefined;
+    const node = new ZNode(this.slots, data, acl, undefined, undefined, ZERO);
+    node.readStatPersisted(b, statAt);
+    const czxidHigh = b.readInt32BE(statAt);
+    const czxidLow = b.readUInt32BE(statAt + 4);
+    if (czxidHigh > this.newestCzxidHigh || (czxidHigh === this.newestCzxidHigh && czxidLow > this.newestCzxidLow)) {
+      this.newestCzxidHigh = czxidHigh;
+      this.newestCzxidLow = czxidLow;
+      this.newestRestoredCzxidValue = undefined;
+    }
+    this.count++;
+    this.addChild(parent, name, node);
+    return node;
+  }
+
+  /**
    * Puts a node read from a snapshot into the tree, replacing one at the same path (the built-in
    * system nodes). Its parent must already be there. Its Stat is the StatPersisted in `b` at
    * `statAt` (raw cversion), which the caller has checked is all there. The tree digest is left
@@ -555,7 +590,7 @@ export class DataTree {
     }
     // ephemeralOwner is 8 bytes at +44; most nodes have none.
     const owner = b.readInt32BE(statAt + 44) === 0 && b.readInt32BE(statAt + 48) === 0 ? ZERO : b.readBigInt64BE(statAt + 44);
-    const node = new ZNode(this.slots, data, this.acls.intern(acl), ZERO, ZERO, owner);
+    const node = new ZNode(this.slots, data, this.acls.intern(acl), undefined, undefined, owner);
     node.readStatPersisted(b, statAt);
     // Compared as two 32-bit halves (signed high, unsigned low: the signed 64-bit order), without a bigint per node.
     const czxidHigh = b.readInt32BE(statAt);
@@ -563,7 +598,7 @@ export class DataTree {
     if (czxidHigh > this.newestCzxidHigh || (czxidHigh === this.newestCzxidHigh && czxidLow > this.newestCzxidLow)) {
       this.newestCzxidHigh = czxidHigh;
       this.newestCzxidLow = czxidLow;
-      this.newestRestoredCzxid = node.czxid;
+      this.newestRestoredCzxidValue = undefined;
     }
     const old = parent === undefined ? this.root : parent.child(name);
     if (old) {

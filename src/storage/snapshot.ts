@@ -163,6 +163,10 @@ export class AclIdRecorder {
     if (listId === id) aclIdOfNode.delete(node);
     else aclIdOfNode.set(node, { acl, id });
   }
+  /** Whether `id` is the id recorded for `acl` (a node with both needs no memo of its own). */
+  isListId(acl: ACL[], id: bigint): boolean {
+    return this.byList.get(acl) === id;
+  }
   finish(tree: DataTree, index: bigint): void {
     aclIdOfList.set(tree, this.byList);
     aclIndexOfTree.set(tree, index);

@@ -20,13 +20,15 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { JuteWriter } from '../protocol/jute';
 import { type ACL, encodeFileHeader, StatPersisted_SIZE } from '../protocol/generated/records';
 import { Adler32 } from './adler32';
-import { DataTree, OPEN_ACL_UNSAFE } from './datatree';
-import { DIGEST_VERSION, isDigestExcluded, nodeDigest, nodeDigestOfRecord, TreeDigest } from './digest';
+import { DataTree, OPEN_ACL_UNSAFE, type ZNode } from './datatree';
+import { DIGEST_EXCLUDED_PREFIX, DIGEST_VERSION, isDigestExcluded, nodeDigest, nodeDigestOfRecord, TreeDigest } from './digest';
 import { NameTable } from './names';
 import { CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH } from './paths';
 import { AclIdRecorder, SNAP_DBID, SNAP_MAGIC, SNAP_STREAM_TRAILER, SNAP_VERSION, SnapshotJob, snapshotFileName } from './snapshot';
 
 const OPEN_UNSAFE_ACL_ID = -1n;
+const SLASH = 0x2f;
+const DIGEST_EXCLUDED_BYTES = Buffer.from(DIGEST_EXCLUDED_PREFIX, 'utf8');
 /** Steps between two event-loop turns while the walk makes no bytes. */
 const DEFAULT_STEPS_PER_SLICE = 64;
 
@@ -219,6 +221,18 @@ export class SnapStreamDecoder {
   private lastAclIdHigh = 0;
   private lastAclIdLow = 0;
   private lastAcl: ACL[] | undefined;
+  /** OPEN_ACL_UNSAFE as this tree's cache holds it (ACL id -1). */
+  private readonly openUnsafe: ACL[];
+  /** The list the recorder last confirmed as its id's, while the ACL id stays the same. */
+  private recordedAcl: ACL[] | undefined;
+  /**
+   * The parent of the last nodes restored: the node, its path's UTF-8 bytes (parentBytes[0,
+   * parentLen); the root's are none) and whether its children are outside the digest.
+   */
+  private parent: ZNode | undefined;
+  private parentBytes = Buffer.alloc(256);
+  private parentLen = 0;
+  private parentExcluded = false;
   /**
    * The tree digest, summed node by node as the records arrive (no walk of the tree at the end).
    * `digestExact` turns false if a record replaced a node other than the first of a built-in one
@@ -238,6 +252,7 @@ export class SnapStreamDecoder {
 
   constructor(private readonly opts: SnapStreamDecoderOptions) {
     this.tree = new DataTree(opts.extendedTypesEnabled ?? false);
+    this.openUnsafe = this.tree.acls.intern(OPEN_ACL_UNSAFE);
     this.maxField = opts.maxFieldBytes ?? DEFAULT_MAX_FIELD_BYTES;
     this.maxSessions = opts.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.maxAclLists = opts.maxAclLists ?? DEFAULT_MAX_ACL_LISTS;
@@ -418,53 +433,116 @@ export class SnapStreamDecoder {
   }
 
   private node(at: number): boolean {
-    const pf = this.field('node path');
-    if (pf.len < 0) this.fail(at, 'null node path');
-    const p = this.buf.toString('utf8', pf.at, pf.at + pf.len);
-    if (p === '/') {
+    // The record's fields are found in place; no path string is made for the common node (see
+    // below), and nothing is retried once the state changes.
+    const b = this.buf;
+    this.need(4);
+    const pathLen = b.readInt32BE(this.pos);
+    if (pathLen < -1 || pathLen > this.maxField) this.field('node path');
+    if (pathLen === -1) this.fail(at, 'null node path');
+    this.need(4 + pathLen + 4);
+    const pathAt = this.pos + 4;
+    if (pathLen === 1 && b[pathAt] === SLASH) {
+      this.pos = pathAt + 1;
       if (!this.rootSeen) this.fail(at, 'the nodes end before the root');
       this.phase = Phase.Trailer;
       return true;
     }
-    if ((p === '') === this.rootSeen) this.fail(at, this.rootSeen ? 'a second root' : `the first node is ${JSON.stringify(p)}, not the root`);
-    const d = this.field('node data');
-    const aclAt = this.base + this.pos;
-    this.need(8 + StatPersisted_SIZE);
+    if ((pathLen === 0) === this.rootSeen) {
+      this.pos = pathAt + pathLen;
+      this.fail(at, this.rootSeen ? 'a second root' : `the first node is ${JSON.stringify(b.toString('utf8', pathAt, pathAt + pathLen))}, not the root`);
+    }
+    const dataLenAt = pathAt + pathLen;
+    const dataLen = b.readInt32BE(dataLenAt);
+    if (dataLen < -1 || dataLen > this.maxField) {
+      this.pos = dataLenAt;
+      this.field('node data');
+    }
+    const dataAt = dataLenAt + 4;
+    const aclAt = dataAt + (dataLen < 0 ? 0 : dataLen);
+    if (this.end - aclAt < 8 + StatPersisted_SIZE) throw NEED_MORE;
     // Nodes in a row mostly share their ACL list: its id is read as a bigint only when it changes.
-    const idHigh = this.buf.readInt32BE(this.pos);
-    const idLow = this.buf.readInt32BE(this.pos + 4);
+    const idHigh = b.readInt32BE(aclAt);
+    const idLow = b.readInt32BE(aclAt + 4);
     const sameAcl = this.lastAcl !== undefined && idHigh === this.lastAclIdHigh && idLow === this.lastAclIdLow;
-    const aclId = sameAcl ? this.lastAclId : this.buf.readBigInt64BE(this.pos);
-    this.pos += 8;
-    const statAt = this.pos;
-    this.pos += StatPersisted_SIZE;
+    const aclId = sameAcl ? this.lastAclId : b.readBigInt64BE(aclAt);
+    const statAt = aclAt + 8;
+    this.pos = statAt + StatPersisted_SIZE;
     // The whole record is here: from now on nothing is retried, so state may change.
     this.rootSeen = true;
-    const nodePath = p === '' ? '/' : p;
-    if (nodePath[0] !== '/' || (nodePath.length > 1 && nodePath.endsWith('/'))) this.fail(at, `bad node path ${JSON.stringify(p)}`);
-    const acl = sameAcl ? this.lastAcl : aclId === OPEN_UNSAFE_ACL_ID ? OPEN_ACL_UNSAFE : this.aclLists.get(aclId);
-    if (acl === undefined) this.fail(aclAt, `node ${nodePath} refers to ACL id ${aclId}, which the stream did not list`);
+    if (pathLen > 0 && (b[pathAt] !== SLASH || (pathLen > 1 && b[pathAt + pathLen - 1] === SLASH))) {
+      this.fail(at, `bad node path ${JSON.stringify(b.toString('utf8', pathAt, pathAt + pathLen))}`);
+    }
+    const acl = sameAcl ? this.lastAcl : aclId === OPEN_UNSAFE_ACL_ID ? this.openUnsafe : this.aclLists.get(aclId);
+    if (acl === undefined) this.fail(this.base + aclAt, `node ${pathLen === 0 ? '/' : b.toString('utf8', pathAt, pathAt + pathLen)} refers to ACL id ${aclId}, which the stream did not list`);
+    if (!sameAcl) this.recordedAcl = undefined;
     this.lastAcl = acl;
     this.lastAclId = aclId;
     this.lastAclIdHigh = idHigh;
     this.lastAclIdLow = idLow;
     // Data as the latin1 text the tree keeps it in (as the snapshot reader does).
-    const data = d.len < 0 ? null : this.buf.toString('latin1', d.at, d.at + d.len);
-    const countBefore = this.tree.nodeCount;
-    let node;
-    try {
-      node = this.tree.restoreNode(nodePath, data, acl, this.buf, statAt, this.names);
-    } catch (e) {
-      this.fail(at, (e as Error).message);
+    const data = dataLen < 0 ? null : b.toString('latin1', dataAt, dataAt + dataLen);
+    // The parent is the last node's parent (siblings come together), compared by bytes; the node's
+    // name is then the only string made, and a name seen before (a table by bytes) not even that.
+    let slash = pathLen - 1;
+    while (slash > 0 && b[pathAt + slash] !== SLASH) slash--;
+    let node: ZNode | undefined;
+    let excluded: boolean;
+    if (pathLen > 0 && this.sameParent(b, pathAt, slash)) {
+      node = this.tree.restoreChild(this.parent!, this.names.internBytes(b, pathAt + slash + 1, pathAt + pathLen), data, acl, b, statAt);
+      excluded = this.parentExcluded;
+    } else excluded = pathLen > DIGEST_EXCLUDED_BYTES.length && b.compare(DIGEST_EXCLUDED_BYTES, 0, DIGEST_EXCLUDED_BYTES.length, pathAt, pathAt + DIGEST_EXCLUDED_BYTES.length) === 0;
+    if (node === undefined) {
+      // Any other node (the root, a new parent, an ephemeral, a repeat) goes through restoreNode with its path.
+      const p = b.toString('utf8', pathAt, pathAt + pathLen);
+      const nodePath = p === '' ? '/' : p;
+      const countBefore = this.tree.nodeCount;
+      try {
+        node = this.tree.restoreNode(nodePath, data, acl, b, statAt, this.names);
+      } catch (e) {
+        this.fail(at, (e as Error).message);
+      }
+      if (this.tree.nodeCount === countBefore) {
+        // It took the place of a node the tree had: a built-in one the first time, else a repeat.
+        if (BUILT_IN_PATHS.includes(nodePath) && !this.builtInsSeen.has(nodePath)) this.builtInsSeen.add(nodePath);
+        else this.digestExact = false;
+        // A replaced node may have been the parent in hand.
+        this.parent = undefined;
+      }
+      if (nodePath !== '/') this.takeParent(b, pathAt, slash);
     }
-    if (this.tree.nodeCount === countBefore) {
-      // It took the place of a node the tree had: a built-in one the first time, else a repeat.
-      if (BUILT_IN_PATHS.includes(nodePath) && !this.builtInsSeen.has(nodePath)) this.builtInsSeen.add(nodePath);
-      else this.digestExact = false;
+    if (!excluded) this.digest.add(nodeDigestOfRecord(b, pathAt, pathLen, dataAt, dataLen, statAt));
+    // The ACL id the node came with, for the next snapshot written: a new node with the same list
+    // and id as the last one recorded needs nothing more (the recorder would only confirm that).
+    if (this.recordedAcl !== acl || node.acl !== acl) {
+      this.recorder.record(node, node.acl, aclId);
+      this.recordedAcl = this.recorder.isListId(node.acl, aclId) && node.acl === acl ? acl : undefined;
     }
-    if (!isDigestExcluded(nodePath)) this.digest.add(nodeDigestOfRecord(this.buf, pf.at, pf.len, d.at, d.len, statAt));
-    this.recorder.record(node, node.acl, aclId);
     return true;
+  }
+
+  /** Whether the parent in hand is the one of the path b[pathAt, ...) whose last "/" is at pathAt + slash. */
+  private sameParent(b: Buffer, pathAt: number, slash: number): boolean {
+    if (this.parent === undefined) return false;
+    const pb = this.parentBytes;
+    if (slash !== this.parentLen) return false;
+    for (let i = slash - 1; i >= 0; i--) if (b[pathAt + i] !== pb[i]) return false;
+    return true;
+  }
+
+  /** Takes the parent of the node just restored at b[pathAt, ...) (last "/" at pathAt + slash) in hand. */
+  private takeParent(b: Buffer, pathAt: number, slash: number): void {
+    const parentPath = slash === 0 ? '/' : b.toString('utf8', pathAt, pathAt + slash);
+    const parent = this.tree.getNode(parentPath);
+    if (parent === undefined) {
+      this.parent = undefined;
+      return;
+    }
+    if (this.parentBytes.length < slash) this.parentBytes = Buffer.allocUnsafe(Math.max(slash, 2 * this.parentBytes.length));
+    b.copy(this.parentBytes, 0, pathAt, pathAt + slash);
+    this.parentLen = slash;
+    this.parent = parent;
+    this.parentExcluded = isDigestExcluded(parentPath + '/');
   }
 
   private finish(): void {

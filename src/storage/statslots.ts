@@ -69,8 +69,10 @@ export class StatChunk {
   /** Sets long `which` of `slot` from 8 big-endian bytes of b at pos. */
   readLongBE(slot: number, which: number, b: Buffer, pos: number): void {
     const w = (slot * LONGS + which) * 2;
-    this.words[w + HI] = b.readUInt32BE(pos);
-    this.words[w + LO] = b.readUInt32BE(pos + 4);
+    // The bytes put together here rather than by readUInt32BE, which checks its offset each call (a
+    // load calls this five times a node); the caller has checked that they are all there.
+    this.words[w + HI] = (b[pos] << 24) | (b[pos + 1] << 16) | (b[pos + 2] << 8) | b[pos + 3];
+    this.words[w + LO] = (b[pos + 4] << 24) | (b[pos + 5] << 16) | (b[pos + 6] << 8) | b[pos + 7];
   }
 
   long(slot: number, which: number): bigint {

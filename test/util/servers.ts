@@ -592,9 +592,11 @@ export async function startZkts(
     wrapper?: string[];
     /** As for the reference server: 'answering' for an ensemble member before its quorum forms. */
     readyWhen?: 'serving' | 'answering';
+    /** The server's cli.js (default: this build's); a benchmark may compare another build. */
+    cliPath?: string;
   } = {},
 ): Promise<RunningServer> {
-  const cliPath = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
+  const cliPath = opts.cliPath ?? path.resolve(__dirname, '..', '..', 'src', 'cli.js');
   if (!fs.existsSync(cliPath)) throw new Error(`startZkts: ${cliPath} not found (run npm run build)`);
   const propArgs = Object.entries(opts.systemProps ?? {}).map(([key, value]) => `-D${key}=${value}`);
   // A test runner's NODE_OPTIONS (loaders, instrumentation) is not meant for the server under test.
