@@ -528,6 +528,17 @@ export class DataTree {
     }
   }
 
+  /** Keeps the newest czxid restored, compared as two 32-bit halves (signed high, unsigned low: the signed 64-bit order), without a bigint per node. */
+  private noteRestoredCzxid(b: Buffer, statAt: number): void {
+    const czxidHigh = b.readInt32BE(statAt);
+    const czxidLow = b.readUInt32BE(statAt + 4);
+    if (czxidHigh > this.newestCzxidHigh || (czxidHigh === this.newestCzxidHigh && czxidLow > this.newestCzxidLow)) {
+      this.newestCzxidHigh = czxidHigh;
+      this.newestCzxidLow = czxidLow;
+      this.newestRestoredCzxidValue = undefined;
+    }
+  }
+
   /**
    * restoreNode's common case, for a loader that found the parent itself and holds no path string:
    * a new child `name` (a string of its own) of `parent`, a node of this tree, with `acl` interned
@@ -540,13 +551,7 @@ export class DataTree {
     if (b.readInt32BE(statAt + 44) !== 0 || b.readInt32BE(statAt + 48) !== 0 || name === LIMIT_NODE || this.preservers.length > 0 || parent.hasChild(name)) return undefined;
     const node = new ZNode(this.slots, data, acl, undefined, undefined, ZERO);
     node.readStatPersisted(b, statAt);
-    const czxidHigh = b.readInt32BE(statAt);
-    const czxidLow = b.readUInt32BE(statAt + 4);
-    if (czxidHigh > this.newestCzxidHigh || (czxidHigh === this.newestCzxidHigh && czxidLow > this.newestCzxidLow)) {
-      this.newestCzxidHigh = czxidHigh;
-      this.newestCzxidLow = czxidLow;
-      this.newestRestoredCzxidValue = undefined;
-    }
+    this.noteRestoredCzxid(b, statAt);
     this.count++;
     this.addChild(parent, name, node);
     return node;
@@ -592,14 +597,7 @@ export class DataTree {
     const owner = b.readInt32BE(statAt + 44) === 0 && b.readInt32BE(statAt + 48) === 0 ? ZERO : b.readBigInt64BE(statAt + 44);
     const node = new ZNode(this.slots, data, this.acls.intern(acl), undefined, undefined, owner);
     node.readStatPersisted(b, statAt);
-    // Compared as two 32-bit halves (signed high, unsigned low: the signed 64-bit order), without a bigint per node.
-    const czxidHigh = b.readInt32BE(statAt);
-    const czxidLow = b.readUInt32BE(statAt + 4);
-    if (czxidHigh > this.newestCzxidHigh || (czxidHigh === this.newestCzxidHigh && czxidLow > this.newestCzxidLow)) {
-      this.newestCzxidHigh = czxidHigh;
-      this.newestCzxidLow = czxidLow;
-      this.newestRestoredCzxidValue = undefined;
-    }
+    this.noteRestoredCzxid(b, statAt);
     const old = parent === undefined ? this.root : parent.child(name);
     if (old) {
       this.beforeMutate(path, old);

@@ -12,8 +12,8 @@
  * directory fsynced), so a crash leaves either the old file or the new one.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseProperties } from '../server/config';
+import { writeFileAtomically } from './atomicfile';
 import { javaPropertiesOrder, type QuorumVerifier } from '../quorum/verifier';
 
 export const NEXT_SUFFIX = '.dynamic.next';
@@ -72,24 +72,4 @@ export function editStaticConfig(configFile: string, dynamicFile: string, eraseC
   }
   text += `dynamicConfigFile=${fs.realpathSync(dynamicFile)}\n`;
   writeFileAtomically(configFile, text);
-}
-
-function writeFileAtomically(file: string, content: string | Buffer): void {
-  const tmp = file + '.tmp';
-  const fd = fs.openSync(tmp, 'w', 0o644);
-  try {
-    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    let done = 0;
-    while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, done);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  const dir = fs.openSync(path.dirname(file), 'r');
-  try {
-    fs.fsyncSync(dir);
-  } finally {
-    fs.closeSync(dir);
-  }
 }

@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomically } from './atomicfile';
 import { VERSION_DIR } from './snapshot';
 import { epochOf, zxidHex } from './zxid';
 
@@ -84,14 +85,6 @@ export function readEpochFile(file: string): bigint | undefined {
   return v;
 }
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /**
  * Writes an epoch file atomically: `<name>.tmp` is written and fsynced, then renamed over `<name>`,
@@ -104,19 +97,7 @@ export function writeEpochFile(dataDir: string, name: string, epoch: bigint): vo
   if (epoch !== BigInt.asIntN(64, epoch)) throw new RangeError(`epoch ${epoch} does not fit a long`);
   const dir = versionDir(dataDir);
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, name);
-  const tmp = file + EPOCH_TMP_SUFFIX;
-  const fd = fs.openSync(tmp, 'w', 0o644);
-  try {
-    const bytes = Buffer.from(epoch.toString(10), 'latin1');
-    let done = 0;
-    while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, done);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  fsyncDir(dir);
+  writeFileAtomically(path.join(dir, name), Buffer.from(epoch.toString(10), 'latin1'), EPOCH_TMP_SUFFIX);
 }
 
 export function writeAcceptedEpoch(dataDir: string, epoch: bigint): void {
