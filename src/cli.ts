@@ -26,7 +26,8 @@ import { logDumpMain } from './storage/logdump';
 import { snapshotDumpMain } from './storage/snapdump';
 import { QuorumPeer } from './quorum/quorumpeer';
 import { runLocalEnsemble } from './quorum/localensemble';
-import { verifierFromConfig } from './quorum/verifier';
+import { parseQuorumVerifier, verifierFromConfig, type QuorumVerifier } from './quorum/verifier';
+import { backupStaticConfig, NEXT_SUFFIX } from './storage/dynamicconfig';
 
 async function runServer(cfgFile: string | undefined, props: Map<string, string>): Promise<number> {
   const log = pino({ level: props.get('zkts.logLevel') ?? process.env.ZKTS_LOG_LEVEL ?? 'info' });
@@ -117,11 +118,22 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   let peer: QuorumPeer | undefined;
   if (config.distributed) {
     try {
+      const configFile = cfgFile === undefined ? undefined : path.resolve(cfgFile);
+      let lastSeenVerifier: QuorumVerifier | undefined;
+      if (config.reconfigEnabled && configFile !== undefined) {
+        // As ZooKeeper: the original zoo.cfg is kept before it is first rewritten, and a proposed
+        // configuration left in .dynamic.next is the last seen one.
+        if (config.dynamicConfigFile === undefined) backupStaticConfig(configFile);
+        const next = configFile + NEXT_SUFFIX;
+        if (fs.existsSync(next)) lastSeenVerifier = parseQuorumVerifier(fs.readFileSync(next, 'utf8'), { multiAddressEnabled: config.multiAddressEnabled });
+      }
       peer = new QuorumPeer({
         config,
         log,
         server,
-        verifier: verifierFromConfig(config, { propertiesText: text }),
+        configFile,
+        lastSeenVerifier,
+        verifier: verifierFromConfig(config, { propertiesText: config.dynamicConfigFile === undefined ? text : fs.readFileSync(config.dynamicConfigFile, 'utf8') }),
         openDatabase: openDatabase!,
         onFatal: (err) => {
           process.stderr.write(`zkts: the quorum peer cannot go on: ${err.message}\n`);

@@ -68,7 +68,7 @@ t.test('error codes of writes', async (t) => {
     ['delete /zookeeper', { type: OpCode.delete, record: { path: '/zookeeper', version: -1 } }, Err.BADARGUMENTS],
     ['setData bad version', { type: OpCode.setData, record: { path: '/a', data: null, version: 7 } }, Err.BADVERSION],
     ['setACL bad version', { type: OpCode.setACL, record: { path: '/a', acl: OPEN_ACL_UNSAFE, version: 7 } }, Err.BADVERSION],
-    ['reconfig disabled', { type: OpCode.reconfig, record: {} }, Err.RECONFIGDISABLED],
+    ['reconfig disabled', { type: OpCode.reconfig, record: { joiningServers: '', leavingServers: '', newMembers: '', curConfigId: -1n } }, Err.RECONFIGDISABLED],
   ];
   for (const [name, req, err] of cases) {
     const before = w.zxid();

@@ -90,7 +90,7 @@ t.test('prep asks for the session check where ZooKeeper does, and a refusal is a
   t.same(prepare({ type: OpCode.setData, record: { path: '/missing', data: null, version: -1 } }), error(Err.SESSIONMOVED));
   t.same(prepare({ type: OpCode.setACL, record: { path: '/missing', acl: OPEN_ACL_UNSAFE, version: -1 } }), error(Err.SESSIONMOVED));
   t.same(prepare({ type: OpCode.check, record: { path: '/missing', version: 1 } }), error(Err.SESSIONMOVED));
-  t.same(prepare({ type: OpCode.reconfig, record: {} }), error(Err.SESSIONMOVED));
+  t.same(prepare({ type: OpCode.reconfig, record: { joiningServers: '', leavingServers: '', newMembers: '', curConfigId: -1n } }), error(Err.SESSIONMOVED));
   t.same(prepare({ type: OpCode.create, record: { path: '/e', data: null, acl: OPEN_ACL_UNSAFE, flags: 1 } }), error(Err.SESSIONMOVED));
   t.same(asked, [true], 'an ephemeral create asks for a global session');
   // A create checks its mode and TTL first.

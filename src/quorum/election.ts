@@ -148,7 +148,7 @@ function isKnownState(s: number): s is PeerState {
 
 export class Election {
   readonly mySid: bigint;
-  readonly learnerType: LearnerType;
+  learnerType: LearnerType;
   private verifier: QuorumVerifier;
   /** verifier.toString(), which every notification carries. */
   private configString: string;
@@ -386,6 +386,42 @@ export class Election {
     this.pendingConnectAll = false;
     this.pendingDecision = undefined;
     this.pendingConfigChange = undefined;
+  }
+
+  /**
+   * A configuration the roles activated (QuorumPeer.processReconfig): notifications carry it and
+   * count its voters from now on, and this member's learner type follows it (observer if listed as
+   * one, else participant, voting or not).
+   */
+  activateConfig(qv: QuorumVerifier): void {
+    if (qv.version <= this.verifier.version) return;
+    this.verifier = qv;
+    this.configString = qv.toString();
+    if (this.nextVerifier !== undefined && this.nextVerifier.version <= qv.version) this.nextVerifier = undefined;
+    this.learnerType = qv.observingMembers.has(this.mySid) ? 'observer' : 'participant';
+  }
+
+  /** A proposed configuration (a reconfig not yet committed): its voters count too. */
+  seeConfig(qv: QuorumVerifier): void {
+    if (qv.version <= (this.nextVerifier?.version ?? this.verifier.version)) return;
+    this.nextVerifier = qv;
+  }
+
+  /**
+   * A reconfig designated the leader: the member takes its role without a search (ZooKeeper's
+   * updateServerState once processReconfig changed its vote) and answers with that vote. Votes
+   * held since the last role are dropped: their senders notify again on their own timeouts.
+   */
+  takeRole(state: PeerState, vote: Vote): void {
+    invariant(this.started && !this.finished, 'takeRole on an election that is not running');
+    invariant(state !== PeerState.LOOKING, 'takeRole(LOOKING)');
+    invariant(state !== PeerState.LEADING || vote.leader === this.mySid, 'LEADING a vote for another sid');
+    this.betweenSearches = false;
+    this.held = [];
+    this.finalizeDeadlineMs = undefined;
+    this.state = state;
+    const cv = this.currentVote!;
+    this.currentVote = { ...cv, leader: vote.leader, zxid: vote.zxid, peerEpoch: vote.peerEpoch, state };
   }
 
   /**

@@ -141,6 +141,27 @@ export class ElectionShell {
     this.flush();
   }
 
+  /**
+   * The roles activated `committed` and have seen `lastSeen` (equal, or a reconfig pending): the
+   * election talks to the members of both, and answers with the committed one.
+   */
+  configChanged(committed: QuorumVerifier, lastSeen: QuorumVerifier): void {
+    if (this.closed) return;
+    this.election.activateConfig(committed);
+    this.election.seeConfig(lastSeen);
+    const peers = electionAddresses(committed);
+    for (const [sid, a] of electionAddresses(lastSeen)) if (!peers.has(sid)) peers.set(sid, a);
+    this.peers.setPeers(peers);
+    this.flush();
+  }
+
+  /** A reconfig designated the leader: the role is taken without a search (the core's takeRole). */
+  takeRole(state: PeerState, vote: Vote): void {
+    if (this.closed) return;
+    this.election.takeRole(state, vote);
+    this.flush();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);

@@ -11,6 +11,15 @@
  *  broadcast  propose -> PROPOSAL; a quorum of ACKs (the leader's own after its fsync) -> COMMIT to
  *             followers and INFORM to observers, strictly in zxid order. PING every tickTime/2; a tick
  *             without a synced quorum ends the epoch.
+ *  reconfig   (docs/RECONFIG.md §5) a proposed reconfig txn makes its configuration the last-seen
+ *             one; from then until it commits every proposal, the NEWLEADER acks and the ping check
+ *             need a quorum of the committed configuration AND of the last-seen one. Its commit
+ *             activates it and goes out as COMMITANDACTIVATE/INFORMANDACTIVATE naming the
+ *             designated leader; a leader that is not the designated one commits nothing more and
+ *             steps down once its quorum leaves. A last-seen configuration found at the start
+ *             (a reconfig its predecessor did not commit) travels in NEWLEADER and is activated
+ *             when the epoch is established. With reconfig enabled, the first leader of an
+ *             ensemble gives the version-0 static configuration its epoch's zxid as version.
  *
  * Pure: no clocks, sockets or disks. The shell feeds `step(conn, packet)`, `tick(nowMs)`, `propose`,
  * `processSync`, `disconnected`, drains `ready()` and executes it (ready.ts for the order), then calls
@@ -22,9 +31,11 @@ import { counterOf, epochOf, makeZxid, zxidHex } from '../storage/zxid';
 import { invariant } from './invariant';
 import { emptyReady, readyIsEmpty, type LoggedTxn, type Ready } from './ready';
 import { appendToRuns, planSync, type SyncPlan, type TxnLogSource, type ZxidRun } from './syncplan';
-import type { LearnerType, QuorumVerifier } from './verifier';
-import { PacketType, ZAB_PROTOCOL_VERSION, type QuorumPacket } from './wire/packets';
+import { designatedLeader, type ProposalAcks } from './activation';
+import { parseQuorumVerifier, verifierWithVersion, type LearnerType, type QuorumVerifier } from './verifier';
+import { encodeCommitAndActivate, encodeInformAndActivate, PacketType, ZAB_PROTOCOL_VERSION, type QuorumPacket } from './wire/packets';
 import {
+  reconfigTxnConfig,
   decodeInt,
   decodeLearnerInfo,
   decodeRequest,
@@ -36,7 +47,14 @@ import {
 
 export interface LeaderOptions {
   sid: bigint;
+  /** The committed configuration. */
   verifier: QuorumVerifier;
+  /** The last-seen configuration, when newer than `verifier` (a reconfig proposed, not committed). */
+  lastSeenVerifier?: QuorumVerifier;
+  /** reconfigEnabled: the first leader versions the static configuration (see the top). */
+  reconfigEnabled?: boolean;
+  /** Parses a reconfig txn's configuration string (as the member's multiAddress setting allows). */
+  parseConfig?: (text: string) => QuorumVerifier;
   tickTimeMs: number;
   initLimitTicks: number;
   syncLimitTicks: number;
@@ -51,8 +69,6 @@ export interface LeaderOptions {
   committedLog: readonly LoggedTxn[];
   /** In-memory committed log kept for DIFFs (zookeeper.commitLogCount). */
   commitLogCount?: number;
-  /** NEWLEADER's payload: the last-seen config string (QuorumVerifier.toString()) bytes. */
-  config: Buffer;
   /** The on-disk txn log older than the committed log, when txn-log sync is enabled. */
   txnLog?: () => TxnLogSource | undefined;
   forceSnapshotSync?: boolean;
@@ -101,6 +117,10 @@ interface Proposal {
   txn: LoggedTxn;
   text: string;
   acks: Set<bigint>;
+  /** The configurations of which it needs an ack quorum: the committed one, and a newer last-seen one. */
+  verifiers: readonly QuorumVerifier[];
+  /** A reconfig's configuration. */
+  reconfig?: QuorumVerifier;
 }
 
 export type ProposeResult = { ok: true } | { ok: false; reason: string };
@@ -135,11 +155,28 @@ function txnPacket(type: PacketType, zxid: bigint, text: string): QuorumPacket {
   };
 }
 
-const DEFAULTS = { commitLogCount: 500, maxOutstandingProposals: 10_000, maxLearners: 1024, maxPendingSyncs: 10_000, testingInitialCounter: 0n };
+const DEFAULTS = {
+  commitLogCount: 500,
+  maxOutstandingProposals: 10_000,
+  maxLearners: 1024,
+  maxPendingSyncs: 10_000,
+  testingInitialCounter: 0n,
+  reconfigEnabled: false,
+  parseConfig: (text: string) => parseQuorumVerifier(text),
+};
 
 export class ZabLeader {
-  private readonly opts: Required<Omit<LeaderOptions, 'txnLog'>> & Pick<LeaderOptions, 'txnLog'>;
-  private readonly verifier: QuorumVerifier;
+  private readonly opts: Required<Omit<LeaderOptions, 'txnLog' | 'lastSeenVerifier'>> & Pick<LeaderOptions, 'txnLog'>;
+  /** The committed configuration. */
+  private verifier: QuorumVerifier;
+  /** The newest configuration seen: the committed one, or a reconfig's not yet committed. */
+  private lastSeen: QuorumVerifier;
+  /** The configurations NEWLEADER's acks must each reach a quorum of (fixed once the epoch is). */
+  private newLeaderVerifiers: readonly QuorumVerifier[] = [];
+  /** False once a committed reconfig designated another leader: nothing more is committed here. */
+  private allowedToCommit = true;
+  /** The leader a committed reconfig designated, when not this server. */
+  private designated: bigint | undefined;
   private phaseValue: LeaderPhase = 'discovery';
   private phaseStartMs: number;
   private nowMs: number;
@@ -167,6 +204,7 @@ export class ZabLeader {
   constructor(options: LeaderOptions) {
     this.opts = { ...DEFAULTS, forceSnapshotSync: false, ...options };
     this.verifier = options.verifier;
+    this.lastSeen = options.lastSeenVerifier !== undefined && options.lastSeenVerifier.version > options.verifier.version ? options.lastSeenVerifier : options.verifier;
     this.nowMs = options.nowMs;
     this.phaseStartMs = options.nowMs;
     invariant(options.acceptedEpoch >= options.currentEpoch, 'acceptedEpoch below currentEpoch');
@@ -195,6 +233,23 @@ export class ZabLeader {
   }
   get lastCommittedZxid(): bigint {
     return this.lastCommitted;
+  }
+  /** The committed configuration. */
+  get committedVerifier(): QuorumVerifier {
+    return this.verifier;
+  }
+  /** The newest configuration seen (a pending reconfig's, or the committed one). */
+  get lastSeenVerifier(): QuorumVerifier {
+    return this.lastSeen;
+  }
+  /**
+   * The sids ZooKeeper's isQuorumSynced counts for a reconfig's quorum check: this leader and the
+   * synced followers it forwards to (observers never vote).
+   */
+  syncedFollowers(): Set<bigint> {
+    const out = new Set<bigint>([this.opts.sid]);
+    for (const h of this.handlers.values()) if (h.forwarding && h.type === 'participant' && this.synced(h)) out.add(h.sid);
+    return out;
   }
   /** Learner syncs waiting for a commit (mntr's pending_syncs). */
   get pendingSyncCountNow(): number {
@@ -328,7 +383,7 @@ export class ZabLeader {
         this.tickValue++;
         const synced = new Set<bigint>([this.opts.sid]);
         for (const h of this.handlers.values()) if (h.phase !== 'info' && this.synced(h)) synced.add(h.sid);
-        if (!this.verifier.containsQuorum(synced)) {
+        if (!this.hasAllQuorums(this.quorumVerifiers(), synced)) {
           this.stepDown(`no synced quorum at tick ${this.tickValue}: synced sids [${[...synced].join(',')}]`);
           return;
         }
@@ -361,9 +416,19 @@ export class ZabLeader {
       return { ok: false, reason: 'zxid counter exhausted' };
     }
     if (this.outstanding.size >= this.opts.maxOutstandingProposals) return { ok: false, reason: 'too many outstanding proposals' };
+    if (!this.allowedToCommit) return { ok: false, reason: 'a reconfig designated another leader' };
+    const configText = reconfigTxnConfig(data);
+    let reconfig: QuorumVerifier | undefined;
+    if (configText !== undefined) {
+      invariant(this.lastSeen.version === this.verifier.version, 'a reconfig proposed while another is outstanding');
+      reconfig = this.opts.parseConfig(configText);
+      invariant(reconfig.version === zxid, `reconfig ${zxidHex(zxid)} carries version ${reconfig.version.toString(16)}`);
+      this.lastSeen = reconfig;
+      this.pending.seenConfig = reconfig;
+    }
     const text = data.toString('latin1');
     const txn = heldTxn(zxid, text);
-    this.outstanding.set(zxid, { txn, text, acks: new Set() });
+    this.outstanding.set(zxid, { txn, text, acks: new Set(), verifiers: this.quorumVerifiers(), reconfig });
     this.lastProposedValue = zxid;
     this.pending.append.push(txn);
     for (const h of this.handlers.values()) {
@@ -431,6 +496,13 @@ export class ZabLeader {
     if (this.phaseValue !== 'discovery' || !this.verifier.containsQuorum(this.connecting)) return;
     invariant(this.epochValue > this.opts.acceptedEpoch, 'the new epoch must exceed every accepted epoch seen');
     this.pending.acceptedEpoch = this.epochValue;
+    if (this.opts.reconfigEnabled && this.verifier.version === 0n && this.lastSeen.version === 0n) {
+      // ZOOKEEPER-1783: the established configuration outranks unestablished static ones (a joiner's
+      // partial view); agreed on through NEWLEADER, activated at UPTODATE.
+      this.lastSeen = verifierWithVersion(this.verifier, makeZxid(this.epochValue, 0n));
+      this.pending.seenConfig = this.lastSeen;
+    }
+    this.newLeaderVerifiers = this.quorumVerifiers();
     this.phaseValue = 'epochack';
     this.phaseStartMs = this.nowMs;
     // The leader's own state summary counts as its epoch ack.
@@ -497,7 +569,7 @@ export class ZabLeader {
       }
     }
     h.forwarding = true;
-    this.send(h.conn, PacketType.NEWLEADER, makeZxid(this.epochValue, 0n), this.opts.config);
+    this.send(h.conn, PacketType.NEWLEADER, makeZxid(this.epochValue, 0n), Buffer.from(this.lastSeen.toString(), 'utf8'));
     h.phase = 'newleader';
   }
 
@@ -530,7 +602,8 @@ export class ZabLeader {
     h.phase = 'uptodate';
     h.tickOfNextAckDeadline = this.tickValue + this.opts.syncLimitTicks;
     if (this.phaseValue === 'newleader') {
-      if (this.isParticipant(h.sid)) this.newLeaderAcks.add(h.sid);
+      // Each configuration counts its own voters among these.
+      if (h.type === 'participant') this.newLeaderAcks.add(h.sid);
       this.checkNewLeaderQuorum();
     } else if (this.phaseValue === 'broadcast') {
       this.sendUpToDate(h);
@@ -539,8 +612,15 @@ export class ZabLeader {
 
   private checkNewLeaderQuorum(): void {
     if (this.phaseValue !== 'newleader' || !this.newLeaderAcks.has(this.opts.sid)) return;
-    if (!this.verifier.containsQuorum(this.newLeaderAcks)) return;
+    if (!this.hasAllQuorums(this.newLeaderVerifiers, this.newLeaderAcks)) return;
     this.phaseValue = 'broadcast';
+    if (this.lastSeen.version > this.verifier.version) {
+      // A configuration newer than the committed one (the versioned static one, or a reconfig the
+      // last leader left uncommitted) is agreed on by this quorum: it is activated now.
+      const next = this.lastSeen;
+      const acks = new Set([...this.newLeaderAcks].filter((sid) => next.votingMembers.has(sid)));
+      this.activate(next, this.designate(next, acks, []));
+    }
     this.lastCommitted = makeZxid(this.epochValue, this.opts.testingInitialCounter);
     this.lastProposedValue = this.lastCommitted;
     this.tickValue = 0;
@@ -607,16 +687,29 @@ export class ZabLeader {
       const first = this.outstanding.values().next();
       if (first.done) return;
       const p = first.value;
-      if (!this.verifier.containsQuorum(p.acks)) return;
+      if (!this.allowedToCommit || !this.hasAllQuorums(p.verifiers, p.acks)) return;
       invariant(p.txn.zxid === this.lastCommitted + 1n, `commit of ${zxidHex(p.txn.zxid)} after ${zxidHex(this.lastCommitted)}`);
       this.outstanding.delete(p.txn.zxid);
       this.lastCommitted = p.txn.zxid;
       this.pushWindow(p.txn.zxid, p.text);
+      let designated: bigint | undefined;
+      if (p.reconfig !== undefined) {
+        const next = p.reconfig;
+        const later: ProposalAcks[] = [...this.outstanding.values()].map((o) => o.verifiers.map((v) => votersOf(v, o.acks)));
+        designated = this.designate(next, votersOf(next, p.acks), later);
+        this.activate(next, designated);
+      }
       this.pending.commit.push(p.txn);
       for (const h of this.handlers.values()) {
         if (!h.forwarding) continue;
-        if (h.type === 'participant') this.send(h.conn, PacketType.COMMIT, p.txn.zxid, null);
-        else this.sendPacket(h.conn, txnPacket(PacketType.INFORM, p.txn.zxid, p.text));
+        if (designated === undefined) {
+          if (h.type === 'participant') this.send(h.conn, PacketType.COMMIT, p.txn.zxid, null);
+          else this.sendPacket(h.conn, txnPacket(PacketType.INFORM, p.txn.zxid, p.text));
+        } else if (h.type === 'participant') {
+          this.send(h.conn, PacketType.COMMITANDACTIVATE, p.txn.zxid, encodeCommitAndActivate(designated));
+        } else {
+          this.send(h.conn, PacketType.INFORMANDACTIVATE, p.txn.zxid, encodeInformAndActivate(designated, p.txn.data));
+        }
       }
       const syncs = this.pendingSyncs.get(p.txn.zxid);
       if (syncs !== undefined) {
@@ -624,6 +717,40 @@ export class ZabLeader {
         this.pendingSyncCount -= syncs.length;
         for (const conn of syncs) if (this.handlers.has(conn)) this.send(conn, PacketType.SYNC, 0n, null);
       }
+    }
+  }
+
+  // --- reconfiguration ---
+
+  /** The committed configuration, and the last-seen one while it is newer: a quorum of each is needed. */
+  private quorumVerifiers(): readonly QuorumVerifier[] {
+    return this.lastSeen.version > this.verifier.version ? [this.verifier, this.lastSeen] : [this.verifier];
+  }
+
+  private hasAllQuorums(verifiers: readonly QuorumVerifier[], sids: ReadonlySet<bigint>): boolean {
+    return verifiers.every((v) => v.containsQuorum(sids));
+  }
+
+  /** Who leads under `next` (activation.ts); this leader if no other voter of it acked. */
+  private designate(next: QuorumVerifier, acks: ReadonlySet<bigint>, later: readonly ProposalAcks[]): bigint {
+    const self = { sid: this.opts.sid, member: this.verifier.members.get(this.opts.sid) ?? this.lastSeen.members.get(this.opts.sid) };
+    try {
+      return designatedLeader(self, next, acks, later);
+    } catch (e) {
+      this.pending.notes.push(`no designated leader for version ${next.version.toString(16)} (${(e as Error).message}); this leader stays`);
+      return this.opts.sid;
+    }
+  }
+
+  /** `next` becomes the committed configuration; with another designated leader nothing more commits here. */
+  private activate(next: QuorumVerifier, designated: bigint): void {
+    this.verifier = next;
+    if (this.lastSeen.version < next.version) this.lastSeen = next;
+    this.pending.activations.push({ verifier: next, designatedLeader: designated });
+    if (designated !== this.opts.sid) {
+      this.pending.notes.push(`configuration ${next.version.toString(16)} designates leader ${designated}: this leader commits nothing more`);
+      this.allowedToCommit = false;
+      this.designated = designated;
     }
   }
 
@@ -684,6 +811,11 @@ export class ZabLeader {
   private stepDown(reason: string): void {
     for (const h of [...this.handlers.values()]) this.closeHandler(h, 'leader stepping down');
     this.phaseValue = 'over';
-    this.pending.state = { kind: 'looking', reason };
+    this.pending.state = this.designated === undefined ? { kind: 'looking', reason } : { kind: 'looking', reason, designatedLeader: this.designated };
   }
+}
+
+/** The sids of `acks` that are voters of `qv` (a Proposal's ack set for one configuration). */
+function votersOf(qv: QuorumVerifier, acks: ReadonlySet<bigint>): Set<bigint> {
+  return new Set([...acks].filter((sid) => qv.votingMembers.has(sid)));
 }

@@ -23,7 +23,8 @@ import { OpCode } from '../protocol/constants';
 import { ZabLeader } from './leader';
 import { appendToRuns, type TxnLogSource, type ZxidRun } from './syncplan';
 import type { LoggedTxn, Ready, SnapshotSend } from './ready';
-import type { QuorumMember, QuorumVerifier } from './verifier';
+import { parseQuorumVerifier, type QuorumMember } from './verifier';
+import type { QuorumConfigs } from './quorumconfigs';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
 import { appendDurably, ReadyLoop } from './readyloop';
@@ -35,7 +36,8 @@ export interface LeaderShellDeps {
   log: Logger;
   mySid: bigint;
   me: QuorumMember;
-  verifier: QuorumVerifier;
+  /** The member's configurations; the leader proposes, activates and keeps them on disk there. */
+  configs: QuorumConfigs;
   acceptedEpoch: bigint;
   currentEpoch: bigint;
   listenOnAllIPs: boolean;
@@ -98,6 +100,8 @@ export class LeaderShell {
   private nextConn = 1;
   private readonly encoder = new QuorumPacketEncoder();
   private ended: ((reason: string) => void) | undefined;
+  /** Set when the role ended because a reconfig designated the next leader (taken without election). */
+  designatedLeader: bigint | undefined;
   private endReason: string | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private readonly stage = new QuorumCommitStage(this);
@@ -154,7 +158,10 @@ export class LeaderShell {
     this.committedThrough = server.lastProcessedZxid;
     this.core = new ZabLeader({
       sid: this.deps.mySid,
-      verifier: this.deps.verifier,
+      verifier: this.deps.configs.committed,
+      lastSeenVerifier: this.deps.configs.lastSeen,
+      reconfigEnabled: config.reconfigEnabled,
+      parseConfig: (text) => parseQuorumVerifier(text, { multiAddressEnabled: config.multiAddressEnabled }),
       tickTimeMs: config.tickTimeMs,
       initLimitTicks: config.initLimitTicks,
       syncLimitTicks: config.syncLimitTicks,
@@ -165,7 +172,6 @@ export class LeaderShell {
       commitLogCount: config.commitLogCount,
       forceSnapshotSync: config.forceSnapshotSync,
       txnLog: () => this.txnLogSource(),
-      config: Buffer.from(this.deps.verifier.toString()),
       nowMs: this.now(),
     });
     const early = this.early ?? [];
@@ -297,7 +303,7 @@ export class LeaderShell {
   /** mntr's leader figures, as ZooKeeper's leader counts them. */
   status(): NonNullable<QuorumStatus['leader']> {
     const learners = this.madeCore?.learners() ?? [];
-    const voters = this.deps.verifier.votingMembers;
+    const voters = this.deps.configs.committed.votingMembers;
     const synced = learners.filter((l) => l.synced && l.phase === 'broadcast');
     const handlers: LearnerHandlerStatus[] = [];
     for (const l of learners) {
@@ -389,6 +395,9 @@ export class LeaderShell {
     // without waiting for the next batch's fsync. Nothing of this Ready's append is committed: the
     // core counts our own ack only at advance(), once this Ready is durable, so every txn
     // committed (and every COMMIT sent) here was durable here already.
+    // A configuration proposed, then each one committed (their txns are durable here already).
+    if (rd.seenConfig !== undefined) this.deps.configs.see(rd.seenConfig);
+    for (const a of rd.activations) this.deps.configs.activate(a.verifier);
     const early = rd.append.length > 0 && rd.acceptedEpoch === undefined && rd.currentEpoch === undefined && rd.send.every(isBroadcastPacket);
     if (early) {
       this.sendAll(rd, new Map());
@@ -434,9 +443,21 @@ export class LeaderShell {
       this.servingSinceMs = this.now();
       server.beginEpoch(rd.state.epoch);
       server.setCommitStage(this.stage);
+      server.reconfigContext = () => {
+        const core = this.madeCore;
+        if (core === undefined || core.phase !== 'broadcast') return undefined;
+        return {
+          lastSeen: core.lastSeenVerifier,
+          committed: core.committedVerifier,
+          standaloneEnabled: config.standaloneEnabled,
+          multiAddressEnabled: config.multiAddressEnabled,
+          synced: core.syncedFollowers(),
+        };
+      };
       server.setRoleProblem(undefined);
       this.deps.onServing(rd.state.epoch);
     } else if (rd.state?.kind === 'looking') {
+      this.designatedLeader = rd.state.designatedLeader;
       this.finish(rd.state.reason);
     }
   }
@@ -630,6 +651,7 @@ export class LeaderShell {
     const { server } = this.deps;
     server.setRoleProblem(`no leader: ${reason}`);
     this.stage.abandonAll();
+    server.reconfigContext = undefined;
     server.setCommitStage(undefined);
     server.beginEpoch(undefined);
     for (const c of this.conns.values()) c.socket.destroy();

@@ -13,6 +13,12 @@
  *             observer: INFORM logged and applied. PING answered (only once serving) with the touch
  *             table the session layer gives. SYNC completes the oldest forwarded sync.
  *
+ * Reconfiguration (docs/RECONFIG.md §5): a reconfig txn proposed (or sent in the sync) makes its
+ * configuration the last-seen one; COMMITANDACTIVATE (follower) or INFORMANDACTIVATE (observer)
+ * activates it before its txn applies; NEWLEADER's configuration is activated at UPTODATE. When an
+ * activation changes this member's role or its leader, the role ends (with the designated leader,
+ * where the reconfig named one, to take the next role at once).
+ *
  * A leader silent for initLimit ticks before NEWLEADER, syncLimit ticks after, ends the role (LOOKING).
  * Pure: the shell feeds `step(packet)`, `tick(nowMs)`, `forward`, `revalidate`, `disconnected`, and
  * executes `ready()` in order (ready.ts), then `advance()`. Anything out of protocol ends the role
@@ -21,9 +27,12 @@
 
 import { counterOf, epochOf, isNextZxid, makeZxid, zxidGapReason, zxidHex } from '../storage/zxid';
 import { invariant } from './invariant';
+import { activationEffect } from './activation';
 import { emptyReady, readyIsEmpty, type LoggedTxn, type Ready, type SessionTouch } from './ready';
-import { PacketType, ZAB_PROTOCOL_VERSION, type PacketId, type QuorumPacket } from './wire/packets';
+import { parseQuorumVerifier, type QuorumVerifier } from './verifier';
+import { commitAndActivateLeader, informAndActivate, PacketType, ZAB_PROTOCOL_VERSION, type PacketId, type QuorumPacket } from './wire/packets';
 import {
+  reconfigTxnConfig,
   OP_SYNC,
   decodeInt,
   decodeRevalidateReply,
@@ -50,8 +59,14 @@ export interface LearnerOptions {
   currentEpoch: bigint;
   /** The last zxid in this server's log (or its snapshot's, when the log is empty). */
   lastLoggedZxid: bigint;
-  /** The version of this server's committed config (LearnerInfo). */
-  configVersion: bigint;
+  /** The committed configuration (its version goes in LearnerInfo). */
+  verifier: QuorumVerifier;
+  /** The last-seen configuration, when newer than `verifier`. */
+  lastSeenVerifier?: QuorumVerifier;
+  /** The leader this role follows. */
+  leaderSid: bigint;
+  /** Parses a configuration string (as the member's multiAddress setting allows). */
+  parseConfig?: (text: string) => QuorumVerifier;
   touches: TouchSource;
   /** Txns held in memory during sync, before NEWLEADER makes them durable. */
   maxSyncTxns?: number;
@@ -67,10 +82,14 @@ export type LearnerPhase = 'leaderinfo' | 'sync' | 'syncing' | 'newleader' | 'se
 /** The one link of a learner: to its leader. */
 export const LEADER_CONN = 0;
 
-const DEFAULTS = { maxSyncTxns: 1_000_000, maxPendingProposals: 100_000, maxPendingSyncs: 10_000 };
+const DEFAULTS = { maxSyncTxns: 1_000_000, maxPendingProposals: 100_000, maxPendingSyncs: 10_000, parseConfig: (text: string) => parseQuorumVerifier(text) };
 
 export class ZabLearner {
-  private readonly opts: Required<LearnerOptions>;
+  private readonly opts: Required<Omit<LearnerOptions, 'lastSeenVerifier'>>;
+  private committedQv: QuorumVerifier;
+  private lastSeenQv: QuorumVerifier;
+  /** The configuration NEWLEADER carried, activated at UPTODATE. */
+  private newLeaderQv: QuorumVerifier | undefined;
   private phaseValue: LearnerPhase = 'leaderinfo';
   private nowMs: number;
   private lastHeardMs: number;
@@ -95,13 +114,15 @@ export class ZabLearner {
 
   constructor(options: LearnerOptions) {
     this.opts = { ...DEFAULTS, ...options };
+    this.committedQv = options.verifier;
+    this.lastSeenQv = options.lastSeenVerifier !== undefined && options.lastSeenVerifier.version > options.verifier.version ? options.lastSeenVerifier : options.verifier;
     invariant(options.acceptedEpoch >= options.currentEpoch, 'acceptedEpoch below currentEpoch');
     this.nowMs = options.nowMs;
     this.lastHeardMs = options.nowMs;
     this.lastQueued = options.lastLoggedZxid;
     this.lastLogged = options.lastLoggedZxid;
     const type = options.role === 'observer' ? PacketType.OBSERVERINFO : PacketType.FOLLOWERINFO;
-    const info = encodeLearnerInfo({ sid: options.sid, protocolVersion: ZAB_PROTOCOL_VERSION, configVersion: options.configVersion });
+    const info = encodeLearnerInfo({ sid: options.sid, protocolVersion: ZAB_PROTOCOL_VERSION, configVersion: options.verifier.version });
     this.send(type, makeZxid(options.acceptedEpoch, 0n), info);
   }
 
@@ -113,6 +134,12 @@ export class ZabLearner {
   }
   get lastLoggedZxid(): bigint {
     return this.lastLogged;
+  }
+  get committedVerifier(): QuorumVerifier {
+    return this.committedQv;
+  }
+  get lastSeenVerifier(): QuorumVerifier {
+    return this.lastSeenQv;
   }
 
   hasReady(): boolean {
@@ -241,23 +268,32 @@ export class ZabLearner {
       case PacketType.INFORM: {
         if (!this.queueable(p)) return;
         if (this.syncTxns.length >= this.opts.maxSyncTxns) return this.end('sync longer than maxSyncTxns');
+        if (p.type === PacketType.PROPOSAL && !this.seeReconfig(p.data)) return;
         this.syncTxns.push({ txn: { zxid: p.zxid, data: p.data ?? Buffer.alloc(0) }, committed: p.type === PacketType.INFORM });
         this.lastQueued = p.zxid;
         return;
       }
-      case PacketType.COMMIT: {
+      case PacketType.COMMIT:
+      case PacketType.COMMITANDACTIVATE: {
         const next = this.syncTxns.find((t) => !t.committed);
         if (next === undefined || next.txn.zxid !== p.zxid) return this.end(`COMMIT ${zxidHex(p.zxid)} is not for the oldest uncommitted sync txn`);
         next.committed = true;
+        if (p.type === PacketType.COMMITANDACTIVATE) this.commitAndActivate(p, next.txn);
+        return;
+      }
+      case PacketType.INFORMANDACTIVATE: {
+        const txn = this.informAndActivateTxn(p);
+        if (txn === undefined || !this.queueable(p)) return;
+        if (this.syncTxns.length >= this.opts.maxSyncTxns) return this.end('sync longer than maxSyncTxns');
+        this.syncTxns.push({ txn, committed: true });
+        this.lastQueued = p.zxid;
+        this.activateFromPacket(p, txn);
         return;
       }
       case PacketType.NEWLEADER:
         return this.onNewLeader(p);
       case PacketType.PING:
         return; // not answered before UPTODATE
-      case PacketType.COMMITANDACTIVATE:
-      case PacketType.INFORMANDACTIVATE:
-        return this.end('reconfig packets are not supported');
       default:
         this.pending.notes.push(`packet type ${p.type} during sync ignored`);
     }
@@ -267,7 +303,16 @@ export class ZabLearner {
     if (epochOf(p.zxid) !== this.newEpoch || counterOf(p.zxid) !== 0n) {
       return this.end(`NEWLEADER ${zxidHex(p.zxid)} does not match LEADERINFO epoch ${this.newEpoch}`);
     }
-    if (p.data !== null && p.data.length > 1) this.pending.lastSeenConfig = p.data;
+    if (p.data !== null && p.data.length > 1) {
+      // ZooKeeper's learner logs a configuration it cannot parse and syncs on without it.
+      try {
+        const qv = this.opts.parseConfig(p.data.toString('utf8'));
+        this.see(qv);
+        this.newLeaderQv = qv;
+      } catch (e) {
+        this.pending.notes.push(`NEWLEADER's configuration ignored: ${(e as Error).message}`);
+      }
+    }
     // Java learners snapshot after SNAP and TRUNC: the log alone no longer rebuilds the tree.
     if (this.syncMode !== 'DIFF') this.pending.takeSnapshot = this.syncBaseZxid;
     let committedPrefix = true;
@@ -293,6 +338,7 @@ export class ZabLearner {
       case PacketType.PROPOSAL:
       case PacketType.INFORM: {
         if (!this.queueable(p)) return;
+        if (p.type === PacketType.PROPOSAL && !this.seeReconfig(p.data)) return;
         const txn = { zxid: p.zxid, data: p.data ?? Buffer.alloc(0) };
         this.logTxn(txn);
         if (p.type === PacketType.INFORM) this.toApply.push(txn);
@@ -302,14 +348,31 @@ export class ZabLearner {
         }
         return;
       }
-      case PacketType.COMMIT: {
+      case PacketType.COMMIT:
+      case PacketType.COMMITANDACTIVATE: {
         const next = this.pendingProposals[0];
         if (next === undefined || next.zxid !== p.zxid) return this.end(`COMMIT ${zxidHex(p.zxid)} is not for the oldest pending proposal`);
         this.pendingProposals.shift();
         this.toApply.push(next);
+        if (p.type === PacketType.COMMITANDACTIVATE) this.commitAndActivate(p, next);
+        return;
+      }
+      case PacketType.INFORMANDACTIVATE: {
+        const txn = this.informAndActivateTxn(p);
+        if (txn === undefined || !this.queueable(p)) return;
+        this.logTxn(txn);
+        this.toApply.push(txn);
+        this.activateFromPacket(p, txn);
         return;
       }
       case PacketType.UPTODATE: {
+        if (this.newLeaderQv !== undefined) {
+          const qv = this.newLeaderQv;
+          this.newLeaderQv = undefined;
+          // A change of role or leader here goes back to election, before serving (as ZooKeeper's
+          // learner throws at UPTODATE); what was logged is on disk for the next role.
+          if (this.activate(qv, undefined, 'the configuration activated at UPTODATE')) return;
+        }
         this.pending.commit.push(...this.toApply);
         this.toApply.length = 0;
         this.send(PacketType.ACK, makeZxid(this.newEpoch, 0n), null);
@@ -321,9 +384,6 @@ export class ZabLearner {
       }
       case PacketType.PING:
         return; // not answered before UPTODATE
-      case PacketType.COMMITANDACTIVATE:
-      case PacketType.INFORMANDACTIVATE:
-        return this.end('reconfig packets are not supported');
       default:
         this.pending.notes.push(`packet type ${p.type} before UPTODATE ignored`);
     }
@@ -339,6 +399,7 @@ export class ZabLearner {
         if (epochOf(p.zxid) !== this.newEpoch) return this.end(`PROPOSAL ${zxidHex(p.zxid)} outside epoch ${this.newEpoch}`);
         if (!this.queueable(p)) return;
         if (this.pendingProposals.length >= this.opts.maxPendingProposals) return this.end('too many uncommitted proposals');
+        if (!this.seeReconfig(p.data)) return;
         const txn = { zxid: p.zxid, data: p.data ?? Buffer.alloc(0) };
         this.logTxn(txn);
         this.pendingProposals.push(txn);
@@ -346,12 +407,24 @@ export class ZabLearner {
         this.send(PacketType.ACK, p.zxid, null);
         return;
       }
-      case PacketType.COMMIT: {
-        if (!follower) return void this.pending.notes.push(`observer ignores COMMIT ${zxidHex(p.zxid)}`);
+      case PacketType.COMMIT:
+      case PacketType.COMMITANDACTIVATE: {
+        if (!follower) return void this.pending.notes.push(`observer ignores packet type ${p.type} for ${zxidHex(p.zxid)}`);
         const next = this.pendingProposals[0];
         if (next === undefined || next.zxid !== p.zxid) return this.end(`COMMIT ${zxidHex(p.zxid)} is not for the oldest pending proposal`);
         this.pendingProposals.shift();
         this.pending.commit.push(next);
+        if (p.type === PacketType.COMMITANDACTIVATE) this.commitAndActivate(p, next);
+        return;
+      }
+      case PacketType.INFORMANDACTIVATE: {
+        if (follower) return void this.pending.notes.push(`follower ignores INFORMANDACTIVATE ${zxidHex(p.zxid)}`);
+        if (epochOf(p.zxid) !== this.newEpoch) return this.end(`INFORMANDACTIVATE ${zxidHex(p.zxid)} outside epoch ${this.newEpoch}`);
+        const txn = this.informAndActivateTxn(p);
+        if (txn === undefined || !this.queueable(p)) return;
+        this.logTxn(txn);
+        this.pending.commit.push(txn);
+        this.activateFromPacket(p, txn);
         return;
       }
       case PacketType.INFORM: {
@@ -381,12 +454,81 @@ export class ZabLearner {
         this.pending.revalidated.push(r);
         return;
       }
-      case PacketType.COMMITANDACTIVATE:
-      case PacketType.INFORMANDACTIVATE:
-        return this.end('reconfig packets are not supported');
       default:
         this.pending.notes.push(`packet type ${p.type} while serving ignored`);
     }
+  }
+
+  // --- reconfiguration ---
+
+  /** A proposed reconfig txn's configuration becomes the last-seen one. False: it ended the role. */
+  private seeReconfig(data: Buffer | null): boolean {
+    const text = reconfigTxnConfig(data);
+    if (text === undefined) return true;
+    const qv = this.parse(text);
+    if (qv === undefined) return false;
+    this.see(qv);
+    return true;
+  }
+
+  private see(qv: QuorumVerifier): void {
+    if (qv.version <= this.lastSeenQv.version) return;
+    this.lastSeenQv = qv;
+    this.pending.seenConfig = qv;
+  }
+
+  private parse(text: string): QuorumVerifier | undefined {
+    try {
+      return this.opts.parseConfig(text);
+    } catch (e) {
+      this.end(`a reconfig's configuration does not parse: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** COMMITANDACTIVATE: `txn` (the pending reconfig it commits) activates under the designated leader. */
+  private commitAndActivate(p: QuorumPacket, txn: LoggedTxn): void {
+    let designated: bigint;
+    try {
+      designated = commitAndActivateLeader(p.data);
+    } catch (e) {
+      return this.end((e as Error).message);
+    }
+    this.activateTxn(txn, designated);
+  }
+
+  /** INFORMANDACTIVATE's txn (undefined: the packet ended the role). */
+  private informAndActivateTxn(p: QuorumPacket): LoggedTxn | undefined {
+    try {
+      return { zxid: p.zxid, data: informAndActivate(p.data).txn };
+    } catch (e) {
+      this.end((e as Error).message);
+      return undefined;
+    }
+  }
+
+  private activateFromPacket(p: QuorumPacket, txn: LoggedTxn): void {
+    this.activateTxn(txn, informAndActivate(p.data).designatedLeader);
+  }
+
+  private activateTxn(txn: LoggedTxn, designated: bigint): void {
+    const text = reconfigTxnConfig(txn.data);
+    if (text === undefined) return this.end(`activation of ${zxidHex(txn.zxid)}, which is not a reconfig`);
+    const qv = this.parse(text);
+    if (qv !== undefined) this.activate(qv, designated, `reconfig ${zxidHex(txn.zxid)}`);
+  }
+
+  /** `qv` becomes the committed configuration. True when that ends the role (it already ended it). */
+  private activate(qv: QuorumVerifier, designated: bigint | undefined, what: string): boolean {
+    const effect = activationEffect(this.committedQv, qv, { sid: this.opts.sid, currentRole: this.opts.role, currentLeader: this.opts.leaderSid }, designated);
+    if (!effect.newer) return false;
+    this.committedQv = qv;
+    if (this.lastSeenQv.version < qv.version) this.lastSeenQv = qv;
+    this.pending.activations.push({ verifier: qv, designatedLeader: designated });
+    if (!effect.restartRole) return false;
+    const reason = `${what} changes this member's ${effect.role !== this.opts.role ? `role to ${effect.role}` : 'leader'}`;
+    this.end(reason, effect.designatedLeader);
+    return true;
   }
 
   // --- helpers ---
@@ -409,9 +551,9 @@ export class ZabLearner {
     this.pending.send.push({ kind: 'packet', to: LEADER_CONN, packet: { type, zxid, data, authinfo: null } });
   }
 
-  private end(reason: string): void {
+  private end(reason: string, designatedLeader?: bigint): void {
     if (this.phaseValue === 'over') return;
     this.phaseValue = 'over';
-    this.pending.state = { kind: 'looking', reason };
+    this.pending.state = designatedLeader === undefined ? { kind: 'looking', reason } : { kind: 'looking', reason, designatedLeader };
   }
 }

@@ -27,7 +27,8 @@ import { listLogFiles, syncDirSync } from '../storage/txnlog';
 import type { Txn } from '../storage/txn';
 import { LEADER_CONN, ZabLearner } from './learner';
 import type { Ready } from './ready';
-import type { QuorumMember } from './verifier';
+import { parseQuorumVerifier, type QuorumMember } from './verifier';
+import type { QuorumConfigs } from './quorumconfigs';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { appendDurably, ReadyLoop } from './readyloop';
 import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
@@ -43,7 +44,8 @@ export interface LearnerShellDeps {
   leader: QuorumMember;
   acceptedEpoch: bigint;
   currentEpoch: bigint;
-  configVersion: bigint;
+  /** The member's configurations; the learner activates and keeps them on disk there. */
+  configs: QuorumConfigs;
   /** Closes the server's database and opens it again from disk (after TRUNC or SNAP changed the files). */
   reopenDatabase(received?: ReceivedTree): Promise<Database>;
   /** The role is serving at `epoch` (the election's settled vote takes it). */
@@ -82,6 +84,8 @@ export class LearnerShell {
   private socket: net.Socket | undefined;
   private readonly encoder = new QuorumPacketEncoder();
   private ended: ((reason: string) => void) | undefined;
+  /** Set when the role ended because a reconfig designated the next leader (taken without election). */
+  designatedLeader: bigint | undefined;
   private endReason: string | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private readonly loop = new ReadyLoop(
@@ -117,7 +121,10 @@ export class LearnerShell {
       acceptedEpoch: deps.acceptedEpoch,
       currentEpoch: deps.currentEpoch,
       lastLoggedZxid: server.lastProcessedZxid,
-      configVersion: deps.configVersion,
+      verifier: deps.configs.committed,
+      lastSeenVerifier: deps.configs.lastSeen,
+      leaderSid: deps.leader.sid,
+      parseConfig: (text) => parseQuorumVerifier(text, { multiAddressEnabled: deps.config.multiAddressEnabled }),
       touches: { take: () => [...server.takeTouchedSessions()].map(([sessionId, timeoutMs]) => ({ sessionId, timeoutMs })) },
       nowMs: this.now(),
     });
@@ -300,6 +307,8 @@ export class LearnerShell {
     }
     if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
     if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
+    if (rd.seenConfig !== undefined) this.deps.configs.see(rd.seenConfig);
+    for (const a of rd.activations) this.deps.configs.activate(a.verifier);
     for (let i = appliedEarly; i < rd.commit.length; i++) server.learnerCommitted(decodeTxn(rd.commit[i].data));
     for (let i = 0; i < rd.syncsCompleted; i++) server.learnerSynced();
     for (const r of rd.revalidated) {
@@ -327,6 +336,7 @@ export class LearnerShell {
       server.setRoleProblem(undefined);
       this.deps.onServing(rd.state.epoch);
     } else if (rd.state?.kind === 'looking') {
+      this.designatedLeader = rd.state.designatedLeader;
       this.finish(rd.state.reason);
     }
   }

@@ -7,6 +7,11 @@
  * Roles: leader (`leadershell.ts`), follower and observer (`learnershell.ts`). With
  * `-Dreadonlymode.enabled=true`, a member still looking for a leader after a grace period serves
  * read-only clients until the election ends (`ZooKeeperServer.startReadOnly`).
+ *
+ * Its configurations (`quorumconfigs.ts`) are shared with the roles, which propose and activate
+ * reconfigs; an activation updates /zookeeper/config and the election's members. A role that ends
+ * because a reconfig designated the next leader is followed by the role that leader implies, at
+ * once, without an election round (ZooKeeper's updateServerState after processReconfig).
  */
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../server/config';
@@ -18,15 +23,21 @@ import { quorumAuthFactories, type QuorumAuthFactories } from './authshell';
 import { ElectionShell } from './electionshell';
 import { LeaderShell } from './leadershell';
 import { LearnerShell } from './learnershell';
+import { learnerRoleIn } from './activation';
+import { QuorumConfigs } from './quorumconfigs';
 import type { QuorumVerifier } from './verifier';
-import { PeerState } from './vote';
+import { PeerState, type Vote } from './vote';
 
 export interface QuorumPeerDeps {
   config: ServerConfig;
   log: Logger;
   server: ZooKeeperServer;
+  /** The committed configuration at start. */
   verifier: QuorumVerifier;
-  /** Opens the database from disk (recovery: the newest snapshot and the log after it). */
+  /** `<cfg>.dynamic.next` at start: a proposed configuration not known to be committed. */
+  lastSeenVerifier?: QuorumVerifier;
+  /** The zoo.cfg the member was started from, beside which the dynamic config files are kept. */
+  configFile?: string;
   /** Opens the database from disk, or over a tree received whole (a SNAP) and already on disk. */
   openDatabase(received?: ReceivedTree): Promise<Database>;
   /**
@@ -40,6 +51,7 @@ export type QuorumRole = 'looking' | 'following' | 'observing' | 'leading';
 
 export class QuorumPeer {
   readonly mySid: bigint;
+  readonly configs: QuorumConfigs;
   private readonly election: ElectionShell;
   /** Quorum SASL of this member (undefined when quorum.auth.enableSasl is off). */
   private readonly auth: QuorumAuthFactories | undefined;
@@ -56,10 +68,20 @@ export class QuorumPeer {
     const { config } = deps;
     if (config.serverId === undefined) throw new Error('a quorum member needs its myid');
     this.mySid = BigInt(config.serverId);
-    deps.server.setQuorumConfig(deps.verifier.toString(), deps.verifier.version);
+    // ZooKeeper refuses to start a server its own configuration leaves out (a removed member).
+    if (!deps.verifier.members.has(this.mySid)) throw new Error(`My id ${this.mySid} not in the peer list`);
     this.log = deps.log.child({ module: 'quorum', myid: config.serverId });
+    this.configs = new QuorumConfigs({
+      mySid: this.mySid,
+      verifier: deps.verifier,
+      lastSeen: deps.lastSeenVerifier,
+      configFile: deps.configFile,
+      reconfigEnabled: config.reconfigEnabled,
+      log: this.log,
+    });
+    deps.server.setQuorumConfig(deps.verifier.toString(), deps.verifier.version);
     // Member hosts are the ones a name/host@realm principal may come from (DIGEST-MD5 users have no host).
-    this.auth = config.quorumSasl ? quorumAuthFactories(config.quorumSasl, () => new Set([...this.election.verifier.members.values()].map((m) => m.host))) : undefined;
+    this.auth = config.quorumSasl ? quorumAuthFactories(config.quorumSasl, () => new Set([...this.configs.committed.members.values()].map((m) => m.host))) : undefined;
     this.election = new ElectionShell({
       auth: this.auth,
       maxHandshakingConnections: config.quorumSasl?.cnxnThreadsSize,
@@ -72,12 +94,18 @@ export class QuorumPeer {
       cnxTimeoutMs: config.cnxTimeoutMs,
       logger: deps.log,
     });
+    if (this.configs.lastSeen !== this.configs.committed) this.election.configChanged(this.configs.committed, this.configs.lastSeen);
+    this.configs.onSeen(() => this.election.configChanged(this.configs.committed, this.configs.lastSeen));
+    this.configs.onActivate((_prev, next) => {
+      deps.server.setQuorumConfig(next.toString(), next.version, true);
+      this.election.configChanged(this.configs.committed, this.configs.lastSeen);
+    });
   }
 
   /** mntr's and the admin commands' quorum figures of this member. */
   status(): QuorumStatus {
     const zabState = this.leader?.zabState() ?? this.learner?.zabState() ?? 'election';
-    const verifier = this.election.verifier;
+    const verifier = this.configs.committed;
     const status: QuorumStatus = {
       peerState: `${this.role} - ${zabState}`,
       quorumSize: verifier.votingMembers.size,
@@ -119,6 +147,7 @@ export class QuorumPeer {
 
   private async loop(): Promise<void> {
     const { server, config } = this.deps;
+    let designated: bigint | undefined;
     while (!this.stopped) {
       server.metrics.lookingCount++;
       const electionStartMs = Date.now();
@@ -134,26 +163,35 @@ export class QuorumPeer {
           "currentEpoch was older than the log (a crash at NEWLEADER before the epoch was written); raised to the log's epoch",
         );
       }
-      let decision;
-      const readOnlyTimer = this.readOnlyAfterGrace();
-      try {
-        decision = await this.election.lookForLeader(lastZxid, epochs.currentEpoch);
-      } catch (e) {
-        if (this.stopped) return;
-        throw e;
-      } finally {
-        // The election is over: read-only clients go, before the role decides what the tree is.
-        clearTimeout(readOnlyTimer);
-        server.stopReadOnly();
+      let decision: { state: PeerState; vote: Vote };
+      const direct = designated;
+      designated = undefined;
+      if (direct !== undefined) {
+        const state = direct === this.mySid ? PeerState.LEADING : learnerRoleIn(this.configs.committed, this.mySid) === 'observer' ? PeerState.OBSERVING : PeerState.FOLLOWING;
+        decision = { state, vote: { leader: direct, zxid: lastZxid, peerEpoch: epochs.currentEpoch } };
+        this.log.info({ leader: direct.toString(), state }, 'taking the role the reconfig designated, without an election');
+        this.election.takeRole(state, decision.vote);
+      } else {
+        const readOnlyTimer = this.readOnlyAfterGrace();
+        try {
+          decision = await this.election.lookForLeader(lastZxid, epochs.currentEpoch);
+        } catch (e) {
+          if (this.stopped) return;
+          throw e;
+        } finally {
+          // The election is over: read-only clients go, before the role decides what the tree is.
+          clearTimeout(readOnlyTimer);
+          server.stopReadOnly();
+        }
       }
       if (this.stopped) return;
-      const leader = this.election.verifier.members.get(decision.vote.leader);
+      const leader = this.configs.committed.members.get(decision.vote.leader) ?? this.configs.lastSeen.members.get(decision.vote.leader);
       if (leader === undefined) {
         this.log.error({ leader: decision.vote.leader.toString() }, 'elected a leader that is not a member; electing again');
         continue;
       }
       // ZooKeeper records the election's duration when it leads or follows, not when it observes.
-      if (decision.state !== PeerState.OBSERVING) server.metrics.electionTime.observe(Date.now() - electionStartMs, Date.now());
+      if (decision.state !== PeerState.OBSERVING && direct === undefined) server.metrics.electionTime.observe(Date.now() - electionStartMs, Date.now());
       if (decision.state === PeerState.LEADING) {
         this.role = 'leading';
         this.leaderSid = this.mySid;
@@ -164,7 +202,7 @@ export class QuorumPeer {
           log: this.deps.log,
           mySid: this.mySid,
           me: leader,
-          verifier: this.election.verifier,
+          configs: this.configs,
           acceptedEpoch: epochs.acceptedEpoch,
           currentEpoch: epochs.currentEpoch,
           listenOnAllIPs: config.quorumListenOnAllIPs,
@@ -174,6 +212,7 @@ export class QuorumPeer {
         this.leader = shell;
         const reason = await shell.run();
         this.leader = undefined;
+        designated = shell.designatedLeader;
         await this.roleEnded(reason);
         continue;
       }
@@ -189,7 +228,7 @@ export class QuorumPeer {
         leader,
         acceptedEpoch: epochs.acceptedEpoch,
         currentEpoch: epochs.currentEpoch,
-        configVersion: this.election.verifier.version,
+        configs: this.configs,
         reopenDatabase: (received) => this.deps.openDatabase(received),
         auth: this.auth,
         onServing: (epoch) => this.election.settled(decision.state, { ...decision.vote, peerEpoch: epoch }),
@@ -197,6 +236,7 @@ export class QuorumPeer {
       this.learner = learner;
       const reason = await learner.run();
       this.learner = undefined;
+      designated = learner.designatedLeader;
       await this.roleEnded(reason);
     }
   }

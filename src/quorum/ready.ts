@@ -18,6 +18,10 @@
  *                        claims the new epoch (ZooKeeper 3.8.5+/3.9 order). A crash in between leaves
  *                        a log whose last epoch is newer than currentEpoch; the next start raises
  *                        currentEpoch to it (storage/epochs.ts `loadEpochs`) instead of refusing.
+ *  5b. `seenConfig`, then `activations`: a configuration proposed (written as `<cfg>.dynamic.next`),
+ *                        then each configuration that became committed, in order (the dynamic config
+ *                        files, /zookeeper/config, the election's members); before the commits, as
+ *                        ZooKeeper activates a reconfig before it applies its txn.
  *  6. `commit`           apply to the tree in zxid order; each was durable (here or earlier) first.
  *                        Commits of txns made durable by an earlier Ready may be applied before this
  *                        Ready's `append` is durable, when it truncates, installs and writes no
@@ -41,6 +45,7 @@
  * `notes` are log lines (protocol oddities the core ignored); executing them in any order is fine.
  */
 
+import type { QuorumVerifier } from './verifier';
 import type { PacketId, QuorumPacket } from './wire/packets';
 
 /** A txn as a log holds it and a PROPOSAL/INFORM carries it: TxnHeader + record [+ digest] bytes. */
@@ -111,11 +116,21 @@ export interface RevalidationResult {
   valid: boolean;
 }
 
+/** A configuration that became the committed one, with the leader its reconfig designated. */
+export interface Activation {
+  verifier: QuorumVerifier;
+  designatedLeader?: bigint;
+}
+
 export type StateChange =
   /** Leader: a quorum acked NEWLEADER. Learner: UPTODATE arrived. Clients may be served. */
   | { kind: 'serving'; epoch: bigint }
-  /** The role is over; the core ignores everything after this. */
-  | { kind: 'looking'; reason: string };
+  /**
+   * The role is over; the core ignores everything after this. `designatedLeader`: a reconfig named
+   * the next leader, so the member takes its next role at once (lead it or follow it), without an
+   * election round, as ZooKeeper's peer does after a reconfig changed its leader or its role.
+   */
+  | { kind: 'looking'; reason: string; designatedLeader?: bigint };
 
 export interface Ready {
   truncateTo?: bigint;
@@ -124,8 +139,9 @@ export interface Ready {
   append: LoggedTxn[];
   acceptedEpoch?: bigint;
   currentEpoch?: bigint;
-  /** The last-seen config a NEWLEADER carried (learner), to keep with the epoch files. */
-  lastSeenConfig?: Buffer;
+  /** A newer configuration seen (a reconfig proposed, or NEWLEADER's): the last-seen one now. */
+  seenConfig?: QuorumVerifier;
+  activations: Activation[];
   commit: LoggedTxn[];
   syncsCompleted: number;
   send: Send[];
@@ -142,6 +158,7 @@ export interface Ready {
 export function emptyReady(): Ready {
   return {
     append: [],
+    activations: [],
     commit: [],
     syncsCompleted: 0,
     send: [],
@@ -163,7 +180,8 @@ export function readyIsEmpty(r: Ready): boolean {
     r.append.length === 0 &&
     r.acceptedEpoch === undefined &&
     r.currentEpoch === undefined &&
-    r.lastSeenConfig === undefined &&
+    r.seenConfig === undefined &&
+    r.activations.length === 0 &&
     r.commit.length === 0 &&
     r.syncsCompleted === 0 &&
     r.send.length === 0 &&

@@ -543,3 +543,12 @@ export function parseQuorumVerifier(text: string, opts: { multiAddressEnabled?: 
   const m: Membership = parseMembership(entries, opts.multiAddressEnabled ?? false);
   return fromMembership(m.servers, m.groups, m.weights, hierarchical, hexVersion(m.version), text);
 }
+
+/**
+ * The same configuration under another version (ZooKeeper's configFromString(qv.toString()) then
+ * setVersion): how the first leader of an ensemble gives its static config the epoch's zxid.
+ */
+export function verifierWithVersion(qv: QuorumVerifier, version: bigint, opts: { multiAddressEnabled?: boolean } = {}): QuorumVerifier {
+  const text = qv.toString().replace(/version=[0-9a-f]+$/, `version=${BigInt.asUintN(64, version).toString(16)}`);
+  return parseQuorumVerifier(text, opts);
+}

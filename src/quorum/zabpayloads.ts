@@ -100,3 +100,25 @@ export function decodeRevalidateReply(data: Buffer | null): { sessionId: bigint;
 
 /** OpCode.sync: a forwarded sync is answered by the leader's SYNC packet. */
 export const OP_SYNC = 9;
+
+/** TxnHeader: clientId (8), cxid (4), zxid (8), time (8), then the type (4). */
+const TXN_TYPE_OFFSET = 28;
+const TXN_HEADER_BYTES = 32;
+const OP_RECONFIG = 16;
+
+/**
+ * The configuration string a reconfig txn carries (its SetDataTxn's data), or undefined when the
+ * txn is not a reconfig. A reconfig txn too short for its record gives '' (parsed, it fails).
+ */
+export function reconfigTxnConfig(txn: Buffer | null): string | undefined {
+  if (txn === null || txn.length < TXN_HEADER_BYTES || txn.readInt32BE(TXN_TYPE_OFFSET) !== OP_RECONFIG) return undefined;
+  let pos = TXN_HEADER_BYTES;
+  if (txn.length < pos + 4) return '';
+  const pathLen = txn.readInt32BE(pos);
+  pos += 4 + Math.max(0, pathLen);
+  if (pathLen < 0 || txn.length < pos + 4) return '';
+  const dataLen = txn.readInt32BE(pos);
+  pos += 4;
+  if (dataLen < 0 || txn.length < pos + dataLen) return '';
+  return txn.toString('utf8', pos, pos + dataLen);
+}

@@ -26,12 +26,14 @@ import type {
   CreateTTLRequest,
   DeleteRequest,
   Id,
+  ReconfigRequest,
   SetACLRequest,
   SetDataRequest,
 } from '../protocol/generated/records';
 import type { DataTree } from '../storage/datatree';
 import { digestFromParts, nodeDigestFromCrc, pathDataCrc, pathDataCrcOfNode } from '../storage/digest';
-import { isSpecialPath, parentOf, pathInvalidReason } from '../storage/paths';
+import { CONFIG_PATH, isSpecialPath, parentOf, pathInvalidReason } from '../storage/paths';
+import { decideReconfig, type ReconfigContext } from '../quorum/reconfigrequest';
 import type { TxnBody } from '../storage/txn';
 import type { AuthRegistry } from './auth';
 
@@ -71,7 +73,10 @@ export type WriteRequest =
   | { type: typeof OpCode.multi; record: WriteOp[] }
   | { type: typeof OpCode.createSession; record: { timeOut: number } }
   | { type: typeof OpCode.closeSession; record: null }
-  | { type: typeof OpCode.reconfig; record: unknown };
+  | { type: typeof OpCode.reconfig; record: ReconfigRequest };
+
+/** What a leader's prep needs to decide a reconfig: ReconfigContext without the zxid. */
+export type ReconfigPrepContext = Omit<ReconfigContext, 'zxid'>;
 
 export interface PrepOptions {
   extendedTypesEnabled: boolean;
@@ -79,6 +84,8 @@ export interface PrepOptions {
   enforceQuota: boolean;
   /** Work out each txn's tree digest (zookeeper.digest.enabled). */
   digestEnabled?: boolean;
+  /** The quorum leader's configurations and synced followers; undefined on any other server. */
+  reconfigContext?: () => ReconfigPrepContext | undefined;
 }
 
 export class Prep {
@@ -140,9 +147,7 @@ export class Prep {
         case OpCode.closeSession:
           return this.prepareCloseSession(sessionId, zxid);
         case OpCode.reconfig:
-          if (!this.options.reconfigEnabled) throw new KeeperError(Err.RECONFIGDISABLED);
-          this.checkSession();
-          throw new KeeperError(Err.UNIMPLEMENTED);
+          return this.prepareReconfig(req.record, ids, zxid);
         case OpCode.check:
           // A check on its own changes nothing; ZooKeeper's log has no record for it outside a
           // multi, so it is logged as an error txn carrying OK.
@@ -158,6 +163,34 @@ export class Prep {
       this.sessionCheck = undefined;
     }
   }
+
+  /**
+   * ZooKeeper's order (docs/RECONFIG.md §3.1): disabled, the session, not a quorum leader, the
+   * leader's decision (reconfigrequest.ts), then WRITE on /zookeeper/config. The txn is a setData
+   * of /zookeeper/config with version -1 under the reconfig header type; it changes no digest.
+   */
+  private prepareReconfig(req: ReconfigRequest, ids: readonly Id[], zxid: bigint): TxnBody {
+    if (!this.options.reconfigEnabled) throw new KeeperError(Err.RECONFIGDISABLED);
+    this.checkSession();
+    const ctx = this.options.reconfigContext?.();
+    if (ctx === undefined) throw new KeeperError(Err.UNIMPLEMENTED);
+    // One outstanding reconfig: one prepared and not yet applied counts, before the leader saw it.
+    if (this.reconfigPreparedZxid !== undefined) throw new KeeperError(Err.RECONFIGINPROGRESS);
+    const orNull = (s: string): string | null => (s === '' ? null : s);
+    const decision = decideReconfig(
+      { joiningServers: orNull(req.joiningServers), leavingServers: orNull(req.leavingServers), newMembers: orNull(req.newMembers), curConfigId: req.curConfigId },
+      { ...ctx, zxid },
+    );
+    if (!decision.ok) throw new KeeperError(decision.err);
+    const node = this.tree.getNode(CONFIG_PATH);
+    if (node === undefined) throw new KeeperError(Err.NONODE);
+    this.auth.checkACL(node.acl, Perms.WRITE, ids);
+    this.reconfigPreparedZxid = zxid;
+    return { type: OpCode.setData, record: { path: CONFIG_PATH, data: Buffer.from(decision.next.toString(), 'utf8'), version: -1 } };
+  }
+
+  /** A reconfig prepared and not yet applied. */
+  private reconfigPreparedZxid: bigint | undefined;
 
   /** The change in the tree digest txn `zxid` makes: its records from `mark` on (none for an error). */
   private digestDelta(mark: number, zxid: bigint): number {
@@ -179,6 +212,7 @@ export class Prep {
 
   /** Drops change records that the tree now reflects. */
   applied(zxid: bigint): void {
+    if (this.reconfigPreparedZxid !== undefined && this.reconfigPreparedZxid <= zxid) this.reconfigPreparedZxid = undefined;
     const list = this.outstanding;
     let k = this.head;
     while (k < list.length && list[k].zxid <= zxid) {

@@ -48,6 +48,9 @@ export function writeReply(requestType: number, r: TxnResult, ops?: readonly Mul
       return { err: Err.OK, body: (w) => R.encodeStat(w, r.stat!) };
     case OpCode.setACL:
       return { err: Err.OK, body: (w) => R.encodeSetACLResponse(w, { stat: r.stat! }) };
+    case OpCode.reconfig:
+      // The new configuration and /zookeeper/config's stat, as a GetDataResponse.
+      return { err: Err.OK, body: (w) => R.encodeGetDataResponse(w, { data: r.data ?? null, stat: r.stat! }) };
     default:
       return { err: Err.OK };
   }

@@ -10,6 +10,7 @@ import { JuteError, JuteReader } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
 import { decodeConnectRequest, decodeRequestBody, encodeMultiResponse, KNOWN_TYPES, type MultiOp, NullPathInMultiError, WRITE_TYPES } from '../protocol/requests';
 import type { DataTree, TxnResult } from '../storage/datatree';
+import { CONFIG_PATH } from '../storage/paths';
 import type { Txn, TxnBody } from '../storage/txn';
 import { FourLetterWords } from '../admin/fourletter';
 import { LatencyRecorder } from '../admin/metricslatency';
@@ -23,7 +24,7 @@ import { MemoryDatabase, type Database, type ReceivedTree } from '../storage/dat
 import { DiskDatabase } from '../storage/diskdb';
 import type { ServerConfig } from './config';
 import { containerCandidates } from './containers';
-import { Prep, type WriteOp, type WriteRequest } from './prep';
+import { Prep, type ReconfigPrepContext, type WriteOp, type WriteRequest } from './prep';
 import { ReadProcessor, type ReadReply } from './reads';
 import { writeReply } from './replies';
 import { LOCAL_OWNER, SessionTracker, type Session, type SessionCheckRules, type SessionOwner } from './sessions';
@@ -222,6 +223,8 @@ export class ZooKeeperServer implements CnxnHandler {
   private restoring = false;
   /** An ensemble member's figures for mntr (set by its quorum peer); undefined when standalone. */
   quorumStatus: (() => QuorumStatus) | undefined;
+  /** Set by a serving quorum leader: what prep decides a reconfig with. */
+  reconfigContext: (() => ReconfigPrepContext | undefined) | undefined;
   /** orst on an ensemble's leader: its observers' connection counts start again (set by the quorum peer). */
   resetObserverStats: (() => void) | undefined;
   /**
@@ -292,16 +295,25 @@ export class ZooKeeperServer implements CnxnHandler {
       reconfigEnabled: this.config.reconfigEnabled,
       enforceQuota: this.config.enforceQuota,
       digestEnabled: this.config.digestEnabled,
+      reconfigContext: () => this.reconfigContext?.(),
     });
   }
 
   /** An ensemble member's quorum config, written into /zookeeper/config of every database it loads. */
   private quorumConfig: { text: string; version: bigint } | undefined;
 
-  /** Sets /zookeeper/config now and in every database loaded later (the quorum peer calls it). */
-  setQuorumConfig(text: string, version: bigint): void {
+  /**
+   * Sets /zookeeper/config now and in every database loaded later (the quorum peer calls it).
+   * `activated`: a configuration became committed while serving; the node's watchers hear a
+   * NodeDataChanged, as ZooKeeper's initConfigInZKDatabase triggers them.
+   */
+  setQuorumConfig(text: string, version: bigint, activated = false): void {
     this.quorumConfig = { text, version };
     this.tree.setQuorumConfig(text, version, BigInt(this.now()));
+    if (activated) {
+      const acl = this.tree.getNode(CONFIG_PATH)?.acl ?? [];
+      this.watches.trigger([{ type: EventType.NodeDataChanged, path: CONFIG_PATH, acl }]);
+    }
   }
 
   /** Takes the database's tree, commit stage and sessions as the ones this server serves from. */

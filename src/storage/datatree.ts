@@ -360,6 +360,8 @@ export interface TxnResult {
   path?: string;
   stat?: Stat;
   multi?: TxnResult[];
+  /** /zookeeper/config's new data, for a reconfig's reply. */
+  data?: Buffer | null;
 }
 
 export const OPEN_ACL_UNSAFE: ACL[] = [{ perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } }];
@@ -847,6 +849,7 @@ export class DataTree {
         const q = this.quotas.covering(t.path);
         if (q !== undefined) this.updateQuotaStat(q, bytesDiff, 0);
         this.emit(EventType.NodeDataChanged, t.path, n.acl);
+        if (t.path === CONFIG_PATH) r.data = t.data;
         break;
       }
       case OpCode.setACL: {

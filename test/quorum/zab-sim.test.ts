@@ -163,7 +163,6 @@ class Sim {
       lastLoggedZxid: lastZxid(best.disk),
       committedLog: h.slice(-this.commitLogCount),
       commitLogCount: this.commitLogCount,
-      config: Buffer.from(this.verifier.toString()),
       txnLog: () => this.txnLogOf(best),
       nowMs: this.nowMs,
     });
@@ -191,7 +190,8 @@ class Sim {
       acceptedEpoch: n.disk.acceptedEpoch,
       currentEpoch: n.disk.currentEpoch,
       lastLoggedZxid: lastZxid(n.disk),
-      configVersion: 0n,
+      verifier: this.verifier,
+      leaderSid: leaderNode.sid,
       touches: { take: () => [] },
       nowMs: this.nowMs,
     });

@@ -9,6 +9,7 @@ import type { LoggedTxn, Ready, SessionTouch } from '../../src/quorum/ready';
 import { PacketType, type QuorumPacket } from '../../src/quorum/wire/packets';
 import { OP_SYNC } from '../../src/quorum/zabpayloads';
 import { majorityVerifier } from './majority';
+import type { QuorumVerifier } from '../../src/quorum/verifier';
 import { hex, packetText, readyLines, txnText, TYPE_BY_NAME } from './zabprint';
 
 // Sources are TS in test/, run from dist/test: the scenarios stay in the source tree.
@@ -59,6 +60,7 @@ class Cluster {
   nowMs = 0;
   readonly nodes = new Map<bigint, Node>();
   leaderSid: bigint | undefined;
+  verifier: QuorumVerifier | undefined;
   /** Links "from->to" with FIFO queues. */
   readonly links = new Map<string, Message[]>();
   readonly held = new Set<string>();
@@ -86,9 +88,10 @@ class Cluster {
         const observers = args.has('observers') ? args.get('observers')!.split(',').map(BigInt) : [];
         const log = parseLog(args.get('log'));
         const disk: Disk = { acceptedEpoch: big('accepted', 0n), currentEpoch: big('current', 0n), snapshot: [], snapshotZxid: 0n, log };
+        this.verifier = majorityVerifier(voters, observers);
         const leader = new ZabLeader({
           sid,
-          verifier: majorityVerifier(voters, observers),
+          verifier: this.verifier,
           tickTimeMs: num('tick', 2000),
           initLimitTicks: num('init', 10),
           syncLimitTicks: num('sync', 5),
@@ -97,7 +100,6 @@ class Cluster {
           lastLoggedZxid: lastZxid(disk),
           committedLog: log.slice(-num('commitlog', 500)),
           commitLogCount: num('commitlog', 500),
-          config: Buffer.from('version=0'),
           testingInitialCounter: big('counter', 0n),
           nowMs: this.nowMs,
         });
@@ -246,7 +248,8 @@ class Cluster {
       acceptedEpoch: node.disk.acceptedEpoch,
       currentEpoch: node.disk.currentEpoch,
       lastLoggedZxid: lastZxid(node.disk),
-      configVersion: 0n,
+      verifier: this.verifier!,
+      leaderSid: this.leaderSid!,
       touches: { take: () => node.touches.splice(0) },
       nowMs: this.nowMs,
     });

@@ -571,7 +571,6 @@ export class StackSim {
         lastLoggedZxid: lastLogged(n.disk),
         committedLog: h.slice(-this.commitLogCount),
         commitLogCount: this.commitLogCount,
-        config: Buffer.from(this.verifier.toString()),
         txnLog: () => this.txnLogOf(n),
         nowMs: this.nowMs,
       });
@@ -622,7 +621,8 @@ export class StackSim {
       acceptedEpoch: n.disk.acceptedEpoch,
       currentEpoch: n.disk.currentEpoch,
       lastLoggedZxid: lastLogged(n.disk),
-      configVersion: 0n,
+      verifier: this.verifier,
+      leaderSid: l.sid,
       touches: { take: () => [] },
       nowMs: this.nowMs,
     });
