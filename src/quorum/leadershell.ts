@@ -327,7 +327,8 @@ export class LeaderShell {
     return {
       handlers,
       learners: learners.length,
-      syncedFollowers: synced.filter((l) => l.type === 'participant' && voters.has(l.sid)).length,
+      // ZooKeeper's forwarding followers: non-voting ones (removed by a reconfig) included.
+      syncedFollowers: synced.filter((l) => l.type === 'participant').length,
       syncedNonVotingFollowers: synced.filter((l) => l.type === 'participant' && !voters.has(l.sid)).length,
       syncedObservers: synced.filter((l) => l.type === 'observer').length,
       pendingSyncs: this.madeCore?.pendingSyncCountNow ?? 0,
