@@ -96,9 +96,15 @@ export class QuorumPeer {
     });
     if (this.configs.lastSeen !== this.configs.committed) this.election.configChanged(this.configs.committed, this.configs.lastSeen);
     this.configs.onSeen(() => this.election.configChanged(this.configs.committed, this.configs.lastSeen));
-    this.configs.onActivate((_prev, next) => {
+    this.configs.onActivate((prev, next) => {
       deps.server.setQuorumConfig(next.toString(), next.version, true);
       this.election.configChanged(this.configs.committed, this.configs.lastSeen);
+      const before = prev.members.get(this.mySid)?.clientAddress;
+      const after = next.members.get(this.mySid)?.clientAddress;
+      if (after !== undefined && (before === undefined || before.host !== after.host || before.port !== after.port)) {
+        const host = after.host === '0.0.0.0' ? undefined : after.host;
+        void deps.server.reconfigureClientAddress(host, after.port);
+      }
     });
   }
 

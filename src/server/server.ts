@@ -454,27 +454,52 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   async start(): Promise<void> {
-    const port = this.config.clientPort ?? 2181;
-    const host = this.config.clientPortAddress;
-    this.listener = net.createServer((socket) => this.accept(socket));
-    this.acceptLimits = new AcceptLimits(this.listener, this.config.maxCnxns, this.config.descriptorReserve, this.metrics, this.log);
-    await new Promise<void>((resolve, reject) => {
-      this.listener!.once('error', reject);
-      this.listener!.listen({ port, host, backlog: this.config.clientPortListenBacklog > 0 ? this.config.clientPortListenBacklog : undefined }, () => {
-        this.listener!.off('error', reject);
-        resolve();
-      });
-    });
-    this.listener.on('error', (err: NodeJS.ErrnoException) => {
-      // A failed accept (EMFILE, ...) leaves the listener listening.
-      if (err.syscall === 'accept') this.acceptLimits?.acceptFailed(err);
-      else this.log.error({ err: err.message }, 'client listener error');
-    });
-    await this.acceptLimits.start();
+    await this.listenForClients(this.config.clientPortAddress, this.config.clientPort ?? 2181);
     this.scheduleExpiry();
     this.timers.push(setInterval(() => this.checkContainers(), this.config.containerCheckIntervalMs));
     for (const t of this.timers) t.unref();
-    this.log.info({ address: this.listener.address() }, 'serving clients');
+    this.log.info({ address: this.listener!.address() }, 'serving clients');
+  }
+
+  /** Opens the client listener on host:port and makes it the one clients connect to. */
+  private async listenForClients(host: string | undefined, port: number): Promise<void> {
+    const listener = net.createServer((socket) => this.accept(socket));
+    const limits = new AcceptLimits(listener, this.config.maxCnxns, this.config.descriptorReserve, this.metrics, this.log);
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen({ port, host, backlog: this.config.clientPortListenBacklog > 0 ? this.config.clientPortListenBacklog : undefined }, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    listener.on('error', (err: NodeJS.ErrnoException) => {
+      // A failed accept (EMFILE, ...) leaves the listener listening.
+      if (err.syscall === 'accept') limits.acceptFailed(err);
+      else this.log.error({ err: err.message }, 'client listener error');
+    });
+    await limits.start();
+    this.listener = listener;
+    this.acceptLimits = limits;
+  }
+
+  /**
+   * A reconfig gave this member another client address: clients connect there from now on, the
+   * old listener closes, connected clients stay (ZooKeeper's ServerCnxnFactory.reconfigure). When
+   * the new address cannot be bound the old listener stays, and the failure is logged.
+   */
+  async reconfigureClientAddress(host: string | undefined, port: number): Promise<void> {
+    const old = this.listener;
+    const oldLimits = this.acceptLimits;
+    if (old === undefined) return;
+    try {
+      await this.listenForClients(host, port);
+    } catch (e) {
+      this.log.error({ host, port, err: (e as Error).message }, 'cannot bind the client address of the new configuration; the old one stays');
+      return;
+    }
+    oldLimits?.stop();
+    old.close();
+    this.log.info({ address: this.listener!.address() }, 'client address changed by a reconfig; serving clients there');
   }
 
   address(): net.AddressInfo {

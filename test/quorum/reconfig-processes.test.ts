@@ -243,6 +243,17 @@ t.test('reconfig of a zkts ensemble of processes under a write load', async (t) 
   t.equal(await mntr(leader, 'zk_synced_observers'), '1', 'the leader counts the observer');
   t.equal((await reconfig(c2, { joiningServers: spec(flip, ports[flip - 1], 'participant') })).err, Err.OK, `s${flip} made a participant again`);
   await until(`s${flip} follows again`, async () => ((await mode(flip)) === 'follower' ? true : undefined));
+  // A new client port: the member listens there at once, with no role restart; the old port closes.
+  const oldPort = ports[flip - 1].client;
+  const moved = { ...ports[flip - 1], client: await freePort() };
+  t.equal((await reconfig(c2, { joiningServers: spec(flip, moved) })).err, Err.OK, `s${flip} given client port ${moved.client}`);
+  ports[flip - 1] = moved;
+  await until(`s${flip} answers on its new client port`, async () => ((await mode(flip)) === 'follower' ? true : undefined));
+  const oldAnswer = await fourLetterWord(HOST, oldPort, 'srvr').then(
+    () => 'answered',
+    () => 'refused',
+  );
+  t.equal(oldAnswer, 'refused', 'the old client port no longer answers');
   c2.destroy();
 
   // A member restarted after the reconfigs comes back in the latest configuration; a removed one is refused.
