@@ -44,6 +44,12 @@ export interface ElectionShellOptions {
   finalizeWaitMs?: number;
   /** The clock the core reads through this shell; Date.now by default. */
   now?: () => number;
+  /**
+   * A newer configuration heard in a notification while LOOKING, which the election took: the
+   * member commits it (ZooKeeper's FastLeaderElection calls processReconfig, which writes the
+   * dynamic config files).
+   */
+  onConfigHeard?: (qv: QuorumVerifier) => void;
 }
 
 /** Loopback notifications handled in one turn at most; more means the core talks to itself forever. */
@@ -85,10 +91,13 @@ export class ElectionShell {
 
   private newElection(verifier: QuorumVerifier): Election {
     const o = this.options;
+    // The first election takes the configured type; one restarted by a newer configuration the
+    // type that configuration gives (a member it leaves out is a non-voting participant).
+    const learnerType = this.election === undefined ? o.learnerType : verifier.observingMembers.has(o.mySid) ? 'observer' : 'participant';
     return new Election({
       mySid: o.mySid,
       verifier,
-      learnerType: o.learnerType,
+      learnerType,
       minNotificationIntervalMs: o.minNotificationIntervalMs,
       maxNotificationIntervalMs: o.maxNotificationIntervalMs,
       finalizeWaitMs: o.finalizeWaitMs,
@@ -178,7 +187,20 @@ export class ElectionShell {
   }
 
   /** Executes the core's Ready until it has none: sends, loopback, decisions, then the next wake-up. */
+  private flushing = false;
+
   private flush(): void {
+    // A callback of this loop (onConfigHeard) may come back here: the running loop picks up its work.
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      this.flushLoop();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private flushLoop(): void {
     let loopbackSteps = 0;
     while (!this.closed && this.election.hasReady()) {
       const rd = this.election.ready();
@@ -202,6 +224,7 @@ export class ElectionShell {
       if (configChange) {
         this.log.info({ version: configChange.verifier.version.toString(16), restart: configChange.restartElection }, 'a newer configuration was heard');
         this.peers.setPeers(electionAddresses(configChange.verifier));
+        this.options.onConfigHeard?.(configChange.verifier);
         if (configChange.restartElection) {
           // The core that heard it is finished; the search goes on with the new members.
           const zxidEpoch = this.election.proposedVote;
