@@ -114,7 +114,7 @@ export class ReconfigRun {
    * is retried while the member does not serve (no session is made then); with `want`, the read is
    * repeated on the same session until the data equals it (bounded).
    */
-  async readConfig(m: ReconfigMember, want?: string): Promise<{ data: string; mzxid: bigint; version: number } | undefined> {
+  async readConfig(m: ReconfigMember, want?: string, timeoutMs = PROPAGATION_TIMEOUT_MS): Promise<{ data: string; mzxid: bigint; version: number } | undefined> {
     let client: ZkClient | undefined;
     try {
       client = await waitUntil(
@@ -128,7 +128,7 @@ export class ReconfigRun {
           }
           return undefined;
         },
-        PROPAGATION_TIMEOUT_MS,
+        timeoutMs,
         `a session on s${m.sid}`,
       );
       const session = client;
@@ -140,7 +140,7 @@ export class ReconfigRun {
         last = { data: (r.data ?? Buffer.alloc(0)).toString('utf8'), mzxid: r.stat.mzxid, version: r.stat.version };
         return want === undefined || last.data === want;
       };
-      await waitUntil(read, PROPAGATION_TIMEOUT_MS, `s${m.sid} /zookeeper/config`).catch(() => undefined);
+      await waitUntil(read, timeoutMs, `s${m.sid} /zookeeper/config`).catch(() => undefined);
       return last;
     } catch {
       return undefined;
@@ -207,15 +207,18 @@ export class ReconfigRun {
     const version = /\nversion=([0-9a-f]+)$/.exec(config)?.[1];
     this.require(`${label}: the config string ends with a version`, version !== undefined, { config });
     const members = (sids ?? this.ensemble.running().map((m) => m.sid)).map((sid) => this.member(sid));
+    // One bound for the whole verification: a member that never converges fails it once, not per wait.
+    const deadline = Date.now() + PROPAGATION_TIMEOUT_MS;
+    const left = (): number => Math.max(200, deadline - Date.now());
     const seen: string[] = [];
     for (const m of members) {
       // The committed config as the member's `conf` shows it first (no session, no transaction).
       await waitUntil(
         async () => ((await m.fourLetterWord('conf')) ?? '').endsWith(`membership: \n${config}`),
-        PROPAGATION_TIMEOUT_MS,
+        left(),
         `s${m.sid} conf membership`,
       ).catch(() => undefined);
-      const got = (await this.readConfig(m, config))?.data;
+      const got = (await this.readConfig(m, config, left()))?.data;
       seen.push(`s${m.sid}=${got === config ? 'same' : JSON.stringify(got)}`);
       this.check(`${label}: /zookeeper/config on s${m.sid} is the committed config`, got === config, { want: config, got });
     }
@@ -231,7 +234,7 @@ export class ReconfigRun {
             names = m.configFiles();
             return names.includes(dynamicName) && !names.includes('zoo.cfg.dynamic.next') && (m.readFile('zoo.cfg') ?? '').includes(dynamicName);
           },
-          PROPAGATION_TIMEOUT_MS,
+          left(),
           `s${m.sid} ${dynamicName}`,
         );
       } catch {
@@ -523,6 +526,25 @@ export async function runReconfigScenarios(run: ReconfigRun): Promise<void> {
     if (after !== undefined) await run.verifyCommitted('Kazoo add/remove', after.split(' | ').join('\n'));
     run.check('Kazoo: BadVersionError', out.some((l) => /from_config=1 -> BadVersionError$/.test(l)), { out });
     run.check('Kazoo: NewConfigNoQuorumError', out.some((l) => / -> NewConfigNoQuorumError$/.test(l)), { out });
+  });
+
+  // ---- h. skipACL: every member restarted on its rewritten zoo.cfg with -Dzookeeper.skipACL=yes
+  await run.scenario('h. members restarted with skipACL=yes: reconfig without auth', async () => {
+    const members = [1, 2, 3].map((sid) => s(sid));
+    await Promise.all(members.map((m) => m.stop()));
+    await Promise.all(members.map((m) => m.start({ skipACL: true })));
+    const leader = await e.waitForLeader(QUORUM_TIMEOUT_MS);
+    run.note(`after the restart with skipACL the leader is s${leader}`);
+    const r = await run.readConfig(s(1), run.current);
+    run.line(`after the restart: config on s1 ${r?.data === run.current ? 'is the latest' : JSON.stringify(r?.data)}`);
+    run.check('after restarting every member the config is the latest', r?.data === run.current, { want: run.current, got: r?.data });
+    const cli = await run.openCli(1, false);
+    try {
+      await run.cliReconfig(cli, `reconfig -add ${specs(run, [5])}`, 'skipACL: add server 5 without auth');
+      await run.cliReconfig(cli, 'reconfig -remove 5', 'skipACL: remove server 5 without auth');
+    } finally {
+      await cli.close();
+    }
   });
 
   for (const [name, ms] of run.timingsMs) run.note(`${name}: ${ms} ms`);
