@@ -214,7 +214,8 @@ export class ReconfigRun {
     for (const m of members) {
       // The committed config as the member's `conf` shows it first (no session, no transaction).
       await waitUntil(
-        async () => ((await m.fourLetterWord('conf')) ?? '').endsWith(`membership: \n${config}`),
+        // (A final newline is tolerated here: the setup scenario checks conf's exact layout once.)
+        async () => ((await m.fourLetterWord('conf')) ?? '').replace(/\n$/, '').endsWith(`membership: \n${config}`),
         left(),
         `s${m.sid} conf membership`,
       ).catch(() => undefined);
@@ -355,7 +356,9 @@ export async function runReconfigScenarios(run: ReconfigRun): Promise<void> {
     run.line(`s1 zoo.cfg: ${run.zooCfgShape(s(1))}`);
     const r = await run.readConfig(s(1));
     run.line(`/zookeeper/config stat on s1: mzxid=0x${r?.mzxid.toString(16)} version=${r?.version}`);
-    run.line(`conf s1 membership: ${((await s(1).fourLetterWord('conf')) ?? '').split('membership: \n')[1]?.split('\n').join(' | ') ?? 'none'}`);
+    const conf = (await s(1).fourLetterWord('conf')) ?? '';
+    run.line(`conf s1 membership: ${conf.split('membership: \n')[1]?.split('\n').join(' | ') ?? 'none'}`);
+    run.check('conf ends with "membership: " and the config string, no final newline (§6)', conf.endsWith(`membership: \n${config}`), { conf });
   });
 
   // ---- a. zkCli

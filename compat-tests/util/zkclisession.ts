@@ -40,6 +40,7 @@ export class ZkCliSession {
         resolve(null);
       });
     });
+    // Killed with the test process like the servers; the session has no directory of its own.
     this.release = guardChild(child, '/nonexistent-zkcli-session');
     void this.exitPromise.then(() => this.release());
   }
