@@ -399,7 +399,8 @@ export async function runReconfigScenarios(run: ReconfigRun): Promise<void> {
       await s(4).stop();
       await s(4).start();
       const exit = await Promise.race([s(4).exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), EXIT_TIMEOUT_MS))]);
-      run.line(`removed s4 restarted: ${exit === undefined ? 'still running' : exit.code !== 0 ? 'exits with a non-zero code' : 'exits 0'}`);
+      const exitText = exit === undefined ? 'still running' : exit.code === null ? `ended by ${exit.signal}` : exit.code !== 0 ? 'exits with a non-zero code' : 'exits 0';
+      run.line(`removed s4 restarted: ${exitText}`);
       run.check('the removed s4 restarted exits non-zero', exit !== undefined && exit.code !== 0 && exit.code !== null, { exit });
       if (exit === undefined) await s(4).kill();
       const message = /.*not in the peer list.*|.*\b(?:Error|Exception)\b.*/.exec(s(4).log().split('==== start at').pop() ?? '')?.[0];
