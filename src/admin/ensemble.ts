@@ -108,7 +108,7 @@ export function observersView(q: QuorumStatus | undefined): Data {
 
 /** conf's lines after serverId on an ensemble member (QuorumPeerConfig's part of dumpConf). */
 export function confQuorumText(q: QuorumStatus, config: ServerConfig): string {
-  const me = q.verifier.members.get(q.mySid);
+  const me = q.self ?? q.verifier.members.get(q.mySid);
   return (
     `initLimit=${config.initLimitTicks}\n` +
     `syncLimit=${config.syncLimitTicks}\n` +
@@ -116,7 +116,8 @@ export function confQuorumText(q: QuorumStatus, config: ServerConfig): string {
     `electionPort=${me?.electionPort ?? 0}\n` +
     `quorumPort=${me?.quorumPort ?? 0}\n` +
     `peerType=${me?.type === 'observer' ? 1 : 0}\n` +
-    `membership: \n${q.verifier.toString()}\n`
+    // ZooKeeper prints the config string with no final newline.
+    `membership: \n${q.verifier.toString()}`
   );
 }
 

@@ -25,7 +25,7 @@ import { LeaderShell } from './leadershell';
 import { LearnerShell } from './learnershell';
 import { learnerRoleIn } from './activation';
 import { QuorumConfigs } from './quorumconfigs';
-import type { QuorumVerifier } from './verifier';
+import type { QuorumMember, QuorumVerifier } from './verifier';
 import { PeerState, type Vote } from './vote';
 
 export interface QuorumPeerDeps {
@@ -61,6 +61,8 @@ export class QuorumPeer {
   private learner: LearnerShell | undefined;
   private leader: LeaderShell | undefined;
   role: QuorumRole = 'looking';
+  /** This member's entry in the last configuration that listed it (its addresses after a removal). */
+  private selfMember: QuorumMember;
   /** The leader of the current role, while there is one. */
   leaderSid: bigint | undefined;
 
@@ -69,7 +71,9 @@ export class QuorumPeer {
     if (config.serverId === undefined) throw new Error('a quorum member needs its myid');
     this.mySid = BigInt(config.serverId);
     // ZooKeeper refuses to start a server its own configuration leaves out (a removed member).
-    if (!deps.verifier.members.has(this.mySid)) throw new Error(`My id ${this.mySid} not in the peer list`);
+    const self = deps.verifier.members.get(this.mySid);
+    if (self === undefined) throw new Error(`My id ${this.mySid} not in the peer list`);
+    this.selfMember = self;
     this.log = deps.log.child({ module: 'quorum', myid: config.serverId });
     this.configs = new QuorumConfigs({
       mySid: this.mySid,
@@ -113,6 +117,8 @@ export class QuorumPeer {
   status(): QuorumStatus {
     const zabState = this.leader?.zabState() ?? this.learner?.zabState() ?? 'election';
     const verifier = this.configs.committed;
+    const me = verifier.members.get(this.mySid);
+    if (me !== undefined) this.selfMember = me;
     const status: QuorumStatus = {
       peerState: `${this.role} - ${zabState}`,
       quorumSize: verifier.votingMembers.size,
@@ -120,6 +126,12 @@ export class QuorumPeer {
       zabState,
       leaderSid: this.leaderSid,
       verifier,
+      self: {
+        electionPort: this.selfMember.electionPort,
+        quorumPort: this.selfMember.quorumPort,
+        // A member no configuration lists as an observer is a participant, voting or not.
+        type: verifier.observingMembers.has(this.mySid) ? 'observer' : 'participant',
+      },
     };
     if (this.leader) status.leader = this.leader.status();
     return status;

@@ -158,6 +158,11 @@ export interface QuorumStatus {
   leaderSid?: bigint;
   /** The configuration: every member, the version, ZooKeeper's string of it. */
   verifier: QuorumVerifier;
+  /**
+   * This member's own addresses and learner type (as its last configuration holding it gave
+   * them): a member a reconfig removed still reports them, as ZooKeeper's peer does.
+   */
+  self?: { electionPort: number; quorumPort: number; type: 'participant' | 'observer' };
   leader?: {
     /** Learner connections past their LearnerInfo. */
     handlers: LearnerHandlerStatus[];
