@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Err, EventType, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
 import { ZkClient } from '../util/client';
@@ -45,7 +45,8 @@ async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs
   }
 }
 
-t.test('reconfig of a zkts ensemble of processes under a write load', async (t) => {
+/** Five members' ports, folders and processes (started on demand), stopped by the test's teardown. */
+async function processEnsemble(t: Test) {
   const ports: Ports[] = [];
   for (let i = 0; i < 5; i++) ports.push({ quorum: await freePort(), election: await freePort(), client: await freePort() });
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-reconfig-'));
@@ -99,6 +100,32 @@ t.test('reconfig of a zkts ensemble of processes under a write load', async (t) 
       return i >= 0 && modes.every((m) => m === 'leader' || m === 'follower' || m === 'observer') ? sids[i] : undefined;
     });
 
+  const client = async (sid: number) =>
+    until(`a session on s${sid}`, async () => {
+      const c = await ZkClient.connect(HOST, ports[sid - 1].client, {}, 2000);
+      return c.connectResponse.timeOut > 0 ? c : (c.destroy(), undefined);
+    });
+  const reconfig = async (c: ZkClient, req: Partial<R.ReconfigRequest>) => {
+    const full: R.ReconfigRequest = { joiningServers: '', leavingServers: '', newMembers: '', curConfigId: -1n, ...req };
+    const r = await c.request(OpCode.reconfig, (w) => R.encodeReconfigRequest(w, full), { timeoutMs: 20_000 });
+    if (r.header.err !== Err.OK) return { err: r.header.err };
+    const body = R.decodeGetDataResponse(r.reader);
+    return { err: Err.OK, config: body.data!.toString(), stat: body.stat, zxid: r.header.zxid };
+  };
+  const configOf = async (sid: number) => {
+    const c = await client(sid);
+    try {
+      const r = await c.getData('/zookeeper/config');
+      return R.decodeGetDataResponse(r.reader).data!.toString();
+    } finally {
+      c.destroy();
+    }
+  };
+  return { ports, members, writeCfg, start, stop, mode, mntr, leaderOf, client, reconfig, configOf };
+}
+
+t.test('reconfig of a zkts ensemble of processes under a write load', async (t) => {
+  const { ports, members, writeCfg, start, stop, mode, mntr, leaderOf, client, reconfig, configOf } = await processEnsemble(t);
   const originalText = (sids: number[]) => sids.map((sid) => spec(sid, ports[sid - 1]));
   for (const sid of [1, 2, 3]) writeCfg(members[sid - 1], [1, 2, 3]);
   const original = fs.readFileSync(members[0].cfg);
@@ -150,27 +177,6 @@ t.test('reconfig of a zkts ensemble of processes under a write load', async (t) 
     }
   };
   const writers = [0, 1, 2].map(writer);
-
-  const client = async (sid: number) => until(`a session on s${sid}`, async () => {
-    const c = await ZkClient.connect(HOST, ports[sid - 1].client, {}, 2000);
-    return c.connectResponse.timeOut > 0 ? c : (c.destroy(), undefined);
-  });
-  const reconfig = async (c: ZkClient, req: Partial<R.ReconfigRequest>) => {
-    const full: R.ReconfigRequest = { joiningServers: '', leavingServers: '', newMembers: '', curConfigId: -1n, ...req };
-    const r = await c.request(OpCode.reconfig, (w) => R.encodeReconfigRequest(w, full), { timeoutMs: 20_000 });
-    if (r.header.err !== Err.OK) return { err: r.header.err };
-    const body = R.decodeGetDataResponse(r.reader);
-    return { err: Err.OK, config: body.data!.toString(), stat: body.stat, zxid: r.header.zxid };
-  };
-  const configOf = async (sid: number) => {
-    const c = await client(sid);
-    try {
-      const r = await c.getData('/zookeeper/config');
-      return R.decodeGetDataResponse(r.reader).data!.toString();
-    } finally {
-      c.destroy();
-    }
-  };
 
   // Grow 3 -> 5 through a follower, with a getConfig watch on another follower.
   const followers = [1, 2, 3].filter((s) => s !== leader);
@@ -290,4 +296,40 @@ t.test('reconfig of a zkts ensemble of processes under a write load', async (t) 
     return new Set(z).size === 1 ? z : undefined;
   }).catch(() => undefined);
   t.ok(zxids !== undefined, 'every running member reaches the same zxid');
+});
+
+t.test('a hierarchical configuration set by a non-incremental reconfig is the one quorums are counted by', async (t) => {
+  const { ports, members, writeCfg, start, stop, mode, leaderOf, client, reconfig, configOf } = await processEnsemble(t);
+  for (const sid of [1, 2, 3]) writeCfg(members[sid - 1], [1, 2, 3]);
+  for (const sid of [1, 2, 3]) start(members[sid - 1]);
+  const leader = await leaderOf([1, 2, 3]);
+  // Two groups: s3 alone is one of them, so no quorum forms without it.
+  const lone = leader === 3 ? 1 : 3;
+  const pair = [1, 2, 3].filter((s) => s !== lone);
+  const newMembers = [
+    ...[1, 2, 3].map((sid) => `server.${sid}=${HOST}:${ports[sid - 1].quorum}:${ports[sid - 1].election};${HOST}:${ports[sid - 1].client}`),
+    `group.1=${pair.join(':')}`,
+    `group.2=${lone}`,
+    'weight.1=1',
+    'weight.2=1',
+    'weight.3=1',
+  ].join(',');
+  const c = await client(leader);
+  const r = await reconfig(c, { newMembers });
+  t.equal(r.err, Err.OK, 'the non-incremental reconfig to two groups commits');
+  t.match(r.config!, new RegExp(`\ngroup\.1=${pair.join(':')}\ngroup\.2=${lone}\nweight\.1=1\nweight\.2=1\nweight\.3=1\nversion=`), 'the config string lists the groups and weights');
+  const incremental = await reconfig(c, { leavingServers: String(lone) });
+  t.equal(incremental.err, Err.BADARGUMENTS, 'an incremental reconfig of a hierarchical configuration: BADARGUMENTS');
+  c.destroy();
+  const latest = await configOf(leader);
+  await stop(members[lone - 1]);
+  // A majority of members is left, but not a majority of groups: the others stop serving.
+  await until('the group without its member loses the quorum', async () => {
+    const modes = await Promise.all(pair.map((s) => mode(s).catch(() => undefined)));
+    return modes.every((m) => m === undefined) ? true : undefined;
+  });
+  t.pass(`without s${lone} (group 2) s${pair.join(' and s')} serve no one`);
+  start(members[lone - 1]);
+  await leaderOf([1, 2, 3]);
+  for (const sid of [1, 2, 3]) t.equal(await configOf(sid), latest, `s${sid} serves the hierarchical configuration after the restart`);
 });
