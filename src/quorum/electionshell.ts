@@ -57,6 +57,8 @@ const LOOPBACK_STEPS_MAX = 10_000;
 
 export class ElectionShell {
   private election: Election;
+  /** Where the election port listens: this member's election address. */
+  private listenAddress: ElectionAddress;
   private readonly peers: ElectionPeers;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -74,6 +76,7 @@ export class ElectionShell {
     this.election = this.newElection(options.verifier);
     const me = options.verifier.members.get(options.mySid);
     if (me === undefined) throw new Error(`server ${options.mySid} is not in the configuration`);
+    this.listenAddress = { host: me.host, port: me.electionPort };
     const peerOptions: ElectionPeersOptions = {
       mySid: options.mySid,
       listenAddress: { host: me.host, port: me.electionPort },
@@ -161,6 +164,16 @@ export class ElectionShell {
     const peers = electionAddresses(committed);
     for (const [sid, a] of electionAddresses(lastSeen)) if (!peers.has(sid)) peers.set(sid, a);
     this.peers.setPeers(peers);
+    const me = committed.members.get(this.options.mySid);
+    if (me !== undefined && (me.host !== this.listenAddress.host || me.electionPort !== this.listenAddress.port)) {
+      // ZooKeeper restarts its election listener on the new address at once.
+      const next = { host: me.host, port: me.electionPort };
+      this.listenAddress = next;
+      this.peers.relisten(next).then(
+        () => this.log.info({ port: next.port }, 'the election port moved by a reconfig'),
+        (e) => this.log.error({ err: (e as Error).message, port: next.port }, 'cannot listen on the election address of the new configuration'),
+      );
+    }
     this.flush();
   }
 

@@ -266,24 +266,47 @@ export class ElectionPeers {
   /** Listens on the election address; resolves with the bound address. */
   async start(): Promise<ElectionAddress> {
     if (this.server) throw new Error('election peers: already started');
-    const server = net.createServer((socket) => this.accept(socket));
+    const { server, address } = await this.listen(this.options.listenAddress);
     this.server = server;
-    const listenHost = this.options.listenAddress.host;
+    if (this.advertised === undefined) this.advertised = [address];
+    return address;
+  }
+
+  /**
+   * A reconfig moved this server's election address: connections are accepted there from now on
+   * and the initial message announces it; links already up stay. On a bind failure the old
+   * listener stays and the error is thrown.
+   */
+  async relisten(listenAddress: ElectionAddress): Promise<ElectionAddress> {
+    const old = this.server;
+    if (old === undefined || this.closed) throw new Error('election peers: not listening');
+    const { server, address } = await this.listen(listenAddress);
+    if (this.closed) {
+      server.close();
+      return address;
+    }
+    this.server = server;
+    this.advertised = [address];
+    old.close();
+    return address;
+  }
+
+  private async listen(listenAddress: ElectionAddress): Promise<{ server: net.Server; address: ElectionAddress }> {
+    const server = net.createServer((socket) => this.accept(socket));
+    const listenHost = listenAddress.host;
     const host = this.options.listenOnAllIPs ? (listenHost.includes(':') ? '::' : '0.0.0.0') : listenHost;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
-      server.listen({ host, port: this.options.listenAddress.port }, () => {
+      server.listen({ host, port: listenAddress.port }, () => {
         server.removeListener('error', onError);
         resolve();
       });
     });
     server.on('error', (err) => this.log.error({ err }, 'election listener error'));
     const bound = server.address() as net.AddressInfo;
-    const address = { host: this.options.listenAddress.host, port: bound.port };
-    if (this.advertised === undefined) this.advertised = [address];
     this.log.info({ address: formatElectionAddress({ host, port: bound.port }) }, 'accepting election connections');
-    return address;
+    return { server, address: { host: listenAddress.host, port: bound.port } };
   }
 
   /** Closes the listener and every connection; queued messages are discarded. */

@@ -577,3 +577,30 @@ t.test('live ZooKeeper 3.8.0: servers 1 and 2 are ZooKeeper, server 3 is our man
   // With both gone our links drop, with a log line each.
   await waitFor(() => !ours.peers.isConnected(1n) && !ours.peers.isConnected(2n), 'links down after the stop', WAIT_MS);
 });
+
+t.test('relisten: a reconfig moves the election port; links up stay, new ones come to the new port', async (t) => {
+  const view = new Map<bigint, ElectionAddress>();
+  const a = await manager(1n, view);
+  const b = await manager(2n, view);
+  view.set(1n, a.address).set(2n, b.address);
+  a.peers.send(2n, vote(PeerState.LOOKING, 1n, 1n));
+  await waitFor(() => from(b, 1n).length === 1, 'b hears a', WAIT_MS);
+  const oldPort = b.address.port;
+  const moved = await b.peers.relisten({ host: HOST, port: await freePort() });
+  t.not(moved.port, oldPort, 'b listens on another port');
+  const refused = await RawPeer.connect(oldPort).then(
+    (p) => (p.socket.destroy(), 'accepted'),
+    () => 'refused',
+  );
+  t.equal(refused, 'refused', 'the old port no longer accepts');
+  b.peers.send(1n, vote(PeerState.LOOKING, 2n, 2n));
+  await waitFor(() => from(a, 2n).length === 1, 'a still hears b on the link that was up', WAIT_MS);
+  // A third member that knows only the new address reaches b there.
+  const view3 = new Map(view).set(2n, moved);
+  const c = await manager(3n, view3);
+  view3.set(3n, c.address);
+  b.peers.setPeers(new Map(view3));
+  c.peers.send(2n, vote(PeerState.LOOKING, 3n, 1n));
+  await waitFor(() => from(b, 3n).length === 1, 'b hears c through its new port', WAIT_MS);
+  t.pass('a new link reaches the moved port');
+});
