@@ -37,7 +37,7 @@ t.test('a leader whose port opens late is reached on the next short retry, past 
   // try, at 300 ms; this one tries every CONNECT_RETRY_MS.
   const refusals = Math.ceil(250 / CONNECT_RETRY_MS);
   const w = fakeWorld(refusals);
-  const c = await connectToLeader({ host: HOST, port: 1, timeoutMs: 20_000, ...w });
+  const c = await connectToLeader({ addresses: [{ host: HOST, port: 1 }], timeoutMs: 20_000, ...w });
   t.equal(c.socket, w.socket, 'connected');
   t.equal(c.attempts, refusals + 1, 'one attempt per retry until the port opened');
   t.ok(c.attempts > ZK_CONNECT_ATTEMPTS, 'more attempts than ZooKeeper makes');
@@ -49,7 +49,7 @@ t.test('a leader whose port opens late is reached on the next short retry, past 
 
 t.test('a port that never opens is given up once ZooKeeper would have given up', async (t) => {
   const w = fakeWorld(Number.MAX_SAFE_INTEGER);
-  await t.rejects(connectToLeader({ host: HOST, port: 1, timeoutMs: 20_000, ...w }), /ECONNREFUSED/);
+  await t.rejects(connectToLeader({ addresses: [{ host: HOST, port: 1 }], timeoutMs: 20_000, ...w }), /ECONNREFUSED/);
   const last = w.attemptsAtMs[w.attemptsAtMs.length - 1];
   t.ok(last >= CONNECT_WINDOW_MS, `the last attempt (${last} ms) is at the end of ZooKeeper's window (${CONNECT_WINDOW_MS} ms)`);
   t.ok(last < CONNECT_WINDOW_MS + CONNECT_RETRY_MS, 'and not a pause later');
@@ -64,7 +64,7 @@ t.test('no attempt and no retry goes past tickTime x initLimit', async (t) => {
     timeouts.push(ms);
     return w.connectOnce(h, p, ms);
   };
-  await t.rejects(connectToLeader({ host: HOST, port: 1, timeoutMs: 100, now: w.now, sleep: w.sleep, connectOnce }));
+  await t.rejects(connectToLeader({ addresses: [{ host: HOST, port: 1 }], timeoutMs: 100, now: w.now, sleep: w.sleep, connectOnce }));
   t.ok(w.attemptsAtMs.every((at) => at < 100), 'every attempt started within the limit');
   t.ok(timeouts.every((ms, i) => ms <= 100 - w.attemptsAtMs[i]), 'and was given only what was left of it');
   t.ok(w.now() - 1_000 <= 100, 'given up by the limit');
@@ -87,7 +87,7 @@ t.test('real sockets: refused while the port is closed, connected once it listen
       await new Promise<void>((r) => listener!.listen(port, HOST, () => r()));
     }
   };
-  const c = await connectToLeader({ host: HOST, port, timeoutMs: 20_000, sleep });
+  const c = await connectToLeader({ addresses: [{ host: HOST, port }], timeoutMs: 20_000, sleep });
   t.teardown(() => c.socket.destroy());
   t.equal(c.attempts, 4, 'three refusals, then the attempt after the port opened connected');
   t.match(c.firstError?.message, /ECONNREFUSED/, 'refused while nothing listened');
