@@ -237,8 +237,13 @@ export class ElectionPeers {
 
   /** One per bound election address; undefined before start. */
   private servers: net.Server[] | undefined;
-  /** Per sid of the view, the address that last connected: the next connect starts there. */
+  /** Per sid of the view, the address through which a link last came up: the next connect starts there. */
   private readonly lastConnected = new Map<bigint, string>();
+  /**
+   * Per sid of the view, an address that accepted my last connect while no link has come up since:
+   * something else may hold that port, so the next connect starts at the address after it.
+   */
+  private readonly connectedNoLink = new Map<bigint, string>();
   private closed = false;
   /** The surviving connection per sid (senderWorkerMap). */
   private readonly links = new Map<bigint, Link>();
@@ -393,6 +398,7 @@ export class ElectionPeers {
   setPeers(peers: ReadonlyMap<bigint, ElectionAddresses>): void {
     this.view = peers;
     for (const sid of [...this.lastConnected.keys()]) if (!peers.has(sid)) this.lastConnected.delete(sid);
+    for (const sid of [...this.connectedNoLink.keys()]) if (!peers.has(sid)) this.connectedNoLink.delete(sid);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -506,8 +512,13 @@ export class ElectionPeers {
       }
       return;
     }
-    const last = this.lastConnected.get(sid);
-    const start = Math.max(0, targets.findIndex((t) => formatElectionAddress(t) === last));
+    let start = Math.max(0, targets.findIndex((t) => formatElectionAddress(t) === this.lastConnected.get(sid)));
+    const noLink = this.connectedNoLink.get(sid);
+    if (noLink !== undefined) {
+      this.connectedNoLink.delete(sid);
+      const i = targets.findIndex((t) => formatElectionAddress(t) === noLink);
+      if (i >= 0) start = (i + 1) % targets.length;
+    }
     this.connectTo(sid, targets, start, 1);
   }
 
@@ -536,7 +547,9 @@ export class ElectionPeers {
     socket.once('connect', () => {
       this.timers.clearTimeout(timer);
       socket.removeListener('error', onFailure);
-      if (targets.length > 1 && this.view.has(sid)) this.lastConnected.set(sid, where);
+      // Known good once a link comes up (`establish`); a port that accepts but never gives a link
+      // (another process on it) is not tried first next time.
+      if (targets.length > 1 && this.view.has(sid)) this.connectedNoLink.set(sid, where);
       const learnerAuth = this.options.auth?.learner;
       // While it authenticates the socket stays in `connecting`: no second connection to that sid.
       if (learnerAuth === undefined && this.connecting.get(sid) === socket) this.connecting.delete(sid);
@@ -755,6 +768,11 @@ export class ElectionPeers {
     if (old) this.closeLink(old, 'replaced by a newer connection');
     const link = new Link(sid, socket, initiatedByMe);
     this.links.set(sid, link);
+    const via = this.connectedNoLink.get(sid);
+    if (via !== undefined) {
+      this.connectedNoLink.delete(sid);
+      this.lastConnected.set(sid, via);
+    }
     this.clearBackoff(sid);
     socket.setTimeout(0);
     socket.on('data', (chunk: Buffer) => this.onLinkData(link, chunk));
