@@ -8,8 +8,9 @@ import t from 'tap';
 import * as net from 'node:net';
 import { Err, OpCode } from '../../src/protocol/constants';
 import { waitFor, ZkClient } from '../util/client';
-import { freePort } from '../util/servers';
-import { HOST, newDataDir, startZktsMember, type MemberPorts, type ZktsMember } from './members';
+import { waitForLeaderAndFollowers } from '../util/ensemble';
+import { freePort, startReferenceZooKeeper, type RunningServer } from '../util/servers';
+import { HOST, newDataDir, startZktsMember, zkDataDir, type MemberPorts, type ZktsMember } from './members';
 
 const HOST2 = '127.0.0.2';
 const WAIT_MS = 30_000;
@@ -93,3 +94,58 @@ t.test('three zkts members with two addresses each, one of them unusable, elect,
   t.equal((await c1.exists('/m8')).header.err, Err.OK, 'and the acknowledged ones are there');
   c1.destroy();
 });
+
+// The same lines and the same unusable addresses with one member Apache ZooKeeper 3.8.0: as the
+// leader (sid 3: its first quorum port is held by another socket, and zkts learners reach it on the
+// second), and as a follower (sid 1: its learner reaches the zkts leader on the second address).
+for (const zkSid of [3, 1]) {
+  t.test(`mixed: ZooKeeper 3.8.0 as member ${zkSid} of a multi-address ensemble with two zkts members`, async (t) => {
+    const all: Addresses[] = [];
+    for (let i = 0; i < 3; i++) all.push({ first: await pair(), second: await pair(), dead: await pair(), client: await freePort() });
+    const squatter = net.createServer((c) => c.destroy());
+    await new Promise<void>((r) => squatter.listen(all[2].first.quorum, HOST, () => r()));
+    t.teardown(() => squatter.close());
+    const ports: MemberPorts[] = all.map((a) => ({ quorum: a.first.quorum, election: a.first.election, client: a.client }));
+    const stops: Array<() => Promise<void>> = [];
+    t.teardown(async () => {
+      for (const stop of stops.reverse()) await stop();
+    });
+    const logs: string[][] = [[], [], []];
+    let zk: RunningServer | undefined;
+    // ZooKeeper first (it takes longest to start), so that all three look for a leader together.
+    const startOne = async (sid: number): Promise<void> => {
+      if (sid === zkSid) {
+        const dataDir = zkDataDir(sid, (f) => t.teardown(f));
+        const cfg: Record<string, string> = { dataDir, tickTime: '500', initLimit: '10', syncLimit: '5', '4lw.commands.whitelist': '*', 'multiAddress.enabled': 'true' };
+        for (const line of linesFor(sid, all)) {
+          const eq = line.indexOf('=');
+          cfg[line.slice(0, eq)] = line.slice(eq + 1);
+        }
+        zk = await startReferenceZooKeeper({ extraConfig: cfg, port: all[sid - 1].client, readyWhen: 'answering', jvmFlags: ['-Dzookeeper.multiAddress.enabled=true'] });
+        stops.push(() => zk!.stop());
+        return;
+      }
+      const m = await startZktsMember(sid, newDataDir(sid, (f) => t.teardown(f)), ports, ['multiAddress.enabled=true'], [], { serverLines: linesFor(sid, all), logLines: logs[sid - 1] });
+      stops.push(() => m.stop());
+    };
+    await startOne(zkSid);
+    for (const r of await Promise.allSettled([1, 2, 3].filter((sid) => sid !== zkSid).map(startOne))) if (r.status === 'rejected') throw r.reason;
+    const leader = await waitForLeaderAndFollowers(all.map((a) => ({ host: HOST, port: a.client })), WAIT_MS);
+    t.equal(leader, 2, 'member 3 leads');
+    const zkLog = zk!.log();
+    if (zkSid === 3) {
+      t.match(zkLog, new RegExp(`Couldn't bind to .*${HOST}:${all[2].first.quorum}`), 'ZooKeeper could not bind its first quorum address, and leads on the other');
+      for (const sid of [1, 2]) {
+        const used = logs[sid - 1].filter((l) => /connected to the leader, using this address/.test(l)).map((l) => (JSON.parse(l) as { address: string }).address);
+        t.same(used, [`${HOST2}:${all[2].second.quorum}`], `zkts member ${sid} reached the ZooKeeper leader on its second address`);
+      }
+    } else {
+      t.match(zkLog, new RegExp(`Successfully connected to leader, using address: .*${HOST2.replace(/\./g, '\\.')}:${all[2].second.quorum}`), 'ZooKeeper\'s learner reached the zkts leader on its second address');
+    }
+    const clients = await Promise.all(all.map((a) => ZkClient.connect(HOST, a.client)));
+    t.teardown(() => clients.forEach((c) => c.destroy()));
+    for (let i = 0; i < 6; i++) t.equal((await clients[i % 3].create(`/x${i}`, Buffer.from(String(i)))).header.err, Err.OK, `create /x${i} through member ${(i % 3) + 1}`);
+    for (const c of clients) await c.request(OpCode.sync, (w) => w.writeString('/'));
+    for (const c of clients) t.equal((await c.exists('/x5')).header.err, Err.OK, 'every member has the last write');
+  });
+}
