@@ -1,5 +1,5 @@
 /**
- * The leader's I/O shell: it listens on this server's quorum port, gives each learner connection a
+ * The leader's I/O shell: it listens on this server's quorum port (each of them, with multiAddress), gives each learner connection a
  * number and a framer, and drives the pure leader core (`leader.ts`), executing each Ready in the
  * order `ready.ts` states. While the epoch is established the server's commit stage is the quorum
  * (`QuorumCommitStage`): a prepared txn is proposed, logged here, and applied once a quorum has it

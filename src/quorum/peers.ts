@@ -6,8 +6,8 @@
  * ```ts
  * const peers = new ElectionPeers({
  *   mySid: 3n,
- *   listenAddress: { host: '127.0.0.1', port: 3523 },    // bound as given (listenOnAllIPs: the wildcard)
- *   peers: new Map([[1n, { host: '127.0.0.1', port: 3521 }], ...]),  // sid -> election address
+ *   listenAddress: { host: '127.0.0.1', port: 3523 },    // bound as given (listenOnAllIPs: the wildcard); or a list
+ *   peers: new Map([[1n, { host: '127.0.0.1', port: 3521 }], ...]),  // sid -> election address, or all of them
  *   handshakeTimeoutMs: tickTimeMs * syncLimitTicks,
  *   logger,                                               // pino
  *   onNotification: ({ sid, notification }) => ...,     // in arrival order, asynchronously
@@ -31,6 +31,12 @@
  * `connectedSids()` describe the links; `stats()` counts drops.
  *
  * Behaviour (ZooKeeper's, with the zkts bounds marked *):
+ * - Several addresses (multiAddress): every listen address is bound (one that cannot be is logged
+ *   and left out) and all are announced in a -65535 initial message. A connect to a sid with
+ *   several addresses tries them in order, starting from the one that last gave a link, the next at
+ *   once after a failed connect, and the one after an address that accepted but gave no link; when
+ *   all fail the sid backs off. (ZooKeeper picks one address per attempt, a reachable one by an
+ *   ICMP/echo check of the host; that checks the host, not the port, so zkts tries the port itself.)
  * - Connecting: `send(sid)` queues the message and connects if there is no link; `connectAll()`
  *   connects to every sid with a send queue. A connect that fails backs off (doubling from
  *   reconnectBackoffMinMs to reconnectBackoffMaxMs*); an ask during the backoff is kept for its end.
