@@ -20,9 +20,9 @@
 import type { Logger } from 'pino';
 import { Election, type ElectionDecision, type ElectionOptions } from './election';
 import { ElectionPeers, type ElectionPeersOptions } from './peers';
-import type { QuorumVerifier } from './verifier';
+import { memberPortAddresses, type QuorumVerifier } from './verifier';
 import type { Notification, PeerState, Vote } from './vote';
-import type { ElectionAddress } from './wire/election';
+import { formatElectionAddress, PROTOCOL_VERSION_V1, PROTOCOL_VERSION_V2, type ElectionAddress } from './wire/election';
 
 export interface ElectionShellOptions {
   mySid: bigint;
@@ -33,6 +33,11 @@ export interface ElectionShellOptions {
   logger: Logger;
   /** quorumListenOnAllIPs. */
   listenOnAllIPs?: boolean;
+  /**
+   * multiAddress.enabled: the initial message is protocol version -65535 with every election
+   * address of this server, as ZooKeeper sends it then; else -65536 with the first.
+   */
+  multiAddressEnabled?: boolean;
   /** zookeeper.cnxTimeout (5000 ms). */
   cnxTimeoutMs?: number;
   /** Quorum SASL on the election port (`peers.ts`). */
@@ -57,8 +62,8 @@ const LOOPBACK_STEPS_MAX = 10_000;
 
 export class ElectionShell {
   private election: Election;
-  /** Where the election port listens: this member's election address. */
-  private listenAddress: ElectionAddress;
+  /** Where the election port listens: this member's election addresses. */
+  private listenAddresses: ElectionAddress[];
   private readonly peers: ElectionPeers;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -76,11 +81,12 @@ export class ElectionShell {
     this.election = this.newElection(options.verifier);
     const me = options.verifier.members.get(options.mySid);
     if (me === undefined) throw new Error(`server ${options.mySid} is not in the configuration`);
-    this.listenAddress = { host: me.host, port: me.electionPort };
+    this.listenAddresses = memberPortAddresses(me, 'electionPort');
     const peerOptions: ElectionPeersOptions = {
       mySid: options.mySid,
-      listenAddress: { host: me.host, port: me.electionPort },
+      listenAddress: this.listenAddresses,
       listenOnAllIPs: options.listenOnAllIPs,
+      protocolVersion: options.multiAddressEnabled ? PROTOCOL_VERSION_V2 : PROTOCOL_VERSION_V1,
       peers: electionAddresses(options.verifier),
       cnxTimeoutMs: options.cnxTimeoutMs,
       auth: options.auth,
@@ -165,13 +171,14 @@ export class ElectionShell {
     for (const [sid, a] of electionAddresses(lastSeen)) if (!peers.has(sid)) peers.set(sid, a);
     this.peers.setPeers(peers);
     const me = committed.members.get(this.options.mySid);
-    if (me !== undefined && (me.host !== this.listenAddress.host || me.electionPort !== this.listenAddress.port)) {
-      // ZooKeeper restarts its election listener on the new address at once.
-      const next = { host: me.host, port: me.electionPort };
-      this.listenAddress = next;
+    const next = me === undefined ? undefined : memberPortAddresses(me, 'electionPort');
+    if (next !== undefined && !sameAddresses(next, this.listenAddresses)) {
+      // ZooKeeper restarts its election listener on the new addresses at once.
+      this.listenAddresses = next;
+      const text = next.map(formatElectionAddress).join('|');
       this.peers.relisten(next).then(
-        () => this.log.info({ port: next.port }, 'the election port moved by a reconfig'),
-        (e) => this.log.error({ err: (e as Error).message, port: next.port }, 'cannot listen on the election address of the new configuration'),
+        () => this.log.info({ addresses: text }, 'the election port moved by a reconfig'),
+        (e) => this.log.error({ err: (e as Error).message, addresses: text }, 'cannot listen on the election addresses of the new configuration'),
       );
     }
     this.flush();
@@ -282,9 +289,16 @@ export class ElectionShell {
   }
 }
 
-/** Every member's election address, voters and observers: election answers observers too. */
-function electionAddresses(v: QuorumVerifier): Map<bigint, ElectionAddress> {
-  const out = new Map<bigint, ElectionAddress>();
-  for (const [sid, m] of v.members) out.set(sid, { host: m.host, port: m.electionPort });
+/** Every member's election addresses (all of them), voters and observers: election answers observers too. */
+function electionAddresses(v: QuorumVerifier): Map<bigint, ElectionAddress[]> {
+  const out = new Map<bigint, ElectionAddress[]>();
+  for (const [sid, m] of v.members) out.set(sid, memberPortAddresses(m, 'electionPort'));
   return out;
+}
+
+/** The same addresses, in any order (ZooKeeper compares them as sets). */
+function sameAddresses(a: readonly ElectionAddress[], b: readonly ElectionAddress[]): boolean {
+  const key = (x: ElectionAddress): string => formatElectionAddress(x);
+  const bs = new Set(b.map(key));
+  return a.length === b.length && a.every((x) => bs.has(key(x)));
 }

@@ -8,6 +8,10 @@
  * attempt is retried after a few ms, for as long as ZooKeeper would keep trying (400 ms from the
  * first attempt, and never past tickTime x initLimit), so the learner is on the leader's port as soon
  * as it opens instead of up to 100 ms later. What goes over the connection is unchanged.
+ *
+ * A leader with several quorum addresses (multiAddress) is reached as ZooKeeper's learner reaches it
+ * (Learner.connectToLeader, one LeaderConnector per address): every address at once, first
+ * connected wins.
  */
 import * as net from 'node:net';
 
@@ -18,9 +22,18 @@ export const CONNECT_WINDOW_MS = (ZK_CONNECT_ATTEMPTS - 1) * ZK_CONNECT_RETRY_MS
 /** The pause after a failed attempt: a refused connect on a reachable host costs one round trip. */
 export const CONNECT_RETRY_MS = 5;
 
-export interface LeaderConnectOptions {
+/** One quorum address of the leader. */
+export interface LeaderAddress {
   host: string;
   port: number;
+}
+
+export interface LeaderConnectOptions {
+  /**
+   * Every quorum address of the leader (several with multiAddress). As ZooKeeper's learner does, all
+   * are tried at once, each with its own retries; the first to connect wins and the others stop.
+   */
+  addresses: readonly LeaderAddress[];
   /** tickTime x initLimit: no attempt, and no retrying, goes past it. */
   timeoutMs: number;
   /** One attempt; the default opens a TCP connection with Nagle off. */
@@ -31,25 +44,66 @@ export interface LeaderConnectOptions {
 
 export interface LeaderConnection {
   socket: net.Socket;
-  /** Attempts made, the successful one included. */
+  /** The address that connected. */
+  address: LeaderAddress;
+  /** Attempts made on that address, the successful one included. */
   attempts: number;
-  /** The first failure, when there was one (for the log). */
+  /** The first failure on that address, when there was one (for the log). */
   firstError?: Error;
 }
 
-/** Connects, retrying failures every CONNECT_RETRY_MS within CONNECT_WINDOW_MS; rejects with the last error. */
-export async function connectToLeader(opts: LeaderConnectOptions): Promise<LeaderConnection> {
+/**
+ * Connects to one of the leader's addresses: each is tried in parallel, retrying failures every
+ * CONNECT_RETRY_MS within CONNECT_WINDOW_MS. The first connection wins; a later one is closed and
+ * the other addresses make no further attempt. Rejects when every address failed: with that
+ * address's last error when there is one address, else with an error naming each address's.
+ */
+export function connectToLeader(opts: LeaderConnectOptions): Promise<LeaderConnection> {
+  if (opts.addresses.length === 0) return Promise.reject(new Error('the leader has no quorum address'));
+  return new Promise<LeaderConnection>((resolve, reject) => {
+    let won = false;
+    let pending = opts.addresses.length;
+    const errors: Array<{ address: LeaderAddress; error: Error }> = [];
+    for (const address of opts.addresses) {
+      void connectToAddress(opts, address, () => won).then(
+        (c) => {
+          pending--;
+          if (c === undefined) return;
+          if (won) {
+            // Another address connected first: this one is redundant.
+            c.socket.destroy();
+            return;
+          }
+          won = true;
+          resolve(c);
+        },
+        (e: Error) => {
+          pending--;
+          errors.push({ address, error: e });
+          if (pending > 0 || won) return;
+          if (opts.addresses.length === 1) return reject(e);
+          const each = errors.map(({ address: a, error }) => `${a.host}:${a.port}: ${error.message}`).join('; ');
+          reject(new Error(`cannot connect to any address of the leader (${each})`));
+        },
+      );
+    }
+  });
+}
+
+/** One address's retry loop; resolves undefined when another address won first. */
+async function connectToAddress(opts: LeaderConnectOptions, address: LeaderAddress, wonElsewhere: () => boolean): Promise<LeaderConnection | undefined> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const connectOnce = opts.connectOnce ?? tcpConnect;
   const startMs = now();
   let firstError: Error | undefined;
   for (let attempts = 1; ; attempts++) {
+    if (wonElsewhere()) return undefined;
     const remainingMs = opts.timeoutMs - (now() - startMs);
     if (remainingMs <= 0) throw new Error(`connect to the leader timed out after ${opts.timeoutMs} ms`);
     try {
-      const socket = await connectOnce(opts.host, opts.port, remainingMs);
-      return { socket, attempts, firstError };
+      const socket = await connectOnce(address.host, address.port, remainingMs);
+      return { socket, address, attempts, firstError };
     } catch (e) {
       firstError ??= e as Error;
       const elapsedMs = now() - startMs;

@@ -1,5 +1,5 @@
 /**
- * The leader's I/O shell: it listens on this server's quorum port, gives each learner connection a
+ * The leader's I/O shell: it listens on this server's quorum port (each of them, with multiAddress), gives each learner connection a
  * number and a framer, and drives the pure leader core (`leader.ts`), executing each Ready in the
  * order `ready.ts` states. While the epoch is established the server's commit stage is the quorum
  * (`QuorumCommitStage`): a prepared txn is proposed, logged here, and applied once a quorum has it
@@ -23,7 +23,7 @@ import { OpCode } from '../protocol/constants';
 import { ZabLeader } from './leader';
 import { appendToRuns, type TxnLogSource, type ZxidRun } from './syncplan';
 import type { LoggedTxn, Ready, SnapshotSend } from './ready';
-import { parseQuorumVerifier, type QuorumMember } from './verifier';
+import { memberPortAddresses, parseQuorumVerifier, type QuorumMember } from './verifier';
 import type { QuorumConfigs } from './quorumconfigs';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
@@ -94,7 +94,8 @@ export class LeaderShell {
   private core!: ZabLeader;
   private readonly now: () => number;
   private readonly log: Logger;
-  private listener: net.Server | undefined;
+  /** One per quorum address of this member. */
+  private readonly listeners: net.Server[] = [];
   private readonly conns = new Map<number, Conn>();
   /** From 1: connection numbers are session owners, and 0 is the leader's own clients (LOCAL_OWNER). */
   private nextConn = 1;
@@ -148,7 +149,7 @@ export class LeaderShell {
     } catch (e) {
       return `cannot listen on the quorum port: ${(e as Error).message}`;
     }
-    this.log.info({ port: this.deps.me.quorumPort }, 'LEADING: the quorum port is open');
+    this.log.info({ addresses: this.listeners.map(listenAddressText) }, 'LEADING: the quorum port is open');
     const tail = await readLogTail(config.dataDir, config.dataLogDir, server.lastProcessedZxid, {
       windowCount: config.commitLogCount,
       snapshotSizeFactor: config.snapshotSizeFactor,
@@ -194,22 +195,50 @@ export class LeaderShell {
     this.finish('the server is stopping');
   }
 
-  private listen(): Promise<void> {
+  /**
+   * Listens on every quorum address of this member (several with multiAddress), as ZooKeeper's
+   * leader opens one acceptor per address: an address that cannot be bound is logged and left out,
+   * and only when none can be is leading given up. quorumListenOnAllIPs binds the wildcard address
+   * once per distinct port.
+   */
+  private async listen(): Promise<void> {
     const { me } = this.deps;
-    this.listener = net.createServer((socket) => this.accept(socket));
-    this.listener.maxConnections = MAX_CONNECTIONS;
-    return new Promise<void>((resolve, reject) => {
-      this.listener!.once('error', reject);
-      this.listener!.listen({ host: this.deps.listenOnAllIPs ? undefined : me.host, port: me.quorumPort }, () => {
-        this.listener!.off('error', reject);
-        this.listener!.on('error', (err) => this.log.warn({ err: err.message }, 'quorum listener error'));
-        resolve();
-      });
-    });
+    const addresses = memberPortAddresses(me, 'quorumPort');
+    const targets = this.deps.listenOnAllIPs
+      ? [...new Set(addresses.map((a) => a.port))].map((port) => ({ host: undefined as string | undefined, port }))
+      : addresses.map((a) => ({ host: a.host as string | undefined, port: a.port }));
+    const errors: string[] = [];
+    for (const target of targets) {
+      const listener = net.createServer((socket) => this.accept(socket));
+      listener.maxConnections = MAX_CONNECTIONS;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          listener.once('error', reject);
+          listener.listen(target, () => {
+            listener.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (e) {
+        const where = `${target.host ?? '*'}:${target.port}`;
+        errors.push(`${where}: ${(e as Error).message}`);
+        this.log.error({ address: where, err: (e as Error).message }, 'cannot bind a quorum address');
+        continue;
+      }
+      listener.on('error', (err) => this.log.warn({ err: err.message }, 'quorum listener error'));
+      if (this.endReason !== undefined) {
+        listener.close();
+        continue;
+      }
+      this.listeners.push(listener);
+    }
+    if (this.listeners.length === 0) throw new Error(errors.join('; ') || 'no quorum address');
   }
 
   private accept(socket: net.Socket): void {
     if (this.endReason !== undefined) return void socket.destroy();
+    // Every listener is limited, and so are all of them together.
+    if (this.conns.size + (this.early?.length ?? 0) + this.authenticating.size >= MAX_CONNECTIONS) return void socket.destroy();
     if (this.early !== undefined) {
       // Its bytes stay in the socket until the core exists; an error meanwhile only closes it.
       socket.on('error', () => socket.destroy());
@@ -660,9 +689,14 @@ export class LeaderShell {
     for (const socket of this.early ?? []) socket.destroy();
     for (const socket of this.authenticating) socket.destroy();
     this.authenticating.clear();
-    this.listener?.close();
+    for (const listener of this.listeners) listener.close();
     this.ended?.(reason);
   }
+}
+
+function listenAddressText(listener: net.Server): string {
+  const a = listener.address();
+  return a !== null && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);
 }
 
 /**

@@ -27,7 +27,7 @@ import { listLogFiles, syncDirSync } from '../storage/txnlog';
 import type { Txn } from '../storage/txn';
 import { LEADER_CONN, ZabLearner } from './learner';
 import type { Ready } from './ready';
-import { parseQuorumVerifier, type QuorumMember } from './verifier';
+import { memberPortAddresses, parseQuorumVerifier, type QuorumMember } from './verifier';
 import type { QuorumConfigs } from './quorumconfigs';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { appendDurably, ReadyLoop } from './readyloop';
@@ -189,12 +189,14 @@ export class LearnerShell {
   }
 
   private async connect(): Promise<net.Socket> {
-    const { host, quorumPort } = this.deps.leader;
+    // Every quorum address of the leader at once (multiAddress); the first connected is used.
+    const addresses = memberPortAddresses(this.deps.leader, 'quorumPort');
     const startMs = this.now();
-    const c = await connectToLeader({ host, port: quorumPort, timeoutMs: this.deps.config.tickTimeMs * this.deps.config.initLimitTicks });
+    const c = await connectToLeader({ addresses, timeoutMs: this.deps.config.tickTimeMs * this.deps.config.initLimitTicks });
     if (c.attempts > 1) {
       this.log.info({ attempts: c.attempts, ms: this.now() - startMs, firstErr: c.firstError?.message }, 'connected to the leader after retries');
     }
+    if (addresses.length > 1) this.log.info({ address: `${c.address.host}:${c.address.port}` }, 'connected to the leader, using this address');
     return c.socket;
   }
 

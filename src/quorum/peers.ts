@@ -6,8 +6,8 @@
  * ```ts
  * const peers = new ElectionPeers({
  *   mySid: 3n,
- *   listenAddress: { host: '127.0.0.1', port: 3523 },    // bound as given (listenOnAllIPs: the wildcard)
- *   peers: new Map([[1n, { host: '127.0.0.1', port: 3521 }], ...]),  // sid -> election address
+ *   listenAddress: { host: '127.0.0.1', port: 3523 },    // bound as given (listenOnAllIPs: the wildcard); or a list
+ *   peers: new Map([[1n, { host: '127.0.0.1', port: 3521 }], ...]),  // sid -> election address, or all of them
  *   handshakeTimeoutMs: tickTimeMs * syncLimitTicks,
  *   logger,                                               // pino
  *   onNotification: ({ sid, notification }) => ...,     // in arrival order, asynchronously
@@ -31,6 +31,12 @@
  * `connectedSids()` describe the links; `stats()` counts drops.
  *
  * Behaviour (ZooKeeper's, with the zkts bounds marked *):
+ * - Several addresses (multiAddress): every listen address is bound (one that cannot be is logged
+ *   and left out) and all are announced in a -65535 initial message. A connect to a sid with
+ *   several addresses tries them in order, starting from the one that last gave a link, the next at
+ *   once after a failed connect, and the one after an address that accepted but gave no link; when
+ *   all fail the sid backs off. (ZooKeeper picks one address per attempt, a reachable one by an
+ *   ICMP/echo check of the host; that checks the host, not the port, so zkts tries the port itself.)
  * - Connecting: `send(sid)` queues the message and connects if there is no link; `connectAll()`
  *   connects to every sid with a send queue. A connect that fails backs off (doubling from
  *   reconnectBackoffMinMs to reconnectBackoffMaxMs*); an ask during the backoff is kept for its end.
@@ -129,17 +135,27 @@ export interface LinkInfo {
   writableLength: number;
 }
 
+/** One election address, or all of a server's (multiAddress), in the order of its server line. */
+export type ElectionAddresses = ElectionAddress | readonly ElectionAddress[];
+
 export interface ElectionPeersOptions {
   mySid: bigint;
-  /** The address to listen on: this server's election address. */
-  listenAddress: ElectionAddress;
-  /** quorumListenOnAllIPs: bind the wildcard address with the listen port. */
+  /**
+   * The addresses to listen on: this server's election addresses. Each is bound (ZooKeeper's
+   * Listener runs one ListenerHandler per address); one that cannot be is logged and left out.
+   */
+  listenAddress: ElectionAddresses;
+  /** quorumListenOnAllIPs: bind the wildcard address with each distinct listen port. */
   listenOnAllIPs?: boolean;
-  /** Sent in the initial message; the listen address (with the bound port) by default. */
+  /** Sent in the initial message; the listen addresses (with the bound ports) by default. */
   advertisedAddresses?: readonly ElectionAddress[];
   protocolVersion?: bigint;
-  /** Every server this one may talk to (voters and observers of the current and next config). */
-  peers: ReadonlyMap<bigint, ElectionAddress>;
+  /**
+   * Every server this one may talk to (voters and observers of the current and next config), with
+   * all of its election addresses: a connect tries them in order, starting with the one that last
+   * connected, and moves to the next when one fails.
+   */
+  peers: ReadonlyMap<bigint, ElectionAddresses>;
   cnxTimeoutMs?: number;
   /** The time an accepted connection has to send its initial message: tickTime x syncLimit. */
   handshakeTimeoutMs: number;
@@ -201,6 +217,10 @@ interface Handshake {
   timer: unknown;
 }
 
+function addressList(a: ElectionAddresses): readonly ElectionAddress[] {
+  return Array.isArray(a) ? (a as readonly ElectionAddress[]) : [a as ElectionAddress];
+}
+
 function sidText(sid: bigint): string {
   return sid.toString();
 }
@@ -218,10 +238,18 @@ export class ElectionPeers {
   private readonly maxHandshaking: number;
   private readonly maxLinks: number;
   private readonly protocolVersion: bigint;
-  private view: ReadonlyMap<bigint, ElectionAddress>;
+  private view: ReadonlyMap<bigint, ElectionAddresses>;
   private advertised: readonly ElectionAddress[] | undefined;
 
-  private server: net.Server | undefined;
+  /** One per bound election address; undefined before start. */
+  private servers: net.Server[] | undefined;
+  /** Per sid of the view, the address through which a link last came up: the next connect starts there. */
+  private readonly lastConnected = new Map<bigint, string>();
+  /**
+   * Per sid of the view, an address that accepted my last connect while no link has come up since:
+   * something else may hold that port, so the next connect starts at the address after it.
+   */
+  private readonly connectedNoLink = new Map<bigint, string>();
   private closed = false;
   /** The surviving connection per sid (senderWorkerMap). */
   private readonly links = new Map<bigint, Link>();
@@ -263,42 +291,87 @@ export class ElectionPeers {
   // -------------------------------------------------------------------------------------------
   // Lifecycle
 
-  /** Listens on the election address; resolves with the bound address. */
+  /**
+   * Listens on every election address; resolves with the first bound one (`listeningAddresses()`
+   * has them all). Rejects only when none could be bound.
+   */
   async start(): Promise<ElectionAddress> {
-    if (this.server) throw new Error('election peers: already started');
-    const { server, address } = await this.listen(this.options.listenAddress);
-    this.server = server;
-    if (this.advertised === undefined) this.advertised = [address];
-    return address;
+    if (this.servers) throw new Error('election peers: already started');
+    const { servers, advertised, first } = await this.listen(addressList(this.options.listenAddress));
+    this.servers = servers;
+    if (this.advertised === undefined) this.advertised = advertised;
+    return first;
+  }
+
+  /** The addresses the listeners are bound to (the wildcard host with listenOnAllIPs). */
+  listeningAddresses(): ElectionAddress[] {
+    return (this.servers ?? []).map((server) => {
+      const a = server.address() as net.AddressInfo;
+      return { host: a.address, port: a.port };
+    });
   }
 
   /**
-   * A reconfig moved this server's election address: connections are accepted there from now on
-   * and the initial message announces it; links already up stay. On a bind failure the old
-   * listener stays and the error is thrown.
+   * A reconfig moved this server's election addresses: connections are accepted there from now on
+   * and the initial message announces them; links already up stay. When none of the new addresses
+   * can be bound the old listeners stay and the error is thrown.
    */
-  async relisten(listenAddress: ElectionAddress): Promise<ElectionAddress> {
-    const old = this.server;
+  async relisten(listenAddress: ElectionAddresses): Promise<ElectionAddress> {
+    const old = this.servers;
     if (old === undefined || this.closed) throw new Error('election peers: not listening');
-    const { server, address } = await this.listen(listenAddress);
+    const { servers, advertised, first } = await this.listen(addressList(listenAddress));
     if (this.closed) {
-      server.close();
-      return address;
+      for (const server of servers) server.close();
+      return first;
     }
-    this.server = server;
-    this.advertised = [address];
-    old.close();
-    return address;
+    this.servers = servers;
+    this.advertised = advertised;
+    for (const server of old) server.close();
+    return first;
   }
 
-  private async listen(listenAddress: ElectionAddress): Promise<{ server: net.Server; address: ElectionAddress }> {
+  /**
+   * Binds each address (with listenOnAllIPs: the wildcard, once per distinct port). Returns the
+   * listeners and the addresses to announce: each configured one, with the port its listener got.
+   */
+  private async listen(addresses: readonly ElectionAddress[]): Promise<{ servers: net.Server[]; advertised: ElectionAddress[]; first: ElectionAddress }> {
+    if (addresses.length === 0) throw new Error('election peers: no address to listen on');
+    const servers: net.Server[] = [];
+    const advertised: ElectionAddress[] = [];
+    const byWildcardPort = new Map<number, net.Server>();
+    let first: ElectionAddress | undefined;
+    let firstError: Error | undefined;
+    for (const address of addresses) {
+      const wildcard = this.options.listenOnAllIPs ? (address.host.includes(':') ? '::' : '0.0.0.0') : undefined;
+      const shared = wildcard !== undefined && address.port !== 0 ? byWildcardPort.get(address.port) : undefined;
+      if (shared !== undefined) {
+        advertised.push({ host: address.host, port: address.port });
+        continue;
+      }
+      const host = wildcard ?? address.host;
+      try {
+        const server = await this.listenOne(host, address.port);
+        servers.push(server);
+        if (wildcard !== undefined && address.port !== 0) byWildcardPort.set(address.port, server);
+        const bound = { host: address.host, port: (server.address() as net.AddressInfo).port };
+        first ??= bound;
+        advertised.push(bound);
+      } catch (err) {
+        firstError ??= err as Error;
+        this.log.error({ address: formatElectionAddress({ host, port: address.port }), err: (err as Error).message }, 'cannot listen on an election address');
+        advertised.push({ host: address.host, port: address.port });
+      }
+    }
+    if (first === undefined) throw firstError ?? new Error('election peers: no address bound');
+    return { servers, advertised, first };
+  }
+
+  private async listenOne(host: string, port: number): Promise<net.Server> {
     const server = net.createServer((socket) => this.accept(socket));
-    const listenHost = listenAddress.host;
-    const host = this.options.listenOnAllIPs ? (listenHost.includes(':') ? '::' : '0.0.0.0') : listenHost;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
-      server.listen({ host, port: listenAddress.port }, () => {
+      server.listen({ host, port }, () => {
         server.removeListener('error', onError);
         resolve();
       });
@@ -306,7 +379,7 @@ export class ElectionPeers {
     server.on('error', (err) => this.log.error({ err }, 'election listener error'));
     const bound = server.address() as net.AddressInfo;
     this.log.info({ address: formatElectionAddress({ host, port: bound.port }) }, 'accepting election connections');
-    return { server, address: { host: listenAddress.host, port: bound.port } };
+    return server;
   }
 
   /** Closes the listener and every connection; queued messages are discarded. */
@@ -324,13 +397,14 @@ export class ElectionPeers {
     }
     this.backoffs.clear();
     this.receiveQueue.length = 0;
-    const server = this.server;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all((this.servers ?? []).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 
-  /** Replaces the view (sid -> election address), as a reconfig does. */
-  setPeers(peers: ReadonlyMap<bigint, ElectionAddress>): void {
+  /** Replaces the view (sid -> election addresses), as a reconfig does. */
+  setPeers(peers: ReadonlyMap<bigint, ElectionAddresses>): void {
     this.view = peers;
+    for (const sid of [...this.lastConnected.keys()]) if (!peers.has(sid)) this.lastConnected.delete(sid);
+    for (const sid of [...this.connectedNoLink.keys()]) if (!peers.has(sid)) this.connectedNoLink.delete(sid);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -417,11 +491,16 @@ export class ElectionPeers {
   // -------------------------------------------------------------------------------------------
   // Connecting out
 
-  /** Opens a connection to `sid` unless one exists or is being made; `address` overrides the view's. */
-  connectOne(sid: bigint, address?: ElectionAddress): void {
+  /**
+   * Opens a connection to `sid` unless one exists or is being made; `address` overrides the view's.
+   * With several addresses they are tried one after another, from the one that last connected, until
+   * one connects; when all fail the sid backs off.
+   */
+  connectOne(sid: bigint, address?: ElectionAddresses): void {
     if (this.closed || this.links.has(sid) || this.connecting.has(sid)) return;
-    const target = address ?? this.view.get(sid);
-    if (target === undefined) {
+    const given = address ?? this.view.get(sid);
+    const targets = given === undefined ? [] : addressList(given);
+    if (targets.length === 0) {
       this.log.warn({ sid: sidText(sid) }, 'invalid server id: no election address to connect to');
       return;
     }
@@ -439,6 +518,19 @@ export class ElectionPeers {
       }
       return;
     }
+    let start = Math.max(0, targets.findIndex((t) => formatElectionAddress(t) === this.lastConnected.get(sid)));
+    const noLink = this.connectedNoLink.get(sid);
+    if (noLink !== undefined) {
+      this.connectedNoLink.delete(sid);
+      const i = targets.findIndex((t) => formatElectionAddress(t) === noLink);
+      if (i >= 0) start = (i + 1) % targets.length;
+    }
+    this.connectTo(sid, targets, start, 1);
+  }
+
+  /** One connect attempt to targets[index]; `tried` counts the addresses of this round so far. */
+  private connectTo(sid: bigint, targets: readonly ElectionAddress[], index: number, tried: number): void {
+    const target = targets[index];
     const socket = net.connect({ host: target.host, port: target.port });
     this.connecting.set(sid, socket);
     socket.setNoDelay(true);
@@ -451,12 +543,19 @@ export class ElectionPeers {
       if (this.connecting.get(sid) === socket) this.connecting.delete(sid);
       if (this.closed) return;
       this.log.warn({ sid: sidText(sid), address: where, err: err.message }, 'cannot open election channel');
+      if (tried < targets.length && !this.links.has(sid) && !this.connecting.has(sid)) {
+        this.connectTo(sid, targets, (index + 1) % targets.length, tried + 1);
+        return;
+      }
       this.bumpBackoff(sid);
     };
     socket.once('error', onFailure);
     socket.once('connect', () => {
       this.timers.clearTimeout(timer);
       socket.removeListener('error', onFailure);
+      // Known good once a link comes up (`establish`); a port that accepts but never gives a link
+      // (another process on it) is not tried first next time.
+      if (targets.length > 1 && this.view.has(sid)) this.connectedNoLink.set(sid, where);
       const learnerAuth = this.options.auth?.learner;
       // While it authenticates the socket stays in `connecting`: no second connection to that sid.
       if (learnerAuth === undefined && this.connecting.get(sid) === socket) this.connecting.delete(sid);
@@ -466,7 +565,7 @@ export class ElectionPeers {
       }
       let initial: Buffer;
       try {
-        initial = encodeInitialMessage(this.mySid, this.advertised ?? [this.options.listenAddress], this.protocolVersion);
+        initial = encodeInitialMessage(this.mySid, this.advertised ?? addressList(this.options.listenAddress), this.protocolVersion);
       } catch (err) {
         this.log.error({ err }, 'cannot encode the initial message');
         if (this.connecting.get(sid) === socket) this.connecting.delete(sid);
@@ -650,7 +749,7 @@ export class ElectionPeers {
       const old = this.links.get(sid);
       if (old) this.closeLink(old, 'the peer connected again; connecting back');
       socket.destroy();
-      this.connectOne(sid, message.addresses[0]);
+      this.connectOne(sid, message.addresses.length > 0 ? message.addresses : undefined);
       return;
     }
     if (sid === this.mySid) {
@@ -675,6 +774,11 @@ export class ElectionPeers {
     if (old) this.closeLink(old, 'replaced by a newer connection');
     const link = new Link(sid, socket, initiatedByMe);
     this.links.set(sid, link);
+    const via = this.connectedNoLink.get(sid);
+    if (via !== undefined) {
+      this.connectedNoLink.delete(sid);
+      this.lastConnected.set(sid, via);
+    }
     this.clearBackoff(sid);
     socket.setTimeout(0);
     socket.on('data', (chunk: Buffer) => this.onLinkData(link, chunk));

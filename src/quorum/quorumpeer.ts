@@ -95,6 +95,7 @@ export class QuorumPeer {
       tickTimeMs: config.tickTimeMs,
       syncLimitTicks: config.syncLimitTicks,
       listenOnAllIPs: config.quorumListenOnAllIPs,
+      multiAddressEnabled: config.multiAddressEnabled,
       cnxTimeoutMs: config.cnxTimeoutMs,
       logger: deps.log,
       onConfigHeard: (qv) => this.configs.activate(qv),

@@ -216,6 +216,24 @@ function delimitedHost(host: string): string {
   return h.includes(':') ? `[${h}]` : h;
 }
 
+/** Every address triple of a member, in the order of its server line (one without multiAddress). */
+export function memberAddresses(m: QuorumMember): readonly QuorumAddressTriple[] {
+  return m.addresses && m.addresses.length > 0 ? m.addresses : [{ host: m.host, quorumPort: m.quorumPort, electionPort: m.electionPort }];
+}
+
+/**
+ * A member's distinct quorum (`pick` = quorumPort) or election (electionPort) addresses, in the
+ * order of its server line: ZooKeeper keeps each as a set (MultipleAddresses).
+ */
+export function memberPortAddresses(m: QuorumMember, pick: 'quorumPort' | 'electionPort'): Array<{ host: string; port: number }> {
+  const out = new Map<string, { host: string; port: number }>();
+  for (const t of memberAddresses(m)) {
+    const key = `${javaHostString(t.host).toLowerCase()}:${t[pick]}`;
+    if (!out.has(key)) out.set(key, { host: t.host, port: t[pick] });
+  }
+  return [...out.values()];
+}
+
 /** The value of a `server.N=` line as ZooKeeper prints it. */
 export function memberString(m: QuorumMember): string {
   const triples = m.addresses && m.addresses.length > 0 ? [...m.addresses] : [m];

@@ -123,3 +123,32 @@ t.test('live ZooKeeper 3.8.0: a zkts server joining a running ensemble decides w
   await waitFor(() => /LEADING - LEADER ELECTION TOOK/.test(survivor.log()), 'ZooKeeper leads', DECIDE_MS);
   t.pass('the ZooKeeper server took the lead that zkts voted for');
 });
+
+t.test('multiAddress: each server knows its peers\' first election address by a dead port; they elect over the second', async (t) => {
+  const HOST2 = '127.0.0.2';
+  const real: QuorumMember[] = [];
+  const dead = new Map<bigint, number>();
+  for (let sid = 1n; sid <= 3n; sid++) {
+    const first = { host: HOST, quorumPort: await freePort(), electionPort: await freePort() };
+    const second = { host: HOST2, quorumPort: await freePort(), electionPort: await freePort() };
+    real.push({ sid, ...first, type: 'participant', addresses: [first, second] });
+    dead.set(sid, await freePort());
+  }
+  // Server `sid`'s view: itself with both addresses, its peers with a dead first election port.
+  const viewOf = (sid: bigint): QuorumMember[] =>
+    real.map((m) => {
+      if (m.sid === sid) return m;
+      const first = { ...m.addresses![0], electionPort: dead.get(m.sid)! };
+      return { ...m, electionPort: first.electionPort, addresses: [first, m.addresses![1]] };
+    });
+  const shells = real.map((m) => {
+    const s = new ElectionShell({ mySid: m.sid, verifier: new MajorityVerifier(viewOf(m.sid), 0n), learnerType: 'participant', tickTimeMs: 2000, syncLimitTicks: 5, logger: log, multiAddressEnabled: true });
+    t.teardown(() => s.close());
+    return s;
+  });
+  for (const s of shells) await s.start();
+  const decisions = await within(Promise.all(shells.map((s) => s.lookForLeader(0n, 0n))), DECIDE_MS, 'decisions');
+  t.same(decisions.map((d) => d.vote.leader), [3n, 3n, 3n], 'all follow 3');
+  t.same(decisions.map((d) => stateName(d.state)), ['FOLLOWING', 'FOLLOWING', 'LEADING']);
+  t.equal(new Set(decisions.map((d) => d.electionEpoch)).size, 1, 'in one round');
+});

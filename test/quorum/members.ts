@@ -53,6 +53,8 @@ export function newDataDir(sid: number, teardown: (f: () => void) => void): stri
 export interface MemberOptions {
   systemProps?: Record<string, string>;
   logLines?: string[];
+  /** The member's own `server.N=` lines, in place of the ones made from `ports`. */
+  serverLines?: string[];
 }
 
 /** Starts member `sid` (1-based) of the ensemble `ports` on `dataDir`; tickTime 500 ms by default. */
@@ -64,7 +66,7 @@ export async function startZktsMember(
   observers: readonly number[] = [],
   opts: MemberOptions = {},
 ): Promise<ZktsMember> {
-  const lines = ['tickTime=500', 'initLimit=10', 'syncLimit=5', `dataDir=${dataDir}`, `clientPort=${ports[sid - 1].client}`, `clientPortAddress=${HOST}`, '4lw.commands.whitelist=*', ...extra, ...serverLines(ports, observers)];
+  const lines = ['tickTime=500', 'initLimit=10', 'syncLimit=5', `dataDir=${dataDir}`, `clientPort=${ports[sid - 1].client}`, `clientPortAddress=${HOST}`, '4lw.commands.whitelist=*', ...extra, ...(opts.serverLines ?? serverLines(ports, observers))];
   if (observers.includes(sid)) lines.push('peerType=observer');
   const text = lines.join('\n');
   const config = loadConfig(text, new Map(Object.entries(opts.systemProps ?? {})), dataDir);

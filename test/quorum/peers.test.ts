@@ -17,8 +17,10 @@ import {
   encodeInitialMessage,
   encodeLegacyInitialMessage,
   encodeNotification,
+  InitialMessage,
   OutgoingNotification,
   parseInitialMessage,
+  PROTOCOL_VERSION_V2,
 } from '../../src/quorum/wire/election';
 import { LONG_MIN, Notification, PeerState } from '../../src/quorum/vote';
 import { waitFor } from '../util/client';
@@ -49,7 +51,7 @@ t.teardown(async () => {
 
 async function manager(
   sid: bigint,
-  view: Map<bigint, ElectionAddress>,
+  view: Map<bigint, ElectionAddress | ElectionAddress[]>,
   extra: Partial<ElectionPeersOptions> & { poll?: boolean } = {},
 ): Promise<Harness> {
   const received: ReceivedNotification[] = [];
@@ -603,4 +605,75 @@ t.test('relisten: a reconfig moves the election port; links up stay, new ones co
   c.peers.send(2n, vote(PeerState.LOOKING, 3n, 1n));
   await waitFor(() => from(b, 3n).length === 1, 'b hears c through its new port', WAIT_MS);
   t.pass('a new link reaches the moved port');
+});
+
+/** Whether a TCP connect to host:port is accepted. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port }, () => (s.destroy(), resolve(true)));
+    s.once('error', () => (s.destroy(), resolve(false)));
+  });
+}
+
+t.test('multiAddress: every election address listens; a connect skips a dead address; the initial message lists them all', async (t) => {
+  const HOST2 = '127.0.0.2';
+  const initials: InitialMessage[] = [];
+  const b = await manager(2n, new Map(), {
+    listenAddress: [{ host: HOST, port: 0 }, { host: HOST2, port: 0 }],
+    onInitialMessage: (m) => initials.push(m),
+  });
+  const listening = b.peers.listeningAddresses();
+  t.same(listening.map((a) => a.host), [HOST, HOST2], 'b listens on both of its addresses');
+  for (const a of listening) t.ok(await accepts(a.host, a.port), `and accepts on ${a.host}:${a.port}`);
+  // a knows b by a dead first address and a live second one.
+  const deadPort = await freePort();
+  const a = await manager(3n, new Map([[2n, [{ host: HOST, port: deadPort }, listening[1]]]]), {
+    listenAddress: [{ host: HOST, port: 0 }, { host: HOST2, port: 0 }],
+    protocolVersion: PROTOCOL_VERSION_V2,
+  });
+  a.peers.send(2n, vote(PeerState.LOOKING, 3n, 1n));
+  await waitFor(() => from(b, 3n).length === 1, 'b hears a through its second address', WAIT_MS);
+  const failures = (): number => logged(a, /cannot open election channel/).length;
+  t.equal(failures(), 1, 'the dead first address failed once, and the second was tried at once');
+  t.equal(logged(a, /cannot open election channel/)[0].address, `${HOST}:${deadPort}`, 'the failure names the dead address');
+  const m = initials.find((i) => i.sid === 3n);
+  t.equal(m?.protocolVersion, PROTOCOL_VERSION_V2, 'the initial message is protocol version -65535');
+  t.same(m?.addresses.map((x) => x.host), [HOST, HOST2], 'with both of a\'s addresses');
+  // The next connect starts from the address that worked.
+  a.peers.disconnect(2n);
+  await waitFor(() => !b.peers.isConnected(3n), 'the link is down', WAIT_MS);
+  a.peers.send(2n, vote(PeerState.LOOKING, 3n, 2n));
+  await waitFor(() => from(b, 3n).length === 2, 'b hears a again', WAIT_MS);
+  t.equal(failures(), 1, 'without trying the dead address again');
+});
+
+t.test('multiAddress: an election address that cannot be bound is left out; relisten moves every address', async (t) => {
+  const HOST2 = '127.0.0.2';
+  // Another process's socket holds b's first port: it accepts connections and says nothing.
+  let squatted = 0;
+  const squatter = net.createServer((c) => {
+    squatted++;
+    c.on('error', () => undefined);
+    c.resume();
+  });
+  await new Promise<void>((r) => squatter.listen(0, HOST, () => r()));
+  t.teardown(() => squatter.close());
+  const taken = (squatter.address() as net.AddressInfo).port;
+  const b = await manager(2n, new Map(), { listenAddress: [{ host: HOST, port: taken }, { host: HOST2, port: 0 }] });
+  t.same(b.peers.listeningAddresses().map((a) => a.host), [HOST2], 'only the free address listens');
+  t.equal(logged(b, /cannot listen on an election address/).length, 1, 'the taken one is logged');
+  t.equal(b.address.host, HOST2, 'start resolves with the address that bound');
+  const a = await manager(1n, new Map([[2n, [{ host: HOST, port: taken }, b.peers.listeningAddresses()[0]]]]));
+  b.peers.setPeers(new Map([[1n, a.address]]));
+  // 1 < 2: a announces itself and b connects back. a's first try lands on the squatter, which
+  // accepts and never answers; the next try (the election's connectAll) starts at the other address.
+  a.peers.send(2n, vote(PeerState.LOOKING, 1n, 1n));
+  await waitFor(() => (a.peers.connectAll(), from(b, 1n).length === 1), 'b hears a', WAIT_MS);
+  t.equal(squatted, 1, 'the squatted port took one connect, and only one');
+  const old = b.peers.listeningAddresses()[0];
+  const next = [{ host: HOST, port: await freePort() }, { host: HOST2, port: await freePort() }];
+  await b.peers.relisten(next);
+  t.same(b.peers.listeningAddresses(), next, 'relisten binds both new addresses');
+  for (const x of next) t.ok(await accepts(x.host, x.port), `${x.host}:${x.port} accepts`);
+  t.notOk(await accepts(old.host, old.port), 'the old address no longer accepts');
 });
