@@ -11,7 +11,8 @@
 // Every test that passes on ZooKeeper must pass on zkts; a test that fails on ZooKeeper itself is
 // reported as such and not held against zkts. A failed Curator test is run once more on its own
 // (in a new JVM) on either kind, and its outcome says so (`passed on rerun`): some of these tests
-// race their own listeners, on ZooKeeper too.
+// race their own listeners, on ZooKeeper too, and those that may remove the leader can lose the
+// reply on ZooKeeper, retry and meet BadVersion (compat-tests/README.md).
 //
 // The suites come from scripts/fetch-client-suites.sh (run by scripts/install-deps.sh).
 
