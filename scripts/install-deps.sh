@@ -21,6 +21,8 @@ PACKAGES=(
   python3-openssl        # Kazoo's own test harness (kazoo/testing) imports OpenSSL ...
   python3-pyjks          # ... and jks (compat-tests/reconfig-clientsuites.test.ts runs Kazoo's own tests)
   python3-mock           # Debian's kazoo/tests (2.8.0) import mock
+  python3-pip            # pip download of Kazoo's sdist (scripts/fetch-client-suites.sh) ...
+  python3-setuptools     # ... whose metadata step runs on Debian's setuptools (--no-build-isolation)
   libcurator-framework-java
   libcurator-recipes-java
   libcurator-discovery-java
