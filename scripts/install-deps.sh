@@ -4,8 +4,10 @@
 # cli_mt, Kazoo, Curator, ClickHouse 18.16), pytest, and an MIT KDC with Kerberos clients for the
 # SASL GSSAPI tests, and Maven, which then fetches from Maven Central a second reference server,
 # Apache ZooKeeper 3.9.5 (scripts/zookeeper39.sh), and Apache Kafka's jars for the Kafka compat test
-# (scripts/fetch-kafka.sh). Idempotent: does nothing when everything is installed and fetched, and
-# runs `apt-get update` only when a package cannot be found in the current lists.
+# (scripts/fetch-kafka.sh), and the client libraries' own reconfiguration tests (Kazoo 2.10.0's
+# sdist from PyPI, Curator 5.9.0's test jars from Maven Central: scripts/fetch-client-suites.sh).
+# Idempotent: does nothing when everything is installed and fetched, and runs `apt-get update` only
+# when a package cannot be found in the current lists.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,6 +18,11 @@ PACKAGES=(
   python3-kazoo          # Kazoo for /usr/bin/python3
   python3-pure-sasl      # SASL DIGEST-MD5 for Kazoo (compat-tests/sasl.test.ts); kazoo depends on it, listed as used directly
   python3-pytest
+  python3-openssl        # Kazoo's own test harness (kazoo/testing) imports OpenSSL ...
+  python3-pyjks          # ... and jks (compat-tests/reconfig-clientsuites.test.ts runs Kazoo's own tests)
+  python3-mock           # Debian's kazoo/tests (2.8.0) import mock
+  python3-pip            # pip download of Kazoo's sdist (scripts/fetch-client-suites.sh) ...
+  python3-setuptools     # ... whose metadata step runs on Debian's setuptools (--no-build-isolation)
   libcurator-framework-java
   libcurator-recipes-java
   libcurator-discovery-java
@@ -45,6 +52,7 @@ done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#PACKAGES[@]} packages already installed"
   bash "$SCRIPT_DIR/zookeeper39.sh"
+  bash "$SCRIPT_DIR/fetch-client-suites.sh"
   exec bash "$SCRIPT_DIR/fetch-kafka.sh"
 fi
 
@@ -96,4 +104,5 @@ if ! "${SUDO[@]}" apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/tmp/zkts-in
 fi
 echo "install-deps: done"
 bash "$SCRIPT_DIR/zookeeper39.sh"
+bash "$SCRIPT_DIR/fetch-client-suites.sh"
 exec bash "$SCRIPT_DIR/fetch-kafka.sh"
