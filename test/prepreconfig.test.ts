@@ -1,0 +1,130 @@
+// Prep's reconfig path (opcode 16) against docs/RECONFIG.md §3.1: ZooKeeper's check order
+// (PrepRequestProcessor, case OpCode.reconfig), each failure an error txn, and the txn a reconfig
+// becomes: a setData of /zookeeper/config with version -1 whose data is the new configuration
+// string, versioned by the txn's own zxid, leaving the tree digest as it was.
+import t from 'tap';
+import { Err, OpCode } from '../src/protocol/constants';
+import type { Id, ReconfigRequest } from '../src/protocol/generated/records';
+import { AuthRegistry, digestOf } from '../src/server/auth';
+import { Prep, type ReconfigPrepContext } from '../src/server/prep';
+import { DataTree } from '../src/storage/datatree';
+import { CONFIG_PATH } from '../src/storage/paths';
+import { parseQuorumVerifier, type QuorumVerifier } from '../src/quorum/verifier';
+
+const line = (n: number, role = 'participant') => `server.${n}=127.0.0.1:4620${n}:4630${n}:${role};127.0.0.1:4610${n}`;
+const V1 = 0x100000000n;
+const COMMITTED = parseQuorumVerifier(`${line(1)}\n${line(2)}\n${line(3)}\nversion=${V1.toString(16)}`);
+const SESSION = 0x100000000000001n;
+const OK = () => Err.OK;
+const error = (err: number) => ({ type: OpCode.error, record: { err } });
+
+const req = (r: Partial<ReconfigRequest>): { type: typeof OpCode.reconfig; record: ReconfigRequest } => ({
+  type: OpCode.reconfig,
+  record: { joiningServers: '', leavingServers: '', newMembers: '', curConfigId: -1n, ...r },
+});
+const ADD4 = req({ joiningServers: line(4) });
+/** Three unstarted voters on top of three: 3 synced of 6 is no quorum of the new configuration. */
+const ADD456 = req({ joiningServers: [line(4), line(5), line(6)].join(',') });
+
+interface Setup {
+  prep: Prep;
+  tree: DataTree;
+  ctx: { value: ReconfigPrepContext | undefined };
+}
+
+function setup(opts: { reconfigEnabled?: boolean; skipACL?: boolean; superDigest?: string; context?: boolean } = {}): Setup {
+  const tree = new DataTree(true);
+  tree.setQuorumConfig(COMMITTED.toString(), V1, 0n);
+  const ctx: Setup['ctx'] = {
+    value:
+      opts.context === false
+        ? undefined
+        : { lastSeen: COMMITTED, committed: COMMITTED, standaloneEnabled: false, multiAddressEnabled: false, synced: new Set([1n, 2n, 3n]) },
+  };
+  const prep = new Prep(tree, new AuthRegistry(opts.superDigest, opts.skipACL ?? true), {
+    extendedTypesEnabled: true,
+    reconfigEnabled: opts.reconfigEnabled ?? true,
+    enforceQuota: false,
+    digestEnabled: true,
+    reconfigContext: () => ctx.value,
+  });
+  return { prep, tree, ctx };
+}
+
+t.test('check order: RECONFIGDISABLED before the session, the session before UNIMPLEMENTED', async (t) => {
+  let asked = 0;
+  const moved = () => {
+    asked++;
+    return Err.SESSIONMOVED;
+  };
+  const off = setup({ reconfigEnabled: false });
+  t.same(off.prep.prepare(ADD4, SESSION, [], 0x100000001n, 0n, moved), error(Err.RECONFIGDISABLED));
+  t.equal(asked, 0, 'a disabled reconfig never asks for the session');
+
+  const standalone = setup({ context: false });
+  t.same(standalone.prep.prepare(ADD4, SESSION, [], 0x100000001n, 0n, moved), error(Err.SESSIONMOVED), 'the session is checked before the standalone check');
+  t.equal(asked, 1);
+  t.same(standalone.prep.prepare(ADD4, SESSION, [], 0x100000002n, 0n, OK), error(Err.UNIMPLEMENTED), 'no reconfig context (not a quorum leader): UNIMPLEMENTED');
+
+  const leader = setup();
+  t.same(leader.prep.prepare(ADD4, SESSION, [], 0x100000001n, 0n, moved), error(Err.SESSIONMOVED), 'a leader checks the session too');
+});
+
+t.test('the leader decision comes before the ACL check: -13 not -102 for an unauthenticated impossible request', async (t) => {
+  const { prep } = setup({ skipACL: false });
+  const anyone: Id[] = [{ scheme: 'ip', id: '127.0.0.1' }];
+  t.same(prep.prepare(ADD456, SESSION, anyone, 0x100000001n, 0n, OK), error(Err.NEWCONFIGNOQUORUM));
+  t.same(prep.prepare(req({ curConfigId: 0x42n }), SESSION, anyone, 0x100000002n, 0n, OK), error(Err.BADVERSION), 'BADVERSION also before the ACL');
+  t.same(prep.prepare(req({ joiningServers: 'server.4=127.0.0.1:46204;127.0.0.1:46104' }), SESSION, anyone, 0x100000003n, 0n, OK), error(Err.BADARGUMENTS));
+  t.same(prep.prepare(ADD4, SESSION, anyone, 0x100000004n, 0n, OK), error(Err.NOAUTH), 'a possible request without WRITE on /zookeeper/config: NOAUTH');
+  t.equal(prep.outstandingCount, 0, 'no failed reconfig leaves a change record');
+});
+
+t.test('super passes the ACL check; so does skipACL', async (t) => {
+  const withSuper = setup({ skipACL: false, superDigest: digestOf('super:pw') });
+  const superIds: Id[] = [
+    { scheme: 'super', id: '' },
+    { scheme: 'digest', id: digestOf('super:pw') },
+  ];
+  t.equal(withSuper.prep.prepare(ADD4, SESSION, superIds, 0x100000001n, 0n, OK).type, OpCode.setData, 'super');
+  const skip = setup({ skipACL: true });
+  t.equal(skip.prep.prepare(ADD4, SESSION, [], 0x100000001n, 0n, OK).type, OpCode.setData, 'skipACL');
+});
+
+t.test('the txn: setData of /zookeeper/config, version -1, the new configuration versioned by its zxid; digest unchanged', async (t) => {
+  const { prep, tree } = setup();
+  const before = tree.digest.value;
+  const zxid = 0x100000007n;
+  const body = prep.prepare(ADD4, SESSION, [], zxid, 1234n, OK);
+  const expected = `${line(1)}\n${line(2)}\n${line(3)}\n${line(4)}\nversion=100000007`;
+  t.same(body, { type: OpCode.setData, record: { path: CONFIG_PATH, data: Buffer.from(expected, 'utf8'), version: -1 } });
+  t.equal(prep.lastTreeDigest, before, 'the config node is outside the digest: the txn leaves it as it was');
+  const parsed: QuorumVerifier = parseQuorumVerifier(expected);
+  t.equal(parsed.version, zxid);
+  t.same([...parsed.votingMembers].sort(), [1n, 2n, 3n, 4n]);
+
+  // A removal and a role change (incremental joiner replacing an entry), each from the last seen members.
+  const p2 = setup().prep;
+  const removed = p2.prepare(req({ leavingServers: '3' }), SESSION, [], 0x200000002n, 0n, OK);
+  t.same(removed, { type: OpCode.setData, record: { path: CONFIG_PATH, data: Buffer.from(`${line(1)}\n${line(2)}\nversion=200000002`), version: -1 } });
+  const p3 = setup().prep;
+  const observer = p3.prepare(req({ joiningServers: line(2, 'observer') }), SESSION, [], 0x200000003n, 0n, OK);
+  t.same(observer, { type: OpCode.setData, record: { path: CONFIG_PATH, data: Buffer.from(`${line(1)}\n${line(2, 'observer')}\n${line(3)}\nversion=200000003`), version: -1 } });
+});
+
+t.test('RECONFIGINPROGRESS: a second reconfig prepared before the first is applied, or while the leader has one pending', async (t) => {
+  const { prep, ctx } = setup();
+  t.equal(prep.prepare(ADD4, SESSION, [], 0x100000001n, 0n, OK).type, OpCode.setData);
+  // An ordinary write between them changes nothing about it.
+  t.equal(prep.prepare({ type: OpCode.create, record: { path: '/a', data: null, acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], flags: 0 } }, SESSION, [], 0x100000002n, 0n, OK).type, OpCode.create);
+  t.same(prep.prepare(req({ leavingServers: '2' }), SESSION, [], 0x100000003n, 0n, OK), error(Err.RECONFIGINPROGRESS), 'prepared, not yet applied');
+  prep.applied(0x100000001n);
+  // Applied, but the leader's last-seen configuration is still ahead of its committed one.
+  const next = parseQuorumVerifier(`${line(1)}\n${line(2)}\n${line(3)}\n${line(4)}\nversion=100000001`);
+  ctx.value = { ...ctx.value!, lastSeen: next, synced: new Set([1n, 2n, 3n, 4n]) };
+  t.same(prep.prepare(req({ leavingServers: '2' }), SESSION, [], 0x100000004n, 0n, OK), error(Err.RECONFIGINPROGRESS), 'pending at the leader');
+  ctx.value = { ...ctx.value!, committed: next };
+  const body = prep.prepare(req({ leavingServers: '2' }), SESSION, [], 0x100000005n, 0n, OK);
+  t.same(body, { type: OpCode.setData, record: { path: CONFIG_PATH, data: Buffer.from(`${line(1)}\n${line(3)}\n${line(4)}\nversion=100000005`), version: -1 } }, 'committed: the next one is prepared from it');
+  t.same(prep.prepare(req({ curConfigId: 0x100000001n }), SESSION, [], 0x100000006n, 0n, OK), error(Err.RECONFIGINPROGRESS), 'in progress wins over BADVERSION');
+});
