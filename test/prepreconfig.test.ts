@@ -4,7 +4,10 @@
 // string, versioned by the txn's own zxid, leaving the tree digest as it was.
 import t from 'tap';
 import { Err, OpCode } from '../src/protocol/constants';
-import type { Id, ReconfigRequest } from '../src/protocol/generated/records';
+import type { Id } from '../src/protocol/generated/records';
+import { JuteReader, JuteWriter } from '../src/protocol/jute';
+import { decodeRequestBody, type ReconfigRequestIn } from '../src/protocol/requests';
+import { writeReconfigRequest } from './util/client';
 import { AuthRegistry, digestOf } from '../src/server/auth';
 import { Prep, type ReconfigPrepContext } from '../src/server/prep';
 import { DataTree } from '../src/storage/datatree';
@@ -18,9 +21,9 @@ const SESSION = 0x100000000000001n;
 const OK = () => Err.OK;
 const error = (err: number) => ({ type: OpCode.error, record: { err } });
 
-const req = (r: Partial<ReconfigRequest>): { type: typeof OpCode.reconfig; record: ReconfigRequest } => ({
+const req = (r: Partial<ReconfigRequestIn>): { type: typeof OpCode.reconfig; record: ReconfigRequestIn } => ({
   type: OpCode.reconfig,
-  record: { joiningServers: '', leavingServers: '', newMembers: '', curConfigId: -1n, ...r },
+  record: { joiningServers: '', leavingServers: '', newMembers: null, curConfigId: -1n, ...r },
 });
 const ADD4 = req({ joiningServers: line(4) });
 /** Three unstarted voters on top of three: 3 synced of 6 is no quorum of the new configuration. */
@@ -127,4 +130,24 @@ t.test('RECONFIGINPROGRESS: a second reconfig prepared before the first is appli
   const body = prep.prepare(req({ leavingServers: '2' }), SESSION, [], 0x100000005n, 0n, OK);
   t.same(body, { type: OpCode.setData, record: { path: CONFIG_PATH, data: Buffer.from(`${line(1)}\n${line(3)}\n${line(4)}\nversion=100000005`), version: -1 } }, 'committed: the next one is prepared from it');
   t.same(prep.prepare(req({ curConfigId: 0x100000001n }), SESSION, [], 0x100000006n, 0n, OK), error(Err.RECONFIGINPROGRESS), 'in progress wins over BADVERSION');
+});
+
+t.test('a null newMembers is incremental; an empty one is a non-incremental reconfig to no members (MARSHALLINGERROR)', async (t) => {
+  // On the wire: what ZooKeeper's Java client sends for fields not given (null ustrings), and an empty string.
+  const decode = (fields: Parameters<typeof writeReconfigRequest>[1]) => {
+    const w = new JuteWriter();
+    writeReconfigRequest(w, fields);
+    return decodeRequestBody(OpCode.reconfig, new JuteReader(w.toBuffer())) as ReconfigRequestIn;
+  };
+  const incremental = decode({ joiningServers: line(4) });
+  t.same(incremental, { joiningServers: line(4), leavingServers: '', newMembers: null, curConfigId: -1n }, 'null newMembers decodes as null');
+  const empty = decode({ joiningServers: line(4), newMembers: '' });
+  t.equal(empty.newMembers, '', 'an empty newMembers stays empty');
+  const { prep } = setup();
+  t.equal(prep.prepare({ type: OpCode.reconfig, record: incremental }, SESSION, [], 0x100000001n, 0n, OK).type, OpCode.setData, 'null: the joiner is added');
+  prep.applied(0x100000001n);
+  // ZooKeeper (newMembers != null) parses "" as a dynamic config: no participants with
+  // standaloneEnabled=false is an IllegalArgumentException, answered MARSHALLINGERROR (seen on a
+  // 3.8.0 leader: "standaloneEnabled = false then number of participants should be >0").
+  t.same(prep.prepare({ type: OpCode.reconfig, record: empty }, SESSION, [], 0x100000002n, 0n, OK), error(Err.MARSHALLINGERROR), 'empty: non-incremental, no members');
 });

@@ -26,7 +26,6 @@ import type {
   CreateTTLRequest,
   DeleteRequest,
   Id,
-  ReconfigRequest,
   SetACLRequest,
   SetDataRequest,
 } from '../protocol/generated/records';
@@ -34,6 +33,7 @@ import type { DataTree } from '../storage/datatree';
 import { digestFromParts, nodeDigestFromCrc, pathDataCrc, pathDataCrcOfNode } from '../storage/digest';
 import { CONFIG_PATH, isSpecialPath, parentOf, pathInvalidReason } from '../storage/paths';
 import { decideReconfig, type ReconfigContext } from '../quorum/reconfigrequest';
+import type { ReconfigRequestIn } from '../protocol/requests';
 import type { TxnBody } from '../storage/txn';
 import type { AuthRegistry } from './auth';
 
@@ -73,7 +73,7 @@ export type WriteRequest =
   | { type: typeof OpCode.multi; record: WriteOp[] }
   | { type: typeof OpCode.createSession; record: { timeOut: number } }
   | { type: typeof OpCode.closeSession; record: null }
-  | { type: typeof OpCode.reconfig; record: ReconfigRequest };
+  | { type: typeof OpCode.reconfig; record: ReconfigRequestIn };
 
 /** What a leader's prep needs to decide a reconfig: ReconfigContext without the zxid. */
 export type ReconfigPrepContext = Omit<ReconfigContext, 'zxid'>;
@@ -169,7 +169,7 @@ export class Prep {
    * leader's decision (reconfigrequest.ts), then WRITE on /zookeeper/config. The txn is a setData
    * of /zookeeper/config with version -1 under the reconfig header type; it changes no digest.
    */
-  private prepareReconfig(req: ReconfigRequest, ids: readonly Id[], zxid: bigint): TxnBody {
+  private prepareReconfig(req: ReconfigRequestIn, ids: readonly Id[], zxid: bigint): TxnBody {
     if (!this.options.reconfigEnabled) throw new KeeperError(Err.RECONFIGDISABLED);
     this.checkSession();
     const ctx = this.options.reconfigContext?.();
@@ -178,7 +178,7 @@ export class Prep {
     if (this.reconfigPreparedZxid !== undefined) throw new KeeperError(Err.RECONFIGINPROGRESS);
     const orNull = (s: string): string | null => (s === '' ? null : s);
     const decision = decideReconfig(
-      { joiningServers: orNull(req.joiningServers), leavingServers: orNull(req.leavingServers), newMembers: orNull(req.newMembers), curConfigId: req.curConfigId },
+      { joiningServers: orNull(req.joiningServers), leavingServers: orNull(req.leavingServers), newMembers: req.newMembers, curConfigId: req.curConfigId },
       { ...ctx, zxid },
     );
     if (!decision.ok) throw new KeeperError(decision.err);

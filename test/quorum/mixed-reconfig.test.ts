@@ -2,7 +2,7 @@
 // (docs/RECONFIG.md), from both sides: a ZooKeeper leader with zkts followers, and a zkts leader
 // with ZooKeeper followers. Every member starts from its own zoo.cfg (reconfigEnabled=true,
 // standaloneEnabled=false, server lines with a client part, skipACL), which both servers rewrite.
-// Steps: the first epoch's files; add a 4th voter (of the followers' kind) and start it; turn a
+// Steps: the first epoch's files; an empty newMembers refused; add a 4th voter (of the followers' kind) and start it; turn a
 // follower into an observer; remove the leader (the designated leader takes over, the old leader
 // stays as a non-voting follower). After each: srvr modes on every member, /zookeeper/config
 // byte-identical on every member, and each zoo.cfg.dynamic.<version> byte-identical between the
@@ -236,6 +236,12 @@ for (const leaderKind of ['zookeeper', 'zkts'] as const) {
     sameDynamicFiles(t, three, '100000000', 'first epoch');
     t.equal(fs.readFileSync(path.join(s1.dir, 'zoo.cfg.dynamic.100000000'), 'utf8'), dynamicText(v0), 'first epoch: the dynamic file is the sorted config without its version');
     for (const m of three) rewrittenCfg(t, m, '100000000', 'first epoch');
+
+    // A non-null empty newMembers asks for a non-incremental reconfig to no members, whatever the
+    // joiners say: refused by either leader (ZooKeeper: parseDynamicConfig's IllegalArgumentException).
+    const empty = await reconfig(s2, { joiningServers: spec(s4), newMembers: '' });
+    t.equal(empty.err, Err.MARSHALLINGERROR, `an empty (not null) newMembers through ${name(s2)}: MARSHALLINGERROR from the ${name(s3)} leader`);
+    await sameConfigEverywhere(t, three, 'after the refused reconfig', v0);
 
     // Add s4 (not running: 3 of 4 voters synced), through a follower; then start it.
     const add = await reconfig(s1, { joiningServers: spec(s4) });
