@@ -286,6 +286,15 @@ for (const leaderKind of ['zookeeper', 'zkts'] as const) {
     sameDynamicFiles(t, four, versionOf(removed), 's3 removed');
     for (const m of four) rewrittenCfg(t, m, versionOf(removed), 's3 removed');
 
+    // The config files each member keeps (old versions are never deleted, no .next left once
+    // committed): the same on both kinds; s4, which joined with server lines in its zoo.cfg, has a
+    // .bak and the versions from the one it synced to on.
+    const files = (m: Member) => fs.readdirSync(m.dir).filter((f) => f.startsWith('zoo.cfg')).sort();
+    const versions = ['100000000', vAdd, vObs, versionOf(removed)];
+    const all = ['zoo.cfg', 'zoo.cfg.bak', ...versions.map((v) => `zoo.cfg.dynamic.${v}`)].sort();
+    for (const m of three) t.same(files(m), all, `${name(m)} keeps zoo.cfg, .bak and one dynamic file per version`);
+    t.same(files(s4), all.filter((f) => f !== 'zoo.cfg.dynamic.100000000'), `${name(s4)} keeps zoo.cfg, .bak and the versions from its join on`);
+
     // The ensemble still takes writes through every member, the removed one included.
     for (const m of four) {
       const c = await session(m);
