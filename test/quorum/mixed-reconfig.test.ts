@@ -167,6 +167,12 @@ async function sameConfigEverywhere(t: Test, running: Member[], what: string, ex
   for (let i = 0; i < running.length; i++) {
     t.equal(agreed[i], expected ?? agreed[0], `${what}: /zookeeper/config on ${name(running[i])} is byte-identical`);
   }
+  // conf ends with "membership: " and the committed config string (docs/RECONFIG.md §6).
+  for (const m of running) {
+    const conf = await fourLetterWord(HOST, m.ports.client, 'conf', 3000).catch((e) => `error ${(e as Error).message}`);
+    const at = conf.indexOf('membership: \n');
+    t.equal(at < 0 ? conf : conf.slice(at + 'membership: \n'.length), agreed[0], `${what}: conf's membership on ${name(m)}`);
+  }
   return agreed[0];
 }
 
