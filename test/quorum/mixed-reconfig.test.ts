@@ -173,6 +173,15 @@ async function sameConfigEverywhere(t: Test, running: Member[], what: string, ex
     const at = conf.indexOf('membership: \n');
     t.equal(at < 0 ? conf : conf.slice(at + 'membership: \n'.length), agreed[0], `${what}: conf's membership on ${name(m)}`);
   }
+  // mntr's zk_quorum_size: the committed config's voters, on every member (docs/RECONFIG.md §6).
+  const voters = String(agreed[0].split('\n').filter((l) => l.includes(':participant')).length);
+  for (const m of running) {
+    const size = await until(`zk_quorum_size ${voters} on ${name(m)}`, async () => {
+      const v = /zk_quorum_size\t(\S+)/.exec(await fourLetterWord(HOST, m.ports.client, 'mntr', 3000))?.[1];
+      return v === voters ? v : undefined;
+    }, 10_000).catch(async () => /zk_quorum_size\t(\S+)/.exec(await fourLetterWord(HOST, m.ports.client, 'mntr', 3000).catch(() => ''))?.[1] ?? 'absent');
+    t.equal(size, voters, `${what}: mntr's zk_quorum_size on ${name(m)}`);
+  }
   return agreed[0];
 }
 
