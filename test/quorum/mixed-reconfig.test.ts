@@ -221,8 +221,13 @@ for (const leaderKind of ['zookeeper', 'zkts'] as const) {
     const members: Member[] = [];
     t.teardown(async () => {
       for (const m of members) await stop(m);
-      if (t.passing()) fs.rmSync(root, { recursive: true, force: true });
-      else t.comment(`member dirs kept in ${root}`);
+      if (!t.passing()) {
+        for (const m of members) {
+          const log = fs.existsSync(m.log) ? fs.readFileSync(m.log, 'utf8').split('\n').slice(-40).join('\n') : '(no log)';
+          t.comment(`${name(m)}'s log, last lines:\n${log}`);
+        }
+      }
+      fs.rmSync(root, { recursive: true, force: true });
     });
     // s3 is of the leader's kind; s1, s2 and the later s4 of the other.
     for (const [sid, kind] of [[1, otherKind], [2, otherKind], [3, leaderKind], [4, otherKind]] as const) {
