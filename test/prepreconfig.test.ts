@@ -151,3 +151,36 @@ t.test('a null newMembers is incremental; an empty one is a non-incremental reco
   // 3.8.0 leader: "standaloneEnabled = false then number of participants should be >0").
   t.same(prep.prepare({ type: OpCode.reconfig, record: empty }, SESSION, [], 0x100000002n, 0n, OK), error(Err.MARSHALLINGERROR), 'empty: non-incremental, no members');
 });
+
+t.test('the decided configuration keeps its member order; one parsed back from its string does not (sid 9 beside 1)', async (t) => {
+  const nine = `server.9=127.0.0.1:46209:46309:participant;127.0.0.1:46109`;
+  const { prep, ctx } = setup();
+  const add = prep.prepare(req({ joiningServers: nine }), SESSION, [], 0x10000000an, 0n, OK);
+  const addText = (add.record as { data: Buffer }).data.toString('utf8');
+  // ZooKeeper 3.8.0's order for adding 9 to {1,2,3} (docs/RECONFIG.md §2.1).
+  t.equal(addText, `${line(1)}\n${nine}\n${line(2)}\n${line(3)}\nversion=10000000a`);
+  const decided = prep.decidedConfiguration(addText);
+  t.ok(decided !== undefined, 'the leader gets the decided configuration for its txn string');
+  t.equal(decided!.toString(), addText);
+  t.equal(parseQuorumVerifier(addText).toString(), `${line(1)}\n${line(2)}\n${line(3)}\n${nine}\nversion=10000000a`, 'parsed back: a fresh map, ascending');
+  t.equal(prep.decidedConfiguration(parseQuorumVerifier(addText).toString()), undefined, 'another string: no decided configuration');
+  prep.applied(0x10000000an);
+
+  // Replacing entry 1 (an observer now) in the copy of the decided map puts 1 behind 9 in its
+  // bucket, as ZooKeeper's leader does; then removing 3 keeps 9 first. From the parsed-back
+  // configuration the second step would give 1, 9, 2 instead.
+  ctx.value = { ...ctx.value!, lastSeen: decided!, committed: decided!, synced: new Set([1n, 2n, 3n, 9n]) };
+  const flip = prep.prepare(req({ joiningServers: line(1, 'observer') }), SESSION, [], 0x10000000bn, 0n, OK);
+  const flipText = (flip.record as { data: Buffer }).data.toString('utf8');
+  t.equal(flipText, `${nine}\n${line(1, 'observer')}\n${line(2)}\n${line(3)}\nversion=10000000b`);
+  const flipped = prep.decidedConfiguration(flipText)!;
+  prep.applied(0x10000000bn);
+  ctx.value = { ...ctx.value!, lastSeen: flipped, committed: flipped };
+  const rm = prep.prepare(req({ leavingServers: '3' }), SESSION, [], 0x10000000cn, 0n, OK);
+  t.equal((rm.record as { data: Buffer }).data.toString('utf8'), `${nine}\n${line(1, 'observer')}\n${line(2)}\nversion=10000000c`, 'from the decided map: 9, 1, 2');
+  prep.applied(0x10000000cn);
+  const parsed = parseQuorumVerifier(flipText);
+  ctx.value = { ...ctx.value!, lastSeen: parsed, committed: parsed };
+  const rmParsed = prep.prepare(req({ leavingServers: '3' }), SESSION, [], 0x10000000dn, 0n, OK);
+  t.equal((rmParsed.record as { data: Buffer }).data.toString('utf8'), `${line(1, 'observer')}\n${nine}\n${line(2)}\nversion=10000000d`, 'from a parsed-back map: 1, 9, 2 (what the leader must not do)');
+});

@@ -34,6 +34,7 @@ import { digestFromParts, nodeDigestFromCrc, pathDataCrc, pathDataCrcOfNode } fr
 import { CONFIG_PATH, isSpecialPath, parentOf, pathInvalidReason } from '../storage/paths';
 import { decideReconfig, type ReconfigContext } from '../quorum/reconfigrequest';
 import type { ReconfigRequestIn } from '../protocol/requests';
+import type { QuorumVerifier } from '../quorum/verifier';
 import type { TxnBody } from '../storage/txn';
 import type { AuthRegistry } from './auth';
 
@@ -186,11 +187,25 @@ export class Prep {
     if (node === undefined) throw new KeeperError(Err.NONODE);
     this.auth.checkACL(node.acl, Perms.WRITE, ids);
     this.reconfigPreparedZxid = zxid;
+    this.decidedReconfig = decision.next;
     return { type: OpCode.setData, record: { path: CONFIG_PATH, data: Buffer.from(decision.next.toString(), 'utf8'), version: -1 } };
   }
 
   /** A reconfig prepared and not yet applied. */
   private reconfigPreparedZxid: bigint | undefined;
+  /** The configuration of the last reconfig prepared, as decided (see decidedConfiguration). */
+  private decidedReconfig: QuorumVerifier | undefined;
+
+  /**
+   * The configuration the last prepared reconfig decided, when `text` (a reconfig txn's config
+   * string) is its string. The leader keeps this one, not one parsed back from `text`: like
+   * ZooKeeper's leader (request.qv), its member map keeps the order of the map it was copied and
+   * edited from, which a parse (a fresh map) loses where sids share a hash bucket (sid 9 beside 1).
+   */
+  decidedConfiguration(text: string): QuorumVerifier | undefined {
+    const d = this.decidedReconfig;
+    return d !== undefined && d.toString() === text ? d : undefined;
+  }
 
   /** The change in the tree digest txn `zxid` makes: its records from `mark` on (none for an error). */
   private digestDelta(mark: number, zxid: bigint): number {
