@@ -106,7 +106,10 @@ export function observersView(q: QuorumStatus | undefined): Data {
   return { synced_observers: q?.leader?.syncedObservers ?? 0, observers: handlers.map(handlerJson) };
 }
 
-/** conf's lines after serverId on an ensemble member (QuorumPeerConfig's part of dumpConf). */
+/**
+ * conf's lines after serverId on an ensemble member (QuorumZooKeeperServer's part of dumpConf): the
+ * membership ends the reply with the committed config string as is, without a final newline.
+ */
 export function confQuorumText(q: QuorumStatus, config: ServerConfig): string {
   const me = q.self ?? q.verifier.members.get(q.mySid);
   return (
@@ -116,7 +119,6 @@ export function confQuorumText(q: QuorumStatus, config: ServerConfig): string {
     `electionPort=${me?.electionPort ?? 0}\n` +
     `quorumPort=${me?.quorumPort ?? 0}\n` +
     `peerType=${me?.type === 'observer' ? 1 : 0}\n` +
-    // ZooKeeper prints the config string with no final newline.
     `membership: \n${q.verifier.toString()}`
   );
 }

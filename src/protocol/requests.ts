@@ -307,6 +307,27 @@ function refuseNulls<T>(r: JuteReader, decode: (r: JuteReader) => T): T {
 }
 
 /** Decodes a request body; throws JuteError when the bytes do not hold the record. */
+/**
+ * A reconfig request as prep reads it. A null newMembers asks for an incremental reconfig; a
+ * non-null one, even empty, for a non-incremental one (ZooKeeper tests `newMembers != null`), so
+ * null is kept apart from ''. Null and empty joining/leaving lists mean the same (no servers).
+ */
+export interface ReconfigRequestIn {
+  joiningServers: string;
+  leavingServers: string;
+  newMembers: string | null;
+  curConfigId: bigint;
+}
+
+function decodeReconfig(r: JuteReader): ReconfigRequestIn {
+  const joiningServers = r.readString();
+  const leavingServers = r.readString();
+  const nulls = r.nullsRead;
+  const newMembers = r.readString();
+  const newMembersNull = r.nullsRead !== nulls;
+  return { joiningServers, leavingServers, newMembers: newMembersNull ? null : newMembers, curConfigId: r.readLong() };
+}
+
 export function decodeRequestBody(type: number, r: JuteReader): unknown {
   switch (type) {
     case OpCode.create:
@@ -346,7 +367,7 @@ export function decodeRequestBody(type: number, r: JuteReader): unknown {
     case OpCode.multiRead:
       return decodeMulti(r);
     case OpCode.reconfig:
-      return R.decodeReconfigRequest(r);
+      return decodeReconfig(r);
     case OpCode.checkWatches:
       return refuseNulls(r, R.decodeCheckWatchesRequest);
     case OpCode.removeWatches:

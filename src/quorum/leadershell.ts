@@ -162,7 +162,8 @@ export class LeaderShell {
       verifier: this.deps.configs.committed,
       lastSeenVerifier: this.deps.configs.lastSeen,
       reconfigEnabled: config.reconfigEnabled,
-      parseConfig: (text) => parseQuorumVerifier(text, { multiAddressEnabled: config.multiAddressEnabled }),
+      // A reconfig prepared here keeps the configuration prep decided (its member order).
+      parseConfig: (text) => server.decidedConfiguration(text) ?? parseQuorumVerifier(text, { multiAddressEnabled: config.multiAddressEnabled }),
       tickTimeMs: config.tickTimeMs,
       initLimitTicks: config.initLimitTicks,
       syncLimitTicks: config.syncLimitTicks,

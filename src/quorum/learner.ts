@@ -79,6 +79,13 @@ export interface LearnerOptions {
 
 export type LearnerPhase = 'leaderinfo' | 'sync' | 'syncing' | 'newleader' | 'serving' | 'over';
 
+/** A reconfig txn an *ANDACTIVATE packet commits, checked: its configuration and designated leader. */
+interface ReconfigActivation {
+  txn: LoggedTxn;
+  qv: QuorumVerifier;
+  designated: bigint;
+}
+
 /** The one link of a learner: to its leader. */
 export const LEADER_CONN = 0;
 
@@ -277,17 +284,19 @@ export class ZabLearner {
       case PacketType.COMMITANDACTIVATE: {
         const next = this.syncTxns.find((t) => !t.committed);
         if (next === undefined || next.txn.zxid !== p.zxid) return this.end(`COMMIT ${zxidHex(p.zxid)} is not for the oldest uncommitted sync txn`);
+        const activation = p.type === PacketType.COMMITANDACTIVATE ? this.commitAndActivation(p, next.txn) : undefined;
+        if (p.type === PacketType.COMMITANDACTIVATE && activation === undefined) return;
         next.committed = true;
-        if (p.type === PacketType.COMMITANDACTIVATE) this.commitAndActivate(p, next.txn);
+        if (activation !== undefined) this.activateReconfig(activation);
         return;
       }
       case PacketType.INFORMANDACTIVATE: {
-        const txn = this.informAndActivateTxn(p);
-        if (txn === undefined || !this.queueable(p)) return;
+        const activation = this.informAndActivation(p);
+        if (activation === undefined || !this.queueable(p)) return;
         if (this.syncTxns.length >= this.opts.maxSyncTxns) return this.end('sync longer than maxSyncTxns');
-        this.syncTxns.push({ txn, committed: true });
+        this.syncTxns.push({ txn: activation.txn, committed: true });
         this.lastQueued = p.zxid;
-        this.activateFromPacket(p, txn);
+        this.activateReconfig(activation);
         return;
       }
       case PacketType.NEWLEADER:
@@ -352,17 +361,19 @@ export class ZabLearner {
       case PacketType.COMMITANDACTIVATE: {
         const next = this.pendingProposals[0];
         if (next === undefined || next.zxid !== p.zxid) return this.end(`COMMIT ${zxidHex(p.zxid)} is not for the oldest pending proposal`);
+        const activation = p.type === PacketType.COMMITANDACTIVATE ? this.commitAndActivation(p, next) : undefined;
+        if (p.type === PacketType.COMMITANDACTIVATE && activation === undefined) return;
         this.pendingProposals.shift();
         this.toApply.push(next);
-        if (p.type === PacketType.COMMITANDACTIVATE) this.commitAndActivate(p, next);
+        if (activation !== undefined) this.activateReconfig(activation);
         return;
       }
       case PacketType.INFORMANDACTIVATE: {
-        const txn = this.informAndActivateTxn(p);
-        if (txn === undefined || !this.queueable(p)) return;
-        this.logTxn(txn);
-        this.toApply.push(txn);
-        this.activateFromPacket(p, txn);
+        const activation = this.informAndActivation(p);
+        if (activation === undefined || !this.queueable(p)) return;
+        this.logTxn(activation.txn);
+        this.toApply.push(activation.txn);
+        this.activateReconfig(activation);
         return;
       }
       case PacketType.UPTODATE: {
@@ -412,19 +423,21 @@ export class ZabLearner {
         if (!follower) return void this.pending.notes.push(`observer ignores packet type ${p.type} for ${zxidHex(p.zxid)}`);
         const next = this.pendingProposals[0];
         if (next === undefined || next.zxid !== p.zxid) return this.end(`COMMIT ${zxidHex(p.zxid)} is not for the oldest pending proposal`);
+        const activation = p.type === PacketType.COMMITANDACTIVATE ? this.commitAndActivation(p, next) : undefined;
+        if (p.type === PacketType.COMMITANDACTIVATE && activation === undefined) return;
         this.pendingProposals.shift();
         this.pending.commit.push(next);
-        if (p.type === PacketType.COMMITANDACTIVATE) this.commitAndActivate(p, next);
+        if (activation !== undefined) this.activateReconfig(activation);
         return;
       }
       case PacketType.INFORMANDACTIVATE: {
         if (follower) return void this.pending.notes.push(`follower ignores INFORMANDACTIVATE ${zxidHex(p.zxid)}`);
         if (epochOf(p.zxid) !== this.newEpoch) return this.end(`INFORMANDACTIVATE ${zxidHex(p.zxid)} outside epoch ${this.newEpoch}`);
-        const txn = this.informAndActivateTxn(p);
-        if (txn === undefined || !this.queueable(p)) return;
-        this.logTxn(txn);
-        this.pending.commit.push(txn);
-        this.activateFromPacket(p, txn);
+        const activation = this.informAndActivation(p);
+        if (activation === undefined || !this.queueable(p)) return;
+        this.logTxn(activation.txn);
+        this.pending.commit.push(activation.txn);
+        this.activateReconfig(activation);
         return;
       }
       case PacketType.INFORM: {
@@ -486,36 +499,46 @@ export class ZabLearner {
     }
   }
 
-  /** COMMITANDACTIVATE: `txn` (the pending reconfig it commits) activates under the designated leader. */
-  private commitAndActivate(p: QuorumPacket, txn: LoggedTxn): void {
+  /**
+   * COMMITANDACTIVATE of `txn` (the pending proposal it commits): its designated leader and the
+   * reconfig's configuration, checked before anything commits (as ZooKeeper's follower reads both
+   * before its commit). Undefined: the packet ended the role.
+   */
+  private commitAndActivation(p: QuorumPacket, txn: LoggedTxn): ReconfigActivation | undefined {
     let designated: bigint;
     try {
       designated = commitAndActivateLeader(p.data);
     } catch (e) {
-      return this.end((e as Error).message);
+      this.end((e as Error).message);
+      return undefined;
     }
-    this.activateTxn(txn, designated);
+    return this.reconfigActivation(txn, designated);
   }
 
-  /** INFORMANDACTIVATE's txn (undefined: the packet ended the role). */
-  private informAndActivateTxn(p: QuorumPacket): LoggedTxn | undefined {
+  /** INFORMANDACTIVATE: its txn, designated leader and configuration, checked before the txn is logged. */
+  private informAndActivation(p: QuorumPacket): ReconfigActivation | undefined {
+    let decoded: { designatedLeader: bigint; txn: Buffer };
     try {
-      return { zxid: p.zxid, data: informAndActivate(p.data).txn };
+      decoded = informAndActivate(p.data);
     } catch (e) {
       this.end((e as Error).message);
       return undefined;
     }
+    return this.reconfigActivation({ zxid: p.zxid, data: decoded.txn }, decoded.designatedLeader);
   }
 
-  private activateFromPacket(p: QuorumPacket, txn: LoggedTxn): void {
-    this.activateTxn(txn, informAndActivate(p.data).designatedLeader);
-  }
-
-  private activateTxn(txn: LoggedTxn, designated: bigint): void {
+  private reconfigActivation(txn: LoggedTxn, designated: bigint): ReconfigActivation | undefined {
     const text = reconfigTxnConfig(txn.data);
-    if (text === undefined) return this.end(`activation of ${zxidHex(txn.zxid)}, which is not a reconfig`);
+    if (text === undefined) {
+      this.end(`activation of ${zxidHex(txn.zxid)}, which is not a reconfig`);
+      return undefined;
+    }
     const qv = this.parse(text);
-    if (qv !== undefined) this.activate(qv, designated, `reconfig ${zxidHex(txn.zxid)}`);
+    return qv === undefined ? undefined : { txn, qv, designated };
+  }
+
+  private activateReconfig(a: ReconfigActivation): void {
+    this.activate(a.qv, a.designated, `reconfig ${zxidHex(a.txn.zxid)}`);
   }
 
   /** `qv` becomes the committed configuration. True when that ends the role (it already ended it). */

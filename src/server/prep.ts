@@ -26,7 +26,6 @@ import type {
   CreateTTLRequest,
   DeleteRequest,
   Id,
-  ReconfigRequest,
   SetACLRequest,
   SetDataRequest,
 } from '../protocol/generated/records';
@@ -34,6 +33,8 @@ import type { DataTree } from '../storage/datatree';
 import { digestFromParts, nodeDigestFromCrc, pathDataCrc, pathDataCrcOfNode } from '../storage/digest';
 import { CONFIG_PATH, isSpecialPath, parentOf, pathInvalidReason } from '../storage/paths';
 import { decideReconfig, type ReconfigContext } from '../quorum/reconfigrequest';
+import type { ReconfigRequestIn } from '../protocol/requests';
+import type { QuorumVerifier } from '../quorum/verifier';
 import type { TxnBody } from '../storage/txn';
 import type { AuthRegistry } from './auth';
 
@@ -73,7 +74,7 @@ export type WriteRequest =
   | { type: typeof OpCode.multi; record: WriteOp[] }
   | { type: typeof OpCode.createSession; record: { timeOut: number } }
   | { type: typeof OpCode.closeSession; record: null }
-  | { type: typeof OpCode.reconfig; record: ReconfigRequest };
+  | { type: typeof OpCode.reconfig; record: ReconfigRequestIn };
 
 /** What a leader's prep needs to decide a reconfig: ReconfigContext without the zxid. */
 export type ReconfigPrepContext = Omit<ReconfigContext, 'zxid'>;
@@ -169,7 +170,7 @@ export class Prep {
    * leader's decision (reconfigrequest.ts), then WRITE on /zookeeper/config. The txn is a setData
    * of /zookeeper/config with version -1 under the reconfig header type; it changes no digest.
    */
-  private prepareReconfig(req: ReconfigRequest, ids: readonly Id[], zxid: bigint): TxnBody {
+  private prepareReconfig(req: ReconfigRequestIn, ids: readonly Id[], zxid: bigint): TxnBody {
     if (!this.options.reconfigEnabled) throw new KeeperError(Err.RECONFIGDISABLED);
     this.checkSession();
     const ctx = this.options.reconfigContext?.();
@@ -178,7 +179,7 @@ export class Prep {
     if (this.reconfigPreparedZxid !== undefined) throw new KeeperError(Err.RECONFIGINPROGRESS);
     const orNull = (s: string): string | null => (s === '' ? null : s);
     const decision = decideReconfig(
-      { joiningServers: orNull(req.joiningServers), leavingServers: orNull(req.leavingServers), newMembers: orNull(req.newMembers), curConfigId: req.curConfigId },
+      { joiningServers: orNull(req.joiningServers), leavingServers: orNull(req.leavingServers), newMembers: req.newMembers, curConfigId: req.curConfigId },
       { ...ctx, zxid },
     );
     if (!decision.ok) throw new KeeperError(decision.err);
@@ -186,11 +187,25 @@ export class Prep {
     if (node === undefined) throw new KeeperError(Err.NONODE);
     this.auth.checkACL(node.acl, Perms.WRITE, ids);
     this.reconfigPreparedZxid = zxid;
+    this.decidedReconfig = decision.next;
     return { type: OpCode.setData, record: { path: CONFIG_PATH, data: Buffer.from(decision.next.toString(), 'utf8'), version: -1 } };
   }
 
   /** A reconfig prepared and not yet applied. */
   private reconfigPreparedZxid: bigint | undefined;
+  /** The configuration of the last reconfig prepared, as decided (see decidedConfiguration). */
+  private decidedReconfig: QuorumVerifier | undefined;
+
+  /**
+   * The configuration the last prepared reconfig decided, when `text` (a reconfig txn's config
+   * string) is its string. The leader keeps this one, not one parsed back from `text`: like
+   * ZooKeeper's leader (request.qv), its member map keeps the order of the map it was copied and
+   * edited from, which a parse (a fresh map) loses where sids share a hash bucket (sid 9 beside 1).
+   */
+  decidedConfiguration(text: string): QuorumVerifier | undefined {
+    const d = this.decidedReconfig;
+    return d !== undefined && d.toString() === text ? d : undefined;
+  }
 
   /** The change in the tree digest txn `zxid` makes: its records from `mark` on (none for an error). */
   private digestDelta(mark: number, zxid: bigint): number {

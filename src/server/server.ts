@@ -230,6 +230,11 @@ export class ZooKeeperServer implements CnxnHandler {
   quorumStatus: (() => QuorumStatus) | undefined;
   /** Set by a serving quorum leader: what prep decides a reconfig with. */
   reconfigContext: (() => ReconfigPrepContext | undefined) | undefined;
+
+  /** The configuration a reconfig prepared here decided, when `text` is its string (Prep.decidedConfiguration). */
+  decidedConfiguration(text: string): QuorumVerifier | undefined {
+    return this.prep.decidedConfiguration(text);
+  }
   /** orst on an ensemble's leader: its observers' connection counts start again (set by the quorum peer). */
   resetObserverStats: (() => void) | undefined;
   /**
@@ -1068,6 +1073,17 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   /**
+   * A committed reconfig's reply carries this server's committed configuration string, as
+   * ZooKeeper's FinalRequestProcessor answers it (self.getQuorumVerifier()), not the txn's data:
+   * a learner's configuration, parsed from the txn, may list the members in another order.
+   */
+  private reconfigReplyResult(type: number, result: TxnResult): TxnResult {
+    if (type !== OpCode.reconfig || result.err !== Err.OK) return result;
+    const verifier = this.quorumStatus?.().verifier;
+    return verifier === undefined ? result : { ...result, data: Buffer.from(verifier.toString(), 'utf8') };
+  }
+
+  /**
    * A request of a session that moved to another server (SESSIONMOVED): not answered, and the
    * connection is closed, as ZooKeeper does so that the client goes to its session's new server.
    * `write`: the request holds a write slot (a write or sync) besides its outstanding one.
@@ -1114,7 +1130,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const write = req.body === undefined ? undefined : ({ type: req.type, record: req.body } as WriteRequest);
     this.submitWrite(origin, write, (result, zxid) => {
       if (sessionMoved(result)) return this.dropMoved(c, true);
-      const rsp = writeReply(req.type, result, multiOps(req));
+      const rsp = writeReply(req.type, this.reconfigReplyResult(req.type, result), multiOps(req));
       c.sendReply(req.xid, zxid, rsp.err, rsp.body);
       this.finishRequest(c, req, zxid);
       if (req.type === OpCode.closeSession) c.close();
@@ -1165,7 +1181,7 @@ export class ZooKeeperServer implements CnxnHandler {
         this.finishRequest(c, req, this.lastProcessedZxid);
       } else {
         if (sessionMoved(result!)) return this.dropMoved(c, true);
-        const rsp = writeReply(req.type, result!, multiOps(req));
+        const rsp = writeReply(req.type, this.reconfigReplyResult(req.type, result!), multiOps(req));
         c.sendReply(req.xid, zxid, rsp.err, rsp.body);
         this.finishRequest(c, req, zxid);
         if (req.type === OpCode.closeSession) c.close();

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { Err, EventType, OpCode } from '../../src/protocol/constants';
 import * as R from '../../src/protocol/generated/records';
-import { ZkClient } from '../util/client';
+import { writeReconfigRequest, ZkClient } from '../util/client';
 import { fourLetterWord, freePort } from '../util/servers';
 
 const HOST = '127.0.0.1';
@@ -105,9 +105,10 @@ async function processEnsemble(t: Test) {
       const c = await ZkClient.connect(HOST, ports[sid - 1].client, {}, 2000);
       return c.connectResponse.timeOut > 0 ? c : (c.destroy(), undefined);
     });
-  const reconfig = async (c: ZkClient, req: Partial<R.ReconfigRequest>) => {
-    const full: R.ReconfigRequest = { joiningServers: '', leavingServers: '', newMembers: '', curConfigId: -1n, ...req };
-    const r = await c.request(OpCode.reconfig, (w) => R.encodeReconfigRequest(w, full), { timeoutMs: 20_000 });
+  // Fields not given are null, as ZooKeeper's Java client sends them (an empty newMembers would ask
+  // for a non-incremental reconfig to no members).
+  const reconfig = async (c: ZkClient, req: Parameters<typeof writeReconfigRequest>[1]) => {
+    const r = await c.request(OpCode.reconfig, (w) => writeReconfigRequest(w, req), { timeoutMs: 20_000 });
     if (r.header.err !== Err.OK) return { err: r.header.err };
     const body = R.decodeGetDataResponse(r.reader);
     return { err: Err.OK, config: body.data!.toString(), stat: body.stat, zxid: r.header.zxid };
@@ -209,9 +210,8 @@ t.test('reconfig of a zkts ensemble of processes under a write load', async (t) 
   const removeAll = await reconfig(admin, { leavingServers: '1,2,3,4' });
   t.equal(removeAll.err, Err.BADARGUMENTS, 'no voter left: BADARGUMENTS');
   // Two at once on one session: the second finds the first pending.
-  const full = (j: string): R.ReconfigRequest => ({ joiningServers: j, leavingServers: '', newMembers: '', curConfigId: -1n });
-  const xa = admin.send(OpCode.reconfig, (w) => R.encodeReconfigRequest(w, full(spec(5, ports[4]))));
-  const xb = admin.send(OpCode.reconfig, (w) => R.encodeReconfigRequest(w, full(spec(5, ports[4]))));
+  const xa = admin.send(OpCode.reconfig, (w) => writeReconfigRequest(w, { joiningServers: spec(5, ports[4]) }));
+  const xb = admin.send(OpCode.reconfig, (w) => writeReconfigRequest(w, { joiningServers: spec(5, ports[4]) }));
   const [ra, rb] = await Promise.all([admin.expectReply(xa, 20_000), admin.expectReply(xb, 20_000)]);
   t.equal(ra.header.err, Err.OK, 'the first of two back-to-back reconfigs commits');
   t.equal(rb.header.err, Err.RECONFIGINPROGRESS, 'the second: RECONFIGINPROGRESS');

@@ -9,7 +9,7 @@ import type { LoggedTxn, Ready, SessionTouch } from '../../src/quorum/ready';
 import { PacketType, type QuorumPacket } from '../../src/quorum/wire/packets';
 import { OP_SYNC } from '../../src/quorum/zabpayloads';
 import { majorityVerifier } from './majority';
-import type { QuorumVerifier } from '../../src/quorum/verifier';
+import { parseQuorumVerifier, type QuorumVerifier } from '../../src/quorum/verifier';
 import { hex, packetText, readyLines, txnText, TYPE_BY_NAME } from './zabprint';
 
 // Sources are TS in test/, run from dist/test: the scenarios stay in the source tree.
@@ -32,6 +32,9 @@ interface Disk {
 interface Node {
   sid: bigint;
   disk: Disk;
+  /** The configurations its Readys activated and saw (a shell keeps them in its config files). */
+  committed?: QuorumVerifier;
+  lastSeen?: QuorumVerifier;
   tree: LoggedTxn[];
   leader?: ZabLeader;
   learner?: ZabLearner;
@@ -54,6 +57,36 @@ function parseLog(spec: string | undefined): LoggedTxn[] {
   return out;
 }
 
+/** The harness's member addresses (as majority.ts), as a real verifier that a config string round-trips. */
+function configOf(voters: readonly bigint[], observers: readonly bigint[], version: bigint): QuorumVerifier {
+  const line = (sid: bigint, role: string) => `server.${sid}=127.0.0.1:${3310 + Number(sid)}:${3320 + Number(sid)}:${role}\n`;
+  const text = voters.map((s) => line(s, 'participant')).join('') + observers.map((s) => line(s, 'observer')).join('') + `version=${version.toString(16)}`;
+  return parseQuorumVerifier(text);
+}
+
+const sids = (spec: string | undefined): bigint[] => (spec === undefined || spec === '' ? [] : spec.split(',').map(BigInt));
+
+/**
+ * A reconfig txn as ZooKeeper logs it: TxnHeader{clientId, cxid, zxid, time, type=16} then
+ * SetDataTxn{path=/zookeeper/config, data=the configuration string, version=-1}.
+ */
+function reconfigTxn(zxid: bigint, config: string): Buffer {
+  const path = Buffer.from('/zookeeper/config', 'utf8');
+  const data = Buffer.from(config, 'utf8');
+  const b = Buffer.alloc(32 + 4 + path.length + 4 + data.length + 4);
+  let o = b.writeBigInt64BE(0x100n, 0);
+  o = b.writeInt32BE(1, o);
+  o = b.writeBigInt64BE(zxid, o);
+  o = b.writeBigInt64BE(0n, o);
+  o = b.writeInt32BE(16, o);
+  o = b.writeInt32BE(path.length, o);
+  o += path.copy(b, o);
+  o = b.writeInt32BE(data.length, o);
+  o += data.copy(b, o);
+  b.writeInt32BE(-1, o);
+  return b;
+}
+
 const lastZxid = (d: Disk): bigint => (d.log.length > 0 ? d.log[d.log.length - 1].zxid : d.snapshotZxid);
 
 class Cluster {
@@ -61,6 +94,8 @@ class Cluster {
   readonly nodes = new Map<bigint, Node>();
   leaderSid: bigint | undefined;
   verifier: QuorumVerifier | undefined;
+  /** A last-seen configuration newer than `verifier` the leader (and learners given lastseen=1) start with. */
+  lastSeen: QuorumVerifier | undefined;
   /** Links "from->to" with FIFO queues. */
   readonly links = new Map<string, Message[]>();
   readonly held = new Set<string>();
@@ -88,10 +123,19 @@ class Cluster {
         const observers = args.has('observers') ? args.get('observers')!.split(',').map(BigInt) : [];
         const log = parseLog(args.get('log'));
         const disk: Disk = { acceptedEpoch: big('accepted', 0n), currentEpoch: big('current', 0n), snapshot: [], snapshotZxid: 0n, log };
-        this.verifier = majorityVerifier(voters, observers);
+        // reconfig=1 (reconfigEnabled) or a version: real verifiers, whose strings parse back.
+        // lastseen=<voters>[/<observers>] lastseenversion=V: a reconfig proposed before, not committed.
+        const real = args.get('reconfig') === '1' || args.has('version') || args.has('lastseen');
+        this.verifier = real ? configOf(voters, observers, big('version', 0n)) : majorityVerifier(voters, observers);
+        if (args.has('lastseen')) {
+          const [v, o] = args.get('lastseen')!.split('/');
+          this.lastSeen = configOf(sids(v), sids(o), big('lastseenversion', 1n));
+        }
         const leader = new ZabLeader({
           sid,
           verifier: this.verifier,
+          lastSeenVerifier: this.lastSeen,
+          reconfigEnabled: args.get('reconfig') === '1',
           tickTimeMs: num('tick', 2000),
           initLimitTicks: num('init', 10),
           syncLimitTicks: num('sync', 5),
@@ -113,6 +157,7 @@ class Cluster {
         const log = parseLog(args.get('log'));
         const disk: Disk = { acceptedEpoch: big('accepted', 0n), currentEpoch: big('current', 0n), snapshot: [], snapshotZxid: 0n, log };
         const node: Node = { sid, disk, tree: [...log], touches: [] };
+        if (args.get('lastseen') === '1') node.lastSeen = this.lastSeen;
         this.nodes.set(sid, node);
         this.startLearner(node, args.get('role') === 'observer' ? 'observer' : 'follower');
         break;
@@ -145,6 +190,17 @@ class Cluster {
         this.drain(this.leaderSid!);
         break;
       }
+      case 'reconfig': {
+        // reconfig voters=1,2,4 [observers=5]: the leader proposes the reconfig txn of that membership,
+        // versioned by its zxid (what prep makes of an accepted reconfig request).
+        const leader = this.leader();
+        const zxid = leader.nextZxid();
+        const config = configOf(sids(args.get('voters')), sids(args.get('observers')), zxid).toString();
+        const res = leader.propose(zxid, reconfigTxn(zxid, config));
+        this.out.push(`reconfig ${hex(zxid)}: ${res.ok ? 'ok' : `refused (${res.reason})`}`);
+        this.drain(this.leaderSid!);
+        break;
+      }
       case 'tick': {
         // tick ms=T [step=S] [nodes=..] [deliver=1]: time moves to T (in steps of S, delivering all
         // unheld messages after each step when deliver=1), and the nodes tick.
@@ -167,9 +223,20 @@ class Cluster {
       }
       case 'inject': {
         // inject from=2 ACK 0x100000001   (to the leader)   |   inject to=2 PING 0x...   (to a learner)
-        // data=<hex> gives the packet a payload; an unknown type name is taken as a number.
+        // data=<hex> gives the packet a payload, txn=<text> a test txn, reconfig=<config> ('|' for
+        // newlines) a reconfig txn at the packet's zxid; designated=<sid> puts the 8-byte designated
+        // leader in front. An unknown type name is taken as a number.
         const type = TYPE_BY_NAME[positional[0]] ?? Number(positional[0]);
-        const data = args.has('data') ? Buffer.from(args.get('data')!, 'hex') : null;
+        const parts: Buffer[] = [];
+        if (args.has('designated')) {
+          const d = Buffer.alloc(8);
+          d.writeBigInt64BE(BigInt(args.get('designated')!));
+          parts.push(d);
+        }
+        if (args.has('data')) parts.push(Buffer.from(args.get('data')!, 'hex'));
+        if (args.has('txn')) parts.push(Buffer.from(args.get('txn')!, 'latin1'));
+        if (args.has('reconfig')) parts.push(reconfigTxn(BigInt(positional[1] ?? '0'), args.get('reconfig')!.replace(/\|/g, '\n')));
+        const data = parts.length > 0 ? Buffer.concat(parts) : null;
         const packet: QuorumPacket = { type, zxid: BigInt(positional[1] ?? '0'), data, authinfo: null };
         if (args.has('from')) {
           this.out.push(`s${args.get('from')} => ${packetText(packet)}`);
@@ -239,6 +306,7 @@ class Cluster {
   }
 
   private startLearner(node: Node, role: 'follower' | 'observer'): void {
+    const committed = node.committed ?? this.verifier!;
     node.learner = new ZabLearner({
       sid: node.sid,
       role,
@@ -248,7 +316,8 @@ class Cluster {
       acceptedEpoch: node.disk.acceptedEpoch,
       currentEpoch: node.disk.currentEpoch,
       lastLoggedZxid: lastZxid(node.disk),
-      verifier: this.verifier!,
+      verifier: committed,
+      lastSeenVerifier: node.lastSeen,
       leaderSid: this.leaderSid!,
       touches: { take: () => node.touches.splice(0) },
       nowMs: this.nowMs,
@@ -297,6 +366,8 @@ class Cluster {
     }
     d.log.push(...r.append);
     if (r.acceptedEpoch !== undefined) d.acceptedEpoch = r.acceptedEpoch;
+    if (r.seenConfig !== undefined) node.lastSeen = r.seenConfig;
+    for (const a of r.activations) node.committed = a.verifier;
     if (r.currentEpoch !== undefined) d.currentEpoch = r.currentEpoch;
     node.tree.push(...r.commit);
     for (const s of r.send) {

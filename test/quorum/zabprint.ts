@@ -2,7 +2,8 @@
 import { epochOf, counterOf } from '../../src/storage/zxid';
 import type { Ready, Send } from '../../src/quorum/ready';
 import { PacketType, type QuorumPacket } from '../../src/quorum/wire/packets';
-import { decodeInt, decodeLearnerInfo, decodeRequest, decodeTouchTable } from '../../src/quorum/zabpayloads';
+import { decodeInt, decodeLearnerInfo, decodeRequest, decodeTouchTable, reconfigTxnConfig } from '../../src/quorum/zabpayloads';
+import { parseQuorumVerifier } from '../../src/quorum/verifier';
 
 const NAMES: Record<number, string> = {
   1: 'REQUEST', 2: 'PROPOSAL', 3: 'ACK', 4: 'COMMIT', 5: 'PING', 6: 'REVALIDATE', 7: 'SYNC', 8: 'INFORM',
@@ -21,6 +22,26 @@ export function txnText(zxid: bigint): string {
   return `${epochOf(zxid)}:${counterOf(zxid)}`;
 }
 
+/**
+ * A txn's bytes: a reconfig txn as its configuration (version, voters, observers), anything else
+ * as its text (the test txns are "epoch:counter").
+ */
+export function txnDataText(data: Buffer | null): string {
+  const config = reconfigTxnConfig(data);
+  if (config === undefined) return `"${data?.toString('latin1') ?? ''}"`;
+  try {
+    return `reconfig(${configText(parseQuorumVerifier(config))})`;
+  } catch {
+    return `reconfig(unparsable "${config.replace(/\n/g, '|')}")`;
+  }
+}
+
+/** A configuration in short: version, voters, observers. */
+export function configText(qv: { version: bigint; votingMembers: ReadonlySet<bigint>; observingMembers: ReadonlySet<bigint> }): string {
+  const ids = (s: ReadonlySet<bigint>) => [...s].sort((a, b) => Number(a - b)).join(',');
+  return `version=${qv.version.toString(16)} voters=${ids(qv.votingMembers)}${qv.observingMembers.size > 0 ? ` observers=${ids(qv.observingMembers)}` : ''}`;
+}
+
 export function packetText(p: QuorumPacket): string {
   const name = NAMES[p.type] ?? `type${p.type}`;
   let extra = '';
@@ -37,7 +58,16 @@ export function packetText(p: QuorumPacket): string {
       break;
     case PacketType.PROPOSAL:
     case PacketType.INFORM:
-      extra = ` "${p.data?.toString('latin1') ?? ''}"`;
+      extra = ` ${txnDataText(p.data)}`;
+      break;
+    case PacketType.COMMITANDACTIVATE:
+      extra = p.data !== null && p.data.length === 8 ? ` designated=s${p.data.readBigInt64BE(0)}` : ` data=${p.data?.length ?? -1}B`;
+      break;
+    case PacketType.INFORMANDACTIVATE:
+      extra =
+        p.data !== null && p.data.length > 8
+          ? ` designated=s${p.data.readBigInt64BE(0)} ${txnDataText(p.data.subarray(8))}`
+          : ` data=${p.data?.length ?? -1}B`;
       break;
     case PacketType.NEWLEADER:
       extra = ` cfg=${p.data?.length ?? -1}B`;
@@ -77,8 +107,8 @@ export function readyLines(r: Ready, name: (conn: number) => string): string[] {
   if (r.append.length > 0) out.push(`append+fsync ${r.append.map((t) => hex(t.zxid)).join(' ')}`);
   if (r.acceptedEpoch !== undefined) out.push(`acceptedEpoch=${r.acceptedEpoch}`);
   if (r.currentEpoch !== undefined) out.push(`currentEpoch=${r.currentEpoch}`);
-  if (r.seenConfig !== undefined) out.push(`seenConfig version=${r.seenConfig.version.toString(16)}`);
-  for (const a of r.activations) out.push(`activate version=${a.verifier.version.toString(16)}${a.designatedLeader === undefined ? '' : ` designated=s${a.designatedLeader}`}`);
+  if (r.seenConfig !== undefined) out.push(`seenConfig ${configText(r.seenConfig)}`);
+  for (const a of r.activations) out.push(`activate ${configText(a.verifier)}${a.designatedLeader === undefined ? '' : ` designated=s${a.designatedLeader}`}`);
   if (r.commit.length > 0) out.push(`commit ${r.commit.map((t) => hex(t.zxid)).join(' ')}`);
   if (r.syncsCompleted > 0) out.push(`syncsCompleted=${r.syncsCompleted}`);
   for (const s of r.send) out.push(sendText(s, name));
@@ -87,7 +117,10 @@ export function readyLines(r: Ready, name: (conn: number) => string): string[] {
   for (const t of r.touches) out.push(`touch ${hex(t.sessionId)} ${t.timeoutMs}ms`);
   for (const v of r.revalidations) out.push(`revalidate ${hex(v.sessionId)} from ${name(v.conn)}`);
   for (const v of r.revalidated) out.push(`revalidated ${hex(v.sessionId)} valid=${v.valid}`);
-  if (r.state !== undefined) out.push(r.state.kind === 'serving' ? `state serving epoch=${r.state.epoch}` : `state LOOKING: ${r.state.reason}`);
+  if (r.state !== undefined) {
+    const s = r.state;
+    out.push(s.kind === 'serving' ? `state serving epoch=${s.epoch}` : `state LOOKING: ${s.reason}${s.designatedLeader === undefined ? '' : ` (designated leader s${s.designatedLeader})`}`);
+  }
   for (const n of r.notes) out.push(`note: ${n}`);
   return out;
 }

@@ -164,6 +164,22 @@ export function requestFrame(xid: number, type: number, body?: (w: JuteWriter) =
 }
 
 /** The ConnectResponse; servers leave out readOnly for clients that did not send it. */
+/**
+ * A ReconfigRequest body as ZooKeeper's Java client sends it: a field not given is a null ustring
+ * (length -1). The server tells null from empty: a non-null newMembers, even empty, asks for a
+ * non-incremental reconfig.
+ */
+export function writeReconfigRequest(
+  w: JuteWriter,
+  r: { joiningServers?: string | null; leavingServers?: string | null; newMembers?: string | null; curConfigId?: bigint },
+): void {
+  for (const s of [r.joiningServers, r.leavingServers, r.newMembers]) {
+    if (s === undefined || s === null) w.writeInt(-1);
+    else w.writeString(s);
+  }
+  w.writeLong(r.curConfigId ?? -1n);
+}
+
 export function decodeConnectResponse(f: Buffer): R.ConnectResponse {
   const r = new JuteReader(f);
   const protocolVersion = r.readInt();
