@@ -44,6 +44,11 @@ export interface ElectionShellOptions {
   finalizeWaitMs?: number;
   /** The clock the core reads through this shell; Date.now by default. */
   now?: () => number;
+  /**
+   * A newer configuration heard from a peer while looking: the member takes it as its committed
+   * one (ZooKeeper's processReconfig from the election), so that a leader only it names is known.
+   */
+  onConfigHeard?: (qv: QuorumVerifier) => void;
 }
 
 /** Loopback notifications handled in one turn at most; more means the core talks to itself forever. */
@@ -180,6 +185,7 @@ export class ElectionShell {
   /** Executes the core's Ready until it has none: sends, loopback, decisions, then the next wake-up. */
   private flush(): void {
     let loopbackSteps = 0;
+    let heard: QuorumVerifier | undefined;
     while (!this.closed && this.election.hasReady()) {
       const rd = this.election.ready();
       const loopback: Notification[] = [];
@@ -202,6 +208,7 @@ export class ElectionShell {
       if (configChange) {
         this.log.info({ version: configChange.verifier.version.toString(16), restart: configChange.restartElection }, 'a newer configuration was heard');
         this.peers.setPeers(electionAddresses(configChange.verifier));
+        heard = configChange.verifier;
         if (configChange.restartElection) {
           // The core that heard it is finished; the search goes on with the new members.
           const zxidEpoch = this.election.proposedVote;
@@ -225,6 +232,8 @@ export class ElectionShell {
         this.election.step(this.now(), n);
       }
     }
+    // After the loop: the member's configurations call back into configChanged.
+    if (heard !== undefined && !this.closed) this.options.onConfigHeard?.(heard);
     this.scheduleWake();
   }
 

@@ -93,6 +93,7 @@ export class QuorumPeer {
       listenOnAllIPs: config.quorumListenOnAllIPs,
       cnxTimeoutMs: config.cnxTimeoutMs,
       logger: deps.log,
+      onConfigHeard: (qv) => this.configs.activate(qv),
     });
     if (this.configs.lastSeen !== this.configs.committed) this.election.configChanged(this.configs.committed, this.configs.lastSeen);
     this.configs.onSeen(() => this.election.configChanged(this.configs.committed, this.configs.lastSeen));

@@ -432,8 +432,14 @@ export class StackSim {
   /** After the faults: the operator provisions again every member of the configuration in force that refused to start. */
   private reprovisionMembers(): void {
     if (!this.reconfig || this.chaos) return;
-    const qv = this.configInForce;
-    for (const n of this.nodes) if (!n.up && n.refused && qv.members.has(n.sid)) this.reprovision(n, qv.observingMembers.has(n.sid) ? 'observer' : 'participant');
+    // Members of the configuration in force, and of one pending on a running server (its quorum is
+    // needed to commit it, and a new leader needs one of it before it serves).
+    const wanted = [this.configInForce, ...this.nodes.filter((n) => n.up).map((n) => lastSeenOf(n.disk))];
+    for (const n of this.nodes) {
+      const qv = wanted.find((x) => x.members.has(n.sid));
+      if (!n.up && n.refused && qv !== undefined) this.reprovision(n, qv.observingMembers.has(n.sid) ? 'observer' : 'participant');
+    }
+    this.at(5_000, () => this.reprovisionMembers());
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -783,6 +789,7 @@ export class StackSim {
         if (out.to === n.sid) loopback.push(out.n);
         else this.sendNotification(n, out.to, out.n);
       }
+      if (rd.configChange !== undefined) this.configHeard(n, rd.configChange.verifier);
       if (rd.configChange?.restartElection) {
         // electionshell.ts: the core that heard a newer configuration with other members is
         // finished; the search goes on in a new one with those members.
@@ -1177,8 +1184,24 @@ export class StackSim {
       this.stats.reconfigsCommitted++;
       this.log(`configuration ${membersText(txnConfig)} committed at ${hex(txn.zxid)}`);
       for (const x of this.nodes) if (x.pendingReconfig !== undefined && same(x.pendingReconfig, txn)) x.pendingReconfig = undefined;
-      if (!this.chaos) this.at(1, () => this.reprovisionMembers());
     }
+  }
+
+  /** quorumpeer.ts: a newer configuration heard in the election becomes the member's committed one (ZooKeeper's processReconfig). */
+  private configHeard(n: Node, qv: QuorumVerifier): void {
+    const d = n.disk;
+    if (qv.version <= d.config.version) return;
+    this.checkOnePerVersion(n, qv);
+    d.config = qv;
+    if (d.nextConfig !== undefined && d.nextConfig.version <= qv.version) d.nextConfig = undefined;
+    this.log(`s${n.sid} takes configuration ${membersText(qv)} version ${hex(qv.version)} heard in the election`);
+  }
+
+  private checkOnePerVersion(n: Node, qv: QuorumVerifier): void {
+    const text = qv.toString();
+    const first = this.activatedConfigs.get(qv.version);
+    if (first === undefined) this.activatedConfigs.set(qv.version, { text, by: n.sid });
+    else if (first.text !== text) this.fail(`version ${hex(qv.version)} activated as ${JSON.stringify(text)} by s${n.sid} but as ${JSON.stringify(first.text)} by s${first.by}`);
   }
 
   /** The configuration files of a Ready: `.dynamic.next` for a proposed one, then each activation. */
@@ -1196,14 +1219,14 @@ export class StackSim {
     const qv = a.verifier;
     const d = n.disk;
     // One configuration per version, whoever activates it.
-    const text = qv.toString();
-    const first = this.activatedConfigs.get(qv.version);
-    if (first === undefined) this.activatedConfigs.set(qv.version, { text, by: n.sid });
-    else if (first.text !== text) this.fail(`version ${hex(qv.version)} activated as ${JSON.stringify(text)} by s${n.sid} but as ${JSON.stringify(first.text)} by s${first.by}`);
+    this.checkOnePerVersion(n, qv);
     // Its version is the zxid of its reconfig txn, which this member holds; or the first epoch's versioning of the static one.
     if (counterOf(qv.version) === 0n) {
       if (!sameMembers(qv, this.verifier)) this.fail(`s${n.sid} activates ${membersText(qv)} at version ${hex(qv.version)}, an epoch's versioning of a configuration that is not the initial one`);
-    } else {
+    } else if (n.learner === undefined || a.designatedLeader !== undefined) {
+      // (A learner activates NEWLEADER's configuration at UPTODATE, as ZooKeeper's does: the
+      // leader's last-seen one, which may still be pending and whose txn an observer never gets;
+      // finalConfigChecks requires its version to be a committed reconfig.)
       const own = [...history(d), ...r.append, ...n.tree].find((x) => x.zxid === qv.version);
       const cfg = own === undefined ? undefined : reconfigTxnConfig(own.data);
       if (cfg === undefined || !sameMembers(parseQuorumVerifier(cfg), qv)) this.fail(`s${n.sid} activates ${membersText(qv)} at version ${hex(qv.version)} without that reconfig txn`);
@@ -1343,7 +1366,8 @@ export class StackSim {
     if (l === undefined || l.phase !== 'broadcast') return false;
     const zxid = l.nextZxid();
     // Proposed while this leader's reconfig is outstanding: a quorum of the old configuration too.
-    const pendingBefore = n.pendingReconfig !== undefined ? this.configInForce : undefined;
+    // (Outstanding until the leader commits it, which may be before that commit is executed here.)
+    const pendingBefore = n.pendingReconfig !== undefined && l.lastCommittedZxid < n.pendingReconfig.zxid ? this.configInForce : undefined;
     if (!l.propose(zxid, body).ok) return false;
     if (pendingBefore !== undefined) this.proposedUnderPending.set(`${zxid}:${keyOf(body)}`, pendingBefore);
     return true;
