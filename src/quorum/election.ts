@@ -403,6 +403,11 @@ export class Election {
 
   /** A proposed configuration (a reconfig not yet committed): its voters count too. */
   seeConfig(qv: QuorumVerifier): void {
+    // No newer one than the committed: none is pending (the member forgot a reconfig that never commits).
+    if (qv.version <= this.verifier.version) {
+      this.nextVerifier = undefined;
+      return;
+    }
     if (qv.version <= (this.nextVerifier?.version ?? this.verifier.version)) return;
     this.nextVerifier = qv;
   }

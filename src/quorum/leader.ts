@@ -205,6 +205,15 @@ export class ZabLeader {
     this.opts = { ...DEFAULTS, forceSnapshotSync: false, ...options };
     this.verifier = options.verifier;
     this.lastSeen = options.lastSeenVerifier !== undefined && options.lastSeenVerifier.version > options.verifier.version ? options.lastSeenVerifier : options.verifier;
+    if (this.lastSeen !== options.verifier && this.lastSeen.version > options.lastLoggedZxid) {
+      // Its reconfig txn (the version is its zxid) is not in this log: a crash lost it after
+      // `.dynamic.next` was written, so it was never acked here and is not in the history this
+      // leader establishes. Activating it at establishment would commit a configuration no
+      // reconfig committed.
+      this.pending.notes.push(`configuration ${this.lastSeen.version.toString(16)} forgotten: its reconfig is not in the log`);
+      this.lastSeen = options.verifier;
+      this.pending.dropSeenConfig = true;
+    }
     this.nowMs = options.nowMs;
     this.phaseStartMs = options.nowMs;
     invariant(options.acceptedEpoch >= options.currentEpoch, 'acceptedEpoch below currentEpoch');
@@ -569,7 +578,13 @@ export class ZabLeader {
       }
     }
     h.forwarding = true;
-    this.send(h.conn, PacketType.NEWLEADER, makeZxid(this.epochValue, 0n), Buffer.from(this.lastSeen.toString(), 'utf8'));
+    // Before the epoch is established NEWLEADER carries the last-seen configuration, which the
+    // quorum acking it agrees on and which is activated with the epoch. A learner that joins
+    // later gets the committed one: it activates NEWLEADER's at UPTODATE, and a reconfig still
+    // outstanding must not be activated before it commits (it reaches a follower as a PROPOSAL,
+    // and COMMITANDACTIVATE or INFORMANDACTIVATE activates it).
+    const qv = this.phaseValue === 'broadcast' ? this.verifier : this.lastSeen;
+    this.send(h.conn, PacketType.NEWLEADER, makeZxid(this.epochValue, 0n), Buffer.from(qv.toString(), 'utf8'));
     h.phase = 'newleader';
   }
 

@@ -307,6 +307,7 @@ export class LearnerShell {
     }
     if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
     if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
+    if (rd.dropSeenConfig) this.deps.configs.forgetSeen();
     if (rd.seenConfig !== undefined) this.deps.configs.see(rd.seenConfig);
     for (const a of rd.activations) this.deps.configs.activate(a.verifier);
     for (let i = appliedEarly; i < rd.commit.length; i++) server.learnerCommitted(decodeTxn(rd.commit[i].data));

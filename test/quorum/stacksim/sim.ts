@@ -1207,6 +1207,11 @@ export class StackSim {
   /** The configuration files of a Ready: `.dynamic.next` for a proposed one, then each activation. */
   private executeConfigs(n: Node, r: Ready): void {
     const d = n.disk;
+    if (r.dropSeenConfig && d.nextConfig !== undefined) {
+      this.log(`s${n.sid} forgets configuration ${membersText(d.nextConfig)} version ${hex(d.nextConfig.version)}`);
+      d.nextConfig = undefined;
+      n.election?.seeConfig(d.config);
+    }
     if (r.seenConfig !== undefined && r.seenConfig.version > lastSeenOf(d).version) {
       d.nextConfig = r.seenConfig;
       n.election?.seeConfig(r.seenConfig);
