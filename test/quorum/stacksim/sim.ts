@@ -1014,6 +1014,8 @@ export class StackSim {
       n.tree = [...n.lastSnapshot];
     }
     if (crashAt === 1) return crashNow();
+    // learnershell.ts: a configuration forgotten or seen before the append (ready.ts 3b).
+    if (n.learner !== undefined) this.executeSeen(n, r);
     if (r.takeSnapshot !== undefined) {
       d.snapshot = [...n.tree];
       d.snapshotZxid = r.takeSnapshot;
@@ -1034,8 +1036,8 @@ export class StackSim {
     if (r.currentEpoch !== undefined) d.currentEpoch = r.currentEpoch;
     if (d.acceptedEpoch < d.currentEpoch) this.fail(`s${n.sid}: acceptedEpoch ${d.acceptedEpoch} < currentEpoch ${d.currentEpoch} on disk`);
     if (crashAt === 5) return crashNow();
-    // learnershell.ts: the configuration files after the epoch files, before the commits (ready.ts 5b).
-    if (n.learner !== undefined) this.executeConfigs(n, r);
+    // learnershell.ts: the committed configurations after the epoch files, before the commits (ready.ts 5b).
+    if (n.learner !== undefined) for (const a of r.activations) this.activated(n, a, r);
     // Commits; a SNAP send streams the tree exactly as of its zxid.
     const snapshotsAt = new Map<bigint, LoggedTxn[] | undefined>();
     for (const s of r.send) if (s.kind === 'snapshot') snapshotsAt.set(s.zxid, undefined);
@@ -1206,6 +1208,11 @@ export class StackSim {
 
   /** The configuration files of a Ready: `.dynamic.next` for a proposed one, then each activation. */
   private executeConfigs(n: Node, r: Ready): void {
+    this.executeSeen(n, r);
+    for (const a of r.activations) this.activated(n, a, r);
+  }
+
+  private executeSeen(n: Node, r: Ready): void {
     const d = n.disk;
     if (r.dropSeenConfig && d.nextConfig !== undefined) {
       this.log(`s${n.sid} forgets configuration ${membersText(d.nextConfig)} version ${hex(d.nextConfig.version)}`);
@@ -1217,7 +1224,6 @@ export class StackSim {
       n.election?.seeConfig(r.seenConfig);
       this.log(`s${n.sid} sees configuration ${membersText(r.seenConfig)} version ${hex(r.seenConfig.version)}`);
     }
-    for (const a of r.activations) this.activated(n, a, r);
   }
 
   private activated(n: Node, a: Activation, r: Ready): void {
