@@ -238,6 +238,8 @@ export class StackSim {
   private readonly acknowledged = new Map<string, bigint>();
   private maxAckedZxid = 0n;
 
+  /** With reconfig: the last election notification a partition kept from each pair, re-sent when it heals. */
+  private readonly unsent = new Map<string, { from: Node; toSid: bigint; x: Notification }>();
   /** Directed pairs "a>b" whose traffic is blocked. */
   private blocked = new Set<string>();
   private chaos = true;
@@ -525,6 +527,9 @@ export class StackSim {
     if (this.blocked.size === 0) return;
     this.blocked = new Set();
     this.log('partitions healed');
+    const unsent = [...this.unsent.values()];
+    this.unsent.clear();
+    for (const u of unsent) this.at(this.int(1, 50), () => this.sendNotification(u.from, u.toSid, u.x, true));
     // Stalled connections flow again, in order.
     for (const c of this.openConns()) {
       for (const d of [c.toLeader, c.toLearner]) for (let i = 0; i < d.q.length; i++) this.at(this.int(1, 5), () => this.pump(c, d));
@@ -807,11 +812,17 @@ export class StackSim {
     return true;
   }
 
-  private sendNotification(from: Node, toSid: bigint, x: Notification): void {
+  private sendNotification(from: Node, toSid: bigint, x: Notification, relink = false): void {
     const to = this.node(toSid);
-    if (this.isBlocked(from.sid, toSid)) return;
-    if (this.chaos && this.r() < this.lossP) {
+    if (this.isBlocked(from.sid, toSid)) {
+      // With reconfig: peers.ts re-sends the last message to a sid on the link that replaces a broken one.
+      if (this.reconfig) this.unsent.set(`${from.sid}>${toSid}`, { from, toSid, x });
+      return;
+    }
+    if (this.chaos && !relink && this.r() < this.lossP) {
       this.stats.lostNotifications++;
+      // With reconfig the loss is a link that broke: the next one re-sends the last message.
+      if (this.reconfig) this.at(this.int(50, 1_000), () => this.sendNotification(from, toSid, x, true));
       return;
     }
     // No duplicates between a voter and a non-voter: a LOOKING observer in a later round and a
