@@ -397,6 +397,7 @@ export class StackSim {
     for (const c of this.clients) this.at(this.int(200, 1_500), () => this.clientAct(c));
     this.scheduleFault();
     if (this.reconfig) this.scheduleReconfig();
+    if (this.reconfig) this.scheduleOperator();
     this.at(this.chaosEndMs, () => this.endChaos());
     let events = 0;
     for (;;) {
@@ -428,20 +429,26 @@ export class StackSim {
     this.log('faults end: partitions healed, everyone restarts, the network is reliable');
     this.heal();
     for (const n of this.nodes) if (!n.up) this.boot(n);
-    this.reprovisionMembers();
   }
 
   /** After the faults: the operator provisions again every member of the configuration in force that refused to start. */
   private reprovisionMembers(): void {
-    if (!this.reconfig || this.chaos) return;
     // Members of the configuration in force, and of one pending on a running server (its quorum is
     // needed to commit it, and a new leader needs one of it before it serves).
-    const wanted = [this.configInForce, ...this.nodes.filter((n) => n.up).map((n) => lastSeenOf(n.disk))];
+    const newest = this.newestConfig();
+    const wanted = [newest, ...this.nodes.filter((n) => n.up).map((n) => lastSeenOf(n.disk)).filter((qv) => qv.version > newest.version)];
     for (const n of this.nodes) {
       const qv = wanted.find((x) => x.members.has(n.sid));
       if (!n.up && n.refused && qv !== undefined) this.reprovision(n, qv.observingMembers.has(n.sid) ? 'observer' : 'participant');
     }
-    this.at(5_000, () => this.reprovisionMembers());
+  }
+
+  /** The operator: now and then starts again a server that refused to start once a reconfig (committed or pending) lists it. */
+  private scheduleOperator(): void {
+    this.at(this.chaos ? this.int(500, 3_000) : 1_000, () => {
+      this.reprovisionMembers();
+      this.scheduleOperator();
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -571,7 +578,6 @@ export class StackSim {
       this.stats.refusedStarts++;
       n.refused = true;
       this.log(`s${n.sid} refuses to start: not in its configuration ${membersText(n.disk.config)} (version ${hex(n.disk.config.version)})`);
-      if (this.chaos) this.at(this.int(500, 4_000), () => this.chaos && this.reprovision(n));
       return;
     }
     n.refused = false;
@@ -606,12 +612,24 @@ export class StackSim {
     });
   }
 
-  /** An operator provisions a server that refused to start: the configuration in force plus itself. */
+  /**
+   * The newest configuration the ensemble runs: the newest any member activated (a reconfig the
+   * leader committed may not be in the executed order yet), else the order's.
+   */
+  private newestConfig(): QuorumVerifier {
+    let newest = this.configInForce;
+    for (const n of this.nodes) if (n.disk.config.version > newest.version && this.activatedConfigs.get(n.disk.config.version)?.text === n.disk.config.toString()) newest = n.disk.config;
+    return newest;
+  }
+
+  /**
+   * An operator provisions a server that refused to start: the ensemble's configuration plus
+   * itself, in its zoo.cfg; its data and its `.dynamic.next` are left as they are.
+   */
   private reprovision(n: Node, as?: 'participant' | 'observer'): void {
     if (n.up) return;
     const type = as ?? (this.r() < 0.25 ? 'observer' : 'participant');
-    n.disk.config = this.provisioned(this.configInForce, n.sid, type);
-    n.disk.nextConfig = undefined;
+    n.disk.config = this.provisioned(this.newestConfig(), n.sid, type);
     this.log(`s${n.sid} provisioned again as ${type}: ${membersText(n.disk.config)} version 0`);
     this.boot(n);
   }
