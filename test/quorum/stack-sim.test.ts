@@ -63,7 +63,7 @@ if (one !== undefined) {
     t.error(error, 'the seed runs clean');
   });
 } else {
-  const count = Number(process.env.ZKTS_STACK_SEEDS ?? 400);
+  const count = Number(process.env.ZKTS_STACK_SEEDS ?? 300);
   t.test(`${count} seeds`, async (t) => {
     const started = Date.now();
     const total: Record<keyof SimStats, number> = {} as Record<keyof SimStats, number>;
@@ -92,7 +92,7 @@ if (one !== undefined) {
     }
   });
 
-  const reconfigCount = Number(process.env.ZKTS_STACK_RECONFIG_SEEDS ?? 250);
+  const reconfigCount = Number(process.env.ZKTS_STACK_RECONFIG_SEEDS ?? 200);
   t.test(`${reconfigCount} seeds with reconfig`, async (t) => {
     const started = Date.now();
     const total: Record<keyof SimStats, number> = {} as Record<keyof SimStats, number>;
