@@ -617,8 +617,11 @@ export class ZabLeader {
     h.phase = 'uptodate';
     h.tickOfNextAckDeadline = this.tickValue + this.opts.syncLimitTicks;
     if (this.phaseValue === 'newleader') {
-      // Each configuration counts its own voters among these.
-      if (h.type === 'participant') this.newLeaderAcks.add(h.sid);
+      // Each configuration counts its own voters among these, whatever the learner's type: a
+      // server that is an observer by the committed configuration and a voter by a pending one
+      // (a reconfig that turns it into a participant) acks NEWLEADER for the latter, as
+      // ZooKeeper's Proposal.addAck counts it; without it that quorum may never form.
+      this.newLeaderAcks.add(h.sid);
       this.checkNewLeaderQuorum();
     } else if (this.phaseValue === 'broadcast') {
       this.sendUpToDate(h);

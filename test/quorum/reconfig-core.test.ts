@@ -179,3 +179,43 @@ t.test('an election stops waiting for a pending configuration that a newer epoch
   e2.step(11, { ...settled(1n, PeerState.FOLLOWING), peerEpoch: 3n });
   t.equal(e2.ready().decided, undefined, 'a quorum of {3,4,5} is still needed');
 });
+
+t.test("an observer of the committed configuration that a pending one makes a voter counts for the latter's NEWLEADER quorum", async (t) => {
+  // Committed: voters 1 and 3, 2 observes. Pending (logged at 0x400000017, left uncommitted by the
+  // last leader): voters 1 and 2, 3 observes. 2 still connects as an observer.
+  const c = config(0x400000007n, line(1), line(2, 'observer'), line(3));
+  const next = config(0x400000017n, line(1), line(2), line(3, 'observer'));
+  const leader = new ZabLeader({
+    sid: 1n,
+    verifier: c,
+    lastSeenVerifier: next,
+    reconfigEnabled: true,
+    tickTimeMs: 100,
+    initLimitTicks: 10,
+    syncLimitTicks: 5,
+    acceptedEpoch: 4n,
+    currentEpoch: 4n,
+    lastLoggedZxid: 0x400000018n,
+    committedLog: [],
+    nowMs: 0,
+  });
+  const info = (type: PacketType, sid: bigint) => packet(type, 0x400000000n, encodeLearnerInfo({ sid, protocolVersion: ZAB_PROTOCOL_VERSION, configVersion: c.version }));
+  leader.connected(3);
+  leader.step(3, info(PacketType.FOLLOWERINFO, 3n));
+  leader.connected(2);
+  leader.step(2, info(PacketType.OBSERVERINFO, 2n));
+  take(leader);
+  leader.step(3, packet(PacketType.ACKEPOCH, 0x400000018n, encodeInt(4)));
+  leader.step(2, packet(PacketType.ACKEPOCH, 0x400000018n, encodeInt(4)));
+  take(leader);
+  leader.step(3, packet(PacketType.ACK, 0x500000000n));
+  t.equal(leader.phase, 'newleader', 'a quorum of the committed configuration is not enough');
+  leader.step(2, packet(PacketType.ACK, 0x500000000n));
+  t.equal(leader.phase, 'broadcast', "2's ack makes the pending configuration's quorum");
+  const r = take(leader);
+  t.same(
+    r.activations.map((a) => a.verifier.version),
+    [0x400000017n],
+    'the pending configuration is activated with the epoch',
+  );
+});
