@@ -377,7 +377,10 @@ export class ZabLeader {
     }
     for (const h of [...this.handlers.values()]) {
       const awaitingLearner = h.phase === 'info' || h.phase === 'ackepoch' || h.phase === 'newleader';
-      const readTimeoutMs = h.phase === 'broadcast' || h.phase === 'uptodate' ? syncMs : initMs;
+      // A learner that acked NEWLEADER waits, silent, for the epoch's quorum as long as this leader
+      // does (initLimit; ZooKeeper's handler is blocked in waitForNewLeaderAck meanwhile): a quorum
+      // of a pending configuration whose voters come later must still find it there.
+      const readTimeoutMs = h.phase === 'broadcast' ? syncMs : initMs;
       if ((awaitingLearner || h.phase === 'broadcast' || h.phase === 'uptodate') && nowMs - h.lastHeardMs >= readTimeoutMs) {
         this.closeHandler(h, `learner silent for ${nowMs - h.lastHeardMs} ms`);
       }

@@ -19,7 +19,7 @@
  * activation changes this member's role or its leader, the role ends (with the designated leader,
  * where the reconfig named one, to take the next role at once).
  *
- * A leader silent for initLimit ticks before NEWLEADER, syncLimit ticks after, ends the role (LOOKING).
+ * A leader silent for initLimit ticks before UPTODATE, syncLimit ticks after, ends the role (LOOKING).
  * Pure: the shell feeds `step(packet)`, `tick(nowMs)`, `forward`, `revalidate`, `disconnected`, and
  * executes `ready()` in order (ready.ts), then `advance()`. Anything out of protocol ends the role
  * rather than risking a log that disagrees with the leader's.
@@ -170,8 +170,9 @@ export class ZabLearner {
     if (this.phaseValue === 'over') return;
     invariant(nowMs >= this.nowMs, 'time went backwards');
     this.nowMs = nowMs;
-    const afterNewLeader = this.phaseValue === 'newleader' || this.phaseValue === 'serving';
-    const limitTicks = afterNewLeader ? this.opts.syncLimitTicks : this.opts.initLimitTicks;
+    // Until UPTODATE the leader may be waiting for its epoch's quorum (as long as initLimit) and
+    // sends nothing: ZooKeeper's learner reads with the initLimit timeout until then.
+    const limitTicks = this.phaseValue === 'serving' ? this.opts.syncLimitTicks : this.opts.initLimitTicks;
     const silentMs = nowMs - this.lastHeardMs;
     if (silentMs >= limitTicks * this.opts.tickTimeMs) this.end(`leader silent for ${silentMs} ms`);
   }

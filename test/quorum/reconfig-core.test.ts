@@ -219,3 +219,47 @@ t.test("an observer of the committed configuration that a pending one makes a vo
     'the pending configuration is activated with the epoch',
   );
 });
+
+t.test('between NEWLEADER and UPTODATE both ends wait as long as initLimit, not syncLimit', async (t) => {
+  // The epoch's quorum may need a pending configuration's voters, which come later: a learner that
+  // acked NEWLEADER and its leader both keep the link while the leader may still wait (initLimit).
+  const leader = new ZabLeader({
+    sid: 1n,
+    verifier: config(0x100000000n, line(1), line(2), line(3), line(4), line(5)),
+    tickTimeMs: 100,
+    initLimitTicks: 10,
+    syncLimitTicks: 5,
+    acceptedEpoch: 1n,
+    currentEpoch: 1n,
+    lastLoggedZxid: 0x100000004n,
+    committedLog: [],
+    nowMs: 0,
+  });
+  const info = (sid: bigint) => packet(PacketType.FOLLOWERINFO, 0x100000000n, encodeLearnerInfo({ sid, protocolVersion: ZAB_PROTOCOL_VERSION, configVersion: 0x100000000n }));
+  for (const sid of [2n, 3n]) {
+    leader.connected(Number(sid));
+    leader.step(Number(sid), info(sid));
+  }
+  take(leader);
+  for (const sid of [2, 3]) leader.step(sid, packet(PacketType.ACKEPOCH, 0x100000004n, encodeInt(1)));
+  take(leader);
+  leader.step(2, packet(PacketType.ACK, 0x200000000n));
+  t.equal(leader.phase, 'newleader', '1 and 2 are no quorum of five');
+  leader.tick(700);
+  t.same(take(leader).close, [], 'the learner that acked is kept past syncLimit');
+  leader.step(3, packet(PacketType.ACK, 0x200000000n));
+  t.equal(leader.phase, 'broadcast', 'the quorum forms later');
+  t.ok(
+    take(leader).send.some((x) => x.kind === 'packet' && x.to === 2 && x.packet.type === PacketType.UPTODATE),
+    'and the first learner is still there for its UPTODATE',
+  );
+
+  const l = learner(0x100000005n);
+  syncWith(l, packet(PacketType.DIFF, 0x100000005n));
+  l.step(packet(PacketType.NEWLEADER, 0x200000000n, null));
+  take(l);
+  l.tick(700);
+  t.equal(l.phase, 'newleader', 'the learner waits past syncLimit for UPTODATE');
+  l.tick(1_000);
+  t.equal(l.phase, 'over', 'and gives up at initLimit');
+});
