@@ -27,8 +27,10 @@
 // provisioned outside the configuration; an admin client asks the leader for reconfigs at random
 // moments (add a server, remove one or the leader, a voter to observer and back, a new member
 // set, now and then with a stale version), decided by reconfigrequest.ts and proposed as prep
-// does. A server its own committed configuration leaves out refuses to start (an operator
-// provisions it again later). Checked as well: one configuration per version, whoever activates
+// does. A server its own committed configuration leaves out refuses to start; an operator starts it
+// again (the ensemble's newest configuration plus itself, its data kept) once a reconfig lists it.
+// An election notification a partition kept is re-sent when the link comes back (peers.ts).
+// Checked as well: one configuration per version, whoever activates
 // it; a configuration activated by a leader or by COMMITANDACTIVATE/INFORMANDACTIVATE is held as
 // its reconfig txn there (or is an epoch's versioning of the initial one); every commit on a
 // quorum of each configuration it spans (the one in force, its own if a reconfig, and the old
