@@ -822,6 +822,9 @@ export class StackSim {
         n.election = this.newElection(n, rd.configChange.verifier, undefined);
         n.electionWakeMs = undefined;
         if (n.role === 'looking') n.election.startLooking(this.nowMs, v.zxid, v.peerEpoch);
+        // quorumpeer.ts: the member's configurations, told of the one heard, tell the election theirs.
+        n.election.activateConfig(n.disk.config);
+        n.election.seeConfig(lastSeenOf(n.disk));
         return true;
       }
       if (rd.decided !== undefined && n.role === 'looking') this.decided(n, rd.decided);
