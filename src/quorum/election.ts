@@ -403,6 +403,11 @@ export class Election {
 
   /** A proposed configuration (a reconfig not yet committed): its voters count too. */
   seeConfig(qv: QuorumVerifier): void {
+    // No newer one than the committed: none is pending (the member forgot a reconfig that never commits).
+    if (qv.version <= this.verifier.version) {
+      this.nextVerifier = undefined;
+      return;
+    }
     if (qv.version <= (this.nextVerifier?.version ?? this.verifier.version)) return;
     this.nextVerifier = qv;
   }
@@ -512,10 +517,29 @@ export class Election {
     }
     // Joining an established ensemble: a quorum must follow the same leader, which says it leads.
     this.record(this.outofelection, n.sid, theirs);
+    this.dropDeadNextConfig(theirs);
     if (this.hasAllQuorums(this.outofelection, theirs) && this.checkLeader(this.outofelection, n.leader, n.electionEpoch)) {
       this.logicalclock = n.electionEpoch;
       this.decide(n.leader, { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch }, n.electionEpoch, 'outOfElection');
     }
+  }
+
+  /**
+   * A pending configuration (a reconfig proposed and not known committed) that a later epoch's
+   * ensemble does not run never commits: an epoch established after that reconfig either holds it
+   * in its history and activated it (its members' notifications then carry a configuration at
+   * least that new, which takeConfig adopts) or truncated it. Its voters, needed for a quorum of
+   * both configurations, may never answer; so when a quorum of the committed configuration
+   * follows a leader of an epoch newer than the reconfig's, with older configurations, it is
+   * dropped and that quorum decides (ZooKeeper keeps waiting for it).
+   */
+  private dropDeadNextConfig(theirs: HeldVote): void {
+    const next = this.nextVerifier;
+    if (next === undefined || theirs.peerEpoch <= next.version >> 32n) return;
+    const agreeing: bigint[] = [];
+    for (const [sid, v] of this.outofelection) if (votesEqual(theirs, v)) agreeing.push(sid);
+    if (!this.verifier.containsQuorum(agreeing) || !this.checkLeader(this.outofelection, theirs.leader, theirs.electionEpoch)) return;
+    this.nextVerifier = undefined;
   }
 
   private decideFromProposal(): void {

@@ -62,6 +62,8 @@ const LOOPBACK_STEPS_MAX = 10_000;
 
 export class ElectionShell {
   private election: Election;
+  /** The member's own history the running search started from (a restarted search starts from it too). */
+  private searchWith = { lastLoggedZxid: 0n, currentEpoch: 0n };
   /** Where the election port listens: this member's election addresses. */
   private listenAddresses: ElectionAddress[];
   private readonly peers: ElectionPeers;
@@ -137,6 +139,7 @@ export class ElectionShell {
     if (this.waiting) return Promise.reject(new Error('a search is already running'));
     const p = new Promise<ElectionDecision>((resolve, reject) => (this.waiting = { resolve, reject }));
     this.lookingSinceMs = this.now();
+    this.searchWith = { lastLoggedZxid, currentEpoch };
     this.log.info({ lastLoggedZxid: '0x' + lastLoggedZxid.toString(16), currentEpoch: currentEpoch.toString() }, 'LOOKING');
     this.election.startLooking(this.now(), lastLoggedZxid, currentEpoch);
     this.flush();
@@ -222,6 +225,7 @@ export class ElectionShell {
 
   private flushLoop(): void {
     let loopbackSteps = 0;
+    let heard: QuorumVerifier | undefined;
     while (!this.closed && this.election.hasReady()) {
       const rd = this.election.ready();
       const loopback: Notification[] = [];
@@ -244,12 +248,12 @@ export class ElectionShell {
       if (configChange) {
         this.log.info({ version: configChange.verifier.version.toString(16), restart: configChange.restartElection }, 'a newer configuration was heard');
         this.peers.setPeers(electionAddresses(configChange.verifier));
-        this.options.onConfigHeard?.(configChange.verifier);
+        heard = configChange.verifier;
         if (configChange.restartElection) {
           // The core that heard it is finished; the search goes on with the new members.
-          const zxidEpoch = this.election.proposedVote;
+          // It votes for itself again with its own history, not the best vote the old core held.
           this.election = this.newElection(configChange.verifier);
-          if (this.waiting) this.election.startLooking(this.now(), zxidEpoch.zxid, zxidEpoch.peerEpoch);
+          if (this.waiting) this.election.startLooking(this.now(), this.searchWith.lastLoggedZxid, this.searchWith.currentEpoch);
           continue;
         }
       }
@@ -268,6 +272,8 @@ export class ElectionShell {
         this.election.step(this.now(), n);
       }
     }
+    // After the loop: the member's configurations call back into configChanged.
+    if (heard !== undefined && !this.closed) this.options.onConfigHeard?.(heard);
     this.scheduleWake();
   }
 

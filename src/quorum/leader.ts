@@ -205,6 +205,15 @@ export class ZabLeader {
     this.opts = { ...DEFAULTS, forceSnapshotSync: false, ...options };
     this.verifier = options.verifier;
     this.lastSeen = options.lastSeenVerifier !== undefined && options.lastSeenVerifier.version > options.verifier.version ? options.lastSeenVerifier : options.verifier;
+    if (this.lastSeen !== options.verifier && this.lastSeen.version > options.lastLoggedZxid) {
+      // Its reconfig txn (the version is its zxid) is not in this log: a crash lost it after
+      // `.dynamic.next` was written, so it was never acked here and is not in the history this
+      // leader establishes. Activating it at establishment would commit a configuration no
+      // reconfig committed.
+      this.pending.notes.push(`configuration ${this.lastSeen.version.toString(16)} forgotten: its reconfig is not in the log`);
+      this.lastSeen = options.verifier;
+      this.pending.dropSeenConfig = true;
+    }
     this.nowMs = options.nowMs;
     this.phaseStartMs = options.nowMs;
     invariant(options.acceptedEpoch >= options.currentEpoch, 'acceptedEpoch below currentEpoch');
@@ -368,7 +377,10 @@ export class ZabLeader {
     }
     for (const h of [...this.handlers.values()]) {
       const awaitingLearner = h.phase === 'info' || h.phase === 'ackepoch' || h.phase === 'newleader';
-      const readTimeoutMs = h.phase === 'broadcast' || h.phase === 'uptodate' ? syncMs : initMs;
+      // A learner that acked NEWLEADER waits, silent, for the epoch's quorum as long as this leader
+      // does (initLimit; ZooKeeper's handler is blocked in waitForNewLeaderAck meanwhile): a quorum
+      // of a pending configuration whose voters come later must still find it there.
+      const readTimeoutMs = h.phase === 'broadcast' ? syncMs : initMs;
       if ((awaitingLearner || h.phase === 'broadcast' || h.phase === 'uptodate') && nowMs - h.lastHeardMs >= readTimeoutMs) {
         this.closeHandler(h, `learner silent for ${nowMs - h.lastHeardMs} ms`);
       }
@@ -569,7 +581,13 @@ export class ZabLeader {
       }
     }
     h.forwarding = true;
-    this.send(h.conn, PacketType.NEWLEADER, makeZxid(this.epochValue, 0n), Buffer.from(this.lastSeen.toString(), 'utf8'));
+    // Before the epoch is established NEWLEADER carries the last-seen configuration, which the
+    // quorum acking it agrees on and which is activated with the epoch. A learner that joins
+    // later gets the committed one: it activates NEWLEADER's at UPTODATE, and a reconfig still
+    // outstanding must not be activated before it commits (it reaches a follower as a PROPOSAL,
+    // and COMMITANDACTIVATE or INFORMANDACTIVATE activates it).
+    const qv = this.phaseValue === 'broadcast' ? this.verifier : this.lastSeen;
+    this.send(h.conn, PacketType.NEWLEADER, makeZxid(this.epochValue, 0n), Buffer.from(qv.toString(), 'utf8'));
     h.phase = 'newleader';
   }
 
@@ -602,8 +620,11 @@ export class ZabLeader {
     h.phase = 'uptodate';
     h.tickOfNextAckDeadline = this.tickValue + this.opts.syncLimitTicks;
     if (this.phaseValue === 'newleader') {
-      // Each configuration counts its own voters among these.
-      if (h.type === 'participant') this.newLeaderAcks.add(h.sid);
+      // Each configuration counts its own voters among these, whatever the learner's type: a
+      // server that is an observer by the committed configuration and a voter by a pending one
+      // (a reconfig that turns it into a participant) acks NEWLEADER for the latter, as
+      // ZooKeeper's Proposal.addAck counts it; without it that quorum may never form.
+      this.newLeaderAcks.add(h.sid);
       this.checkNewLeaderQuorum();
     } else if (this.phaseValue === 'broadcast') {
       this.sendUpToDate(h);

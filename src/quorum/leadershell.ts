@@ -427,6 +427,7 @@ export class LeaderShell {
     // core counts our own ack only at advance(), once this Ready is durable, so every txn
     // committed (and every COMMIT sent) here was durable here already.
     // A configuration proposed, then each one committed (their txns are durable here already).
+    if (rd.dropSeenConfig) this.deps.configs.forgetSeen();
     if (rd.seenConfig !== undefined) this.deps.configs.see(rd.seenConfig);
     for (const a of rd.activations) this.deps.configs.activate(a.verifier);
     const early = rd.append.length > 0 && rd.acceptedEpoch === undefined && rd.currentEpoch === undefined && rd.send.every(isBroadcastPacket);

@@ -19,7 +19,7 @@
  * activation changes this member's role or its leader, the role ends (with the designated leader,
  * where the reconfig named one, to take the next role at once).
  *
- * A leader silent for initLimit ticks before NEWLEADER, syncLimit ticks after, ends the role (LOOKING).
+ * A leader silent for initLimit ticks before UPTODATE, syncLimit ticks after, ends the role (LOOKING).
  * Pure: the shell feeds `step(packet)`, `tick(nowMs)`, `forward`, `revalidate`, `disconnected`, and
  * executes `ready()` in order (ready.ts), then `advance()`. Anything out of protocol ends the role
  * rather than risking a log that disagrees with the leader's.
@@ -123,6 +123,8 @@ export class ZabLearner {
     this.opts = { ...DEFAULTS, ...options };
     this.committedQv = options.verifier;
     this.lastSeenQv = options.lastSeenVerifier !== undefined && options.lastSeenVerifier.version > options.verifier.version ? options.lastSeenVerifier : options.verifier;
+    // A reconfig's version is its zxid: one newer than the log is not in it (its append was lost).
+    if (this.lastSeenQv.version > options.lastLoggedZxid && this.lastSeenQv !== options.verifier) this.forgetSeen();
     invariant(options.acceptedEpoch >= options.currentEpoch, 'acceptedEpoch below currentEpoch');
     this.nowMs = options.nowMs;
     this.lastHeardMs = options.nowMs;
@@ -175,8 +177,9 @@ export class ZabLearner {
     if (this.phaseValue === 'over') return;
     invariant(nowMs >= this.nowMs, 'time went backwards');
     this.nowMs = nowMs;
-    const afterNewLeader = this.phaseValue === 'newleader' || this.phaseValue === 'serving';
-    const limitTicks = afterNewLeader ? this.opts.syncLimitTicks : this.opts.initLimitTicks;
+    // Until UPTODATE the leader may be waiting for its epoch's quorum (as long as initLimit) and
+    // sends nothing: ZooKeeper's learner reads with the initLimit timeout until then.
+    const limitTicks = this.phaseValue === 'serving' ? this.opts.syncLimitTicks : this.opts.initLimitTicks;
     const silentMs = nowMs - this.lastHeardMs;
     if (silentMs >= limitTicks * this.opts.tickTimeMs) this.end(`leader silent for ${silentMs} ms`);
   }
@@ -251,6 +254,9 @@ export class ZabLearner {
         if (p.zxid > this.lastLogged) return this.end(`TRUNC to ${zxidHex(p.zxid)} beyond the log end ${zxidHex(this.lastLogged)}`);
         this.syncMode = 'TRUNC';
         this.pending.truncateTo = p.zxid;
+        // A pending reconfig of the log's cut tail never commits; one the leader's history holds
+        // comes again (NEWLEADER's configuration, or its PROPOSAL while outstanding).
+        this.forgetSeen();
         this.syncBaseZxid = p.zxid;
         this.lastQueued = p.zxid;
         this.lastLogged = p.zxid;
@@ -259,6 +265,9 @@ export class ZabLearner {
         // The shell has read the snapshot stream that followed; it replaces the tree now.
         this.syncMode = 'SNAP';
         this.pending.installSnapshot = p.zxid;
+        // The old log goes: a pending reconfig in it is in the leader's history only if NEWLEADER's
+        // configuration or an outstanding PROPOSAL brings it again.
+        this.forgetSeen();
         this.syncBaseZxid = p.zxid;
         this.lastQueued = p.zxid;
         this.lastLogged = p.zxid;
@@ -482,6 +491,15 @@ export class ZabLearner {
     if (qv === undefined) return false;
     this.see(qv);
     return true;
+  }
+
+  /** The last-seen configuration's reconfig txn is gone from the log (cut, or never durable): it never commits. */
+  private forgetSeen(): void {
+    if (this.lastSeenQv === this.committedQv || this.lastSeenQv.version <= this.committedQv.version) return;
+    this.pending.notes.push(`configuration ${this.lastSeenQv.version.toString(16)} forgotten: its reconfig is not in the log`);
+    this.lastSeenQv = this.committedQv;
+    this.pending.dropSeenConfig = true;
+    this.pending.seenConfig = undefined;
   }
 
   private see(qv: QuorumVerifier): void {

@@ -303,13 +303,17 @@ export class LearnerShell {
     }
     // takeSnapshot: after SNAP the spooled file is durable already; after TRUNC the truncated log
     // and the snapshots before it rebuild the tree at that zxid. Nothing else to write.
+    // A configuration seen is written before its reconfig txn is logged (as ZooKeeper's follower
+    // does): a log holding a reconfig always has its `.dynamic.next` (or a newer configuration),
+    // and a `.dynamic.next` whose txn a crash kept out of the log is forgotten at the next start.
+    if (rd.dropSeenConfig) this.deps.configs.forgetSeen();
+    if (rd.seenConfig !== undefined) this.deps.configs.see(rd.seenConfig);
     if (rd.append.length > 0) {
       await appendDurably(server.db.commit, rd.append.map((t) => decodeTxn(t.data)));
       this.durableThrough = rd.append[rd.append.length - 1].zxid;
     }
     if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
     if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
-    if (rd.seenConfig !== undefined) this.deps.configs.see(rd.seenConfig);
     for (const a of rd.activations) this.deps.configs.activate(a.verifier);
     for (let i = appliedEarly; i < rd.commit.length; i++) server.learnerCommitted(decodeTxn(rd.commit[i].data));
     for (let i = 0; i < rd.syncsCompleted; i++) server.learnerSynced();

@@ -70,6 +70,16 @@ export class QuorumConfigs {
     for (const l of this.seenListeners) l(qv);
   }
 
+  /** The last-seen configuration's reconfig is not in the log: it never commits; `.dynamic.next` goes. */
+  forgetSeen(): void {
+    if (this.lastSeenQv.version <= this.committedQv.version) return;
+    this.opts.log.warn({ version: this.lastSeenQv.version.toString(16) }, 'the configuration last seen is forgotten: its reconfig is not in the log');
+    this.lastSeenQv = this.committedQv;
+    const file = this.configFile;
+    if (file !== undefined) removeNextDynamicConfig(file);
+    for (const l of this.seenListeners) l(this.committedQv);
+  }
+
   /**
    * `qv` became committed. Returns false when it is not newer than the committed one (nothing
    * changes, as in ZooKeeper's setQuorumVerifier).

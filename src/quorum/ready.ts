@@ -11,6 +11,11 @@
  *                        txns up to here are superseded: after a SNAP the old log may hold txns the
  *                        leader never committed, so recovery starts from this snapshot and must never
  *                        replay them (nor report them as the last logged zxid).
+ *  3b. `dropSeenConfig`, then `seenConfig`: the last-seen configuration forgotten (`.dynamic.next`
+ *                        removed) because its reconfig txn is not in the log (a crash lost it, or TRUNC
+ *                        or SNAP cut it: it never commits); then a configuration proposed (written as
+ *                        `<cfg>.dynamic.next`) before its txn is logged, as ZooKeeper's follower
+ *                        writes it: a logged reconfig always has its `.dynamic.next` or a newer one.
  *  4. `append`           log these txns in order and fsync them.
  *  5. `acceptedEpoch`, then `currentEpoch`: each written atomically (tmp, fsync, rename), accepted
  *                        first, so that accepted >= current holds on disk at every instant.
@@ -18,8 +23,7 @@
  *                        claims the new epoch (ZooKeeper 3.8.5+/3.9 order). A crash in between leaves
  *                        a log whose last epoch is newer than currentEpoch; the next start raises
  *                        currentEpoch to it (storage/epochs.ts `loadEpochs`) instead of refusing.
- *  5b. `seenConfig`, then `activations`: a configuration proposed (written as `<cfg>.dynamic.next`),
- *                        then each configuration that became committed, in order (the dynamic config
+ *  5b. `activations`:    each configuration that became committed, in order (the dynamic config
  *                        files, /zookeeper/config, the election's members); before the commits, as
  *                        ZooKeeper activates a reconfig before it applies its txn.
  *  6. `commit`           apply to the tree in zxid order; each was durable (here or earlier) first.
@@ -139,6 +143,11 @@ export interface Ready {
   append: LoggedTxn[];
   acceptedEpoch?: bigint;
   currentEpoch?: bigint;
+  /**
+   * The last-seen configuration is the committed one again: the reconfig that proposed it is not in
+   * this member's log any more, so it never commits and must not be activated or waited for.
+   */
+  dropSeenConfig?: true;
   /** A newer configuration seen (a reconfig proposed, or NEWLEADER's): the last-seen one now. */
   seenConfig?: QuorumVerifier;
   activations: Activation[];
@@ -180,6 +189,7 @@ export function readyIsEmpty(r: Ready): boolean {
     r.append.length === 0 &&
     r.acceptedEpoch === undefined &&
     r.currentEpoch === undefined &&
+    r.dropSeenConfig === undefined &&
     r.seenConfig === undefined &&
     r.activations.length === 0 &&
     r.commit.length === 0 &&

@@ -84,6 +84,45 @@ t.test('a server that starts late follows the running leader; when the leader go
   t.equal(again[1].state, PeerState.LEADING);
 });
 
+t.test('a server that missed reconfigs takes the newer configuration it hears as its own before it decides, so it knows the leader', async (t) => {
+  // 1, 2 and 3 run configuration {1,2,3} of version 0x100000003 under leader 3; server 4 starts with
+  // an old one, {1,2,4} of version 0, which does not know 3. It hears the newer configuration from
+  // 1 and 2, takes it (ZooKeeper's processReconfig from the election) and follows 3: the member
+  // must learn that configuration too, or it cannot find the leader it elected.
+  const ms = await members(4);
+  const current = new MajorityVerifier(ms.slice(0, 3), 0x100000003n);
+  const old = new MajorityVerifier([ms[0], ms[1], ms[3]], 0n);
+  const shells = ms.slice(0, 3).map((m) => {
+    const s = new ElectionShell({ mySid: m.sid, verifier: current, learnerType: 'participant', tickTimeMs: 2000, syncLimitTicks: 5, logger: log });
+    t.teardown(() => s.close());
+    return s;
+  });
+  for (const s of shells) await s.start();
+  const first = await within(Promise.all(shells.map((s) => s.lookForLeader(0x100000003n, 1n))), DECIDE_MS, 'three of the current configuration');
+  t.same(first.map((d) => d.vote.leader), [3n, 3n, 3n]);
+  first.forEach((d, i) => shells[i].settled(d.state, { ...d.vote, peerEpoch: 1n }));
+  const heard: MajorityVerifier[] = [];
+  const late = new ElectionShell({
+    mySid: 4n,
+    verifier: old,
+    learnerType: 'participant',
+    tickTimeMs: 2000,
+    syncLimitTicks: 5,
+    logger: log,
+    onConfigHeard: (qv) => heard.push(qv as MajorityVerifier),
+  });
+  t.teardown(() => late.close());
+  await late.start();
+  const d = await within(late.lookForLeader(0x100000001n, 1n), DECIDE_MS, 'the server with the old configuration');
+  t.equal(d.vote.leader, 3n, 'it follows 3, a member only the newer configuration has');
+  t.equal(d.state, PeerState.FOLLOWING);
+  t.same(
+    heard.map((qv) => [qv.version, [...qv.members.keys()].sort()]),
+    [[0x100000003n, [1n, 2n, 3n]]],
+    'the newer configuration was handed to the member once, before the decision',
+  );
+});
+
 t.test('live ZooKeeper 3.8.0: a zkts server joining a running ensemble decides what ZooKeeper decided, and they elect together', async (t) => {
   const ms = await members(3);
   const servers: RunningServer[] = [];

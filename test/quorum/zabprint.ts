@@ -107,6 +107,7 @@ export function readyLines(r: Ready, name: (conn: number) => string): string[] {
   if (r.append.length > 0) out.push(`append+fsync ${r.append.map((t) => hex(t.zxid)).join(' ')}`);
   if (r.acceptedEpoch !== undefined) out.push(`acceptedEpoch=${r.acceptedEpoch}`);
   if (r.currentEpoch !== undefined) out.push(`currentEpoch=${r.currentEpoch}`);
+  if (r.dropSeenConfig) out.push('dropSeenConfig');
   if (r.seenConfig !== undefined) out.push(`seenConfig ${configText(r.seenConfig)}`);
   for (const a of r.activations) out.push(`activate ${configText(a.verifier)}${a.designatedLeader === undefined ? '' : ` designated=s${a.designatedLeader}`}`);
   if (r.commit.length > 0) out.push(`commit ${r.commit.map((t) => hex(t.zxid)).join(' ')}`);

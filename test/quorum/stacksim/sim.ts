@@ -4,16 +4,20 @@
 // (election notifications lost, duplicated and delayed; quorum connections FIFO, delayed, stalled
 // or cut by partitions), with crashes that lose what was not fsynced, restarts from the disk, and
 // clients that write, read and sync through any member. See stack-sim.test.ts for what is checked.
+import { OpCode } from '../../../src/protocol/constants';
+import { learnerRoleIn } from '../../../src/quorum/activation';
 import { Election, type ElectionDecision } from '../../../src/quorum/election';
 import { ZabLeader } from '../../../src/quorum/leader';
 import { ZabLearner } from '../../../src/quorum/learner';
-import type { LoggedTxn, Ready } from '../../../src/quorum/ready';
+import type { Activation, LoggedTxn, Ready } from '../../../src/quorum/ready';
+import { decideReconfig, type ReconfigRequestFields } from '../../../src/quorum/reconfigrequest';
 import { appendToRuns, type ZxidRun } from '../../../src/quorum/syncplan';
-import type { QuorumVerifier } from '../../../src/quorum/verifier';
+import { parseQuorumVerifier, type QuorumVerifier } from '../../../src/quorum/verifier';
 import { PeerState, type Notification } from '../../../src/quorum/vote';
 import { PacketType, type QuorumPacket } from '../../../src/quorum/wire/packets';
-import { OP_SYNC } from '../../../src/quorum/zabpayloads';
-import { epochOf } from '../../../src/storage/zxid';
+import { OP_SYNC, reconfigTxnConfig } from '../../../src/quorum/zabpayloads';
+import { serializeTxn } from '../../../src/storage/txnserde';
+import { counterOf, epochOf } from '../../../src/storage/zxid';
 import { prng } from '../../util/prng';
 import { majorityVerifier } from '../majority';
 import { hex, packetText, readyLines } from '../zabprint';
@@ -38,6 +42,10 @@ const STATE_NAMES = ['LOOKING', 'FOLLOWING', 'LEADING', 'OBSERVING'];
 interface Disk {
   acceptedEpoch: bigint;
   currentEpoch: bigint;
+  /** The committed configuration (zoo.cfg's dynamic file): written at each activation. */
+  config: QuorumVerifier;
+  /** `.dynamic.next`: a configuration seen and not yet activated. */
+  nextConfig: QuorumVerifier | undefined;
   /** A snapshot holds the whole tree; here, the txns that built it. */
   snapshot: LoggedTxn[];
   snapshotZxid: bigint;
@@ -51,13 +59,27 @@ const lastLogged = (d: Disk): bigint => {
 };
 const same = (a: LoggedTxn, b: LoggedTxn): boolean => a.zxid === b.zxid && a.data.equals(b.data);
 const lastApplied = (tree: readonly LoggedTxn[]): bigint => tree[tree.length - 1]?.zxid ?? 0n;
+/** A txn's bytes as one string (lossless): client writes are plain text, reconfigs binary. */
+const keyOf = (data: Buffer): string => data.toString('latin1');
+const lastSeenOf = (d: Disk): QuorumVerifier => (d.nextConfig !== undefined && d.nextConfig.version > d.config.version ? d.nextConfig : d.config);
+const CONFIG_PATH = '/zookeeper/config';
+/** The member line of a sid in the simulated ensemble's configurations. */
+const memberLine = (sid: bigint, type: 'participant' | 'observer'): string =>
+  `server.${sid}=127.0.0.1:${2000 + Number(sid)}:${3000 + Number(sid)}:${type};127.0.0.1:${4000 + Number(sid)}`;
+const sameMembers = (a: QuorumVerifier, b: QuorumVerifier): boolean =>
+  a.members.size === b.members.size && [...a.members.keys()].every((s) => b.members.has(s) && a.votingMembers.has(s) === b.votingMembers.has(s));
+const membersText = (qv: QuorumVerifier): string =>
+  [...qv.members.keys()].sort((a, b) => (a < b ? -1 : 1)).map((s) => `${s}${qv.observingMembers.has(s) ? 'o' : ''}`).join(',');
 
 type Role = 'down' | 'looking' | 'leading' | 'following' | 'observing';
 
 interface Node {
   sid: bigint;
-  observer: boolean;
   up: boolean;
+  /** Refused to start: its own committed configuration leaves it out (ZooKeeper exits). */
+  refused: boolean;
+  /** A reconfig this node proposed as leader, until it is in the committed order. */
+  pendingReconfig: LoggedTxn | undefined;
   /** Bumped at every crash and at every role change: events of an older one are void. */
   gen: number;
   disk: Disk;
@@ -149,6 +171,23 @@ export interface SimStats {
   lateCommits: number;
   /** Epochs established after a newer one was (their leader was paused). */
   lateEstablished: number;
+  /** Reconfig requests the leader decided (ok or refused) and reconfig txns committed. */
+  reconfigsAsked: number;
+  reconfigsRefused: number;
+  reconfigsCommitted: number;
+  /** Configurations activated by members (each member, each version). */
+  activations: number;
+  /** Roles taken straight from a reconfig's designated leader, without an election. */
+  designatedRoles: number;
+  /** Starts refused because the member's committed configuration leaves it out. */
+  refusedStarts: number;
+  /** Elections restarted on a newer configuration heard from a peer. */
+  configRestarts: number;
+}
+
+export interface SimOptions {
+  /** Members 127.0.0.1 configurations, reconfig enabled, a pool of extra servers and reconfig requests. */
+  reconfig?: boolean;
 }
 
 export interface SimResult {
@@ -176,7 +215,17 @@ export class StackSim {
   readonly stats: SimStats = {
     commits: 0, established: 0, decisions: 0, crashes: 0, partitions: 0, cuts: 0, snaps: 0, truncs: 0, diffs: 0,
     acked: 0, reads: 0, syncReads: 0, staleSyncs: 0, refused: 0, lostNotifications: 0, epochRaises: 0, pauses: 0, lateCommits: 0, lateEstablished: 0,
+    reconfigsAsked: 0, reconfigsRefused: 0, reconfigsCommitted: 0, activations: 0, designatedRoles: 0, refusedStarts: 0, configRestarts: 0,
   };
+  readonly reconfig: boolean;
+  /** The configuration each version was activated with, by its first activator (one per version). */
+  private readonly activatedConfigs = new Map<bigint, { text: string; by: bigint }>();
+  /** The configuration in force after the committed order so far (its last reconfig's, or the initial one). */
+  private configInForce: QuorumVerifier;
+  /** Txns proposed while their leader had a reconfig outstanding: they need a quorum of the old configuration too. */
+  private readonly proposedUnderPending = new Map<string, QuorumVerifier>();
+  /** The client that sends reconfig requests to the leader (not one of the write/read clients). */
+  private readonly admin: Client = { id: 0, member: undefined, memberGen: -1, lastZxidSeen: 0n, op: undefined };
 
   /** The committed order: each established leader's history, then its commits. */
   private readonly committed: LoggedTxn[] = [];
@@ -189,6 +238,8 @@ export class StackSim {
   private readonly acknowledged = new Map<string, bigint>();
   private maxAckedZxid = 0n;
 
+  /** With reconfig: the last election notification a partition kept from each pair, re-sent when it heals. */
+  private readonly unsent = new Map<string, { from: Node; toSid: bigint; x: Notification }>();
   /** Directed pairs "a>b" whose traffic is blocked. */
   private blocked = new Set<string>();
   private chaos = true;
@@ -202,14 +253,22 @@ export class StackSim {
   private readonly maxFsyncMs: number;
   private readonly clientThinkMs: number;
 
-  constructor(readonly seed: number, private readonly fullTrace: boolean) {
+  constructor(
+    readonly seed: number,
+    private readonly fullTrace: boolean,
+    options: SimOptions = {},
+  ) {
+    this.reconfig = options.reconfig ?? false;
     this.r = prng(seed * 2654435761);
     const n = this.r() < 0.5 ? 3 : 5;
     const withObserver = this.r() < 0.35;
     this.voters = [];
     for (let i = 1; i <= n; i++) this.voters.push(BigInt(i));
     const observers = withObserver ? [BigInt(n + 1)] : [];
-    this.verifier = majorityVerifier(this.voters, observers);
+    this.verifier = this.reconfig
+      ? parseQuorumVerifier([...this.voters.map((s) => memberLine(s, 'participant')), ...observers.map((s) => memberLine(s, 'observer')), 'version=0'].join('\n'))
+      : majorityVerifier(this.voters, observers);
+    this.configInForce = this.verifier;
     this.chaosEndMs = 4_000 + Math.floor(this.r() * 12_000);
     this.lossP = this.r() < 0.3 ? 0 : this.r() * 0.3;
     this.dupP = this.r() * 0.05;
@@ -218,13 +277,40 @@ export class StackSim {
     this.commitLogCount = 2 + Math.floor(this.r() * 12);
     this.crashPerReady = this.r() < 0.3 ? 0 : this.r() * 0.01;
     this.maxFsyncMs = this.r() < 0.3 ? 0 : this.int(1, 30);
-    for (const sid of [...this.voters, ...observers]) {
+    for (const sid of [...this.voters, ...observers]) this.addNode(sid, this.verifier);
+    const clientCount = 2 + Math.floor(this.r() * 5);
+    this.clientThinkMs = this.r() < 0.5 ? 60 : 150;
+    for (let i = 1; i <= clientCount; i++) this.clients.push({ id: i, member: undefined, memberGen: -1, lastZxidSeen: 0n, op: undefined });
+    this.log(
+      `seed=${seed} voters=${n} observer=${withObserver} clients=${clientCount} chaosEnd=${this.chaosEndMs}ms loss=${this.lossP.toFixed(3)} ` +
+        `dup=${this.dupP.toFixed(3)} maxDelay=${this.maxDelayMs}ms maxNotification=${this.maxNotificationIntervalMs}ms commitLog=${this.commitLogCount} crashPerReady=${this.crashPerReady.toFixed(4)} maxFsync=${this.maxFsyncMs}ms`,
+    );
+    if (this.reconfig) {
+      // The pool: 5 to 7 servers in all; the extra ones start outside the configuration, each
+      // provisioned as ZooKeeper's docs add a server: the ensemble's configuration plus itself.
+      const pool = Math.max(5, Math.min(7, n + observers.length + this.int(0, 3)));
+      for (let sid = BigInt(n + observers.length + 1); sid <= BigInt(pool); sid++) this.addNode(sid, this.provisioned(this.verifier, sid, this.r() < 0.25 ? 'observer' : 'participant'));
+      this.log(`reconfig: pool ${this.nodes.map((x) => `s${x.sid}`).join(',')}; configuration ${membersText(this.verifier)}`);
+    }
+  }
+
+  /** A server's static configuration as an operator writes it to add it: `qv`'s members plus itself, version 0. */
+  private provisioned(qv: QuorumVerifier, sid: bigint, type: 'participant' | 'observer'): QuorumVerifier {
+    const lines: string[] = [];
+    for (const s of qv.members.keys()) if (s !== sid) lines.push(memberLine(s, qv.observingMembers.has(s) ? 'observer' : 'participant'));
+    lines.push(memberLine(sid, type), 'version=0');
+    return parseQuorumVerifier(lines.join('\n'));
+  }
+
+  private addNode(sid: bigint, config: QuorumVerifier): void {
+    {
       this.nodes.push({
         sid,
-        observer: observers.includes(sid),
         up: false,
+        refused: false,
+        pendingReconfig: undefined,
         gen: 0,
-        disk: { acceptedEpoch: 0n, currentEpoch: 0n, snapshot: [], snapshotZxid: 0n, log: [] },
+        disk: { acceptedEpoch: 0n, currentEpoch: 0n, config, nextConfig: undefined, snapshot: [], snapshotZxid: 0n, log: [] },
         tree: [],
         election: undefined,
         electionWakeMs: undefined,
@@ -244,13 +330,6 @@ export class StackSim {
         localSyncs: [],
       });
     }
-    const clientCount = 2 + Math.floor(this.r() * 5);
-    this.clientThinkMs = this.r() < 0.5 ? 60 : 150;
-    for (let i = 1; i <= clientCount; i++) this.clients.push({ id: i, member: undefined, memberGen: -1, lastZxidSeen: 0n, op: undefined });
-    this.log(
-      `seed=${seed} voters=${n} observer=${withObserver} clients=${clientCount} chaosEnd=${this.chaosEndMs}ms loss=${this.lossP.toFixed(3)} ` +
-        `dup=${this.dupP.toFixed(3)} maxDelay=${this.maxDelayMs}ms maxNotification=${this.maxNotificationIntervalMs}ms commitLog=${this.commitLogCount} crashPerReady=${this.crashPerReady.toFixed(4)} maxFsync=${this.maxFsyncMs}ms`,
-    );
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -317,6 +396,8 @@ export class StackSim {
     for (const n of this.nodes) this.at(this.int(0, 500), () => this.boot(n));
     for (const c of this.clients) this.at(this.int(200, 1_500), () => this.clientAct(c));
     this.scheduleFault();
+    if (this.reconfig) this.scheduleReconfig();
+    if (this.reconfig) this.scheduleOperator();
     this.at(this.chaosEndMs, () => this.endChaos());
     let events = 0;
     for (;;) {
@@ -348,6 +429,26 @@ export class StackSim {
     this.log('faults end: partitions healed, everyone restarts, the network is reliable');
     this.heal();
     for (const n of this.nodes) if (!n.up) this.boot(n);
+  }
+
+  /** After the faults: the operator provisions again every member of the configuration in force that refused to start. */
+  private reprovisionMembers(): void {
+    // Members of the configuration in force, and of one pending on a running server (its quorum is
+    // needed to commit it, and a new leader needs one of it before it serves).
+    const newest = this.newestConfig();
+    const wanted = [newest, ...this.nodes.filter((n) => n.up).map((n) => lastSeenOf(n.disk)).filter((qv) => qv.version > newest.version)];
+    for (const n of this.nodes) {
+      const qv = wanted.find((x) => x.members.has(n.sid));
+      if (!n.up && n.refused && qv !== undefined) this.reprovision(n, qv.observingMembers.has(n.sid) ? 'observer' : 'participant');
+    }
+  }
+
+  /** The operator: now and then starts again a server that refused to start once a reconfig (committed or pending) lists it. */
+  private scheduleOperator(): void {
+    this.at(this.chaos ? this.int(500, 3_000) : 1_000, () => {
+      this.reprovisionMembers();
+      this.scheduleOperator();
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -433,6 +534,9 @@ export class StackSim {
     if (this.blocked.size === 0) return;
     this.blocked = new Set();
     this.log('partitions healed');
+    const unsent = [...this.unsent.values()];
+    this.unsent.clear();
+    for (const u of unsent) this.at(this.int(1, 50), () => this.sendNotification(u.from, u.toSid, u.x, true));
     // Stalled connections flow again, in order.
     for (const c of this.openConns()) {
       for (const d of [c.toLeader, c.toLearner]) for (let i = 0; i < d.q.length; i++) this.at(this.int(1, 5), () => this.pump(c, d));
@@ -468,6 +572,15 @@ export class StackSim {
 
   private boot(n: Node): void {
     if (n.up) return;
+    if (!n.disk.config.members.has(n.sid)) {
+      // ZooKeeper refuses to start a server its own configuration leaves out ("My id N not in the
+      // peer list"): it stays down until an operator provisions it again.
+      this.stats.refusedStarts++;
+      n.refused = true;
+      this.log(`s${n.sid} refuses to start: not in its configuration ${membersText(n.disk.config)} (version ${hex(n.disk.config.version)})`);
+      return;
+    }
+    n.refused = false;
     n.up = true;
     n.pausedUntilMs = 0;
     n.gen++;
@@ -484,14 +597,41 @@ export class StackSim {
     }
     if (n.disk.acceptedEpoch < n.disk.currentEpoch) this.fail(`s${n.sid}: acceptedEpoch ${n.disk.acceptedEpoch} < currentEpoch ${n.disk.currentEpoch} on disk`);
     this.log(`boot s${n.sid} (last ${hex(zxid)}, accepted ${n.disk.acceptedEpoch}, current ${n.disk.currentEpoch})`);
-    n.election = new Election({
-      mySid: n.sid,
-      verifier: this.verifier,
-      learnerType: n.observer ? 'observer' : 'participant',
-      maxNotificationIntervalMs: this.maxNotificationIntervalMs,
-    });
+    n.election = this.newElection(n, n.disk.config, lastSeenOf(n.disk));
     n.electionWakeMs = undefined;
     this.startLooking(n);
+  }
+
+  private newElection(n: Node, verifier: QuorumVerifier, next: QuorumVerifier | undefined): Election {
+    return new Election({
+      mySid: n.sid,
+      verifier,
+      nextVerifier: next !== undefined && next.version > verifier.version ? next : undefined,
+      learnerType: verifier.observingMembers.has(n.sid) ? 'observer' : 'participant',
+      maxNotificationIntervalMs: this.maxNotificationIntervalMs,
+    });
+  }
+
+  /**
+   * The newest configuration the ensemble runs: the newest any member activated (a reconfig the
+   * leader committed may not be in the executed order yet), else the order's.
+   */
+  private newestConfig(): QuorumVerifier {
+    let newest = this.configInForce;
+    for (const n of this.nodes) if (n.disk.config.version > newest.version && this.activatedConfigs.get(n.disk.config.version)?.text === n.disk.config.toString()) newest = n.disk.config;
+    return newest;
+  }
+
+  /**
+   * An operator provisions a server that refused to start: the ensemble's configuration plus
+   * itself, in its zoo.cfg; its data and its `.dynamic.next` are left as they are.
+   */
+  private reprovision(n: Node, as?: 'participant' | 'observer'): void {
+    if (n.up) return;
+    const type = as ?? (this.r() < 0.25 ? 'observer' : 'participant');
+    n.disk.config = this.provisioned(this.newestConfig(), n.sid, type);
+    this.log(`s${n.sid} provisioned again as ${type}: ${membersText(n.disk.config)} version 0`);
+    this.boot(n);
   }
 
   /** quorumpeer's loop head: LOOKING with the last logged zxid and currentEpoch from disk. */
@@ -533,6 +673,7 @@ export class StackSim {
     n.conns.clear();
     n.leader = undefined;
     n.learner = undefined;
+    n.pendingReconfig = undefined;
     n.serving = false;
     n.inflight = false;
     n.inflightAppend = undefined;
@@ -545,24 +686,40 @@ export class StackSim {
     n.gen++;
   }
 
-  private roleEnded(n: Node, reason: string): void {
-    this.log(`s${n.sid} role ended: ${reason}`);
+  private roleEnded(n: Node, reason: string, designated?: bigint): void {
+    this.log(`s${n.sid} role ended: ${reason}${designated !== undefined ? ` (designated leader s${designated})` : ''}`);
     this.leaveRole(n, 'close');
-    this.startLooking(n);
+    if (designated === undefined) return this.startLooking(n);
+    // quorumpeer.ts: the role the reconfig implies, at once, without an election round.
+    const d = n.disk;
+    const state = designated === n.sid ? PeerState.LEADING : learnerRoleIn(d.config, n.sid) === 'observer' ? PeerState.OBSERVING : PeerState.FOLLOWING;
+    const vote = { leader: designated, zxid: lastLogged(d), peerEpoch: d.currentEpoch };
+    this.stats.designatedRoles++;
+    n.election!.takeRole(state, vote);
+    this.decided(n, { state, vote, electionEpoch: n.election!.round, via: 'looking' }, 'designated');
   }
 
-  private decided(n: Node, d: ElectionDecision): void {
+  private decided(n: Node, d: ElectionDecision, how?: 'designated'): void {
     this.stats.decisions++;
     n.decision = d;
-    this.log(`s${n.sid} decided ${STATE_NAMES[d.state]} leader=s${d.vote.leader} round=${d.electionEpoch} via=${d.via}`);
+    this.log(`s${n.sid} ${how === 'designated' ? 'takes the designated role' : 'decided'} ${STATE_NAMES[d.state]} leader=s${d.vote.leader} round=${d.electionEpoch} via=${how ?? d.via}`);
     n.gen++;
+    const committed = n.disk.config;
+    const lastSeen = lastSeenOf(n.disk);
+    if (this.reconfig && !committed.members.has(d.vote.leader) && !lastSeen.members.has(d.vote.leader)) {
+      // quorumpeer.ts: a leader that is not a member is not followed; elect again.
+      this.log(`s${n.sid}: elected s${d.vote.leader}, not a member of its configurations; electing again`);
+      return this.startLooking(n);
+    }
     if (d.state === PeerState.LEADING) {
       n.role = 'leading';
       const h = history(n.disk);
       n.tree = h;
       n.leader = new ZabLeader({
         sid: n.sid,
-        verifier: this.verifier,
+        verifier: committed,
+        lastSeenVerifier: lastSeen,
+        reconfigEnabled: this.reconfig,
         tickTimeMs: TICK_MS,
         initLimitTicks: INIT_LIMIT,
         syncLimitTicks: SYNC_LIMIT,
@@ -614,14 +771,15 @@ export class StackSim {
     this.log(`s${n.sid} connects to leader s${l.sid} as c${id}`);
     n.learner = new ZabLearner({
       sid: n.sid,
-      role: n.observer ? 'observer' : 'follower',
+      role: n.role === 'observing' ? 'observer' : 'follower',
       tickTimeMs: TICK_MS,
       initLimitTicks: INIT_LIMIT,
       syncLimitTicks: SYNC_LIMIT,
       acceptedEpoch: n.disk.acceptedEpoch,
       currentEpoch: n.disk.currentEpoch,
       lastLoggedZxid: lastLogged(n.disk),
-      verifier: this.verifier,
+      verifier: n.disk.config,
+      lastSeenVerifier: lastSeenOf(n.disk),
       leaderSid: l.sid,
       touches: { take: () => [] },
       nowMs: this.nowMs,
@@ -654,23 +812,44 @@ export class StackSim {
         if (out.to === n.sid) loopback.push(out.n);
         else this.sendNotification(n, out.to, out.n);
       }
+      if (rd.configChange !== undefined) this.configHeard(n, rd.configChange.verifier);
+      if (rd.configChange?.restartElection) {
+        // electionshell.ts: the core that heard a newer configuration with other members is
+        // finished; the search goes on in a new one with those members.
+        this.stats.configRestarts++;
+        const v = e.proposedVote;
+        this.log(`s${n.sid} heard configuration ${membersText(rd.configChange.verifier)} version ${hex(rd.configChange.verifier.version)}: election restarts`);
+        n.election = this.newElection(n, rd.configChange.verifier, undefined);
+        n.electionWakeMs = undefined;
+        if (n.role === 'looking') n.election.startLooking(this.nowMs, v.zxid, v.peerEpoch);
+        // quorumpeer.ts: the member's configurations, told of the one heard, tell the election theirs.
+        n.election.activateConfig(n.disk.config);
+        n.election.seeConfig(lastSeenOf(n.disk));
+        return true;
+      }
       if (rd.decided !== undefined && n.role === 'looking') this.decided(n, rd.decided);
       for (const x of loopback) e.step(this.nowMs, x);
     }
     return true;
   }
 
-  private sendNotification(from: Node, toSid: bigint, x: Notification): void {
+  private sendNotification(from: Node, toSid: bigint, x: Notification, relink = false): void {
     const to = this.node(toSid);
-    if (this.isBlocked(from.sid, toSid)) return;
-    if (this.chaos && this.r() < this.lossP) {
+    if (this.isBlocked(from.sid, toSid)) {
+      // With reconfig: peers.ts re-sends the last message to a sid on the link that replaces a broken one.
+      if (this.reconfig) this.unsent.set(`${from.sid}>${toSid}`, { from, toSid, x });
+      return;
+    }
+    if (this.chaos && !relink && this.r() < this.lossP) {
       this.stats.lostNotifications++;
+      // With reconfig the loss is a link that broke: the next one re-sends the last message.
+      if (this.reconfig) this.at(this.int(50, 1_000), () => this.sendNotification(from, toSid, x, true));
       return;
     }
     // No duplicates between a voter and a non-voter: a LOOKING observer in a later round and a
     // LOOKING voter answer each other's every notification (as ZooKeeper's WorkerReceiver does),
     // so each duplicate would start one more exchange that lasts until the voter's round catches up.
-    const bothVoters = this.verifier.votingMembers.has(from.sid) && this.verifier.votingMembers.has(toSid);
+    const bothVoters = from.disk.config.votingMembers.has(from.sid) && to.disk.config.votingMembers.has(toSid);
     const copies = this.chaos && bothVoters && this.r() < this.dupP ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const target = to.election;
@@ -812,6 +991,8 @@ export class StackSim {
     n.inflightAppend = r.truncateTo === undefined && r.installSnapshot === undefined && r.takeSnapshot === undefined ? r.append : undefined;
     this.log(`s${n.sid} ready: ${readyLines(r, (c) => `c${c}`).join(' | ')}`);
     const early = { sent: false, applied: 0 };
+    // leadershell.ts writes the configuration files first: a proposed one, then each committed one.
+    if (n.leader !== undefined) this.executeConfigs(n, r);
     const plain = r.truncateTo === undefined && r.installSnapshot === undefined && r.acceptedEpoch === undefined && r.currentEpoch === undefined;
     if (n.leader !== undefined && plain && r.send.every((x) => x.kind === 'packet' && EARLY_TYPES.has(x.packet.type))) {
       for (const txn of r.commit) {
@@ -822,7 +1003,7 @@ export class StackSim {
       early.applied = r.commit.length;
       this.sends(n, r, new Map());
       early.sent = true;
-    } else if (n.learner !== undefined && plain && r.append.length > 0) {
+    } else if (n.learner !== undefined && plain && r.append.length > 0 && r.seenConfig === undefined && r.activations.length === 0) {
       const durable = lastLogged(n.disk);
       while (early.applied < r.commit.length && r.commit[early.applied].zxid <= durable) {
         const txn = r.commit[early.applied++];
@@ -865,6 +1046,8 @@ export class StackSim {
       n.tree = [...n.lastSnapshot];
     }
     if (crashAt === 1) return crashNow();
+    // learnershell.ts: a configuration forgotten or seen before the append (ready.ts 3b).
+    if (n.learner !== undefined) this.executeSeen(n, r);
     if (r.takeSnapshot !== undefined) {
       d.snapshot = [...n.tree];
       d.snapshotZxid = r.takeSnapshot;
@@ -885,6 +1068,8 @@ export class StackSim {
     if (r.currentEpoch !== undefined) d.currentEpoch = r.currentEpoch;
     if (d.acceptedEpoch < d.currentEpoch) this.fail(`s${n.sid}: acceptedEpoch ${d.acceptedEpoch} < currentEpoch ${d.currentEpoch} on disk`);
     if (crashAt === 5) return crashNow();
+    // learnershell.ts: the committed configurations after the epoch files, before the commits (ready.ts 5b).
+    if (n.learner !== undefined) for (const a of r.activations) this.activated(n, a, r);
     // Commits; a SNAP send streams the tree exactly as of its zxid.
     const snapshotsAt = new Map<bigint, LoggedTxn[] | undefined>();
     for (const s of r.send) if (s.kind === 'snapshot') snapshotsAt.set(s.zxid, undefined);
@@ -922,7 +1107,7 @@ export class StackSim {
     }
     if (r.state?.kind === 'serving') this.nowServing(n, r.state.epoch);
     if (r.state?.kind === 'looking') {
-      this.roleEnded(n, r.state.reason);
+      this.roleEnded(n, r.state.reason, r.state.designatedLeader);
       return false;
     }
     if (n.serving) this.checkTreePrefix(n, 'after a Ready');
@@ -997,8 +1182,17 @@ export class StackSim {
 
   private leaderCommits(n: Node, txn: LoggedTxn, how: 'commit' | 'establishment'): void {
     if (how === 'commit' && epochOf(txn.zxid) !== n.leader!.epoch) this.fail(`leader s${n.sid} of epoch ${n.leader!.epoch} commits ${hex(txn.zxid)} of another epoch`);
-    const holders = this.voters.filter((sid) => history(this.node(sid).disk).some((x) => same(x, txn)));
-    if (!this.verifier.containsQuorum(holders)) this.fail(`leader s${n.sid} commits ${hex(txn.zxid)} (${how}) held on disk only by [${holders.join(',')}]`);
+    // Durable where, when committed: a quorum of every configuration it spans.
+    const holders = this.nodes.filter((x) => history(x.disk).some((y) => same(y, txn))).map((x) => x.sid);
+    const need: QuorumVerifier[] = [this.configInForce];
+    const under = this.proposedUnderPending.get(`${txn.zxid}:${keyOf(txn.data)}`);
+    if (how === 'commit' && under !== undefined) need.push(under);
+    const cfgText = reconfigTxnConfig(txn.data);
+    const txnConfig = cfgText === undefined ? undefined : parseQuorumVerifier(cfgText);
+    if (txnConfig !== undefined) need.push(txnConfig);
+    for (const qv of need) {
+      if (!qv.containsQuorum(holders)) this.fail(`leader s${n.sid} commits ${hex(txn.zxid)} (${how}) held on disk only by [${holders.join(',')}], no quorum of configuration ${membersText(qv)} (${hex(qv.version)})`);
+    }
     const last = this.committed[this.committed.length - 1];
     if (last !== undefined && txn.zxid <= last.zxid) {
       // A superseded leader that was paused may commit late, on acks sent before its followers
@@ -1011,12 +1205,81 @@ export class StackSim {
       }
       this.fail(`committed order not increasing: ${hex(txn.zxid)} after ${hex(last.zxid)} (leader s${n.sid}, epoch ${n.leader?.epoch}; ${at >= 0 ? 'a different txn at that zxid is committed' : 'not in the committed order'})`);
     }
-    const data = txn.data.toString();
-    if (!this.issued.has(data)) this.fail(`integrity: ${hex(txn.zxid)} "${data}" committed but no client wrote it`);
-    if (this.committedData.has(data)) this.fail(`integrity: "${data}" committed twice (again at ${hex(txn.zxid)})`);
+    const data = keyOf(txn.data);
+    const name = txnConfig === undefined ? data : `reconfig ${membersText(txnConfig)}`;
+    if (!this.issued.has(data)) this.fail(`integrity: ${hex(txn.zxid)} "${name}" committed but no client wrote it`);
+    if (this.committedData.has(data)) this.fail(`integrity: "${name}" committed twice (again at ${hex(txn.zxid)})`);
     this.committedData.add(data);
     this.committed.push(txn);
     this.stats.commits++;
+    if (txnConfig !== undefined) {
+      if (txnConfig.version !== txn.zxid) this.fail(`reconfig ${hex(txn.zxid)} carries version ${hex(txnConfig.version)}`);
+      this.configInForce = txnConfig;
+      this.stats.reconfigsCommitted++;
+      this.log(`configuration ${membersText(txnConfig)} committed at ${hex(txn.zxid)}`);
+      for (const x of this.nodes) if (x.pendingReconfig !== undefined && same(x.pendingReconfig, txn)) x.pendingReconfig = undefined;
+    }
+  }
+
+  /** quorumpeer.ts: a newer configuration heard in the election becomes the member's committed one (ZooKeeper's processReconfig). */
+  private configHeard(n: Node, qv: QuorumVerifier): void {
+    const d = n.disk;
+    if (qv.version <= d.config.version) return;
+    this.checkOnePerVersion(n, qv);
+    d.config = qv;
+    if (d.nextConfig !== undefined && d.nextConfig.version <= qv.version) d.nextConfig = undefined;
+    this.log(`s${n.sid} takes configuration ${membersText(qv)} version ${hex(qv.version)} heard in the election`);
+  }
+
+  private checkOnePerVersion(n: Node, qv: QuorumVerifier): void {
+    const text = qv.toString();
+    const first = this.activatedConfigs.get(qv.version);
+    if (first === undefined) this.activatedConfigs.set(qv.version, { text, by: n.sid });
+    else if (first.text !== text) this.fail(`version ${hex(qv.version)} activated as ${JSON.stringify(text)} by s${n.sid} but as ${JSON.stringify(first.text)} by s${first.by}`);
+  }
+
+  /** The configuration files of a Ready: `.dynamic.next` for a proposed one, then each activation. */
+  private executeConfigs(n: Node, r: Ready): void {
+    this.executeSeen(n, r);
+    for (const a of r.activations) this.activated(n, a, r);
+  }
+
+  private executeSeen(n: Node, r: Ready): void {
+    const d = n.disk;
+    if (r.dropSeenConfig && d.nextConfig !== undefined) {
+      this.log(`s${n.sid} forgets configuration ${membersText(d.nextConfig)} version ${hex(d.nextConfig.version)}`);
+      d.nextConfig = undefined;
+      n.election?.seeConfig(d.config);
+    }
+    if (r.seenConfig !== undefined && r.seenConfig.version > lastSeenOf(d).version) {
+      d.nextConfig = r.seenConfig;
+      n.election?.seeConfig(r.seenConfig);
+      this.log(`s${n.sid} sees configuration ${membersText(r.seenConfig)} version ${hex(r.seenConfig.version)}`);
+    }
+  }
+
+  private activated(n: Node, a: Activation, r: Ready): void {
+    const qv = a.verifier;
+    const d = n.disk;
+    // One configuration per version, whoever activates it.
+    this.checkOnePerVersion(n, qv);
+    // Its version is the zxid of its reconfig txn, which this member holds; or the first epoch's versioning of the static one.
+    if (counterOf(qv.version) === 0n) {
+      if (!sameMembers(qv, this.verifier)) this.fail(`s${n.sid} activates ${membersText(qv)} at version ${hex(qv.version)}, an epoch's versioning of a configuration that is not the initial one`);
+    } else if (n.learner === undefined || a.designatedLeader !== undefined) {
+      // (A learner activates NEWLEADER's configuration at UPTODATE, as ZooKeeper's does: the
+      // leader's last-seen one, which may still be pending and whose txn an observer never gets;
+      // finalConfigChecks requires its version to be a committed reconfig.)
+      const own = [...history(d), ...r.append, ...n.tree].find((x) => x.zxid === qv.version);
+      const cfg = own === undefined ? undefined : reconfigTxnConfig(own.data);
+      if (cfg === undefined || !sameMembers(parseQuorumVerifier(cfg), qv)) this.fail(`s${n.sid} activates ${membersText(qv)} at version ${hex(qv.version)} without that reconfig txn`);
+    }
+    if (qv.version <= d.config.version) return;
+    d.config = qv;
+    if (d.nextConfig !== undefined && d.nextConfig.version <= qv.version) d.nextConfig = undefined;
+    n.election?.activateConfig(qv);
+    this.stats.activations++;
+    this.log(`s${n.sid} activates configuration ${membersText(qv)} version ${hex(qv.version)}${a.designatedLeader !== undefined ? ` (leader s${a.designatedLeader})` : ''}`);
   }
 
   private checkTreePrefix(n: Node, when: string): void {
@@ -1029,7 +1292,7 @@ export class StackSim {
 
   /** A txn applied at a node: a client waiting here for it gets its answer. */
   private applied(n: Node, txn: LoggedTxn): void {
-    const data = txn.data.toString();
+    const data = keyOf(txn.data);
     const c = n.writes.get(data);
     if (c !== undefined) {
       n.writes.delete(data);
@@ -1038,7 +1301,7 @@ export class StackSim {
         this.acknowledged.set(data, txn.zxid);
         if (txn.zxid > this.maxAckedZxid) this.maxAckedZxid = txn.zxid;
         this.stats.acked++;
-        this.log(`client ${c.id}: write ${data} acknowledged at ${hex(txn.zxid)} by s${n.sid}`);
+        this.log(`client ${c.id}: ${c.id === 0 ? 'reconfig' : `write ${data}`} acknowledged at ${hex(txn.zxid)} by s${n.sid}`);
         c.op = undefined;
       }
     }
@@ -1144,7 +1407,107 @@ export class StackSim {
   private proposeAt(n: Node, body: Buffer): boolean {
     const l = n.leader;
     if (l === undefined || l.phase !== 'broadcast') return false;
-    return l.propose(l.nextZxid(), body).ok;
+    const zxid = l.nextZxid();
+    // Proposed while this leader's reconfig is outstanding: a quorum of the old configuration too.
+    // (Outstanding until the leader commits it, which may be before that commit is executed here.)
+    const pendingBefore = n.pendingReconfig !== undefined && l.lastCommittedZxid < n.pendingReconfig.zxid ? this.configInForce : undefined;
+    if (!l.propose(zxid, body).ok) return false;
+    if (pendingBefore !== undefined) this.proposedUnderPending.set(`${zxid}:${keyOf(body)}`, pendingBefore);
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reconfig requests: the admin client asks the leader, which decides (reconfigrequest.ts) and
+  // proposes the txn as prep does: a setData of /zookeeper/config under the reconfig header type.
+
+  private scheduleReconfig(): void {
+    this.at(this.int(300, 3_000), () => {
+      if (!this.chaos) return;
+      this.askReconfig();
+      this.scheduleReconfig();
+    });
+  }
+
+  private askReconfig(): void {
+    const c = this.admin;
+    if (c.member !== undefined) {
+      const m = this.node(c.member);
+      if (!m.up || m.gen !== c.memberGen) this.dropClient(c, 'its member is gone');
+      else if (c.op !== undefined && this.nowMs - c.op.startMs > CLIENT_OP_TIMEOUT_MS) this.dropClient(c, 'no answer');
+    }
+    if (c.op !== undefined) return;
+    const l = this.pick(this.nodes.filter((x) => x.up && x.pausedUntilMs <= this.nowMs && x.leader?.phase === 'broadcast'));
+    if (l === undefined) return;
+    if (lastApplied(l.tree) < c.lastZxidSeen) return;
+    c.member = l.sid;
+    c.memberGen = l.gen;
+    const core = l.leader!;
+    const lastSeen = core.lastSeenVerifier;
+    const req = this.reconfigRequest(l, lastSeen);
+    const zxid = core.nextZxid();
+    const decision = decideReconfig(req.fields, {
+      lastSeen,
+      committed: core.committedVerifier,
+      standaloneEnabled: true,
+      multiAddressEnabled: false,
+      synced: core.syncedFollowers(),
+      zxid,
+    });
+    this.stats.reconfigsAsked++;
+    if (!decision.ok) {
+      this.stats.reconfigsRefused++;
+      this.log(`admin: reconfig ${req.what} at s${l.sid} refused (${decision.err}: ${decision.reason})`);
+      return;
+    }
+    const data = serializeTxn({
+      hdr: { clientId: 0n, cxid: this.stats.reconfigsAsked, zxid, time: BigInt(this.nowMs), type: OpCode.reconfig },
+      body: { type: OpCode.setData, record: { path: CONFIG_PATH, data: Buffer.from(decision.next.toString(), 'utf8'), version: -1 } },
+    });
+    const key = keyOf(data);
+    this.issued.add(key);
+    c.op = { kind: 'write', data: key, startMs: this.nowMs };
+    l.writes.set(key, c);
+    this.log(`admin: reconfig ${req.what} at s${l.sid} -> ${membersText(decision.next)} as ${hex(zxid)}`);
+    if (!this.proposeAt(l, data)) {
+      c.op = undefined;
+      return;
+    }
+    l.pendingReconfig = { zxid, data };
+  }
+
+  /** One of the kinds of request an operator sends: add, remove (the leader too), observer and back, a new member set. */
+  private reconfigRequest(l: Node, lastSeen: QuorumVerifier): { fields: ReconfigRequestFields; what: string } {
+    const none: ReconfigRequestFields = { joiningServers: null, leavingServers: null, newMembers: null, curConfigId: -1n };
+    const x = this.r();
+    // Now and then an explicit version, right or stale.
+    const y = this.r();
+    if (y < 0.15) none.curConfigId = lastSeen.version;
+    else if (y < 0.2) none.curConfigId = lastSeen.version - 1n;
+    const pool = this.nodes.map((n) => n.sid);
+    const members = [...lastSeen.members.keys()];
+    const outside = pool.filter((s) => !lastSeen.members.has(s));
+    const voters = [...lastSeen.votingMembers];
+    const observers = [...lastSeen.observingMembers];
+    if (x < 0.3 && outside.length > 0) {
+      const sid = this.pick(outside)!;
+      const type = this.r() < 0.25 ? 'observer' : 'participant';
+      return { fields: { ...none, joiningServers: memberLine(sid, type) }, what: `add s${sid} as ${type}` };
+    }
+    if (x < 0.55) {
+      const sid = this.r() < 0.3 ? l.sid : this.pick(members)!;
+      return { fields: { ...none, leavingServers: `${sid}` }, what: `remove s${sid}` };
+    }
+    if (x < 0.7 && voters.length > 0) {
+      const sid = this.pick(voters)!;
+      return { fields: { ...none, joiningServers: memberLine(sid, 'observer') }, what: `s${sid} to observer` };
+    }
+    if (x < 0.8 && observers.length > 0) {
+      const sid = this.pick(observers)!;
+      return { fields: { ...none, joiningServers: memberLine(sid, 'participant') }, what: `s${sid} to participant` };
+    }
+    const chosen = pool.filter(() => this.r() < 0.6);
+    const lines = chosen.map((s) => memberLine(s, this.r() < 0.2 ? 'observer' : 'participant'));
+    return { fields: { ...none, newMembers: lines.join(',') }, what: `new members ${chosen.join(',') || '(none)'}` };
   }
 
   private dropClient(c: Client, why: string): void {
@@ -1162,7 +1525,10 @@ export class StackSim {
     if (leaders.length !== 1) return false;
     const l = leaders[0];
     if (l.leader?.phase !== 'broadcast' || l.leader.lastCommittedZxid !== l.leader.lastProposed) return false;
+    if (!l.disk.config.votingMembers.has(l.sid)) return false;
     for (const n of this.nodes) {
+      // A server the configuration left out and that refused to start stays down.
+      if (!n.up && n.refused && !l.disk.config.members.has(n.sid)) continue;
       if (!n.up) return false;
       if (n === l) continue;
       if (!n.serving || n.decision?.vote.leader !== l.sid || n.conn === undefined || !l.conns.has(n.conn.id)) return false;
@@ -1175,12 +1541,38 @@ export class StackSim {
   private finalChecks(): void {
     this.log(`converged: ${this.status()}`);
     for (const n of this.nodes) {
+      if (!n.up) continue; // left out of the configuration, refused to start
       this.checkTreePrefix(n, 'at the end');
       if (n.tree.length !== this.committed.length) this.fail(`s${n.sid} holds ${n.tree.length} txns at the end, the committed order has ${this.committed.length}`);
     }
+    if (this.reconfig) this.finalConfigChecks();
     for (const [data, zxid] of this.acknowledged) {
       const i = this.committed.findIndex((x) => x.zxid === zxid);
-      if (i < 0 || this.committed[i].data.toString() !== data) this.fail(`acknowledged write ${data} at ${hex(zxid)} missing from the committed order`);
+      if (i < 0 || keyOf(this.committed[i].data) !== data) this.fail(`acknowledged write at ${hex(zxid)} missing from the committed order`);
+    }
+  }
+
+  private finalConfigChecks(): void {
+    const l = this.nodes.find((n) => n.up && n.role === 'leading')!;
+    const qv = l.disk.config;
+    // The leader runs the configuration the committed order ends with (or its epoch's versioning of the initial one).
+    if (!sameMembers(qv, this.configInForce) || (counterOf(this.configInForce.version) !== 0n && qv.version !== this.configInForce.version)) {
+      this.fail(`leader s${l.sid} runs ${membersText(qv)} (${hex(qv.version)}) but the committed order ends with ${membersText(this.configInForce)} (${hex(this.configInForce.version)})`);
+    }
+    for (const n of this.nodes) {
+      if (!n.up) {
+        if (qv.members.has(n.sid)) this.fail(`s${n.sid}, a member of the last configuration, is down at the end`);
+        continue;
+      }
+      if (n.disk.config.toString() !== qv.toString()) this.fail(`s${n.sid} ends with configuration ${JSON.stringify(n.disk.config.toString())}, the leader with ${JSON.stringify(qv.toString())}`);
+      if (qv.members.has(n.sid) && (n.role === 'observing') !== qv.observingMembers.has(n.sid)) this.fail(`s${n.sid} ends ${n.role}, the configuration lists it as ${qv.observingMembers.has(n.sid) ? 'observer' : 'participant'}`);
+    }
+    // Every configuration activated anywhere: its version is a committed reconfig's zxid, or an epoch's versioning of the initial one.
+    for (const [version, { text, by }] of this.activatedConfigs) {
+      if (counterOf(version) === 0n) continue;
+      const txn = this.committed.find((x) => x.zxid === version);
+      const cfg = txn === undefined ? undefined : reconfigTxnConfig(txn.data);
+      if (cfg === undefined || !sameMembers(parseQuorumVerifier(cfg), parseQuorumVerifier(text))) this.fail(`s${by} activated version ${hex(version)}, which is no committed reconfig`);
     }
   }
 }
