@@ -262,6 +262,21 @@ t.test('reconfig of a zkts ensemble of processes under a write load', async (t) 
   t.equal(oldAnswer, 'refused', 'the old client port no longer answers');
   c2.destroy();
 
+  // New quorum and election addresses for the same member, with no role restart; then the leader
+  // is killed and the election that follows has to reach that member at its new addresses.
+  const c3 = await client(leader);
+  const readdressed = { ...ports[flip - 1], quorum: await freePort(), election: await freePort() };
+  t.equal((await reconfig(c3, { joiningServers: spec(flip, readdressed) })).err, Err.OK, `s${flip} given new quorum and election ports`);
+  c3.destroy();
+  ports[flip - 1] = readdressed;
+  t.equal(await mode(flip), 'follower', `s${flip} still follows`);
+  const killed = leader;
+  await stop(members[killed - 1]);
+  leader = await leaderOf(three.filter((s) => s !== killed));
+  t.not(leader, killed, `s${leader} leads after s${killed} was killed, elected with s${flip} at its new addresses`);
+  start(members[killed - 1]);
+  await until(`s${killed} follows after its restart`, async () => ((await mode(killed)) === 'follower' ? true : undefined));
+
   // A member restarted after the reconfigs comes back in the latest configuration; a removed one is refused.
   const latest = await configOf(leader);
   const restartSid = three.find((s) => s !== leader)!;
@@ -280,6 +295,7 @@ t.test('reconfig of a zkts ensemble of processes under a write load', async (t) 
   await Promise.all(writers);
   t.same(loadErrors, [], 'no write failed other than by a lost connection');
   t.ok(acked.size > 0, `${acked.size} writes acknowledged during the reconfigs`);
+  const trees = new Map<number, string>();
   const running = [1, 2, 3, 4, 5].filter((s) => members[s - 1].proc !== undefined && members[s - 1].proc!.exitCode === null);
   for (const sid of running) {
     const c = await client(sid);
@@ -289,8 +305,10 @@ t.test('reconfig of a zkts ensemble of processes under a write load', async (t) 
     const missing = [...acked].filter((p) => !children.has(p.slice(1)));
     t.same(missing, [], `s${sid} holds every acknowledged write`);
     t.equal(await configOf(sid), latest, `s${sid} is in the latest configuration`);
+    trees.set(sid, [...children].sort().join(','));
     c.destroy();
   }
+  t.equal(new Set(trees.values()).size, 1, 'every running member holds the same nodes');
   const zxids = await until('the members settle', async () => {
     const z = await Promise.all(running.map(async (s) => /Zxid: (0x[0-9a-f]+)/.exec(await fourLetterWord(HOST, ports[s - 1].client, 'srvr'))?.[1]));
     return new Set(z).size === 1 ? z : undefined;
