@@ -272,7 +272,9 @@ export class LearnerShell {
     // flight: a committed write is answered without waiting behind the next batch's fsync, and
     // every txn applied is still on this disk first. The others wait for the append below.
     let appliedEarly = 0;
-    const plain = rd.truncateTo === undefined && rd.installSnapshot === undefined && rd.acceptedEpoch === undefined && rd.currentEpoch === undefined;
+    // Not with an activation: a reconfig applies after its configuration is activated (its reply
+    // carries the configuration this server runs).
+    const plain = rd.truncateTo === undefined && rd.installSnapshot === undefined && rd.acceptedEpoch === undefined && rd.currentEpoch === undefined && rd.activations.length === 0;
     if (plain && rd.append.length > 0) {
       while (appliedEarly < rd.commit.length && rd.commit[appliedEarly].zxid <= this.durableThrough) {
         server.learnerCommitted(decodeTxn(rd.commit[appliedEarly].data));
