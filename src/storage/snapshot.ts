@@ -1060,22 +1060,12 @@ class SnapshotInput {
 }
 
 /** Parses uncompressed snapshot bytes. `zxid` is the file's (from its name). */
-export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedTypesEnabled = false, opts: ParseOptions = VERIFY): LoadedSnapshot {
-  return parseSnapshotInput(new SnapshotInput(buf, buf.length), file, zxid, extendedTypesEnabled, opts);
+export function parseSnapshot(buf: Buffer, file: string, zxid: bigint, extendedTypesEnabled = false): LoadedSnapshot {
+  return parseSnapshotInput(new SnapshotInput(buf, buf.length), file, zxid, extendedTypesEnabled);
 }
 
-export interface ParseOptions {
-  /**
-   * Compute the tree digest from the nodes and compare it with the stored one (digestMatches).
-   * Without it, a digest stored for the file's own zxid is taken as it is, which spares a load a
-   * CRC over every node.
-   */
-  verifyDigest: boolean;
-}
 
-const VERIFY: ParseOptions = { verifyDigest: true };
-
-function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, extendedTypesEnabled: boolean, opts: ParseOptions): LoadedSnapshot {
+function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, extendedTypesEnabled: boolean): LoadedSnapshot {
   // Offsets in errors count from the file's start; `offset` is a position in the current window.
   const corrupt = (offset: number, reason: string): CorruptSnapshotError => new CorruptSnapshotError(file, input.base + offset, reason);
   try {
@@ -1197,15 +1187,12 @@ function parseSnapshotInput(input: SnapshotInput, file: string, zxid: bigint, ex
     tree.lastProcessedZxid = zxid;
 
     const loaded: LoadedSnapshot = { tree, sessions, zxid, dbid: header.dbid };
-    // A digest stored for the file's own zxid is the sum over exactly these nodes (the Adler-32
-    // checksums vouch for the bytes); a fuzzy snapshot's is for another zxid, so the tree's is
-    // computed. Verifying computes it in any case and compares.
+    // The tree's digest is always computed from the nodes, never taken from the file: ZooKeeper
+    // writes its snapshots while txns go on, so a digest stored for the file's own zxid can miss a
+    // txn whose node change the file already holds. A stored digest is only compared.
     const exact = digest !== undefined && digest.zxid === zxid && digest.zxid > 0n && digest.version === DIGEST_VERSION ? digest : undefined;
-    if (exact && !opts.verifyDigest) tree.setDigest(exact.digest);
-    else {
-      const computed = tree.setDigest();
-      if (exact) loaded.digestMatches = computed === exact.digest;
-    }
+    const computed = tree.setDigest();
+    if (exact) loaded.digestMatches = computed === exact.digest;
     if (digest) loaded.digest = digest;
     if (lastZxid !== undefined) loaded.lastZxid = lastZxid;
     return loaded;
@@ -1244,13 +1231,13 @@ export function readSnapshotBytes(file: string): Buffer {
  * Reads and checks a snapshot. Throws CorruptSnapshotError (offsets count uncompressed bytes) when
  * it is truncated, fails a checksum or does not parse; other errors are I/O errors.
  */
-export function readSnapshot(file: string, extendedTypesEnabled = false, opts: ParseOptions = VERIFY): LoadedSnapshot {
+export function readSnapshot(file: string, extendedTypesEnabled = false): LoadedSnapshot {
   const zxid = zxidFromSnapshotName(path.basename(file));
-  if (compressionOf(path.basename(file)) !== 'none') return parseSnapshot(readSnapshotBytes(file), file, zxid, extendedTypesEnabled, opts);
+  if (compressionOf(path.basename(file)) !== 'none') return parseSnapshot(readSnapshotBytes(file), file, zxid, extendedTypesEnabled);
   const fd = fs.openSync(file, 'r');
   try {
     const input = new SnapshotInput(Buffer.allocUnsafe(WINDOW_BYTES), fs.fstatSync(fd).size, fd);
-    return parseSnapshotInput(input, file, zxid, extendedTypesEnabled, opts);
+    return parseSnapshotInput(input, file, zxid, extendedTypesEnabled);
   } finally {
     fs.closeSync(fd);
   }
