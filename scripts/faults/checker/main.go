@@ -1,0 +1,107 @@
+// faults-checker checks the histories the fault suite's workloads record against ZooKeeper's
+// guarantees, with porcupine for linearizability (FAULTS-SPEC.md "Checker contract"; README.md).
+//
+//	faults-checker --history FILE [--history FILE…] --final FINAL.json --out DIR [--timeout-s 60]
+//
+// It prints one JSON object and exits 0 when every check holds, 1 when an anomaly was found, 2 when
+// a porcupine check timed out (unknown) or the input is bad.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+type input struct {
+	ops       []*Op
+	final     *finalState
+	finalPath string
+	outDir    string
+	timeout   time.Duration
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	in, err := parseArgs(args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "faults-checker: %v\n", err)
+		r := newReport()
+		r.Valid = verdictUnknown
+		r.Error = err.Error()
+		stdout.Write(append(r.json(), '\n'))
+		return 2
+	}
+	r := check(in)
+	stdout.Write(append(r.json(), '\n'))
+	return r.exitCode()
+}
+
+func parseArgs(args []string, stderr io.Writer) (*input, error) {
+	fs := flag.NewFlagSet("faults-checker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var histories stringList
+	fs.Var(&histories, "history", "a workload history (JSON lines); repeat for several")
+	finalPath := fs.String("final", "", "FINAL.json, every member's final state")
+	outDir := fs.String("out", "", "directory for porcupine's visualisations of failing histories")
+	timeoutS := fs.Float64("timeout-s", 60, "porcupine's timeout per check, in seconds")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if len(histories) == 0 || *finalPath == "" || *outDir == "" {
+		return nil, errors.New("--history, --final and --out are required")
+	}
+	if *timeoutS <= 0 {
+		return nil, errors.New("--timeout-s must be positive")
+	}
+	in := &input{finalPath: *finalPath, outDir: *outDir,
+		timeout: time.Duration(*timeoutS * float64(time.Second))}
+	for _, h := range histories {
+		var err error
+		if in.ops, err = readHistoryFile(h, in.ops); err != nil {
+			return nil, err
+		}
+	}
+	final, err := readFinal(*finalPath)
+	if err != nil {
+		return nil, err
+	}
+	in.final = final
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func check(in *input) *report {
+	r := newReport()
+	var acked []zxidWrite
+	for _, o := range in.ops {
+		if z := ackedZxid(o); z != 0 {
+			acked = append(acked, zxidWrite{op: o, zxid: z})
+		}
+	}
+	writes := newWriteIndex(acked)
+	checkRegister(in, r, writes)
+	checkSeq(in, r)
+	checkCounter(in, r)
+	checkLock(in, r)
+	checkWatch(in, r, writes)
+	r.finish()
+	return r
+}
