@@ -53,7 +53,7 @@ type regIn struct {
 }
 
 type regOut struct {
-	ok bool   // status ok (reads: an observation)
+	ok  bool   // status ok (reads: an observation)
 	err string // ZooKeeper's code name of a failed write
 	// Reads: the state observed. Writes: version is the version a setData returned.
 	exists  bool

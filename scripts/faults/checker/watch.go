@@ -355,5 +355,3 @@ func bipartiteMatch(candidates [][]int, rightCount int) []int {
 	}
 	return matchLeft
 }
-
-
