@@ -145,7 +145,7 @@ func checkCounter(in *input, r *report) {
 		}
 	}
 	ids := clientIDs{}
-	var hist []porcupine.Operation
+	var hist, reduced []porcupine.Operation
 	addRead := func(o *Op, what string, value int64, call, ret int64) {
 		if call == timeMinInf {
 			// A read may be served by a lagging member: linearize it anywhere before it completed at
@@ -158,8 +158,10 @@ func checkCounter(in *input, r *report) {
 			}
 			call = min(call, ret)
 		}
-		hist = append(hist, porcupine.Operation{ClientId: ids.of(o.Proc), Metadata: o.Proc + " " + o.ref(),
-			Input: ctrIn{kind: ctrRead, what: what}, Output: ctrOut{ok: true, value: value}, Call: call, Return: ret})
+		op := porcupine.Operation{ClientId: ids.of(o.Proc), Metadata: o.Proc + " " + o.ref(),
+			Input: ctrIn{kind: ctrRead, what: what}, Output: ctrOut{ok: true, value: value}, Call: call, Return: ret}
+		hist = append(hist, op)
+		reduced = append(reduced, op)
 	}
 	for _, o := range ops {
 		switch o.F {
@@ -171,9 +173,13 @@ func checkCounter(in *input, r *report) {
 			if o.In.Vb.Set {
 				vb = o.In.Vb.V
 			}
-			hist = append(hist, porcupine.Operation{ClientId: ids.of(o.Proc), Metadata: o.Proc + " " + o.ref(),
+			op := porcupine.Operation{ClientId: ids.of(o.Proc), Metadata: o.Proc + " " + o.ref(),
 				Input:  ctrIn{kind: ctrIncr, from: o.In.From.V, va: va, vb: vb, info: o.info()},
-				Output: ctrOut{ok: o.ok(), err: o.errCode()}, Call: o.start(), Return: o.end()})
+				Output: ctrOut{ok: o.ok(), err: o.errCode()}, Call: o.start(), Return: o.end()}
+			hist = append(hist, op)
+			if !o.info() {
+				reduced = append(reduced, op)
+			}
 		case "read-both":
 			if o.ok() && o.Out.A.V == o.Out.B.V {
 				addRead(o, "read-both", o.Out.A.V, timeMinInf, o.end())
@@ -226,13 +232,13 @@ func checkCounter(in *input, r *report) {
 		return
 	}
 	model := porcupine.Model{
-		Init:                      func() interface{} { return ctrState{0, oa, ob} },
+		Init:                      func() interface{} { return ctrState{n: 0, va: oa, vb: ob} },
 		Step:                      ctrStep,
 		DescribeOperation:         ctrDescribeOp,
 		DescribeState:             ctrDescribeState,
 		DescribeOperationMetadata: describeMetadata,
 	}
-	res := runPorcupine(model, hist, in.timeout, in.outDir, "counter.html")
+	res := runPorcupine(model, hist, reduced, in.timeout, in.outDir, "counter.html")
 	c.Porcupine = res
 	if res.Visualization != "" {
 		c.Visualization = append(c.Visualization, res.Visualization)

@@ -133,9 +133,13 @@ func readFloors(ops []*Op) (global, perKey map[*Op]floor) {
 
 // registerHistory is one key's history, ready for porcupine.
 type registerHistory struct {
-	key  string
-	ops  []porcupine.Operation
-	init regState
+	key string
+	ops []porcupine.Operation
+	// reduced is ops without the info writes nobody saw take effect.
+	reduced []porcupine.Operation
+	init    regState
+	// pruned counts the info writes left out because they cannot have happened.
+	pruned int
 }
 
 func checkRegister(in *input, r *report, writes *writeIndex) {
@@ -171,13 +175,14 @@ func checkRegister(in *input, r *report, writes *writeIndex) {
 		wg.Add(1)
 		go func(i int, h *registerHistory) {
 			defer wg.Done()
-			results[i] = runPorcupine(regModel(h.init), h.ops, in.timeout, in.outDir,
+			results[i] = runPorcupine(regModel(h.init), h.ops, h.reduced, in.timeout, in.outDir,
 				"register-"+fileName(h.key)+".html")
 		}(i, h)
 	}
 	wg.Wait()
 	for i, h := range histories {
 		res := results[i]
+		res.InfoPruned = h.pruned
 		c.Keys[h.key] = res
 		if res.Visualization != "" {
 			c.Visualization = append(c.Visualization, res.Visualization)
@@ -316,6 +321,28 @@ func writeZxid(o *Op, valueZxid map[int64]int64) int64 {
 
 func buildKeyHistory(key string, ops []*Op, floors map[*Op]floor, tMin int64) *registerHistory {
 	valueZxid := keyValueZxids(ops)
+	// The zxids of this key's writes that happened, to turn a read's floor into the write it must
+	// follow.
+	var writeZxids []int64
+	zxidStart := map[int64]int64{} // zxid -> invocation of the write given it
+	for _, o := range ops {
+		if isRegisterWrite(o) {
+			if z := writeZxid(o, valueZxid); z != 0 {
+				writeZxids = append(writeZxids, z)
+				if t, ok := zxidStart[z]; !ok || o.start() < t {
+					zxidStart[z] = o.start()
+				}
+			}
+		}
+	}
+	sort.Slice(writeZxids, func(i, j int) bool { return writeZxids[i] < writeZxids[j] })
+	needFor := func(floor int64) int64 {
+		i := sort.Search(len(writeZxids), func(i int) bool { return writeZxids[i] > floor })
+		if i == 0 {
+			return 0
+		}
+		return writeZxids[i-1]
+	}
 	// The earliest invocation of a write of each value, and of a delete.
 	firstWrite := map[int64]int64{}
 	firstDelete := timeInf
@@ -334,9 +361,23 @@ func buildKeyHistory(key string, ops []*Op, floors map[*Op]floor, tMin int64) *r
 		}
 	}
 
-	ids := clientIDs{}
-	h := &registerHistory{key: key, init: regState{exists: true}}
+	// The final state, from a final read, for the pruning of info writes.
+	var finalState *regOut
 	for _, o := range ops {
+		if strings.HasPrefix(o.Proc, "final-") && isRegisterRead(o) {
+			if obs, ok := observation(o); ok {
+				finalState = &obs
+			}
+		}
+	}
+	drop := prunableInfoWrites(ops, valueZxid, finalState)
+
+	ids := clientIDs{}
+	h := &registerHistory{key: key, init: regState{exists: true}, pruned: len(drop)}
+	for _, o := range ops {
+		if drop[o] {
+			continue
+		}
 		kind := registerFs[o.F]
 		pop := porcupine.Operation{ClientId: ids.of(o.Proc), Metadata: o.Proc + " " + o.ref()}
 		switch kind {
@@ -345,7 +386,8 @@ func buildKeyHistory(key string, ops []*Op, floors map[*Op]floor, tMin int64) *r
 			if !ok {
 				continue // a read that returned nothing says nothing
 			}
-			in := regIn{kind: kind, floor: floors[o].zxid}
+			need := needFor(floors[o].zxid)
+			in := regIn{kind: kind, need: need}
 			pop.Input, pop.Output = in, obs
 			pop.Return = o.end()
 			pop.Call = o.start()
@@ -361,6 +403,10 @@ func buildKeyHistory(key string, ops []*Op, floors map[*Op]floor, tMin int64) *r
 					}
 				} else if firstDelete != timeInf {
 					start = firstDelete
+				}
+				// It follows the write it needs, which was linearized after that write's invocation.
+				if t, ok := zxidStart[need]; ok && need != 0 {
+					start = max(start, t)
 				}
 				pop.Call = min(start, pop.Return)
 			}
@@ -384,8 +430,13 @@ func buildKeyHistory(key string, ops []*Op, floors map[*Op]floor, tMin int64) *r
 			}
 			pop.Input, pop.Output = w, out
 			pop.Call, pop.Return = o.start(), o.end()
+			if w.info && w.zxid == 0 {
+				h.ops = append(h.ops, pop)
+				continue
+			}
 		}
 		h.ops = append(h.ops, pop)
+		h.reduced = append(h.reduced, pop)
 	}
 	return h
 }

@@ -13,16 +13,22 @@ package main
 //   - Writes and sync-reads are ordinary linearizable operations over [t0, t1].
 //   - A plain read may be linearized anywhere before its completion: its interval starts at the
 //     earliest time the state it returned can have existed (the invocation of the write of that
-//     value, or of the first delete for a "no node" answer). It carries a floor: the highest zxid
-//     its proc had observed (on any key) before it was invoked. The state it returns must still have
-//     been current at that zxid, so the model remembers the floor and the next write linearized
-//     after the read must have a zxid above it. This is exactly "never goes back": a state that was
-//     overwritten at or before the floor is unreachable for the read.
-//   - Every write with a known zxid must have a zxid above every zxid linearized before it
-//     (minNext), so the linearization order of writes agrees with the zxids ZooKeeper returned.
+//     value, or of the first delete for a "no node" answer).
+//   - Every read carries a floor: the highest zxid its proc had observed (on any key) before it was
+//     invoked. The state it returns must still have been current at that zxid: every write on the
+//     key with a zxid at or below the floor must be linearized before the read. The model keeps the
+//     highest zxid linearized so far (lastZxid) and the read requires lastZxid >= need, need being
+//     the highest known write zxid of this key at or below the floor (computed from the history).
+//     So a state overwritten at or before the floor is unreachable for the read: it never goes
+//     back. The read does not change the state, so porcupine's search stays cheap.
+//   - Every write with a known zxid must have a zxid above lastZxid, so the linearization order of
+//     writes agrees with the zxids ZooKeeper returned.
 //   - An info write (outcome unknown) completes at infinity. Where its precondition holds it
 //     applies, otherwise it is a no-op (it failed); linearized after everything else it is a write
 //     that never happened. So both outcomes are accepted and neither is forced.
+//   - porcupine first checks the history without the info writes nobody saw take effect (all info
+//     deletes among them): if that is linearizable, so is the whole history (they did not happen).
+//     Only otherwise is the whole history searched, which is much slower with many of them.
 //   - A write's zxid is known from its reply, or, for an info write, from any read that returned its
 //     value (values are unique per key). A delete's zxid is never known.
 
@@ -48,7 +54,7 @@ type regIn struct {
 	value      int64
 	expVersion int64 // cas and delete; -1 matches any version
 	zxid       int64 // writes: the zxid it was given, 0 when unknown
-	floor      int64 // reads: the zxid its proc had observed before it was invoked
+	need       int64 // reads: the highest write zxid of this key that must precede it
 	info       bool  // writes: outcome unknown
 }
 
@@ -63,13 +69,13 @@ type regOut struct {
 }
 
 // regState is one znode's state. mzxid 0 means unknown (a write whose zxid nobody saw);
-// minNext is the bound every later write's zxid must exceed.
+// lastZxid is the highest zxid linearized so far, which every later write's zxid must exceed.
 type regState struct {
-	exists  bool
-	value   int64
-	version int64
-	mzxid   int64
-	minNext int64
+	exists   bool
+	value    int64
+	version  int64
+	mzxid    int64
+	lastZxid int64
 }
 
 func regObservationMatches(s regState, o regOut) bool {
@@ -100,10 +106,10 @@ func regApplicable(s regState, in regIn) bool {
 func regApply(s regState, in regIn) (bool, regState) {
 	n := s
 	if in.zxid != 0 {
-		if in.zxid <= s.minNext {
+		if in.zxid <= s.lastZxid {
 			return false, s
 		}
-		n.minNext = in.zxid
+		n.lastZxid = in.zxid
 	}
 	switch in.kind {
 	case regWrite, regCas:
@@ -147,21 +153,18 @@ func regStep(state, input, output interface{}) (bool, interface{}) {
 	out := output.(regOut)
 	switch in.kind {
 	case regRead, regSyncRead:
-		if !regObservationMatches(s, out) {
+		if !regObservationMatches(s, out) || s.lastZxid < in.need {
 			return false, s
 		}
-		n := s
 		if s.exists && s.mzxid == 0 && out.mzxid != 0 {
-			// The zxid of a write nobody had seen: learn it; later writes come after it.
+			// The zxid of a state nobody had reported (the initial one): learn it; later writes
+			// come after it.
+			n := s
 			n.mzxid = out.mzxid
-			if out.mzxid > n.minNext {
-				n.minNext = out.mzxid
-			}
+			n.lastZxid = max(n.lastZxid, out.mzxid)
+			return true, n
 		}
-		if in.floor > n.minNext {
-			n.minNext = in.floor
-		}
-		return true, n
+		return true, s
 	default:
 		if in.info {
 			if regApplicable(s, in) {
@@ -198,7 +201,7 @@ func regHash(state interface{}) uint64 {
 	mix(uint64(s.value))
 	mix(uint64(s.version))
 	mix(uint64(s.mzxid))
-	mix(uint64(s.minNext))
+	mix(uint64(s.lastZxid))
 	return h
 }
 
@@ -219,8 +222,8 @@ func regDescribeOp(input, output interface{}) string {
 		if out.exists {
 			res = fmt.Sprintf("%d v%d m%s", out.value, out.version, zx(out.mzxid))
 		}
-		if in.floor != 0 {
-			return fmt.Sprintf("%s(floor %s) -> %s", name, zx(in.floor), res)
+		if in.need != 0 {
+			return fmt.Sprintf("%s(after %s) -> %s", name, zx(in.need), res)
 		}
 		return fmt.Sprintf("%s -> %s", name, res)
 	}
@@ -250,7 +253,7 @@ func regDescribeOp(input, output interface{}) string {
 func regDescribeState(state interface{}) string {
 	s := state.(regState)
 	if !s.exists {
-		return fmt.Sprintf("none (next zxid > %s)", zx(s.minNext))
+		return fmt.Sprintf("none (last zxid %s)", zx(s.lastZxid))
 	}
-	return fmt.Sprintf("%d v%d m%s (next zxid > %s)", s.value, s.version, zx(s.mzxid), zx(s.minNext))
+	return fmt.Sprintf("%d v%d m%s (last zxid %s)", s.value, s.version, zx(s.mzxid), zx(s.lastZxid))
 }

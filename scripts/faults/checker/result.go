@@ -49,6 +49,8 @@ type porcupineResult struct {
 	Ops           int    `json:"ops"`
 	Visualization string `json:"visualization,omitempty"`
 	Error         string `json:"error,omitempty"`
+	// InfoPruned counts info writes left out because the versions leave no room for them.
+	InfoPruned int `json:"infoPruned,omitempty"`
 }
 
 type checkResult struct {
