@@ -105,6 +105,10 @@ export async function buildChecker(): Promise<string> {
     throw new Error(`go build of the faults checker failed (exit ${r.code ?? r.signal}):\n${r.stderr}`);
   }
   fs.renameSync(tmp, bin);
+  // Binaries of older sources are of no more use.
+  for (const other of fs.readdirSync(CHECKER_BUILD_DIR)) {
+    if (other !== path.basename(dir)) fs.rmSync(path.join(CHECKER_BUILD_DIR, other), { recursive: true, force: true });
+  }
   return bin;
 }
 

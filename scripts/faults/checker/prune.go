@@ -7,7 +7,7 @@ package main
 // it did not happen in any linearization, and dropping it from the history changes no verdict
 // while sparing porcupine a candidate it would otherwise try at every step of its search. Info
 // deletes are kept only where the node may have been removed between known writes. Everything
-// uncertain (a version unknown, a new incarnation of the node) is kept.
+// uncertain (a version unknown, a new incarnation of the node, any create nobody saw) is kept.
 
 import "sort"
 
@@ -22,6 +22,13 @@ type knownPoint struct {
 }
 
 func prunableInfoWrites(ops []*Op, valueZxid map[int64]int64, finalState *regOut) map[*Op]bool {
+	// A create nobody saw may have started a new incarnation anywhere, restarting the versions:
+	// then the versions prove nothing.
+	for _, o := range ops {
+		if o.info() && o.F == "create" && writeZxid(o, valueZxid) == 0 {
+			return nil
+		}
+	}
 	// The version each value was seen with.
 	valueVersion := map[int64]int64{}
 	for _, o := range ops {
@@ -104,7 +111,7 @@ func prunableInfoWrites(ops []*Op, valueZxid map[int64]int64, finalState *regOut
 		}
 		fits := false
 		for _, iv := range intervals {
-			if o.start() >= iv.end {
+			if o.start() > iv.end {
 				continue // it was invoked after the write closing the interval completed
 			}
 			switch {

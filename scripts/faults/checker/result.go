@@ -108,6 +108,9 @@ func (r *report) addf(check string, ops []*Op, format string, args ...any) {
 }
 
 func (r *report) addRefs(check, what string, rs []opRef) {
+	if rs == nil {
+		rs = []opRef{}
+	}
 	c := r.Checks[check]
 	c.Anomalies++
 	c.Valid = worse(c.Valid, verdictInvalid)
