@@ -28,7 +28,8 @@ package main
 //     that never happened. So both outcomes are accepted and neither is forced.
 //   - porcupine first checks the history without the info writes nobody saw take effect (all info
 //     deletes among them): if that is linearizable, so is the whole history (they did not happen).
-//     Only otherwise is the whole history searched, which is much slower with many of them.
+//     Only otherwise is the whole history searched, which is much slower with many of them. Info
+//     setData the versions leave no room for are left out altogether (prune.go).
 //   - A write's zxid is known from its reply, or, for an info write, from any read that returned its
 //     value (values are unique per key). A delete's zxid is never known.
 
