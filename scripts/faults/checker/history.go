@@ -56,7 +56,7 @@ func (n *num) UnmarshalJSON(b []byte) error {
 }
 
 // zxid is a ZooKeeper transaction id, given as a hex string "0x…" (or a JSON integer). 0 means
-// unknown: no transaction has zxid 0.
+// unknown: no transaction has zxid 0, and the clients' "no zxid" (-1) is read as unknown too.
 type zxid int64
 
 func (z *zxid) UnmarshalJSON(b []byte) error {
@@ -84,14 +84,14 @@ func (z *zxid) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("bad zxid %s", string(b))
 		}
-		*z = zxid(int64(v))
+		*z = zxid(max(int64(v), 0))
 		return nil
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return fmt.Errorf("bad zxid %s", string(b))
 	}
-	*z = zxid(v)
+	*z = zxid(max(v, 0))
 	return nil
 }
 

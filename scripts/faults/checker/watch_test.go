@@ -85,9 +85,12 @@ func TestWatchValid(t *testing.T) {
 	}
 	// While disconnected the watcher may miss events.
 	expectValid(t, runChecker(t, watchHistory(watchEdit{disconnect: true}), newFinal(3)))
-	// Events without zxids (kazoo) are accepted and checked for nothing zxid-based.
+	// Events without zxids (kazoo, or -1 from the Java client) are accepted and checked for nothing
+	// zxid-based; so are event types that no register write makes.
 	h := watchHistory(watchEdit{})
 	h.event("NodeDataChanged", k0, 0, 1300)
+	h.op(watcher, "watch", "event", "", nil, "ok", obj{"type": "NodeDataChanged", "path": k0, "zxid": "0xffffffffffffffff"}, "", 1310, 1310)
+	h.op(watcher, "watch", "event", "", nil, "ok", obj{"type": "NodeChildrenChanged", "path": "/faults/reg", "zxid": z(0x15)}, "", 1320, 1320)
 	expectValid(t, runChecker(t, h, newFinal(3)))
 }
 
