@@ -117,6 +117,8 @@ export interface CheckerArgs {
   finalPath: string;
   outDir: string;
   timeoutS?: number;
+  /** Heap limit of porcupine's search; beyond it the run is unknown (exit 2). */
+  memoryMb?: number;
 }
 
 export interface CheckerRun {
@@ -154,6 +156,7 @@ export async function runChecker(args: CheckerArgs): Promise<CheckerRun> {
   const argv: string[] = [];
   for (const h of args.histories) argv.push('--history', h);
   argv.push('--final', args.finalPath, '--out', args.outDir, '--timeout-s', String(timeoutS));
+  if (args.memoryMb !== undefined) argv.push('--memory-mb', String(args.memoryMb));
   const r = await runProcess(bin, argv, { timeoutMs: timeoutS * 1000 * 8 + RUN_TIMEOUT_MARGIN_MS });
   let result: CheckerOutput;
   try {

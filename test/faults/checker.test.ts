@@ -81,6 +81,28 @@ t.test('faults-checker', async (t) => {
     t.equal(alone.exitCode, 1, 'without the kazoo history /faults/reg/1 holds a value nobody wrote');
   });
 
+  await t.test('a search porcupine cannot finish is unknown, never valid', async (t) => {
+    // A value nobody wrote, read after 25 writes of unknown outcome nobody saw: illegal, but only
+    // every subset and order of those writes proves it.
+    const lines: string[] = [];
+    for (let p = 0; p < 25; p++) {
+      lines.push(JSON.stringify({ proc: `java-${p}`, wl: 'register', f: 'write', key: '/faults/reg/0', in: { value: p * 1_000_000 + 1 }, status: 'info', out: null, err: null, t0: 100 + p, t1: null }));
+    }
+    lines.push(JSON.stringify({ proc: 'java-99', wl: 'register', f: 'sync-read', key: '/faults/reg/0', in: null, status: 'ok', out: { exists: true, value: 777, version: 1, mzxid: '0x10' }, err: null, t0: 1000, t1: 1100 }));
+    const hard = path.join(work, 'hard.jsonl');
+    fs.writeFileSync(hard, lines.join('\n') + '\n');
+    const final = path.join(work, 'FINAL-hard.json');
+    fs.writeFileSync(final, JSON.stringify({ members: [{ id: 1, kind: 'zkts', address: '127.0.0.21:2181', registers: {}, seqChildren: [], counter: { a: 0, b: 0 } }] }));
+    const timedOut = await runChecker({ histories: [hard], finalPath: final, outDir: path.join(work, 'hard'), timeoutS: 0.5 });
+    t.equal(timedOut.exitCode, 2, 'porcupine timed out: exit 2');
+    t.equal(timedOut.result.valid, 'unknown');
+    t.equal(timedOut.result.checks.register.keys?.['/faults/reg/0']?.result, 'unknown');
+    const outgrown = await runChecker({ histories: [hard], finalPath: final, outDir: path.join(work, 'hard-mem'), timeoutS: 60, memoryMb: 64 });
+    t.equal(outgrown.exitCode, 2, 'the search outgrew --memory-mb: exit 2');
+    t.equal(outgrown.result.valid, 'unknown');
+    t.match(outgrown.result.error, /outgrew --memory-mb 64/);
+  });
+
   await t.test('bad input exits 2', async (t) => {
     const bad = path.join(work, 'bad.jsonl');
     fs.writeFileSync(bad, '{"proc":"java-0"\n{}\n');
