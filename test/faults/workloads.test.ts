@@ -505,3 +505,89 @@ t.test('workload programs keep going through a SIGKILL and restart of zkts', asy
   checkConsistency(t, 'kill run', done, final);
   if (t.passing() === false) keep = true;
 });
+
+t.test('the history check finds what breaks the contract', async (t) => {
+  const good = (over: Record<string, unknown> = {}): string =>
+    JSON.stringify({
+      proc: 'java-0', wl: 'register', f: 'cas', key: '/faults/reg/2', in: { value: 17, expectedVersion: 4 },
+      status: 'ok', out: { version: 5, mzxid: '0x100000a3' }, err: null, t0: 1000, t1: 2000,
+      session: '0x1000012340000', member: '127.0.0.21:2181', ...over,
+    });
+  t.same(parseHistory(good() + '\n').problems, [], 'the example line of the contract is well-formed');
+  // Times past 2^53 are read exactly.
+  const big = parseHistory(good().replace('"t0":1000', '"t0":9007199254740993').replace('"t1":2000', '"t1":9007199254740995') + '\n');
+  t.same(big.problems, [], 'times past 2^53 parse');
+  t.equal(big.ops[0].t0, 9007199254740993n, 't0 is read as the exact bigint');
+  const cases: Array<[string, string]> = [
+    ['not JSON', '{"proc":'],
+    ['no field', JSON.stringify({ proc: 'java-0' })],
+    ['unknown f', good({ f: 'swap' })],
+    ['ok without out', good({ out: null })],
+    ['bad zxid', good({ out: { version: 5, mzxid: '100000a3' } })],
+    ['fail without a code name', good({ status: 'fail', out: null, err: 'bad version' })],
+    ['info with t1', good({ status: 'info', out: null, err: 'CONNECTIONLOSS' })],
+    ['t1 before t0', good({ t0: 3000 })],
+    ['cas without expectedVersion', good({ in: { value: 17 } })],
+    ['bad session', good({ session: 'abc' })],
+    ['event with t1 != t0', good({ wl: 'watch', f: 'event', in: {}, out: { type: 'NodeCreated', path: '/faults/reg/1', zxid: null } })],
+    ['incr to the wrong value', good({ wl: 'counter', f: 'incr', key: '/faults/ctr/a', in: { from: 3, va: 3, vb: 3 }, out: { to: 5 } })],
+  ];
+  for (const [what, line] of cases) {
+    t.ok(parseHistory(line + '\n').problems.length > 0, `found: ${what}`);
+  }
+  const overlap = parseHistory(good() + '\n' + good({ t0: 1500, t1: 2500 }) + '\n');
+  t.ok(overlap.problems.some((p) => p.includes('starts before')), 'found: two ops of one proc overlapping');
+  const twoProcs = parseHistory(good() + '\n' + good({ proc: 'java-1', t0: 1500, t1: 2500 }) + '\n');
+  t.same(twoProcs.problems, [], 'ops of two procs may overlap');
+});
+
+t.test('the consistency checks find a history the final state contradicts', async (t) => {
+  let line = 0;
+  const op = (o: Partial<HistoryOp> & Pick<HistoryOp, 'proc' | 'wl' | 'f' | 'key'>): HistoryOp => ({
+    in: {}, status: 'ok', out: {}, err: null, t0: 0n, t1: 0n, session: '0x1', member: null, line: ++line, ...o,
+  });
+  const final = (registers: FinalState['registers'], seq: string[] = [], a = 0, b = a): FinalState => ({
+    registers, seqChildren: new Set(seq), counter: { a, b },
+  });
+  const reg = (value: number | null): FinalState['registers'] =>
+    new Map([['/faults/reg/0', value === null ? { exists: false } : { exists: true, value, version: 1, mzxid: 5n }]]);
+  const w1 = op({ proc: 'java-0', wl: 'register', f: 'write', key: '/faults/reg/0', in: { value: 1 }, out: { version: 1, mzxid: '0x5' }, t0: 10n, t1: 20n });
+  const w2 = op({ proc: 'java-1', wl: 'register', f: 'write', key: '/faults/reg/0', in: { value: 2 }, out: { version: 2, mzxid: '0x6' }, t0: 30n, t1: 40n });
+  t.same(registerProblems([w1, w2], final(reg(2))), [], 'the last acknowledged write is the value');
+  t.ok(registerProblems([w1, w2], final(reg(1))).length > 0, 'found: a write that a later acknowledged write followed is the value');
+  t.ok(registerProblems([w1, w2], final(reg(3))).length > 0, 'found: a value nobody wrote');
+  t.ok(registerProblems([w1, w2], final(reg(0))).length > 0, 'found: the initial value after acknowledged writes');
+  t.ok(registerProblems([w1, w2], final(reg(null))).length > 0, 'found: deleted without a delete');
+  const w1info = { ...w1, status: 'info' as const, t1: null, out: null };
+  t.same(registerProblems([w1info, w2], final(reg(1))), [], 'a write of unknown outcome may be the value');
+
+  const seq = (name: string, status: 'ok' | 'info' = 'ok'): HistoryOp =>
+    op({ proc: 'java-0', wl: 'seq', f: 'seq-create', key: '/faults/seq/n-', status, out: status === 'ok' ? { name } : null, t1: status === 'ok' ? 0n : null });
+  t.same(seqProblems([seq('n-0000000000'), seq('n-0000000001')], final(reg(0), ['n-0000000000', 'n-0000000001'])), [], 'every acknowledged name is there');
+  t.ok(seqProblems([seq('n-0000000000'), seq('n-0000000001')], final(reg(0), ['n-0000000000'])).length > 0, 'found: an acknowledged name missing');
+  t.ok(seqProblems([seq('n-0000000000')], final(reg(0), ['n-0000000000', 'n-0000000001'])).length > 0, 'found: a child nobody created');
+  t.same(seqProblems([seq('n-0000000000'), seq('', 'info')], final(reg(0), ['n-0000000000', 'n-0000000001'])), [], 'a create of unknown outcome may be there');
+
+  const incr = (from: number): HistoryOp => op({ proc: 'java-0', wl: 'counter', f: 'incr', key: '/faults/ctr/a', in: { from, va: from, vb: from }, out: { to: from + 1 } });
+  t.same(counterProblems([incr(0), incr(1)], final(reg(0), [], 2)), [], 'two increments, counter at 2');
+  t.ok(counterProblems([incr(0), incr(1)], final(reg(0), [], 1)).length > 0, 'found: an acknowledged increment lost');
+  t.ok(counterProblems([incr(0), incr(1)], final(reg(0), [], 2, 1)).length > 0, 'found: a != b');
+  t.ok(counterProblems([incr(0), incr(0)], final(reg(0), [], 2)).length > 0, 'found: two increments to one value');
+  const torn = op({ proc: 'java-0', wl: 'counter', f: 'read-both', key: '/faults/ctr/a', out: { a: 2, b: 1 } });
+  t.ok(counterProblems([incr(0), incr(1), torn], final(reg(0), [], 2)).length > 0, 'found: a read-only multi that saw half a transaction');
+
+  const lk = (proc: string, f: string, t0: bigint, t1: bigint): HistoryOp => op({ proc, wl: 'lock', f, key: '/faults/lock/java', t0, t1 });
+  t.same(lockProblems([lk('java-0', 'acquire', 0n, 10n), lk('java-0', 'release', 20n, 25n), lk('java-1', 'acquire', 5n, 22n), lk('java-1', 'release', 30n, 31n)]), [], 'one holder after the other');
+  t.ok(lockProblems([lk('java-0', 'acquire', 0n, 10n), lk('java-0', 'release', 20n, 25n), lk('java-1', 'acquire', 5n, 15n)]).length > 0, 'found: two holders at once');
+  t.same(lockProblems([lk('java-0', 'acquire', 0n, 10n), lk('java-0', 'lost', 12n, 12n), lk('java-0', 'release', 20n, 25n), lk('java-1', 'acquire', 5n, 15n)]), [], 'a lost lock ends its holding');
+
+  const change = op({ proc: 'java-0', wl: 'register', f: 'write', key: '/faults/reg/1', in: { value: 1 }, out: { version: 1, mzxid: '0x7' }, t0: 1n, t1: 2n });
+  const ev = (zxid: string | null, t: bigint): HistoryOp => op({ proc: 'java-watch-0', wl: 'watch', f: 'event', key: '/faults/reg/1', out: { type: 'NodeDataChanged', path: '/faults/reg/1', zxid }, t0: t, t1: t });
+  const rd = (mzxid: string, t: bigint): HistoryOp => op({ proc: 'java-watch-0', wl: 'register', f: 'read', key: '/faults/reg/1', out: { exists: true, value: 1, version: 1, mzxid }, t0: t, t1: t + 1n });
+  t.same(watchProblems([change, ev('0x7', 3n), rd('0x7', 4n)]).problems, [], 'one event at the change, a fresh read after it');
+  t.ok(watchProblems([change]).problems.length > 0, 'found: a change without its event');
+  t.ok(watchProblems([change, ev('0x7', 3n), rd('0x7', 4n), ev('0x7', 6n), rd('0x7', 7n)]).problems.length > 0, 'found: one change notified twice');
+  t.ok(watchProblems([change, ev('0x8', 3n), rd('0x8', 4n)]).problems.length > 0, 'found: an event at another zxid');
+  t.ok(watchProblems([change, ev('0x7', 3n), rd('0x6', 4n)]).problems.length > 0, 'found: a stale read after the event');
+  t.ok(watchProblems([change, ev('0x7', 3n)]).problems.length > 0, 'found: an event without its read');
+});
