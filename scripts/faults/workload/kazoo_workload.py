@@ -35,7 +35,7 @@ from kazoo.recipe.lock import Lock
 OP_TIMEOUT_S = 10.0
 # kazoo's own wait for the lock; the op as a whole is still bounded by OP_TIMEOUT_S.
 LOCK_WAIT_S = 8.0
-LOCK_HOLD_MAX_S = 0.05
+LOCK_HOLD_MAX_S = 0.02
 CONNECT_WAIT_S = 0.5
 WATCH_QUEUE_MAX = 100000
 VALUE_BLOCK = 1000000
@@ -48,6 +48,9 @@ CTR_B = "/faults/ctr/b"
 LOCK_PATH = "/faults/lock/kazoo"
 
 WORKLOADS = ("register", "seq", "counter", "lock", "watch")
+# How often a worker picks each workload (the lock's weight is low: its holders serialise the
+# workers that wait for it).
+WEIGHTS = {"register": 40, "seq": 15, "counter": 25, "lock": 20}
 
 # ZooKeeper's error codes. DEFINITE: the server answers them before it applies anything, so the
 # op had no effect. The others leave the outcome unknown.
@@ -413,7 +416,7 @@ class Worker(object):
                     # Nothing is sent on a session that is not connected; wait a little for it.
                     time.sleep(min(CONNECT_WAIT_S, max(0, (self.deadline_ns - now_ns()) / 1e9)))
                     continue
-                wl = self.workloads[self.random.randrange(len(self.workloads))]
+                wl = self.pick_workload()
                 try:
                     getattr(self, "op_" + wl)()
                 except Exception as exc:
@@ -427,6 +430,14 @@ class Worker(object):
         finally:
             if self.client is not None:
                 stop_in_background(self.client)
+
+    def pick_workload(self):
+        r = self.random.randrange(sum(WEIGHTS[w] for w in self.workloads))
+        for w in self.workloads:
+            r -= WEIGHTS[w]
+            if r < 0:
+                return w
+        return self.workloads[-1]
 
     def think(self):
         if self.args.think_ms > 0:

@@ -57,7 +57,7 @@ public final class FaultsWorkload {
     static final long OP_TIMEOUT_MS = 10_000;
     // Curator's own wait for the lock; the op as a whole is still bounded by OP_TIMEOUT_MS.
     static final long LOCK_WAIT_MS = 8_000;
-    static final long LOCK_HOLD_MAX_MS = 50;
+    static final long LOCK_HOLD_MAX_MS = 20;
     static final long CLOSE_WAIT_MS = 5_000;
     static final long CONNECT_WAIT_MS = 500;
     static final int WATCH_QUEUE_MAX = 100_000;
@@ -71,6 +71,9 @@ public final class FaultsWorkload {
     static final String LOCK_PATH = "/faults/lock/java";
 
     static final List<String> WORKLOADS = List.of("register", "seq", "counter", "lock", "watch");
+    // How often a worker picks each workload (the lock's weight is low: its holders serialise the
+    // workers that wait for it).
+    static final Map<String, Integer> WEIGHTS = Map.of("register", 40, "seq", 15, "counter", 25, "lock", 20);
 
     // ---------------------------------------------------------------------------------------
     // Arguments
@@ -663,7 +666,7 @@ public final class FaultsWorkload {
                         sleepMs(Math.max(1, Math.min(CONNECT_WAIT_MS, TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime()))));
                         continue;
                     }
-                    String wl = workloads.get(random.nextInt(workloads.size()));
+                    String wl = pickWorkload();
                     try {
                         switch (wl) {
                             case "register": register(); break;
@@ -685,6 +688,17 @@ public final class FaultsWorkload {
             } finally {
                 closeSessionInBackground();
             }
+        }
+
+        String pickWorkload() {
+            int total = 0;
+            for (String w : workloads) total += WEIGHTS.get(w);
+            int r = random.nextInt(total);
+            for (String w : workloads) {
+                r -= WEIGHTS.get(w);
+                if (r < 0) return w;
+            }
+            return workloads.get(workloads.size() - 1);
         }
 
         void think() {
