@@ -1,5 +1,6 @@
 // The fault suite's two workload programs (scripts/faults/workload: the Java client with Curator,
-// and kazoo) against one standalone zkts and one Apache ZooKeeper 3.8.0: each program runs a few
+// and kazoo) against one standalone zkts, one Apache ZooKeeper 3.8.0 and one 3.9.5 (whose notifications
+// carry their zxid, so that each watch event is matched to its change): each program runs a few
 // seconds against each server, one after the other, and then its history must be well-formed by
 // the contract and agree with the state read from the server afterwards (the last acknowledged
 // register write is the value, every acknowledged sequential create exists, the counter moved once
@@ -29,6 +30,7 @@ import {
   guardChild,
   RunningServer,
   startReferenceZooKeeper,
+  startReferenceZooKeeper39,
   startZkts,
   zookeeper39Available,
 } from '../util/servers';
@@ -395,7 +397,7 @@ function checkConsistency(t: Test, label: string, runs: ProgramRun[], final: Fin
   }
 }
 
-t.test('workload programs against zkts and ZooKeeper 3.8.0', async (t) => {
+t.test('workload programs against zkts, ZooKeeper 3.8.0 and ZooKeeper 3.9.5', async (t) => {
   if (!zookeeper39Available()) {
     t.fail('ZooKeeper 3.9.5 client jars missing: run scripts/install-deps.sh');
     return;
@@ -407,12 +409,16 @@ t.test('workload programs against zkts and ZooKeeper 3.8.0', async (t) => {
     if (!keep) fs.rmSync(workDir, { recursive: true, force: true });
   });
 
-  const [zkts, zookeeper] = await Promise.all([startZkts(), startReferenceZooKeeper()]);
+  const [zkts, zookeeper, zookeeper39] = await Promise.all([startZkts(), startReferenceZooKeeper(), startReferenceZooKeeper39()]);
   t.teardown(() => zkts.stop());
   t.teardown(() => zookeeper.stop());
+  t.teardown(() => zookeeper39.stop());
   const targets: Target[] = [
     { name: 'zkts', server: zkts },
     { name: 'zookeeper', server: zookeeper },
+    // A 3.9 server sends each notification with its zxid: the watch check then matches every
+    // event to its change's zxid.
+    { name: 'zookeeper39', server: zookeeper39 },
   ];
   const results = await Promise.all(targets.map((target, i) => runAgainst(target, workDir, 1000 + i)));
 
@@ -428,7 +434,8 @@ t.test('workload programs against zkts and ZooKeeper 3.8.0', async (t) => {
       t.same(w.problems, [], `${run.name}: one watch event per change, in zxid order, no stale read after one (${w.events} events)`);
       // ZooKeeper 3.8.0 (and zkts, which answers as 3.8 does) send no zxid with a notification;
       // a 3.9 server does, and then every event must sit at its change's zxid (watchProblems).
-      t.comment(`${run.name}: ${w.withZxid} of ${w.events} events carry a zxid`);
+      if (target.name === 'zookeeper39') t.equal(w.withZxid, w.events, `${run.name}: every event carries its zxid from ZooKeeper 3.9.5`);
+      else t.comment(`${run.name}: ${w.withZxid} of ${w.events} events carry a zxid`);
       const sessions = new Set(run.ops.filter((o) => o.session !== null).map((o) => `${o.proc} ${o.session}`));
       t.ok(sessions.size >= PROCESSES, `${run.name}: ops name their sessions`);
       t.ok(run.ops.every((o) => o.member === null || o.member === target.server.connectString), `${run.name}: ops name the member they went to`);
