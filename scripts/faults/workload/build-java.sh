@@ -2,11 +2,11 @@
 # Compiles the fault suite's Java workload (java/FaultsWorkload.java) against ZooKeeper 3.9.5's
 # client (fetched by scripts/zookeeper39.sh: its watch events carry the zxid) and Debian's Curator
 # (libcurator-*-java, with guava), into a cache dir:
-#   ${ZKTS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zkts}/faults-workload-java/
+#   ${ZKTS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zkts}/faults-workload-java/<stamp>/
 #     classes/     FaultsWorkload*.class and a logback.xml (client logging: WARN to stderr)
 #     classpath    the runtime classpath, one line (classes/ first)
-#     .stamp       sha256 of the source, this script and the classpath the classes were built from
-# Idempotent: rebuilds only when the source or the jars changed. Prints the directory.
+# where <stamp> is a hash of the source, this script and the classpath. Idempotent: builds only
+# when no build of that stamp exists. Prints the build's directory.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,13 +43,16 @@ for jar in "${CURATOR_JARS[@]}"; do
 done
 
 stamp=$( { sha256sum "$SOURCE" "${BASH_SOURCE[0]}" | cut -d' ' -f1; echo "$cp"; } | sha256sum | cut -d' ' -f1)
-if [[ -f "$OUT/.stamp" && "$(cat "$OUT/.stamp")" == "$stamp" ]]; then
-  echo "$OUT"
+# One dir per build, never changed once complete: a program still running from an older build
+# (another test, the runner) keeps its classes while a new one is made.
+BUILD="$OUT/${stamp:0:16}"
+if [[ -f "$BUILD/.complete" ]]; then
+  echo "$BUILD"
   exit 0
 fi
 
-mkdir -p "$CACHE_ROOT"
-tmp=$(mktemp -d "$CACHE_ROOT/faults-workload-java.XXXXXX")
+mkdir -p "$OUT"
+tmp=$(mktemp -d "$OUT/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/classes"
 # -implicit:none: sources that some jars carry are not compiled along.
@@ -63,12 +66,13 @@ cat >"$tmp/classes/logback.xml" <<'XML'
   <root level="WARN"><appender-ref ref="STDERR"/></root>
 </configuration>
 XML
-echo "$OUT/classes:$cp" >"$tmp/classpath"
-echo "$stamp" >"$tmp/.stamp"
-# Replace the old build in one rename, so a concurrent reader sees one build or the other.
-rm -rf "$OUT.old"
-if [[ -d "$OUT" ]]; then mv "$OUT" "$OUT.old"; fi
-mv "$tmp" "$OUT"
+echo "$BUILD/classes:$cp" >"$tmp/classpath"
+touch "$tmp/.complete"
+# A concurrent build of the same stamp may have won the rename; its result is the same.
+if ! mv -T "$tmp" "$BUILD" 2>/dev/null; then
+  rm -rf "$tmp"
+fi
 trap - EXIT
-rm -rf "$OUT.old"
-echo "$OUT"
+# Builds of other sources untouched for a day are gone.
+find "$OUT" -mindepth 1 -maxdepth 1 -type d ! -name "${stamp:0:16}" -mtime +0 -exec rm -rf {} + 2>/dev/null || true
+echo "$BUILD"

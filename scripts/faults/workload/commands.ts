@@ -74,7 +74,7 @@ function cacheRoot(): string {
   );
 }
 
-/** Where build-java.sh puts the classes and the classpath file. */
+/** Where build-java.sh puts its builds (one dir per source version, with classes/ and classpath). */
 export function javaWorkloadDir(): string {
   return path.join(cacheRoot(), 'faults-workload-java');
 }
@@ -88,7 +88,9 @@ export function buildJavaWorkload(): string {
   if (r.status !== 0) {
     throw new Error(`build-java.sh failed (${r.error?.message ?? `status ${r.status}`}):\n${r.stderr}${r.stdout}`);
   }
-  return r.stdout.trim().split('\n').pop() ?? javaWorkloadDir();
+  const dir = r.stdout.trim().split('\n').pop();
+  if (!dir || !fs.existsSync(path.join(dir, 'classpath'))) throw new Error(`build-java.sh printed no build dir: ${r.stdout}`);
+  return dir;
 }
 
 /** `java -cp <cp> FaultsWorkload <args>`, built first if needed. */

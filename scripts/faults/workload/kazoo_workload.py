@@ -303,6 +303,20 @@ def new_client(hosts, session_timeout_ms):
     )
 
 
+def given_up(holder, session_timeout_ms):
+    """Whether a session has been disconnected for longer than its timeout. By then the ensemble
+    has expired it, or cannot take it back (a member behind the zxid the client has seen refuses
+    it): kazoo would retry it for ever, so the worker starts a new one, as Curator does."""
+    t = now_ns()
+    if holder.disconnected_since is None:
+        holder.disconnected_since = t
+        return False
+    if t - holder.disconnected_since > session_timeout_ms * 1000000:
+        holder.disconnected_since = None
+        return True
+    return False
+
+
 def stop_in_background(client):
     def run():
         try:
@@ -339,6 +353,7 @@ class Worker(object):
         self.holding = False  # guarded by lock_state
         self.open = None
         self.lock_runner = None
+        self.disconnected_since = None
 
     # --- session -------------------------------------------------------------------------------
 
@@ -413,9 +428,13 @@ class Worker(object):
         try:
             while now_ns() < self.deadline_ns and self.workloads:
                 if not self.client.connected:
+                    if given_up(self, self.args.session_timeout_ms):
+                        self.replace_session()
+                        continue
                     # Nothing is sent on a session that is not connected; wait a little for it.
                     time.sleep(min(CONNECT_WAIT_S, max(0, (self.deadline_ns - now_ns()) / 1e9)))
                     continue
+                self.disconnected_since = None
                 wl = self.pick_workload()
                 try:
                     getattr(self, "op_" + wl)()
@@ -631,6 +650,10 @@ class Worker(object):
         ok, _ = self.lock_call(release, lock.release)
         if ok:
             release.ok({})
+        elif self.client is client:
+            # The recipe may still count the lock as its own: the session ends, and its lock node
+            # with it.
+            self.replace_session()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -651,20 +674,21 @@ class WatcherSession(object):
         self.watch_added = False
         # Set when the watch is first in place: the workers start after it.
         self.ready = threading.Event()
+        self.disconnected_since = None
 
     def open_session(self):
         client = new_client(self.hosts, self.args.session_timeout_ms)
-        client._faults_watch_hook = self.on_event
+        client._faults_watch_hook = lambda event_type, path, zxid, c=client: self.on_event(c, event_type, path, zxid)
         client.add_listener(lambda state, c=client: self.queue.put(("state", c, state)))
         self.client = client
         self.watch_added = False
         client.start_async()
 
-    def on_event(self, event_type, path, zxid):
+    def on_event(self, client, event_type, path, zxid):
         # On kazoo's connection thread.
         if path != REG_PARENT and not path.startswith(REG_PARENT + "/"):
             return
-        self.queue.put(("event", event_type, path, zxid))
+        self.queue.put(("event", client, event_type, path, zxid))
 
     def write_line(self, wl, f, key, out):
         t = now_ns()
@@ -711,6 +735,11 @@ class WatcherSession(object):
             while True:
                 if self.stop.is_set() and self.queue.empty():
                     break
+                if self.client.connected:
+                    self.disconnected_since = None
+                elif given_up(self, self.args.session_timeout_ms):
+                    stop_in_background(self.client)
+                    self.open_session()
                 self.add_watch()
                 try:
                     item = self.queue.get(timeout=0.1)
@@ -730,7 +759,10 @@ class WatcherSession(object):
                         self.state("Expired")
                         self.watch_added = False
                     continue
-                _, event_type, path, zxid = item
+                _, client, event_type, path, zxid = item
+                if client is not self.client:
+                    # Of a session given up.
+                    continue
                 name = EVENT_TYPES.get(event_type)
                 if name is None:
                     continue

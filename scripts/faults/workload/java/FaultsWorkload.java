@@ -904,8 +904,14 @@ public final class FaultsWorkload {
                 replaceSession();
                 return;
             }
+            CuratorFramework c = curator;
             Boolean done = lockResult(release, f);
-            if (done != null) release.ok(obj());
+            if (done != null) {
+                release.ok(obj());
+            } else if (curator == c) {
+                // The lock node may still be there: the session ends, and its lock node with it.
+                replaceSession();
+            }
         }
 
         /** The lock call's result; null when the op was recorded as failed or unknown. */
@@ -942,20 +948,34 @@ public final class FaultsWorkload {
         }
     }
 
+    static final class Tagged {
+        final int generation;
+        final WatchedEvent event;
+
+        Tagged(int generation, WatchedEvent event) {
+            this.generation = generation;
+            this.event = event;
+        }
+    }
+
     // ---------------------------------------------------------------------------------------
     // A watcher: a raw session with a persistent recursive watch on /faults/reg. Events and state
     // changes go through one queue to the watcher's thread, which writes them in order, each event
     // followed by a read of its path, so the watcher's lines never overlap.
 
-    static final class WatcherSession implements Runnable, Session, Watcher {
+    static final class WatcherSession implements Runnable, Session {
         final Args args;
         final History history;
         final String proc;
         final List<InetSocketAddress> hosts;
-        final BlockingQueue<WatchedEvent> queue = new LinkedBlockingQueue<>(WATCH_QUEUE_MAX);
+        final BlockingQueue<Tagged> queue = new LinkedBlockingQueue<>(WATCH_QUEUE_MAX);
+        /** Which session the watcher's thread is on: events of a replaced one are dropped. */
+        int generation;
+        Watcher watcher;
         final AtomicBoolean stop = new AtomicBoolean();
         volatile WorkloadZooKeeper zk;
         boolean watchAdded;
+        long disconnectedSinceNs;
         /** Counted down when the watch is first in place: the workers start after it. */
         final java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
         String lastState;
@@ -978,18 +998,21 @@ public final class FaultsWorkload {
             return z == null ? null : z.member();
         }
 
-        @Override
-        public void process(WatchedEvent event) {
-            try {
-                queue.put(event);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        Watcher watcherFor(int gen) {
+            return event -> {
+                try {
+                    queue.put(new Tagged(gen, event));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
         }
 
         void open() {
+            generation++;
+            watcher = watcherFor(generation);
             try {
-                zk = new WorkloadZooKeeper(connectString(hosts), args.sessionTimeoutMs, this, new OrderedHostProvider(hosts), new ZKClientConfig());
+                zk = new WorkloadZooKeeper(connectString(hosts), args.sessionTimeoutMs, watcher, new OrderedHostProvider(hosts), new ZKClientConfig());
                 watchAdded = false;
             } catch (IOException e) {
                 System.err.println(proc + ": cannot open a session: " + e);
@@ -1016,7 +1039,7 @@ public final class FaultsWorkload {
             WorkloadZooKeeper z = zk;
             if (z == null || watchAdded || !z.getState().isConnected()) return;
             CompletableFuture<Reply> f = new CompletableFuture<>();
-            z.addWatch(REG_PARENT, this, AddWatchMode.PERSISTENT_RECURSIVE,
+            z.addWatch(REG_PARENT, watcher, AddWatchMode.PERSISTENT_RECURSIVE,
                     (rc, p, ctx) -> f.complete(new Reply(rc, null, null, null, null)), null);
             Reply r = await(f);
             if (r != null && r.code() == KeeperException.Code.OK) {
@@ -1048,9 +1071,23 @@ public final class FaultsWorkload {
                             continue;
                         }
                     }
+                    if (zk.getState().isConnected()) {
+                        disconnectedSinceNs = 0;
+                    } else if (disconnectedSinceNs == 0) {
+                        disconnectedSinceNs = System.nanoTime();
+                    } else if (System.nanoTime() - disconnectedSinceNs > TimeUnit.MILLISECONDS.toNanos(args.sessionTimeoutMs)) {
+                        // Disconnected for longer than the session timeout: the ensemble has expired
+                        // the session or cannot take it back (a member behind the zxid this client
+                        // has seen refuses it); a new session, as Curator does for the workers.
+                        disconnectedSinceNs = 0;
+                        close();
+                        open();
+                        continue;
+                    }
                     addWatch();
-                    WatchedEvent e = queue.poll(100, TimeUnit.MILLISECONDS);
-                    if (e == null) continue;
+                    Tagged tagged = queue.poll(100, TimeUnit.MILLISECONDS);
+                    if (tagged == null || tagged.generation != generation) continue;
+                    WatchedEvent e = tagged.event;
                     if (e.getType() == Watcher.Event.EventType.None) {
                         switch (e.getState()) {
                             case SyncConnected: state("SyncConnected"); break;
