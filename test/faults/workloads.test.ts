@@ -160,7 +160,14 @@ function runProgram(name: string, cmd: WorkloadCommand, historyPath: string, wor
   });
 }
 
-function programCommand(program: 'java' | 'kazoo', server: { connect: string[] }, out: string, seed: number, durationMs: number, thinkMs?: number): WorkloadCommand {
+function programCommand(
+  program: 'java' | 'kazoo',
+  server: { connect: string[] },
+  out: string,
+  seed: number,
+  durationMs: number,
+  extra: Partial<Pick<WorkloadOptions, 'thinkMs' | 'lockHoldMaxMs' | 'workloads' | 'prefix' | 'processes'>> = {},
+): WorkloadCommand {
   const args = workloadArgs({
     connect: server.connect,
     seed,
@@ -170,7 +177,7 @@ function programCommand(program: 'java' | 'kazoo', server: { connect: string[] }
     processes: PROCESSES,
     sessionTimeoutMs: 6000,
     prefix: program,
-    thinkMs,
+    ...extra,
   });
   return program === 'java' ? javaWorkloadCommand(args) : kazooWorkloadCommand(args);
 }
@@ -260,6 +267,15 @@ function lockProblems(ops: HistoryOp[]): string[] {
   const lockOps = ops.filter((o) => o.wl === 'lock');
   for (const [proc, list] of byProc(lockOps)) {
     const sorted = [...list].sort((x, y) => (x.t0 < y.t0 ? -1 : x.t0 > y.t0 ? 1 : x.line - y.line));
+    let holding = false;
+    for (const o of sorted) {
+      if (o.f === 'acquire' && o.status === 'ok') holding = true;
+      else if (o.f === 'release') holding = false;
+      else if (o.f === 'lost') {
+        if (!holding) problems.push(`lock: ${proc} recorded lost at line ${o.line} without holding the lock`);
+        holding = false;
+      }
+    }
     for (let i = 0; i < sorted.length; i++) {
       const acq = sorted[i];
       if (acq.f !== 'acquire' || acq.status !== 'ok') continue;
@@ -497,13 +513,23 @@ t.test('workload programs keep going through a SIGKILL and restart of zkts', asy
   t.teardown(() => current?.stop());
   await createZnodes(server);
 
-  const runs = (['java', 'kazoo'] as const).map((program) => {
-    const out = path.join(workDir, `${program}.jsonl`);
-    const cmd = programCommand(program, { connect: [server.connectString] }, out, 77, KILL_RUN_DURATION_MS, 1);
-    return runProgram(`${program} (kill)`, cmd, out, workDir);
+  // Plain ops (every workload but the lock) in one process per client, so that at the kill some
+  // are in flight; the lock alone, by one worker that holds it long (0..2000 ms) and lets it go
+  // for a few ms, in another, so that at the kill it most likely holds it.
+  const plain: WorkloadOptions['workloads'] = ['register', 'seq', 'counter', 'watch'];
+  const specs = [
+    { name: 'java', program: 'java' as const, extra: { workloads: plain, thinkMs: 1 } },
+    { name: 'kazoo', program: 'kazoo' as const, extra: { workloads: plain, thinkMs: 1 } },
+    { name: 'javalock', program: 'java' as const, extra: { workloads: ['lock'] as WorkloadOptions['workloads'], processes: 1, lockHoldMaxMs: 2000 } },
+    { name: 'kazoolock', program: 'kazoo' as const, extra: { workloads: ['lock'] as WorkloadOptions['workloads'], processes: 1, lockHoldMaxMs: 2000 } },
+  ];
+  const runs = specs.map((spec) => {
+    const out = path.join(workDir, `${spec.name}.jsonl`);
+    const cmd = programCommand(spec.program, { connect: [server.connectString] }, out, 77, KILL_RUN_DURATION_MS, { ...spec.extra, prefix: spec.name });
+    return runProgram(`${spec.name} (kill)`, cmd, out, workDir);
   });
 
-  // Kill once both programs have acknowledged ops, so that the kill lands in the middle of them.
+  // Kill once both plain programs have acknowledged ops, so that the kill lands amid them.
   t.ok(await waitForAcks(workDir, ['java.jsonl', 'kazoo.jsonl']), 'both programs acknowledged ops before the kill');
   await new Promise((r) => setTimeout(r, 1_000));
   const killedAt = process.hrtime.bigint();
@@ -523,16 +549,23 @@ t.test('workload programs keep going through a SIGKILL and restart of zkts', asy
     t.same(run.problems, [], `${run.name}: the history is well-formed (${run.ops.length} ops)`);
     const unknown = run.ops.filter((o) => o.status === 'info' && o.t0 < restartedAt);
     t.ok(run.ops.filter((o) => o.status === 'ok' && o.t0 > restartedAt && o.wl !== 'watch').length > 0, `${run.name}: acknowledged ops after the restart`);
-    t.ok(
-      run.ops.some((o) => o.f === 'state' && o.out!.state === 'Disconnected' && o.t0 >= killedAt),
-      `${run.name}: the watcher recorded the disconnection`,
-    );
-    t.comment(`${run.name}: ${JSON.stringify({ ...describe(run), stderr: undefined, infoBeforeRestart: unknown.length })}`);
-    t.same(lockProblems(run.ops), [], `${run.name}: no two lock holders at once`);
+    if (!run.name.includes('lock')) {
+      t.ok(
+        run.ops.some((o) => o.f === 'state' && o.out!.state === 'Disconnected' && o.t0 >= killedAt),
+        `${run.name}: the watcher recorded the disconnection`,
+      );
+    }
+    const lostHere = run.ops.filter((o) => o.f === 'lost').length;
+    t.comment(`${run.name}: ${JSON.stringify({ ...describe(run), stderr: undefined, infoBeforeRestart: unknown.length, lost: lostHere })}`);
   }
-  const infoOrFail = done.flatMap((r) => r.ops).filter((o) => o.wl !== 'watch' && o.t0 < restartedAt && (o.t1 === null || o.t1 >= killedAt) && o.status !== 'ok');
+  const plainRuns = done.filter((r) => !r.name.includes('lock'));
+  const lockRuns = done.filter((r) => r.name.includes('lock'));
+  for (const run of lockRuns) t.same(lockProblems(run.ops), [], `${run.name}: no two lock holders at once`);
+  const lost = lockRuns.flatMap((r) => r.ops).filter((o) => o.f === 'lost');
+  t.ok(lost.length > 0, `a lock holder recorded the lock as lost at the kill (${lost.length}: ${lost.map((o) => o.proc).join(', ')})`);
+  const infoOrFail = plainRuns.flatMap((r) => r.ops).filter((o) => o.wl !== 'watch' && o.t0 < restartedAt && (o.t1 === null || o.t1 >= killedAt) && o.status !== 'ok');
   t.ok(infoOrFail.length > 0, `ops in flight at the kill were recorded as info or fail (${infoOrFail.length})`);
-  checkConsistency(t, 'kill run', done, final);
+  checkConsistency(t, 'kill run', plainRuns, final);
   if (t.passing() === false) keep = true;
 });
 
@@ -655,7 +688,8 @@ t.test('the consistency checks find a history the final state contradicts', asyn
   const lk = (proc: string, f: string, t0: bigint, t1: bigint): HistoryOp => op({ proc, wl: 'lock', f, key: '/faults/lock/java', t0, t1 });
   t.same(lockProblems([lk('java-0', 'acquire', 0n, 10n), lk('java-0', 'release', 20n, 25n), lk('java-1', 'acquire', 5n, 22n), lk('java-1', 'release', 30n, 31n)]), [], 'one holder after the other');
   t.ok(lockProblems([lk('java-0', 'acquire', 0n, 10n), lk('java-0', 'release', 20n, 25n), lk('java-1', 'acquire', 5n, 15n)]).length > 0, 'found: two holders at once');
-  t.same(lockProblems([lk('java-0', 'acquire', 0n, 10n), lk('java-0', 'lost', 12n, 12n), lk('java-0', 'release', 20n, 25n), lk('java-1', 'acquire', 5n, 15n)]), [], 'a lost lock ends its holding');
+  t.same(lockProblems([lk('java-0', 'acquire', 0n, 10n), lk('java-0', 'lost', 12n, 12n), lk('java-0', 'release', 20n, 25n), lk('java-1', 'acquire', 15n, 18n)]), [], 'a lost lock ends its holding');
+  t.ok(lockProblems([lk('java-0', 'acquire', 0n, 10n), lk('java-0', 'release', 20n, 25n), lk('java-0', 'lost', 30n, 30n)]).length > 0, 'found: lost without holding');
 
   const change = op({ proc: 'java-0', wl: 'register', f: 'write', key: '/faults/reg/1', in: { value: 1 }, out: { version: 1, mzxid: '0x7' }, t0: 1n, t1: 2n });
   const ev = (zxid: string | null, t: bigint): HistoryOp => op({ proc: 'java-watch-0', wl: 'watch', f: 'event', key: '/faults/reg/1', out: { type: 'NodeDataChanged', path: '/faults/reg/1', zxid }, t0: t, t1: t });

@@ -42,6 +42,8 @@ export interface WorkloadOptions {
    * 1000) keep values unique per key when one process of each writes the same registers.
    */
   valueBase?: number;
+  /** Optional: a lock holder keeps the lock a random 0..lockHoldMaxMs (default 20). */
+  lockHoldMaxMs?: number;
 }
 
 export function workloadArgs(opts: WorkloadOptions): string[] {
@@ -65,6 +67,7 @@ export function workloadArgs(opts: WorkloadOptions): string[] {
   ];
   if (opts.thinkMs !== undefined) args.push('--think-ms', String(opts.thinkMs));
   if (opts.valueBase !== undefined) args.push('--value-base', String(opts.valueBase));
+  if (opts.lockHoldMaxMs !== undefined) args.push('--lock-hold-max-ms', String(opts.lockHoldMaxMs));
   return args;
 }
 

@@ -35,7 +35,6 @@ from kazoo.recipe.lock import Lock
 OP_TIMEOUT_S = 10.0
 # kazoo's own wait for the lock; the op as a whole is still bounded by OP_TIMEOUT_S.
 LOCK_WAIT_S = 8.0
-LOCK_HOLD_MAX_S = 0.02
 CONNECT_WAIT_S = 0.5
 WATCH_QUEUE_MAX = 100000
 VALUE_BLOCK = 1000000
@@ -642,7 +641,7 @@ class Worker(object):
         # A suspension that came while acquire was returning: the lock is not to be trusted.
         if not client.connected:
             self.on_state(client, KazooState.SUSPENDED)
-        time.sleep(self.random.uniform(0, LOCK_HOLD_MAX_S))
+        time.sleep(self.random.uniform(0, self.args.lock_hold_max_ms / 1000.0))
         with self.lock_state:
             # Begun under the lock state so that a `lost` line is never inside the release.
             release = self.begin("lock", "release", LOCK_PATH, {})
@@ -807,6 +806,8 @@ def parse_args(argv):
     # Register values are (value_base + w) * 1e6 + counter; the Java program's base is 0, so values
     # stay unique per key when both programs write the same registers.
     p.add_argument("--value-base", type=int, default=1000)
+    # A holder keeps the lock a random 0..lock_hold_max_ms.
+    p.add_argument("--lock-hold-max-ms", type=int, default=20)
     args = p.parse_args(argv)
     args.members = [m for m in args.connect.split(",")]
     for m in args.members:
@@ -819,7 +820,7 @@ def parse_args(argv):
         if w not in workloads:
             workloads.append(w)
     args.workloads = workloads
-    if args.duration_ms < 0 or args.processes < 0 or args.session_timeout_ms <= 0 or args.think_ms < 0 or args.value_base < 0:
+    if args.duration_ms < 0 or args.processes < 0 or args.session_timeout_ms <= 0 or args.think_ms < 0 or args.value_base < 0 or args.lock_hold_max_ms < 0:
         p.error("negative number")
     if not args.prefix:
         p.error("empty --prefix")

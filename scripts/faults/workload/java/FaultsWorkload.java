@@ -57,7 +57,6 @@ public final class FaultsWorkload {
     static final long OP_TIMEOUT_MS = 10_000;
     // Curator's own wait for the lock; the op as a whole is still bounded by OP_TIMEOUT_MS.
     static final long LOCK_WAIT_MS = 8_000;
-    static final long LOCK_HOLD_MAX_MS = 20;
     static final long CLOSE_WAIT_MS = 5_000;
     static final long CONNECT_WAIT_MS = 500;
     static final int WATCH_QUEUE_MAX = 100_000;
@@ -91,6 +90,8 @@ public final class FaultsWorkload {
         // Register values are (valueBase + w) * 1e6 + counter: kazoo's program uses another base, so
         // values stay unique per key when both programs write the same registers.
         long valueBase = 0;
+        // A holder keeps the lock a random 0..lockHoldMaxMs.
+        long lockHoldMaxMs = 20;
     }
 
     static Args parseArgs(String[] argv) {
@@ -127,11 +128,12 @@ public final class FaultsWorkload {
                 case "prefix": a.prefix = v; break;
                 case "think-ms": a.thinkMs = Long.parseLong(v); break;
                 case "value-base": a.valueBase = Long.parseLong(v); break;
+                case "lock-hold-max-ms": a.lockHoldMaxMs = Long.parseLong(v); break;
                 default: throw new IllegalArgumentException("unknown option --" + e.getKey());
             }
         }
         if (a.members.isEmpty()) throw new IllegalArgumentException("--connect names no member");
-        if (a.durationMs < 0 || a.processes < 0 || a.sessionTimeoutMs <= 0 || a.thinkMs < 0 || a.valueBase < 0) throw new IllegalArgumentException("negative number");
+        if (a.durationMs < 0 || a.processes < 0 || a.sessionTimeoutMs <= 0 || a.thinkMs < 0 || a.valueBase < 0 || a.lockHoldMaxMs < 0) throw new IllegalArgumentException("negative number");
         if (a.prefix.isEmpty()) throw new IllegalArgumentException("empty --prefix");
         if (a.workloads.isEmpty()) throw new IllegalArgumentException("--workloads names no workload");
         return a;
@@ -879,7 +881,7 @@ public final class FaultsWorkload {
             // A suspension that came while acquire was returning: the lock is not to be trusted.
             if (!c.getZookeeperClient().isConnected()) onConnectionState(c, ConnectionState.SUSPENDED);
             try {
-                Thread.sleep(random.nextInt((int) LOCK_HOLD_MAX_MS + 1));
+                Thread.sleep(random.nextInt((int) args.lockHoldMaxMs + 1));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -1149,7 +1151,7 @@ public final class FaultsWorkload {
         } catch (RuntimeException e) {
             System.err.println("faults-workload: " + e.getMessage());
             System.err.println("usage: FaultsWorkload --connect host:port,... --seed N --duration-ms D --out FILE "
-                    + "--workloads register,seq,counter,lock,watch --processes K --session-timeout-ms 6000 --prefix java [--think-ms 5] [--value-base 0]");
+                    + "--workloads register,seq,counter,lock,watch --processes K --session-timeout-ms 6000 --prefix java [--think-ms 5] [--value-base 0] [--lock-hold-max-ms 20]");
             System.exit(2);
             return;
         }
