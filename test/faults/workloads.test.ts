@@ -701,3 +701,23 @@ t.test('the consistency checks find a history the final state contradicts', asyn
   t.ok(watchProblems([change, ev('0x7', 3n), rd('0x6', 4n)]).problems.length > 0, 'found: a stale read after the event');
   t.ok(watchProblems([change, ev('0x7', 3n)]).problems.length > 0, 'found: an event without its read');
 });
+
+t.test('the programs exit 2 on bad arguments and 3 when the history cannot be written', async (t) => {
+  buildJavaWorkload();
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-workloads-args-'));
+  t.teardown(() => fs.rmSync(workDir, { recursive: true, force: true }));
+  const good = (out: string): string[] =>
+    workloadArgs({ connect: ['127.0.0.1:1'], seed: 1, durationMs: 0, out, workloads: ['register'], processes: 1, prefix: 'x' });
+  const cases: Array<[string, string[], number]> = [
+    ['an unknown workload', good(path.join(workDir, 'a.jsonl')).map((a) => (a === 'register' ? 'register,queue' : a)), 2],
+    ['no --out', good(path.join(workDir, 'b.jsonl')).filter((a, i, all) => a !== '--out' && all[i - 1] !== '--out'), 2],
+    ['a history in a missing dir', good(path.join(workDir, 'missing', 'c.jsonl')), 3],
+  ];
+  for (const program of ['java', 'kazoo'] as const) {
+    for (const [what, args, code] of cases) {
+      const cmd = program === 'java' ? javaWorkloadCommand(args) : kazooWorkloadCommand(args);
+      const run = await runProgram(`${program} ${what}`, cmd, path.join(workDir, 'none.jsonl'), workDir);
+      t.equal(run.code, code, `${program}: ${what} exits ${code}`, { stderr: run.stderr });
+    }
+  }
+});
