@@ -262,10 +262,10 @@ class Timeout(Exception):
     """No answer within the op's bound."""
 
 
-def wait(async_result):
+def wait(async_result, timeout=OP_TIMEOUT_S):
     """The result, or raises what the client raised, or Timeout after the bound."""
     try:
-        return async_result.get(timeout=OP_TIMEOUT_S)
+        return async_result.get(timeout=max(0.0, timeout))
     except KazooException:
         raise
     except Exception as exc:
@@ -409,8 +409,10 @@ class Worker(object):
 
     def call(self, op, async_result):
         """(True, result) or (False, None) after the op was recorded as failed or unknown."""
+        # The bound is the op's, over all the calls it makes (sync-read makes two).
+        left = OP_TIMEOUT_S - (now_ns() - op.line["t0"]) / 1e9
         try:
-            return True, wait(async_result)
+            return True, wait(async_result, left)
         except Timeout:
             op.info("TIMEOUT")
             self.replace_session()

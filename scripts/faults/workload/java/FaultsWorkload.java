@@ -257,6 +257,10 @@ public final class FaultsWorkload {
                     "t0", System.nanoTime(), "t1", null, "session", s == null ? null : s.sessionHex(), "member", s == null ? null : s.member());
         }
 
+        long t0() {
+            return (Long) line.get("t0");
+        }
+
         void ok(Map<String, Object> out) {
             finish("ok", out, null, System.nanoTime());
         }
@@ -439,8 +443,12 @@ public final class FaultsWorkload {
 
     /** The reply, or null when none came within the bound (the caller records info). */
     static Reply await(CompletableFuture<Reply> f) {
+        return await(f, TimeUnit.MILLISECONDS.toNanos(OP_TIMEOUT_MS));
+    }
+
+    static Reply await(CompletableFuture<Reply> f, long timeoutNs) {
         try {
-            return f.get(OP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            return f.get(Math.max(0, timeoutNs), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             return null;
         } catch (InterruptedException e) {
@@ -644,7 +652,8 @@ public final class FaultsWorkload {
 
         /** A reply to the op, or info and a new session when none came in time. */
         Reply finish(OpLine op, CompletableFuture<Reply> f) {
-            Reply r = await(f);
+            // The bound is the op's, over all the calls it makes (sync-read makes two).
+            Reply r = await(f, op.t0() + TimeUnit.MILLISECONDS.toNanos(OP_TIMEOUT_MS) - System.nanoTime());
             if (r == null) {
                 op.info("TIMEOUT");
                 replaceSession();
