@@ -6,6 +6,9 @@
 # Apache ZooKeeper 3.9.5 (scripts/zookeeper39.sh), and Apache Kafka's jars for the Kafka compat test
 # (scripts/fetch-kafka.sh), and the client libraries' own reconfiguration tests (Kazoo 2.10.0's
 # sdist from PyPI, Curator 5.9.0's test jars from Maven Central: scripts/fetch-client-suites.sh).
+# The fault suite's workload programs use what these bring: ZooKeeper 3.9.5's client with Debian's
+# Curator (scripts/faults/workload/build-java.sh compiles against them) and Kazoo 2.10.0, else
+# Debian's python3-kazoo.
 # Idempotent: does nothing when everything is installed and fetched, and runs `apt-get update` only
 # when a package cannot be found in the current lists.
 set -euo pipefail
