@@ -228,6 +228,7 @@ export class LearnerShell {
       }
     } else if (this.syncStartMs === undefined && (p.type === PacketType.DIFF || p.type === PacketType.TRUNC || p.type === PacketType.SNAP)) {
       this.syncStartMs = this.now();
+      this.log.info({ syncMode: p.type === PacketType.DIFF ? 'DIFF' : p.type === PacketType.TRUNC ? 'TRUNC' : 'SNAP', zxid: zxidHex(p.zxid) }, 'synchronizing with the leader');
     }
     if (this.newLeaderAcked && p.type === PacketType.UPTODATE) {
       // The leader has our ACK of NEWLEADER (it answers a quorum of them with UPTODATE): ZooKeeper
@@ -333,6 +334,7 @@ export class LearnerShell {
     }
     if (rd.currentEpoch !== undefined) {
       writeCurrentEpoch(config.dataDir, rd.currentEpoch);
+      this.log.info({ currentEpoch: rd.currentEpoch.toString(), logged: rd.append.length, durableThrough: zxidHex(this.durableThrough) }, 'NEWLEADER: the sync is durable and currentEpoch written; acknowledging');
       // NEWLEADER: the sync's txns are durable (above) and currentEpoch written; the ACK is not sent.
       failpoints?.crash('crash:after-current-epoch', { currentEpoch: rd.currentEpoch.toString(), durableThrough: zxidHex(this.durableThrough) });
     }

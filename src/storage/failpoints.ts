@@ -12,8 +12,9 @@
  *   fsync:slow=MS                          fdatasync takes MS ms longer (a slow disk)
  *   write:short                            a write stores half its bytes, then none
  *   write:enospc                           a write fails with ENOSPC (the disk full mid-file)
- *   write:torn                             a power cut during a write: half of it reaches the file,
- *                                          then the process is killed
+ *   write:torn[=N]                         a power cut during a write: half of it (with N: all but
+ *                                          its last N bytes) reaches the file, then the process is
+ *                                          killed
  * Crashes (the process kills itself with SIGKILL at once, as a power cut would; no close, no flush):
  *   crash:before-log-fsync      at a txn log fdatasync: what was written since the last one is
  *                               zeroed (it never reached the disk), then killed
@@ -44,8 +45,9 @@ const DISK_POINTS = ['open:emfile', 'open:enfile', 'open:enospc', 'fsync:eio', '
 export const CRASH_POINTS = ['crash:before-log-fsync', 'crash:after-accepted-epoch', 'crash:after-current-epoch', 'crash:after-newleader-ack', 'crash:after-snap-sent'] as const;
 const CLOCK_POINTS = ['clock:offset'] as const;
 const POINTS: readonly string[] = [...DISK_POINTS, ...CRASH_POINTS, ...CLOCK_POINTS];
-/** The points that take `=value`, and must. */
+/** The points that take `=value`, and must; and those that may. */
 const VALUED: readonly string[] = ['fsync:slow', 'clock:offset'];
+const OPTIONALLY_VALUED: readonly string[] = ['write:torn'];
 
 type Point = (typeof DISK_POINTS)[number] | (typeof CRASH_POINTS)[number] | (typeof CLOCK_POINTS)[number];
 export type CrashPoint = (typeof CRASH_POINTS)[number];
@@ -73,11 +75,12 @@ export function parseFailpoints(spec: string): Armed[] {
     const m = /^([a-z]+:[a-z-]+)(?:=([+-]?\d+))?(?:@(\d+)(?:x(\d+))?)?$/.exec(part);
     if (!m || !POINTS.includes(m[1])) throw new FailpointSpecError(`unknown failpoint "${part}" (known: ${POINTS.join(', ')}; syntax point[=value][@first[xcount]])`);
     const point = m[1] as Point;
-    if (VALUED.includes(point) !== (m[2] !== undefined)) {
+    if (!OPTIONALLY_VALUED.includes(point) && VALUED.includes(point) !== (m[2] !== undefined)) {
       throw new FailpointSpecError(VALUED.includes(point) ? `failpoint "${part}" needs a value (${point}=N)` : `failpoint "${part}" takes no value`);
     }
     const value = m[2] === undefined ? undefined : Number(m[2]);
     if (point === 'fsync:slow' && (value! < 0 || value! > MAX_SLOW_FSYNC_MS)) throw new FailpointSpecError(`failpoint "${part}": 0 to ${MAX_SLOW_FSYNC_MS} ms`);
+    if (point === 'write:torn' && value !== undefined && value < 1) throw new FailpointSpecError(`failpoint "${part}": the bytes lost are at least 1`);
     const first = m[3] ? Number(m[3]) : 1;
     const count = m[4] ? Number(m[4]) : Infinity;
     if (first < 1 || count < 1) throw new FailpointSpecError(`failpoint "${part}": first and count start at 1`);
@@ -125,6 +128,8 @@ const stderrReport: FailpointReport = (line) => {
 export class Failpoints {
   private armed: Armed[] = [];
   private calls = new Map<string, number>();
+  /** Disk points that do not end the process are reported at their first hit after arming. */
+  private reported = new Set<string>();
 
   constructor(
     spec = '',
@@ -140,6 +145,7 @@ export class Failpoints {
     const armed = parseFailpoints(spec);
     this.armed = armed;
     this.calls = new Map();
+    this.reported = new Set();
     const clock = armed.find((a) => a.point === 'clock:offset');
     if (clock !== undefined) {
       setWallClockOffset(clock.value!);
@@ -162,7 +168,12 @@ export class Failpoints {
 
   /** A disk operation is about to run: the armed disk point it hits, if any. */
   diskHit(op: Op): Armed | undefined {
-    return this.hit(op, (p) => p.startsWith(op + ':'));
+    const a = this.hit(op, (p) => p.startsWith(op + ':'));
+    if (a !== undefined && a.point !== 'write:torn' && !this.reported.has(a.point)) {
+      this.reported.add(a.point);
+      this.report(`zkts: failpoint ${a.point} hit: ${JSON.stringify({ call: this.calls.get(op), value: a.value ?? null })} (reported once)`);
+    }
+    return a;
   }
 
   /** Whether crash point `point` fires at this call. */
@@ -219,10 +230,11 @@ export function withFailpoints(base: FsShim, failpoints: Failpoints): FsShim {
       return base.open(file, flags);
     },
     write: (fd, buf, offset, length, position) => {
-      const p = failpoints.diskHit('write')?.point;
+      const armed = failpoints.diskHit('write');
+      const p = armed?.point;
       if (p === 'write:enospc') throw errnoError('ENOSPC', 'write');
       if (p === 'write:torn') {
-        const kept = Math.max(1, Math.floor(length / 2));
+        const kept = armed!.value === undefined ? Math.max(1, Math.floor(length / 2)) : Math.max(0, length - armed!.value);
         failpoints.die('write:torn', { fd, position, length, kept }, () => {
           fs.writeSync(fd, buf, offset, kept, position);
         });
