@@ -5,10 +5,12 @@
  * ZooKeeper runs them on System.nanoTime: a wall-clock jump must not expire a session or end a role.
  *
  * The monotonic clock reads as milliseconds near the epoch (anchored at the process's start), so
- * that figures derived from it (session ids, uptimes) look like the wall times they replace.
+ * that figures derived from it (session ids, uptimes) look like the wall times they replace;
+ * it counts whole milliseconds.
  */
 export function monotonicNowMs(): number {
-  return performance.timeOrigin + performance.now();
+  // Whole milliseconds, as Date.now gives: some users make bigints of it (session ids).
+  return Math.floor(performance.timeOrigin + performance.now());
 }
 
 /** Wall time, read at each call (so an injected offset applies). */
