@@ -112,6 +112,8 @@ export class LearnerShell {
   private durableThrough: bigint;
   /** The ACK of NEWLEADER went out (for the crash point that waits for the leader's answer to it). */
   private newLeaderAcked = false;
+  /** How many txns NEWLEADER's Ready made durable (the sync's), for the crash points' lines. */
+  private syncTxnsLogged = 0;
 
   constructor(private readonly deps: LearnerShellDeps) {
     this.now = deps.now ?? monotonicNowMs;
@@ -233,7 +235,7 @@ export class LearnerShell {
     if (this.newLeaderAcked && p.type === PacketType.UPTODATE) {
       // The leader has our ACK of NEWLEADER (it answers a quorum of them with UPTODATE): ZooKeeper
       // 3.8.0's follower could still be logging the sync's txns here (ZOOKEEPER-4646).
-      this.deps.failpoints?.crash('crash:after-newleader-ack', { zxid: zxidHex(p.zxid), durableThrough: zxidHex(this.durableThrough) });
+      this.deps.failpoints?.crash('crash:after-newleader-ack', { zxid: zxidHex(p.zxid), syncTxnsLogged: this.syncTxnsLogged, durableThrough: zxidHex(this.durableThrough) });
     }
     if (p.type === PacketType.SNAP && this.socket) this.startSnapStream(p.zxid, framer, this.socket);
     this.core.step(p);
@@ -336,7 +338,8 @@ export class LearnerShell {
       writeCurrentEpoch(config.dataDir, rd.currentEpoch);
       this.log.info({ currentEpoch: rd.currentEpoch.toString(), logged: rd.append.length, durableThrough: zxidHex(this.durableThrough) }, 'NEWLEADER: the sync is durable and currentEpoch written; acknowledging');
       // NEWLEADER: the sync's txns are durable (above) and currentEpoch written; the ACK is not sent.
-      failpoints?.crash('crash:after-current-epoch', { currentEpoch: rd.currentEpoch.toString(), durableThrough: zxidHex(this.durableThrough) });
+      this.syncTxnsLogged = rd.append.length;
+      failpoints?.crash('crash:after-current-epoch', { currentEpoch: rd.currentEpoch.toString(), syncTxnsLogged: this.syncTxnsLogged, durableThrough: zxidHex(this.durableThrough) });
     }
     for (const a of rd.activations) this.deps.configs.activate(a.verifier);
     for (let i = appliedEarly; i < rd.commit.length; i++) server.learnerCommitted(decodeTxn(rd.commit[i].data));
