@@ -29,11 +29,11 @@ t.test('fsync:slow: with one slow follower the ensemble commits at its pace; wit
   t.comment(`60 writes with one slow follower: ${Math.round(oneSlowMs)} ms`);
   await e.arm(g, 'fsync:slow=1500');
   start = monotonicNowMs();
-  await w.more(6);
+  await w.more(3);
   const twoSlowMs = monotonicNowMs() - start;
   t.ok(failpointLine(e.members[g - 1]!.log(), 'fsync:slow'), `member ${g}'s too`);
-  // Three writers, one write each in flight: 6 writes are at least two rounds of a 1.5 s fsync.
-  t.ok(twoSlowMs >= 2900, `6 writes with both followers slow took ${Math.round(twoSlowMs)} ms: a commit waits for a slow fsync`);
+  // A commit needs a follower's ACK, which waits for its fsync: at least one slow fsync.
+  t.ok(twoSlowMs >= 1400, `3 writes with both followers slow took ${Math.round(twoSlowMs)} ms: a commit waits for a slow fsync`);
   await e.arm(f, '');
   await e.arm(g, '');
   await w.more(30);

@@ -187,6 +187,8 @@ export class Writers {
   constructor(
     private readonly e: ProcEnsemble,
     prefix = '/w',
+    /** A pause after each acknowledged write: a long test keeps its tree small. */
+    private readonly pauseMs = 0,
   ) {
     this.loops = [0, 1, 2].map((w) => this.loop(w, prefix));
   }
@@ -209,7 +211,10 @@ export class Writers {
         const p = `${prefix}${w}-${i}`;
         const r = await c.create(p, Buffer.from(p)).catch(() => undefined);
         i++;
-        if (r?.header.err === Err.OK) this.acked.push(p);
+        if (r?.header.err === Err.OK) {
+          this.acked.push(p);
+          if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
+        }
         else if (r !== undefined) this.errors.push(`${p}: ${r.header.err}`);
         // No answer: the write may or may not have committed; the next one takes a new path.
         else break;
