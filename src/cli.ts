@@ -73,7 +73,8 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   let failpoints: Failpoints | undefined;
   try {
     // Faults for tests only (failpoints.ts): nothing is injected unless named, or a file to arm
-    // them from (on SIGUSR2) is.
+    // them from (on SIGUSR2) is. Set up before the server is built: its clocks then follow a
+    // clock:offset as they would a real jump.
     const spec = props.get('zkts.failpoints') ?? process.env.ZKTS_FAILPOINTS;
     const specFile = props.get('zkts.failpointsFile') ?? process.env.ZKTS_FAILPOINTS_FILE;
     if (spec || specFile) {

@@ -95,6 +95,18 @@ function errnoError(code: string, syscall: string): NodeJS.ErrnoException {
 
 const realDateNow = Date.now.bind(Date);
 let wallOffsetMs = 0;
+let wallClockInstalled = false;
+
+/**
+ * Puts the process's wall clock behind an offset (0 until `setWallClockOffset`). Done when
+ * failpoints are set up, before the server is built: code that keeps `Date.now` as a function
+ * (a default clock argument) keeps this one, and sees every later jump as a real one would show.
+ */
+export function installWallClock(): void {
+  if (wallClockInstalled) return;
+  wallClockInstalled = true;
+  Date.now = () => realDateNow() + wallOffsetMs;
+}
 
 /**
  * Moves the process's wall clock: Date.now() returns the system's time plus `offsetMs` from now on.
@@ -102,8 +114,8 @@ let wallOffsetMs = 0;
  * the monotonic clock (server/clock.ts) do not.
  */
 export function setWallClockOffset(offsetMs: number): void {
+  installWallClock();
   wallOffsetMs = offsetMs;
-  Date.now = offsetMs === 0 ? realDateNow : () => realDateNow() + wallOffsetMs;
 }
 
 export function wallClockOffsetMs(): number {
@@ -137,6 +149,7 @@ export class Failpoints {
     /** How a crash point ends the process; a test of this module replaces it. */
     private readonly kill: () => void = () => process.kill(process.pid, 'SIGKILL'),
   ) {
+    installWallClock();
     this.arm(spec);
   }
 
