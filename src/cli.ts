@@ -20,7 +20,8 @@ import type { ReceivedTree } from './storage/database';
 import { IdleCompactor } from './storage/heap';
 import { CorruptSnapshotError } from './storage/snapshot';
 import { CorruptLogError, realFs } from './storage/txnlog';
-import { withFailpoints } from './storage/failpoints';
+import { armOnSignal, Failpoints, FailpointSpecError, withFailpoints } from './storage/failpoints';
+import { monotonicNowMs, wallNowMs } from './server/clock';
 import { purge } from './storage/purge';
 import { logDumpMain } from './storage/logdump';
 import { snapshotDumpMain } from './storage/snapdump';
@@ -69,10 +70,30 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
   let server: ZooKeeperServer | undefined;
   let db: DiskDatabase;
   let openDatabase: (received?: ReceivedTree) => Promise<DiskDatabase>;
+  let failpoints: Failpoints | undefined;
   try {
-    // Storage faults for tests only (failpoints.ts): nothing is injected unless named.
-    const failpoints = props.get('zkts.failpoints') ?? process.env.ZKTS_FAILPOINTS;
-    if (failpoints) log.warn({ failpoints }, 'storage failpoints armed (for tests only)');
+    // Faults for tests only (failpoints.ts): nothing is injected unless named, or a file to arm
+    // them from (on SIGUSR2) is. Set up before the server is built: its clocks then follow a
+    // clock:offset as they would a real jump.
+    const spec = props.get('zkts.failpoints') ?? process.env.ZKTS_FAILPOINTS;
+    const specFile = props.get('zkts.failpointsFile') ?? process.env.ZKTS_FAILPOINTS_FILE;
+    if (spec || specFile) {
+      try {
+        failpoints = new Failpoints(spec ?? '');
+      } catch (e) {
+        if (!(e instanceof FailpointSpecError)) throw e;
+        log.fatal({ failpoints: spec }, e.message);
+        process.stderr.write(`zkts: ${e.message}\n`);
+        return 2;
+      }
+      log.warn({ failpoints: failpoints.describe(), file: specFile ?? null }, 'failpoints armed (for tests only)');
+      if (specFile) {
+        armOnSignal(failpoints, specFile, (armed, err) => {
+          if (err) log.error({ file: specFile, err: err.message }, 'failpoints file not armed');
+          else log.warn({ failpoints: armed, file: specFile }, 'failpoints armed from the file (SIGUSR2)');
+        });
+      }
+    }
     const fsShim = failpoints ? withFailpoints(realFs, failpoints) : undefined;
     const onFailure = (err: Error) => server?.storageFailed(err);
     openDatabase = async (received) => (received ? DiskDatabase.adopt(config, log, onFailure, received, fsShim) : DiskDatabase.open(config, log, onFailure, fsShim));
@@ -86,7 +107,7 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
     }
     throw e;
   }
-  server = new ZooKeeperServer(config, log, Date.now, db);
+  server = new ZooKeeperServer(config, log, monotonicNowMs, db, wallNowMs);
   server.reopenDatabase = openDatabase!;
   metrics?.metrics.attach(server);
   server.fourLetterWords.context.initialConfig = text ?? '';
@@ -135,6 +156,7 @@ async function runServer(cfgFile: string | undefined, props: Map<string, string>
         lastSeenVerifier,
         verifier: verifierFromConfig(config, { propertiesText: config.dynamicConfigFile === undefined ? text : fs.readFileSync(config.dynamicConfigFile, 'utf8') }),
         openDatabase: openDatabase!,
+        failpoints,
         onFatal: (err) => {
           process.stderr.write(`zkts: the quorum peer cannot go on: ${err.message}\n`);
           process.exit(1);

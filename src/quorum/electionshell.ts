@@ -17,6 +17,7 @@
  * Between searches the core keeps answering LOOKING servers with the settled vote, so servers that
  * start or restart later find the running ensemble.
  */
+import { monotonicNowMs } from '../server/clock';
 import type { Logger } from 'pino';
 import { Election, type ElectionDecision, type ElectionOptions } from './election';
 import { ElectionPeers, type ElectionPeersOptions } from './peers';
@@ -47,7 +48,7 @@ export interface ElectionShellOptions {
   minNotificationIntervalMs?: number;
   maxNotificationIntervalMs?: number;
   finalizeWaitMs?: number;
-  /** The clock the core reads through this shell; Date.now by default. */
+  /** The clock the core reads through this shell; the monotonic one (server/clock.ts) by default. */
   now?: () => number;
   /**
    * A newer configuration heard in a notification while LOOKING, which the election took: the
@@ -78,7 +79,7 @@ export class ElectionShell {
   lastElectionMs = 0;
 
   constructor(private readonly options: ElectionShellOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? monotonicNowMs;
     this.log = options.logger.child({ module: 'election', myid: options.mySid.toString() });
     this.election = this.newElection(options.verifier);
     const me = options.verifier.members.get(options.mySid);

@@ -13,6 +13,7 @@
  * (Learner.connectToLeader, one LeaderConnector per address): every address at once, first
  * connected wins.
  */
+import { monotonicNowMs } from '../server/clock';
 import * as net from 'node:net';
 
 /** ZooKeeper's learner: 5 tries, 100 ms apart (Learner.connectToLeader), so it gives up 400 ms in. */
@@ -92,7 +93,7 @@ export function connectToLeader(opts: LeaderConnectOptions): Promise<LeaderConne
 
 /** One address's retry loop; resolves undefined when another address won first. */
 async function connectToAddress(opts: LeaderConnectOptions, address: LeaderAddress, wonElsewhere: () => boolean): Promise<LeaderConnection | undefined> {
-  const now = opts.now ?? Date.now;
+  const now = opts.now ?? monotonicNowMs;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const connectOnce = opts.connectOnce ?? tcpConnect;
   const startMs = now();

@@ -8,6 +8,7 @@
  * `run()` resolves when the epoch ends (no quorum, a timeout, counter exhaustion) with the reason;
  * the caller goes back to election. Everything this shell opened is closed by then.
  */
+import { monotonicNowMs } from '../server/clock';
 import { zxidHex } from '../storage/zxid';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
@@ -15,6 +16,7 @@ import type { CommitStage } from '../server/commit';
 import type { ServerConfig } from '../server/config';
 import type { LearnerHandlerStatus, QuorumStatus, ZooKeeperServer } from '../server/server';
 import { writeAcceptedEpoch, writeCurrentEpoch } from '../storage/epochs';
+import type { Failpoints } from '../storage/failpoints';
 import { diffFromLogAllowed, LogGapError, logEntriesAfter, readLogTail } from '../storage/logdiff';
 import { SnapStreamEncoder } from '../storage/snapstream';
 import type { Txn } from '../storage/txn';
@@ -46,6 +48,8 @@ export interface LeaderShellDeps {
   now?: () => number;
   /** Quorum SASL: each learner connection runs `server` before it counts as connected. */
   auth?: QuorumAuthFactories;
+  /** Faults armed for tests: the leader's crash points (storage/failpoints.ts). */
+  failpoints?: Failpoints;
 }
 
 /** Unsent bytes to one learner past which it is dropped: it does not read. */
@@ -84,6 +88,8 @@ interface Conn {
 interface Stream {
   chunks(): AsyncIterable<Buffer>;
   abandon(): void;
+  /** Set for a SNAP's snapshot stream: its zxid. */
+  snapshotZxid?: bigint;
 }
 
 /** Packets to a learner between two samples of learner_handler_qp_time_ms (as ZooKeeper's markers). */
@@ -132,7 +138,7 @@ export class LeaderShell {
   private readonly proposedAtMs = new Map<bigint, number>();
 
   constructor(private readonly deps: LeaderShellDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? monotonicNowMs;
     this.log = deps.log.child({ module: 'leader' });
   }
 
@@ -576,7 +582,7 @@ export class LeaderShell {
         marked.add(conn);
         this.write(conn, { type: PacketType.SNAP, zxid: s.zxid, data: null, authinfo: null });
         this.flush(conn);
-        this.stream(conn, { chunks: () => enc.chunks(), abandon: () => enc.close() });
+        this.stream(conn, { chunks: () => enc.chunks(), abandon: () => enc.close(), snapshotZxid: s.zxid });
       }
     }
   }
@@ -634,6 +640,12 @@ export class LeaderShell {
             if (s.destroyed) break;
             s.write(chunk);
             await drained(s);
+          }
+          if (item.snapshotZxid !== undefined && !s.destroyed) {
+            // The learner has the whole snapshot, not what follows it (NEWLEADER): the leader
+            // dying here left ZooKeeper's learner with a tree only in memory (ZOOKEEPER-3642).
+            await drained(s);
+            this.deps.failpoints?.crash('crash:after-snap-sent', { conn: conn.id, zxid: zxidHex(item.snapshotZxid) });
           }
         }
         await drained(s);

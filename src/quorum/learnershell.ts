@@ -10,6 +10,7 @@
  * protocol), with the reason; the caller goes back to election. Everything this shell opened is
  * closed by then.
  */
+import { monotonicNowMs } from '../server/clock';
 import { zxidHex } from '../storage/zxid';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -19,6 +20,7 @@ import type { ServerConfig } from '../server/config';
 import type { LeaderLink, ZooKeeperServer } from '../server/server';
 import type { Database, ReceivedTree } from '../storage/database';
 import { writeAcceptedEpoch, writeCurrentEpoch } from '../storage/epochs';
+import type { Failpoints } from '../storage/failpoints';
 import { truncateLogTo } from '../storage/logtrunc';
 import { VERSION_DIR } from '../storage/purge';
 import { SnapSpool, SnapStreamDecoder } from '../storage/snapstream';
@@ -52,6 +54,8 @@ export interface LearnerShellDeps {
   onServing(epoch: bigint): void;
   /** Quorum SASL: with `learner` set, this member authenticates to the leader before FOLLOWERINFO. */
   auth?: QuorumAuthFactories;
+  /** Faults armed for tests: the learner's crash points (storage/failpoints.ts). */
+  failpoints?: Failpoints;
   now?: () => number;
 }
 
@@ -106,9 +110,13 @@ export class LearnerShell {
   private syncStartMs: number | undefined;
   /** The newest zxid this member has on disk (its tree's at the start of the role, at the least). */
   private durableThrough: bigint;
+  /** The ACK of NEWLEADER went out (for the crash point that waits for the leader's answer to it). */
+  private newLeaderAcked = false;
+  /** How many txns NEWLEADER's Ready made durable (the sync's), for the crash points' lines. */
+  private syncTxnsLogged = 0;
 
   constructor(private readonly deps: LearnerShellDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? monotonicNowMs;
     this.log = deps.log.child({ module: 'learner', leader: deps.leader.sid.toString() });
     const server = deps.server;
     this.durableThrough = server.lastProcessedZxid;
@@ -222,6 +230,12 @@ export class LearnerShell {
       }
     } else if (this.syncStartMs === undefined && (p.type === PacketType.DIFF || p.type === PacketType.TRUNC || p.type === PacketType.SNAP)) {
       this.syncStartMs = this.now();
+      this.log.info({ syncMode: p.type === PacketType.DIFF ? 'DIFF' : p.type === PacketType.TRUNC ? 'TRUNC' : 'SNAP', zxid: zxidHex(p.zxid) }, 'synchronizing with the leader');
+    }
+    if (this.newLeaderAcked && p.type === PacketType.UPTODATE) {
+      // The leader has our ACK of NEWLEADER (it answers a quorum of them with UPTODATE): ZooKeeper
+      // 3.8.0's follower could still be logging the sync's txns here (ZOOKEEPER-4646).
+      this.deps.failpoints?.crash('crash:after-newleader-ack', { zxid: zxidHex(p.zxid), syncTxnsLogged: this.syncTxnsLogged, durableThrough: zxidHex(this.durableThrough) });
     }
     if (p.type === PacketType.SNAP && this.socket) this.startSnapStream(p.zxid, framer, this.socket);
     this.core.step(p);
@@ -314,8 +328,19 @@ export class LearnerShell {
       await appendDurably(server.db.commit, rd.append.map((t) => decodeTxn(t.data)));
       this.durableThrough = rd.append[rd.append.length - 1].zxid;
     }
-    if (rd.acceptedEpoch !== undefined) writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
-    if (rd.currentEpoch !== undefined) writeCurrentEpoch(config.dataDir, rd.currentEpoch);
+    const failpoints = this.deps.failpoints;
+    if (rd.acceptedEpoch !== undefined) {
+      writeAcceptedEpoch(config.dataDir, rd.acceptedEpoch);
+      // Before the ACKEPOCH this Ready sends: the promise is on disk, the leader has not heard it.
+      failpoints?.crash('crash:after-accepted-epoch', { acceptedEpoch: rd.acceptedEpoch.toString() });
+    }
+    if (rd.currentEpoch !== undefined) {
+      writeCurrentEpoch(config.dataDir, rd.currentEpoch);
+      this.log.info({ currentEpoch: rd.currentEpoch.toString(), logged: rd.append.length, durableThrough: zxidHex(this.durableThrough) }, 'NEWLEADER: the sync is durable and currentEpoch written; acknowledging');
+      // NEWLEADER: the sync's txns are durable (above) and currentEpoch written; the ACK is not sent.
+      this.syncTxnsLogged = rd.append.length;
+      failpoints?.crash('crash:after-current-epoch', { currentEpoch: rd.currentEpoch.toString(), syncTxnsLogged: this.syncTxnsLogged, durableThrough: zxidHex(this.durableThrough) });
+    }
     for (const a of rd.activations) this.deps.configs.activate(a.verifier);
     for (let i = appliedEarly; i < rd.commit.length; i++) server.learnerCommitted(decodeTxn(rd.commit[i].data));
     for (let i = 0; i < rd.syncsCompleted; i++) server.learnerSynced();
@@ -336,6 +361,8 @@ export class LearnerShell {
     } finally {
       if (socket !== undefined && !socket.destroyed) socket.uncork();
     }
+    // The Ready that writes currentEpoch is NEWLEADER's; its sends hold the ACK.
+    if (rd.currentEpoch !== undefined && rd.send.length > 0) this.newLeaderAcked = true;
     if (rd.state?.kind === 'serving') {
       this.log.info({ epoch: rd.state.epoch.toString() }, 'synced with the leader; serving');
       const syncTime = this.deps.role === 'observer' ? server.metrics.observerSyncTime : server.metrics.followerSyncTime;

@@ -13,11 +13,13 @@
  * because a reconfig designated the next leader is followed by the role that leader implies, at
  * once, without an election round (ZooKeeper's updateServerState after processReconfig).
  */
+import { monotonicNowMs } from '../server/clock';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../server/config';
 import type { QuorumStatus, ZooKeeperServer } from '../server/server';
 import type { Database, ReceivedTree } from '../storage/database';
 import { loadEpochs, type EpochLoadNotes } from '../storage/epochs';
+import type { Failpoints } from '../storage/failpoints';
 import { readOnlyGraceMs } from '../server/readonly';
 import { quorumAuthFactories, type QuorumAuthFactories } from './authshell';
 import { ElectionShell } from './electionshell';
@@ -40,6 +42,8 @@ export interface QuorumPeerDeps {
   configFile?: string;
   /** Opens the database from disk, or over a tree received whole (a SNAP) and already on disk. */
   openDatabase(received?: ReceivedTree): Promise<Database>;
+  /** Faults armed for tests (crash points of the roles); none in production. */
+  failpoints?: Failpoints;
   /**
    * The member cannot go on (its epoch files refuse to load, its database cannot be reopened):
    * the process should end so that its supervisor sees it, rather than stay up serving nobody.
@@ -170,7 +174,7 @@ export class QuorumPeer {
     let designated: bigint | undefined;
     while (!this.stopped) {
       server.metrics.lookingCount++;
-      const electionStartMs = Date.now();
+      const electionStartMs = monotonicNowMs();
       this.role = 'looking';
       this.leaderSid = undefined;
       server.serverState = 'looking';
@@ -211,7 +215,7 @@ export class QuorumPeer {
         continue;
       }
       // ZooKeeper records the election's duration when it leads or follows, not when it observes.
-      if (decision.state !== PeerState.OBSERVING && direct === undefined) server.metrics.electionTime.observe(Date.now() - electionStartMs, Date.now());
+      if (decision.state !== PeerState.OBSERVING && direct === undefined) server.metrics.electionTime.observe(monotonicNowMs() - electionStartMs, Date.now());
       if (decision.state === PeerState.LEADING) {
         this.role = 'leading';
         this.leaderSid = this.mySid;
@@ -227,6 +231,7 @@ export class QuorumPeer {
           currentEpoch: epochs.currentEpoch,
           listenOnAllIPs: config.quorumListenOnAllIPs,
           auth: this.auth,
+          failpoints: this.deps.failpoints,
           onServing: (epoch) => this.election.settled(PeerState.LEADING, { ...decision.vote, peerEpoch: epoch }),
         });
         this.leader = shell;
@@ -251,6 +256,7 @@ export class QuorumPeer {
         configs: this.configs,
         reopenDatabase: (received) => this.deps.openDatabase(received),
         auth: this.auth,
+        failpoints: this.deps.failpoints,
         onServing: (epoch) => this.election.settled(decision.state, { ...decision.vote, peerEpoch: epoch }),
       });
       this.learner = learner;

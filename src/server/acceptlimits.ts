@@ -6,6 +6,7 @@
  * without it the process runs into EMFILE, where libuv accepts and closes each new socket silently.
  * Every refusal is counted and logged, at most once a second with a count of those not logged.
  */
+import { monotonicNowMs } from './clock';
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import type { Logger } from 'pino';
@@ -47,7 +48,7 @@ export class RateLimitedLog {
   constructor(
     private readonly log: Logger,
     private readonly intervalMs = LOG_INTERVAL_MS,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = monotonicNowMs,
   ) {}
 
   note(fields: Record<string, unknown>, message: string): void {
@@ -145,12 +146,12 @@ export class AcceptLimits {
     try {
       const clients0 = await this.clientSockets();
       // Reading /proc/self/fd costs with every open socket: far from the limit it is done seldom.
-      if (clients0 + this.others < this.fileLimit / 2 && Date.now() - this.countedAtMs < STALE_COUNT_OK_MS) return;
+      if (clients0 + this.others < this.fileLimit / 2 && performance.now() - this.countedAtMs < STALE_COUNT_OK_MS) return;
       const open = await openDescriptorCount();
       if (open === undefined) return;
       const clients = await this.clientSockets();
       this.others = Math.max(0, open - clients);
-      this.countedAtMs = Date.now();
+      this.countedAtMs = performance.now();
       this.descriptorBudget = Math.max(0, this.fileLimit - this.descriptorReserve - this.others);
       this.apply();
     } finally {

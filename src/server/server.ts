@@ -261,8 +261,11 @@ export class ZooKeeperServer implements CnxnHandler {
   constructor(
     readonly config: ServerConfig,
     readonly log: Logger,
+    /** Intervals: session expiry, latencies (a monotonic clock in the process: server/clock.ts). */
     private readonly now: () => number = Date.now,
     db?: Database,
+    /** Wall time stamped into txns (mtime, ctime, TTL and container ages); `now` unless given. */
+    private readonly wallNow: () => number = now,
   ) {
     this.maxFrameBytes = config.juteMaxBufferBytes;
     this.sessionlessCnxnTimeoutMs = config.sessionlessCnxnTimeoutMs;
@@ -319,7 +322,7 @@ export class ZooKeeperServer implements CnxnHandler {
    */
   setQuorumConfig(text: string, version: bigint, activated = false): void {
     this.quorumConfig = { text, version };
-    this.tree.setQuorumConfig(text, version, BigInt(this.now()));
+    this.tree.setQuorumConfig(text, version, BigInt(this.wallNow()));
     if (activated) {
       const acl = this.tree.getNode(CONFIG_PATH)?.acl ?? [];
       this.watches.trigger([{ type: EventType.NodeDataChanged, path: CONFIG_PATH, acl }]);
@@ -330,7 +333,7 @@ export class ZooKeeperServer implements CnxnHandler {
   private useDatabase(db: Database): void {
     this.db = db;
     this.tree = db.tree;
-    if (this.quorumConfig) this.tree.setQuorumConfig(this.quorumConfig.text, this.quorumConfig.version, BigInt(this.now()));
+    if (this.quorumConfig) this.tree.setQuorumConfig(this.quorumConfig.text, this.quorumConfig.version, BigInt(this.wallNow()));
     this.commit = db.commit;
     this.lastProposedZxid = this.tree.lastProcessedZxid;
     this.tree.onQuotaExceeded = (message) => this.log.warn(message);
@@ -1370,7 +1373,7 @@ export class ZooKeeperServer implements CnxnHandler {
       return onAbandoned();
     }
     const zxid = ++this.lastProposedZxid;
-    const time = BigInt(this.now());
+    const time = BigInt(this.wallNow());
     const m = this.metrics;
     m.requestsQueued++;
     let body: TxnBody;
@@ -1516,7 +1519,7 @@ export class ZooKeeperServer implements CnxnHandler {
 
   private checkContainers(): void {
     if (!this.makesOwnTxns) return;
-    const candidates = containerCandidates(this.tree, this.now(), this.config.containerMaxNeverUsedIntervalMs);
+    const candidates = containerCandidates(this.tree, this.wallNow(), this.config.containerMaxNeverUsedIntervalMs);
     const budget = Math.max(1, Math.floor((this.config.containerMaxPerMinute * this.config.containerCheckIntervalMs) / 60000));
     for (const path of candidates.slice(0, budget)) {
       this.submitWrite(
