@@ -31,7 +31,14 @@ t.setTimeout(600_000);
 // Short sessions, so that a replica's old session (and its is_active ephemeral) is gone soon after
 // ClickHouse opened a new one; the restarting thread checks for an expired session every second.
 const ZK_SESSION_TIMEOUT_MS = 3_000;
-const MERGE_TREE_SETTINGS = { zookeeper_session_expiration_check_period: '1' };
+// A merged-away part stays registered in the ensemble until the cleanup thread removes it, after
+// old_parts_lifetime: short here, so that a settled replica's parts there are its active parts.
+const MERGE_TREE_SETTINGS = {
+  zookeeper_session_expiration_check_period: '1',
+  old_parts_lifetime: '1',
+  cleanup_delay_period: '1',
+  cleanup_delay_period_random_add: '1',
+};
 const TABLE_ROOT = '/clickhouse';
 const TABLE_PATH = '/clickhouse/tables/t';
 const ROWS_PER_INSERT = 5;
@@ -189,6 +196,7 @@ async function scenario(t: Test, target: AppEnsembleName): Promise<Outcome> {
     const zkParts = (r: ClickHouseServer, replica: string) =>
       r.query(`SELECT name FROM system.zookeeper WHERE path = '${TABLE_PATH}/replicas/${replica}/parts' ORDER BY name`).then(rows);
     let settled: { parts: string[] } | undefined;
+    let lastParts = '';
     await waitFor(
       async () => {
         try {
@@ -197,13 +205,14 @@ async function scenario(t: Test, target: AppEnsembleName): Promise<Outcome> {
           const [p1, p2, z1, z2] = await Promise.all([localParts(r1), localParts(r2), zkParts(r1, 'r1'), zkParts(r2, 'r2')]);
           const same = (a: string[], b: string[]) => a.join(',') === b.join(',');
           if (same(p1, p2) && same(p1, z1) && same(p2, z2)) settled = { parts: p1 };
-          return settled !== undefined;
-        } catch {
-          return false;
+          lastParts = `r1 ${p1.join(',')}; r2 ${p2.join(',')}; r1 in the ensemble ${z1.join(',')}; r2 in the ensemble ${z2.join(',')}`;
+        } catch (err) {
+          lastParts = (err as Error).message;
         }
+        return settled !== undefined;
       },
       SETTLE_WAIT_MS,
-      `${target}: both replicas with the same parts, registered in the ensemble`,
+      `${target}: both replicas with the same parts, registered in the ensemble (last: ${lastParts})`,
       POLL_MS * 5,
     );
     out.push(['replicas settled with the same parts, each registered in the ensemble as on disk', settled !== undefined]);
