@@ -56,6 +56,8 @@ const WRITE_RATE_PER_S = 40;
 /** Acknowledged rows that show the load going on after each step. */
 const PROGRESS_ROWS = 40;
 const MONITOR_POLL_MS = 500;
+/** Kazoo's log line (INFO, which Patroni's log shows) when a connection goes SUSPENDED. */
+const KAZOO_CONNECTION_LOST = 'Zookeeper connection lost';
 const POLL_MS = 250;
 
 type Outcome = Array<[string, unknown]>;
@@ -214,6 +216,8 @@ async function scenario(t: Test, target: AppEnsembleName): Promise<Outcome> {
     const before = await primary.status();
     const zkPhaseFrom = Date.now();
     const zkLeader = await ensemble.waitForQuorum();
+    const connectionsLost = () => nodes.map((n) => n.log().split(KAZOO_CONNECTION_LOST).length - 1);
+    const lostBefore = connectionsLost();
     const outage = await killMember(ensemble, zkLeader, 'leader');
     timings.push(`ensemble leader ${zkLeader.sid} killed: two members serve after ${outage.quorumOfTwoMs} ms`);
     timings.push(`writes going on ${await writerProgress(writer, PROGRESS_ROWS, `${target}: writes with the ensemble leader down`)} ms later`);
@@ -222,6 +226,12 @@ async function scenario(t: Test, target: AppEnsembleName): Promise<Outcome> {
     await writerProgress(writer, PROGRESS_ROWS, `${target}: writes after the ensemble member is back`);
     const afterZk = await waitHealthy(nodes, PROGRESS_WAIT_MS, `${target}: the cluster healthy after the ensemble member is back`);
     const after = await primary.status();
+    // Every member drops its clients when the leader goes (a follower serves nobody until it
+    // follows again), so the kill reaches each node's Kazoo, which keeps its session elsewhere.
+    const lostAfter = connectionsLost();
+    const reached = nodes.filter((_n, i) => lostAfter[i] > lostBefore[i]).map((n) => n.name);
+    t.same(reached, NODE_NAMES, `${target}: every Patroni node lost its ensemble connection when the leader was killed`);
+    out.push(['Patroni nodes whose ensemble connection the leader kill broke', reached.length]);
     const zkPhasePrimaries = monitor.primariesSince(zkPhaseFrom);
     t.same(zkPhasePrimaries, [primary.name], `${target}: the same primary all along while the ensemble leader was down and back`);
     t.equal(afterZk.primary, primary, `${target}: ${primary.name} still primary`);
