@@ -43,6 +43,7 @@ t.setTimeout(600_000);
 const TIMING: PatroniTiming = { ttlS: 20, loopWaitS: 2, retryTimeoutS: 9 };
 const SCOPE = 'pgcluster';
 const DCS_ROOT = '/service';
+const LEADER_KEY = `${DCS_ROOT}/${SCOPE}/leader`;
 const NODE_NAMES = ['pg1', 'pg2', 'pg3'];
 const BOOTSTRAP_WAIT_MS = 150_000;
 /** The leader key outlives the dead primary by up to ttl; then a loop or two to promote. */
@@ -218,6 +219,8 @@ async function scenario(t: Test, target: AppEnsembleName): Promise<Outcome> {
     const zkLeader = await ensemble.waitForQuorum();
     const connectionsLost = () => nodes.map((n) => n.log().split(KAZOO_CONNECTION_LOST).length - 1);
     const lostBefore = connectionsLost();
+    const leaderKeyOwner = async () => (await memberTree(ensemble.members.find((m) => m.isRunning()) ?? ensemble.members[0], LEADER_KEY))[0]?.ephemeralOwner;
+    const ownerBefore = await leaderKeyOwner();
     const outage = await killMember(ensemble, zkLeader, 'leader');
     timings.push(`ensemble leader ${zkLeader.sid} killed: two members serve after ${outage.quorumOfTwoMs} ms`);
     timings.push(`writes going on ${await writerProgress(writer, PROGRESS_ROWS, `${target}: writes with the ensemble leader down`)} ms later`);
@@ -232,6 +235,10 @@ async function scenario(t: Test, target: AppEnsembleName): Promise<Outcome> {
     const reached = nodes.filter((_n, i) => lostAfter[i] > lostBefore[i]).map((n) => n.name);
     t.same(reached, NODE_NAMES, `${target}: every Patroni node lost its ensemble connection when the leader was killed`);
     out.push(['Patroni nodes whose ensemble connection the leader kill broke', reached.length]);
+    const ownerAfter = await leaderKeyOwner();
+    t.ok(ownerBefore !== undefined && ownerBefore !== '0x0', `${target}: the leader key is an ephemeral (owner ${ownerBefore})`);
+    t.equal(ownerAfter, ownerBefore, `${target}: the primary's session, owner of the leader key, lived through the kill`);
+    out.push(["the leader key's session lived through the ensemble leader's kill", ownerBefore !== undefined && ownerAfter === ownerBefore]);
     const zkPhasePrimaries = monitor.primariesSince(zkPhaseFrom);
     t.same(zkPhasePrimaries, [primary.name], `${target}: the same primary all along while the ensemble leader was down and back`);
     t.equal(afterZk.primary, primary, `${target}: ${primary.name} still primary`);
