@@ -111,8 +111,6 @@ export class PatroniNode {
   private exited: Promise<void> = Promise.resolve();
   private release: () => void = () => undefined;
   private running = false;
-  /** Times this node's Patroni was started. */
-  starts = 0;
 
   private constructor(
     readonly name: string,
@@ -172,7 +170,6 @@ export class PatroniNode {
     }
     this.child = child;
     this.running = true;
-    this.starts++;
     this.exited = new Promise<void>((resolve) => {
       child.once('exit', () => {
         this.running = false;
@@ -183,8 +180,44 @@ export class PatroniNode {
         resolve();
       });
     });
-    // Should the test process die, its watchdog SIGKILLs Patroni and removes the node's directory.
-    this.release = guardChild(child, this.dir);
+    // Should the test process die, its watchdog SIGKILLs Patroni and removes the node's directory,
+    // and this one SIGKILLs the postmaster (which Patroni started in a session of its own).
+    const releasePatroni = guardChild(child, this.dir);
+    const postmasterWatchdog = this.startPostmasterWatchdog();
+    this.release = () => {
+      releasePatroni();
+      if (postmasterWatchdog) {
+        // Killed before its stdin closes, so that it does not act.
+        try {
+          postmasterWatchdog.kill('SIGKILL');
+        } catch {
+          // Gone.
+        }
+        postmasterWatchdog.stdin?.destroy();
+      }
+    };
+  }
+
+  /** A shell blocked reading a pipe from the test; when the test dies it kills the postmaster. */
+  private startPostmasterWatchdog(): ChildProcess | undefined {
+    // The postmaster, if that PID is still a postgres (field 2 of /proc/<pid>/stat); its children
+    // (each in a session of its own) exit when they see it gone.
+    const script = [
+      'read _ignored',
+      'pid=$(head -n 1 "$1" 2>/dev/null)',
+      'case "$pid" in ""|*[!0-9]*) exit 0 ;; esac',
+      'case "$(cut -d" " -f2 "/proc/$pid/stat" 2>/dev/null)" in "(postgres)") kill -9 "$pid" 2>/dev/null ;; esac',
+      'exit 0',
+    ].join('\n');
+    try {
+      const w = spawn('/bin/sh', ['-c', script, 'postmaster-watchdog', path.join(this.dataDir, 'postmaster.pid')], { stdio: ['pipe', 'ignore', 'ignore'] });
+      w.on('error', () => undefined);
+      w.stdin?.on('error', () => undefined);
+      w.unref();
+      return w;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The postmaster's PID from postmaster.pid, if that process is alive. */
@@ -195,6 +228,16 @@ export class PatroniNode {
       process.kill(pid, 0);
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       return cmd.includes('postgres') ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** /proc/<pid>/stat's fields after the command name: state, ppid, ... */
+  private static statFields(pid: number): string[] | undefined {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     } catch {
       return undefined;
     }
@@ -229,12 +272,8 @@ export class PatroniNode {
 
   /** Whether `pid` is a live process (a zombie nobody reaped counts as gone). */
   private static alive(pid: number): boolean {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-    } catch {
-      return false;
-    }
+    const f = PatroniNode.statFields(pid);
+    return f !== undefined && f[0] !== 'Z';
   }
 
   /** A crash of the whole node: Patroni, the postmaster and its children, SIGKILL by PID. */
