@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need: the reference Apache ZooKeeper 3.8 server and its
 # Java libraries, the real clients used by compat-tests (zkCli via ZooKeeperMain, the C client
-# cli_mt, Kazoo, Curator, ClickHouse 18.16), pytest, and an MIT KDC with Kerberos clients for the
+# cli_mt, Kazoo, Curator, ClickHouse 18.16, Patroni 3.0 with PostgreSQL 15), pytest, and an MIT KDC with Kerberos clients for the
 # SASL GSSAPI tests, and Maven, which then fetches from Maven Central a second reference server,
 # Apache ZooKeeper 3.9.5 (scripts/zookeeper39.sh), and Apache Kafka's jars for the Kafka compat test
 # (scripts/fetch-kafka.sh), and the client libraries' own reconfiguration tests (Kazoo 2.10.0's
@@ -35,6 +35,8 @@ PACKAGES=(
   openjdk-17-jdk-headless  # java and javac (Curator programs in compat-tests are compiled)
   chromium               # the web console is tested in headless Chromium (playwright-core)
   clickhouse-server      # ClickHouse 18.16: replicated tables through an old-style ZooKeeper client
+  patroni                # Patroni 3.0 (PostgreSQL failover) with its zookeeper DCS on Kazoo
+  postgresql-15          # the PostgreSQL Patroni runs (/usr/lib/postgresql/15/bin)
   krb5-kdc               # a throwaway MIT KDC for the GSSAPI tests (test/util/kdc.ts)
   krb5-admin-server      # kadmin.local: principals and keytabs
   krb5-user              # kinit, klist

@@ -7,14 +7,21 @@ export interface ClickHousePorts {
   interserver: number;
 }
 
+export interface ZooKeeperNode {
+  host: string;
+  port: number;
+}
+
 export interface ClickHouseConfigInput {
   rootDir: string;
   ports: ClickHousePorts;
-  /** The coordination server under test. */
-  zookeeper: { host: string; port: number };
+  /** The coordination server under test: one server, or every member of an ensemble. */
+  zookeeper: ZooKeeperNode | readonly ZooKeeperNode[];
   zookeeperSessionTimeoutMs: number;
   shard: string;
   replica: string;
+  /** `<merge_tree>` settings (the tables' defaults), e.g. zookeeper_session_expiration_check_period. */
+  mergeTree?: Record<string, string>;
 }
 
 /** Caches are allocated on demand, but the defaults (5 GB marks, 8 GB uncompressed) are no bound. */
@@ -28,6 +35,13 @@ function esc(text: string): string {
 
 export function configXml(c: ClickHouseConfigInput): string {
   const dir = esc(c.rootDir);
+  const nodes = (Array.isArray(c.zookeeper) ? c.zookeeper : [c.zookeeper]) as readonly ZooKeeperNode[];
+  const nodeXml = nodes
+    .map((n, i) => `    <node index="${i + 1}">\n      <host>${esc(n.host)}</host>\n      <port>${n.port}</port>\n    </node>`)
+    .join('\n');
+  const mergeTreeEntries = Object.entries(c.mergeTree ?? {});
+  const mergeTree =
+    mergeTreeEntries.length === 0 ? '' : `  <merge_tree>\n${mergeTreeEntries.map(([k, v]) => `    <${k}>${esc(v)}</${k}>\n`).join('')}  </merge_tree>\n`;
   return `<?xml version="1.0"?>
 <yandex>
   <logger>
@@ -57,13 +71,10 @@ export function configXml(c: ClickHouseConfigInput): string {
   <mark_cache_size>${CACHE_BYTES}</mark_cache_size>
   <uncompressed_cache_size>${CACHE_BYTES}</uncompressed_cache_size>
   <zookeeper>
-    <node index="1">
-      <host>${esc(c.zookeeper.host)}</host>
-      <port>${c.zookeeper.port}</port>
-    </node>
+${nodeXml}
     <session_timeout_ms>${c.zookeeperSessionTimeoutMs}</session_timeout_ms>
   </zookeeper>
-  <macros>
+${mergeTree}  <macros>
     <shard>${esc(c.shard)}</shard>
     <replica>${esc(c.replica)}</replica>
   </macros>

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, guardChild } from '../../test/util/servers';
-import { configXml, usersXml, type ClickHousePorts } from './config';
+import { configXml, usersXml, type ClickHousePorts, type ZooKeeperNode } from './config';
 
 export const CLICKHOUSE_SERVER = '/usr/sbin/clickhouse-server';
 const HOST = '127.0.0.1';
@@ -22,10 +22,11 @@ const PORT_ATTEMPTS_MAX = 3;
 
 export interface ClickHouseOptions {
   name: string;
-  zookeeper: { host: string; port: number };
+  zookeeper: ZooKeeperNode | readonly ZooKeeperNode[];
   zookeeperSessionTimeoutMs: number;
   shard: string;
   replica: string;
+  mergeTree?: Record<string, string>;
 }
 
 export class QueryError extends Error {
