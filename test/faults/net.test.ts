@@ -1,0 +1,190 @@
+// The fault suite's network faults (scripts/faults/net.ts) proven with real sockets: a cut makes a
+// TCP connect between two member addresses time out while other pairs still connect, a one-way cut
+// stops datagrams in one direction only, loss and duplication change what arrives, a member process
+// (under its own uid) that does not bind a source address is seen from its own address, heal
+// restores every link, and afterwards no rule of the run is left (nft's ruleset, tc's qdiscs).
+// Addresses 127.0.3.x: no fault run's members (127.0.0.2x, 127.0.1.2x) are touched.
+import { spawn, spawnSync } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import t from 'tap';
+import { assertLoopback, faultTables, healLeftovers, memberUid, NetFaults, netFaultsUsable, tableExists } from '../../scripts/faults/net';
+import { freePortOn } from '../../scripts/faults/cluster';
+
+const A = '127.0.3.11';
+const B = '127.0.3.12';
+const C = '127.0.3.13';
+const CONNECT_TIMEOUT_MS = 1500;
+
+const usable = netFaultsUsable();
+
+function listen(host: string): Promise<{ server: net.Server; port: number; peers: string[] }> {
+  return new Promise((resolve, reject) => {
+    const peers: string[] = [];
+    const server = net.createServer((s) => {
+      peers.push(s.remoteAddress ?? '');
+      s.end();
+    });
+    server.once('error', reject);
+    freePortOn(host).then((port) => server.listen({ host, port }, () => resolve({ server, port, peers })), reject);
+  });
+}
+
+/** Whether a TCP connect from `from` (bound as the source) to host:port completes in time. */
+function connects(from: string, host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createConnection({ host, port, localAddress: from });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, CONNECT_TIMEOUT_MS);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}
+
+/** Sends `n` datagrams from `from` to `to` and counts what arrives within a bound. */
+async function datagrams(from: string, to: string, n: number): Promise<number> {
+  const rx = dgram.createSocket('udp4');
+  const tx = dgram.createSocket('udp4');
+  let got = 0;
+  rx.on('message', () => got++);
+  const port = await freePortOn(to);
+  await new Promise<void>((r) => rx.bind(port, to, () => r()));
+  await new Promise<void>((r) => tx.bind(0, from, () => r()));
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => tx.send(Buffer.from(String(i)), port, to, () => r()));
+  // Arrival on loopback is immediate; a short settle for the last ones (and a copy's second pass).
+  const deadline = Date.now() + 500;
+  let last = -1;
+  while (Date.now() < deadline && got !== last) {
+    last = got;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  rx.close();
+  tx.close();
+  return got;
+}
+
+t.test('addresses outside 127.0.0.0/8 (and 127.0.0.1) are refused', async (t) => {
+  for (const bad of ['10.0.0.1', '127.0.0.1', '127.0.0.256', '::1', 'localhost', '128.0.0.1']) t.throws(() => assertLoopback(bad), bad);
+  t.equal(assertLoopback('127.0.1.23'), '127.0.1.23');
+  t.not(memberUid('127.0.0.21'), memberUid('127.0.1.21'), 'one uid per address');
+  t.throws(() => new NetFaults(['127.0.0.21', '192.168.1.1']));
+});
+
+t.test('cuts, one-way cuts, loss and duplication on lo, healed and removed', { skip: usable.ok ? false : usable.reason }, async (t) => {
+  const tcBefore = spawnSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout;
+  const nf = new NetFaults([A, B, C]);
+  t.teardown(() => nf.remove());
+  nf.install();
+  t.ok(tableExists(nf.table), `table ${nf.table} installed`);
+  const la = await listen(A);
+  const lb = await listen(B);
+  const lc = await listen(C);
+  t.teardown(() => {
+    la.server.close();
+    lb.server.close();
+    lc.server.close();
+  });
+
+  t.ok(await connects(A, B, lb.port), 'A -> B connects before any fault');
+  t.ok(await connects(B, A, la.port), 'B -> A connects before any fault');
+
+  nf.cut(A, B);
+  const [ab, ba, ac, cb] = await Promise.all([connects(A, B, lb.port), connects(B, A, la.port), connects(A, C, lc.port), connects(C, B, lb.port)]);
+  t.notOk(ab, 'A -> B times out while A and B are cut');
+  t.notOk(ba, 'B -> A times out while A and B are cut');
+  t.ok(ac, 'A -> C still connects');
+  t.ok(cb, 'C -> B still connects');
+  t.match(nf.listFaults(), /ip saddr 127\.0\.3\.11 ip daddr 127\.0\.3\.12 drop/);
+
+  nf.healAll();
+  t.ok(await connects(A, B, lb.port), 'A -> B connects again after heal');
+  t.notMatch(nf.listFaults(), /drop/, 'no fault rule after heal');
+
+  nf.partition([[A], [B, C]]);
+  const [pab, pac, pbc] = await Promise.all([connects(A, B, lb.port), connects(A, C, lc.port), connects(B, C, lc.port)]);
+  t.notOk(pab, 'isolated A cannot reach B');
+  t.notOk(pac, 'isolated A cannot reach C');
+  t.ok(pbc, 'B and C, the majority, still connect');
+  nf.healAll();
+
+  nf.dropOneWay(A, B);
+  t.equal(await datagrams(A, B, 50), 0, 'one-way cut: nothing from A reaches B');
+  t.equal(await datagrams(B, A, 50), 50, 'one-way cut: everything from B reaches A');
+  t.equal(await datagrams(A, C, 50), 50, 'one-way cut: A still reaches C');
+  nf.healAll();
+
+  nf.link(A, B, { lossPct: 50 });
+  const kept = await datagrams(A, B, 400);
+  t.ok(kept > 80 && kept < 320, `50% loss keeps about half (${kept} of 400)`);
+  t.equal(await datagrams(B, A, 100), 100, 'loss on A -> B leaves B -> A whole');
+  nf.healAll();
+
+  nf.link(A, B, { duplicatePct: 50 });
+  const dup = await datagrams(A, B, 400);
+  t.ok(dup > 440, `50% duplication delivers copies (${dup} for 400 sent)`);
+  nf.healAll();
+  t.equal(await datagrams(A, B, 100), 100, 'healed: every datagram once');
+
+  t.throws(() => nf.link(A, B, { delayMs: 100 }), /not available/, 'delay is refused, not faked');
+  t.throws(() => nf.cut(A, '127.0.3.99'), /not a member address/);
+
+  nf.remove();
+  t.notOk(tableExists(nf.table), 'the table is gone');
+  const ruleset = spawnSync('nft', ['list', 'ruleset'], { encoding: 'utf8' }).stdout;
+  t.notMatch(ruleset, new RegExp(nf.table), 'nft list ruleset shows nothing of the run');
+  t.equal(spawnSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout, tcBefore, 'tc qdiscs on lo unchanged');
+  t.ok(await connects(A, B, lb.port), 'A -> B connects after the table is gone');
+});
+
+t.test('a member process that binds no source address is seen from its own address', { skip: usable.ok ? false : usable.reason }, async (t) => {
+  const nf = new NetFaults([A, B]);
+  t.teardown(() => nf.remove());
+  nf.install();
+  const lb = await listen(B);
+  t.teardown(() => lb.server.close());
+  // A child under A's uid connects to B without binding: the kernel would pick 127.0.0.1.
+  const script = `const s=require('net').createConnection({host:'${B}',port:${lb.port}});s.on('connect',()=>{process.stdout.write(s.localAddress);s.destroy()});s.on('error',e=>{process.stdout.write('error '+e.message)})`;
+  const runChild = (): Promise<string> =>
+    new Promise((resolve) => {
+      const uid = memberUid(A);
+      const child = spawn(process.execPath, ['-e', script], { uid, gid: uid, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.on('exit', () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+  await runChild();
+  t.equal(lb.peers.at(-1), A, `B sees the member's connection coming from ${A}`);
+  nf.cut(A, B);
+  const before = lb.peers.length;
+  await runChild().catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(lb.peers.length, before, 'cut: the member process cannot reach B');
+});
+
+t.test('tables of dead runs are removed at the next start; live ones stay', { skip: usable.ok ? false : usable.reason }, async (t) => {
+  const dead = spawnSync('/bin/true');
+  const deadPid = dead.pid;
+  const stale = `zkts_faults_${deadPid}_1`;
+  spawnSync('nft', ['add', 'table', 'ip', stale]);
+  t.teardown(() => spawnSync('nft', ['delete', 'table', 'ip', stale]));
+  const live = new NetFaults([A, B]);
+  t.teardown(() => live.remove());
+  live.install();
+  t.ok(faultTables().includes(stale), 'a stale table is there');
+  const removed = healLeftovers();
+  t.ok(removed.includes(stale), 'healLeftovers removed the dead run\'s table');
+  t.ok(tableExists(live.table), 'the live run\'s table stays');
+});
