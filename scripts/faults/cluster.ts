@@ -116,6 +116,9 @@ export class Member {
   private exited: Promise<void> = Promise.resolve();
   private watchdog: ChildProcess | undefined;
   private releaseCleanup: (() => void) | undefined;
+  /** The process ended without being told to (a crash, a failpoint's fatal error). */
+  exitedByItself = false;
+  lastExit = '';
   /** Every start of this member, with its pid. */
   readonly starts: Array<{ pid: number }> = [];
 
@@ -197,9 +200,19 @@ export class Member {
     this.pid = child.pid;
     this.starts.push({ pid: child.pid });
     this.state = 'running';
+    this.exitedByItself = false;
     this.exited = new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.once('error', () => resolve());
+      child.once('exit', (code, signal) => {
+        // Only a process the nemesis or the end of the run did not stop "exits by itself".
+        if (this.child === child && this.state === 'running') this.exitedByItself = true;
+        this.lastExit = signal ? `signal ${signal}` : `code ${code}`;
+        resolve();
+      });
+      child.once('error', (err) => {
+        this.lastExit = `spawn error: ${err.message}`;
+        if (this.child === child) this.exitedByItself = true;
+        resolve();
+      });
     });
     const pid = child.pid;
     this.watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'faults-watchdog', String(pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
@@ -245,6 +258,14 @@ export class Member {
     if (this.state === 'paused') this.signal('SIGCONT');
     this.state = 'killed';
     await this.reap();
+  }
+
+  /** After the process ended by itself: collects it so that start() can run it again. */
+  async collectCrash(): Promise<void> {
+    if (!this.exitedByItself) return;
+    this.state = 'killed';
+    await this.reap();
+    this.exitedByItself = false;
   }
 
   pause(): void {
@@ -428,13 +449,7 @@ export class Cluster {
     let last = '';
     for (;;) {
       for (const m of this.members) {
-        if (m.state === 'running' && m.pid !== undefined) {
-          try {
-            process.kill(m.pid, 0);
-          } catch {
-            throw new Error(`${m.name} exited; its log: ${m.logPath}`);
-          }
-        }
+        if (m.state === 'running' && m.exitedByItself) throw new Error(`${m.name} exited by itself (${m.lastExit}); its log: ${m.logPath}`);
       }
       const all = await this.srvrAll();
       const running = this.members.filter((m) => m.state === 'running');

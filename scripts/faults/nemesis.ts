@@ -164,6 +164,8 @@ const now = (): bigint => process.hrtime.bigint();
 
 /** Runs a schedule; heal() undoes whatever is still in force. */
 export class Nemesis {
+  /** Members found dead without the nemesis killing them (restarted by heal). */
+  readonly crashes: string[] = [];
   private stopped = false;
   private leaderId: number | null | undefined = undefined;
   private leaderLoop: Promise<void> | undefined;
@@ -290,28 +292,32 @@ export class Nemesis {
         break;
       }
       case 'loss':
-      case 'duplicate': {
-        if (f.kind === 'loss' ? !this.o.capabilities.loss : !this.o.capabilities.duplicate) {
-          log({ t: now(), kind: f.kind, phase: 'skipped', detail: this.o.capabilities.notes.join('; ') });
-          return;
-        }
-        const rest = order.filter((id) => id !== target.id);
-        for (const id of rest) {
-          const effect = f.kind === 'loss' ? { lossPct: f.amount } : { duplicatePct: f.amount };
-          net.link(addr(target.id), addr(id), effect);
-          net.link(addr(id), addr(target.id), effect);
-        }
-        start([target.id], `${f.amount}% ${f.kind} on every link of ${target.name}`);
-        break;
-      }
+      case 'duplicate':
       case 'delay':
       case 'reorder': {
-        const able = f.kind === 'delay' ? this.o.capabilities.delay : this.o.capabilities.reorder;
+        const caps = this.o.capabilities;
+        const able = f.kind === 'loss' ? caps.loss : f.kind === 'duplicate' ? caps.duplicate : f.kind === 'delay' ? caps.delay : caps.reorder;
         if (!able) {
-          log({ t: now(), kind: f.kind, phase: 'skipped', members: [target.id], detail: this.o.capabilities.notes.join('; ') });
+          log({ t: now(), kind: f.kind, phase: 'skipped', members: [target.id], detail: caps.notes.join('; ') });
           return;
         }
-        throw new Error(`${f.kind} is reported available but not built`);
+        const amount = f.amount ?? 0;
+        const effect =
+          f.kind === 'loss'
+            ? { lossPct: amount }
+            : f.kind === 'duplicate'
+              ? { duplicatePct: amount }
+              : f.kind === 'delay'
+                ? { delayMs: amount, jitterMs: Math.floor(amount / 4) }
+                : { delayMs: 50, jitterMs: 10, reorderPct: amount };
+        const rest = order.filter((id) => id !== target.id);
+        for (const id of rest) {
+          await net.link(addr(target.id), addr(id), effect);
+          await net.link(addr(id), addr(target.id), effect);
+        }
+        const what = f.kind === 'delay' ? `${amount} ms delay (jitter ${Math.floor(amount / 4)} ms)` : f.kind === 'reorder' ? `${amount}% reordered (50 ms delay for the rest)` : `${amount}% ${f.kind}`;
+        start([target.id], `${what} on every link of ${target.name}`);
+        break;
       }
       case 'clock': {
         const hook = this.o.clockHook;
@@ -337,6 +343,11 @@ export class Nemesis {
   async heal(): Promise<void> {
     this.o.net.healAll();
     for (const m of this.o.cluster.members) {
+      if (m.exitedByItself) {
+        this.crashes.push(`${m.name} exited by itself (${m.lastExit}); log ${m.logPath}`);
+        this.o.log({ t: now(), kind: 'note', phase: 'observed', members: [m.id], detail: `${m.name} had exited by itself (${m.lastExit}); restarted` });
+        await m.collectCrash();
+      }
       if (m.state === 'paused') m.resume();
       if (m.state === 'killed') {
         m.setFailpoints(undefined);

@@ -14,12 +14,16 @@
 // is deleted at the end of a run, also on an exception or a signal (cleanup.ts); a table whose
 // owning process is dead (a SIGKILLed run) is deleted by healLeftovers() at the next run's start.
 //
-// Delay and reordering: this kernel has neither sch_netem nor sch_prio (tc refuses both), and no
-// nft `queue` expression, so `tc netem` cannot be used here; capabilities() says what works and the
-// nemesis skips what does not, saying so in its log.
+// Delay and reordering: a kernel without sch_netem (this project's CI kernel has neither sch_netem
+// nor sch_prio, and no nft `queue` expression) cannot run `tc netem`. There, the packets of a
+// delayed link go to an NFQUEUE (the xtables NFQUEUE target, through iptables-nft, in a chain of its
+// own in table `ip raw`) and nfq_delay.py gives each its verdict late: the packets stay in the
+// kernel, nothing proxies them. capabilities() says what works; the nemesis skips what does not and
+// says so in its log.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { onCleanup } from './cleanup';
 
@@ -54,6 +58,11 @@ export interface LinkEffect {
   jitterMs?: number;
   reorderPct?: number;
 }
+
+const NFQ_HELPER = path.resolve(__dirname, '..', '..', '..', 'scripts', 'faults', 'nfq_delay.py');
+const QUEUE_CHAIN_PREFIX = 'zkts_q_';
+const QUEUES_PER_RUN = 32;
+const HELPER_READY_MS = 5000;
 
 export interface NetCapabilities {
   cut: boolean;
@@ -106,9 +115,36 @@ function kernelHasNetem(): boolean | undefined {
 export function capabilities(): NetCapabilities {
   const notes: string[] = [];
   const netem = kernelHasNetem();
-  if (netem === false) notes.push('the kernel has no sch_netem (CONFIG_NET_SCH_NETEM is not set): no delay or reordering');
-  else notes.push(`sch_netem ${netem ? 'is in the kernel' : 'may be in the kernel'}, but delay/reorder through it is not built yet`);
-  return { cut: true, loss: true, duplicate: true, delay: false, reorder: false, notes };
+  if (netem === false) notes.push('the kernel has no sch_netem (CONFIG_NET_SCH_NETEM is not set): delay and reordering go through NFQUEUE');
+  const queue = nfqueueUsable();
+  if (!queue.ok) notes.push(`no delay or reordering: ${queue.reason}`);
+  return { cut: true, loss: true, duplicate: true, delay: queue.ok, reorder: queue.ok, notes };
+}
+
+/** Whether delayed links can be made: iptables-nft (for the NFQUEUE target), python3, the helper. */
+export function nfqueueUsable(): { ok: true } | { ok: false; reason: string } {
+  const ipt = run('iptables', ['--version']);
+  if (!ipt.ok) return { ok: false, reason: 'iptables is not installed (apt-get install -y iptables): the NFQUEUE target comes from it' };
+  if (!/nf_tables/.test(ipt.out)) return { ok: false, reason: `iptables is not the nf_tables variant: ${ipt.out.trim()}` };
+  if (!run('python3', ['--version']).ok) return { ok: false, reason: 'python3 is missing (it runs nfq_delay.py)' };
+  if (!fs.existsSync(NFQ_HELPER)) return { ok: false, reason: `${NFQ_HELPER} is missing` };
+  return { ok: true };
+}
+
+function queueChains(): string[] {
+  const r = run('iptables', ['-t', 'raw', '-S']);
+  if (!r.ok) return [];
+  return r.out
+    .split('\n')
+    .map((l) => /^-N (\S+)$/.exec(l.trim())?.[1])
+    .filter((c): c is string => c !== undefined && c.startsWith(QUEUE_CHAIN_PREFIX));
+}
+
+function removeQueueChain(chain: string): boolean {
+  // The jump from PREROUTING first (as many times as it is there), then the chain.
+  for (let i = 0; i < 10 && run('iptables', ['-t', 'raw', '-D', 'PREROUTING', '-j', chain]).ok; i++);
+  run('iptables', ['-t', 'raw', '-F', chain]);
+  return run('iptables', ['-t', 'raw', '-X', chain]).ok;
 }
 
 function tableNames(): string[] {
@@ -142,6 +178,14 @@ export function healLeftovers(): string[] {
     const r = run('nft', ['delete', 'table', 'ip', table]);
     if (r.ok) removed.push(table);
   }
+  if (run('iptables', ['--version']).ok) {
+    for (const chain of queueChains()) {
+      const pid = Number(/^zkts_q_(\d+)_/.exec(chain)?.[1]);
+      if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) continue;
+      if (pid === process.pid && liveTables.has(chain)) continue;
+      if (removeQueueChain(chain)) removed.push(`ip raw ${chain}`);
+    }
+  }
   return removed;
 }
 
@@ -163,11 +207,20 @@ export class NetFaults {
   private rules: Rule[] = [];
   private installed = false;
   private releaseCleanup: (() => void) | undefined;
+  /** Delayed links: each its own queue. */
+  private delays: Array<{ from: string; to: string; queue: number; delayMs: number; jitterMs: number; reorderPct: number }> = [];
+  private readonly queueChain: string;
+  private readonly queueBase: number;
+  private queueChainMade = false;
+  private helper: ChildProcess | undefined;
+  private releaseHelper: (() => void) | undefined;
 
   constructor(addresses: readonly string[]) {
     if (new Set(addresses).size !== addresses.length) throw new Error('member addresses must differ');
     this.members = addresses.map(assertLoopback);
     this.table = `${TABLE_PREFIX}${process.pid}_${++tableCounter}`;
+    this.queueChain = `${QUEUE_CHAIN_PREFIX}${process.pid}_${tableCounter}`;
+    this.queueBase = 1024 + ((process.pid * 7 + tableCounter) % 1900) * QUEUES_PER_RUN;
   }
 
   /**
@@ -222,8 +275,18 @@ export class NetFaults {
   }
 
   /** Loss and duplication on the packets from `from` to `to`. */
-  link(from: string, to: string, effect: LinkEffect): void {
-    if (effect.delayMs || effect.jitterMs || effect.reorderPct) throw new Error('delay and reordering are not available (see capabilities())');
+  async link(from: string, to: string, effect: LinkEffect): Promise<void> {
+    if (effect.delayMs || effect.jitterMs || effect.reorderPct) {
+      const usable = nfqueueUsable();
+      if (!usable.ok) throw new Error(`delay and reordering are not available: ${usable.reason}`);
+      if (this.delays.length >= QUEUES_PER_RUN) throw new Error(`at most ${QUEUES_PER_RUN} delayed links`);
+      const delayMs = effect.delayMs ?? 0;
+      const jitterMs = effect.jitterMs ?? 0;
+      const reorderPct = effect.reorderPct ?? 0;
+      if (!(delayMs >= 0 && delayMs <= 60_000 && jitterMs >= 0 && reorderPct >= 0 && reorderPct <= 100)) throw new Error(`bad delay ${JSON.stringify(effect)}`);
+      this.delays.push({ from: this.member(from), to: this.member(to), queue: this.queueBase + this.delays.length, delayMs, jitterMs, reorderPct });
+      await this.applyDelays();
+    }
     for (const [kind, pct] of [['loss', effect.lossPct], ['duplicate', effect.duplicatePct]] as const) {
       if (pct === undefined || pct <= 0) continue;
       if (!(pct <= 100)) throw new Error(`${kind} percent out of range: ${pct}`);
@@ -242,10 +305,88 @@ export class NetFaults {
   healAll(): void {
     this.rules = [];
     if (this.installed) this.apply();
+    if (this.delays.length > 0) {
+      this.delays = [];
+      run('iptables', ['-t', 'raw', '-F', this.queueChain]);
+      this.stopHelper();
+    }
+  }
+
+  /** The delayed links' rules (iptables -S of the run's chain in table raw), for a log or a test. */
+  listDelays(): string {
+    if (!this.queueChainMade) return '';
+    const r = run('iptables', ['-t', 'raw', '-S', this.queueChain]);
+    return r.ok ? r.out : '';
+  }
+
+  private stopHelper(): void {
+    const h = this.helper;
+    this.helper = undefined;
+    this.releaseHelper?.();
+    this.releaseHelper = undefined;
+    if (h?.pid !== undefined) {
+      try {
+        process.kill(h.pid, 'SIGKILL');
+      } catch {
+        // Gone.
+      }
+    }
+  }
+
+  /** (Re)starts the helper on every delayed link's queue, then sends those links' packets to it. */
+  private async applyDelays(): Promise<void> {
+    if (!this.installed) this.install();
+    this.stopHelper();
+    const args = this.delays.map((d) => `${d.queue}:${d.delayMs}:${d.jitterMs}:${d.reorderPct}`);
+    const helper = spawn('python3', [NFQ_HELPER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.helper = helper;
+    const pid = helper.pid;
+    this.releaseHelper = onCleanup(`kill nfq_delay.py ${pid}`, () => {
+      try {
+        if (pid !== undefined) process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone.
+      }
+    });
+    let stderr = '';
+    helper.stderr?.on('data', (d) => (stderr += String(d)).slice(-4000));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`nfq_delay.py not ready in ${HELPER_READY_MS} ms: ${stderr}`)), HELPER_READY_MS);
+      helper.stdout?.on('data', (d) => {
+        if (String(d).includes('ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      helper.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`nfq_delay.py exited (${code}): ${stderr}`));
+      });
+    });
+    if (!this.queueChainMade) {
+      const made = run('iptables', ['-t', 'raw', '-N', this.queueChain]);
+      if (!made.ok) throw new Error(`iptables -t raw -N ${this.queueChain}: ${made.err}`);
+      this.queueChainMade = true;
+      liveTables.add(this.queueChain);
+      const jump = run('iptables', ['-t', 'raw', '-I', 'PREROUTING', '-j', this.queueChain]);
+      if (!jump.ok) throw new Error(`iptables jump to ${this.queueChain}: ${jump.err}`);
+    }
+    run('iptables', ['-t', 'raw', '-F', this.queueChain]);
+    for (const d of this.delays) {
+      const r = run('iptables', ['-t', 'raw', '-A', this.queueChain, '-s', d.from, '-d', d.to, '-j', 'NFQUEUE', '--queue-num', String(d.queue), '--queue-bypass']);
+      if (!r.ok) throw new Error(`iptables NFQUEUE rule: ${r.err}`);
+    }
   }
 
   /** Deletes the table (the run's end). */
   remove(): void {
+    if (this.queueChainMade) {
+      this.delays = [];
+      this.stopHelper();
+      removeQueueChain(this.queueChain);
+      this.queueChainMade = false;
+      liveTables.delete(this.queueChain);
+    }
     if (!this.installed) return;
     this.installed = false;
     this.rules = [];

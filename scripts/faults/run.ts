@@ -8,11 +8,11 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { Err } from '../../src/protocol/constants';
 import { ZkClient } from '../../test/util/client';
-import { javaClasspath, javaClasspath39, zookeeper39Available } from '../../test/util/servers';
 import { onCleanup } from './cleanup';
 import { Cluster, memberAddress, type Target } from './cluster';
 import { collectFinal, countLost, readHistory, type HistoryOp } from './final';
@@ -59,23 +59,34 @@ export interface RunOptions {
 interface WorkloadCommand {
   cmd: string;
   args: string[];
+  env?: NodeJS.ProcessEnv;
 }
 
 let javaBuild: { cp: string } | { missing: string } | undefined;
 
-/** Compiles FaultsWorkload.java once per runner process (into outDir/bin/java). */
-function javaWorkload(outDir: string): { cp: string } | { missing: string } {
+/**
+ * The Java workload's classpath: scripts/faults/workload/build-java.sh builds it (once, cached) and
+ * prints its dir, whose `classpath` file holds the runtime classpath.
+ */
+function javaWorkload(): { cp: string } | { missing: string } {
   if (javaBuild) return javaBuild;
-  const src = path.join(REPO_ROOT, 'scripts', 'faults', 'workload', 'java', 'FaultsWorkload.java');
-  if (!fs.existsSync(src)) return (javaBuild = { missing: `${path.relative(REPO_ROOT, src)} does not exist` });
-  const libs = zookeeper39Available() ? javaClasspath39() : javaClasspath();
-  const curator = ['curator-client.jar', 'curator-framework.jar', 'curator-recipes.jar', 'guava.jar'].map((j) => path.join('/usr/share/java', j)).filter((j) => fs.existsSync(j));
-  const cp = [libs, ...curator].join(':');
-  const bin = path.join(outDir, 'bin', 'java');
-  fs.mkdirSync(bin, { recursive: true });
-  const r = spawnSync('javac', ['-d', bin, '-cp', cp, src], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) return (javaBuild = { missing: `javac FaultsWorkload.java failed: ${(r.stderr || r.error?.message || '').slice(0, 2000)}` });
-  return (javaBuild = { cp: `${bin}:${cp}` });
+  const script = path.join(REPO_ROOT, 'scripts', 'faults', 'workload', 'build-java.sh');
+  if (!fs.existsSync(script)) return (javaBuild = { missing: `${path.relative(REPO_ROOT, script)} does not exist` });
+  const r = spawnSync('bash', [script], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) return (javaBuild = { missing: `build-java.sh failed: ${(r.stderr || r.error?.message || '').slice(0, 2000)}` });
+  const dir = r.stdout.trim().split('\n').pop() ?? '';
+  const cpFile = path.join(dir, 'classpath');
+  if (!fs.existsSync(cpFile)) return (javaBuild = { missing: `build-java.sh printed ${dir}, which has no classpath file` });
+  return (javaBuild = { cp: fs.readFileSync(cpFile, 'utf8').trim() });
+}
+
+/** Kazoo 2.10.0 when scripts/fetch-client-suites.sh cached it, else Debian's python3-kazoo. */
+function kazooEnv(): NodeJS.ProcessEnv {
+  const cacheRoot = process.env.ZKTS_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zkts');
+  const dir = path.join(cacheRoot, 'kazoo-2.10.0');
+  const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1' };
+  if (fs.existsSync(path.join(dir, '.complete'))) env.PYTHONPATH = [dir, ...(process.env.PYTHONPATH ? [process.env.PYTHONPATH] : [])].join(':');
+  return env;
 }
 
 function workloadCommand(kind: ClientKind, o: RunOptions, connect: string, outFile: string): WorkloadCommand | { missing: string } {
@@ -93,16 +104,16 @@ function workloadCommand(kind: ClientKind, o: RunOptions, connect: string, outFi
   if (kind === 'kazoo') {
     const script = path.join(REPO_ROOT, 'scripts', 'faults', 'workload', 'kazoo_workload.py');
     if (!fs.existsSync(script)) return { missing: `${path.relative(REPO_ROOT, script)} does not exist` };
-    return { cmd: 'python3', args: [script, ...args] };
+    return { cmd: '/usr/bin/python3', args: [script, ...args], env: kazooEnv() };
   }
-  const java = javaWorkload(o.outDir);
+  const java = javaWorkload();
   if ('missing' in java) return java;
-  return { cmd: 'java', args: ['-cp', java.cp, 'FaultsWorkload', ...args] };
+  return { cmd: 'java', args: ['-Xmx256m', '-XX:+UseSerialGC', '-cp', java.cp, 'FaultsWorkload', ...args] };
 }
 
 function startWorkload(c: WorkloadCommand, logFile: string): { child: ChildProcess; done: Promise<number | null> } {
   const fd = fs.openSync(logFile, 'a');
-  const env = { ...process.env };
+  const env = { ...process.env, ...(c.env ?? {}) };
   delete env.NODE_OPTIONS;
   const child = spawn(c.cmd, c.args, { stdio: ['ignore', fd, fd], env });
   fs.closeSync(fd);
@@ -167,7 +178,9 @@ export function buildChecker(outDir: string): { bin: string } | { missing: strin
   if (!fs.existsSync(path.join(dir, 'go.mod'))) return (checkerBuild = { missing: 'scripts/faults/checker/go.mod does not exist' });
   const bin = path.join(path.resolve(outDir), 'bin', 'faults-checker');
   fs.mkdirSync(path.dirname(bin), { recursive: true });
-  const r = spawnSync('go', ['build', '-o', bin, '.'], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
+  const go = process.env.GO ?? (spawnSync('go', ['version']).status === 0 ? 'go' : '/usr/local/go/bin/go');
+  // Modules from the Go module proxy, pinned by go.sum.
+  const r = spawnSync(go, ['build', '-o', bin, '.'], { cwd: dir, encoding: 'utf8', timeout: 600_000, env: { ...process.env, GOFLAGS: '-mod=mod' } });
   if (r.status !== 0) return (checkerBuild = { missing: `go build failed: ${(r.stderr || r.error?.message || '').slice(0, 2000)}` });
   return (checkerBuild = { bin });
 }
@@ -255,6 +268,8 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     }
     await nemesis.run(plan);
     await nemesis.heal();
+    // A member that died on its own is a finding, unless storage failpoints were meant to kill it.
+    if (!o.nemeses.includes('failpoint')) errors.push(...nemesis.crashes);
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([Promise.all(running).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), o.durationS * 1000 + WORKLOAD_GRACE_MS)))]);
     clearTimeout(timer);

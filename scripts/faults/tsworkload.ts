@@ -3,7 +3,7 @@
 // raw test client. It runs the register and seq workloads (the counter, lock and watch workloads are
 // the Java and kazoo processes' own). Usage:
 //   node dist/scripts/faults/tsworkload.js --connect h:p,h:p --seed N --duration-ms D --out FILE
-//     --workloads register,seq --processes K --session-timeout-ms 6000 --prefix ts
+//     --workloads register,seq --processes K --session-timeout-ms 6000 --prefix ts [--value-base 2000]
 
 import * as fs from 'node:fs';
 import { Err, ErrName, OpCode } from '../../src/protocol/constants';
@@ -26,6 +26,8 @@ interface Args {
   processes: number;
   sessionTimeoutMs: number;
   prefix: string;
+  /** Register values are (valueBase + worker) * 1e6 + counter: Java's base is 0, kazoo's 1000. */
+  valueBase: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -50,6 +52,7 @@ function parseArgs(argv: string[]): Args {
     processes: Math.max(1, num('processes')),
     sessionTimeoutMs: num('session-timeout-ms'),
     prefix: get('prefix'),
+    valueBase: argv.includes('--value-base') ? num('value-base') : 2000,
   };
 }
 
@@ -130,7 +133,7 @@ class Worker {
   }
 
   private value(): number {
-    return this.index * 1_000_000 + ++this.counter;
+    return (this.a.valueBase + this.index) * 1_000_000 + ++this.counter;
   }
 
   async op(): Promise<void> {

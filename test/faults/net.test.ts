@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import t from 'tap';
-import { assertLoopback, faultTables, healLeftovers, memberUid, NetFaults, netFaultsUsable, tableExists } from '../../scripts/faults/net';
+import { assertLoopback, faultTables, healLeftovers, memberUid, NetFaults, netFaultsUsable, nfqueueUsable, tableExists } from '../../scripts/faults/net';
 import { freePortOn } from '../../scripts/faults/cluster';
 
 const A = '127.0.3.11';
@@ -122,19 +122,18 @@ t.test('cuts, one-way cuts, loss and duplication on lo, healed and removed', { s
   t.equal(await datagrams(A, C, 50), 50, 'one-way cut: A still reaches C');
   nf.healAll();
 
-  nf.link(A, B, { lossPct: 50 });
+  await nf.link(A, B, { lossPct: 50 });
   const kept = await datagrams(A, B, 400);
   t.ok(kept > 80 && kept < 320, `50% loss keeps about half (${kept} of 400)`);
   t.equal(await datagrams(B, A, 100), 100, 'loss on A -> B leaves B -> A whole');
   nf.healAll();
 
-  nf.link(A, B, { duplicatePct: 50 });
+  await nf.link(A, B, { duplicatePct: 50 });
   const dup = await datagrams(A, B, 400);
   t.ok(dup > 440, `50% duplication delivers copies (${dup} for 400 sent)`);
   nf.healAll();
   t.equal(await datagrams(A, B, 100), 100, 'healed: every datagram once');
 
-  t.throws(() => nf.link(A, B, { delayMs: 100 }), /not available/, 'delay is refused, not faked');
   t.throws(() => nf.cut(A, '127.0.3.99'), /not a member address/);
 
   nf.remove();
@@ -187,4 +186,69 @@ t.test('tables of dead runs are removed at the next start; live ones stay', { sk
   const removed = healLeftovers();
   t.ok(removed.includes(stale), 'healLeftovers removed the dead run\'s table');
   t.ok(tableExists(live.table), 'the live run\'s table stays');
+});
+
+/** Sends `n` datagrams from `from` to `to` at once; returns each one's arrival delay (ms) in arrival order. */
+async function arrivals(from: string, to: string, n: number): Promise<Array<{ i: number; ms: number }>> {
+  const rx = dgram.createSocket('udp4');
+  const tx = dgram.createSocket('udp4');
+  const sent: number[] = [];
+  const got: Array<{ i: number; ms: number }> = [];
+  rx.on('message', (m) => {
+    const i = Number(m.toString());
+    got.push({ i, ms: Number(process.hrtime.bigint() / 1000n) / 1000 - sent[i] });
+  });
+  const port = await freePortOn(to);
+  await new Promise<void>((r) => rx.bind(port, to, () => r()));
+  await new Promise<void>((r) => tx.bind(0, from, () => r()));
+  for (let i = 0; i < n; i++) {
+    sent[i] = Number(process.hrtime.bigint() / 1000n) / 1000;
+    await new Promise<void>((r) => tx.send(Buffer.from(String(i)), port, to, () => r()));
+  }
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline && got.length < n) await new Promise((r) => setTimeout(r, 20));
+  rx.close();
+  tx.close();
+  return got;
+}
+
+const queueUsable = usable.ok ? nfqueueUsable() : usable;
+
+t.test('delayed and reordered links (NFQUEUE), healed and removed', { skip: queueUsable.ok ? false : queueUsable.reason }, async (t) => {
+  const nf = new NetFaults([A, B, C]);
+  t.teardown(() => nf.remove());
+  nf.install();
+  const fast = await arrivals(A, B, 20);
+  t.equal(fast.length, 20);
+  t.ok(fast.every((g) => g.ms < 50), 'no delay before the fault');
+
+  await nf.link(A, B, { delayMs: 200, jitterMs: 0 });
+  t.match(nf.listDelays(), /-s 127\.0\.3\.11\/32 -d 127\.0\.3\.12\/32 -j NFQUEUE/);
+  const slow = await arrivals(A, B, 20);
+  t.equal(slow.length, 20, 'every delayed datagram arrives');
+  t.ok(slow.every((g) => g.ms >= 180), `each A -> B datagram held about 200 ms (min ${Math.min(...slow.map((g) => g.ms)).toFixed(0)} ms)`);
+  const other = await arrivals(B, A, 20);
+  t.ok(other.every((g) => g.ms < 50), 'B -> A is not delayed');
+  const third = await arrivals(A, C, 20);
+  t.ok(third.every((g) => g.ms < 50), 'A -> C is not delayed');
+
+  nf.healAll();
+  await nf.link(A, B, { delayMs: 150, jitterMs: 0, reorderPct: 50 });
+  const mixed = await arrivals(A, B, 100);
+  t.equal(mixed.length, 100, 'every datagram arrives');
+  const order = mixed.map((g) => g.i);
+  const inversions = order.filter((x, k) => k > 0 && x < order[k - 1]).length;
+  t.ok(inversions > 0, `datagrams overtake one another (${inversions} inversions)`);
+  const quick = mixed.filter((g) => g.ms < 50).length;
+  t.ok(quick > 20 && quick < 80, `about half go at once (${quick} of 100)`);
+
+  nf.healAll();
+  t.equal(nf.listDelays().includes('NFQUEUE'), false, 'no queue rule after heal');
+  const healed = await arrivals(A, B, 20);
+  t.ok(healed.length === 20 && healed.every((g) => g.ms < 50), 'no delay after heal');
+  await nf.link(A, B, { delayMs: 100 });
+  nf.remove();
+  t.notMatch(spawnSync('iptables', ['-t', 'raw', '-S'], { encoding: 'utf8' }).stdout, /zkts_q_/, 'the queue chain is gone');
+  const after = await arrivals(A, B, 20);
+  t.ok(after.length === 20 && after.every((g) => g.ms < 50), 'no delay after remove');
 });
