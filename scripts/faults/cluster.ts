@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { javaClasspath } from '../../test/util/servers';
 import { onCleanup } from './cleanup';
 import { assertLoopback, chownForMember, memberUid } from './net';
 
@@ -318,36 +319,10 @@ const LOG4J_PROPERTIES = [
   '',
 ].join('\n');
 
-// Debian's ZooKeeper 3.8.0 and what its server needs at run time, from /usr/share/java.
-const ZOOKEEPER_JARS = [
-  'zookeeper.jar',
-  'zookeeper-jute.jar',
-  'slf4j-api.jar',
-  'slf4j-log4j12.jar',
-  'log4j-1.2.jar',
-  'commons-cli.jar',
-  'commons-io.jar',
-  'metrics-core.jar',
-  'snappy-java.jar',
-  'netty-buffer.jar',
-  'netty-codec.jar',
-  'netty-common.jar',
-  'netty-handler.jar',
-  'netty-resolver.jar',
-  'netty-transport.jar',
-  'netty-transport-native-epoll.jar',
-  'netty-transport-native-unix-common.jar',
-  'jackson-annotations.jar',
-  'jackson-core.jar',
-  'jackson-databind.jar',
-];
-
+/** Debian's ZooKeeper 3.8.0 and its runtime jars (the tests' own launcher's classpath). */
 export function zookeeperClasspath(): string {
-  const missing = ZOOKEEPER_JARS.filter((j) => !fs.existsSync(path.join('/usr/share/java', j)));
-  if (missing.includes('zookeeper.jar')) throw new Error('Apache ZooKeeper is not installed (/usr/share/java/zookeeper.jar): run scripts/install-deps.sh');
-  return ZOOKEEPER_JARS.filter((j) => !missing.includes(j))
-    .map((j) => path.join('/usr/share/java', j))
-    .join(':');
+  if (!fs.existsSync('/usr/share/java/zookeeper.jar')) throw new Error('Apache ZooKeeper is not installed (/usr/share/java/zookeeper.jar): run scripts/install-deps.sh');
+  return javaClasspath();
 }
 
 export interface ClusterOptions {

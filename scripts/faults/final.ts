@@ -86,7 +86,8 @@ async function readMember(m: Member, finalHistory: (line: object) => void): Prom
     const a = await ok('getData /faults/ctr/a', c.getData('/faults/ctr/a'), R.decodeGetDataResponse);
     const b = await ok('getData /faults/ctr/b', c.getData('/faults/ctr/b'), R.decodeGetDataResponse);
     const tree = await dumpTree(c);
-    const lastZxid = /^Zxid: (0x[0-9a-f]+)/im.exec((await m.srvrText()) ?? '')?.[1] ?? 'unknown';
+    // Replaced by the settled value once every reading session is closed (collectFinal).
+    const lastZxid = 'unknown';
     return {
       final: {
         id: m.id,
@@ -126,10 +127,26 @@ export async function collectFinal(cluster: Cluster, finalHistoryPath: string, t
     const trees = read.map((r) => r.tree);
     const identical = trees.every((t) => t.join('\n') === trees[0].join('\n'));
     if (identical || Date.now() > deadline) {
+      const zxids = await settledZxids(cluster, 10_000);
+      for (const r of read) r.final.lastZxid = zxids.get(r.final.id) ?? 'unknown';
       fs.writeFileSync(finalHistoryPath, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
       return { final: { members: read.map((r) => r.final) }, treesIdentical: identical, treeDiff: identical ? [] : treeDiff(read.map((r) => r.final.id), trees) };
     }
     await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/**
+ * Every member's `srvr` zxid once they agree (or the last reading after `timeoutMs`): the reading
+ * sessions' own close is a txn that reaches each member a moment apart.
+ */
+async function settledZxids(cluster: Cluster, timeoutMs: number): Promise<Map<number, string>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = new Map<number, string>();
+    for (const m of cluster.members) out.set(m.id, /^Zxid: (0x[0-9a-f]+)/im.exec((await m.srvrText()) ?? '')?.[1] ?? 'unknown');
+    if (new Set(out.values()).size === 1 || Date.now() > deadline) return out;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -270,6 +270,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     await nemesis.heal();
     // A member that died on its own is a finding, unless storage failpoints were meant to kill it.
     if (!o.nemeses.includes('failpoint')) errors.push(...nemesis.crashes);
+    for (const e of events) if (e.phase === 'error') errors.push(`nemesis ${e.kind} failed: ${e.detail}`);
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([Promise.all(running).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), o.durationS * 1000 + WORKLOAD_GRACE_MS)))]);
     clearTimeout(timer);

@@ -52,7 +52,8 @@ function connects(from: string, host: string, port: number): Promise<boolean> {
 
 /** Sends `n` datagrams from `from` to `to` and counts what arrives within a bound. */
 async function datagrams(from: string, to: string, n: number): Promise<number> {
-  const rx = dgram.createSocket('udp4');
+  // A receive buffer that holds every datagram (and copy) even before the loop reads them.
+  const rx = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
   const tx = dgram.createSocket('udp4');
   let got = 0;
   rx.on('message', () => got++);
@@ -155,7 +156,9 @@ t.test('a member process that binds no source address is seen from its own addre
   const runChild = (): Promise<string> =>
     new Promise((resolve) => {
       const uid = memberUid(A);
-      const child = spawn(process.execPath, ['-e', script], { uid, gid: uid, stdio: ['ignore', 'pipe', 'inherit'] });
+      // A bare environment: the test runner's hooks (NODE_OPTIONS and its own variables) are not for it.
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+      const child = spawn(process.execPath, ['-e', script], { uid, gid: uid, env, stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -190,7 +193,7 @@ t.test('tables of dead runs are removed at the next start; live ones stay', { sk
 
 /** Sends `n` datagrams from `from` to `to` at once; returns each one's arrival delay (ms) in arrival order. */
 async function arrivals(from: string, to: string, n: number): Promise<Array<{ i: number; ms: number }>> {
-  const rx = dgram.createSocket('udp4');
+  const rx = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
   const tx = dgram.createSocket('udp4');
   const sent: number[] = [];
   const got: Array<{ i: number; ms: number }> = [];
