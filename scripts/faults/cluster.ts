@@ -345,6 +345,11 @@ export class Cluster {
   static async create(opts: ClusterOptions): Promise<Cluster> {
     if (opts.members !== 3 && opts.members !== 5) throw new Error(`members must be 3 or 5, not ${opts.members}`);
     fs.mkdirSync(opts.dir, { recursive: true, mode: 0o755 });
+    // Members run under their own uids: every directory above theirs must let others pass.
+    for (let d = path.resolve(opts.dir); ; d = path.dirname(d)) {
+      if ((fs.statSync(d).mode & 0o001) === 0) throw new Error(`${d} is not searchable by other users (chmod o+x): the members run under their own uids`);
+      if (d === path.dirname(d)) break;
+    }
     const specs: Array<{ id: number; address: string; client: number; quorum: number; election: number }> = [];
     for (let id = 1; id <= opts.members; id++) {
       const address = memberAddress(opts.target, id);

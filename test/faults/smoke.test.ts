@@ -26,6 +26,8 @@ function smokeSeed(): number {
 
 t.test('seeded smoke run: a kill and a partition on 3 zkts members lose nothing', { skip: usable.ok ? false : usable.reason }, async (t) => {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-smoke-'));
+  // The members run under their own uids and must reach their dirs below it.
+  fs.chmodSync(outDir, 0o755);
   t.teardown(() => {
     if (!process.env.ZKTS_FAULTS_KEEP) fs.rmSync(outDir, { recursive: true, force: true });
   });
