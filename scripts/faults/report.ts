@@ -144,7 +144,7 @@ export function perSecond(ops: readonly HistoryOp[], startNs: number, endNs: num
 /** The timeline of one run as an SVG element. */
 export function timelineSvg(r: RunResult, events: readonly EventLine[], ops: readonly HistoryOp[]): string {
   const W = 1000;
-  const left = 60;
+  const left = 130;
   const right = 20;
   const bandH = 14;
   const kinds = [...new Set(events.filter((e) => e.kind in KIND_COLOURS).map((e) => e.kind))];
