@@ -424,7 +424,7 @@ export function faultTables(): string[] {
   return tableNames();
 }
 
-/** Checks a path is writable by a member uid: members write their data dirs as that uid. */
+/** Hands a member's dir (recursively) to its uid: the member writes its data and log there as that uid. */
 export function chownForMember(pathName: string, address: string): void {
   const uid = memberUid(address);
   const walk = (p: string): void => {
