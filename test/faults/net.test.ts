@@ -255,3 +255,43 @@ t.test('delayed and reordered links (NFQUEUE), healed and removed', { skip: queu
   const after = await arrivals(A, B, 20);
   t.ok(after.length === 20 && after.every((g) => g.ms < 50), 'no delay after remove');
 });
+
+/** A runner stand-in: installs a cut and waits; prints its table's name. */
+function startRunnerChild(): Promise<{ child: ReturnType<typeof spawn>; table: string }> {
+  const netModule = require.resolve('../../scripts/faults/net');
+  const script = `const { NetFaults } = require(${JSON.stringify(netModule)}); const nf = new NetFaults(['127.0.3.21', '127.0.3.22']); nf.install(); nf.cut('127.0.3.21', '127.0.3.22'); process.stdout.write(nf.table + '\\n'); setInterval(() => {}, 1000);`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the runner stand-in did not start'));
+    }, 10_000);
+    child.stdout?.on('data', (d) => {
+      out += String(d);
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve({ child, table: out.trim() });
+      }
+    });
+  });
+}
+
+const exited = (child: ReturnType<typeof spawn>): Promise<void> => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
+
+t.test('a runner ended by SIGTERM removes its rules; one SIGKILLed leaves them to the next start', { skip: usable.ok ? false : usable.reason }, async (t) => {
+  const a = await startRunnerChild();
+  t.teardown(() => a.child.kill('SIGKILL'));
+  t.ok(tableExists(a.table), `the runner's table ${a.table} is installed`);
+  a.child.kill('SIGTERM');
+  await exited(a.child);
+  t.notOk(tableExists(a.table), 'SIGTERM: the runner removed its table on the way out');
+
+  const b = await startRunnerChild();
+  t.teardown(() => b.child.kill('SIGKILL'));
+  b.child.kill('SIGKILL');
+  await exited(b.child);
+  t.ok(tableExists(b.table), 'SIGKILL: the table is left behind');
+  t.ok(healLeftovers().includes(b.table), 'the next start removes it');
+  t.notOk(tableExists(b.table));
+});
