@@ -144,7 +144,11 @@ function removeQueueChain(chain: string): boolean {
   // The jump from PREROUTING first (as many times as it is there), then the chain.
   for (let i = 0; i < 10 && run('iptables', ['-t', 'raw', '-D', 'PREROUTING', '-j', chain]).ok; i++);
   run('iptables', ['-t', 'raw', '-F', chain]);
-  return run('iptables', ['-t', 'raw', '-X', chain]).ok;
+  const removed = run('iptables', ['-t', 'raw', '-X', chain]).ok;
+  // iptables-nft created table `ip raw` for the jump; when nothing else is in it, it goes too.
+  const rest = run('iptables', ['-t', 'raw', '-S']);
+  if (rest.ok && rest.out.split('\n').every((l) => l.trim() === '' || /^-P (PREROUTING|OUTPUT) ACCEPT$/.test(l.trim()))) run('nft', ['delete', 'table', 'ip', 'raw']);
+  return removed;
 }
 
 function tableNames(): string[] {

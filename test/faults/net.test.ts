@@ -252,6 +252,8 @@ t.test('delayed and reordered links (NFQUEUE), healed and removed', { skip: queu
   await nf.link(A, B, { delayMs: 100 });
   nf.remove();
   t.notMatch(spawnSync('iptables', ['-t', 'raw', '-S'], { encoding: 'utf8' }).stdout, /zkts_q_/, 'the queue chain is gone');
+  const ruleset = spawnSync('nft', ['list', 'ruleset'], { encoding: 'utf8' }).stdout;
+  t.notOk(ruleset.includes('zkts_q_') || ruleset.includes(nf.table), 'nft list ruleset shows nothing of the run');
   const after = await arrivals(A, B, 20);
   t.ok(after.length === 20 && after.every((g) => g.ms < 50), 'no delay after remove');
 });
