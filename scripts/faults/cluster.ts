@@ -101,6 +101,21 @@ export function parseSrvr(reply: string): SrvrInfo {
 // but its parent's wait would otherwise see it stopped.
 const WATCHDOG = 'read _x; kill -CONT "$1" 2>/dev/null; kill -9 "$1" 2>/dev/null';
 
+/**
+ * Starts a watchdog for a child of the runner: it kills the child when the runner dies, even by
+ * SIGKILL. Returns its stop.
+ */
+export function startWatchdog(pid: number): () => void {
+  const w = spawn('/bin/sh', ['-c', WATCHDOG, 'faults-watchdog', String(pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
+  w.on('error', () => undefined);
+  w.stdin?.on('error', () => undefined);
+  w.unref();
+  return () => {
+    w.kill('SIGKILL');
+    w.stdin?.destroy();
+  };
+}
+
 export type MemberState = 'new' | 'running' | 'paused' | 'killed' | 'stopped';
 
 export interface MemberOptions {
@@ -115,7 +130,7 @@ export class Member {
   pid: number | undefined;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
-  private watchdog: ChildProcess | undefined;
+  private stopWatchdog: (() => void) | undefined;
   private releaseCleanup: (() => void) | undefined;
   /** The process ended without being told to (a crash, a failpoint's fatal error). */
   exitedByItself = false;
@@ -216,10 +231,7 @@ export class Member {
       });
     });
     const pid = child.pid;
-    this.watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'faults-watchdog', String(pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
-    this.watchdog.on('error', () => undefined);
-    this.watchdog.stdin?.on('error', () => undefined);
-    this.watchdog.unref();
+    this.stopWatchdog = startWatchdog(pid);
     this.releaseCleanup = onCleanup(`kill -9 ${this.name} (pid ${pid})`, () => {
       try {
         process.kill(pid, 'SIGCONT');
@@ -244,9 +256,8 @@ export class Member {
     const done = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), EXIT_WAIT_MS)))]);
     clearTimeout(timer);
     if (!done) throw new Error(`${this.name} (pid ${this.pid}) did not exit in ${EXIT_WAIT_MS} ms`);
-    this.watchdog?.kill('SIGKILL');
-    this.watchdog?.stdin?.destroy();
-    this.watchdog = undefined;
+    this.stopWatchdog?.();
+    this.stopWatchdog = undefined;
     this.releaseCleanup?.();
     this.releaseCleanup = undefined;
     this.child = undefined;

@@ -93,8 +93,8 @@ export function batchMarkdown(runs: readonly RunResult[]): string {
       `| ${r.target} | ${r.scenario} | ${r.seed} | ${verdict(r)} | ${r.ops.total} | ${r.ops.ok} | ${r.ops.fail} | ${r.ops.info} | ${r.lost.lost} | ${r.historiesChecked} | ${checkerText(r.checker)} | ${r.treesIdentical ? 'yes' : '**NO**'} |`,
     );
   const byTarget = new Map<string, RunResult[]>();
-  for (const r of runs) byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r]);
-  lines.push('', '## Totals', '', '| target | runs | pass | FAIL | INCOMPLETE | ops | acknowledged | lost |', '|---|---|---|---|---|---|---|---|');
+  for (const r of runs) byTarget.set(`${r.target} | ${r.scenario}`, [...(byTarget.get(`${r.target} | ${r.scenario}`) ?? []), r]);
+  lines.push('', '## Totals', '', '| target | scenario | runs | pass | FAIL | INCOMPLETE | ops | acknowledged | lost |', '|---|---|---|---|---|---|---|---|---|');
   for (const [target, rs] of byTarget) {
     const count = (v: string): number => rs.filter((r) => verdict(r) === v).length;
     const sum = (f: (r: RunResult) => number): number => rs.reduce((a, r) => a + f(r), 0);

@@ -14,7 +14,7 @@ import { Command } from 'commander';
 import { Err } from '../../src/protocol/constants';
 import { ZkClient } from '../../test/util/client';
 import { onCleanup } from './cleanup';
-import { Cluster, memberAddress, type Target } from './cluster';
+import { Cluster, memberAddress, startWatchdog, type Target } from './cluster';
 import { collectFinal, countLost, readHistory, type HistoryOp } from './final';
 import { capabilities, ensureNft, healLeftovers, NetFaults } from './net';
 import { eventToJson, NEMESES, Nemesis, schedule, type ClockHook, type NemesisEvent, type NemesisKind } from './nemesis';
@@ -127,13 +127,16 @@ function startWorkload(c: WorkloadCommand, logFile: string): { child: ChildProce
       // Gone.
     }
   });
+  const stopWatchdog = pid === undefined ? () => undefined : startWatchdog(pid);
   const done = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
       release();
+      stopWatchdog();
       resolve(code);
     });
     child.once('error', () => {
       release();
+      stopWatchdog();
       resolve(-1);
     });
   });

@@ -91,7 +91,7 @@ t.test('markdown and HTML with the timeline', async (t) => {
   writeRunReport(r, events, ops);
   for (const f of ['run.md', 'run.html', 'run.json']) t.ok(fs.existsSync(path.join(r.runDir, f)), f);
   writeBatchReport(r.runDir, [r, result({ target: 'zookeeper', runDir: r.runDir })]);
-  t.match(fs.readFileSync(path.join(r.runDir, 'report.md'), 'utf8'), /\| zookeeper \| 1 \| 1 \| 0 \| 0 \|/);
+  t.match(fs.readFileSync(path.join(r.runDir, 'report.md'), 'utf8'), /\| zookeeper \| smoke \| 1 \| 1 \| 0 \| 0 \|/);
 });
 
 t.test('verdicts: lost, differing trees, a missing or failing checker', async (t) => {
