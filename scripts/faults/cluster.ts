@@ -233,6 +233,7 @@ export class Member {
     const pid = child.pid;
     this.stopWatchdog = startWatchdog(pid);
     this.releaseCleanup = onCleanup(`kill -9 ${this.name} (pid ${pid})`, () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       try {
         process.kill(pid, 'SIGCONT');
         process.kill(pid, 'SIGKILL');
@@ -243,7 +244,8 @@ export class Member {
   }
 
   private signal(sig: NodeJS.Signals): void {
-    if (this.pid === undefined) return;
+    // Never a pid whose process is already gone (the number may belong to someone else by now).
+    if (this.pid === undefined || !this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
     try {
       process.kill(this.pid, sig);
     } catch {

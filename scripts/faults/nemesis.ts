@@ -169,8 +169,6 @@ export class Nemesis {
   private stopped = false;
   private leaderId: number | null | undefined = undefined;
   private leaderLoop: Promise<void> | undefined;
-  private readonly pausedIds = new Set<number>();
-  private readonly downIds = new Set<number>();
 
   constructor(private readonly o: NemesisOptions) {}
 
@@ -234,28 +232,27 @@ export class Nemesis {
         }
         start([target.id], f.kind === 'kill' ? `kill -9 ${target.name} (pid ${target.pid})` : `kill -9 ${target.name}, restart with zkts.failpoints=${f.failpoint}`);
         await target.kill9();
-        this.downIds.add(target.id);
         if (f.kind === 'failpoint') {
           target.setFailpoints(f.failpoint);
           target.start();
           await sleep(f.durationMs);
+          const outcome = target.exitedByItself ? `it stopped by itself (${target.lastExit})` : 'it kept running';
+          log({ t: now(), kind: f.kind, phase: 'observed', members: [target.id], detail: `under ${f.failpoint} ${outcome}` });
           await target.kill9();
+          target.exitedByItself = false;
           target.setFailpoints(undefined);
         } else {
           await sleep(f.durationMs);
         }
         target.start();
-        this.downIds.delete(target.id);
         end([target.id], `restarted ${target.name} (pid ${target.pid})`);
         return;
       }
       case 'pause': {
         start([target.id], `SIGSTOP ${target.name} (pid ${target.pid})`);
         target.pause();
-        this.pausedIds.add(target.id);
         await sleep(f.durationMs);
         target.resume();
-        this.pausedIds.delete(target.id);
         const leaderNow = await cluster.leader();
         end([target.id], `SIGCONT ${target.name}; leader now ${leaderNow?.name ?? 'none'}`);
         return;
@@ -354,8 +351,6 @@ export class Nemesis {
         m.start();
       }
     }
-    this.pausedIds.clear();
-    this.downIds.clear();
     this.o.log({ t: now(), kind: 'heal', phase: 'end', detail: 'network healed, every member running' });
   }
 }
