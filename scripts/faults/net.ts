@@ -93,6 +93,17 @@ export function netFaultsUsable(): { ok: true } | { ok: false; reason: string } 
   return { ok: true };
 }
 
+/** As netFaultsUsable, but as root installs nftables first when nft is missing (tests and runs alike). */
+export function netFaultsReady(): { ok: true } | { ok: false; reason: string } {
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'network faults need root (nftables)' };
+  try {
+    ensureNft();
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+  return netFaultsUsable();
+}
+
 /** Installs Debian's nftables when nft is missing (root only). */
 export function ensureNft(): void {
   if (run('nft', ['--version']).ok) return;
@@ -119,6 +130,13 @@ export function capabilities(): NetCapabilities {
   const queue = nfqueueUsable();
   if (!queue.ok) notes.push(`no delay or reordering: ${queue.reason}`);
   return { cut: true, loss: true, duplicate: true, delay: queue.ok, reorder: queue.ok, notes };
+}
+
+/** Installs Debian's iptables (its NFQUEUE target makes delayed links) when missing; root only. */
+export function ensureIptables(): void {
+  if (run('iptables', ['--version']).ok || process.getuid?.() !== 0) return;
+  const r = spawnSync('apt-get', ['install', '-y', 'iptables'], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (r.status !== 0) throw new Error(`apt-get install -y iptables failed: ${r.stderr}`);
 }
 
 /** Whether delayed links can be made: iptables-nft (for the NFQUEUE target), python3, the helper. */

@@ -16,7 +16,7 @@ import { ZkClient } from '../../test/util/client';
 import { onCleanup } from './cleanup';
 import { Cluster, memberAddress, startWatchdog, type Target } from './cluster';
 import { collectFinal, countLost, readHistory, type HistoryOp } from './final';
-import { capabilities, ensureNft, healLeftovers, NetFaults } from './net';
+import { capabilities, ensureIptables, ensureNft, healLeftovers, NetFaults } from './net';
 import { eventToJson, NEMESES, Nemesis, schedule, type ClockHook, type NemesisEvent, type NemesisKind } from './nemesis';
 import { writeBatchReport, writeRunReport, verdict, type CheckerResult, type EventLine, type RunResult } from './report';
 
@@ -229,6 +229,11 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     log(`[${o.target} s${o.seed}] ${e.kind} ${e.phase}${e.members ? ` [${e.members.join(',')}]` : ''}${e.leader !== undefined ? ` leader=${e.leader}` : ''}${e.detail ? ` ${e.detail}` : ''}`);
   };
   ensureNft();
+  try {
+    ensureIptables();
+  } catch (err) {
+    log(`iptables could not be installed (no delay or reordering): ${(err as Error).message}`);
+  }
   const leftovers = healLeftovers();
   if (leftovers.length) log(`removed fault tables of dead runs: ${leftovers.join(', ')}`);
   const caps = capabilities();

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import t from 'tap';
-import { assertLoopback, faultTables, healLeftovers, memberUid, NetFaults, netFaultsUsable, nfqueueUsable, tableExists } from '../../scripts/faults/net';
+import { assertLoopback, ensureIptables, faultTables, healLeftovers, memberUid, NetFaults, netFaultsReady, nfqueueUsable, tableExists } from '../../scripts/faults/net';
 import { freePortOn } from '../../scripts/faults/cluster';
 
 const A = '127.0.3.11';
@@ -16,7 +16,7 @@ const B = '127.0.3.12';
 const C = '127.0.3.13';
 const CONNECT_TIMEOUT_MS = 1500;
 
-const usable = netFaultsUsable();
+const usable = netFaultsReady();
 
 function listen(host: string): Promise<{ server: net.Server; port: number; peers: string[] }> {
   return new Promise((resolve, reject) => {
@@ -215,7 +215,15 @@ async function arrivals(from: string, to: string, n: number): Promise<Array<{ i:
   return got;
 }
 
-const queueUsable = usable.ok ? nfqueueUsable() : usable;
+const queueUsable = ((): ReturnType<typeof nfqueueUsable> => {
+  if (!usable.ok) return usable;
+  try {
+    ensureIptables();
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+  return nfqueueUsable();
+})();
 
 t.test('delayed and reordered links (NFQUEUE), healed and removed', { skip: queueUsable.ok ? false : queueUsable.reason }, async (t) => {
   const nf = new NetFaults([A, B, C]);

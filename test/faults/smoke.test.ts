@@ -7,12 +7,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { faultTables, netFaultsUsable } from '../../scripts/faults/net';
+import { faultTables, netFaultsReady } from '../../scripts/faults/net';
 import { schedule } from '../../scripts/faults/nemesis';
 import { runOne } from '../../scripts/faults/run';
 import { verdict } from '../../scripts/faults/report';
 
-const usable = netFaultsUsable();
+const usable = netFaultsReady();
 const DURATION_S = 20;
 
 // The first seed whose 20 s schedule is one kill and one partition (the schedule depends only on it).
