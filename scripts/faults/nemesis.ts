@@ -253,8 +253,9 @@ export class Nemesis {
         target.pause();
         await sleep(f.durationMs);
         target.resume();
-        const leaderNow = await cluster.leader();
-        end([target.id], `SIGCONT ${target.name}; leader now ${leaderNow?.name ?? 'none'}`);
+        const all = await cluster.srvrAll();
+        const leaders = [...all].filter(([, x]) => x?.mode === 'leader').map(([id]) => cluster.member(id).name);
+        end([target.id], `SIGCONT ${target.name}; saying they lead now: ${leaders.join(', ') || 'none'}`);
         return;
       }
       case 'partition-majority': {
