@@ -425,6 +425,8 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
+      const code = (err as { code?: string }).code;
+      if (code === 'commander.helpDisplayed' || code === 'commander.version') process.exit(0);
       process.stderr.write(`faults: ${(err as Error).message}\n`);
       process.exit(2);
     },
