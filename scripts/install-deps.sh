@@ -43,6 +43,8 @@ PACKAGES=(
   python3-gssapi         # an MIT GSS-API client for the GSSAPI tests
   python3-pure-sasl      # Kazoo's SASL client ...
   python3-kerberos       # ... and the pykerberos it runs GSSAPI on
+  nftables               # nft: the fault suite's network partitions on lo (scripts/faults/net.ts)
+  iptables               # its NFQUEUE target: delayed links where the kernel has no sch_netem (net.ts)
   maven                  # fetches ZooKeeper 3.9.5 (scripts/zookeeper39.sh) and Kafka (scripts/fetch-kafka.sh)
 )
 

@@ -1,0 +1,434 @@
+// `npm run faults`: the fault suite's runner. For each target (zkts, ZooKeeper 3.8.0) and seed it
+// starts an ensemble on its own loopback addresses, creates the suite's znodes, starts the workload
+// processes (FAULTS-SPEC.md's contract: Java, kazoo, and this project's TS one), runs the seeded
+// nemesis, heals everything, reads the final state of every member, counts acknowledged writes
+// lost, runs the porcupine checker, and writes a report. Usage:
+//   npm run faults -- --target zkts|zookeeper|both --members 3|5 (--scenario NAME | --nemesis a,b)
+//                     (--seed N | --seeds A..B) --duration-s S --out DIR
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { Err } from '../../src/protocol/constants';
+import { ZkClient } from '../../test/util/client';
+import { onCleanup } from './cleanup';
+import { Cluster, memberAddress, startWatchdog, type Target } from './cluster';
+import { collectFinal, countLost, readHistory, type HistoryOp } from './final';
+import { capabilities, ensureIptables, ensureNft, healLeftovers, NetFaults } from './net';
+import { eventToJson, NEMESES, Nemesis, schedule, type ClockHook, type NemesisEvent, type NemesisKind } from './nemesis';
+import { writeBatchReport, writeRunReport, verdict, type CheckerResult, type EventLine, type RunResult } from './report';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const SERVE_TIMEOUT_MS = 90_000;
+const WORKLOAD_GRACE_MS = 40_000;
+const SESSION_TIMEOUT_MS = 6000;
+
+export const SCENARIOS: Record<string, readonly NemesisKind[]> = {
+  none: [],
+  smoke: ['kill', 'partition-majority'],
+  kill: ['kill'],
+  pause: ['pause'],
+  partitions: ['partition-majority', 'partition-bridge', 'partition-leader', 'partition-oneway'],
+  network: ['loss', 'duplicate', 'delay', 'reorder'],
+  failpoints: ['failpoint'],
+  clock: ['clock'],
+  all: ['kill', 'pause', 'partition-majority', 'partition-bridge', 'partition-leader', 'partition-oneway', 'loss', 'duplicate', 'delay', 'reorder', 'failpoint'],
+};
+
+export type ClientKind = 'ts' | 'java' | 'kazoo';
+
+export interface RunOptions {
+  target: Target;
+  members: number;
+  scenario: string;
+  nemeses: readonly NemesisKind[];
+  seed: number;
+  durationS: number;
+  outDir: string;
+  clients: readonly ClientKind[];
+  processes: number;
+  workloads: readonly string[];
+  failpoints?: readonly string[];
+  /** Clock jumps are made inside zkts; until that hook exists a `clock` fault is skipped (logged). */
+  clockHook?: ClockHook;
+  log?: (line: string) => void;
+}
+
+// --- workload processes -----------------------------------------------------------------------
+
+interface WorkloadCommand {
+  cmd: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+let javaBuild: { cp: string } | { missing: string } | undefined;
+
+/**
+ * The Java workload's classpath: scripts/faults/workload/build-java.sh builds it (once, cached) and
+ * prints its dir, whose `classpath` file holds the runtime classpath.
+ */
+function javaWorkload(): { cp: string } | { missing: string } {
+  if (javaBuild) return javaBuild;
+  const script = path.join(REPO_ROOT, 'scripts', 'faults', 'workload', 'build-java.sh');
+  if (!fs.existsSync(script)) return (javaBuild = { missing: `${path.relative(REPO_ROOT, script)} does not exist` });
+  const r = spawnSync('bash', [script], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) return (javaBuild = { missing: `build-java.sh failed: ${(r.stderr || r.error?.message || '').slice(0, 2000)}` });
+  const dir = r.stdout.trim().split('\n').pop() ?? '';
+  const cpFile = path.join(dir, 'classpath');
+  if (!fs.existsSync(cpFile)) return (javaBuild = { missing: `build-java.sh printed ${dir}, which has no classpath file` });
+  return (javaBuild = { cp: fs.readFileSync(cpFile, 'utf8').trim() });
+}
+
+/** Kazoo 2.10.0 when scripts/fetch-client-suites.sh cached it, else Debian's python3-kazoo. */
+function kazooEnv(): NodeJS.ProcessEnv {
+  const cacheRoot = process.env.ZKTS_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zkts');
+  const dir = path.join(cacheRoot, 'kazoo-2.10.0');
+  const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1' };
+  if (fs.existsSync(path.join(dir, '.complete'))) env.PYTHONPATH = [dir, ...(process.env.PYTHONPATH ? [process.env.PYTHONPATH] : [])].join(':');
+  return env;
+}
+
+function workloadCommand(kind: ClientKind, o: RunOptions, connect: string, outFile: string): WorkloadCommand | { missing: string } {
+  const args = [
+    '--connect', connect,
+    '--seed', String(o.seed),
+    '--duration-ms', String(o.durationS * 1000),
+    '--out', outFile,
+    '--workloads', o.workloads.join(','),
+    '--processes', String(o.processes),
+    '--session-timeout-ms', String(SESSION_TIMEOUT_MS),
+    '--prefix', kind,
+  ];
+  if (kind === 'ts') return { cmd: process.execPath, args: [path.join(__dirname, 'tsworkload.js'), ...args] };
+  if (kind === 'kazoo') {
+    const script = path.join(REPO_ROOT, 'scripts', 'faults', 'workload', 'kazoo_workload.py');
+    if (!fs.existsSync(script)) return { missing: `${path.relative(REPO_ROOT, script)} does not exist` };
+    return { cmd: '/usr/bin/python3', args: [script, ...args], env: kazooEnv() };
+  }
+  const java = javaWorkload();
+  if ('missing' in java) return java;
+  return { cmd: 'java', args: ['-Xmx256m', '-XX:+UseSerialGC', '-cp', java.cp, 'FaultsWorkload', ...args] };
+}
+
+function startWorkload(c: WorkloadCommand, logFile: string): { child: ChildProcess; done: Promise<number | null> } {
+  const fd = fs.openSync(logFile, 'a');
+  const env = { ...process.env, ...(c.env ?? {}) };
+  delete env.NODE_OPTIONS;
+  const child = spawn(c.cmd, c.args, { stdio: ['ignore', fd, fd], env });
+  fs.closeSync(fd);
+  const pid = child.pid;
+  const release = onCleanup(`kill -9 workload ${pid}`, () => {
+    try {
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  });
+  const stopWatchdog = pid === undefined ? () => undefined : startWatchdog(pid);
+  const done = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      release();
+      stopWatchdog();
+      resolve(code);
+    });
+    child.once('error', () => {
+      release();
+      stopWatchdog();
+      resolve(-1);
+    });
+  });
+  return { child, done };
+}
+
+// --- znodes ---------------------------------------------------------------------------------
+
+const ZNODES: Array<[string, string]> = [
+  ['/faults', ''],
+  ['/faults/reg', ''],
+  ...Array.from({ length: 8 }, (_, i): [string, string] => [`/faults/reg/${i}`, '0']),
+  ['/faults/seq', ''],
+  ['/faults/ctr', ''],
+  ['/faults/ctr/a', '0'],
+  ['/faults/ctr/b', '0'],
+  ['/faults/lock', ''],
+  ['/faults/lock/java', ''],
+  ['/faults/lock/kazoo', ''],
+];
+
+async function createZnodes(cluster: Cluster): Promise<void> {
+  const leader = await cluster.waitServing(SERVE_TIMEOUT_MS);
+  const c = await ZkClient.connect(leader.address, leader.clientPort, { timeoutMs: SESSION_TIMEOUT_MS });
+  try {
+    for (const [p, data] of ZNODES) {
+      const r = await c.create(p, Buffer.from(data));
+      if (r.header.err !== Err.OK && r.header.err !== Err.NODEEXISTS) throw new Error(`create ${p}: error ${r.header.err}`);
+    }
+  } finally {
+    await c.close(3000).catch(() => undefined);
+    c.destroy();
+  }
+}
+
+// --- checker ----------------------------------------------------------------------------------
+
+let checkerBuild: { bin: string } | { missing: string } | undefined;
+
+/** Builds scripts/faults/checker with `go build` once per runner process, into outDir/bin. */
+export function buildChecker(outDir: string): { bin: string } | { missing: string } {
+  if (checkerBuild) return checkerBuild;
+  const dir = path.join(REPO_ROOT, 'scripts', 'faults', 'checker');
+  if (!fs.existsSync(path.join(dir, 'go.mod'))) return (checkerBuild = { missing: 'scripts/faults/checker/go.mod does not exist' });
+  const bin = path.join(path.resolve(outDir), 'bin', 'faults-checker');
+  fs.mkdirSync(path.dirname(bin), { recursive: true });
+  const go = process.env.GO ?? (spawnSync('go', ['version']).status === 0 ? 'go' : '/usr/local/go/bin/go');
+  // Modules from the Go module proxy, pinned by go.sum.
+  const r = spawnSync(go, ['build', '-o', bin, '.'], { cwd: dir, encoding: 'utf8', timeout: 600_000, env: { ...process.env, GOFLAGS: '-mod=mod' } });
+  if (r.status !== 0) return (checkerBuild = { missing: `go build failed: ${(r.stderr || r.error?.message || '').slice(0, 2000)}` });
+  return (checkerBuild = { bin });
+}
+
+function runChecker(outDir: string, runDir: string, histories: string[], finalPath: string): CheckerResult {
+  const built = buildChecker(outDir);
+  if ('missing' in built) return { available: false, reason: built.missing };
+  const args = [...histories.flatMap((h) => ['--history', h]), '--final', finalPath, '--out', path.join(runDir, 'checker'), '--timeout-s', '60'];
+  const r = spawnSync(built.bin, args, { encoding: 'utf8', timeout: 600_000, maxBuffer: 256 * 1024 * 1024 });
+  fs.writeFileSync(path.join(runDir, 'checker.json'), r.stdout ?? '');
+  if (r.stderr) fs.writeFileSync(path.join(runDir, 'checker.stderr'), r.stderr);
+  let parsed: { valid?: boolean | 'unknown'; anomalies?: unknown[] } | undefined;
+  try {
+    parsed = JSON.parse(r.stdout ?? '');
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed) return { available: true, valid: 'unknown', reason: `checker printed no JSON (exit ${r.status}): ${(r.stderr ?? '').slice(0, 500)}`, exitCode: r.status, histories: histories.length };
+  const valid = parsed.valid === true && r.status === 0 ? true : parsed.valid === false || r.status === 1 ? false : 'unknown';
+  return { available: true, valid, anomalies: parsed.anomalies?.length ?? 0, exitCode: r.status, histories: histories.length, reason: valid === 'unknown' ? `exit ${r.status}` : undefined };
+}
+
+// --- one run ----------------------------------------------------------------------------------
+
+export function reproduceCommand(o: RunOptions): string {
+  const which = SCENARIOS[o.scenario] && o.scenario !== 'custom' ? `--scenario ${o.scenario}` : `--nemesis ${o.nemeses.join(',')}`;
+  return `npm run faults -- --target ${o.target} --members ${o.members} ${which} --seed ${o.seed} --duration-s ${o.durationS} --clients ${o.clients.join(',')} --processes ${o.processes}`;
+}
+
+export async function runOne(o: RunOptions): Promise<RunResult> {
+  const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const runDir = path.resolve(o.outDir, `${o.target}-${o.scenario}-m${o.members}-s${o.seed}`);
+  fs.rmSync(runDir, { recursive: true, force: true });
+  fs.mkdirSync(runDir, { recursive: true });
+  const errors: string[] = [];
+  const events: NemesisEvent[] = [];
+  const eventsFd = fs.openSync(path.join(runDir, 'nemesis.jsonl'), 'w');
+  const logEvent = (e: NemesisEvent): void => {
+    events.push(e);
+    fs.writeSync(eventsFd, `${eventToJson(e)}\n`);
+    log(`[${o.target} s${o.seed}] ${e.kind} ${e.phase}${e.members ? ` [${e.members.join(',')}]` : ''}${e.leader !== undefined ? ` leader=${e.leader}` : ''}${e.detail ? ` ${e.detail}` : ''}`);
+  };
+  ensureNft();
+  try {
+    ensureIptables();
+  } catch (err) {
+    log(`iptables could not be installed (no delay or reordering): ${(err as Error).message}`);
+  }
+  const leftovers = healLeftovers();
+  if (leftovers.length) log(`removed fault tables of dead runs: ${leftovers.join(', ')}`);
+  const caps = capabilities();
+  const addresses = Array.from({ length: o.members }, (_, i) => memberAddress(o.target, i + 1));
+  const net = new NetFaults(addresses);
+  net.install();
+  let cluster: Cluster | undefined;
+  const histories: string[] = [];
+  const clientsRun: string[] = [];
+  let startNs = Number(process.hrtime.bigint());
+  let endNs = startNs;
+  let treesIdentical = false;
+  let treeDiff: string[] = [];
+  let ops: HistoryOp[] = [];
+  let lost = { lost: 0, checked: 0, details: [] as string[] };
+  let checker: CheckerResult = { available: false, reason: 'not run' };
+  const plan = schedule({ seed: o.seed, durationMs: o.durationS * 1000, members: o.members, nemeses: o.nemeses, failpoints: o.failpoints });
+  fs.writeFileSync(path.join(runDir, 'plan.json'), JSON.stringify(plan, null, 1));
+  try {
+    cluster = await Cluster.create({ target: o.target, members: o.members, dir: path.join(runDir, 'members') });
+    fs.writeFileSync(path.join(runDir, 'members.json'), JSON.stringify(cluster.members.map((m) => ({ id: m.id, address: m.connectString, quorumPort: m.quorumPort, electionPort: m.electionPort, dir: m.dir })), null, 1));
+    cluster.startAll();
+    await createZnodes(cluster);
+    const nemesis = new Nemesis({ cluster, net, capabilities: caps, log: logEvent, clockHook: o.clockHook });
+    nemesis.startLeaderWatch();
+    startNs = Number(process.hrtime.bigint());
+    const running: Array<Promise<number | null>> = [];
+    for (const kind of o.clients) {
+      const file = path.join(runDir, `history-${kind}.jsonl`);
+      const cmd = workloadCommand(kind, o, cluster.connectString(), file);
+      if ('missing' in cmd) {
+        errors.push(`workload ${kind} not available: ${cmd.missing}`);
+        continue;
+      }
+      histories.push(file);
+      clientsRun.push(kind);
+      const w = startWorkload(cmd, path.join(runDir, `workload-${kind}.log`));
+      running.push(w.done.then((code) => {
+        if (code !== 0) errors.push(`workload ${kind} exited with ${code} (see workload-${kind}.log)`);
+        return code;
+      }));
+    }
+    await nemesis.run(plan);
+    await nemesis.heal();
+    // A member that died on its own is a finding, unless storage failpoints were meant to kill it.
+    if (!o.nemeses.includes('failpoint')) errors.push(...nemesis.crashes);
+    for (const e of events) if (e.phase === 'error') errors.push(`nemesis ${e.kind} failed: ${e.detail}`);
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([Promise.all(running).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), o.durationS * 1000 + WORKLOAD_GRACE_MS)))]);
+    clearTimeout(timer);
+    if (!finished) errors.push('a workload process did not exit in time (killed)');
+    await cluster.waitServing(SERVE_TIMEOUT_MS);
+    // Sessions a workload gave up on expire within their timeout; their ephemerals go with them.
+    await new Promise((r) => setTimeout(r, SESSION_TIMEOUT_MS + 2000));
+    await nemesis.stopLeaderWatch();
+    endNs = Number(process.hrtime.bigint());
+    const finalHistory = path.join(runDir, 'history-final.jsonl');
+    const fin = await collectFinal(cluster, finalHistory);
+    fs.writeFileSync(path.join(runDir, 'FINAL.json'), JSON.stringify(fin.final, null, 1));
+    treesIdentical = fin.treesIdentical;
+    treeDiff = fin.treeDiff;
+    ops = histories.flatMap(readHistory);
+    lost = countLost(ops, fin.final);
+    checker = runChecker(o.outDir, runDir, [...histories, finalHistory], path.join(runDir, 'FINAL.json'));
+    if (!checker.available) log(`!!! checker not available: ${checker.reason}`);
+  } catch (err) {
+    errors.push((err as Error).stack ?? String(err));
+  } finally {
+    await cluster?.stopAll().catch((e) => errors.push(`stopping members: ${(e as Error).message}`));
+    try {
+      net.remove();
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+    fs.closeSync(eventsFd);
+  }
+  if (endNs === startNs) endNs = Number(process.hrtime.bigint());
+  const counted = ops.filter((x) => !x.proc.startsWith('final-'));
+  const result: RunResult = {
+    target: o.target,
+    members: o.members,
+    scenario: o.scenario,
+    nemeses: [...o.nemeses],
+    seed: o.seed,
+    durationS: o.durationS,
+    runDir,
+    startNs,
+    endNs,
+    ops: {
+      total: counted.length,
+      ok: counted.filter((x) => x.status === 'ok').length,
+      fail: counted.filter((x) => x.status === 'fail').length,
+      info: counted.filter((x) => x.status === 'info').length,
+    },
+    lost,
+    historiesChecked: checker.available && checker.valid !== undefined ? (checker.histories ?? 0) : 0,
+    checker,
+    treesIdentical,
+    treeDiff,
+    workloads: clientsRun,
+    reproduce: reproduceCommand(o),
+    errors,
+  };
+  const eventLines: EventLine[] = events.map((e) => ({ ...e, t: Number(e.t) }));
+  writeRunReport(result, eventLines, ops);
+  log(`[${o.target} s${o.seed}] ${verdict(result)}: ops ${result.ops.total} ok ${result.ops.ok} lost ${lost.lost} trees ${treesIdentical ? 'identical' : 'DIFFER'}; ${path.join(runDir, 'run.html')}`);
+  return result;
+}
+
+// --- command line -----------------------------------------------------------------------------
+
+function parseSeeds(seed: string | undefined, seeds: string | undefined): number[] {
+  if (seeds) {
+    const m = /^(\d+)\.\.(\d+)$/.exec(seeds);
+    if (!m || Number(m[2]) < Number(m[1])) throw new Error(`--seeds must be A..B, not ${seeds}`);
+    return Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i);
+  }
+  const n = Number(seed ?? '1');
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--seed must be a non-negative integer`);
+  return [n];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command()
+    .name('faults')
+    .option('--target <t>', 'zkts | zookeeper | both', 'zkts')
+    .option('--members <n>', '3 or 5', '3')
+    .option('--scenario <name>', `one of ${Object.keys(SCENARIOS).join(', ')}`)
+    .option('--nemesis <list>', `comma-separated: ${NEMESES.join(', ')}`)
+    .option('--seed <n>', 'the seed of one run')
+    .option('--seeds <a..b>', 'a batch of seeds')
+    .option('--duration-s <s>', 'workload and nemesis time per run', '60')
+    .option('--out <dir>', 'where run dirs and the report go', 'faults-out')
+    .option('--clients <list>', 'workload processes: ts,java,kazoo', 'ts,java,kazoo')
+    .option('--processes <k>', 'worker sessions per workload process', '3')
+    .option('--workloads <list>', 'register,seq,counter,lock,watch', 'register,seq,counter,lock,watch')
+    .option('--failpoints <list>', 'zkts failpoint specs a failpoint fault picks from (; separated)')
+    .exitOverride();
+  program.parse(argv, { from: 'user' });
+  const opts = program.opts<Record<string, string | undefined>>();
+  const targets: Target[] = opts.target === 'both' ? ['zkts', 'zookeeper'] : opts.target === 'zkts' || opts.target === 'zookeeper' ? [opts.target] : [];
+  if (targets.length === 0) throw new Error(`--target must be zkts, zookeeper or both`);
+  const members = Number(opts.members);
+  if (members !== 3 && members !== 5) throw new Error('--members must be 3 or 5');
+  let scenario = opts.scenario ?? 'custom';
+  let nemeses: NemesisKind[];
+  if (opts.nemesis) {
+    nemeses = opts.nemesis.split(',').filter((x) => x !== '') as NemesisKind[];
+    for (const n of nemeses) if (!(NEMESES as readonly string[]).includes(n)) throw new Error(`unknown nemesis ${n}`);
+    if (!opts.scenario) scenario = 'custom';
+  } else {
+    if (!opts.scenario) scenario = 'smoke';
+    const s = SCENARIOS[scenario];
+    if (!s) throw new Error(`unknown scenario ${scenario} (known: ${Object.keys(SCENARIOS).join(', ')})`);
+    nemeses = [...s];
+  }
+  const clients = (opts.clients ?? '').split(',').filter((c) => c !== '') as ClientKind[];
+  for (const c of clients) if (c !== 'ts' && c !== 'java' && c !== 'kazoo') throw new Error(`unknown client ${c}`);
+  const durationS = Number(opts.durationS);
+  if (!(durationS > 0)) throw new Error('--duration-s must be positive');
+  const outDir = path.resolve(opts.out ?? 'faults-out');
+  fs.mkdirSync(outDir, { recursive: true });
+  const results: RunResult[] = [];
+  for (const seed of parseSeeds(opts.seed, opts.seeds)) {
+    for (const target of targets) {
+      results.push(
+        await runOne({
+          target,
+          members,
+          scenario,
+          nemeses,
+          seed,
+          durationS,
+          outDir,
+          clients,
+          processes: Number(opts.processes),
+          workloads: (opts.workloads ?? '').split(','),
+          failpoints: opts.failpoints?.split(';'),
+        }),
+      );
+      writeBatchReport(outDir, results);
+    }
+  }
+  process.stdout.write(`report: ${path.join(outDir, 'report.md')} and report.html\n`);
+  return results.every((r) => verdict(r) === 'pass') ? 0 : 1;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      const code = (err as { code?: string }).code;
+      if (code === 'commander.helpDisplayed' || code === 'commander.version') process.exit(0);
+      process.stderr.write(`faults: ${(err as Error).message}\n`);
+      process.exit(2);
+    },
+  );
+}
