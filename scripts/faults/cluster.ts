@@ -150,6 +150,11 @@ export class Member {
     private readonly opts: MemberOptions,
   ) {}
 
+  /** The failpoints this member starts with (undefined: none). */
+  get failpointSpec(): string | undefined {
+    return this.opts.failpoints;
+  }
+
   /** The failpoints of this member's next start (undefined: none). */
   setFailpoints(spec: string | undefined): void {
     this.opts.failpoints = spec;
@@ -338,6 +343,24 @@ export function zookeeperClasspath(): string {
   return javaClasspath();
 }
 
+/** In a zkts member's dir: the failpoints it arms on SIGUSR2 (src/storage/failpoints.ts). */
+export const FAILPOINTS_FILE = 'failpoints';
+
+/**
+ * Clock jumps of zkts members: `clock:offset` written to the member's failpoints file, armed by
+ * SIGUSR2. The spec replaces the armed one, so the member's own storage failpoints are kept in it.
+ * ZooKeeper has no such hook; its runs get none and log clock faults as skipped.
+ */
+export function zktsClockHook(): { jump(m: Member, offsetMs: number): Promise<void>; restore(m: Member): Promise<void> } {
+  const arm = async (m: Member, offsetMs: number): Promise<void> => {
+    if (m.target !== 'zkts' || m.pid === undefined || m.state !== 'running') return;
+    const spec = [m.failpointSpec, `clock:offset=${offsetMs >= 0 ? '+' : ''}${Math.round(offsetMs)}`].filter((x) => x).join(',');
+    fs.writeFileSync(path.join(m.dir, FAILPOINTS_FILE), spec + '\n');
+    process.kill(m.pid, 'SIGUSR2');
+  };
+  return { jump: arm, restore: (m) => arm(m, 0) };
+}
+
 export interface ClusterOptions {
   target: Target;
   members: number;
@@ -388,10 +411,16 @@ export class Cluster {
       ];
       fs.writeFileSync(cfgPath, cfg.join('\n'));
       if (opts.target === 'zookeeper') fs.writeFileSync(path.join(dir, 'log4j.properties'), LOG4J_PROPERTIES);
+      // zkts re-arms its failpoints from this file on SIGUSR2 (a clock jump is one of them).
+      const props = { ...(opts.systemProps?.[s.id] ?? {}) };
+      if (opts.target === 'zkts') {
+        fs.writeFileSync(path.join(dir, FAILPOINTS_FILE), '');
+        props['zkts.failpointsFile'] = path.join(dir, FAILPOINTS_FILE);
+      }
       chownForMember(dir, s.address);
       return new Member(opts.target, s.id, s.address, s.client, s.quorum, s.election, dir, cfgPath, {
         failpoints: opts.failpoints?.[s.id],
-        systemProps: opts.systemProps?.[s.id],
+        systemProps: props,
       });
     });
     return new Cluster(opts.target, members);

@@ -14,10 +14,12 @@ import { Command } from 'commander';
 import { Err } from '../../src/protocol/constants';
 import { ZkClient } from '../../test/util/client';
 import { onCleanup } from './cleanup';
-import { Cluster, memberAddress, startWatchdog, type Target } from './cluster';
+import { Cluster, memberAddress, startWatchdog, zktsClockHook, type Target } from './cluster';
 import { collectFinal, countLost, readHistory, type HistoryOp } from './final';
 import { capabilities, ensureIptables, ensureNft, healLeftovers, NetFaults } from './net';
 import { eventToJson, NEMESES, Nemesis, schedule, type ClockHook, type NemesisEvent, type NemesisKind } from './nemesis';
+import { runChecker } from './checkerbin';
+import { javaWorkloadCommand, kazooWorkloadCommand, type WorkloadCommand as SharedWorkloadCommand } from './workload/commands';
 import { writeBatchReport, writeRunReport, verdict, type CheckerResult, type EventLine, type RunResult } from './report';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -64,33 +66,6 @@ interface WorkloadCommand {
   env?: NodeJS.ProcessEnv;
 }
 
-let javaBuild: { cp: string } | { missing: string } | undefined;
-
-/**
- * The Java workload's classpath: scripts/faults/workload/build-java.sh builds it (once, cached) and
- * prints its dir, whose `classpath` file holds the runtime classpath.
- */
-function javaWorkload(): { cp: string } | { missing: string } {
-  if (javaBuild) return javaBuild;
-  const script = path.join(REPO_ROOT, 'scripts', 'faults', 'workload', 'build-java.sh');
-  if (!fs.existsSync(script)) return (javaBuild = { missing: `${path.relative(REPO_ROOT, script)} does not exist` });
-  const r = spawnSync('bash', [script], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) return (javaBuild = { missing: `build-java.sh failed: ${(r.stderr || r.error?.message || '').slice(0, 2000)}` });
-  const dir = r.stdout.trim().split('\n').pop() ?? '';
-  const cpFile = path.join(dir, 'classpath');
-  if (!fs.existsSync(cpFile)) return (javaBuild = { missing: `build-java.sh printed ${dir}, which has no classpath file` });
-  return (javaBuild = { cp: fs.readFileSync(cpFile, 'utf8').trim() });
-}
-
-/** Kazoo 2.10.0 when scripts/fetch-client-suites.sh cached it, else Debian's python3-kazoo. */
-function kazooEnv(): NodeJS.ProcessEnv {
-  const cacheRoot = process.env.ZKTS_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zkts');
-  const dir = path.join(cacheRoot, 'kazoo-2.10.0');
-  const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1' };
-  if (fs.existsSync(path.join(dir, '.complete'))) env.PYTHONPATH = [dir, ...(process.env.PYTHONPATH ? [process.env.PYTHONPATH] : [])].join(':');
-  return env;
-}
-
 function workloadCommand(kind: ClientKind, o: RunOptions, connect: string, outFile: string): WorkloadCommand | { missing: string } {
   const args = [
     '--connect', connect,
@@ -103,14 +78,18 @@ function workloadCommand(kind: ClientKind, o: RunOptions, connect: string, outFi
     '--prefix', kind,
   ];
   if (kind === 'ts') return { cmd: process.execPath, args: [path.join(__dirname, 'tsworkload.js'), ...args] };
-  if (kind === 'kazoo') {
-    const script = path.join(REPO_ROOT, 'scripts', 'faults', 'workload', 'kazoo_workload.py');
-    if (!fs.existsSync(script)) return { missing: `${path.relative(REPO_ROOT, script)} does not exist` };
-    return { cmd: '/usr/bin/python3', args: [script, ...args], env: kazooEnv() };
+  if (kind === 'kazoo') return withCommand(() => kazooWorkloadCommand(args));
+  return withCommand(() => javaWorkloadCommand(args));
+}
+
+/** A workload program's command line, or why there is none (its build failed). */
+function withCommand(make: () => SharedWorkloadCommand): WorkloadCommand | { missing: string } {
+  try {
+    const c = make();
+    return { cmd: c.command, args: c.args, env: c.env };
+  } catch (err) {
+    return { missing: (err as Error).message.slice(0, 2000) };
   }
-  const java = javaWorkload();
-  if ('missing' in java) return java;
-  return { cmd: 'java', args: ['-Xmx256m', '-XX:+UseSerialGC', '-cp', java.cp, 'FaultsWorkload', ...args] };
 }
 
 function startWorkload(c: WorkloadCommand, logFile: string): { child: ChildProcess; done: Promise<number | null> } {
@@ -174,38 +153,22 @@ async function createZnodes(cluster: Cluster): Promise<void> {
 
 // --- checker ----------------------------------------------------------------------------------
 
-let checkerBuild: { bin: string } | { missing: string } | undefined;
-
-/** Builds scripts/faults/checker with `go build` once per runner process, into outDir/bin. */
-export function buildChecker(outDir: string): { bin: string } | { missing: string } {
-  if (checkerBuild) return checkerBuild;
-  const dir = path.join(REPO_ROOT, 'scripts', 'faults', 'checker');
-  if (!fs.existsSync(path.join(dir, 'go.mod'))) return (checkerBuild = { missing: 'scripts/faults/checker/go.mod does not exist' });
-  const bin = path.join(path.resolve(outDir), 'bin', 'faults-checker');
-  fs.mkdirSync(path.dirname(bin), { recursive: true });
-  const go = process.env.GO ?? (spawnSync('go', ['version']).status === 0 ? 'go' : '/usr/local/go/bin/go');
-  // Modules from the Go module proxy, pinned by go.sum.
-  const r = spawnSync(go, ['build', '-o', bin, '.'], { cwd: dir, encoding: 'utf8', timeout: 600_000, env: { ...process.env, GOFLAGS: '-mod=mod' } });
-  if (r.status !== 0) return (checkerBuild = { missing: `go build failed: ${(r.stderr || r.error?.message || '').slice(0, 2000)}` });
-  return (checkerBuild = { bin });
-}
-
-function runChecker(outDir: string, runDir: string, histories: string[], finalPath: string): CheckerResult {
-  const built = buildChecker(outDir);
-  if ('missing' in built) return { available: false, reason: built.missing };
-  const args = [...histories.flatMap((h) => ['--history', h]), '--final', finalPath, '--out', path.join(runDir, 'checker'), '--timeout-s', '60'];
-  const r = spawnSync(built.bin, args, { encoding: 'utf8', timeout: 600_000, maxBuffer: 256 * 1024 * 1024 });
-  fs.writeFileSync(path.join(runDir, 'checker.json'), r.stdout ?? '');
-  if (r.stderr) fs.writeFileSync(path.join(runDir, 'checker.stderr'), r.stderr);
-  let parsed: { valid?: boolean | 'unknown'; anomalies?: unknown[] } | undefined;
+/** Runs the checker (built once per source version); a build that fails is no pass. */
+async function checkRun(runDir: string, histories: string[], finalPath: string): Promise<CheckerResult> {
+  let r;
   try {
-    parsed = JSON.parse(r.stdout ?? '');
-  } catch {
-    parsed = undefined;
+    r = await runChecker({ histories, finalPath, outDir: path.join(runDir, 'checker'), timeoutS: 60 });
+  } catch (err) {
+    const message = (err as Error).message;
+    // Only a failed build means the checker is missing; anything else is a run with no verdict.
+    if (/go build/.test(message)) return { available: false, reason: message.slice(0, 2000) };
+    return { available: true, valid: 'unknown', reason: message.slice(0, 500), histories: histories.length };
   }
-  if (!parsed) return { available: true, valid: 'unknown', reason: `checker printed no JSON (exit ${r.status}): ${(r.stderr ?? '').slice(0, 500)}`, exitCode: r.status, histories: histories.length };
-  const valid = parsed.valid === true && r.status === 0 ? true : parsed.valid === false || r.status === 1 ? false : 'unknown';
-  return { available: true, valid, anomalies: parsed.anomalies?.length ?? 0, exitCode: r.status, histories: histories.length, reason: valid === 'unknown' ? `exit ${r.status}` : undefined };
+  fs.writeFileSync(path.join(runDir, 'checker.json'), JSON.stringify(r.result, null, 1));
+  if (r.stderr) fs.writeFileSync(path.join(runDir, 'checker.stderr'), r.stderr);
+  const v = r.result.valid;
+  const valid = v === true && r.exitCode === 0 ? true : v === false || r.exitCode === 1 ? false : 'unknown';
+  return { available: true, valid, anomalies: r.result.anomalies?.length ?? 0, exitCode: r.exitCode, histories: histories.length, reason: valid === 'unknown' ? `exit ${r.exitCode}` : undefined };
 }
 
 // --- one run ----------------------------------------------------------------------------------
@@ -257,7 +220,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     fs.writeFileSync(path.join(runDir, 'members.json'), JSON.stringify(cluster.members.map((m) => ({ id: m.id, address: m.connectString, quorumPort: m.quorumPort, electionPort: m.electionPort, dir: m.dir })), null, 1));
     cluster.startAll();
     await createZnodes(cluster);
-    const nemesis = new Nemesis({ cluster, net, capabilities: caps, log: logEvent, clockHook: o.clockHook });
+    const nemesis = new Nemesis({ cluster, net, capabilities: caps, log: logEvent, clockHook: o.clockHook ?? (o.target === 'zkts' ? zktsClockHook() : undefined) });
     nemesis.startLeaderWatch();
     startNs = Number(process.hrtime.bigint());
     const running: Array<Promise<number | null>> = [];
@@ -297,7 +260,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     treeDiff = fin.treeDiff;
     ops = histories.flatMap(readHistory);
     lost = countLost(ops, fin.final);
-    checker = runChecker(o.outDir, runDir, [...histories, finalHistory], path.join(runDir, 'FINAL.json'));
+    checker = await checkRun(runDir, [...histories, finalHistory], path.join(runDir, 'FINAL.json'));
     if (!checker.available) log(`!!! checker not available: ${checker.reason}`);
   } catch (err) {
     errors.push((err as Error).stack ?? String(err));
