@@ -36,7 +36,7 @@ export const SCENARIOS: Record<string, readonly NemesisKind[]> = {
   network: ['loss', 'duplicate', 'delay', 'reorder'],
   failpoints: ['failpoint'],
   clock: ['clock'],
-  all: ['kill', 'pause', 'partition-majority', 'partition-bridge', 'partition-leader', 'partition-oneway', 'loss', 'duplicate', 'delay', 'reorder', 'failpoint'],
+  all: ['kill', 'pause', 'partition-majority', 'partition-bridge', 'partition-leader', 'partition-oneway', 'loss', 'duplicate', 'delay', 'reorder', 'failpoint', 'clock'],
 };
 
 export type ClientKind = 'ts' | 'java' | 'kazoo';
