@@ -11,7 +11,7 @@ import * as R from '../../src/protocol/generated/records';
 import { ZkClient } from '../../test/util/client';
 import type { Cluster, Member } from './cluster';
 
-export const REGISTER_KEYS = Array.from({ length: 8 }, (_, i) => `/faults/reg/${i}`);
+export const REGISTER_KEYS = Array.from({ length: 32 }, (_, i) => `/faults/reg/${i}`);
 const SESSION_TIMEOUT_MS = 6000;
 
 export interface RegisterState {

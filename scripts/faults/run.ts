@@ -15,7 +15,7 @@ import { Err } from '../../src/protocol/constants';
 import { ZkClient } from '../../test/util/client';
 import { onCleanup } from './cleanup';
 import { Cluster, memberAddress, startWatchdog, zktsClockHook, type Target } from './cluster';
-import { collectFinal, countLost, readHistory, type HistoryOp } from './final';
+import { collectFinal, countLost, readHistory, REGISTER_KEYS, type HistoryOp } from './final';
 import { capabilities, ensureIptables, ensureNft, healLeftovers, NetFaults } from './net';
 import { eventToJson, NEMESES, Nemesis, schedule, type ClockHook, type NemesisEvent, type NemesisKind } from './nemesis';
 import { runChecker } from './checkerbin';
@@ -127,7 +127,7 @@ function startWorkload(c: WorkloadCommand, logFile: string): { child: ChildProce
 const ZNODES: Array<[string, string]> = [
   ['/faults', ''],
   ['/faults/reg', ''],
-  ...Array.from({ length: 8 }, (_, i): [string, string] => [`/faults/reg/${i}`, '0']),
+  ...REGISTER_KEYS.map((k): [string, string] => [k, '0']),
   ['/faults/seq', ''],
   ['/faults/ctr', ''],
   ['/faults/ctr/a', '0'],

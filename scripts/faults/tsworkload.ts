@@ -14,7 +14,7 @@ import { SeededRandom } from './nemesis';
 const OP_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 3_000;
 const DRAIN_MS = 10_000;
-const REGISTER_KEYS = 8;
+const REGISTER_KEYS = 32;
 const PERSISTENT_SEQUENTIAL = 2;
 
 interface Args {

@@ -45,7 +45,7 @@ const PROCESSES = 3;
 // A program ends within its duration plus the bounds of its last ops and closing.
 const PROGRAM_TIMEOUT_MS = 60_000;
 const OUTPUT_MAX_CHARS = 20_000;
-const REG_KEYS = 8;
+const REG_KEYS = 32;
 
 const WORKLOADS: WorkloadOptions['workloads'] = ['register', 'seq', 'counter', 'lock', 'watch'];
 

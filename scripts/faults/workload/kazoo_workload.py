@@ -40,7 +40,7 @@ WATCH_QUEUE_MAX = 100000
 VALUE_BLOCK = 1000000
 
 REG_PARENT = "/faults/reg"
-REG_KEYS = 8
+REG_KEYS = 32
 SEQ_PREFIX = "/faults/seq/n-"
 CTR_A = "/faults/ctr/a"
 CTR_B = "/faults/ctr/b"

@@ -63,7 +63,7 @@ public final class FaultsWorkload {
     static final long VALUE_BLOCK = 1_000_000L;
 
     static final String REG_PARENT = "/faults/reg";
-    static final int REG_KEYS = 8;
+    static final int REG_KEYS = 32;
     static final String SEQ_PREFIX = "/faults/seq/n-";
     static final String CTR_A = "/faults/ctr/a";
     static final String CTR_B = "/faults/ctr/b";
