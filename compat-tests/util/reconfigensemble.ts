@@ -11,7 +11,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fourLetterWord, freePort, guardChild, javaClasspath } from '../../test/util/servers';
+import { fourLetterWord, freePort, guardChild, javaClasspath, LOG4J_PROPERTIES } from '../../test/util/servers';
 
 export type ReconfigTargetKind = 'reference' | 'zkts';
 export type LearnerRole = 'participant' | 'observer';
@@ -25,13 +25,6 @@ const POLL_MS = 100;
 // The same for both kinds: ZooKeeper's default tick; initLimit/syncLimit as docs/RECONFIG.md §1.1.
 export const TICK_TIME_MS = 2000;
 
-const LOG4J_PROPERTIES = [
-  'log4j.rootLogger=INFO, CONSOLE',
-  'log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender',
-  'log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout',
-  'log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n',
-  '',
-].join('\n');
 
 /** ZooKeeper's digest of `user:password`: base64(sha1("user:password")). */
 export function digestOf(user: string, password: string): string {

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { javaClasspath } from '../../test/util/servers';
+import { javaClasspath, LOG4J_PROPERTIES } from '../../test/util/servers';
 import { onCleanup } from './cleanup';
 import { assertLoopback, chownForMember, memberUid } from './net';
 
@@ -329,13 +329,6 @@ export class Member {
   }
 }
 
-const LOG4J_PROPERTIES = [
-  'log4j.rootLogger=INFO, CONSOLE',
-  'log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender',
-  'log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout',
-  'log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n',
-  '',
-].join('\n');
 
 /** Debian's ZooKeeper 3.8.0 and its runtime jars (the tests' own launcher's classpath). */
 export function zookeeperClasspath(): string {

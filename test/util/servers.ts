@@ -128,7 +128,8 @@ const LOGBACK_XML = [
   '',
 ].join('\n');
 
-const LOG4J_PROPERTIES = [
+/** log4j 1 settings for a ZooKeeper 3.8.0 process: INFO and above to the console. */
+export const LOG4J_PROPERTIES = [
   'log4j.rootLogger=INFO, CONSOLE',
   'log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender',
   'log4j.appender.CONSOLE.Threshold=INFO',
