@@ -249,8 +249,8 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     clearTimeout(timer);
     if (!finished) errors.push('a workload process did not exit in time (killed)');
     await cluster.waitServing(SERVE_TIMEOUT_MS);
-    // Sessions a workload gave up on expire within their timeout; their ephemerals go with them.
-    await new Promise((r) => setTimeout(r, SESSION_TIMEOUT_MS + 2000));
+    // A session a workload gave up on may still expire and take its ephemerals while the members
+    // are read: collectFinal reads again until their trees agree.
     await nemesis.stopLeaderWatch();
     endNs = Number(process.hrtime.bigint());
     const finalHistory = path.join(runDir, 'history-final.jsonl');
