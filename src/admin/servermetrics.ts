@@ -22,6 +22,15 @@ const MAX_LEARNER_KEYS = 256;
 export class ServerMetrics {
   /** Handshakes received (connection_request_count). */
   connectionRequests = 0;
+  /** TLS handshakes in progress on the client port (outstanding_tls_handshake). */
+  outstandingTlsHandshakes = 0;
+  /** TLS handshakes that failed or timed out, a refused client certificate included (unsuccessful_handshake; auth_failed_count counts them too). */
+  unsuccessfulHandshakes = 0;
+  /** Sockets closed for zookeeper.netty.server.outstandingHandshake.limit (tls_handshake_exceeded). */
+  tlsHandshakeExceeded = 0;
+  /** Connections accepted without TLS from loopback / other addresses, as ZooKeeper's Netty factory counts them (non_mtls_*_conn_count). */
+  nonMtlsLocalConns = 0;
+  nonMtlsRemoteConns = 0;
   /** Connections refused at accept: maxClientCnxns, maxCnxns, the descriptor reserve, accept errors (connection_rejected). */
   connectionRejected = 0;
   /** Of those, refused to keep the descriptor reserve free (zkts). */
@@ -146,6 +155,11 @@ export class ServerMetrics {
     return {
       connection_request_count: this.connectionRequests,
       connection_rejected: this.connectionRejected,
+      unsuccessful_handshake: this.unsuccessfulHandshakes,
+      tls_handshake_exceeded: this.tlsHandshakeExceeded,
+      outstanding_tls_handshake: this.outstandingTlsHandshakes,
+      non_mtls_local_conn_count: this.nonMtlsLocalConns,
+      non_mtls_remote_conn_count: this.nonMtlsRemoteConns,
       connection_drop_count: this.connectionDrops,
       sessionless_connections_expired: this.sessionlessExpired,
       connection_revalidate_count: this.connectionRevalidates,

@@ -95,6 +95,53 @@ export function saslProvider(letAnySaslUserDoX: string | undefined): AuthProvide
   };
 }
 
+/** Attribute keywords Java's X500Principal(String) accepts (any case); OIDs are accepted too. */
+const X500_KEYWORDS = new Set(['CN', 'C', 'L', 'S', 'ST', 'O', 'OU', 'T', 'IP', 'STREET', 'DC', 'DNQUALIFIER', 'DNQ', 'SURNAME', 'GIVENNAME', 'INITIALS', 'GENERATION', 'EMAIL', 'EMAILADDRESS', 'UID', 'SERIALNUMBER']);
+
+/** Whether `name` parses as an X.500 distinguished name, as X500Principal's constructor checks an x509 ACL id. */
+export function isX500Name(name: string): boolean {
+  if (name.trim() === '') return false;
+  // Split at the separators (",", ";", "+") that are not escaped and not inside quotes.
+  const parts: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < name.length; i++) {
+    const ch = name[i];
+    if (ch === '\\' && i + 1 < name.length) {
+      cur += ch + name[++i];
+    } else if (ch === '"') {
+      quoted = !quoted;
+      cur += ch;
+    } else if (!quoted && (ch === ',' || ch === ';' || ch === '+')) {
+      parts.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (quoted) return false;
+  parts.push(cur);
+  return parts.every((p) => {
+    const eq = p.indexOf('=');
+    if (eq < 0) return false;
+    const type = p.slice(0, eq).trim();
+    return X500_KEYWORDS.has(type.toUpperCase()) || /^(oid\.)?\d+(\.\d+)+$/i.test(type);
+  });
+}
+
+/**
+ * ZooKeeper's X509AuthenticationProvider: the id is the client certificate's subject (set by the
+ * TLS handshake, never by addauth); an ACL id matches it exactly, and every id matches when it is
+ * `zookeeper.X509AuthenticationProvider.superUser`.
+ */
+export function x509Provider(superUser: string | undefined): AuthProvider {
+  return {
+    scheme: 'x509',
+    isAuthenticated: true,
+    isValid: isX500Name,
+    matches: (authId, aclId) => authId === aclId || (superUser !== undefined && authId === superUser),
+    userName: (authId) => authId,
+  };
+}
+
 function javaStringHash(s: string): number {
   let h = 0;
   for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
@@ -130,10 +177,13 @@ export class AuthRegistry {
     readonly skipACL: boolean,
     /** Present when authProvider.N names SASLAuthenticationProvider. */
     sasl?: { letAnySaslUserDoX?: string },
+    /** Present when authProvider.N names X509AuthenticationProvider. */
+    x509?: { superUser?: string },
   ) {
     this.providers.set('digest', digestProvider);
     this.providers.set('ip', ipProvider);
     if (sasl) this.providers.set('sasl', saslProvider(sasl.letAnySaslUserDoX));
+    if (x509) this.providers.set('x509', x509Provider(x509.superUser));
   }
 
   provider(scheme: string): AuthProvider | undefined {
@@ -213,6 +263,7 @@ export class AuthRegistry {
 
   /** whoAmI's view of a connection's ids. */
   clientInfo(ids: readonly Id[]): { authScheme: string; user: string }[] {
-    return ids.map((id) => ({ authScheme: id.scheme, user: this.providers.get(id.scheme)?.userName(id.id) ?? id.id }));
+    // A scheme without a provider (super) shows an empty user, as ZooKeeper's AuthUtil does.
+    return ids.map((id) => ({ authScheme: id.scheme, user: this.providers.get(id.scheme)?.userName(id.id) ?? '' }));
   }
 }

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadSaslServer, readJaasFile, SaslConfigError, type SaslServerFactory } from './sasl/saslserver';
 import { loadQuorumSasl, type QuorumSaslSettings } from './sasl/quorumlogin';
+import { readTlsSettings, serverTlsOf, TLS_SETTING_SUFFIXES, TlsSettingError, type ServerTls } from '../tls/settings';
 
 export class ConfigError extends Error {
   constructor(
@@ -158,6 +159,16 @@ export interface ServerConfig {
   multiAddressEnabled: boolean;
   sslQuorum: boolean;
   portUnification: boolean;
+  /** The client port's TLS (secureClientPort, client.portUnification): its stores opened at start. */
+  clientTls?: ServerTls;
+  /** `zookeeper.client.portUnification`: TLS and plaintext clients on clientPort. */
+  clientPortUnification: boolean;
+  /** `zookeeper.netty.server.outstandingHandshake.limit` (<= 0: none). */
+  outstandingHandshakeLimit: number;
+  /** `zookeeper.X509AuthenticationProvider.superUser`. */
+  x509SuperUser?: string;
+  /** `zookeeper.serverCnxnFactory` names Netty's factory (whose connection counters zkts keeps as ZooKeeper's Netty does). */
+  nettyCnxnFactory: boolean;
   // zoo.cfg keys that no field above covers (still present in systemProps as "zookeeper.<key>"
   // for modules that read them); the caller logs them, ZooKeeper ignores unused ones too.
   unknownKeys: string[];
@@ -553,6 +564,12 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.jute.maxbuffer.extrasize',
   'zookeeper.multiAddress.enabled',
   'zookeeper.ssl.authProvider',
+  ...TLS_SETTING_SUFFIXES.map((x) => `zookeeper.ssl.${x}`),
+  'zookeeper.client.portUnification',
+  'zookeeper.netty.server.outstandingHandshake.limit',
+  'zookeeper.X509AuthenticationProvider.superUser',
+  'zookeeper.serverCnxnFactory',
+  'zookeeper.fips-mode',
   'zookeeper.sasl.serverconfig',
   'zookeeper.SASLAuthenticationProvider.superPassword',
   'zookeeper.kerberos.removeHostFromPrincipal',
@@ -894,7 +911,8 @@ export function loadConfig(
   if (secureClientPort === undefined && secureClientPortAddress !== undefined) {
     throw new ConfigError('secureClientPortAddress', 'secureClientPortAddress is set but secureClientPort is not set');
   }
-  if (secureClientPort !== undefined) {
+  const clientPortUnification = sys.bool('zookeeper.client.portUnification', false) && clientPort !== undefined;
+  if (secureClientPort !== undefined || clientPortUnification) {
     // ZooKeeper registers the x509 provider for TLS clients unless another scheme is configured.
     const scheme = sys.get('zookeeper.ssl.authProvider') ?? 'x509';
     const providerProp = `zookeeper.authProvider.${scheme}`;
@@ -1026,6 +1044,23 @@ export function loadConfig(
   }
   if (clientPort === undefined && secureClientPort === undefined) {
     warnings.push('neither clientPort nor secureClientPort is set; no client can connect');
+  }
+  let clientTls: ServerTls | undefined;
+  if (secureClientPort !== undefined || clientPortUnification) {
+    try {
+      const read = readTlsSettings(sys.props, 'zookeeper.ssl.');
+      warnings.push(...read.warnings);
+      clientTls = serverTlsOf(read.settings);
+    } catch (e) {
+      if (e instanceof TlsSettingError) throw new ConfigError(e.key, e.reason);
+      throw e;
+    }
+  }
+  const serverCnxnFactory = sys.get('zookeeper.serverCnxnFactory');
+  const NETTY_FACTORY = 'org.apache.zookeeper.server.NettyServerCnxnFactory';
+  const NIO_FACTORY = 'org.apache.zookeeper.server.NIOServerCnxnFactory';
+  if (serverCnxnFactory !== undefined && serverCnxnFactory !== NETTY_FACTORY && serverCnxnFactory !== NIO_FACTORY) {
+    throw new ConfigError('serverCnxnFactory', `${serverCnxnFactory} is neither ${NETTY_FACTORY} nor ${NIO_FACTORY}`);
   }
 
   // Settings that live in system properties.
@@ -1162,6 +1197,9 @@ export function loadConfig(
     multiAddressEnabled,
     sslQuorum: bools.get('sslQuorum') ?? false,
     portUnification: bools.get('portUnification') ?? false,
+    clientPortUnification,
+    outstandingHandshakeLimit: sys.int('zookeeper.netty.server.outstandingHandshake.limit', -1),
+    nettyCnxnFactory: serverCnxnFactory === NETTY_FACTORY,
     unknownKeys,
     warnings: [...warnings, ...sys.warnings],
     systemProps: sys.props,
@@ -1170,6 +1208,9 @@ export function loadConfig(
   if (clientPortAddress !== undefined) config.clientPortAddress = clientPortAddress;
   if (secureClientPort !== undefined) config.secureClientPort = secureClientPort;
   if (secureClientPortAddress !== undefined) config.secureClientPortAddress = secureClientPortAddress;
+  if (clientTls !== undefined) config.clientTls = clientTls;
+  const x509SuperUser = sys.get('zookeeper.X509AuthenticationProvider.superUser');
+  if (x509SuperUser !== undefined) config.x509SuperUser = x509SuperUser;
   if (observerMasterPortRaw > 0) config.observerMasterPort = observerMasterPortRaw;
   const superDigest = sys.get('zookeeper.DigestAuthenticationProvider.superDigest');
   if (superDigest !== undefined) config.superDigest = superDigest;

@@ -16,6 +16,7 @@ import { FourLetterWords } from '../admin/fourletter';
 import { LatencyRecorder } from '../admin/metricslatency';
 import { ServerMetrics } from '../admin/servermetrics';
 import { AcceptLimits, RateLimitedLog } from './acceptlimits';
+import { TlsAcceptor } from './tlsacceptor';
 import { addIdentities, AuthRegistry } from './auth';
 import { Hold, ServerCnxn, type CnxnHandler, type OutputLimits, type Request } from './cnxn';
 import { LogCommitStage, type CommitStage } from './commit';
@@ -179,6 +180,14 @@ export interface QuorumStatus {
   };
 }
 
+const X509_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.X509AuthenticationProvider';
+
+/** A loopback address, as Java's InetAddress.isLoopbackAddress() says (127.0.0.0/8, ::1). */
+function isLoopback(ip: string): boolean {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return v4.startsWith('127.') || ip === '::1';
+}
+
 /** Writes a learner may have at the leader at once; past it, clients are not read. */
 const MAX_FORWARDED_WRITES = 10_000;
 
@@ -197,6 +206,10 @@ export class ZooKeeperServer implements CnxnHandler {
   private readonly paused = new Set<ServerCnxn>();
   private listener: net.Server | undefined;
   private acceptLimits: AcceptLimits | undefined;
+  /** secureClientPort's listener, and the TLS of it and of a unified clientPort. */
+  private secureListener: net.Server | undefined;
+  private secureAcceptLimits: AcceptLimits | undefined;
+  private readonly tlsAcceptor: TlsAcceptor | undefined;
   /** Refusals for maxClientCnxns: one address can open connections faster than they can be logged. */
   private readonly perIpRefusalLog: RateLimitedLog;
   /** Expiries of connections without a session, logged at most once a second. */
@@ -273,7 +286,12 @@ export class ZooKeeperServer implements CnxnHandler {
     this.sessionlessLog = new RateLimitedLog(log);
     this.outputLimits = { softBytes: config.outputSoftLimitBytes, hardBytes: config.outputHardLimitBytes };
     this.db = db ?? new MemoryDatabase(config.extendedTypesEnabled);
-    this.auth = new AuthRegistry(config.superDigest, config.skipACL, config.saslAuthProvider ? { letAnySaslUserDoX: config.letAnySaslUserDoX } : undefined);
+    this.auth = new AuthRegistry(
+      config.superDigest,
+      config.skipACL,
+      config.saslAuthProvider ? { letAnySaslUserDoX: config.letAnySaslUserDoX } : undefined,
+      config.authProviders.includes(X509_AUTH_PROVIDER) ? { superUser: config.x509SuperUser } : undefined,
+    );
     this.tree = this.db.tree;
     this.commit = this.db.commit;
     this.sessions = this.newSessionTracker();
@@ -285,6 +303,16 @@ export class ZooKeeperServer implements CnxnHandler {
     this.readLatency = new LatencyRecorder(this.stats.startedAtMs);
     this.updateLatency = new LatencyRecorder(this.stats.startedAtMs);
     this.metrics = new ServerMetrics(this.stats.startedAtMs, now);
+    if (config.clientTls) {
+      this.tlsAcceptor = new TlsAcceptor({
+        tls: config.clientTls,
+        counters: this.metrics,
+        log: this.log,
+        outstandingHandshakeLimit: config.outstandingHandshakeLimit,
+        ...(config.x509SuperUser !== undefined ? { superUser: config.x509SuperUser } : {}),
+        detectTimeoutMs: config.sessionlessCnxnTimeoutMs,
+      });
+    }
     this.watches.metrics = this.metrics;
     this.metrics.changeCounts = () => ({ queued: this.prep.changesQueued, removed: this.prep.changesRemoved });
     if (this.commit instanceof LogCommitStage) this.commit.metrics = this.metrics;
@@ -467,16 +495,23 @@ export class ZooKeeperServer implements CnxnHandler {
   }
 
   async start(): Promise<void> {
-    await this.listenForClients(this.config.clientPortAddress, this.config.clientPort ?? 2181);
+    // The TLS port first: a server whose plaintext port answers is taken as started, so every
+    // port must be bound by then. With only secureClientPort set there is no plaintext port, as
+    // in ZooKeeper.
+    if (this.config.secureClientPort !== undefined) await this.listenForSecureClients(this.config.secureClientPortAddress, this.config.secureClientPort);
+    if (this.config.clientPort !== undefined || this.config.secureClientPort === undefined) {
+      await this.listenForClients(this.config.clientPortAddress, this.config.clientPort ?? 2181);
+    }
     this.scheduleExpiry();
     this.timers.push(setInterval(() => this.checkContainers(), this.config.containerCheckIntervalMs));
     for (const t of this.timers) t.unref();
     this.log.info({ address: this.listener!.address() }, 'serving clients');
   }
 
-  /** Opens the client listener on host:port and makes it the one clients connect to. */
-  private async listenForClients(host: string | undefined, port: number): Promise<void> {
-    const listener = net.createServer((socket) => this.accept(socket));
+  /** Opens a client listener on host:port; `secure`: every connection is TLS (secureClientPort). */
+  private async openListener(host: string | undefined, port: number, secure: boolean): Promise<{ listener: net.Server; limits: AcceptLimits }> {
+    const mode = secure ? 'secure' : this.config.clientPortUnification && this.tlsAcceptor ? 'unified' : 'plain';
+    const listener = net.createServer((socket) => this.accept(socket, mode));
     const limits = new AcceptLimits(listener, this.config.maxCnxns, this.config.descriptorReserve, this.metrics, this.log);
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -491,8 +526,26 @@ export class ZooKeeperServer implements CnxnHandler {
       else this.log.error({ err: err.message }, 'client listener error');
     });
     await limits.start();
+    return { listener, limits };
+  }
+
+  /** Opens the client listener on host:port and makes it the one clients connect to. */
+  private async listenForClients(host: string | undefined, port: number): Promise<void> {
+    const { listener, limits } = await this.openListener(host, port, false);
     this.listener = listener;
     this.acceptLimits = limits;
+  }
+
+  private async listenForSecureClients(host: string | undefined, port: number): Promise<void> {
+    const { listener, limits } = await this.openListener(host, port, true);
+    this.secureListener = listener;
+    this.secureAcceptLimits = limits;
+    this.log.info({ address: listener.address() }, 'serving TLS clients');
+  }
+
+  /** secureClientPort's bound address, when it is open. */
+  secureAddress(): net.AddressInfo | undefined {
+    return (this.secureListener?.address() as net.AddressInfo | null) ?? undefined;
   }
 
   /**
@@ -515,8 +568,9 @@ export class ZooKeeperServer implements CnxnHandler {
     this.log.info({ address: this.listener!.address() }, 'client address changed by a reconfig; serving clients there');
   }
 
+  /** The plaintext client port's bound address (secureClientPort's when there is no plaintext port). */
   address(): net.AddressInfo {
-    return this.listener!.address() as net.AddressInfo;
+    return (this.listener ?? this.secureListener)!.address() as net.AddressInfo;
   }
 
   /** Client connections the listener lets in now (-1: no limit). */
@@ -532,14 +586,20 @@ export class ZooKeeperServer implements CnxnHandler {
     clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     for (const c of [...this.cnxns]) c.close();
-    if (this.listener) await new Promise<void>((resolve) => this.listener!.close(() => resolve()));
+    this.secureAcceptLimits?.stop();
+    for (const l of [this.listener, this.secureListener]) if (l) await new Promise<void>((resolve) => l.close(() => resolve()));
     this.listener = undefined;
+    this.secureListener = undefined;
     await this.db.close();
   }
 
-  /** A new socket: refused before anything is made for it when a limit says so. */
-  private accept(socket: net.Socket): void {
-    if (this.acceptLimits && !this.acceptLimits.admit(socket)) return;
+  /**
+   * A new socket: refused before anything is made for it when a limit says so; on a secure or
+   * unified port it becomes a connection once its TLS handshake passed.
+   */
+  private accept(socket: net.Socket, mode: 'plain' | 'secure' | 'unified'): void {
+    const limits = mode === 'secure' ? this.secureAcceptLimits : this.acceptLimits;
+    if (limits && !limits.admit(socket)) return;
     const ip = socket.remoteAddress ?? '';
     const count = this.cnxnsPerIp.get(ip) ?? 0;
     if (this.config.maxClientCnxns > 0 && count >= this.config.maxClientCnxns) {
@@ -549,8 +609,26 @@ export class ZooKeeperServer implements CnxnHandler {
       return;
     }
     this.cnxnsPerIp.set(ip, count + 1);
-    const c = new ServerCnxn(socket, this, this.log);
-    this.cnxns.add(c);
+    // ZooKeeper's Netty factory counts every connection without an SslHandler (a unified port's too).
+    if (this.config.nettyCnxnFactory && mode !== 'secure') {
+      if (isLoopback(ip)) this.metrics.nonMtlsLocalConns++;
+      else this.metrics.nonMtlsRemoteConns++;
+    }
+    const open = (s: net.Socket, ids: R.Id[]): void => {
+      const c = new ServerCnxn(s, this, this.log);
+      if (ids.length > 0) addIdentities(c.ids, ids);
+      this.cnxns.add(c);
+    };
+    const failed = (): void => this.releaseIp(ip);
+    if (mode === 'secure') this.tlsAcceptor!.secure(socket, open, failed);
+    else if (mode === 'unified') this.tlsAcceptor!.sniff(socket, (s) => open(s, []), open, failed);
+    else open(socket, []);
+  }
+
+  private releaseIp(ip: string): void {
+    const n = (this.cnxnsPerIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.cnxnsPerIp.delete(ip);
+    else this.cnxnsPerIp.set(ip, n);
   }
 
   // --- CnxnHandler -----------------------------------------------------------------------------
@@ -573,10 +651,7 @@ export class ZooKeeperServer implements CnxnHandler {
     // Closed from the client's side (the socket is gone before we closed it): ZooKeeper's failed read.
     if (c.socket.destroyed) this.metrics.connectionDrops++;
     this.metrics.staleRequests += c.queue.length;
-    const ip = c.socket.remoteAddress ?? '';
-    const n = (this.cnxnsPerIp.get(ip) ?? 1) - 1;
-    if (n <= 0) this.cnxnsPerIp.delete(ip);
-    else this.cnxnsPerIp.set(ip, n);
+    this.releaseIp(c.socket.remoteAddress ?? '');
     this.watches.removeWatcher(c);
     if (c.session && this.cnxnBySession.get(c.session.id) === c) this.cnxnBySession.delete(c.session.id);
     this.outstanding -= c.queue.length;
