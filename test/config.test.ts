@@ -14,6 +14,9 @@ import {
 const DATA = '/nonexistent-zkts-test/data';
 const BASE = '/nonexistent-zkts-test/base';
 
+// A PEM key store (key and self-signed certificate) for the settings that open a TLS port.
+const KEY_STORE = `ssl.keyStore.location=${path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'tls', 'server.pem')}`;
+
 function load(lines: string, sys: Record<string, string> = {}, dataDir: string = DATA): ServerConfig {
   return loadConfig(`dataDir=${dataDir}\n${lines}`, new Map(Object.entries(sys)), BASE);
 }
@@ -221,8 +224,8 @@ t.test('every zoo.cfg key', async (t) => {
     ['clientPort=0', 'clientPort', 0],
     ['clientPort=2181\nclientPortAddress=127.0.0.1', 'clientPortAddress', '127.0.0.1'],
     ['clientPort=2181\nclientPortAddress= ::1 ', 'clientPortAddress', '::1'],
-    ['secureClientPort=2281', 'secureClientPort', 2281],
-    ['secureClientPort=2281\nsecureClientPortAddress=10.0.0.1', 'secureClientPortAddress', '10.0.0.1'],
+    [`secureClientPort=2281\n${KEY_STORE}`, 'secureClientPort', 2281],
+    [`secureClientPort=2281\nsecureClientPortAddress=10.0.0.1\n${KEY_STORE}`, 'secureClientPortAddress', '10.0.0.1'],
     ['clientPortListenBacklog=128', 'clientPortListenBacklog', 128],
     ['observerMasterPort=2191', 'observerMasterPort', 2191],
     ['observerMasterPort=0', 'observerMasterPort', undefined],
@@ -671,16 +674,18 @@ t.test('dynamic config file', async (t) => {
 });
 
 t.test('TLS client port registers the x509 auth provider', async (t) => {
-  const c = load('secureClientPort=2281');
+  const c = load(`secureClientPort=2281\n${KEY_STORE}`);
   t.equal(c.secureClientPort, 2281);
   t.equal(c.clientPort, undefined);
   t.same(c.authProviders, ['org.apache.zookeeper.server.auth.X509AuthenticationProvider']);
   t.equal(c.systemProps.get('zookeeper.authProvider.x509'), 'org.apache.zookeeper.server.auth.X509AuthenticationProvider');
   t.same(c.warnings, []);
 
-  const custom = load('secureClientPort=2281\nssl.authProvider=mine\nauthProvider.mine=com.example.Mine');
+  const custom = load(`secureClientPort=2281\nssl.authProvider=mine\nauthProvider.mine=com.example.Mine\n${KEY_STORE}`);
   t.same(custom.authProviders, ['com.example.Mine']);
-  t.same(load('secureClientPort=2281', { 'zookeeper.authProvider.x509': 'com.example.X' }).authProviders, ['com.example.X']);
+  t.same(load(`secureClientPort=2281\n${KEY_STORE}`, { 'zookeeper.authProvider.x509': 'com.example.X' }).authProviders, ['com.example.X']);
+  t.ok(c.clientTls, 'the key store is opened at start');
+  t.throws(() => load('secureClientPort=2281'), /zookeeper\.ssl\.keyStore\.location: a key store is required for a TLS server/, 'no key store: refused');
 });
 
 t.test('paths resolve against baseDir', async (t) => {
