@@ -566,6 +566,7 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.ssl.authProvider',
   ...TLS_SETTING_SUFFIXES.map((x) => `zookeeper.ssl.${x}`),
   'zookeeper.client.portUnification',
+  'zookeeper.client.certReload',
   'zookeeper.netty.server.outstandingHandshake.limit',
   'zookeeper.X509AuthenticationProvider.superUser',
   'zookeeper.serverCnxnFactory',

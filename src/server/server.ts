@@ -17,6 +17,7 @@ import { LatencyRecorder } from '../admin/metricslatency';
 import { ServerMetrics } from '../admin/servermetrics';
 import { AcceptLimits, RateLimitedLog } from './acceptlimits';
 import { TlsAcceptor } from './tlsacceptor';
+import { StoreWatcher } from '../tls/storewatch';
 import { addIdentities, AuthRegistry } from './auth';
 import { Hold, ServerCnxn, type CnxnHandler, type OutputLimits, type Request } from './cnxn';
 import { LogCommitStage, type CommitStage } from './commit';
@@ -210,6 +211,7 @@ export class ZooKeeperServer implements CnxnHandler {
   private secureListener: net.Server | undefined;
   private secureAcceptLimits: AcceptLimits | undefined;
   private readonly tlsAcceptor: TlsAcceptor | undefined;
+  private tlsStoreWatcher: StoreWatcher | undefined;
   /** Refusals for maxClientCnxns: one address can open connections faster than they can be logged. */
   private readonly perIpRefusalLog: RateLimitedLog;
   /** Expiries of connections without a session, logged at most once a second. */
@@ -499,6 +501,8 @@ export class ZooKeeperServer implements CnxnHandler {
     // port must be bound by then. With only secureClientPort set there is no plaintext port, as
     // in ZooKeeper.
     if (this.config.secureClientPort !== undefined) await this.listenForSecureClients(this.config.secureClientPortAddress, this.config.secureClientPort);
+    const acceptor = this.tlsAcceptor;
+    if (acceptor) this.tlsStoreWatcher = new StoreWatcher(acceptor.settings.settings, (next) => acceptor.reload(next), this.log);
     if (this.config.clientPort !== undefined || this.config.secureClientPort === undefined) {
       await this.listenForClients(this.config.clientPortAddress, this.config.clientPort ?? 2181);
     }
@@ -587,6 +591,7 @@ export class ZooKeeperServer implements CnxnHandler {
     this.expiryTimer = undefined;
     for (const c of [...this.cnxns]) c.close();
     this.secureAcceptLimits?.stop();
+    this.tlsStoreWatcher?.close();
     for (const l of [this.listener, this.secureListener]) if (l) await new Promise<void>((resolve) => l.close(() => resolve()));
     this.listener = undefined;
     this.secureListener = undefined;

@@ -57,7 +57,7 @@ export class TlsAcceptor {
   /** Handshakes in progress, by the raw socket's remote address and port. */
   private readonly pending = new Map<string, Pending>();
 
-  constructor(private readonly o: TlsAcceptorOptions) {
+  constructor(private o: TlsAcceptorOptions) {
     const clientAuth = o.tls.settings.clientAuth;
     this.server = tls.createServer({
       ...o.tls.contextOptions,
@@ -71,6 +71,12 @@ export class TlsAcceptor {
 
   get settings(): ServerTls {
     return this.o.tls;
+  }
+
+  /** New key and trust material for handshakes from now on (certificate reload). */
+  reload(next: ServerTls): void {
+    this.server.setSecureContext(next.contextOptions);
+    this.o.tls = next;
   }
 
   private static keyOf(s: net.Socket): string {
