@@ -5,7 +5,7 @@
  * Outside the command URL, "/" and "/console/*" are the web console (zkts.console.enabled).
  */
 import type * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { Logger } from 'pino';
 import { Perms } from '../protocol/constants';
 import type { ZooKeeperServer } from '../server/server';
@@ -52,7 +52,7 @@ export class AdminServerError extends Error {
 }
 
 export class AdminServer {
-  private http: http.Server | undefined;
+  private http: http.Server | Server | undefined;
   private readonly webConsole: WebConsole | undefined;
 
   constructor(
@@ -69,10 +69,17 @@ export class AdminServer {
   /** Fails as ZooKeeper does when the port is taken: an error naming address, port and URL. */
   async start(): Promise<void> {
     const { adminServerAddress: host, adminServerPort: port, adminCommandURL: url, adminIdleTimeoutMs } = this.config;
-    let srv: http.Server;
+    let srv: http.Server | Server;
     try {
       const limits = { maxHeaderBytes: MAX_HEADER_BYTES, maxConnections: MAX_ADMIN_CONNECTIONS, idleTimeoutMs: adminIdleTimeoutMs };
-      srv = await listenHttp(host, port, limits, (req, res) => this.handle(req, res));
+      const t = this.config.adminTls;
+      const secure = t && {
+        mode: t.mode,
+        context: t.tls.contextOptions,
+        requestCert: t.needClientAuth,
+        onInsecure: () => this.server.metrics.insecureAdminConnections++,
+      };
+      srv = await listenHttp(host, port, limits, (req, res) => this.handle(req, res), secure);
     } catch (e) {
       throw new AdminServerError(`Problem starting AdminServer on address ${host}, port ${port} and command URL ${url}: ${(e as Error).message}`, e as Error);
     }
@@ -93,6 +100,8 @@ export class AdminServer {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    // ZooKeeper's Jetty answers every HTTPS request with HSTS.
+    if ((req.socket as { encrypted?: boolean }).encrypted) res.setHeader('Strict-Transport-Security', 'max-age=86400; includeSubDomains');
     try {
       this.route(req, res);
     } catch (e) {

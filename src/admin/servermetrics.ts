@@ -28,6 +28,8 @@ export class ServerMetrics {
   unsuccessfulHandshakes = 0;
   /** Sockets closed for zookeeper.netty.server.outstandingHandshake.limit (tls_handshake_exceeded). */
   tlsHandshakeExceeded = 0;
+  /** Plaintext connections on the AdminServer's unified port (insecure_admin_count). */
+  insecureAdminConnections = 0;
   /** Connections accepted without TLS from loopback / other addresses, as ZooKeeper's Netty factory counts them (non_mtls_*_conn_count). */
   nonMtlsLocalConns = 0;
   nonMtlsRemoteConns = 0;
@@ -160,6 +162,7 @@ export class ServerMetrics {
       outstanding_tls_handshake: this.outstandingTlsHandshakes,
       non_mtls_local_conn_count: this.nonMtlsLocalConns,
       non_mtls_remote_conn_count: this.nonMtlsRemoteConns,
+      insecure_admin_count: this.insecureAdminConnections,
       connection_drop_count: this.connectionDrops,
       sessionless_connections_expired: this.sessionlessExpired,
       connection_revalidate_count: this.connectionRevalidates,

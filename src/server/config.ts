@@ -81,6 +81,8 @@ export interface ServerConfig {
   adminServerPort: number;
   adminCommandURL: string;
   adminIdleTimeoutMs: number;
+  /** HTTPS on the AdminServer (admin.forceHttps, admin.portUnification), with the ssl.quorum.* stores. */
+  adminTls?: { tls: ServerTls; mode: 'https' | 'unified'; needClientAuth: boolean };
   /** The web console at the AdminServer's "/" (zkts.console.enabled, default true). */
   consoleEnabled: boolean;
   /** Whether the console may create, set and delete nodes (zkts.console.editable, default false). */
@@ -567,6 +569,10 @@ const KNOWN_SYSTEM_PROPS = new Set([
   ...TLS_SETTING_SUFFIXES.map((x) => `zookeeper.ssl.${x}`),
   'zookeeper.client.portUnification',
   'zookeeper.client.certReload',
+  'zookeeper.admin.portUnification',
+  'zookeeper.admin.forceHttps',
+  'zookeeper.admin.needClientAuth',
+  ...TLS_SETTING_SUFFIXES.map((x) => `zookeeper.ssl.quorum.${x}`),
   'zookeeper.netty.server.outstandingHandshake.limit',
   'zookeeper.X509AuthenticationProvider.superUser',
   'zookeeper.serverCnxnFactory',
@@ -1057,6 +1063,21 @@ export function loadConfig(
       throw e;
     }
   }
+  // The AdminServer's HTTPS takes only the ssl.quorum.* stores, with Jetty's default protocols and
+  // suites (Node's here), as ZooKeeper's JettyAdminServer does.
+  const adminForceHttps = sys.bool('zookeeper.admin.forceHttps', false);
+  const adminPortUnification = sys.bool('zookeeper.admin.portUnification', false);
+  let adminTls: ServerConfig['adminTls'];
+  if (adminForceHttps || adminPortUnification) {
+    try {
+      const read = readTlsSettings(sys.props, 'zookeeper.ssl.quorum.');
+      const tls = serverTlsOf({ ...read.settings, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: '' });
+      adminTls = { tls, mode: adminForceHttps ? 'https' : 'unified', needClientAuth: sys.bool('zookeeper.admin.needClientAuth', false) };
+    } catch (e) {
+      if (e instanceof TlsSettingError) throw new ConfigError(e.key, e.reason);
+      throw e;
+    }
+  }
   const serverCnxnFactory = sys.get('zookeeper.serverCnxnFactory');
   const NETTY_FACTORY = 'org.apache.zookeeper.server.NettyServerCnxnFactory';
   const NIO_FACTORY = 'org.apache.zookeeper.server.NIOServerCnxnFactory';
@@ -1210,6 +1231,7 @@ export function loadConfig(
   if (secureClientPort !== undefined) config.secureClientPort = secureClientPort;
   if (secureClientPortAddress !== undefined) config.secureClientPortAddress = secureClientPortAddress;
   if (clientTls !== undefined) config.clientTls = clientTls;
+  if (adminTls !== undefined) config.adminTls = adminTls;
   const x509SuperUser = sys.get('zookeeper.X509AuthenticationProvider.superUser');
   if (x509SuperUser !== undefined) config.x509SuperUser = x509SuperUser;
   if (observerMasterPortRaw > 0) config.observerMasterPort = observerMasterPortRaw;

@@ -226,7 +226,8 @@ export function serverTlsOf(settings: TlsSettings): ServerTls {
       ...(ca && ca.length > 0 ? { ca } : {}),
       minVersion: settings.minVersion,
       maxVersion: settings.maxVersion,
-      ciphers: settings.ciphers,
+      // An empty list: Node's defaults.
+      ...(settings.ciphers !== '' ? { ciphers: settings.ciphers } : {}),
     };
     // Made once here so that a key that does not fit its certificate, or a cipher list OpenSSL
     // refuses, stops the start.
