@@ -26,6 +26,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const SERVE_TIMEOUT_MS = 90_000;
 const WORKLOAD_GRACE_MS = 40_000;
 const SESSION_TIMEOUT_MS = 6000;
+/** porcupine's time per check in a run; a recheck (--recheck) may give more. */
+const CHECKER_TIMEOUT_S = 60;
 
 export const SCENARIOS: Record<string, readonly NemesisKind[]> = {
   none: [],
@@ -154,10 +156,10 @@ async function createZnodes(cluster: Cluster): Promise<void> {
 // --- checker ----------------------------------------------------------------------------------
 
 /** Runs the checker (built once per source version); a build that fails is no pass. */
-async function checkRun(runDir: string, histories: string[], finalPath: string): Promise<CheckerResult> {
+async function checkRun(runDir: string, histories: string[], finalPath: string, timeoutS = CHECKER_TIMEOUT_S): Promise<CheckerResult> {
   let r;
   try {
-    r = await runChecker({ histories, finalPath, outDir: path.join(runDir, 'checker'), timeoutS: 60 });
+    r = await runChecker({ histories, finalPath, outDir: path.join(runDir, 'checker'), timeoutS });
   } catch (err) {
     const message = (err as Error).message;
     // Only a failed build means the checker is missing; anything else is a run with no verdict.
@@ -306,6 +308,42 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
   return result;
 }
 
+// --- merging and rechecking batches -----------------------------------------------------------
+
+/** Every run (run.json) under the given batch dirs, by target then seed. */
+export function readRuns(dirs: readonly string[]): RunResult[] {
+  const runs: RunResult[] = [];
+  for (const dir of dirs) {
+    for (const name of fs.readdirSync(dir)) {
+      const file = path.join(dir, name, 'run.json');
+      if (fs.existsSync(file)) runs.push(JSON.parse(fs.readFileSync(file, 'utf8')) as RunResult);
+    }
+  }
+  return runs.sort((a, b) => a.target.localeCompare(b.target) || a.scenario.localeCompare(b.scenario) || a.seed - b.seed);
+}
+
+/**
+ * Runs the checker again, with more time, on runs whose only shortfall is that porcupine did not
+ * finish (histories and final state are kept in each run dir); their reports are rewritten.
+ */
+async function recheck(runs: RunResult[], timeoutS: number, log: (l: string) => void): Promise<void> {
+  for (const r of runs) {
+    const onlyUndecided = r.errors.length === 0 && r.lost.lost === 0 && r.treesIdentical && r.checker.available && r.checker.valid === 'unknown';
+    if (!onlyUndecided) continue;
+    const histories = fs.readdirSync(r.runDir).filter((f) => /^history-.*\.jsonl$/.test(f)).map((f) => path.join(r.runDir, f));
+    const finalHistory = histories.filter((h) => h.endsWith('history-final.jsonl'));
+    const ordered = [...histories.filter((h) => !finalHistory.includes(h)), ...finalHistory];
+    const c = await checkRun(r.runDir, ordered, path.join(r.runDir, 'FINAL.json'), timeoutS);
+    r.checker = { ...c, reason: c.valid === 'unknown' ? `still undecided after ${timeoutS} s per check` : `decided on recheck (${timeoutS} s per check)` };
+    r.historiesChecked = c.available && c.valid !== undefined ? (c.histories ?? 0) : 0;
+    const events = fs.existsSync(path.join(r.runDir, 'nemesis.jsonl'))
+      ? fs.readFileSync(path.join(r.runDir, 'nemesis.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EventLine)
+      : [];
+    writeRunReport(r, events, ordered.flatMap(readHistory));
+    log(`[${r.target} s${r.seed}] recheck: ${verdict(r)}`);
+  }
+}
+
 // --- command line -----------------------------------------------------------------------------
 
 function parseSeeds(seed: string | undefined, seeds: string | undefined): number[] {
@@ -334,9 +372,21 @@ export async function main(argv: string[]): Promise<number> {
     .option('--processes <k>', 'worker sessions per workload process', '3')
     .option('--workloads <list>', 'register,seq,counter,lock,watch', 'register,seq,counter,lock,watch')
     .option('--failpoints <list>', 'zkts failpoint specs a failpoint fault picks from (; separated)')
+    .option('--merge <dirs>', 'no runs: one report (into --out) of the runs in these batch dirs (comma-separated)')
+    .option('--recheck', 'with --merge: rerun the checker on runs porcupine did not decide')
+    .option('--checker-timeout-s <s>', 'porcupine time per check for --recheck', '600')
     .exitOverride();
   program.parse(argv, { from: 'user' });
   const opts = program.opts<Record<string, string | undefined>>();
+  if (opts.merge) {
+    const runs = readRuns(opts.merge.split(',').filter((d) => d !== ''));
+    if (opts.recheck) await recheck(runs, Number(opts.checkerTimeoutS), (l) => process.stdout.write(`${l}\n`));
+    const outDir = path.resolve(opts.out ?? 'faults-out');
+    fs.mkdirSync(outDir, { recursive: true });
+    writeBatchReport(outDir, runs);
+    process.stdout.write(`${runs.length} runs; report: ${path.join(outDir, 'report.md')} and report.html\n`);
+    return runs.every((r) => verdict(r) === 'pass') ? 0 : 1;
+  }
   const targets: Target[] = opts.target === 'both' ? ['zkts', 'zookeeper'] : opts.target === 'zkts' || opts.target === 'zookeeper' ? [opts.target] : [];
   if (targets.length === 0) throw new Error(`--target must be zkts, zookeeper or both`);
   const members = Number(opts.members);
