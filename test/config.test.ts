@@ -614,11 +614,15 @@ t.test('quorum: myid, distributed mode, client port from the server list', async
   const lone = load('standaloneEnabled=false\ninitLimit=5\nsyncLimit=2\nserver.1=a:2888:3888;2181', {}, tmpDir(t, '1'));
   t.equal(lone.distributed, true, 'standaloneEnabled=false makes a single server replicated');
 
-  // TLS between members, which zkts does not have, is refused in an ensemble (ignored standalone, as
-  // ZooKeeper does); quorum SASL needs its JAAS sections (test/quorum/quorumauth.test.ts has the rest).
+  // TLS between members needs the ssl.quorum.* key store (ignored standalone, as ZooKeeper does);
+  // quorum SASL needs its JAAS sections (test/quorum/quorumauth.test.ts has the rest).
   const pair = 'initLimit=5\nsyncLimit=2\nserver.1=a:2888:3888\nserver.2=b:2888:3888';
   expectConfigError(t, () => load(`${pair}\nquorum.auth.enableSasl=true`, {}, tmpDir(t, '1')), 'java.security.auth.login.config', /needs a JAAS file/);
-  expectConfigError(t, () => load(`${pair}\nsslQuorum=true`, {}, tmpDir(t, '1')), 'sslQuorum', /not implemented/);
+  expectConfigError(t, () => load(`${pair}\nsslQuorum=true`, {}, tmpDir(t, '1')), 'zookeeper.ssl.quorum.keyStore.location', /a key store is required/);
+  const tlsPair = load(`${pair}\nsslQuorum=true\n${KEY_STORE.replace('ssl.', 'ssl.quorum.')}\nsslQuorumReloadCertFiles=true`, {}, tmpDir(t, '1'));
+  t.ok(tlsPair.quorumTls, 'sslQuorum with its key store: the stores are opened');
+  t.equal(tlsPair.sslQuorumReloadCertFiles, true);
+  t.ok(load(`${pair}\nportUnification=true\n${KEY_STORE.replace('ssl.', 'ssl.quorum.')}`, {}, tmpDir(t, '1')).quorumTls, 'portUnification alone opens them too');
   t.equal(load('clientPort=1\nsslQuorum=true\nquorum.auth.enableSasl=true').distributed, false, 'standalone takes them');
 
   expectConfigError(t, () => load('', {}, tmpDir(t, 'one')), 'myid', /serverid "one" is not a number/);

@@ -43,6 +43,8 @@ export interface ElectionShellOptions {
   cnxTimeoutMs?: number;
   /** Quorum SASL on the election port (`peers.ts`). */
   auth?: ElectionPeersOptions['auth'];
+  /** Plaintext or TLS between members (`quorumsockets.ts`). */
+  sockets?: ElectionPeersOptions['sockets'];
   /** Connections accepted and still in their handshake, at most (quorum.cnxn.threads.size with SASL). */
   maxHandshakingConnections?: number;
   minNotificationIntervalMs?: number;
@@ -93,6 +95,7 @@ export class ElectionShell {
       peers: electionAddresses(options.verifier),
       cnxTimeoutMs: options.cnxTimeoutMs,
       auth: options.auth,
+      sockets: options.sockets,
       maxHandshakingConnections: options.maxHandshakingConnections,
       handshakeTimeoutMs: options.tickTimeMs * options.syncLimitTicks,
       logger: options.logger,

@@ -13,6 +13,7 @@
  * (Learner.connectToLeader, one LeaderConnector per address): every address at once, first
  * connected wins.
  */
+import { PLAIN_QUORUM_SOCKETS, type QuorumSockets } from './quorumsockets';
 import { monotonicNowMs } from '../server/clock';
 import * as net from 'node:net';
 
@@ -115,11 +116,16 @@ async function connectToAddress(opts: LeaderConnectOptions, address: LeaderAddre
 }
 
 function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return openQuorumSocket(PLAIN_QUORUM_SOCKETS, host, port, timeoutMs);
+}
+
+/** Opens a socket to a member's quorum port; resolves once it may carry quorum bytes (after TLS's handshake). */
+export function openQuorumSocket(sockets: QuorumSockets, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
   return new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect({ host, port });
+    const { socket: s, readyEvent } = sockets.open(host, port);
     s.setNoDelay(true);
     const timer = setTimeout(() => s.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
-    s.once('connect', () => {
+    s.once(readyEvent, () => {
       clearTimeout(timer);
       s.removeAllListeners('error');
       resolve(s);

@@ -8,6 +8,7 @@
  * `run()` resolves when the epoch ends (no quorum, a timeout, counter exhaustion) with the reason;
  * the caller goes back to election. Everything this shell opened is closed by then.
  */
+import { PLAIN_QUORUM_SOCKETS, type QuorumSockets } from './quorumsockets';
 import { monotonicNowMs } from '../server/clock';
 import { zxidHex } from '../storage/zxid';
 import * as net from 'node:net';
@@ -48,6 +49,8 @@ export interface LeaderShellDeps {
   now?: () => number;
   /** Quorum SASL: each learner connection runs `server` before it counts as connected. */
   auth?: QuorumAuthFactories;
+  /** Plaintext or TLS (sslQuorum, portUnification); plaintext when absent. */
+  sockets?: QuorumSockets;
   /** Faults armed for tests: the leader's crash points (storage/failpoints.ts). */
   failpoints?: Failpoints;
 }
@@ -216,7 +219,8 @@ export class LeaderShell {
       : addresses.map((a) => ({ host: a.host as string | undefined, port: a.port }));
     const errors: string[] = [];
     for (const target of targets) {
-      const listener = net.createServer((socket) => this.accept(socket));
+      const sockets = this.deps.sockets ?? PLAIN_QUORUM_SOCKETS;
+      const listener = net.createServer((raw) => sockets.accept(raw, (socket) => this.accept(socket)));
       listener.maxConnections = MAX_CONNECTIONS;
       try {
         await new Promise<void>((resolve, reject) => {
@@ -315,10 +319,9 @@ export class LeaderShell {
     });
     socket.on('error', (err) => this.log.info({ conn: conn.id, err: err.message }, 'learner connection failed'));
     this.core.connected(conn.id);
-    if (afterAuth !== undefined) {
-      if (afterAuth.length > 0) socket.emit('data', afterAuth);
-      socket.resume();
-    }
+    if (afterAuth !== undefined && afterAuth.length > 0) socket.emit('data', afterAuth);
+    // After SASL, or port unification, the socket was left paused.
+    socket.resume();
     this.drive();
   }
 

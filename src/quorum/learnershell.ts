@@ -34,7 +34,8 @@ import type { QuorumConfigs } from './quorumconfigs';
 import { QuorumPacketEncoder, QuorumPacketFramer } from './wire/framer';
 import { appendDurably, ReadyLoop } from './readyloop';
 import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
-import { connectToLeader } from './leaderconnect';
+import { connectToLeader, openQuorumSocket } from './leaderconnect';
+import type { QuorumSockets } from './quorumsockets';
 import { PacketType, type PacketId, type QuorumPacket } from './wire/packets';
 
 export interface LearnerShellDeps {
@@ -54,6 +55,8 @@ export interface LearnerShellDeps {
   onServing(epoch: bigint): void;
   /** Quorum SASL: with `learner` set, this member authenticates to the leader before FOLLOWERINFO. */
   auth?: QuorumAuthFactories;
+  /** Plaintext or TLS (sslQuorum); plaintext when absent. */
+  sockets?: QuorumSockets;
   /** Faults armed for tests: the learner's crash points (storage/failpoints.ts). */
   failpoints?: Failpoints;
   now?: () => number;
@@ -200,7 +203,12 @@ export class LearnerShell {
     // Every quorum address of the leader at once (multiAddress); the first connected is used.
     const addresses = memberPortAddresses(this.deps.leader, 'quorumPort');
     const startMs = this.now();
-    const c = await connectToLeader({ addresses, timeoutMs: this.deps.config.tickTimeMs * this.deps.config.initLimitTicks });
+    const sockets = this.deps.sockets;
+    const c = await connectToLeader({
+      addresses,
+      timeoutMs: this.deps.config.tickTimeMs * this.deps.config.initLimitTicks,
+      ...(sockets ? { connectOnce: (host: string, port: number, ms: number) => openQuorumSocket(sockets, host, port, ms) } : {}),
+    });
     if (c.attempts > 1) {
       this.log.info({ attempts: c.attempts, ms: this.now() - startMs, firstErr: c.firstError?.message }, 'connected to the leader after retries');
     }

@@ -67,6 +67,7 @@
  *   exchange closes the connection with a log line; the initiator backs off.
  */
 
+import { PLAIN_QUORUM_SOCKETS, type QuorumSockets } from './quorumsockets';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import { Notification } from './vote';
@@ -173,6 +174,8 @@ export interface ElectionPeersOptions {
    * which-connection-survives rule; the exchange is bounded by handshakeTimeoutMs.
    */
   auth?: QuorumAuthFactories;
+  /** Plaintext or TLS (sslQuorum, portUnification); plaintext when absent. */
+  sockets?: QuorumSockets;
   logger: Logger;
   timers?: Timers;
   onNotification?: (received: ReceivedNotification) => void;
@@ -367,7 +370,8 @@ export class ElectionPeers {
   }
 
   private async listenOne(host: string, port: number): Promise<net.Server> {
-    const server = net.createServer((socket) => this.accept(socket));
+    const sockets = this.options.sockets ?? PLAIN_QUORUM_SOCKETS;
+    const server = net.createServer((raw) => sockets.accept(raw, (socket) => this.accept(socket)));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
@@ -531,7 +535,7 @@ export class ElectionPeers {
   /** One connect attempt to targets[index]; `tried` counts the addresses of this round so far. */
   private connectTo(sid: bigint, targets: readonly ElectionAddress[], index: number, tried: number): void {
     const target = targets[index];
-    const socket = net.connect({ host: target.host, port: target.port });
+    const { socket, readyEvent } = (this.options.sockets ?? PLAIN_QUORUM_SOCKETS).open(target.host, target.port);
     this.connecting.set(sid, socket);
     socket.setNoDelay(true);
     const where = formatElectionAddress(target);
@@ -550,7 +554,7 @@ export class ElectionPeers {
       this.bumpBackoff(sid);
     };
     socket.once('error', onFailure);
-    socket.once('connect', () => {
+    socket.once(readyEvent, () => {
       this.timers.clearTimeout(timer);
       socket.removeListener('error', onFailure);
       // Known good once a link comes up (`establish`); a port that accepts but never gives a link
@@ -707,6 +711,8 @@ export class ElectionPeers {
       });
     };
     socket.on('data', onData);
+    // A socket that came through port unification was paused after its first bytes were read.
+    socket.resume();
     socket.on('error', (err) => {
       if (this.handshakes.has(handshake)) {
         this.log.warn({ remote, err: err.message }, 'election connection error before the initial message');

@@ -21,6 +21,8 @@ import type { Database, ReceivedTree } from '../storage/database';
 import { loadEpochs, type EpochLoadNotes } from '../storage/epochs';
 import type { Failpoints } from '../storage/failpoints';
 import { readOnlyGraceMs } from '../server/readonly';
+import { TlsQuorumSockets } from './quorumsockets';
+import { StoreWatcher } from '../tls/storewatch';
 import { quorumAuthFactories, type QuorumAuthFactories } from './authshell';
 import { ElectionShell } from './electionshell';
 import { LeaderShell } from './leadershell';
@@ -59,6 +61,9 @@ export class QuorumPeer {
   private readonly election: ElectionShell;
   /** Quorum SASL of this member (undefined when quorum.auth.enableSasl is off). */
   private readonly auth: QuorumAuthFactories | undefined;
+  /** TLS between members (sslQuorum, portUnification); undefined: plaintext. */
+  private readonly sockets: TlsQuorumSockets | undefined;
+  private readonly storeWatcher: StoreWatcher | undefined;
   private readonly log: Logger;
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -90,8 +95,16 @@ export class QuorumPeer {
     deps.server.setQuorumConfig(deps.verifier.toString(), deps.verifier.version);
     // Member hosts are the ones a name/host@realm principal may come from (DIGEST-MD5 users have no host).
     this.auth = config.quorumSasl ? quorumAuthFactories(config.quorumSasl, () => new Set([...this.configs.committed.members.values()].map((m) => m.host))) : undefined;
+    const quorumTls = config.quorumTls;
+    if (quorumTls) {
+      this.sockets = new TlsQuorumSockets({ tls: quorumTls, sslQuorum: config.sslQuorum, portUnification: config.portUnification, fipsMode: config.fipsMode, log: this.log });
+      this.log.info({ sslQuorum: config.sslQuorum, portUnification: config.portUnification }, config.sslQuorum ? 'Using TLS encrypted quorum communication' : 'Using insecure (non-TLS) quorum communication; TLS accepted (port unification)');
+      const sockets = this.sockets;
+      if (config.sslQuorumReloadCertFiles) this.storeWatcher = new StoreWatcher(quorumTls.settings, (next) => sockets.reload(next), this.log);
+    }
     this.election = new ElectionShell({
       auth: this.auth,
+      sockets: this.sockets,
       maxHandshakingConnections: config.quorumSasl?.cnxnThreadsSize,
       mySid: this.mySid,
       verifier: deps.verifier,
@@ -166,6 +179,7 @@ export class QuorumPeer {
     this.learner?.stop();
     this.leader?.stop();
     await this.election.close();
+    this.storeWatcher?.close();
     await this.running?.catch(() => undefined);
   }
 
@@ -231,6 +245,7 @@ export class QuorumPeer {
           currentEpoch: epochs.currentEpoch,
           listenOnAllIPs: config.quorumListenOnAllIPs,
           auth: this.auth,
+          sockets: this.sockets,
           failpoints: this.deps.failpoints,
           onServing: (epoch) => this.election.settled(PeerState.LEADING, { ...decision.vote, peerEpoch: epoch }),
         });
@@ -256,6 +271,7 @@ export class QuorumPeer {
         configs: this.configs,
         reopenDatabase: (received) => this.deps.openDatabase(received),
         auth: this.auth,
+        sockets: this.sockets,
         failpoints: this.deps.failpoints,
         onServing: (epoch) => this.election.settled(decision.state, { ...decision.vote, peerEpoch: epoch }),
       });

@@ -81,6 +81,11 @@ export interface ServerConfig {
   adminServerPort: number;
   adminCommandURL: string;
   adminIdleTimeoutMs: number;
+  /** TLS between ensemble members (sslQuorum or portUnification): the ssl.quorum.* stores, opened at start. */
+  quorumTls?: ServerTls;
+  sslQuorumReloadCertFiles: boolean;
+  /** `zookeeper.fips-mode`: no host name checks between members (3.9's default is true, 3.8's false). */
+  fipsMode: boolean;
   /** HTTPS on the AdminServer (admin.forceHttps, admin.portUnification), with the ssl.quorum.* stores. */
   adminTls?: { tls: ServerTls; mode: 'https' | 'unified'; needClientAuth: boolean };
   /** The web console at the AdminServer's "/" (zkts.console.enabled, default true). */
@@ -1047,7 +1052,6 @@ export function loadConfig(
         throw e;
       }
     }
-    if (bools.get('sslQuorum') === true) throw new ConfigError('sslQuorum', 'TLS between ensemble members is not implemented in zkts yet');
   }
   if (clientPort === undefined && secureClientPort === undefined) {
     warnings.push('neither clientPort nor secureClientPort is set; no client can connect');
@@ -1073,6 +1077,17 @@ export function loadConfig(
       const read = readTlsSettings(sys.props, 'zookeeper.ssl.quorum.');
       const tls = serverTlsOf({ ...read.settings, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: '' });
       adminTls = { tls, mode: adminForceHttps ? 'https' : 'unified', needClientAuth: sys.bool('zookeeper.admin.needClientAuth', false) };
+    } catch (e) {
+      if (e instanceof TlsSettingError) throw new ConfigError(e.key, e.reason);
+      throw e;
+    }
+  }
+  let quorumTls: ServerTls | undefined;
+  if (distributed && (bools.get('sslQuorum') === true || bools.get('portUnification') === true)) {
+    try {
+      const read = readTlsSettings(sys.props, 'zookeeper.ssl.quorum.');
+      warnings.push(...read.warnings);
+      quorumTls = serverTlsOf(read.settings);
     } catch (e) {
       if (e instanceof TlsSettingError) throw new ConfigError(e.key, e.reason);
       throw e;
@@ -1220,6 +1235,8 @@ export function loadConfig(
     sslQuorum: bools.get('sslQuorum') ?? false,
     portUnification: bools.get('portUnification') ?? false,
     clientPortUnification,
+    sslQuorumReloadCertFiles: bools.get('sslQuorumReloadCertFiles') ?? false,
+    fipsMode: sys.bool('zookeeper.fips-mode', false),
     outstandingHandshakeLimit: sys.int('zookeeper.netty.server.outstandingHandshake.limit', -1),
     nettyCnxnFactory: serverCnxnFactory === NETTY_FACTORY,
     unknownKeys,
@@ -1232,6 +1249,7 @@ export function loadConfig(
   if (secureClientPortAddress !== undefined) config.secureClientPortAddress = secureClientPortAddress;
   if (clientTls !== undefined) config.clientTls = clientTls;
   if (adminTls !== undefined) config.adminTls = adminTls;
+  if (quorumTls !== undefined) config.quorumTls = quorumTls;
   const x509SuperUser = sys.get('zookeeper.X509AuthenticationProvider.superUser');
   if (x509SuperUser !== undefined) config.x509SuperUser = x509SuperUser;
   if (observerMasterPortRaw > 0) config.observerMasterPort = observerMasterPortRaw;
