@@ -67,7 +67,13 @@ function outputLines(output: string): string[] {
  * target: the outcome list and the shape of the znode tree under /kafka. `label` names the target
  * in messages.
  */
-export async function kafkaScenario(t: Test, label: string, connectString: string): Promise<{ outcome: Outcome; tree: string[] }> {
+export async function kafkaScenario(
+  t: Test,
+  label: string,
+  connectString: string,
+  /** The brokers' own way to the service: another connect string (a TLS port) and ZooKeeper client properties. */
+  brokerZk: { connectString?: string; properties?: Record<string, string> } = {},
+): Promise<{ outcome: Outcome; tree: string[] }> {
   const out: Outcome = [];
   const timings: Record<string, number> = {};
   let phaseStart = Date.now();
@@ -92,9 +98,10 @@ export async function kafkaScenario(t: Test, label: string, connectString: strin
       brokers.push(
         await KafkaBroker.create({
           brokerId,
-          zookeeperConnect: `${connectString}${CHROOT}`,
+          zookeeperConnect: `${brokerZk.connectString ?? connectString}${CHROOT}`,
           zookeeperSessionTimeoutMs: KAFKA_SESSION_TIMEOUT_MS,
           extraProperties: {
+            ...(brokerZk.properties ?? {}),
             'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer',
             // Nobody is a super user: PLAINTEXT clients (and the brokers) are User:ANONYMOUS, allowed
             // wherever no ACL names the resource.
