@@ -2,7 +2,7 @@
 // one run, with certificates this run makes (test/util/certs.ts):
 //  - the Java client over TLS (Netty socket) with three identities from three store formats:
 //    x509 ACLs, `auth` ACLs, the superUser certificate, whoAmI; the transcripts must be equal;
-//  - kazoo with use_ssl and a client certificate;
+//  - kazoo with use_ssl and a client certificate; the Go client (go-zookeeper/zk) through a TLS dialer;
 //  - what is refused, on both: a plaintext client on the TLS port (closed, no answer), a client
 //    certificate from another CA, an expired one, none at all (clientAuth=need), and a socket that
 //    never starts its handshake (closed after about 10 s, while other clients are served);
@@ -192,6 +192,29 @@ zk.stop()
   }
   t.equal(out.zkts, out.reference);
   t.equal(out.zkts, 'get over tls\nget v2 1\n');
+});
+
+t.test('the Go client (go-zookeeper/zk) over TLS with a client certificate', async (t) => {
+  const bin = path.join(dir, 'gotls');
+  const build = spawnSync('go', ['build', '-o', bin, '.'], { cwd: path.resolve(__dirname, '..', '..', 'compat-tests', 'gotls'), encoding: 'utf8', timeout: 300_000 });
+  if (build.status !== 0) {
+    t.fail('go build compat-tests/gotls', { stderr: (build.stderr ?? '').slice(-3000) });
+    return;
+  }
+  const out: Record<string, string> = {};
+  for (const kind of KINDS) {
+    const securePort = await freePort();
+    const s = await kind.start(tlsConfig(securePort));
+    try {
+      const r = spawnSync(bin, [`127.0.0.1:${securePort}`, ca.cert, bob.cert, bob.key], { encoding: 'utf8', timeout: 60_000 });
+      out[kind.name] = r.stdout;
+      t.equal(r.status, 0, `${kind.name}: the Go client ran`, { stdout: r.stdout, stderr: (r.stderr ?? '').slice(-2000) });
+    } finally {
+      await s.stop();
+    }
+  }
+  t.equal(out.zkts, out.reference, 'the same lines on both');
+  t.match(out.zkts ?? '', /session established\ncreate \/go-tls ok\nget over tls 0 ok\nset version 1 ok\n/);
 });
 
 t.test('refused: plaintext on the TLS port, foreign and expired certificates, no certificate, a silent socket', async (t) => {
