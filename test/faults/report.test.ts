@@ -129,3 +129,21 @@ t.test('lost: acknowledged seq-creates, writes and increments checked on every m
   const withDelete = [...ok.slice(1, 2), op({ f: 'delete', status: 'info', out: null, t0: 3, t1: null })];
   t.equal(countLost(withDelete, { members: [member(1), member(2), gone] }).lost, 0, 'absent after a delete that may have happened: not lost');
 });
+
+t.test('merging batches: every run.json of several batch dirs, by target then seed', async (t) => {
+  const { readRuns } = await import('../../scripts/faults/run');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-merge-'));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  const put = (batch: string, r: RunResult): void => {
+    const d = path.join(root, batch, `${r.target}-${r.seed}`);
+    fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(path.join(d, 'run.json'), JSON.stringify({ ...r, runDir: d }));
+  };
+  put('a', result({ target: 'zookeeper', seed: 2 }));
+  put('a', result({ target: 'zkts', seed: 10 }));
+  put('b', result({ target: 'zkts', seed: 3 }));
+  fs.mkdirSync(path.join(root, 'b', 'not-a-run'));
+  const runs = readRuns([path.join(root, 'a'), path.join(root, 'b')]);
+  t.same(runs.map((r) => `${r.target}:${r.seed}`), ['zkts:3', 'zkts:10', 'zookeeper:2']);
+  for (const r of runs) fs.rmSync(r.runDir, { recursive: true, force: true });
+});
