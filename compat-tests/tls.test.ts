@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { subjectRfc2253 } from '../src/tls/x509name';
 import { CertFactory } from '../test/util/certs';
-import { fourLetterWord, freePort, javaClasspath, startReferenceZooKeeper, startZkts, type RunningServer } from '../test/util/servers';
+import { fourLetterWord, freePort, javaClasspath, javaClasspath39, startReferenceZooKeeper, startReferenceZooKeeper39, startZkts, type RunningServer } from '../test/util/servers';
 import { compileJavaPrograms, lineDiff, transcriptLines } from './util/javaprograms';
 import { runProcess } from './util/harness';
 
@@ -44,6 +44,12 @@ fs.copyFileSync(certs.keyStores(bob, 'secret1').jks, path.join(storeDir, 'bob.jk
 fs.copyFileSync(certs.keyStores(admin, 'secret1').pem, path.join(storeDir, 'admin.pem'));
 fs.copyFileSync(certs.trustStores('clients', [ca], 'trustpw').jks, path.join(storeDir, 'trust.jks'));
 const serverStores = certs.keyStores(server, 'secret1');
+// The 3.9.5 client logs through logback: to stderr, so that stdout is the transcript only.
+const CLIENT_LOGBACK = path.join(dir, 'client-logback.xml');
+fs.writeFileSync(
+  CLIENT_LOGBACK,
+  '<configuration><appender name="ERR" class="ch.qos.logback.core.ConsoleAppender"><target>System.err</target><encoder><pattern>%d %-5level [%thread] %logger - %msg%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="ERR"/></root></configuration>\n',
+);
 const serverTrust = certs.trustStores('server', [ca], 'trustpw');
 
 function tlsConfig(securePort: number, extra: Record<string, string> = {}): Record<string, string> {
@@ -161,6 +167,33 @@ t.test('Java client over TLS: x509 ACLs, super user, whoAmI (ZooKeeper 3.8.0 and
   t.match(text, /admin getData \/tls -> secret/);
   t.match(text, /alice getData \/tls again -> changed/);
   t.match(text, /## done/);
+});
+
+t.test('the ZooKeeper 3.9.5 Java client over TLS (TLSv1.3), against ZooKeeper 3.9.5 and zkts', async (t) => {
+  const programs = await compileJavaPrograms(t);
+  if (!programs) return;
+  const transcripts: Record<string, string[]> = {};
+  const kinds: Kind[] = [
+    { name: 'reference', start: async (extraConfig) => startReferenceZooKeeper39({ extraConfig, port: await otherPort(extraConfig) }) },
+    { name: 'zkts', start: async (extraConfig) => startZkts({ extraConfig, port: await otherPort(extraConfig) }) },
+  ];
+  for (const kind of kinds) {
+    const securePort = await freePort();
+    const s = await kind.start(tlsConfig(securePort));
+    try {
+      const r = await runProcess(
+        'java',
+        ['-Xmx256m', `-Dlogback.configurationFile=${CLIENT_LOGBACK}`, '-cp', [programs.classesDir, javaClasspath39()].join(path.delimiter), 'TlsScenarios', `127.0.0.1:${securePort}`, storeDir, dn(alice.cert), dn(bob.cert)],
+        { timeoutMs: 120_000 },
+      );
+      transcripts[kind.name] = transcriptLines(r.stdout);
+      t.equal(r.code, 0, `${kind.name}: the program ran on the 3.9.5 client`, { stderr: r.stderr.slice(-3000) });
+    } finally {
+      await s.stop();
+    }
+  }
+  t.same(transcripts.zkts, transcripts.reference, 'zkts prints what ZooKeeper 3.9.5 prints', { diff: lineDiff(transcripts.reference ?? [], transcripts.zkts ?? []) });
+  t.match((transcripts.zkts ?? []).join('\n'), /alice getData \/tls -> secret[\s\S]*admin getData \/tls -> secret[\s\S]*## done/);
 });
 
 t.test('kazoo over TLS with a client certificate', async (t) => {
