@@ -146,6 +146,12 @@ export class TlsAcceptor {
     // With clientAuth=want, Node finishes the handshake whatever the certificate; Java's trust
     // manager would have refused an untrusted one, so it is refused here.
     if (!socket.authorized) return undefined;
+    // ssl.clientHostnameVerification (off by default on the client port): the certificate must
+    // name the client's address, as ZooKeeper checks it (no reverse lookup).
+    if (this.o.tls.settings.clientHostnameVerification) {
+      const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+      if (cert.checkIP(ip) === undefined) return undefined;
+    }
     let subject: string;
     try {
       subject = subjectRfc2253(cert.raw);

@@ -177,6 +177,9 @@ export function readTlsSettings(props: Map<string, string>, prefix: 'zookeeper.s
   }
 
   const hostnameVerification = booleanOf(props, key('hostnameVerification'), true);
+  if (booleanOf(props, key('allowReverseDnsLookup'), false)) {
+    warnings.push(`${key('allowReverseDnsLookup')}: reverse DNS lookups are not implemented in zkts; certificates are checked against IP addresses (and configured host names) only`);
+  }
   const settings: TlsSettings = {
     prefix,
     minVersion: PROTOCOL_ORDER[order[0]],

@@ -52,15 +52,17 @@ export class CertFactory {
    * A certificate signed by `ca`, valid for loopback (IP 127.0.0.1 and the member addresses the
    * tests use, DNS localhost). `subject` is an openssl -subj string.
    */
-  leaf(ca: Ca, name: string, subject: string, opts: { keyType?: 'rsa' | 'ec'; days?: number; ips?: string[] } = {}): Leaf {
+  leaf(ca: Ca, name: string, subject: string, opts: { keyType?: 'rsa' | 'ec'; days?: number; ips?: string[]; onlyIps?: string[] } = {}): Leaf {
     const key = this.file(`${name}.key`);
     const csr = this.file(`${name}.csr`);
     const cert = this.file(`${name}.pem`);
     const ext = this.file(`${name}.ext`);
     const newkey = opts.keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', 'rsa:2048'];
     run('openssl', ['req', ...newkey, '-nodes', '-keyout', key, '-out', csr, '-subj', subject], this.dir);
-    const ips = ['127.0.0.1', ...(opts.ips ?? [])];
-    fs.writeFileSync(ext, `subjectAltName=DNS:localhost,${ips.map((i) => `IP:${i}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+    // `onlyIps`: these addresses and no host name, for a certificate that must not name loopback.
+    const ips = opts.onlyIps ?? ['127.0.0.1', ...(opts.ips ?? [])];
+    const names = [...(opts.onlyIps ? [] : ['DNS:localhost']), ...ips.map((i) => `IP:${i}`)];
+    fs.writeFileSync(ext, `subjectAltName=${names.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
     run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', String(opts.days ?? 30), '-extfile', ext], this.dir);
     return { name, key, cert, caCert: ca.cert };
   }
