@@ -12,10 +12,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { Err, OpCode } from '../../src/protocol/constants';
-import { ZkClient } from '../util/client';
 import { type EnsembleMember, type MemberKind, type ReferenceEnsemble, startReferenceEnsemble } from '../util/ensemble';
-import { dumpTree, HOST, settledZxids } from './members';
+import { HOST, settledZxids } from './members';
+import { createThrough, expectIdenticalTrees, side } from './mixedchecks';
 
 const JAAS = (password: string) => `QuorumServer {
   org.apache.zookeeper.server.auth.DigestLoginModule required
@@ -32,7 +31,6 @@ const BASE = { tickTime: '500', '4lw.commands.whitelist': '*' };
 const WAIT_MS = 30_000;
 const POLL_MS = 100;
 
-const side = (m: EnsembleMember) => (m.kind === 'zkts' ? 'zkts' : 'ZooKeeper');
 
 function jaasFiles(t: Test): { good: string; wrong: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-qsasl-jaas-'));
@@ -57,28 +55,6 @@ async function until(pred: () => boolean | Promise<boolean>, what: string, timeo
 
 const count = (text: string, needle: string) => text.split(needle).length - 1;
 
-async function writeThrough(t: Test, m: EnsembleMember, tag: string, acked: string[]): Promise<void> {
-  const c = await ZkClient.connect(HOST, m.clientPort);
-  const p = `/sasl-${tag}-${m.sid}`;
-  const err = (await c.create(p, Buffer.from(tag))).header.err;
-  t.equal(err, Err.OK, `create through ${side(m)} ${m.sid}`);
-  if (err === Err.OK) acked.push(p);
-  await c.close();
-}
-
-async function identicalTrees(t: Test, members: readonly EnsembleMember[], acked: string[]): Promise<void> {
-  const dumps: string[][] = [];
-  for (const m of members) {
-    const c = await ZkClient.connect(HOST, m.clientPort);
-    t.equal((await c.request(OpCode.sync, (w) => w.writeString('/'))).header.err, Err.OK);
-    const dump = await dumpTree(c);
-    c.destroy();
-    const paths = new Set(dump.map((l) => l.split(' ')[0]));
-    t.same(acked.filter((p) => !paths.has(p)), [], `${side(m)} ${m.sid} has every acknowledged write`);
-    dumps.push(dump);
-  }
-  for (let i = 1; i < dumps.length; i++) t.same(dumps[i], dumps[0], `members ${members[0].sid} and ${members[i].sid}: identical trees`);
-}
 
 const SHAPES: Array<{ name: string; members: MemberKind[] }> = [
   { name: '2 ZooKeeper + 1 zkts', members: ['3.8.0', '3.8.0', 'zkts'] },
@@ -94,7 +70,7 @@ for (const shape of SHAPES) {
     const keepLog = (m: EnsembleMember) => (logs[m.sid] = (logs[m.sid] ?? '') + m.log());
     const acked: string[] = [];
     const round = async (tag: string) => {
-      for (const m of ens.members.filter((x) => x.isRunning())) await writeThrough(t, m, tag, acked);
+      for (const m of ens.members.filter((x) => x.isRunning())) await createThrough(t, m, `/sasl-${tag}-${m.sid}`, tag, acked);
     };
     const largestRunningSid = () => Math.max(...ens.members.filter((x) => x.isRunning()).map((x) => x.sid));
     const first = await ens.waitForQuorum();
@@ -117,7 +93,7 @@ for (const shape of SHAPES) {
     await second.start();
     await ens.waitForQuorum();
     await round('e');
-    await identicalTrees(t, ens.members, acked);
+    await expectIdenticalTrees(t, ens.members, acked);
     const zxids = await settledZxids(ens.members.map((m) => m.clientPort));
     t.equal(new Set(zxids).size, 1, `the same zxid everywhere (${zxids.join(', ')})`);
 
@@ -165,8 +141,8 @@ for (const c of WRONG) {
     await Promise.all([m1.start(), m2.start(), m3.start()]);
     await ens.waitForQuorum({ members: [m1, m2] });
     const acked: string[] = [];
-    await writeThrough(t, m1, 'w', acked);
-    await writeThrough(t, m2, 'w', acked);
+    await createThrough(t, m1, `/sasl-w-${m1.sid}`, 'w', acked);
+    await createThrough(t, m2, `/sasl-w-${m2.sid}`, 'w', acked);
     // Member 3 connects back to the smaller sids and is refused each time; wait until both refused it twice.
     await until(() => [m1, m2].every((m) => count(m.log(), REFUSED_LINE[c.checker]) >= 2), `members 1 and 2 refusing member 3 (${REFUSED_LINE[c.checker]})`);
     for (const m of [m1, m2]) t.ok(m.log().includes(REFUSED_REASON), `${side(m)} ${m.sid} logs why: ${REFUSED_REASON}`);
@@ -178,7 +154,7 @@ for (const c of WRONG) {
       ['follower', 'leader'],
       'members 1 and 2 still lead and follow',
     );
-    await identicalTrees(t, [m1, m2], acked);
+    await expectIdenticalTrees(t, [m1, m2], acked);
   });
 }
 
@@ -208,8 +184,8 @@ t.test('rolling upgrade steps: enableSasl alone talks to a member without SASL; 
       await Promise.all(ens.members.map((m) => m.start()));
       await ens.waitForQuorum();
       const acked: string[] = [];
-      for (const m of ens.members) await writeThrough(t, m, 'r', acked);
-      await identicalTrees(t, ens.members, acked);
+      for (const m of ens.members) await createThrough(t, m, `/sasl-r-${m.sid}`, 'r', acked);
+      await expectIdenticalTrees(t, ens.members, acked);
       const zktsLogs = ens.members.filter((m) => m.kind === 'zkts').map((m) => m.log()).join('\n');
       if (step.configs.some((cfg) => cfg['quorum.auth.learnerRequireSasl'] === 'true')) {
         t.ok(zktsLogs.includes('quorum SASL: authenticated'), `${step.name}: zkts ran the exchange`);

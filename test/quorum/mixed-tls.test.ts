@@ -12,11 +12,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { Err, OpCode } from '../../src/protocol/constants';
+import { Err } from '../../src/protocol/constants';
 import { CertFactory } from '../util/certs';
 import { ZkClient } from '../util/client';
 import { type EnsembleMember, type MemberKind, startReferenceEnsemble } from '../util/ensemble';
-import { dumpTree, HOST, settledZxids } from './members';
+import { HOST, settledZxids } from './members';
+import { createThrough, expectIdenticalTrees, side } from './mixedchecks';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-quorum-tls-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -35,7 +36,6 @@ const TLS_STORES = (keyStore: string): Record<string, string> => ({
 });
 const BASE = { tickTime: '500', '4lw.commands.whitelist': '*' };
 const WAIT_MS = 40_000;
-const side = (m: EnsembleMember) => (m.kind === 'zkts' ? 'zkts' : 'ZooKeeper');
 
 async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = WAIT_MS): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -46,28 +46,6 @@ async function until(pred: () => boolean | Promise<boolean>, what: string, timeo
   }
 }
 
-async function writeThrough(t: Test, m: EnsembleMember, tag: string, acked: string[]): Promise<void> {
-  const c = await ZkClient.connect(HOST, m.clientPort);
-  const p = `/tls-${tag}-${m.sid}`;
-  const err = (await c.create(p, Buffer.from(tag))).header.err;
-  t.equal(err, Err.OK, `create through ${side(m)} ${m.sid}`);
-  if (err === Err.OK) acked.push(p);
-  await c.close();
-}
-
-async function identicalTrees(t: Test, members: readonly EnsembleMember[], acked: string[]): Promise<void> {
-  const dumps: string[][] = [];
-  for (const m of members) {
-    const c = await ZkClient.connect(HOST, m.clientPort);
-    t.equal((await c.request(OpCode.sync, (w) => w.writeString('/'))).header.err, Err.OK);
-    const dump = await dumpTree(c);
-    c.destroy();
-    const paths = new Set(dump.map((l) => l.split(' ')[0]));
-    t.same(acked.filter((p) => !paths.has(p)), [], `${side(m)} ${m.sid} has every acknowledged write`);
-    dumps.push(dump);
-  }
-  for (let i = 1; i < dumps.length; i++) t.same(dumps[i], dumps[0], `members ${members[0].sid} and ${members[i].sid}: identical trees`);
-}
 
 const SHAPES: Array<{ name: string; members: MemberKind[] }> = [
   { name: '3 zkts', members: ['zkts', 'zkts', 'zkts'] },
@@ -83,7 +61,7 @@ for (const shape of SHAPES) {
     const keepLog = (m: EnsembleMember) => (logs[m.sid] = (logs[m.sid] ?? '') + m.log());
     const acked: string[] = [];
     const round = async (tag: string) => {
-      for (const m of ens.members.filter((x) => x.isRunning())) await writeThrough(t, m, tag, acked);
+      for (const m of ens.members.filter((x) => x.isRunning())) await createThrough(t, m, `/tls-${tag}-${m.sid}`, tag, acked);
     };
     const first = await ens.waitForQuorum();
     await round('a');
@@ -102,7 +80,7 @@ for (const shape of SHAPES) {
     await second.start();
     await ens.waitForQuorum();
     await round('e');
-    await identicalTrees(t, ens.members, acked);
+    await expectIdenticalTrees(t, ens.members, acked);
     const zxids = await settledZxids(ens.members.map((m) => m.clientPort));
     t.equal(new Set(zxids).size, 1, `the same zxid everywhere (${zxids.join(', ')})`);
     for (const m of ens.members) keepLog(m);
@@ -191,7 +169,7 @@ t.test('rolling upgrade from plaintext to TLS under a write load, no failed writ
   await load;
   t.same(failures, [], `no failed write (${retries} retries after lost connections)`);
   t.ok(acked.length > 50, `writes went on all along (${acked.length})`);
-  await identicalTrees(t, ens.members, acked);
+  await expectIdenticalTrees(t, ens.members, acked);
   // At the end every member talks TLS only: a member restarted now still joins over TLS.
   const last = ens.member(1);
   await last.restart();
