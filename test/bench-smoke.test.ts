@@ -15,3 +15,14 @@ t.test('the benchmark runs end to end (smoke)', async (t) => {
   }
   t.match(r.stdout, /Errors returned to the client: 0\./);
 });
+
+t.test('the TLS benchmark runs end to end (smoke)', async (t) => {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, [path.join(__dirname, '../scripts/bench/run.js'), '--tls', '--smoke'], { encoding: 'utf8', timeout: 400_000, env });
+  t.equal(r.status, 0, 'the TLS smoke run exits 0 (no client errors)', { stderr: r.stderr.slice(-3000), stdout: r.stdout.slice(-3000) });
+  for (const protocol of ['TLSv1.2', 'TLSv1.3']) {
+    t.match(r.stdout, new RegExp(`\\| set 8x32 100B ${protocol.replace('.', '\\.')} \\| \\d+ \\| \\d+ \\| [\\d.]+x \\|`), `a setData row over ${protocol} for ZooKeeper and zkts`);
+    t.match(r.stdout, new RegExp(`\\| TLS connect storm ${protocol.replace('.', '\\.')}, \\d+ sessions \\(64 at a time\\) \\| \\d+ \\| \\d+ \\|`), `a connect storm row over ${protocol}`);
+  }
+});

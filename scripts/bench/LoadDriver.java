@@ -226,6 +226,8 @@ public class LoadDriver {
    * threads each connecting, then closing its session, in a loop: a ZooKeeper object per session
    * would start threads per session and measure the client instead of the server.
    */
+  static final boolean TLS = Boolean.getBoolean("bench.tls");
+
   static void storm(String cs, int sessions, int concurrency) throws Exception {
     String[] hp = cs.split(",")[0].split(":");
     java.net.InetSocketAddress addr = new java.net.InetSocketAddress(hp[0], Integer.parseInt(hp[1]));
@@ -239,10 +241,13 @@ public class LoadDriver {
     for (int i = 0; i < concurrency; i++) {
       threads[i] = new Thread(() -> {
         while (next.getAndIncrement() < sessions) {
-          try (java.net.Socket sock = new java.net.Socket()) {
+          // -Dbench.tls=true: a full TLS handshake per session, with the JVM's default SSL context
+          // (javax.net.ssl.* stores, jdk.tls.client.protocols).
+          try (java.net.Socket sock = TLS ? javax.net.ssl.SSLSocketFactory.getDefault().createSocket() : new java.net.Socket()) {
             long s0 = System.nanoTime();
             sock.setTcpNoDelay(true);
             sock.connect(addr, 30000);
+            if (TLS) ((javax.net.ssl.SSLSocket) sock).startHandshake();
             sock.setSoTimeout(60000);
             java.io.DataOutputStream out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(sock.getOutputStream()));
             java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(sock.getInputStream()));

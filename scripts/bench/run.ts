@@ -13,6 +13,8 @@
  *   npm run bench -- --smoke             a seconds-long run that only checks the benchmark works
  *   npm run bench -- --only 'get|set'    workloads whose name matches the pattern
  *   npm run bench -- --client-socket nio one client socket (nio, netty or both; default both)
+ *   npm run bench -- --tls               TLS only: get/set/create over TLS 1.2 and 1.3, and a connect
+ *                                        storm with full handshakes (scripts/bench/tlsbench.ts)
  *   npm run bench -- --ensemble          only the ensemble workloads (scripts/bench/ensemble.ts):
  *                                        a 3-node ZooKeeper and a 3-node zkts side by side
  * Env: BENCH_SECONDS (measured seconds per workload), BENCH_ROUNDS, BENCH_BIG (node counts,
@@ -27,6 +29,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fourLetterWord, freePort, startReferenceZooKeeper, startZkts, type RunningServer } from '../../test/util/servers';
 import { ENSEMBLE_WORKLOADS, ensembleReport, runEnsembleBench, value as ensembleValue, type EnsembleLabel, type EnsembleResult } from './ensemble';
+import { TLS_PROTOCOLS, tlsBenchSetup, type TlsProtocol } from './tlsbench';
 import { compileDriver, DRIVER_JVM, fmt, log, median, procCpuSec, procRssMb, ROOT, runDriver, settleDisk, type ClientSocket } from './driver';
 
 interface Workload {
@@ -87,12 +90,12 @@ async function mntr(server: RunningServer): Promise<Map<string, number>> {
   return out;
 }
 
-async function drive(classes: string, t: Target, w: Workload, socket: ClientSocket, seconds: number): Promise<Sample> {
+async function drive(classes: string, t: Target, w: Workload, socket: ClientSocket, seconds: number, tls?: { connectString: string; protocol: TlsProtocol; props: Record<string, string> }): Promise<Sample> {
   const m0 = t.label === 'null' ? undefined : await mntr(t.server);
   await t.pauseMaxMs();
   const cpu0 = procCpuSec(t.server.pid);
-  const args = [t.server.connectString, w.op, String(w.sessions), String(w.outstanding), String(seconds), String(w.valueBytes), String(WARMUP_SECONDS)];
-  const j = runDriver(classes, socket, args, seconds + 300);
+  const args = [tls?.connectString ?? t.server.connectString, w.op, String(w.sessions), String(w.outstanding), String(seconds), String(w.valueBytes), String(WARMUP_SECONDS)];
+  const j = runDriver(classes, socket, args, seconds + 300, tls?.props ?? {});
   const cpu1 = procCpuSec(t.server.pid);
   const pauseMaxMs = await t.pauseMaxMs();
   const m1 = t.label === 'null' ? undefined : await mntr(t.server);
@@ -101,7 +104,7 @@ async function drive(classes: string, t: Target, w: Workload, socket: ClientSock
   const opsAll = j.ops * ((seconds + WARMUP_SECONDS) / seconds);
   return {
     server: t.label,
-    workload: name(w),
+    workload: tls ? `${name(w)} ${tls.protocol}` : name(w),
     socket,
     opsPerSec: j.opsPerSec,
     p50Us: j.p50Us,
@@ -295,9 +298,86 @@ async function driveBigTree(classes: string, socket: ClientSocket, label: Label,
   return out;
 }
 
+/**
+ * `--tls`: get, set and create through the Java client's Netty socket over TLS 1.2 and 1.3 to a
+ * TLS-only secureClientPort, and a connect storm with a full handshake per session; ZooKeeper and
+ * zkts alternately, `rounds` times. Writes bench/results/tls/latest.md.
+ */
+async function mainTls(smoke: boolean, seconds: number, rounds: number, outDir: string): Promise<void> {
+  const workloads: Workload[] = [
+    { op: 'get', sessions: 8, outstanding: 32, valueBytes: 100 },
+    { op: 'set', sessions: 8, outstanding: 32, valueBytes: 100 },
+    { op: 'create', sessions: 8, outstanding: 32, valueBytes: 100 },
+  ];
+  const setup = tlsBenchSetup();
+  const classes = compileDriver();
+  const samples: Sample[] = [];
+  const extras: Extra[] = [];
+  const stormSessions = smoke ? 100 : 2000;
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const label of (round % 2 === 0 ? ['zookeeper', 'zkts'] : ['zkts', 'zookeeper']) as Label[]) {
+        const securePort = await freePort();
+        const t = await STARTERS[label](setup.serverConfig(securePort));
+        const connectString = `127.0.0.1:${securePort}`;
+        try {
+          runDriver(classes, 'netty', [connectString, 'mix50', '8', '32', String(smoke ? 1 : SERVER_WARMUP_SECONDS), '100', '0'], 300, setup.clientProps('TLSv1.2'));
+          for (const protocol of TLS_PROTOCOLS) {
+            for (const w of workloads) {
+              const s = await drive(classes, t, w, 'netty', seconds, { connectString, protocol, props: setup.clientProps(protocol) });
+              samples.push(s);
+              log(`tls round ${round + 1} ${label.padEnd(9)} ${s.workload.padEnd(28)} ${s.opsPerSec.toFixed(0).padStart(7)} ops/s p99 ${s.p99Us} us`);
+            }
+            const st = runDriver(classes, 'netty', [connectString, 'storm', String(stormSessions), '64'], 900, setup.clientProps(protocol));
+            extras.push({ server: label, name: `TLS connect storm ${protocol}, ${stormSessions} sessions (64 at a time)`, values: { perSec: st.opsPerSec, seconds: st.seconds, errors: st.errors } });
+            log(`tls round ${round + 1} ${label.padEnd(9)} storm ${protocol}: ${st.opsPerSec}/s, errors ${st.errors}`);
+          }
+        } finally {
+          await t.server.stop();
+          settleDisk();
+        }
+      }
+    }
+  } finally {
+    setup.cleanup();
+    fs.rmSync(classes, { recursive: true, force: true });
+  }
+  const lines = [
+    `TLS benchmark ${new Date().toISOString()}: ${rounds} round(s) of ${seconds} s per workload; medians. ZooKeeper's Java client (Debian's 3.8.0) with its Netty socket and a client certificate, to a TLS-only secureClientPort (clientAuth=need) of ZooKeeper 3.8.0 (Netty factory, -Xmx1000m) and of zkts, on the same machine.`,
+    '',
+    '| workload | ZK ops/s | zkts ops/s | zkts/ZK | p99 µs ZK / zkts |',
+    '|---|---|---|---|---|',
+  ];
+  for (const n of [...new Set(samples.map((s) => s.workload))]) {
+    const zk = pickMedian(samples, 'zookeeper', n, 'netty', 'opsPerSec');
+    const ts = pickMedian(samples, 'zkts', n, 'netty', 'opsPerSec');
+    lines.push(`| ${n} | ${fmt(zk)} | ${fmt(ts)} | ${fmt(ts / zk, 2)}x | ${fmt(pickMedian(samples, 'zookeeper', n, 'netty', 'p99Us'))} / ${fmt(pickMedian(samples, 'zkts', n, 'netty', 'p99Us'))} |`);
+  }
+  lines.push('', '| connect storm (full handshakes) | ZK sessions/s | zkts sessions/s | zkts/ZK |', '|---|---|---|---|');
+  for (const n of [...new Set(extras.map((e) => e.name))]) {
+    const zk = extraMedian(extras, 'zookeeper', n, 'perSec');
+    const ts = extraMedian(extras, 'zkts', n, 'perSec');
+    lines.push(`| ${n} | ${fmt(zk)} | ${fmt(ts)} | ${fmt(ts / zk, 2)}x |`);
+  }
+  const md = lines.join('\n') + '\n';
+  process.stdout.write(md);
+  if (!smoke) {
+    fs.mkdirSync(path.join(outDir, 'tls'), { recursive: true });
+    fs.writeFileSync(path.join(outDir, 'tls', 'latest.md'), md);
+    fs.writeFileSync(path.join(outDir, 'tls', 'latest.json'), JSON.stringify({ samples, extras }, null, 2));
+  }
+  const errors = samples.reduce((n, s) => n + s.errors, 0) + extras.reduce((n, e) => n + (e.values.errors ?? 0), 0);
+  if (errors > 0) process.exitCode = 1;
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const smoke = argv.includes('--smoke');
+  if (argv.includes('--tls')) {
+    const secondsTls = smoke ? 1 : Number(process.env.BENCH_SECONDS ?? 5);
+    const roundsTls = smoke ? 1 : Number(process.env.BENCH_ROUNDS ?? 2);
+    return mainTls(smoke, secondsTls, roundsTls, process.env.BENCH_OUT ?? path.join(ROOT, 'bench', 'results'));
+  }
   const ensembleOnly = argv.includes('--ensemble');
   const onlyAt = argv.indexOf('--only');
   const only = onlyAt >= 0 ? new RegExp(argv[onlyAt + 1]) : undefined;
