@@ -186,9 +186,18 @@ export function pbeDecrypt(alg: Der, data: Buffer, password: string | null): Buf
   }
 }
 
-/** Decrypts an EncryptedPrivateKeyInfo (PKCS#8) to the DER of its PrivateKeyInfo. */
+/**
+ * Decrypts an EncryptedPrivateKeyInfo (PKCS#8) to the DER of its PrivateKeyInfo. A wrong password
+ * gives valid-looking padding about once in 256 tries, so the result must also be a key Node reads.
+ */
 export function decryptPrivateKeyInfo(epki: Der, password: string | null): Buffer {
   const alg = child(epki, 0, 'EncryptedPrivateKeyInfo.encryptionAlgorithm');
   const data = octets(child(epki, 1, 'EncryptedPrivateKeyInfo.encryptedData'), 'encrypted key');
-  return pbeDecrypt(alg, data, password);
+  const plain = pbeDecrypt(alg, data, password);
+  try {
+    crypto.createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
+  } catch {
+    throw new StorePasswordError('decryption failed (wrong password?)');
+  }
+  return plain;
 }

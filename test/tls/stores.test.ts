@@ -56,6 +56,21 @@ t.test('every key store format opens to the same key and chain', async (t) => {
   }
 });
 
+t.test('an encrypted PEM key never opens with a wrong password', async (t) => {
+  // CBC padding looks right for about one wrong password in 256; the key itself must be checked.
+  const ca = certs.ca('pwca');
+  const stores = certs.keyStores(certs.leaf(ca, 'pw-leaf', '/CN=pw'), 'right-password');
+  let refused = 0;
+  for (let i = 0; i < 600; i++) {
+    try {
+      load(stores.pemEncrypted, `wrong-${i}`, 'PEM');
+    } catch (err) {
+      if (/wrong password|password was incorrect/.test((err as Error).message)) refused++;
+    }
+  }
+  t.equal(refused, 600, 'every one of 600 wrong passwords is refused as such');
+});
+
 t.test('trust stores', async (t) => {
   const ca1 = certs.ca('trust-a');
   const ca2 = certs.ca('trust-b');
