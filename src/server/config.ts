@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadSaslServer, readJaasFile, SaslConfigError, type SaslServerFactory } from './sasl/saslserver';
 import { loadQuorumSasl, type QuorumSaslSettings } from './sasl/quorumlogin';
-import { readTlsSettings, serverTlsOf, TLS_SETTING_SUFFIXES, TlsSettingError, type ServerTls } from '../tls/settings';
+import { readTlsSettings, serverTlsOf, TLS_SETTING_SUFFIXES, TlsSettingError, type ServerTls, type TlsSettings } from '../tls/settings';
 
 export class ConfigError extends Error {
   constructor(
@@ -1056,43 +1056,31 @@ export function loadConfig(
   if (clientPort === undefined && secureClientPort === undefined) {
     warnings.push('neither clientPort nor secureClientPort is set; no client can connect');
   }
-  let clientTls: ServerTls | undefined;
-  if (secureClientPort !== undefined || clientPortUnification) {
+  // A side's ssl.* settings and stores, opened now; a setting that cannot be used stops the start.
+  const openTls = (prefix: 'zookeeper.ssl.' | 'zookeeper.ssl.quorum.', adjust: (t: TlsSettings) => TlsSettings = (t) => t): ServerTls => {
     try {
-      const read = readTlsSettings(sys.props, 'zookeeper.ssl.');
-      warnings.push(...read.warnings);
-      clientTls = serverTlsOf(read.settings);
+      const read = readTlsSettings(sys.props, prefix);
+      for (const w of read.warnings) if (!warnings.includes(w)) warnings.push(w);
+      return serverTlsOf(adjust(read.settings));
     } catch (e) {
       if (e instanceof TlsSettingError) throw new ConfigError(e.key, e.reason);
       throw e;
     }
-  }
+  };
+  const clientTls = secureClientPort !== undefined || clientPortUnification ? openTls('zookeeper.ssl.') : undefined;
   // The AdminServer's HTTPS takes only the ssl.quorum.* stores, with Jetty's default protocols and
   // suites (Node's here), as ZooKeeper's JettyAdminServer does.
   const adminForceHttps = sys.bool('zookeeper.admin.forceHttps', false);
   const adminPortUnification = sys.bool('zookeeper.admin.portUnification', false);
-  let adminTls: ServerConfig['adminTls'];
-  if (adminForceHttps || adminPortUnification) {
-    try {
-      const read = readTlsSettings(sys.props, 'zookeeper.ssl.quorum.');
-      const tls = serverTlsOf({ ...read.settings, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: '' });
-      adminTls = { tls, mode: adminForceHttps ? 'https' : 'unified', needClientAuth: sys.bool('zookeeper.admin.needClientAuth', false) };
-    } catch (e) {
-      if (e instanceof TlsSettingError) throw new ConfigError(e.key, e.reason);
-      throw e;
-    }
-  }
-  let quorumTls: ServerTls | undefined;
-  if (distributed && (bools.get('sslQuorum') === true || bools.get('portUnification') === true)) {
-    try {
-      const read = readTlsSettings(sys.props, 'zookeeper.ssl.quorum.');
-      warnings.push(...read.warnings);
-      quorumTls = serverTlsOf(read.settings);
-    } catch (e) {
-      if (e instanceof TlsSettingError) throw new ConfigError(e.key, e.reason);
-      throw e;
-    }
-  }
+  const adminTls: ServerConfig['adminTls'] =
+    adminForceHttps || adminPortUnification
+      ? {
+          tls: openTls('zookeeper.ssl.quorum.', (t) => ({ ...t, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: '' })),
+          mode: adminForceHttps ? 'https' : 'unified',
+          needClientAuth: sys.bool('zookeeper.admin.needClientAuth', false),
+        }
+      : undefined;
+  const quorumTls = distributed && (bools.get('sslQuorum') === true || bools.get('portUnification') === true) ? openTls('zookeeper.ssl.quorum.') : undefined;
   const serverCnxnFactory = sys.get('zookeeper.serverCnxnFactory');
   const NETTY_FACTORY = 'org.apache.zookeeper.server.NettyServerCnxnFactory';
   const NIO_FACTORY = 'org.apache.zookeeper.server.NIOServerCnxnFactory';
