@@ -67,11 +67,11 @@
  *   exchange closes the connection with a log line; the initiator backs off.
  */
 
-import { PLAIN_QUORUM_SOCKETS, type QuorumSockets } from './quorumsockets';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import { Notification } from './vote';
 import { runQuorumAuth, type QuorumAuthFactories } from './authshell';
+import { PLAIN_QUORUM_SOCKETS, type QuorumSockets } from './quorumsockets';
 import {
   decodeNotification,
   ElectionAddress,
