@@ -20,8 +20,10 @@ import t from 'tap';
 import { subjectRfc2253 } from '../src/tls/x509name';
 import { CertFactory } from '../test/util/certs';
 import { fourLetterWord, freePort, javaClasspath, javaClasspath39, startReferenceZooKeeper, startReferenceZooKeeper39, startZkts, type RunningServer } from '../test/util/servers';
-import { compileJavaPrograms, lineDiff, transcriptLines } from './util/javaprograms';
+import { compileJavaPrograms, lineDiff, PROGRAM_TIMEOUT_MS, tail, transcriptLines } from './util/javaprograms';
+import { cliTranscript, runZkCli } from './util/zkcli';
 import { runProcess } from './util/harness';
+import { CliMt, cClientSslPath, cTranscript } from './util/cclient';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-tls-compat-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -32,6 +34,8 @@ const server = certs.leaf(ca, 'server', '/O=zkts tests/CN=server');
 const alice = certs.leaf(ca, 'alice', '/O=zkts tests/OU=clients/CN=alice');
 const bob = certs.leaf(ca, 'bob', '/O=zkts tests/OU=clients/CN=bob', { keyType: 'ec' });
 const admin = certs.leaf(ca, 'admin', '/O=zkts tests/OU=ops/CN=admin');
+// One RDN, so that zkCli can write an x509 ACL for it (it splits ACL lists on commas).
+const carol = certs.leaf(ca, 'carol', '/CN=carol');
 const mallory = certs.leaf(rogueCa, 'mallory', '/O=zkts tests/CN=mallory');
 const expired = certs.expiredLeaf(ca, 'expired', 'CN=expired,O=zkts tests');
 const dn = (pemFile: string): string => subjectRfc2253(new crypto.X509Certificate(fs.readFileSync(pemFile)).raw);
@@ -41,6 +45,7 @@ const storeDir = path.join(dir, 'stores');
 fs.mkdirSync(storeDir);
 fs.copyFileSync(certs.keyStores(alice, 'secret1').p12, path.join(storeDir, 'alice.p12'));
 fs.copyFileSync(certs.keyStores(bob, 'secret1').jks, path.join(storeDir, 'bob.jks'));
+fs.copyFileSync(certs.keyStores(carol, 'secret1').p12, path.join(storeDir, 'carol.p12'));
 fs.copyFileSync(certs.keyStores(admin, 'secret1').pem, path.join(storeDir, 'admin.pem'));
 fs.copyFileSync(certs.trustStores('clients', [ca], 'trustpw').jks, path.join(storeDir, 'trust.jks'));
 const serverStores = certs.keyStores(server, 'secret1');
@@ -196,6 +201,57 @@ t.test('the ZooKeeper 3.9.5 Java client over TLS (TLSv1.3), against ZooKeeper 3.
   t.match((transcripts.zkts ?? []).join('\n'), /alice getData \/tls -> secret[\s\S]*admin getData \/tls -> secret[\s\S]*## done/);
 });
 
+// The Java client's TLS settings as system properties, which zkCli.sh and Curator pass through to it.
+function javaClientTlsFlags(keyStore: string): string[] {
+  return [
+    '-Dzookeeper.client.secure=true',
+    '-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty',
+    `-Dzookeeper.ssl.keyStore.location=${path.join(storeDir, keyStore)}`,
+    '-Dzookeeper.ssl.keyStore.password=secret1',
+    `-Dzookeeper.ssl.trustStore.location=${path.join(storeDir, 'trust.jks')}`,
+    '-Dzookeeper.ssl.trustStore.password=trustpw',
+  ];
+}
+
+t.test('zkCli.sh and Curator over TLS with the Netty client socket', async (t) => {
+  const programs = await compileJavaPrograms(t);
+  if (!programs) return;
+  const commands = ['whoami', 'create /cli-tls over-tls', 'get /cli-tls', `create /cli-x509 mine x509:${dn(carol.cert)}:cdrwa`, 'getAcl /cli-x509', 'get /cli-x509'];
+  const transcripts: Record<string, { cli: string[]; bobCli: string[]; curator: string[] }> = {};
+  for (const kind of KINDS) {
+    const securePort = await freePort();
+    const s = await kind.start(tlsConfig(securePort));
+    try {
+      const connect = `127.0.0.1:${securePort}`;
+      const run = await runZkCli(connect, commands, { jvmFlags: ['-Dzookeeper.sasl.client=false', ...javaClientTlsFlags('carol.p12')] });
+      const bobRun = await runZkCli(connect, ['get /cli-x509', 'get /cli-tls'], { jvmFlags: ['-Dzookeeper.sasl.client=false', ...javaClientTlsFlags('bob.jks')] });
+      t.equal(run.exitCode, 0, `${kind.name}: zkCli (carol) exited cleanly`, { raw: run.raw.slice(-2000) });
+      const curator = await runProcess(
+        'java',
+        ['-Xmx256m', `-Dlog4j.configuration=file:${programs.log4jPath}`, ...javaClientTlsFlags('alice.p12'), '-cp', [programs.classesDir, javaClasspath()].join(path.delimiter), 'CuratorScenarios', connect],
+        { timeoutMs: PROGRAM_TIMEOUT_MS },
+      );
+      t.equal(curator.code, 0, `${kind.name}: Curator's scenarios ran over TLS`, { stderr: tail(curator.stderr) });
+      transcripts[kind.name] = { cli: cliTranscript(run), bobCli: cliTranscript(bobRun), curator: transcriptLines(curator.stdout) };
+      const mntr = await fourLetterWord('127.0.0.1', s.port, 'mntr');
+      t.match(mntr, /zk_unsuccessful_handshake\t0\n/, `${kind.name}: no failed handshake`);
+    } finally {
+      await s.stop();
+    }
+  }
+  const [ref, mine] = [transcripts.reference, transcripts.zkts];
+  if (!ref || !mine) return;
+  t.same(mine.cli, ref.cli, 'zkCli (carol): zkts prints what ZooKeeper prints', { diff: lineDiff(ref.cli, mine.cli) });
+  t.same(mine.bobCli, ref.bobCli, 'zkCli (bob): zkts prints what ZooKeeper prints', { diff: lineDiff(ref.bobCli, mine.bobCli) });
+  t.same(mine.curator, ref.curator, 'Curator: zkts prints what ZooKeeper prints', { diff: lineDiff(ref.curator, mine.curator) });
+  const cli = mine.cli.join('\n');
+  t.match(cli, /> whoami\n(?:.*\n)*?x509: CN=carol\n/, 'whoami shows the certificate subject');
+  t.match(cli, /> getAcl \/cli-x509\n'x509,'CN=carol\n: cdrwa\n/, 'the node has the x509 ACL');
+  t.match(cli, /> get \/cli-x509\nmine/, 'carol reads her x509 node');
+  t.match(mine.bobCli.join('\n'), /> get \/cli-x509\nInsufficient permission : \/cli-x509/, 'bob is refused it');
+  t.match(mine.curator.join('\n'), /## done/, 'Curator ran to the end');
+});
+
 t.test('kazoo over TLS with a client certificate', async (t) => {
   const script = `
 import sys
@@ -248,6 +304,63 @@ t.test('the Go client (go-zookeeper/zk) over TLS with a client certificate', asy
   }
   t.equal(out.zkts, out.reference, 'the same lines on both');
   t.match(out.zkts ?? '', /session established\ncreate \/go-tls ok\nget over tls 0 ok\nset version 1 ok\n/);
+});
+
+t.test('the C client (cli, built with OpenSSL) over TLS, with x509 ACLs', async (t) => {
+  const cli = cClientSslPath();
+  if (!fs.existsSync(cli)) {
+    t.fail(`${cli} is missing: scripts/install-deps.sh builds it (scripts/cclient-ssl.sh)`);
+    return;
+  }
+  // kazoo, as alice, makes a node only alice's certificate may read.
+  const setup = path.join(dir, 'c_tls_setup.py');
+  fs.writeFileSync(
+    setup,
+    `
+import sys
+from kazoo.client import KazooClient
+from kazoo.security import ACL, Id, Permissions
+port, ca, cert, key, subject = sys.argv[1:6]
+zk = KazooClient(hosts='127.0.0.1:' + port, use_ssl=True, ca=ca, certfile=cert, keyfile=key, verify_certs=True, timeout=10)
+zk.start(timeout=15)
+zk.create('/c-tls-alice', b'for alice', acl=[ACL(Permissions.ALL, Id('x509', subject))])
+zk.stop()
+`,
+  );
+  // No command changes a node this shell watches (`get` and `ls` set watches): the 3.8.0 C client never asks
+  // OpenSSL for bytes it has already decrypted (no SSL_pending), so when an event and a reply come
+  // in one TLS record, the reply waits for the socket's next bytes, with ZooKeeper as with zkts.
+  const transcripts: Record<string, string[]> = {};
+  for (const kind of KINDS) {
+    const securePort = await freePort();
+    const s = await kind.start(tlsConfig(securePort));
+    const shells: CliMt[] = [];
+    try {
+      const r = spawnSync('/usr/bin/python3', [setup, String(securePort), ca.cert, alice.cert, alice.key, dn(alice.cert)], { encoding: 'utf8', timeout: 60_000 });
+      t.equal(r.status, 0, `${kind.name}: kazoo made the x509-only node`, { stderr: (r.stderr ?? '').slice(-2000) });
+      const steps: string[] = [];
+      for (const [who, leaf, cmds] of [
+        ['alice', alice, ['create /c-tls', 'create /c-tls-tmp', 'delete /c-tls-tmp', 'set /c-tls over-tls', 'get /c-tls', 'get /c-tls-alice', 'ls /']],
+        ['bob', bob, ['get /c-tls-alice', 'set /c-tls-alice taken', 'create /c-tls-bob', 'ls /']],
+      ] as const) {
+        const shell = await CliMt.start(`127.0.0.1:${securePort}`, { binary: cli, args: ['-s', [ca.cert, leaf.cert, leaf.key].join(',')] });
+        shells.push(shell);
+        for (const cmd of cmds) await shell.run(cmd);
+        await shell.quit();
+        steps.push(`## ${who}`, ...cTranscript([], shell.steps));
+      }
+      transcripts[kind.name] = steps;
+    } finally {
+      for (const shell of shells) shell.kill();
+      await s.stop();
+    }
+  }
+  const zk = transcripts.zkts ?? [];
+  t.same(zk, transcripts.reference, 'zkts answers the C client as ZooKeeper does', { diff: lineDiff(transcripts.reference ?? [], zk) });
+  const text = zk.join('\n');
+  t.match(text, /> get \/c-tls\n(?:time = .*\n)?\/c-tls: rc = 0\n\s*value_len = 8\nover-tls/, 'alice reads what she wrote');
+  t.match(text, /## alice[\s\S]*> get \/c-tls-alice\n(?:time = .*\n)?\/c-tls-alice: rc = 0\n\s*value_len = 9\nfor alice/, "alice's certificate reads the x509 node");
+  t.match(text, /## bob\n> get \/c-tls-alice\n(?:time = .*\n)?\/c-tls-alice: rc = -102/, "bob's certificate is refused it (NOAUTH)");
 });
 
 t.test('refused: plaintext on the TLS port, foreign and expired certificates, no certificate, a silent socket', async (t) => {

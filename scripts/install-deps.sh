@@ -46,6 +46,9 @@ PACKAGES=(
   nftables               # nft: the fault suite's network partitions on lo (scripts/faults/net.ts)
   iptables               # its NFQUEUE target: delayed links where the kernel has no sch_netem (net.ts)
   maven                  # fetches ZooKeeper 3.9.5 (scripts/zookeeper39.sh) and Kafka (scripts/fetch-kafka.sh)
+  cmake                  # builds the C client with OpenSSL (scripts/cclient-ssl.sh) ...
+  libssl-dev             # ... against OpenSSL's headers
+  curl                   # ... whose source it downloads from Debian's archive
 )
 
 missing=()
@@ -59,6 +62,7 @@ done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#PACKAGES[@]} packages already installed"
   bash "$SCRIPT_DIR/zookeeper39.sh"
+  bash "$SCRIPT_DIR/cclient-ssl.sh"
   bash "$SCRIPT_DIR/fetch-client-suites.sh"
   exec bash "$SCRIPT_DIR/fetch-kafka.sh"
 fi
@@ -111,5 +115,6 @@ if ! "${SUDO[@]}" apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/tmp/zkts-in
 fi
 echo "install-deps: done"
 bash "$SCRIPT_DIR/zookeeper39.sh"
+bash "$SCRIPT_DIR/cclient-ssl.sh"
 bash "$SCRIPT_DIR/fetch-client-suites.sh"
 exec bash "$SCRIPT_DIR/fetch-kafka.sh"

@@ -5,9 +5,16 @@
 // `sync /`, whose completion then marks their end (requests on one connection complete in order).
 
 import { spawn, ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
 import { withTimeout, waitFor } from './harness';
+import { testCacheDir } from '../../test/util/servers';
 
 export const CLI_MT = '/usr/lib/zookeeper/bin/cli_mt';
+
+/** The same shell of 3.8.0 built with OpenSSL by scripts/cclient-ssl.sh (Debian's has no SSL). */
+export function cClientSslPath(): string {
+  return path.join(testCacheDir(), 'zookeeper-c-3.8.0-ssl', 'cli');
+}
 const STEP_TIMEOUT_MS = 15_000;
 const EXIT_TIMEOUT_MS = 15_000;
 
@@ -86,8 +93,9 @@ export class CliMt {
     child.stdin!.on('error', () => undefined);
   }
 
-  static async start(connectString: string): Promise<CliMt> {
-    const child = spawn(CLI_MT, [connectString], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `binary` and `args` run another build of the same shell, e.g. one with `--ssl` (scripts/cclient-ssl.sh). */
+  static async start(connectString: string, opts: { binary?: string; args?: readonly string[] } = {}): Promise<CliMt> {
+    const child = spawn(opts.binary ?? CLI_MT, [...(opts.args ?? []), connectString], { stdio: ['pipe', 'pipe', 'pipe'] });
     const cli = new CliMt(child);
     try {
       await waitFor(

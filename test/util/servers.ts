@@ -81,13 +81,16 @@ export type ReferenceVersion = '3.8.0' | '3.9.5';
 export const REFERENCE_VERSIONS: readonly ReferenceVersion[] = ['3.8.0', '3.9.5'];
 
 /**
- * Where scripts/zookeeper39.sh put ZooKeeper 3.9.5 and its runtime jars (the same rule as the
- * script: $ZKTS_CACHE_DIR, else $XDG_CACHE_HOME/zkts, else ~/.cache/zkts).
+ * Where the install scripts put what they fetch or build (the same rule as the scripts:
+ * $ZKTS_CACHE_DIR, else $XDG_CACHE_HOME/zkts, else ~/.cache/zkts).
  */
+export function testCacheDir(): string {
+  return process.env.ZKTS_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zkts');
+}
+
+/** Where scripts/zookeeper39.sh put ZooKeeper 3.9.5 and its runtime jars. */
 export function zookeeper39LibDir(): string {
-  const cacheRoot =
-    process.env.ZKTS_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zkts');
-  return path.join(cacheRoot, 'zookeeper-3.9.5', 'lib');
+  return path.join(testCacheDir(), 'zookeeper-3.9.5', 'lib');
 }
 
 /** Whether ZooKeeper 3.9.5 has been fetched (scripts/install-deps.sh does it). */
