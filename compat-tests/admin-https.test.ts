@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { CertFactory } from '../test/util/certs';
-import { fourLetterWord, freePort, startReferenceZooKeeper, startZkts, type RunningServer } from '../test/util/servers';
+import { fourLetterWord, freePort, startReferenceZooKeeper, startReferenceZooKeeper39, startZkts, type RunningServer } from '../test/util/servers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zkts-admin-https-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -25,9 +25,9 @@ interface Reply {
   error?: string;
 }
 
-function get(mod: typeof http | typeof https, port: number, urlPath: string): Promise<Reply> {
+function get(mod: typeof http | typeof https, port: number, urlPath: string, extra: https.RequestOptions = {}): Promise<Reply> {
   return new Promise((resolve) => {
-    const req = mod.get({ host: '127.0.0.1', port, path: urlPath, ca: fs.readFileSync(ca.cert), servername: 'localhost', timeout: 10_000 } as https.RequestOptions, (res) => {
+    const req = mod.get({ host: '127.0.0.1', port, path: urlPath, ca: fs.readFileSync(ca.cert), servername: 'localhost', timeout: 10_000, agent: false, ...extra } as https.RequestOptions, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, hsts: res.headers['strict-transport-security'] as string | undefined }));
@@ -37,7 +37,7 @@ function get(mod: typeof http | typeof https, port: number, urlPath: string): Pr
   });
 }
 
-async function start(kind: 'reference' | 'zkts', adminPort: number, mode: Record<string, string>): Promise<RunningServer> {
+async function start(kind: 'reference' | 'reference-3.9.5' | 'zkts', adminPort: number, mode: Record<string, string>): Promise<RunningServer> {
   const extraConfig = {
     'admin.enableServer': 'true',
     'admin.serverAddress': '127.0.0.1',
@@ -48,7 +48,8 @@ async function start(kind: 'reference' | 'zkts', adminPort: number, mode: Record
     'ssl.quorum.trustStore.password': 'trustpw',
     ...mode,
   };
-  return kind === 'reference' ? startReferenceZooKeeper({ extraConfig }) : startZkts({ extraConfig });
+  if (kind === 'reference') return startReferenceZooKeeper({ extraConfig });
+  return kind === 'reference-3.9.5' ? startReferenceZooKeeper39({ extraConfig }) : startZkts({ extraConfig });
 }
 
 t.test('admin.portUnification: HTTPS and HTTP on one port', async (t) => {
@@ -88,4 +89,56 @@ t.test('admin.forceHttps: HTTPS only', async (t) => {
       await s.stop();
     }
   }
+});
+
+// 3.9's admin.needClientAuth: the handshake asks for a client certificate (trusted by the
+// ssl.quorum.* trust store), and `Authorization: x509` lets snapshot run as that certificate's
+// subject once the client port's trust store (ssl.trustStore.*) trusts it too.
+t.test('admin.needClientAuth: client certificates, and x509 authorizing snapshot (ZooKeeper 3.9.5 and zkts)', async (t) => {
+  const otherCa = certs.ca('admin-other-ca');
+  const alice = certs.leaf(ca, 'admin-alice', '/O=zkts tests/CN=alice');
+  // Trusted by the AdminServer's store only, not by the client port's.
+  const dave = certs.leaf(otherCa, 'admin-dave', '/O=zkts tests/CN=dave');
+  const rogue = certs.leaf(certs.ca('admin-rogue-ca'), 'admin-rogue', '/O=zkts tests/CN=rogue');
+  const adminTrust = certs.trustStores('admin-both', [ca, otherCa], 'trustpw');
+  const clientTrust = certs.trustStores('client-port', [ca], 'trustpw');
+  const withCert = (leaf: { cert: string; key: string }) => ({ cert: fs.readFileSync(leaf.cert), key: fs.readFileSync(leaf.key) });
+  const outcomes: Record<string, string[]> = {};
+  for (const kind of ['reference-3.9.5', 'zkts'] as const) {
+    const adminPort = await freePort();
+    const s = await start(kind, adminPort, {
+      'admin.forceHttps': 'true',
+      'admin.needClientAuth': 'true',
+      'ssl.quorum.trustStore.location': adminTrust.jks,
+      'authProvider.x509': 'org.apache.zookeeper.server.auth.X509AuthenticationProvider',
+      'ssl.trustStore.location': clientTrust.p12,
+      'ssl.trustStore.password': 'trustpw',
+    });
+    const seen: string[] = [];
+    try {
+      const none = await get(https, adminPort, '/commands/ruok');
+      t.equal(none.status, 0, `${kind}: no client certificate, no answer`, { error: none.error });
+      seen.push(`no certificate: ${none.status}`);
+      const foreign = await get(https, adminPort, '/commands/ruok', withCert(rogue));
+      t.equal(foreign.status, 0, `${kind}: an untrusted certificate, no answer`, { error: foreign.error });
+      seen.push(`untrusted: ${foreign.status}`);
+      const ok = await get(https, adminPort, '/commands/ruok', withCert(alice));
+      t.equal(ok.status, 200, `${kind}: a trusted certificate gets its answer`, { error: ok.error });
+      seen.push(`ruok: ${ok.status}`);
+      const noAuth = await get(https, adminPort, '/commands/snapshot', withCert(alice));
+      seen.push(`snapshot without Authorization: ${noAuth.status} ${noAuth.body}`);
+      t.equal(noAuth.status, 401, `${kind}: snapshot without Authorization is refused`);
+      const daveSnap = await get(https, adminPort, '/commands/snapshot', { ...withCert(dave), headers: { Authorization: 'x509' } });
+      seen.push(`dave snapshot: ${daveSnap.status} ${daveSnap.body}`);
+      t.equal(daveSnap.status, 401, `${kind}: x509 with a certificate the client port does not trust is not authenticated`);
+      const snap = await get(https, adminPort, '/commands/snapshot', { ...withCert(alice), headers: { Authorization: 'x509' } });
+      t.equal(snap.status, 200, `${kind}: x509 authorizes alice's snapshot`, { body: snap.body.slice(0, 300) });
+      t.ok(snap.body.length > 0, `${kind}: and the snapshot comes back`);
+      seen.push(`alice snapshot: ${snap.status}`);
+    } finally {
+      await s.stop();
+    }
+    outcomes[kind] = seen;
+  }
+  t.same(outcomes.zkts, outcomes['reference-3.9.5'], 'the same outcomes and error bodies');
 });

@@ -4,11 +4,17 @@
  * admin.enableServer, admin.serverAddress, admin.serverPort, admin.commandURL, admin.idleTimeout.
  * Outside the command URL, "/" and "/console/*" are the web console (zkts.console.enabled).
  */
+import { X509Certificate } from 'node:crypto';
 import type * as http from 'node:http';
+import type * as net from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
+import * as tls from 'node:tls';
 import type { Logger } from 'pino';
 import { Perms } from '../protocol/constants';
+import type { Id } from '../protocol/generated/records';
 import type { ZooKeeperServer } from '../server/server';
+import { chainTrusted, peerChain } from '../tls/chaintrust';
+import { subjectRfc2253 } from '../tls/x509name';
 import { commandResponse, findCommand, primaryNames, type CommandResult } from './commands';
 import { WebConsole } from './console/console';
 import { toJackson, type Data } from './json';
@@ -188,11 +194,35 @@ export class AdminServer {
     const parts = header.split(' ');
     if (parts.length !== 1 && parts.length !== 2) return { status: 401, error: 'Not authenticated' };
     const ip = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const ids = this.server.auth.authenticate(parts[0], parts.length === 2 ? Buffer.from(parts[1], 'utf8') : null, ip);
+    const ids =
+      parts[0] === 'x509' && this.server.auth.provider('x509')
+        ? this.x509Ids(req.socket)
+        : this.server.auth.authenticate(parts[0], parts.length === 2 ? Buffer.from(parts[1], 'utf8') : null, ip);
     if (!ids || ids.length === 0) return { status: 401, error: 'Not authenticated' };
     const root = this.server.tree.getNode('/');
     if (!root || !this.server.auth.hasPermission(root.acl, Perms.ALL, ids)) return { status: 403, error: 'Not authorized' };
     return undefined;
+  }
+
+  /**
+   * 3.9's x509 provider on an HTTPS request: the certificate the client showed in the handshake
+   * (asked for only with admin.needClientAuth), trusted by the client port's trust store, as the
+   * x509 id, and as super when it is X509AuthenticationProvider.superUser.
+   */
+  private x509Ids(socket: net.Socket): Id[] | undefined {
+    const trustCa = this.config.adminTls?.x509TrustCa;
+    if (!(socket instanceof tls.TLSSocket) || !trustCa) return undefined;
+    const chain = peerChain(socket.getPeerCertificate(true));
+    if (chain.length === 0 || !chainTrusted(chain, trustCa.map((pem) => new X509Certificate(pem)))) return undefined;
+    let subject: string;
+    try {
+      subject = subjectRfc2253(chain[0].raw);
+    } catch {
+      return undefined;
+    }
+    const ids: Id[] = [{ scheme: 'x509', id: subject }];
+    if (subject === this.config.x509SuperUser) ids.unshift({ scheme: 'super', id: subject });
+    return ids;
   }
 
   private sendJson(res: http.ServerResponse, status: number, body: Data, headers: Record<string, string> = {}): void {

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadSaslServer, readJaasFile, SaslConfigError, type SaslServerFactory } from './sasl/saslserver';
 import { loadQuorumSasl, type QuorumSaslSettings } from './sasl/quorumlogin';
+import { loadStore, trustMaterial } from '../tls/keystore';
 import { readTlsSettings, serverTlsOf, TLS_SETTING_SUFFIXES, TlsSettingError, type ServerTls, type TlsSettings } from '../tls/settings';
 
 export class ConfigError extends Error {
@@ -87,7 +88,16 @@ export interface ServerConfig {
   /** `zookeeper.fips-mode`: no host name checks between members (3.9's default is true, 3.8's false). */
   fipsMode: boolean;
   /** HTTPS on the AdminServer (admin.forceHttps, admin.portUnification), with the ssl.quorum.* stores. */
-  adminTls?: { tls: ServerTls; mode: 'https' | 'unified'; needClientAuth: boolean };
+  adminTls?: {
+    tls: ServerTls;
+    mode: 'https' | 'unified';
+    needClientAuth: boolean;
+    /**
+     * The client port's trust store (ssl.trustStore.*, PEM), against which ZooKeeper 3.9's x509
+     * provider checks a certificate again before it authorizes snapshot/restore with it.
+     */
+    x509TrustCa?: string[];
+  };
   /** The web console at the AdminServer's "/" (zkts.console.enabled, default true). */
   consoleEnabled: boolean;
   /** Whether the console may create, set and delete nodes (zkts.console.editable, default false). */
@@ -616,6 +626,24 @@ export const FOUR_LETTER_WORDS: readonly string[] = [
 
 const X509_PROVIDER_CLASS = 'org.apache.zookeeper.server.auth.X509AuthenticationProvider';
 
+/** The CAs of ssl.trustStore.* when no client TLS port opened them already; undefined without one. */
+function adminX509TrustCa(props: Map<string, string>): string[] | undefined {
+  const store = (() => {
+    try {
+      return readTlsSettings(props, 'zookeeper.ssl.').settings.trustStore;
+    } catch (e) {
+      if (e instanceof TlsSettingError) throw new ConfigError(e.key, e.reason);
+      throw e;
+    }
+  })();
+  if (!store) return undefined;
+  try {
+    return trustMaterial(loadStore(store));
+  } catch (e) {
+    throw new ConfigError(store.locationKey, (e as Error).message);
+  }
+}
+
 // What runs when no zoo.cfg is given.
 const EMBEDDED_DEFAULT: ReadonlyArray<[string, string]> = [
   ['tickTime', '2000'],
@@ -1080,6 +1108,10 @@ export function loadConfig(
           needClientAuth: sys.bool('zookeeper.admin.needClientAuth', false),
         }
       : undefined;
+  if (adminTls?.needClientAuth) {
+    const ca = clientTls ? clientTls.contextOptions.ca : adminX509TrustCa(sys.props);
+    if (ca !== undefined) adminTls.x509TrustCa = (Array.isArray(ca) ? ca : [ca]).map(String);
+  }
   const quorumTls = distributed && (bools.get('sslQuorum') === true || bools.get('portUnification') === true) ? openTls('zookeeper.ssl.quorum.') : undefined;
   const serverCnxnFactory = sys.get('zookeeper.serverCnxnFactory');
   const NETTY_FACTORY = 'org.apache.zookeeper.server.NettyServerCnxnFactory';
