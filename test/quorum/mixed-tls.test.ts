@@ -5,8 +5,8 @@
 //    identical trees; both kinds logged TLS quorum connections.
 // 2. A member whose certificate comes from another CA cannot join a TLS ensemble (zkts refusing a
 //    ZooKeeper member, ZooKeeper refusing a zkts member); the other two serve.
-// 3. ZooKeeper's rolling upgrade of a zkts ensemble from plaintext to TLS under a write load, one
-//    member restarted at a time: portUnification on, then sslQuorum on, then portUnification off;
+// 3. ZooKeeper's rolling upgrade of a zkts ensemble, and of a zkts + ZooKeeper one, from plaintext
+//    to TLS under a write load, one member restarted at a time: portUnification on, then sslQuorum on, then portUnification off;
 //    every write succeeds, and at the end the members talk TLS only.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -111,68 +111,77 @@ for (const [name, members, checker] of [
   });
 }
 
-t.test('rolling upgrade from plaintext to TLS under a write load, no failed write', async (t) => {
-  const ens = await startReferenceEnsemble({ members: ['zkts', 'zkts', 'zkts'], extraConfig: { ...BASE, ...TLS_STORES(memberStores.jks) } });
-  t.teardown(() => ens.stop());
-  await ens.waitForQuorum();
-  const acked: string[] = [];
-  const failures: string[] = [];
-  let writing = true;
-  let target = 1;
-  // Writes go through a member that is not being restarted. A restarted leader makes the others
-  // close their clients while they elect (as in ZooKeeper), so a write cut off by a lost connection
-  // is retried, as a client library does: NODEEXISTS on a retry means the first attempt took. A
-  // write that gets an error answer, or never goes through within 60 s, has failed.
-  let retries = 0;
-  const load = (async () => {
-    let c: ZkClient | undefined;
-    for (let n = 0; writing; n++) {
-      const p = `/roll-${n}`;
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        if (Date.now() > deadline) {
-          failures.push(`${p}: not written within 60 s`);
-          break;
-        }
-        try {
-          c ??= await ZkClient.connect(HOST, ens.member(target).clientPort);
-          const err = (await c.create(p, Buffer.from('x'))).header.err;
-          if (err === Err.OK || err === Err.NODEEXISTS) acked.push(p);
-          else failures.push(`${p}: error ${err}`);
-          break;
-        } catch {
-          retries++;
-          c?.destroy();
-          c = undefined;
-          await new Promise((r) => setTimeout(r, 100));
+// In the mixed shape zkts is member 1, so that the ZooKeeper members' election connections (made
+// from the higher id to the lower) are ones zkts accepts.
+const ROLLING_SHAPES: Array<[string, MemberKind[]]> = [
+  ['3 zkts', ['zkts', 'zkts', 'zkts']],
+  ['1 zkts + 2 ZooKeeper', ['zkts', '3.8.0', '3.8.0']],
+];
+
+for (const [name, members] of ROLLING_SHAPES) {
+  t.test(`${name}: rolling upgrade from plaintext to TLS under a write load, no failed write`, async (t) => {
+    const ens = await startReferenceEnsemble({ members, extraConfig: { ...BASE, ...TLS_STORES(memberStores.jks) } });
+    t.teardown(() => ens.stop());
+    await ens.waitForQuorum();
+    const acked: string[] = [];
+    const failures: string[] = [];
+    let writing = true;
+    let target = 1;
+    // Writes go through a member that is not being restarted. A restarted leader makes the others
+    // close their clients while they elect (as in ZooKeeper), so a write cut off by a lost connection
+    // is retried, as a client library does: NODEEXISTS on a retry means the first attempt took. A
+    // write that gets an error answer, or never goes through within 60 s, has failed.
+    let retries = 0;
+    const load = (async () => {
+      let c: ZkClient | undefined;
+      for (let n = 0; writing; n++) {
+        const p = `/roll-${n}`;
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          if (Date.now() > deadline) {
+            failures.push(`${p}: not written within 60 s`);
+            break;
+          }
+          try {
+            c ??= await ZkClient.connect(HOST, ens.member(target).clientPort);
+            const err = (await c.create(p, Buffer.from('x'))).header.err;
+            if (err === Err.OK || err === Err.NODEEXISTS) acked.push(p);
+            else failures.push(`${p}: error ${err}`);
+            break;
+          } catch {
+            retries++;
+            c?.destroy();
+            c = undefined;
+            await new Promise((r) => setTimeout(r, 100));
+          }
         }
       }
+      c?.destroy();
+    })();
+    const steps: Array<[string, Record<string, string>]> = [
+      ['portUnification on', { portUnification: 'true' }],
+      ['sslQuorum on', { sslQuorum: 'true', portUnification: 'true' }],
+      ['portUnification off', { sslQuorum: 'true', portUnification: 'false' }],
+    ];
+    for (const [step, change] of steps) {
+      for (const m of ens.members) {
+        target = (m.sid % 3) + 1;
+        Object.assign(m.config, change);
+        await m.restart();
+        await until(async () => ['leader', 'follower'].includes((await m.srvr()).mode ?? ''), `member ${m.sid} serving after "${step}"`);
+        await ens.waitForQuorum();
+      }
+      t.pass(`step "${step}" done on every member`);
     }
-    c?.destroy();
-  })();
-  const steps: Array<[string, Record<string, string>]> = [
-    ['portUnification on', { portUnification: 'true' }],
-    ['sslQuorum on', { sslQuorum: 'true', portUnification: 'true' }],
-    ['portUnification off', { sslQuorum: 'true', portUnification: 'false' }],
-  ];
-  for (const [step, change] of steps) {
-    for (const m of ens.members) {
-      target = (m.sid % 3) + 1;
-      Object.assign(m.config, change);
-      await m.restart();
-      await until(async () => ['leader', 'follower'].includes((await m.srvr()).mode ?? ''), `member ${m.sid} serving after "${step}"`);
-      await ens.waitForQuorum();
-    }
-    t.pass(`step "${step}" done on every member`);
-  }
-  writing = false;
-  await load;
-  t.same(failures, [], `no failed write (${retries} retries after lost connections)`);
-  t.ok(acked.length > 50, `writes went on all along (${acked.length})`);
-  await expectIdenticalTrees(t, ens.members, acked);
-  // At the end every member talks TLS only: a member restarted now still joins over TLS.
-  const last = ens.member(1);
-  await last.restart();
-  await ens.waitForQuorum();
-  t.match(ens.members.map((m) => m.log()).join('\n'), /Accepted TLS quorum connection/);
-});
+    writing = false;
+    await load;
+    t.same(failures, [], `no failed write (${retries} retries after lost connections)`);
+    t.ok(acked.length > 50, `writes went on all along (${acked.length})`);
+    await expectIdenticalTrees(t, ens.members, acked);
+    // At the end every member talks TLS only: a member restarted now still joins over TLS.
+    const last = ens.member(1);
+    await last.restart();
+    await ens.waitForQuorum();
+    t.match(ens.members.map((m) => m.log()).join('\n'), /Accepted TLS quorum connection/);
+  });
+}
