@@ -330,6 +330,12 @@ async function recheck(runs: RunResult[], timeoutS: number, log: (l: string) => 
   for (const r of runs) {
     const onlyUndecided = r.errors.length === 0 && r.lost.lost === 0 && r.treesIdentical && r.checker.available && r.checker.valid === 'unknown';
     if (!onlyUndecided) continue;
+    // Already rechecked with as much time: the same search would end the same way.
+    const before = /^still undecided after (\d+) s/.exec(r.checker.reason ?? '');
+    if (before && Number(before[1]) >= timeoutS) {
+      log(`[${r.target} s${r.seed}] recheck: skipped, undecided after ${before[1]} s already`);
+      continue;
+    }
     const histories = fs.readdirSync(r.runDir).filter((f) => /^history-.*\.jsonl$/.test(f)).map((f) => path.join(r.runDir, f));
     const finalHistory = histories.filter((h) => h.endsWith('history-final.jsonl'));
     const ordered = [...histories.filter((h) => !finalHistory.includes(h)), ...finalHistory];
