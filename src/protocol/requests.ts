@@ -2,7 +2,7 @@
  * Request bodies by opcode, and the multi encodings: a multi is a run of MultiHeader + op record
  * pairs closed by a header with done = true.
  */
-import { Err, OpCode } from './constants';
+import { Err, KeeperState, OpCode, Xid } from './constants';
 import { JuteError, JuteReader, JuteWriter } from './jute';
 import * as R from './generated/records';
 
@@ -389,4 +389,17 @@ export function decodeRequestBody(type: number, r: JuteReader): unknown {
     default:
       return null;
   }
+}
+
+/**
+ * A whole notification frame (length, ReplyHeader with xid -1, WatcherEvent in SyncConnected):
+ * made once per event and written as it is to every connection that watches it.
+ */
+export function encodeNotificationFrame(type: number, path: string): Buffer {
+  const w = new JuteWriter(32 + Buffer.byteLength(path));
+  w.writeInt(0);
+  R.encodeReplyHeader(w, { xid: Xid.notification, zxid: -1n, err: 0 });
+  R.encodeWatcherEvent(w, { type, state: KeeperState.SyncConnected, path });
+  w.buf.writeInt32BE(w.pos - 4, 0);
+  return w.toBuffer();
 }

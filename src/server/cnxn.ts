@@ -4,11 +4,10 @@
  */
 import type * as net from 'node:net';
 import type { Logger } from 'pino';
-import { KeeperState, Xid } from '../protocol/constants';
 import { FrameDecoder, FrameError } from '../protocol/frame';
 import { JuteError, JuteWriter } from '../protocol/jute';
 import * as R from '../protocol/generated/records';
-import { encodeConnectResponse } from '../protocol/requests';
+import { encodeConnectResponse, encodeNotificationFrame } from '../protocol/requests';
 import type { SaslServerExchange } from './sasl/mechanism';
 import type { Session } from './sessions';
 import type { Watcher } from './watches';
@@ -268,9 +267,14 @@ export class ServerCnxn implements Watcher {
   /** Fills in the length of the frame that starts at `start` and schedules the flush. */
   private endFrame(w: JuteWriter, start: number): void {
     w.buf.writeInt32BE(w.pos - start - 4, start);
-    if (!this.flushScheduled) {
+    this.counted(w.pos);
+  }
+
+  /** A frame was added (to `pendingInBuffer` bytes in the output buffer): flush, count, bound. */
+  private counted(pendingInBuffer: number): void {
+    if (pendingInBuffer > 0 && !this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(() => this.flush());
+      process.nextTick(this.flushNow);
     }
     this.packetsSent++;
     this.handler.stats.packetsSent++;
@@ -327,6 +331,7 @@ export class ServerCnxn implements Watcher {
   }
 
   private readonly afterWrite = (): void => this.onDrain();
+  private readonly flushNow = (): void => this.flush();
 
   /** Past the hard bound: the client is not reading; its replies are dropped with the connection. */
   private overflow(pendingBytes: number): void {
@@ -409,12 +414,20 @@ export class ServerCnxn implements Watcher {
     this.endFrame(w, start);
   }
 
-  /** Watcher: a notification frame (xid -1). */
-  notify(type: number, path: string): void {
-    this.sendFrame((w) => {
-      R.encodeReplyHeader(w, { xid: Xid.notification, zxid: -1n, err: 0 });
-      R.encodeWatcherEvent(w, { type, state: KeeperState.SyncConnected, path });
-    });
+  /** Watcher: a notification frame (xid -1), shared by every watcher of one event. */
+  notify(type: number, path: string, frame: Buffer = encodeNotificationFrame(type, path)): void {
+    if (this.state === 'closed' || this.socket.destroyed) return;
+    const w = this.out;
+    if (w !== undefined) {
+      // Behind frames still pending: copied into the output buffer, in order.
+      w.writeRaw(frame);
+      this.counted(w.pos);
+      return;
+    }
+    // Nothing of this connection waits to be written, so the frame goes to the socket now, as it
+    // is: no copy and no buffer per watcher when one event goes to thousands of them.
+    this.socket.write(frame, this.outputHeld ? this.afterWrite : undefined);
+    this.counted(0);
   }
 
   canRead(acl: R.ACL[]): boolean {

@@ -7,13 +7,17 @@
  * connection costs in proportion to its own watches and nothing when it has none.
  */
 import { EventType, WatcherType } from '../protocol/constants';
+import { encodeNotificationFrame } from '../protocol/requests';
 import type { ACL } from '../protocol/generated/records';
 import { parentOf } from '../storage/paths';
 import type { WatchEvent } from '../storage/datatree';
 
 export interface Watcher {
-  /** Sends a WatcherEvent to the client. */
-  notify(type: number, path: string): void;
+  /**
+   * Sends a WatcherEvent to the client. `frame` is the event's notification frame when the
+   * caller has it: one event fanned out to many watchers is encoded once.
+   */
+  notify(type: number, path: string, frame?: Buffer): void;
   /** Whether the watcher may read a node with this ACL: an event is delivered only then. */
   canRead(acl: ACL[]): boolean;
 }
@@ -87,13 +91,14 @@ export class WatchManager {
     // Most changes have no watcher at all: nothing to make then.
     if (this.recursive.size === 0 && !this.data.has(e.path) && !this.child.has(e.path) && !this.persistent.has(e.path)) return;
     const delivered = new Set<Watcher>();
+    let frame: Buffer | undefined;
     // Every watcher's event is checked against the node's ACL when it fires (the parent's for a
     // child-list change), as ZooKeeper 3.9.2+/3.8.4+ do since CVE-2024-23944: one that may not READ
     // the node loses its one-shot watch without an event. It still counts as triggered.
     const deliver = (w: Watcher) => {
       if (delivered.has(w)) return;
       delivered.add(w);
-      if (w.canRead(e.acl)) w.notify(e.type, e.path);
+      if (w.canRead(e.acl)) w.notify(e.type, e.path, (frame ??= encodeNotificationFrame(e.type, e.path)));
     };
     if (e.type === EventType.NodeChildrenChanged) {
       this.fireOneShot(this.child, CHILD, e.path, deliver);
