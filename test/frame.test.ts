@@ -29,7 +29,7 @@ function split(stream: Buffer, cuts: number[]): Buffer[] {
 function decodeAll(chunks: Buffer[], max = 1 << 20): { frames: Buffer[]; decoder: FrameDecoder } {
   const frames: Buffer[] = [];
   // Frames may be views of the chunk: copy, as a consumer that keeps them must.
-  const decoder = new FrameDecoder(max, (f) => frames.push(Buffer.from(f)));
+  const decoder = new FrameDecoder(max, { onFrame: (f) => frames.push(Buffer.from(f)) });
   for (const c of chunks) decoder.push(c);
   return { frames, decoder };
 }
@@ -88,7 +88,7 @@ t.test('length limits', async (t) => {
   const big = lengthOnly(max + 1);
   t.throws(() => decodeAll([big.subarray(0, 1), big.subarray(1, 3), big.subarray(3)], max), FrameError, 'split length');
   // Refused before the body: no bytes of it are needed, none are held.
-  const d = new FrameDecoder(max, () => undefined);
+  const d = new FrameDecoder(max, { onFrame: () => undefined });
   t.throws(() => d.push(lengthOnly(max + 1)));
   t.equal(d.bufferedBytes, 0, 'nothing buffered for a refused frame');
 
@@ -104,7 +104,7 @@ t.test('frames before a bad length are delivered', async (t) => {
   const bad = Buffer.alloc(4);
   bad.writeInt32BE(-5);
   const frames: Buffer[] = [];
-  const d = new FrameDecoder(100, (f) => frames.push(Buffer.from(f)));
+  const d = new FrameDecoder(100, { onFrame: (f) => frames.push(Buffer.from(f)) });
   t.throws(() => d.push(Buffer.concat([good, bad])), FrameError);
   t.same(frames, [Buffer.from('ok')]);
 });
@@ -122,15 +122,14 @@ t.test('a held decoder hands out no frame, keeps the bytes in order, and goes on
         let step = 0;
         let whileHeld = 0;
         // The consumer holds the decoder after some frames, as a connection does past its soft bound.
-        const d = new FrameDecoder(
-          1 << 20,
-          (f) => {
+        const d = new FrameDecoder(1 << 20, {
+          onFrame: (f) => {
             if (!ready) whileHeld++;
             got.push(Buffer.from(f));
             ready = pattern[step++ % pattern.length];
           },
-          () => ready,
-        );
+          readyForFrame: () => ready,
+        });
         for (const chunk of split(encodeFrames(frames), cuts)) d.push(chunk);
         for (let i = 0; i < frames.length * 2 + 2 && got.length < frames.length; i++) {
           ready = true;
@@ -145,7 +144,7 @@ t.test('a held decoder hands out no frame, keeps the bytes in order, and goes on
 });
 
 t.test('bytes received while held are bounded', async (t) => {
-  const d = new FrameDecoder(1 << 20, () => undefined, () => false, 100);
+  const d = new FrameDecoder(1 << 20, { onFrame: () => undefined, readyForFrame: () => false }, 100);
   d.push(Buffer.alloc(60));
   t.equal(d.bufferedBytes, 60);
   t.throws(() => d.push(Buffer.alloc(60)), FrameError, 'past the bound the connection is refused');

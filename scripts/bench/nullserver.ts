@@ -37,7 +37,7 @@ function serve(socket: net.Socket): void {
       });
     }
   };
-  const decoder = new FrameDecoder(0xfffff, (frame) => {
+  const decoder = new FrameDecoder(0xfffff, { onFrame: (frame: Buffer) => {
     const r = new JuteReader(frame);
     if (!connected) {
       connected = true;
@@ -79,7 +79,7 @@ function serve(socket: net.Socket): void {
       }
     });
     if (h.type === OpCode.closeSession) setImmediate(() => socket.end());
-  });
+  } });
   socket.on('data', (d: Buffer) => {
     try {
       decoder.push(d);

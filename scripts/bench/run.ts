@@ -15,6 +15,8 @@
  *   npm run bench -- --client-socket nio one client socket (nio, netty or both; default both)
  *   npm run bench -- --tls               TLS only: get/set/create over TLS 1.2 and 1.3, and a connect
  *                                        storm with full handshakes (scripts/bench/tlsbench.ts)
+ *   npm run bench -- --sessions          many idle sessions (1k, 10k, 20k; BENCH_SESSIONS): RSS per
+ *                                        session, connect rate, watch fan-out (scripts/bench/sessions.ts)
  *   npm run bench -- --ensemble          only the ensemble workloads (scripts/bench/ensemble.ts):
  *                                        a 3-node ZooKeeper and a 3-node zkts side by side
  * Env: BENCH_SECONDS (measured seconds per workload), BENCH_ROUNDS, BENCH_BIG (node counts,
@@ -29,6 +31,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fourLetterWord, freePort, startReferenceZooKeeper, startZkts, type RunningServer } from '../../test/util/servers';
 import { ENSEMBLE_WORKLOADS, ensembleReport, runEnsembleBench, value as ensembleValue, type EnsembleLabel, type EnsembleResult } from './ensemble';
+import { mainSessions } from './sessions';
 import { TLS_PROTOCOLS, tlsBenchSetup, type TlsProtocol } from './tlsbench';
 import { compileDriver, DRIVER_JVM, fmt, log, median, procCpuSec, procRssMb, ROOT, runDriver, settleDisk, type ClientSocket } from './driver';
 
@@ -373,6 +376,7 @@ async function mainTls(smoke: boolean, seconds: number, rounds: number, outDir: 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const smoke = argv.includes('--smoke');
+  if (argv.includes('--sessions')) return mainSessions(smoke, process.env.BENCH_OUT ?? path.join(ROOT, 'bench', 'results'));
   if (argv.includes('--tls')) {
     const secondsTls = smoke ? 1 : Number(process.env.BENCH_SECONDS ?? 5);
     const roundsTls = smoke ? 1 : Number(process.env.BENCH_ROUNDS ?? 2);

@@ -15,25 +15,37 @@ export class FrameError extends Error {
   }
 }
 
+/** Where a decoder's frames go; `readyForFrame` is asked before each (false holds the rest). */
+export interface FrameSink {
+  onFrame(frame: Buffer): void;
+  readyForFrame?(): boolean;
+}
+
+/**
+ * A connection's frame decoder. It holds no buffer while idle: one is made only for a frame that
+ * spans reads, or for bytes received while the sink is not ready (thousands of idle connections
+ * each keep one of these).
+ */
 export class FrameDecoder {
-  private readonly lengthBytes = Buffer.alloc(4);
+  /** The bytes of a length split across reads, big-endian, and how many of its four came. */
+  private lengthSoFar = 0;
   private lengthFill = 0;
   private partial: Buffer | null = null;
   private partialFill = 0;
   /** Received bytes not yet decoded because the consumer held the decoder, oldest first. */
-  private held: Buffer[] = [];
+  private held: Buffer[] | undefined;
   private heldBytes = 0;
 
-  /**
-   * @param ready asked before each frame is taken from the bytes; false holds the rest.
-   * @param maxHeldBytes the most received bytes kept undecoded while held (FrameError past it).
-   */
+  /** @param maxHeldBytes the most received bytes kept undecoded while held (FrameError past it). */
   constructor(
     private readonly maxFrameBytes: number,
-    private readonly onFrame: (frame: Buffer) => void,
-    private readonly ready: () => boolean = () => true,
+    private readonly sink: FrameSink,
     private readonly maxHeldBytes = Number.MAX_SAFE_INTEGER,
   ) {}
+
+  private ready(): boolean {
+    return this.sink.readyForFrame === undefined || this.sink.readyForFrame();
+  }
 
   /** Bytes held for an incomplete frame, and received bytes not yet decoded. */
   get bufferedBytes(): number {
@@ -42,7 +54,7 @@ export class FrameDecoder {
 
   /** Feeds bytes; calls onFrame for each complete frame while ready; throws FrameError on a bad length. */
   push(chunk: Buffer): void {
-    if (this.held.length > 0) {
+    if (this.held !== undefined) {
       this.hold(chunk);
       return;
     }
@@ -52,12 +64,13 @@ export class FrameDecoder {
 
   /** Decodes what was held, as far as the consumer is ready for it. */
   resume(): void {
-    while (this.held.length > 0 && this.ready()) {
+    while (this.held !== undefined && this.ready()) {
       const chunk = this.held.shift()!;
       this.heldBytes -= chunk.length;
+      if (this.held.length === 0) this.held = undefined;
       const rest = this.decode(chunk);
       if (rest) {
-        this.held.unshift(rest);
+        (this.held ??= []).unshift(rest);
         this.heldBytes += rest.length;
       }
     }
@@ -65,18 +78,19 @@ export class FrameDecoder {
 
   /** Drops every byte held (the connection is gone). */
   clear(): void {
-    this.held = [];
+    this.held = undefined;
     this.heldBytes = 0;
     this.partial = null;
     this.partialFill = 0;
     this.lengthFill = 0;
+    this.lengthSoFar = 0;
   }
 
   private hold(bytes: Buffer): void {
     if (bytes.length === 0) return;
     if (this.heldBytes + bytes.length > this.maxHeldBytes)
       throw new FrameError(`more than ${this.maxHeldBytes} bytes received while the connection is not read`);
-    this.held.push(bytes);
+    (this.held ??= []).push(bytes);
     this.heldBytes += bytes.length;
   }
 
@@ -94,7 +108,7 @@ export class FrameDecoder {
           const frame = this.partial;
           this.partial = null;
           this.partialFill = 0;
-          this.onFrame(frame);
+          this.sink.onFrame(frame);
         }
         continue;
       }
@@ -103,16 +117,21 @@ export class FrameDecoder {
         len = chunk.readInt32BE(pos);
         pos += 4;
       } else {
-        while (this.lengthFill < 4 && pos < chunk.length) this.lengthBytes[this.lengthFill++] = chunk[pos++];
+        while (this.lengthFill < 4 && pos < chunk.length) {
+          this.lengthSoFar = (this.lengthSoFar << 8) | chunk[pos++];
+          this.lengthFill++;
+        }
         if (this.lengthFill < 4) return;
-        len = this.lengthBytes.readInt32BE(0);
+        // << and | work on signed 32-bit values: the length reads as readInt32BE would read it.
+        len = this.lengthSoFar;
+        this.lengthSoFar = 0;
         this.lengthFill = 0;
       }
       if (len < 0 || len > this.maxFrameBytes) throw new FrameError(`frame length ${len} is outside 0..${this.maxFrameBytes}`);
       if (chunk.length - pos >= len) {
         const frame = chunk.subarray(pos, pos + len);
         pos += len;
-        this.onFrame(frame);
+        this.sink.onFrame(frame);
       } else {
         this.partial = Buffer.allocUnsafe(len);
         this.partialFill = 0;

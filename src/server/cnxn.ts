@@ -65,6 +65,26 @@ export const enum Hold {
 }
 
 let nextCnxnId = 1;
+
+/** The connection a socket belongs to, for the listeners all connections share. */
+const CNXN = Symbol('cnxn');
+type CnxnSocket = net.Socket & { [CNXN]?: ServerCnxn };
+
+function onSocketData(this: CnxnSocket, chunk: Buffer): void {
+  this[CNXN]?.onData(chunk);
+}
+function onSocketDrain(this: CnxnSocket): void {
+  this[CNXN]?.onDrain();
+}
+function onSocketError(this: CnxnSocket, err: Error): void {
+  this[CNXN]?.socketError(err);
+}
+function onSocketClose(this: CnxnSocket): void {
+  this[CNXN]?.closed();
+}
+function flushCnxn(c: ServerCnxn): void {
+  c.flush();
+}
 /** The size of a fresh output buffer. */
 const OUT_BUFFER_BYTES = 4096;
 /** Output buffers up to this size go back to the pool once flushed; larger ones are handed to the socket. */
@@ -147,17 +167,15 @@ export class ServerCnxn implements Watcher {
     this.remotePort = socket.remotePort ?? 0;
     this.remoteIp = this.remoteAddress.startsWith('::ffff:') ? this.remoteAddress.slice(7) : this.remoteAddress;
     this.ids = [{ scheme: 'ip', id: this.remoteIp }];
-    this.decoder = new FrameDecoder(
-      handler.maxFrameBytes,
-      (frame) => this.onFrame(frame),
-      () => this.holds === 0 && this.state !== 'closed',
-      MAX_HELD_INPUT_BYTES,
-    );
+    this.decoder = new FrameDecoder(handler.maxFrameBytes, this, MAX_HELD_INPUT_BYTES);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.onDrain());
-    socket.on('error', (err) => this.log.debug({ err: err.message, cnxn: this.id }, 'socket error'));
-    socket.on('close', () => this.closed());
+    // Listeners shared by every connection (no closures per connection): each finds its
+    // connection on the socket.
+    (socket as CnxnSocket)[CNXN] = this;
+    socket.on('data', onSocketData);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
     // From accept, not from the last byte: a client that trickles its ConnectRequest is held to it too.
     this.handshakeTimer = setTimeout(() => this.handshakeExpired(), handler.sessionlessCnxnTimeoutMs);
     this.handshakeTimer.unref();
@@ -185,7 +203,8 @@ export class ServerCnxn implements Watcher {
     return this.session?.id ?? 0n;
   }
 
-  private onData(chunk: Buffer): void {
+  /** @internal the socket's 'data'. */
+  onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.handler.stats.bytesReceived += chunk.length;
     try {
@@ -210,6 +229,11 @@ export class ServerCnxn implements Watcher {
     }
   }
 
+  /** @internal the socket's 'error' (its 'close' follows). */
+  socketError(err: Error): void {
+    this.log.debug({ err: err.message, cnxn: this.id }, 'socket error');
+  }
+
   /** A fault while serving one connection closes that connection, not the server. */
   private failed(e: unknown): void {
     const reason = e instanceof Error ? e.message : String(e);
@@ -219,7 +243,13 @@ export class ServerCnxn implements Watcher {
     this.close();
   }
 
-  private onFrame(frame: Buffer): void {
+  /** FrameSink: whether the next frame may be decoded now. */
+  readyForFrame(): boolean {
+    return this.holds === 0 && this.state !== 'closed';
+  }
+
+  /** FrameSink: one frame received. */
+  onFrame(frame: Buffer): void {
     if (this.state === 'closed') return;
     if (++this.framesSinceYield >= MAX_FRAMES_PER_TURN) {
       this.framesSinceYield = 0;
@@ -274,7 +304,7 @@ export class ServerCnxn implements Watcher {
   private counted(pendingInBuffer: number): void {
     if (pendingInBuffer > 0 && !this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(this.flushNow);
+      process.nextTick(flushCnxn, this);
     }
     this.packetsSent++;
     this.handler.stats.packetsSent++;
@@ -299,7 +329,7 @@ export class ServerCnxn implements Watcher {
   }
 
   /** Hands the pending frames to the socket, and the output buffer back to the pool. */
-  private flush(): void {
+  flush(): void {
     this.flushScheduled = false;
     const w = this.out;
     if (w === undefined) return;
@@ -307,7 +337,7 @@ export class ServerCnxn implements Watcher {
     if (w.pos > 0 && !this.socket.destroyed) {
       // A held connection learns from its write's completion when the kernel has taken its
       // output ('drain' follows only writes that filled the socket's own buffer).
-      const done = this.outputHeld ? this.afterWrite : undefined;
+      const done = this.outputHeld ? this.afterWriteCallback() : undefined;
       if (w.buf.length > MAX_POOLED_OUT_BYTES) {
         // A buffer grown by large replies goes to the socket as it is, no copy; it is not kept.
         this.socket.write(w.buf.subarray(0, w.pos), done);
@@ -326,12 +356,16 @@ export class ServerCnxn implements Watcher {
     return Math.floor(this.handler.outputLimits.softBytes / 2);
   }
 
-  private onDrain(): void {
+  /** @internal the socket's 'drain'. */
+  onDrain(): void {
     if (this.outputHeld && this.pendingOutputBytes <= this.lowWaterBytes) this.release(Hold.Output);
   }
 
-  private readonly afterWrite = (): void => this.onDrain();
-  private readonly flushNow = (): void => this.flush();
+  /** A write's completion callback, made only for a connection held for its output. */
+  private afterWrite: (() => void) | undefined;
+  private afterWriteCallback(): () => void {
+    return (this.afterWrite ??= () => this.onDrain());
+  }
 
   /** Past the hard bound: the client is not reading; its replies are dropped with the connection. */
   private overflow(pendingBytes: number): void {
@@ -426,7 +460,7 @@ export class ServerCnxn implements Watcher {
     }
     // Nothing of this connection waits to be written, so the frame goes to the socket now, as it
     // is: no copy and no buffer per watcher when one event goes to thousands of them.
-    this.socket.write(frame, this.outputHeld ? this.afterWrite : undefined);
+    this.socket.write(frame, this.outputHeld ? this.afterWriteCallback() : undefined);
     this.counted(0);
   }
 
@@ -455,7 +489,8 @@ export class ServerCnxn implements Watcher {
     this.handler.onClose(this);
   }
 
-  private closed(): void {
+  /** @internal the socket's 'close'. */
+  closed(): void {
     if (this.state !== 'closed') {
       this.state = 'closed';
       this.clearHandshakeTimer();

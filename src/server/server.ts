@@ -725,7 +725,7 @@ export class ZooKeeperServer implements CnxnHandler {
         body.writeInt32BE(timeoutMs);
         this.forward(id, 0, OpCode.createSession, body, null, (result) => {
           if (result === undefined || result.err !== Err.OK) return this.abandonWrite(c, false);
-          c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: false });
+          c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: sessionPassword(session.id), readOnly: false });
           this.writeDone(c);
         }, () => this.abandonWrite(c, false));
         return;
@@ -735,7 +735,7 @@ export class ZooKeeperServer implements CnxnHandler {
         { cnxn: c, xid: 0, type: OpCode.createSession, sessionId: id, ids: c.ids, receivedAtMs: this.now() },
         { type: OpCode.createSession, record: { timeOut: timeoutMs } },
         () => {
-          c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: false });
+          c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: sessionPassword(session.id), readOnly: false });
           this.writeDone(c);
         },
         () => this.abandonWrite(c, false),
@@ -753,7 +753,7 @@ export class ZooKeeperServer implements CnxnHandler {
     }
     if (this.leaderLink) return this.revalidateAtLeader(c, req.sessionId, req.passwd, timeoutMs);
     const session = this.sessions.get(req.sessionId);
-    const valid = session !== undefined && !session.closing && req.passwd !== null && session.passwd.equals(req.passwd);
+    const valid = session !== undefined && !session.closing && req.passwd !== null && sessionPassword(session.id).equals(req.passwd);
     if (!valid) {
       c.sendConnectResponse({ protocolVersion: 0, timeOut: 0, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: false });
       c.close();
@@ -764,7 +764,7 @@ export class ZooKeeperServer implements CnxnHandler {
     // Reopened here: a leader's own connections own it now, until a learner revalidates it.
     this.sessions.setOwner(session.id, LOCAL_OWNER);
     this.attach(c, session);
-    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: session.id, passwd: session.passwd, readOnly: false });
+    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: session.id, passwd: sessionPassword(session.id), readOnly: false });
   }
 
   /**
@@ -784,7 +784,7 @@ export class ZooKeeperServer implements CnxnHandler {
       here.timeoutMs = timeoutMs;
       this.sessions.touch(here, this.now());
       this.attach(c, here);
-      c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: here.passwd, readOnly: false });
+      c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: sessionPassword(here.id), readOnly: false });
       return;
     }
     this.leaderLink!.revalidate(sessionId, timeoutMs).then(
@@ -794,7 +794,7 @@ export class ZooKeeperServer implements CnxnHandler {
         const session = this.sessions.add(sessionId, timeoutMs, this.now());
         this.attach(c, session);
         this.touched.set(sessionId, timeoutMs);
-        c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: session.passwd, readOnly: false });
+        c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: sessionPassword(session.id), readOnly: false });
       },
       () => c.close(),
     );
@@ -811,7 +811,7 @@ export class ZooKeeperServer implements CnxnHandler {
       while (this.sessions.get(id) !== undefined) id = tracker.newSessionId();
       const session = tracker.add(id, timeoutMs, this.now());
       this.attach(c, session);
-      c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: true });
+      c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: sessionPassword(session.id), readOnly: true });
       return;
     }
     this.metrics.connectionRevalidates++;
@@ -826,7 +826,7 @@ export class ZooKeeperServer implements CnxnHandler {
       holder.close();
     }
     const session = tracker.get(sessionId);
-    if (session === undefined || session.closing || passwd === null || !session.passwd.equals(passwd)) {
+    if (session === undefined || session.closing || passwd === null || !sessionPassword(session.id).equals(passwd)) {
       c.sendConnectResponse({ protocolVersion: 0, timeOut: 0, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: true });
       c.close();
       return;
@@ -834,7 +834,7 @@ export class ZooKeeperServer implements CnxnHandler {
     session.timeoutMs = timeoutMs;
     tracker.touch(session, this.now());
     this.attach(c, session);
-    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: session.passwd, readOnly: true });
+    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId, passwd: sessionPassword(session.id), readOnly: true });
   }
 
   /**
@@ -855,7 +855,7 @@ export class ZooKeeperServer implements CnxnHandler {
     const session = this.sessions.add(id, timeoutMs, this.now(), true);
     if (!this.leaderLink) this.sessions.setOwner(id, LOCAL_OWNER);
     this.attach(c, session);
-    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: session.passwd, readOnly: false });
+    c.sendConnectResponse({ protocolVersion: 0, timeOut: timeoutMs, sessionId: id, passwd: sessionPassword(session.id), readOnly: false });
   }
 
   /**

@@ -22,6 +22,7 @@ export function javaRandomBytes(seed: bigint, length: number): Buffer {
   return out;
 }
 
+/** A session's password; derived from its id whenever needed, so that no session holds one. */
 export function sessionPassword(sessionId: bigint): Buffer {
   return javaRandomBytes(sessionId ^ SUPER_SECRET, 16);
 }
@@ -46,7 +47,6 @@ export const LOCAL_OWNER: SessionOwner = 0;
 export interface Session {
   readonly id: bigint;
   timeoutMs: number;
-  readonly passwd: Buffer;
   /** The bucket the session expires in; 0 while it is not tracked. */
   expiresAtMs: number;
   closing: boolean;
@@ -123,7 +123,7 @@ export class SessionTracker {
   add(id: bigint, timeoutMs: number, nowMs: number, local = false): Session {
     let s = this.sessions.get(id);
     if (!s) {
-      s = { id, timeoutMs, passwd: sessionPassword(id), expiresAtMs: 0, closing: false, owner: undefined, local };
+      s = { id, timeoutMs, expiresAtMs: 0, closing: false, owner: undefined, local };
       this.sessions.set(id, s);
     }
     s.local = local;

@@ -29,6 +29,26 @@ export interface WatchMetrics {
 
 type Table = Map<string, Set<Watcher>>;
 
+/**
+ * One watcher's entry in the by-watcher index: the path and its table bits inline while it
+ * watches one path (most do: a map per connection would cost hundreds of bytes at 20,000
+ * sessions), a map of path -> bits once it watches more.
+ */
+interface OnePath {
+  path: string;
+  bits: number;
+}
+type WatcherPaths = OnePath | Map<string, number>;
+
+function bitsAt(e: WatcherPaths, path: string): number {
+  return e instanceof Map ? (e.get(path) ?? 0) : e.path === path ? e.bits : 0;
+}
+
+function* entriesOf(e: WatcherPaths): IterableIterator<[string, number]> {
+  if (e instanceof Map) yield* e;
+  else yield [e.path, e.bits];
+}
+
 /** A table's bit in the by-watcher index. */
 const DATA = 1;
 const CHILD = 2;
@@ -41,7 +61,7 @@ export class WatchManager {
   private readonly persistent: Table = new Map();
   private readonly recursive: Table = new Map();
   /** Watcher -> path -> the bits of the tables that hold the watcher at that path. */
-  private readonly byWatcher = new Map<Watcher, Map<string, number>>();
+  private readonly byWatcher = new Map<Watcher, WatcherPaths>();
   metrics: WatchMetrics | undefined;
 
   addDataWatch(path: string, w: Watcher): void {
@@ -61,9 +81,18 @@ export class WatchManager {
     let s = t.get(path);
     if (!s) t.set(path, (s = new Set()));
     s.add(w);
-    let paths = this.byWatcher.get(w);
-    if (!paths) this.byWatcher.set(w, (paths = new Map()));
-    paths.set(path, (paths.get(path) ?? 0) | bit);
+    const paths = this.byWatcher.get(w);
+    if (!paths) this.byWatcher.set(w, { path, bits: bit });
+    else if (paths instanceof Map) paths.set(path, (paths.get(path) ?? 0) | bit);
+    else if (paths.path === path) paths.bits |= bit;
+    else
+      this.byWatcher.set(
+        w,
+        new Map([
+          [paths.path, paths.bits],
+          [path, bit],
+        ]),
+      );
   }
 
   private removeFrom(t: Table, bit: number, path: string, w: Watcher): boolean {
@@ -77,7 +106,13 @@ export class WatchManager {
   private unindex(w: Watcher, path: string, bit: number): void {
     const paths = this.byWatcher.get(w);
     if (!paths) return;
-    const bits = (paths.get(path) ?? 0) & ~bit;
+    const bits = bitsAt(paths, path) & ~bit;
+    if (!(paths instanceof Map)) {
+      if (paths.path !== path) return;
+      if (bits !== 0) paths.bits = bits;
+      else this.byWatcher.delete(w);
+      return;
+    }
     if (bits !== 0) paths.set(path, bits);
     else if (paths.delete(path) && paths.size === 0) this.byWatcher.delete(w);
   }
@@ -199,7 +234,7 @@ export class WatchManager {
       const s = t.get(path);
       if (s && s.delete(w) && s.size === 0) t.delete(path);
     };
-    for (const [path, bits] of paths) {
+    for (const [path, bits] of entriesOf(paths)) {
       if (bits & DATA) drop(this.data, path);
       if (bits & CHILD) drop(this.child, path);
       if (bits & PERSISTENT) drop(this.persistent, path);
@@ -210,7 +245,8 @@ export class WatchManager {
   /** The number of watches a watcher holds (each table counted), from the by-watcher index. */
   watchesOf(w: Watcher): number {
     let n = 0;
-    for (const bits of this.byWatcher.get(w)?.values() ?? []) n += popcount4(bits);
+    const paths = this.byWatcher.get(w);
+    if (paths) for (const [, bits] of entriesOf(paths)) n += popcount4(bits);
     return n;
   }
 

@@ -73,11 +73,13 @@ export class RawConnection {
   private listeners: Array<(frame: Buffer, seq: number) => void> = [];
 
   private constructor(readonly socket: net.Socket) {
-    this.decoder = new FrameDecoder(MAX_INCOMING_FRAME_BYTES, (f) => {
-      const copy = Buffer.from(f);
-      const seq = this.frames.length;
-      this.frames.push(copy);
-      for (const l of this.listeners) l(copy, seq);
+    this.decoder = new FrameDecoder(MAX_INCOMING_FRAME_BYTES, {
+      onFrame: (f) => {
+        const copy = Buffer.from(f);
+        const seq = this.frames.length;
+        this.frames.push(copy);
+        for (const l of this.listeners) l(copy, seq);
+      },
     });
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
     socket.on('error', () => undefined);
