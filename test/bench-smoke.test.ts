@@ -26,3 +26,12 @@ t.test('the TLS benchmark runs end to end (smoke)', async (t) => {
     t.match(r.stdout, new RegExp(`\\| TLS connect storm ${protocol.replace('.', '\\.')}, \\d+ sessions \\(64 at a time\\) \\| \\d+ \\| \\d+ \\|`), `a connect storm row over ${protocol}`);
   }
 });
+
+t.test('the many-sessions benchmark runs end to end (smoke)', async (t) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, BENCH_SESSIONS: '300' };
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, [path.join(__dirname, '../scripts/bench/run.js'), '--sessions', '--smoke'], { encoding: 'utf8', timeout: 240_000, env });
+  // Exit 0 means every session connected and every watcher got each event exactly once.
+  t.equal(r.status, 0, 'the smoke run exits 0', { stderr: r.stderr.slice(-3000), stdout: r.stdout.slice(-3000) });
+  t.match(r.stdout, /\| 300 \| [\d.]+ \/ [\d.]+ \| [\d.]+x \| \d+ \/ \d+ \| [\d.]+x \| [\d.]+ \/ [\d.]+ \| [\d.]+x \| 0 \/ 0 \|/, 'a row for 300 sessions on both servers, nothing missing or duplicated');
+});
