@@ -156,10 +156,10 @@ async function createZnodes(cluster: Cluster): Promise<void> {
 // --- checker ----------------------------------------------------------------------------------
 
 /** Runs the checker (built once per source version); a build that fails is no pass. */
-async function checkRun(runDir: string, histories: string[], finalPath: string, timeoutS = CHECKER_TIMEOUT_S): Promise<CheckerResult> {
+async function checkRun(runDir: string, histories: string[], finalPath: string, timeoutS = CHECKER_TIMEOUT_S, memoryMb?: number): Promise<CheckerResult> {
   let r;
   try {
-    r = await runChecker({ histories, finalPath, outDir: path.join(runDir, 'checker'), timeoutS });
+    r = await runChecker({ histories, finalPath, outDir: path.join(runDir, 'checker'), timeoutS, ...(memoryMb !== undefined ? { memoryMb } : {}) });
   } catch (err) {
     const message = (err as Error).message;
     // Only a failed build means the checker is missing; anything else is a run with no verdict.
@@ -326,21 +326,22 @@ export function readRuns(dirs: readonly string[]): RunResult[] {
  * Runs the checker again, with more time, on runs whose only shortfall is that porcupine did not
  * finish (histories and final state are kept in each run dir); their reports are rewritten.
  */
-async function recheck(runs: RunResult[], timeoutS: number, log: (l: string) => void): Promise<void> {
+async function recheck(runs: RunResult[], timeoutS: number, memoryMb: number | undefined, log: (l: string) => void): Promise<void> {
   for (const r of runs) {
     const onlyUndecided = r.errors.length === 0 && r.lost.lost === 0 && r.treesIdentical && r.checker.available && r.checker.valid === 'unknown';
     if (!onlyUndecided) continue;
     // Already rechecked with as much time: the same search would end the same way.
-    const before = /^still undecided after (\d+) s/.exec(r.checker.reason ?? '');
-    if (before && Number(before[1]) >= timeoutS) {
+    const before = /^still undecided after (\d+) s per check(?: and (\d+) MB)?/.exec(r.checker.reason ?? '');
+    if (before && Number(before[1]) >= timeoutS && Number(before[2] ?? 4096) >= (memoryMb ?? 4096)) {
       log(`[${r.target} s${r.seed}] recheck: skipped, undecided after ${before[1]} s already`);
       continue;
     }
     const histories = fs.readdirSync(r.runDir).filter((f) => /^history-.*\.jsonl$/.test(f)).map((f) => path.join(r.runDir, f));
     const finalHistory = histories.filter((h) => h.endsWith('history-final.jsonl'));
     const ordered = [...histories.filter((h) => !finalHistory.includes(h)), ...finalHistory];
-    const c = await checkRun(r.runDir, ordered, path.join(r.runDir, 'FINAL.json'), timeoutS);
-    r.checker = { ...c, reason: c.valid === 'unknown' ? `still undecided after ${timeoutS} s per check` : `decided on recheck (${timeoutS} s per check)` };
+    const c = await checkRun(r.runDir, ordered, path.join(r.runDir, 'FINAL.json'), timeoutS, memoryMb);
+    const budget = `${timeoutS} s per check${memoryMb !== undefined ? ` and ${memoryMb} MB` : ''}`;
+    r.checker = { ...c, reason: c.valid === 'unknown' ? `still undecided after ${budget}` : `decided on recheck (${budget})` };
     r.historiesChecked = c.available && c.valid !== undefined ? (c.histories ?? 0) : 0;
     const events = fs.existsSync(path.join(r.runDir, 'nemesis.jsonl'))
       ? fs.readFileSync(path.join(r.runDir, 'nemesis.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EventLine)
@@ -381,12 +382,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--merge <dirs>', 'no runs: one report (into --out) of the runs in these batch dirs (comma-separated)')
     .option('--recheck', 'with --merge: rerun the checker on runs porcupine did not decide')
     .option('--checker-timeout-s <s>', 'porcupine time per check for --recheck', '600')
+    .option('--checker-memory-mb <mb>', "porcupine's heap bound for --recheck (the checker's default: 4096)")
     .exitOverride();
   program.parse(argv, { from: 'user' });
   const opts = program.opts<Record<string, string | undefined>>();
   if (opts.merge) {
     const runs = readRuns(opts.merge.split(',').filter((d) => d !== ''));
-    if (opts.recheck) await recheck(runs, Number(opts.checkerTimeoutS), (l) => process.stdout.write(`${l}\n`));
+    const memoryMb = opts.checkerMemoryMb !== undefined ? Number(opts.checkerMemoryMb) : undefined;
+    if (opts.recheck) await recheck(runs, Number(opts.checkerTimeoutS), memoryMb, (l) => process.stdout.write(`${l}\n`));
     const outDir = path.resolve(opts.out ?? 'faults-out');
     fs.mkdirSync(outDir, { recursive: true });
     writeBatchReport(outDir, runs);
