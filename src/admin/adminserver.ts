@@ -4,7 +4,6 @@
  * admin.enableServer, admin.serverAddress, admin.serverPort, admin.commandURL, admin.idleTimeout.
  * Outside the command URL, "/" and "/console/*" are the web console (zkts.console.enabled).
  */
-import { X509Certificate } from 'node:crypto';
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
@@ -213,7 +212,7 @@ export class AdminServer {
     const trustCa = this.config.adminTls?.x509TrustCa;
     if (!(socket instanceof tls.TLSSocket) || !trustCa) return undefined;
     const chain = peerChain(socket.getPeerCertificate(true));
-    if (chain.length === 0 || !chainTrusted(chain, trustCa.map((pem) => new X509Certificate(pem)))) return undefined;
+    if (chain.length === 0 || !chainTrusted(chain, trustCa)) return undefined;
     let subject: string;
     try {
       subject = subjectRfc2253(chain[0].raw);

@@ -10,6 +10,7 @@
 //    (Integer.getInteger, Boolean.parseBoolean, equals("yes")): a malformed value silently falls
 //    back to the default there, so here it falls back too and leaves a warning for the caller.
 
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadSaslServer, readJaasFile, SaslConfigError, type SaslServerFactory } from './sasl/saslserver';
@@ -96,7 +97,7 @@ export interface ServerConfig {
      * The client port's trust store (ssl.trustStore.*, PEM), against which ZooKeeper 3.9's x509
      * provider checks a certificate again before it authorizes snapshot/restore with it.
      */
-    x509TrustCa?: string[];
+    x509TrustCa?: X509Certificate[];
   };
   /** The web console at the AdminServer's "/" (zkts.console.enabled, default true). */
   consoleEnabled: boolean;
@@ -1110,7 +1111,7 @@ export function loadConfig(
       : undefined;
   if (adminTls?.needClientAuth) {
     const ca = clientTls ? clientTls.contextOptions.ca : adminX509TrustCa(sys.props);
-    if (ca !== undefined) adminTls.x509TrustCa = (Array.isArray(ca) ? ca : [ca]).map(String);
+    if (ca !== undefined) adminTls.x509TrustCa = (Array.isArray(ca) ? ca : [ca]).map((pem) => new X509Certificate(String(pem)));
   }
   const quorumTls = distributed && (bools.get('sslQuorum') === true || bools.get('portUnification') === true) ? openTls('zookeeper.ssl.quorum.') : undefined;
   const serverCnxnFactory = sys.get('zookeeper.serverCnxnFactory');
