@@ -464,6 +464,25 @@ export class ServerCnxn implements Watcher {
     this.counted(0);
   }
 
+  /**
+   * For the fan-out writer (fanout.ts): the socket's descriptor when a notification may be written
+   * to it directly, by any thread. Only a plain socket with nothing of this connection pending,
+   * here or in the socket, so that the frame cannot overtake earlier output; -1 otherwise.
+   */
+  directWriteFd(): number {
+    if (this.state === 'closed' || this.out !== undefined || this.outputHeld) return -1;
+    const s = this.socket as net.Socket & { encrypted?: boolean; _handle?: { fd?: number } | null };
+    if (s.encrypted || s.destroyed || s.connecting || !s.writable || s.writableLength !== 0 || s.writableCorked !== 0) return -1;
+    const fd = s._handle?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : -1;
+  }
+
+  /** After a direct write of a notification: what the kernel did not take goes through the socket. */
+  directWritten(frame: Buffer, written: number): void {
+    if (written >= 0 && written < frame.length) this.socket.write(frame.subarray(written));
+    this.counted(0);
+  }
+
   canRead(acl: R.ACL[]): boolean {
     return this.handler.canRead(this, acl);
   }

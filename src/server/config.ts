@@ -12,6 +12,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadSaslServer, readJaasFile, SaslConfigError, type SaslServerFactory } from './sasl/saslserver';
 import { loadQuorumSasl, type QuorumSaslSettings } from './sasl/quorumlogin';
@@ -108,6 +109,11 @@ export interface ServerConfig {
    * at creation) before the server gives up and exits (zkts.storage.openRetryMs, default 30 s).
    */
   storageOpenRetryMs: number;
+  /**
+   * Watchers of one event from which its notifications are written by two threads
+   * (zkts.watch.parallelFanoutMinWatchers, default 256; 0 turns the second thread off).
+   */
+  parallelFanoutMinWatchers: number;
   /** A connection's pending output past which it is not read (zkts.cnxn.outputSoftLimitBytes). */
   outputSoftLimitBytes: number;
   /** A connection's pending output past which it is closed (zkts.cnxn.outputHardLimitBytes). */
@@ -563,6 +569,7 @@ const KNOWN_SYSTEM_PROPS = new Set([
   'zookeeper.zkts.cnxn.descriptorReserve',
   'zookeeper.nio.sessionlessCnxnTimeout',
   'zookeeper.zkts.storage.openRetryMs',
+  'zookeeper.zkts.watch.parallelFanoutMinWatchers',
   'zookeeper.DigestAuthenticationProvider.superDigest',
   'zookeeper.DigestAuthenticationProvider.enabled',
   'zookeeper.extendedTypesEnabled',
@@ -1212,6 +1219,11 @@ export function loadConfig(
     consoleEnabled: sys.bool('zookeeper.zkts.console.enabled', sys.bool('zkts.console.enabled', true)),
     consoleEditable: sys.bool('zookeeper.zkts.console.editable', sys.bool('zkts.console.editable', false)),
     storageOpenRetryMs: Math.max(0, sys.int('zookeeper.zkts.storage.openRetryMs', sys.int('zkts.storage.openRetryMs', 30_000))),
+    // Off where there is one core: the second thread would only take turns with the first.
+    parallelFanoutMinWatchers: Math.max(
+      0,
+      sys.int('zookeeper.zkts.watch.parallelFanoutMinWatchers', sys.int('zkts.watch.parallelFanoutMinWatchers', os.availableParallelism() > 1 ? 256 : 0)),
+    ),
     ...outputLimits,
     authProviders,
     digestAuthEnabled,

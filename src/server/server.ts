@@ -31,6 +31,7 @@ import { ReadProcessor, type ReadReply } from './reads';
 import { writeReply } from './replies';
 import { LOCAL_OWNER, SessionTracker, type Session, type SessionCheckRules, type SessionOwner } from './sessions';
 import { WatchManager } from './watches';
+import { FanoutNotifier } from './fanout';
 import { DIGEST_VERSION } from '../storage/digest';
 import { zxidHex } from '../storage/zxid';
 import { ForwardedWrites } from './forwarded';
@@ -316,6 +317,12 @@ export class ZooKeeperServer implements CnxnHandler {
       });
     }
     this.watches.metrics = this.metrics;
+    if (config.parallelFanoutMinWatchers > 0) {
+      this.watches.bulk = new FanoutNotifier(config.parallelFanoutMinWatchers, (e) =>
+        // Not fatal: every notification is then written by the main thread, as with one core.
+        this.log.error({ err: e.message }, 'the fan-out writer thread failed; notifications are written by the main thread alone'),
+      );
+    }
     this.metrics.changeCounts = () => ({ queued: this.prep.changesQueued, removed: this.prep.changesRemoved });
     if (this.commit instanceof LogCommitStage) this.commit.metrics = this.metrics;
     if (this.db instanceof DiskDatabase) {
@@ -595,6 +602,7 @@ export class ZooKeeperServer implements CnxnHandler {
     for (const l of [this.listener, this.secureListener]) if (l) await new Promise<void>((resolve) => l.close(() => resolve()));
     this.listener = undefined;
     this.secureListener = undefined;
+    (this.watches.bulk as FanoutNotifier | undefined)?.close();
     await this.db.close();
   }
 

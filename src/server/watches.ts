@@ -22,6 +22,15 @@ export interface Watcher {
   canRead(acl: ACL[]): boolean;
 }
 
+/**
+ * Writes one event to many watchers at once (the server's two-thread writer, fanout.ts): used for
+ * an event with at least `minWatchers` watchers.
+ */
+export interface BulkNotifier {
+  readonly minWatchers: number;
+  notifyAll(watchers: readonly Watcher[], type: number, path: string, frame: Buffer): void;
+}
+
 /** Told of each event delivered to at least one watcher (the server's metrics). */
 export interface WatchMetrics {
   triggered(type: number, watchers: number, pathBytes: number): void;
@@ -63,6 +72,7 @@ export class WatchManager {
   /** Watcher -> path -> the bits of the tables that hold the watcher at that path. */
   private readonly byWatcher = new Map<Watcher, WatcherPaths>();
   metrics: WatchMetrics | undefined;
+  bulk: BulkNotifier | undefined;
 
   addDataWatch(path: string, w: Watcher): void {
     this.addTo(this.data, DATA, path, w);
@@ -126,33 +136,37 @@ export class WatchManager {
     // Most changes have no watcher at all: nothing to make then.
     if (this.recursive.size === 0 && !this.data.has(e.path) && !this.child.has(e.path) && !this.persistent.has(e.path)) return;
     const delivered = new Set<Watcher>();
-    let frame: Buffer | undefined;
+    const allowed: Watcher[] = [];
     // Every watcher's event is checked against the node's ACL when it fires (the parent's for a
     // child-list change), as ZooKeeper 3.9.2+/3.8.4+ do since CVE-2024-23944: one that may not READ
     // the node loses its one-shot watch without an event. It still counts as triggered.
     const deliver = (w: Watcher) => {
       if (delivered.has(w)) return;
       delivered.add(w);
-      if (w.canRead(e.acl)) w.notify(e.type, e.path, (frame ??= encodeNotificationFrame(e.type, e.path)));
+      if (w.canRead(e.acl)) allowed.push(w);
     };
     if (e.type === EventType.NodeChildrenChanged) {
       this.fireOneShot(this.child, CHILD, e.path, deliver);
       this.persistent.get(e.path)?.forEach(deliver);
-      this.counted(e, delivered.size);
-      return;
-    }
-    this.fireOneShot(this.data, DATA, e.path, deliver);
-    this.persistent.get(e.path)?.forEach(deliver);
-    if (this.recursive.size > 0) {
-      let p = e.path;
-      for (;;) {
-        const set = this.recursive.get(p);
-        if (set) set.forEach(deliver);
-        if (p === '/') break;
-        p = parentOf(p);
+    } else {
+      this.fireOneShot(this.data, DATA, e.path, deliver);
+      this.persistent.get(e.path)?.forEach(deliver);
+      if (this.recursive.size > 0) {
+        let p = e.path;
+        for (;;) {
+          const set = this.recursive.get(p);
+          if (set) set.forEach(deliver);
+          if (p === '/') break;
+          p = parentOf(p);
+        }
       }
+      if (e.type === EventType.NodeDeleted) this.fireOneShot(this.child, CHILD, e.path, deliver);
     }
-    if (e.type === EventType.NodeDeleted) this.fireOneShot(this.child, CHILD, e.path, deliver);
+    if (allowed.length > 0) {
+      const frame = encodeNotificationFrame(e.type, e.path);
+      if (this.bulk && allowed.length >= this.bulk.minWatchers) this.bulk.notifyAll(allowed, e.type, e.path, frame);
+      else for (const w of allowed) w.notify(e.type, e.path, frame);
+    }
     this.counted(e, delivered.size);
   }
 
