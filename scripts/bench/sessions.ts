@@ -4,9 +4,10 @@
  * they connect, the server's RSS per idle session (each session pinging, each with one data watch
  * on /fanout), and how long one setData takes to reach every watcher (from the request to the last
  * notification), with a check that every watcher got its event exactly once. The client is the
- * bench's own raw Jute client (scripts/bench/sessionclient.ts) in a process of its own.
+ * bench's own raw Jute client in C (scripts/bench/sessionclient.c, built here with cc) in a process
+ * of its own.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -64,6 +65,23 @@ async function startServer(server: SessionsServer, sessions: number): Promise<Ru
     : startZkts({ extraConfig, nofileLimit });
 }
 
+const CLIENT_SOURCE = path.join(ROOT, 'scripts', 'bench', 'sessionclient.c');
+const CLIENT_BINARY = path.join(ROOT, 'dist', 'scripts', 'bench', 'sessionclient');
+
+/** Builds the client when its binary is missing or older than its source. */
+export function buildSessionClient(): string {
+  const stale = !fs.existsSync(CLIENT_BINARY) || fs.statSync(CLIENT_BINARY).mtimeMs < fs.statSync(CLIENT_SOURCE).mtimeMs;
+  if (stale) {
+    fs.mkdirSync(path.dirname(CLIENT_BINARY), { recursive: true });
+    try {
+      execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', CLIENT_BINARY, CLIENT_SOURCE], { stdio: ['ignore', 'inherit', 'inherit'] });
+    } catch (e) {
+      throw new Error(`sessions: could not build ${CLIENT_SOURCE} with cc (scripts/install-deps.sh installs gcc): ${(e as Error).message}`);
+    }
+  }
+  return CLIENT_BINARY;
+}
+
 /** The client process, answering one JSON line per command. */
 class Client {
   private readonly answers: string[] = [];
@@ -72,7 +90,7 @@ class Client {
 
   constructor(port: number, run: number, sessions: number) {
     const limit = descriptorLimit(sessions);
-    this.child = spawn('prlimit', [`--nofile=${limit}:${limit}`, process.execPath, path.join(ROOT, 'dist', 'scripts', 'bench', 'sessionclient.js'), '127.0.0.1', String(port), String(run)], {
+    this.child = spawn('prlimit', [`--nofile=${limit}:${limit}`, buildSessionClient(), '127.0.0.1', String(port), String(run)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     readline.createInterface({ input: this.child.stdout! }).on('line', (line) => {
@@ -175,7 +193,7 @@ function pick(samples: SessionsSample[], server: SessionsServer, sessions: numbe
 export function sessionsReport(samples: SessionsSample[], opts: SessionsOptions): { md: string; svg: string } {
   const counts = [...new Set(samples.map((s) => s.sessions))].sort((a, b) => a - b);
   const lines = [
-    `Many sessions ${new Date().toISOString()}: ${opts.rounds} round(s), ${opts.fanouts} fan-outs per server start, medians. One standalone server at a time (ZooKeeper 3.8.0 with -Xmx1000m, zkts), the same zoo.cfg (maxClientCnxns=0), server and client each with a descriptor limit of the sessions + 4000, at most the hard limit (${hardDescriptorLimit()} here, so at most ${maxSessions()} sessions). The client is the bench's raw Jute client (scripts/bench/sessionclient.ts): each session pings every 10 s and holds one data watch on /fanout.`,
+    `Many sessions ${new Date().toISOString()}: ${opts.rounds} round(s), ${opts.fanouts} fan-outs per server start, medians. One standalone server at a time (ZooKeeper 3.8.0 with -Xmx1000m, zkts), the same zoo.cfg (maxClientCnxns=0), server and client each with a descriptor limit of the sessions + 4000, at most the hard limit (${hardDescriptorLimit()} here, so at most ${maxSessions()} sessions). The client is the bench's raw Jute client in C (scripts/bench/sessionclient.c, one epoll loop, at most 50 handshakes or requests in flight, ZooKeeper's default listen backlog): each session pings every 10 s and holds one data watch on /fanout.`,
     '',
     '| sessions | KB per idle session ZK / zkts | zkts/ZK memory | connects/s ZK / zkts | zkts/ZK connect rate | fan-out ms ZK / zkts | zkts/ZK fan-out time | events missing / duplicated |',
     '|---|---|---|---|---|---|---|---|',

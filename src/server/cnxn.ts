@@ -479,7 +479,13 @@ export class ServerCnxn implements Watcher {
 
   /** After a direct write of a notification: what the kernel did not take goes through the socket. */
   directWritten(frame: Buffer, written: number): void {
-    if (written >= 0 && written < frame.length) this.socket.write(frame.subarray(written));
+    if (written === frame.length) {
+      // Nothing was pending and nothing is: no bound to check.
+      this.packetsSent++;
+      this.handler.stats.packetsSent++;
+      return;
+    }
+    if (written >= 0) this.socket.write(frame.subarray(written));
     this.counted(0);
   }
 
