@@ -290,6 +290,9 @@ t.test('every zoo.cfg key', async (t) => {
     ['nio.sessionlessCnxnTimeout=0', 'sessionlessCnxnTimeoutMs', 10000],
     ['zkts.cnxn.descriptorReserve=16', 'descriptorReserve', 16],
     ['zkts.cnxn.descriptorReserve=-1', 'descriptorReserve', 0],
+    ['zkts.watch.parallelFanoutMinWatchers=1000', 'parallelFanoutMinWatchers', 1000],
+    ['zkts.watch.parallelFanoutMinWatchers=0', 'parallelFanoutMinWatchers', 0],
+    ['zkts.watch.parallelFanoutMinWatchers=-5', 'parallelFanoutMinWatchers', 0],
     ['leaderServes=no', 'leaderServes', false],
     ['jute.maxbuffer.extrasize=2048', 'juteMaxBufferExtraSizeBytes', 2048],
   ];
