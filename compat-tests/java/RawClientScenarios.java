@@ -938,6 +938,8 @@ public final class RawClientScenarios {
     create(c7.zk, "/s/eph2/b", CreateMode.EPHEMERAL);
     create(c7.zk, "/s/eph2/s-", CreateMode.EPHEMERAL_SEQUENTIAL);
     create(c7.zk, "/s/eph2/p", CreateMode.PERSISTENT);
+    // S7 may be on another member of an ensemble than zk: sync before reading its writes.
+    Tx.sync(zk, "/s/eph2");
     stat(zk, "/s/eph2/a");
     Tx.call("S7 getEphemerals", () -> c7.zk.getEphemerals(), Tx::sorted);
     zk.exists("/s/eph2/a", watcher("wA"));
@@ -1011,6 +1013,9 @@ public final class RawClientScenarios {
     Client c9 = open("S9", 4_000);
     Tx.line("S9 requested 4000 -> negotiated " + c9.zk.getSessionTimeout());
     create(c9.zk, "/s/exp", CreateMode.EPHEMERAL);
+    // zk may be on another member of an ensemble than S9: sync, or its exists may come before that
+    // member applied the create, and the watch would fire NodeCreated instead.
+    Tx.sync(zk, "/s/exp");
     CountDownLatch gone = new CountDownLatch(1);
     zk.exists("/s/exp", watcher("wExp", EventType.NodeDeleted, gone));
     zk.getChildren("/s", watcher("wS"));
