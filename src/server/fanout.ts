@@ -172,8 +172,12 @@ export class FanoutNotifier implements BulkNotifier {
     }
     if (n === 0) return;
     const results = writer.writeAll(frame, this.fds, n);
-    for (let i = 0; i < n; i++) this.targets[i].directWritten(frame, results[i]);
-    this.targets.length = 0;
+    try {
+      for (let i = 0; i < n; i++) this.targets[i].directWritten(frame, results[i]);
+    } finally {
+      // No connection is kept alive by the last batch.
+      this.targets.length = 0;
+    }
   }
 
   close(): void {

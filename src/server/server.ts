@@ -196,6 +196,8 @@ const MAX_FORWARDED_WRITES = 10_000;
 export class ZooKeeperServer implements CnxnHandler {
   tree: DataTree;
   readonly watches = new WatchManager();
+  /** The watch manager's two-thread writer, closed with the server. */
+  private fanout: FanoutNotifier | undefined;
   readonly auth: AuthRegistry;
   sessions: SessionTracker;
   reads: ReadProcessor;
@@ -318,7 +320,7 @@ export class ZooKeeperServer implements CnxnHandler {
     }
     this.watches.metrics = this.metrics;
     if (config.parallelFanoutMinWatchers > 0) {
-      this.watches.bulk = new FanoutNotifier(config.parallelFanoutMinWatchers, (e) =>
+      this.watches.bulk = this.fanout = new FanoutNotifier(config.parallelFanoutMinWatchers, (e) =>
         // Not fatal: every notification is then written by the main thread, as with one core.
         this.log.error({ err: e.message }, 'the fan-out writer thread failed; notifications are written by the main thread alone'),
       );
@@ -602,7 +604,7 @@ export class ZooKeeperServer implements CnxnHandler {
     for (const l of [this.listener, this.secureListener]) if (l) await new Promise<void>((resolve) => l.close(() => resolve()));
     this.listener = undefined;
     this.secureListener = undefined;
-    (this.watches.bulk as FanoutNotifier | undefined)?.close();
+    this.fanout?.close();
     await this.db.close();
   }
 
