@@ -9,8 +9,8 @@
 //     separate processes of either kind (compat-tests/java/curator-external: curator-test's server
 //     adapter replaced on the classpath).
 // Every test that passes on ZooKeeper must pass on zkts; a test that fails on ZooKeeper itself is
-// reported as such and not held against zkts. A failed Curator test is run once more on its own
-// (in a new JVM) on either kind, and its outcome says so (`passed on rerun`): some of these tests
+// reported as such and not held against zkts. A failed Curator test is run again on its own (in a
+// new JVM), up to twice, on either kind, and its outcome says so (`passed on rerun`): some of these tests
 // race their own listeners, on ZooKeeper too, and those that may remove the leader can lose the
 // reply on ZooKeeper, retry and meet BadVersion (compat-tests/README.md).
 //
@@ -47,6 +47,9 @@ const KAZOO_SUPER_PASSWORD = 'test';
 const PYTEST_TIMEOUT_MS = 120_000;
 const CURATOR_TIMEOUT_MS = 360_000;
 const CURATOR_RERUN_TIMEOUT_MS = 120_000;
+// testAdd alone failed 2 of 25 runs on ZooKeeper 3.8.0 and 6 of 37 on zkts (its own listener race,
+// compat-tests/README.md): with one rerun, both tries fail in a few percent of CI runs.
+const CURATOR_RERUNS = 2;
 const LEADER_TIMEOUT_MS = 60_000;
 const LOG_TAIL_CHARS = 6000;
 
@@ -291,14 +294,17 @@ t.test("client libraries' own reconfiguration tests: ZooKeeper 3.8.0 ensemble an
     t.same(first.leftovers, [], `${kind}: no Curator test server outlives the JVM`);
     const failed = [...first.outcomes].filter(([, o]) => o === 'failed').map(([n]) => n);
     for (const name of failed) {
-      first.output += `\n==== ${name} failed: rerun on its own\n`;
-      const again = await runCurator(kind, curatorSetup, workDir, [`--select-method=${CURATOR_CLASS}#${name}`], `${kind}-rerun-${name}`, CURATOR_RERUN_TIMEOUT_MS);
-      t.same(again.leftovers, [], `${kind}: no Curator test server outlives the JVM (rerun of ${name})`);
-      if (again.outcomes.get(name) === 'passed') first.outcomes.set(name, 'passed on rerun');
-      else {
+      for (let rerun = 1; rerun <= CURATOR_RERUNS; rerun++) {
+        first.output += `\n==== ${name} failed: rerun ${rerun} on its own\n`;
+        const again = await runCurator(kind, curatorSetup, workDir, [`--select-method=${CURATOR_CLASS}#${name}`], `${kind}-rerun${rerun}-${name}`, CURATOR_RERUN_TIMEOUT_MS);
+        t.same(again.leftovers, [], `${kind}: no Curator test server outlives the JVM (rerun ${rerun} of ${name})`);
+        if (again.outcomes.get(name) === 'passed') {
+          first.outcomes.set(name, 'passed on rerun');
+          break;
+        }
         first.output += again.output;
         const m = again.messages.get(name);
-        if (m !== undefined) first.messages.set(name, `${first.messages.get(name) ?? '?'}; rerun: ${m}`);
+        if (m !== undefined) first.messages.set(name, `${first.messages.get(name) ?? '?'}; rerun ${rerun}: ${m}`);
       }
     }
     record('Curator 5.9.0 TestReconfiguration', kind, first);

@@ -159,7 +159,11 @@ async function localSessions(roles: Roles, upgrading: boolean, tag: string): Pro
     out.push(['e: expired connection closed', await e.raw.waitClosed(20_000)]);
     const [eAgain, e2] = await reopen(port(f2), e);
     track(e2);
-    out.push(['e: reopened after expiry', eAgain]);
+    // ZooKeeper 3.8.0 answers this reopen either way, on the same ensemble from run to run: a
+    // ConnectResponse saying expired, or a close before any answer (both seen under load). Either
+    // refuses the session. The close most likely is the expired session's own, still on its way
+    // through the follower when the new connection takes the session id.
+    out.push(['e: reopened after expiry', eAgain === 'expired' || eAgain === 'closed' ? 'refused' : eAgain]);
 
     // mntr of the first follower: its local sessions apart from the global ones.
     const mntr = await fourLetterWord(HOST, port(f1), 'mntr');
@@ -187,7 +191,7 @@ const ZOOKEEPER_FACTS: Record<'off' | 'on', Array<[string, unknown]>> = {
     ['d: reopened after its close', 'expired'],
     ['c: create ephemeral via the leader', `err ${Err.EPHEMERALONLOCALSESSION}`],
     ['c: zxids taken', 1n],
-    ['e: reopened after expiry', 'expired'],
+    ['e: reopened after expiry', 'refused'],
     ['f1: mntr local_sessions, global_sessions', ['3', '0']],
   ],
   on: [
@@ -196,7 +200,7 @@ const ZOOKEEPER_FACTS: Record<'off' | 'on', Array<[string, unknown]>> = {
     ['a: zxids taken by the ephemeral create', 2n],
     ['a: reopened on the other follower', 'valid'],
     ['c: zxids taken', 2n],
-    ['e: reopened after expiry', 'expired'],
+    ['e: reopened after expiry', 'refused'],
     ['f1: mntr local_sessions, global_sessions', ['2', '3']],
   ],
 };
