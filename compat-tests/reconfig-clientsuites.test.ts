@@ -47,7 +47,7 @@ const KAZOO_SUPER_PASSWORD = 'test';
 const PYTEST_TIMEOUT_MS = 120_000;
 const CURATOR_TIMEOUT_MS = 360_000;
 const CURATOR_RERUN_TIMEOUT_MS = 120_000;
-// testAdd alone failed 2 of 25 runs on ZooKeeper 3.8.0 and 6 of 37 on zkts (its own listener race,
+// testAdd alone failed 2 of 25 runs on ZooKeeper 3.8.0 and 6 of 49 on zkts (its own listener race,
 // compat-tests/README.md): with one rerun, both tries fail in a few percent of CI runs.
 const CURATOR_RERUNS = 2;
 const LEADER_TIMEOUT_MS = 60_000;
