@@ -162,13 +162,14 @@ export class ServerCnxn implements Watcher {
     readonly socket: net.Socket,
     private readonly handler: CnxnHandler,
     private readonly log: Logger,
+    opts: { noDelayInherited?: boolean } = {},
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
     this.remoteIp = this.remoteAddress.startsWith('::ffff:') ? this.remoteAddress.slice(7) : this.remoteAddress;
     this.ids = [{ scheme: 'ip', id: this.remoteIp }];
     this.decoder = new FrameDecoder(handler.maxFrameBytes, this, MAX_HELD_INPUT_BYTES);
-    socket.setNoDelay(true);
+    if (!opts.noDelayInherited) socket.setNoDelay(true);
     // Listeners shared by every connection (no closures per connection): each finds its
     // connection on the socket.
     (socket as CnxnSocket)[CNXN] = this;

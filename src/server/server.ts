@@ -351,6 +351,9 @@ export class ZooKeeperServer implements CnxnHandler {
     });
   }
 
+  /** Client listeners whose accepted sockets come with TCP_NODELAY set (see setListenerNoDelay). */
+  private readonly noDelayInheritedBy = new WeakSet<net.Server>();
+
   /** An ensemble member's quorum config, written into /zookeeper/config of every database it loads. */
   private quorumConfig: { text: string; version: bigint } | undefined;
 
@@ -524,7 +527,7 @@ export class ZooKeeperServer implements CnxnHandler {
   /** Opens a client listener on host:port; `secure`: every connection is TLS (secureClientPort). */
   private async openListener(host: string | undefined, port: number, secure: boolean): Promise<{ listener: net.Server; limits: AcceptLimits }> {
     const mode = secure ? 'secure' : this.config.clientPortUnification && this.tlsAcceptor ? 'unified' : 'plain';
-    const listener = net.createServer((socket) => this.accept(socket, mode));
+    const listener: net.Server = net.createServer((socket) => this.accept(socket, mode, this.noDelayInheritedBy.has(listener)));
     const limits = new AcceptLimits(listener, this.config.maxCnxns, this.config.descriptorReserve, this.metrics, this.log);
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -533,6 +536,9 @@ export class ZooKeeperServer implements CnxnHandler {
         resolve();
       });
     });
+    // Linux gives every accepted socket the listener's TCP_NODELAY: set once here, it saves a
+    // setsockopt per connection (about 4 us of the main thread's time per connect).
+    if (setListenerNoDelay(listener)) this.noDelayInheritedBy.add(listener);
     listener.on('error', (err: NodeJS.ErrnoException) => {
       // A failed accept (EMFILE, ...) leaves the listener listening.
       if (err.syscall === 'accept') limits.acceptFailed(err);
@@ -612,7 +618,7 @@ export class ZooKeeperServer implements CnxnHandler {
    * A new socket: refused before anything is made for it when a limit says so; on a secure or
    * unified port it becomes a connection once its TLS handshake passed.
    */
-  private accept(socket: net.Socket, mode: 'plain' | 'secure' | 'unified'): void {
+  private accept(socket: net.Socket, mode: 'plain' | 'secure' | 'unified', noDelayInherited: boolean): void {
     const limits = mode === 'secure' ? this.secureAcceptLimits : this.acceptLimits;
     if (limits && !limits.admit(socket)) return;
     const ip = socket.remoteAddress ?? '';
@@ -630,7 +636,7 @@ export class ZooKeeperServer implements CnxnHandler {
       else this.metrics.nonMtlsRemoteConns++;
     }
     const open = (s: net.Socket, ids: R.Id[]): void => {
-      const c = new ServerCnxn(s, this, this.log);
+      const c = new ServerCnxn(s, this, this.log, { noDelayInherited });
       if (ids.length > 0) addIdentities(c.ids, ids);
       this.cnxns.add(c);
     };
@@ -1689,3 +1695,15 @@ const SHORT_NAMES: Record<number, string> = {
   [OpCode.whoAmI]: 'HOMI',
   [OpCode.closeSession]: 'CLOS',
 };
+
+/**
+ * Sets TCP_NODELAY on a listening socket, where accepted sockets inherit it (Linux copies the
+ * listener's option into each connection it accepts). False where it was not set or is not
+ * inherited: each connection then sets it itself.
+ */
+function setListenerNoDelay(listener: net.Server): boolean {
+  if (process.platform !== 'linux') return false;
+  const handle = (listener as unknown as { _handle?: { setNoDelay?: (on: boolean) => number } })._handle;
+  if (typeof handle?.setNoDelay !== 'function') return false;
+  return handle.setNoDelay(true) === 0;
+}
