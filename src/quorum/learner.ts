@@ -155,6 +155,25 @@ export class ZabLearner {
     return !readyIsEmpty(this.pending);
   }
 
+  /**
+   * Takes the packets queued for the leader that wait for nothing this learner has yet to make
+   * durable (PING answers, forwarded requests, REVALIDATE questions), in their order, for the shell
+   * to write at once, ahead of a Ready still waiting for its fsync. ZooKeeper's follower thread
+   * answers pings and forwards requests while its sync thread sits in an fsync: a slow disk delays
+   * the ACKs, not the signs of life the leader holds against syncLimit.
+   */
+  takeUrgent(): QuorumPacket[] {
+    const send = this.pending.send;
+    if (this.phaseValue !== 'serving' || !send.some(isUrgentSend)) return [];
+    const urgent: QuorumPacket[] = [];
+    this.pending.send = send.filter((s) => {
+      if (!isUrgentSend(s)) return true;
+      urgent.push(s.packet);
+      return false;
+    });
+    return urgent;
+  }
+
   ready(): Ready {
     invariant(this.inflight === undefined, 'ready() again before advance()');
     const r = this.pending;
@@ -597,4 +616,9 @@ export class ZabLearner {
     this.phaseValue = 'over';
     this.pending.state = designatedLeader === undefined ? { kind: 'looking', reason } : { kind: 'looking', reason, designatedLeader };
   }
+}
+
+/** A packet for the leader that depends on nothing this learner has still to log (see takeUrgent). */
+export function isUrgentSend(s: Ready['send'][number]): s is Extract<Ready['send'][number], { kind: 'packet' }> {
+  return s.kind === 'packet' && (s.packet.type === PacketType.PING || s.packet.type === PacketType.REQUEST || s.packet.type === PacketType.REVALIDATE);
 }

@@ -27,7 +27,7 @@ import { SnapSpool, SnapStreamDecoder } from '../storage/snapstream';
 import { deserializeTxn } from '../storage/txnserde';
 import { listLogFiles, syncDirSync } from '../storage/txnlog';
 import type { Txn } from '../storage/txn';
-import { LEADER_CONN, ZabLearner } from './learner';
+import { isUrgentSend, LEADER_CONN, ZabLearner } from './learner';
 import type { Ready } from './ready';
 import { memberPortAddresses, parseQuorumVerifier, type QuorumMember } from './verifier';
 import type { QuorumConfigs } from './quorumconfigs';
@@ -247,6 +247,7 @@ export class LearnerShell {
     }
     if (p.type === PacketType.SNAP && this.socket) this.startSnapStream(p.zxid, framer, this.socket);
     this.core.step(p);
+    this.writeUrgent();
     this.loop.kickSoon();
   }
 
@@ -290,6 +291,12 @@ export class LearnerShell {
   private async execute(rd: Ready): Promise<void> {
     const { server, config } = this.deps;
     for (const note of rd.notes) this.log.info(note);
+    // What waits for no disk write goes first, in its order (see writeUrgent): none of it may be
+    // overtaken by a packet of its kind taken from the core while this Ready waits for its fsync.
+    if (rd.send.some(isUrgentSend)) {
+      for (const s of rd.send) if (isUrgentSend(s)) this.write(s.packet);
+      rd = { ...rd, send: rd.send.filter((s) => !isUrgentSend(s)) };
+    }
     // Commits of txns already durable here are applied while this Ready's own log write is in
     // flight: a committed write is answered without waiting behind the next batch's fsync, and
     // every txn applied is still on this disk first. The others wait for the append below.
@@ -384,6 +391,14 @@ export class LearnerShell {
     }
   }
 
+  /**
+   * Writes at once what the core queued that waits for no disk write of ours (learner.ts
+   * takeUrgent), even while a Ready is waiting for its fsync.
+   */
+  private writeUrgent(): void {
+    for (const p of this.core.takeUrgent()) this.write(p);
+  }
+
   private write(p: QuorumPacket): void {
     const s = this.socket;
     if (!s || s.destroyed) return;
@@ -399,6 +414,7 @@ export class LearnerShell {
       forwardRequest: (sessionId, cxid, type, body, ids) => {
         const authinfo: PacketId[] | null = ids === null ? null : ids.map((id) => ({ scheme: id.scheme, id: id.id }));
         if (!this.core.forward({ sessionId, cxid, op: type, body }, authinfo)) this.log.warn({ type }, 'request not forwarded: not serving');
+        this.writeUrgent();
         this.loop.kickSoon();
       },
       revalidate: (sessionId, timeoutMs) =>
@@ -407,6 +423,7 @@ export class LearnerShell {
           const list = this.revalidations.get(sessionId) ?? [];
           list.push(resolve);
           this.revalidations.set(sessionId, list);
+          this.writeUrgent();
           this.drive();
         }),
     };
