@@ -39,8 +39,10 @@ t.setTimeout(280_000);
 
 const DURATION_MS = 4_000;
 const KILL_RUN_DURATION_MS = 9_000;
-// Long enough for sessions refused for a session timeout (6 s) to be given up, and for ops after.
-const EXPIRY_RUN_DURATION_MS = 12_000;
+// Long enough for sessions refused for a session timeout (6 s) to be given up, and for ops after:
+// the kill comes a few seconds in and the restart takes about one; with 12 s a Curator worker of a
+// loaded CI run once had no op on its new session before the end.
+const EXPIRY_RUN_DURATION_MS = 20_000;
 const PROCESSES = 3;
 // A program ends within its duration plus the bounds of its last ops and closing.
 const PROGRAM_TIMEOUT_MS = 60_000;
