@@ -5,7 +5,8 @@
 // while its sync thread is in an fsync.)
 import t from 'tap';
 import { OpCode } from '../../src/protocol/constants';
-import { ZabLearner } from '../../src/quorum/learner';
+import type { ZabLearner } from '../../src/quorum/learner';
+import { followerCore } from './followercore';
 import type { Ready } from '../../src/quorum/ready';
 import { parseQuorumVerifier } from '../../src/quorum/verifier';
 import { PacketType, ZAB_PROTOCOL_VERSION, type QuorumPacket } from '../../src/quorum/wire/packets';
@@ -25,21 +26,7 @@ const name = (type: number): string => NAMES.get(type) ?? String(type);
 const types = (r: Ready) => r.send.map((s) => (s.kind === 'packet' ? `${name(s.packet.type)} ${s.packet.zxid.toString(16)}` : s.kind));
 
 function servingFollower(): ZabLearner {
-  const l = new ZabLearner({
-    sid: 2n,
-    role: 'follower',
-    tickTimeMs: 100,
-    initLimitTicks: 10,
-    syncLimitTicks: 5,
-    acceptedEpoch: 1n,
-    currentEpoch: 1n,
-    lastLoggedZxid: 0x100000000n,
-    verifier,
-    lastSeenVerifier: verifier,
-    leaderSid: 1n,
-    touches: { take: () => [{ sessionId: 0x5n, timeoutMs: 3000 }] },
-    nowMs: 0,
-  });
+  const l = followerCore(verifier, { lastLoggedZxid: 0x100000000n, touches: { take: () => [{ sessionId: 0x5n, timeoutMs: 3000 }] } });
   const step = (p: QuorumPacket) => {
     l.step(p);
     l.ready();
@@ -75,10 +62,7 @@ t.test('PING answers and forwarded requests leave at once while a proposal waits
 });
 
 t.test('nothing is urgent before the learner serves', async (t) => {
-  const l = new ZabLearner({
-    sid: 2n, role: 'follower', tickTimeMs: 100, initLimitTicks: 10, syncLimitTicks: 5, acceptedEpoch: 1n, currentEpoch: 1n,
-    lastLoggedZxid: 0x100000000n, verifier, lastSeenVerifier: verifier, leaderSid: 1n, touches: { take: () => [] }, nowMs: 0,
-  });
+  const l = followerCore(verifier, { lastLoggedZxid: 0x100000000n });
   l.step(packet(PacketType.PING, 0n));
   t.same(l.takeUrgent(), [], 'a PING before UPTODATE is not answered');
   t.equal(l.forward({ sessionId: 0x5n, cxid: 1, op: OpCode.delete, body: Buffer.alloc(0) }, null), false, 'no forwarding before serving');

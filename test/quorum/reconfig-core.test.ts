@@ -7,7 +7,8 @@ import t from 'tap';
 import { OpCode } from '../../src/protocol/constants';
 import { Election } from '../../src/quorum/election';
 import { ZabLeader } from '../../src/quorum/leader';
-import { ZabLearner } from '../../src/quorum/learner';
+import type { ZabLearner } from '../../src/quorum/learner';
+import { followerCore } from './followercore';
 import type { Ready } from '../../src/quorum/ready';
 import { parseQuorumVerifier, type QuorumVerifier } from '../../src/quorum/verifier';
 import { PeerState, type Notification } from '../../src/quorum/vote';
@@ -25,21 +26,7 @@ const pending = config(0x100000005n, line(1), line(2), line(3), line(4));
 const packet = (type: PacketType, zxid: bigint, data: Buffer | null = null): QuorumPacket => ({ type, zxid, data, authinfo: null });
 
 function learner(lastLoggedZxid: bigint): ZabLearner {
-  return new ZabLearner({
-    sid: 2n,
-    role: 'follower',
-    tickTimeMs: 100,
-    initLimitTicks: 10,
-    syncLimitTicks: 5,
-    acceptedEpoch: 1n,
-    currentEpoch: 1n,
-    lastLoggedZxid,
-    verifier: committed,
-    lastSeenVerifier: pending,
-    leaderSid: 1n,
-    touches: { take: () => [] },
-    nowMs: 0,
-  });
+  return followerCore(committed, { lastLoggedZxid, lastSeenVerifier: pending });
 }
 
 function take(core: { ready(): Ready; advance(): void }): Ready {
