@@ -39,7 +39,10 @@
  *                        INFORM, PING or SYNC and that writes no epoch file may send them, and apply
  *                        its `commit`s, while its `append` is still being made durable (the leader's
  *                        own ack counts only at `advance()`, so none of its commits and none of its
- *                        sends depends on that append).
+ *                        sends depends on that append). And the learner's PING answers, REQUESTs and
+ *                        REVALIDATEs depend on no disk write: they leave first, in their order, and
+ *                        the shell takes those queued after a Ready was made at once (learner.ts
+ *                        `takeUrgent`) rather than behind that Ready's fsync.
  *  9. `close`            drop these learner connections (after their sends are flushed).
  * 10. `requests`, `touches`, `revalidations`: leader, hand up to the server (prep, sessions).
  * 11. `state`            the role's new state: serving, or over (back to LOOKING: drop every link and
