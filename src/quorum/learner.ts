@@ -117,6 +117,8 @@ export class ZabLearner {
   private readonly deferredAcks: bigint[] = [];
   private pendingSyncs = 0;
   private pending: Ready = emptyReady();
+  /** PING answers, REQUESTs and REVALIDATEs in `pending.send` (see takeUrgent). */
+  private urgentQueued = 0;
   private inflight: Ready | undefined;
 
   constructor(options: LearnerOptions) {
@@ -163,8 +165,10 @@ export class ZabLearner {
    * the ACKs, not the signs of life the leader holds against syncLimit.
    */
   takeUrgent(): QuorumPacket[] {
+    // Counted as queued, so that a burst of proposals (each queuing its ACK) is not scanned per packet.
+    if (this.urgentQueued === 0 || this.phaseValue !== 'serving') return [];
+    this.urgentQueued = 0;
     const send = this.pending.send;
-    if (this.phaseValue !== 'serving' || !send.some(isUrgentSend)) return [];
     const urgent: QuorumPacket[] = [];
     this.pending.send = send.filter((s) => {
       if (!isUrgentSend(s)) return true;
@@ -179,6 +183,7 @@ export class ZabLearner {
     const r = this.pending;
     this.inflight = r;
     this.pending = emptyReady();
+    this.urgentQueued = 0;
     return r;
   }
 
@@ -211,6 +216,7 @@ export class ZabLearner {
       this.pendingSyncs++;
     }
     this.pending.send.push({ kind: 'packet', to: LEADER_CONN, packet: { type: PacketType.REQUEST, zxid: -1n, data: encodeRequest(request), authinfo } });
+    this.urgentQueued++;
     return true;
   }
 
@@ -218,6 +224,7 @@ export class ZabLearner {
   revalidate(sessionId: bigint, timeoutMs: number): boolean {
     if (this.phaseValue !== 'serving') return false;
     this.send(PacketType.REVALIDATE, -1n, encodeRevalidate(sessionId, timeoutMs));
+    this.urgentQueued++;
     return true;
   }
 
@@ -483,6 +490,7 @@ export class ZabLearner {
           to: LEADER_CONN,
           packet: { type: PacketType.PING, zxid: p.zxid, data: encodeTouchTable(this.opts.touches.take()), authinfo: p.authinfo },
         });
+        this.urgentQueued++;
         return;
       case PacketType.SYNC:
         if (this.pendingSyncs === 0) return void this.pending.notes.push('SYNC with no sync pending ignored');
