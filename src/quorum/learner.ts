@@ -164,9 +164,9 @@ export class ZabLearner {
    * answers pings and forwards requests while its sync thread sits in an fsync: a slow disk delays
    * the ACKs, not the signs of life the leader holds against syncLimit.
    */
-  takeUrgent(): QuorumPacket[] {
+  takeUrgent(): readonly QuorumPacket[] {
     // Counted as queued, so that a burst of proposals (each queuing its ACK) is not scanned per packet.
-    if (this.urgentQueued === 0 || this.phaseValue !== 'serving') return [];
+    if (this.urgentQueued === 0 || this.phaseValue !== 'serving') return NO_PACKETS;
     this.urgentQueued = 0;
     const send = this.pending.send;
     const urgent: QuorumPacket[] = [];
@@ -625,6 +625,9 @@ export class ZabLearner {
     this.pending.state = designatedLeader === undefined ? { kind: 'looking', reason } : { kind: 'looking', reason, designatedLeader };
   }
 }
+
+/** takeUrgent's answer for nearly every packet: nothing (not a new array each time). */
+const NO_PACKETS: readonly QuorumPacket[] = Object.freeze([]);
 
 /** A packet for the leader that depends on nothing this learner has still to log (see takeUrgent). */
 export function isUrgentSend(s: Ready['send'][number]): s is Extract<Ready['send'][number], { kind: 'packet' }> {
