@@ -351,9 +351,6 @@ export class ZooKeeperServer implements CnxnHandler {
     });
   }
 
-  /** Client listeners whose accepted sockets come with TCP_NODELAY set (see setListenerNoDelay). */
-  private readonly noDelayInheritedBy = new WeakSet<net.Server>();
-
   /** An ensemble member's quorum config, written into /zookeeper/config of every database it loads. */
   private quorumConfig: { text: string; version: bigint } | undefined;
 
@@ -527,7 +524,9 @@ export class ZooKeeperServer implements CnxnHandler {
   /** Opens a client listener on host:port; `secure`: every connection is TLS (secureClientPort). */
   private async openListener(host: string | undefined, port: number, secure: boolean): Promise<{ listener: net.Server; limits: AcceptLimits }> {
     const mode = secure ? 'secure' : this.config.clientPortUnification && this.tlsAcceptor ? 'unified' : 'plain';
-    const listener: net.Server = net.createServer((socket) => this.accept(socket, mode, this.noDelayInheritedBy.has(listener)));
+    // Set once the listener listens (see setListenerNoDelay): its accepted sockets come with TCP_NODELAY.
+    let noDelayInherited = false;
+    const listener = net.createServer((socket) => this.accept(socket, mode, noDelayInherited));
     const limits = new AcceptLimits(listener, this.config.maxCnxns, this.config.descriptorReserve, this.metrics, this.log);
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -538,7 +537,7 @@ export class ZooKeeperServer implements CnxnHandler {
     });
     // Linux gives every accepted socket the listener's TCP_NODELAY: set once here, it saves a
     // setsockopt per connection (about 4 us of the main thread's time per connect).
-    if (setListenerNoDelay(listener)) this.noDelayInheritedBy.add(listener);
+    noDelayInherited = setListenerNoDelay(listener);
     listener.on('error', (err: NodeJS.ErrnoException) => {
       // A failed accept (EMFILE, ...) leaves the listener listening.
       if (err.syscall === 'accept') limits.acceptFailed(err);
